@@ -1,0 +1,1 @@
+"""Library behind the `code/` scripts: questionnaires, prompts, probers, parsing, result storage."""

@@ -1,0 +1,151 @@
+"""Prober for OpenAI-compatible chat-completions servers: OpenAI, DeepSeek, vLLM, llama.cpp, Ollama.
+
+The payload is built and the reply is read by pure functions (`build_payload`,
+`read_completion`), so tests can check them against fixed dicts; `APIProber.probe` only adds
+the network call and bounded retries. Retries cover exactly the transient errors a server
+names: 429 (waiting `Retry-After` when given), timeouts, dropped connections and 5xx. Anything
+else, and a transient error that outlives the retries, becomes a recorded `error` row.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+
+import openai
+
+from utils.errors import UserError
+from utils.option_scoring import normalize_log_scores, scores_from_top_logprobs
+from utils.parsing import parse_distribution
+from utils.records import ProbeRequest, ProbeResult
+
+log = logging.getLogger(__name__)
+
+DEEPSEEK_BASE_URL = "https://api.deepseek.com"
+RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+             openai.InternalServerError)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str | None
+    api_key_env: str
+
+
+def resolve_endpoint(model: str, base_url: str | None, api_key_env: str | None) -> Endpoint:
+    """DeepSeek models go to DeepSeek's URL with DEEPSEEK_API_KEY; the rest to OpenAI or `base_url`."""
+    if base_url is None and model.startswith("deepseek"):
+        return Endpoint(DEEPSEEK_BASE_URL, api_key_env or "DEEPSEEK_API_KEY")
+    return Endpoint(base_url, api_key_env or "OPENAI_API_KEY")
+
+
+def make_client(endpoint: Endpoint, timeout: float = 120.0) -> openai.OpenAI:
+    """Client with the key from the environment. A self-hosted `--base_url` may run keyless."""
+    key = os.environ.get(endpoint.api_key_env)
+    if not key:
+        if endpoint.base_url is None or endpoint.base_url == DEEPSEEK_BASE_URL:
+            raise UserError(f"no API key: set the environment variable {endpoint.api_key_env} "
+                            "(or name another one with --api-key-env)")
+        key = "no-key"  # vLLM, llama.cpp and Ollama accept any key unless started with one
+    # Our own loop does the retrying, so that every retry is bounded, named and logged.
+    return openai.OpenAI(api_key=key, base_url=endpoint.base_url, timeout=timeout, max_retries=0)
+
+
+def build_payload(request: ProbeRequest, model: str, temperature: float, max_tokens: int,
+                  top_logprobs: int = 20) -> dict:
+    payload = {"model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+               "temperature": temperature, "max_tokens": max_tokens}
+    if request.method == "logprob":
+        payload.update(logprobs=True, top_logprobs=top_logprobs, max_tokens=min(max_tokens, 3))
+    return payload
+
+
+def read_completion(body: dict, request: ProbeRequest) -> tuple[str, str, dict[str, float] | None, str]:
+    """`(response, raw_text, distribution, error)` from a chat-completions body (as a dict)."""
+    keys = request.item.choice_keys
+    choices = body.get("choices") or []
+    if not choices:
+        return "", "", None, "reply has no choices"
+    msg = choices[0].get("message") or {}
+    content = msg.get("content") or ""
+    reasoning = msg.get("reasoning_content") or ""
+    raw = f"<think>{reasoning}</think>{content}" if reasoning else content
+    if request.method == "verbalized":
+        parsed = parse_distribution(content, keys)
+        return content, raw, parsed.distribution, "" if parsed.ok else parsed.status
+    steps = ((choices[0].get("logprobs") or {}).get("content")) or []
+    if not steps:
+        return content, raw, None, "server sent no logprobs; use --method verbalized with this server"
+    positions = [{t["token"]: t["logprob"] for t in (s.get("top_logprobs") or [])} or {s["token"]: s["logprob"]}
+                 for s in steps]
+    generated = [s["token"] for s in steps]
+    scores = scores_from_top_logprobs(positions, generated, keys)
+    raw_lp = repr({k: round(v, 6) for k, v in scores.items() if math.isfinite(v)})
+    try:
+        return content, raw_lp, normalize_log_scores(scores, keys), ""
+    except ValueError:
+        return content, repr(positions[0]), None, "no option code among the top log-probabilities"
+
+
+class APIProber:
+    """Asks one chat-completions model; thread-safe (the openai client is)."""
+
+    def __init__(self, client: openai.OpenAI, model: str, method: str, *, temperature: float = 0.0,
+                 retry_temperature: float = 0.7, max_tokens: int = 512, max_retries: int = 6,
+                 backoff_s: float = 1.0, max_backoff_s: float = 60.0):
+        self.client, self.model, self.method = client, model, method
+        self.temperature, self.retry_temperature = temperature, retry_temperature
+        self.max_tokens, self.max_retries = max_tokens, max_retries
+        self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+
+    def probe(self, request: ProbeRequest, attempt: int = 1) -> ProbeResult:
+        # A greedy re-ask would return the same unparseable text, so re-asks sample.
+        temp = self.temperature if attempt == 1 else max(self.temperature, self.retry_temperature)
+        payload = build_payload(request, self.model, temp, self.max_tokens)
+        start = time.monotonic()
+        try:
+            completion = self._create(payload)
+        except RETRYABLE as exc:
+            return ProbeResult(request.item.id, "error", None, error=_describe(exc),
+                               latency_s=time.monotonic() - start)
+        except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
+            return ProbeResult(request.item.id, "error", None, error=_describe(exc),
+                               latency_s=time.monotonic() - start)
+        body = completion.model_dump()
+        response, raw, dist, err = read_completion(body, request)
+        usage = body.get("usage") or {}
+        return ProbeResult(request.item.id, "ok" if dist is not None else "unparsed", dist, response=response,
+                           raw_text=raw, error=err, latency_s=time.monotonic() - start,
+                           prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                           completion_tokens=int(usage.get("completion_tokens") or 0))
+
+    def _create(self, payload: dict):
+        for retry in range(self.max_retries + 1):
+            try:
+                return self.client.chat.completions.create(**payload)
+            except RETRYABLE as exc:
+                if retry == self.max_retries:
+                    raise
+                wait = self._wait_s(exc, retry)
+                log.warning("%s; retry %d/%d in %.1fs", _describe(exc), retry + 1, self.max_retries, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _wait_s(self, exc: Exception, retry: int) -> float:
+        response = getattr(exc, "response", None)
+        header = response.headers.get("retry-after") if response is not None else None
+        if header:
+            try:
+                return min(float(header), self.max_backoff_s)
+            except ValueError:
+                pass
+        return min(self.backoff_s * 2 ** retry, self.max_backoff_s) * (0.5 + random.random() / 2)
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"

@@ -1,0 +1,166 @@
+"""Argument parsing and the one entry point behind each `code/RQ*/prob_by_*.py` script.
+
+The scripts stay thin: they call `api_main()` or `local_main()`. Both share `run_study`,
+which loads the questionnaire, renders prompts, and either writes a dry run or opens the
+results store and runs the prober.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from utils.errors import UserError
+from utils.meta import run_meta
+from utils.paths import RESULTS_DIR, model_folder, results_dir
+from utils.prompts import METHODS, build_requests, load_prompt_set, prompt_text, write_dry_run
+from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.records import Prober, ProbeRequest
+from utils.results_store import ResultStore, write_run_meta
+from utils.runner import run_requests
+
+
+def common_parser(description: str, default_method: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--method", choices=METHODS, default=default_method,
+                   help="verbalized: the model writes the distribution (the paper's method); "
+                        f"logprob: option probabilities from the model's next-token log-probs (default: {default_method})")
+    p.add_argument("--language", default="English", help="questionnaire and prompt language (default: English)")
+    p.add_argument("--questions-dir", type=Path, default=None,
+                   help="folder holding WV7_<Language>.jsonl (default: dataset/questions)")
+    p.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="where results go (default: results/)")
+    p.add_argument("--limit", type=int, default=None, help="ask only the first N items (a quick look)")
+    p.add_argument("--ids", default=None, help="comma-separated item ids to ask, e.g. Q1,Q2")
+    p.add_argument("--dry-run", type=Path, default=None, metavar="FILE",
+                   help="write the rendered prompts to FILE as JSONL and exit; loads and calls no model")
+    p.add_argument("--max-attempts", type=int, default=3,
+                   help="asks per item when the answer cannot be parsed (re-asks sample; default 3)")
+    p.add_argument("--concurrency", type=int, default=1, help="items in flight at once (default 1)")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of the first ask (default 0)")
+    p.add_argument("--retry-temperature", type=float, default=0.7,
+                   help="temperature of re-asks after an unparseable answer (default 0.7)")
+    p.add_argument("--max-new-tokens", type=int, default=512,
+                   help="bound on generated tokens per answer (default 512; reasoning models need more)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    return p
+
+
+def select_items(items, limit: int | None, ids: str | None):
+    if ids:
+        wanted = [i.strip() for i in ids.split(",") if i.strip()]
+        known = {it.id for it in items}
+        unknown = [i for i in wanted if i not in known]
+        if unknown:
+            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
+        items = [it for it in items if it.id in set(wanted)]
+    if limit is not None:
+        if limit < 1:
+            raise UserError("--limit must be at least 1")
+        items = items[:limit]
+    return items
+
+
+def run_study(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
+              experiment: str = "RQ1") -> int:
+    """Dry-run or run one experiment for one model; returns the process exit code."""
+    items = load_questionnaire(questionnaire_path(args.language, args.questions_dir), args.language)
+    items = select_items(items, args.limit, args.ids)
+    requests: list[ProbeRequest] = build_requests(items, args.method, load_prompt_set(args.language))
+    if args.dry_run:
+        n = write_dry_run(requests, args.dry_run, {"experiment": experiment})
+        chars = sum(len(prompt_text(r)) for r in requests)
+        print(f"wrote {n} prompts to {args.dry_run} ({chars} characters, about {chars // 4} prompt tokens); "
+              "no model was called")
+        return 0
+    out_dir = results_dir(args.results_root, experiment, model_folder(model_name))
+    started = time.monotonic()
+    with ResultStore(out_dir / "results.csv") as store:
+        meta = run_meta(vars(args), model=model_name, experiment=experiment, n_items=len(items))
+        prober = make_prober()
+        summary = run_requests(prober, requests, store, concurrency=args.concurrency,
+                               max_attempts=args.max_attempts, progress=not args.quiet)
+        elapsed = time.monotonic() - started
+        write_run_meta(out_dir / "run_meta.json", {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
+    print(f"{summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    return 0 if summary.errors == 0 and summary.unparsed == 0 else 1
+
+
+def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
+    """Print a UserError as one line (exit 2) instead of a traceback."""
+    def wrapped(argv: list[str] | None = None, **kwargs) -> int:
+        try:
+            return fn(argv, **kwargs)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted: finished rows are saved; rerun the same command to resume", file=sys.stderr)
+            return 130
+    return wrapped
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING),
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main_guard
+def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
+    from utils.api_prober import APIProber, make_client, resolve_endpoint
+
+    p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized")
+    p.add_argument("--model_name_or_path", required=True, help="model name as the server knows it, e.g. gpt-4o, deepseek-chat")
+    p.add_argument("--base_url", default=None,
+                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
+    p.add_argument("--api-key-env", default=None,
+                   help="environment variable holding the key (default OPENAI_API_KEY, DEEPSEEK_API_KEY for deepseek-*)")
+    p.add_argument("--max-retries", type=int, default=6, help="retries of 429/5xx/timeouts per request (default 6)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    args = p.parse_args(argv)
+    _setup_logging(args.log_level)
+
+    def make() -> Prober:
+        client = make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env), args.timeout)
+        return APIProber(client, args.model_name_or_path, args.method, temperature=args.temperature,
+                         retry_temperature=args.retry_temperature, max_tokens=args.max_new_tokens,
+                         max_retries=args.max_retries)
+
+    if not args.dry_run:  # a missing key should fail before anything else happens
+        make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env))
+    return run_study(args, args.model_name_or_path, make, experiment)
+
+
+@main_guard
+def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
+    p = common_parser("Ask a local Hugging Face model for WVS answer distributions.", "logprob")
+    p.add_argument("--model_name_or_path", default=None,
+                   help="local model folder or hub id (cached; set HF_HUB_OFFLINE=1 offline); default: the bundled SmolLM2-135M-Instruct")
+    p.add_argument("--gguf-file", default=None, help="GGUF file name inside --model_name_or_path, if the model is a GGUF")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, mps (default cpu)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (default auto)")
+    p.add_argument("--device-map", default=None,
+                   help="'auto' spreads a model too large for one GPU over all GPUs (accelerate); overrides --device")
+    p.add_argument("--no-prefix-cache", action="store_true", help="recompute the shared prompt prefix for every item")
+    p.set_defaults(max_new_tokens=256)
+    args = p.parse_args(argv)
+    _setup_logging(args.log_level)
+    from utils.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir
+
+    if args.model_name_or_path is None:
+        path, gguf, name = bundled_model_dir() if not args.dry_run else None, BUNDLED_GGUF, BUNDLED_NAME
+    else:
+        path, gguf, name = args.model_name_or_path, args.gguf_file, args.model_name_or_path
+
+    def make() -> Prober:
+        from utils.hf_prober import HFProber, load_model
+
+        tokenizer, model = load_model(path, gguf_file=gguf, device=args.device, dtype=args.dtype,
+                                      device_map=args.device_map)
+        return HFProber(model, tokenizer, args.method, max_new_tokens=args.max_new_tokens,
+                        retry_temperature=args.retry_temperature, prefix_cache=not args.no_prefix_cache)
+
+    return run_study(args, name, make, experiment)

@@ -1,0 +1,5 @@
+"""One exception type for problems the user can fix; scripts print it as a single line."""
+
+
+class UserError(Exception):
+    """Bad input or configuration. The message says what is wrong and what to do."""

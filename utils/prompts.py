@@ -1,0 +1,157 @@
+"""Turning a survey item into the chat a model sees, from the templates under `inputs/`.
+
+All prose lives in data files: `inputs/prompts/<Language>.json` (instruction and labels) and
+`inputs/format_examples/<Language>.json` (made-up format examples). `render_messages` is the
+only function that builds prompts, so a dry run shows exactly what a model receives.
+
+A fully rendered RQ1 prompt (method `verbalized`, item Q1; examples 2-5 elided here):
+
+    You will see one question from an international values survey, with its numbered answer
+    options. Estimate how the people who answer this survey spread their answers over the options.
+
+    Reply with one mapping from each option number to the share of people who pick it, written
+    in the form {'1': '30%', '2': '70%'}. Give every option a share, make the shares add up to
+    100%, and write nothing after the mapping.
+
+    The replies below only show the format. Their numbers are invented and say nothing about
+    what people really think.
+
+    Example 1
+    Question: How often do you read a printed newspaper?
+    Options:
+    1. Every day
+    2. Once or twice a week
+    3. Less often
+    4. Never
+    Reply: {'1': '18.5%', '2': '27.25%', '3': '31%', '4': '23.25%'}
+
+    ...
+
+    Now the real question.
+    Question: In your life, how important is your family?
+    Options:
+    1. Very important
+    2. Rather important
+    3. Not very important
+    4. Not at all important
+    Reply:
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+
+from utils.errors import UserError
+from utils.paths import INPUTS_DIR
+from utils.records import Message, ProbeRequest, SurveyItem
+
+METHODS = ("verbalized", "logprob")
+
+
+@dataclass(frozen=True)
+class FormatExample:
+    question: str
+    options: tuple[tuple[str, str], ...]
+    percentages: dict[str, float]
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The templates of one language plus the format examples to show."""
+
+    language: str
+    templates: dict[str, str | None]
+    examples: tuple[FormatExample, ...]
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"prompt file {path} not found; add it under inputs/ or pick another --language")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"prompt file {path} is not valid UTF-8 JSON: {exc}") from None
+
+
+@lru_cache(maxsize=None)
+def load_prompt_set(language: str = "English", examples_file: str | None = None,
+                    inputs_dir: Path = INPUTS_DIR) -> PromptSet:
+    """Load `inputs/prompts/<language>.json` and its format examples.
+
+    `examples_file` (relative to `inputs/`) swaps in another example set, e.g. for the
+    sensitivity runs; by default `format_examples/<language>.json`.
+    """
+    templates = _read_json(Path(inputs_dir) / "prompts" / f"{language}.json")
+    ex_path = Path(inputs_dir) / (examples_file or f"format_examples/{language}.json")
+    raw = _read_json(ex_path).get("examples", [])
+    examples = tuple(
+        FormatExample(e["question"], tuple((str(k), str(c)) for k, c in e["options"]),
+                      {str(k): float(v) for k, v in e["percentages"].items()})
+        for e in raw
+    )
+    return PromptSet(language=language, templates=templates, examples=examples)
+
+
+def format_percentages(percentages: dict[str, float]) -> str:
+    """`{"1": 18.5, "2": 81.5}` -> `{'1': '18.5%', '2': '81.5%'}` (the reply format we ask for)."""
+    def pct(v: float) -> str:
+        return f"{v:.2f}".rstrip("0").rstrip(".") + "%"
+    return "{" + ", ".join(f"'{k}': '{pct(v)}'" for k, v in percentages.items()) + "}"
+
+
+def _fill(template: str, **values: str) -> str:
+    return Template(template).safe_substitute(**values)
+
+
+def _options(ps: PromptSet, pairs) -> str:
+    return "\n".join(_fill(ps.templates["option_line"], key=k, choice=c) for k, c in pairs)
+
+
+def render_messages(item: SurveyItem, method: str, ps: PromptSet) -> tuple[Message, ...]:
+    """The chat for one item: an optional system message and one user message."""
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    t = ps.templates
+    options = item.answer or _options(ps, zip(item.choice_keys, item.choices))
+    if method == "verbalized":
+        examples = "".join(
+            _fill(t["example"], n=str(i), question=ex.question, options=_options(ps, ex.options),
+                  reply=format_percentages(ex.percentages))
+            for i, ex in enumerate(ps.examples, start=1)
+        )
+        block = _fill(t["question_block"], question=item.question, options=options)
+        user = _fill(t["verbalized"], examples_block=(t["examples_intro"] + examples) if examples else "",
+                     question_block=block)
+    else:
+        block = _fill(t["question_block_logprob"], question=item.question, options=options)
+        user = _fill(t["logprob"], question_block=block)
+    messages = [Message("user", user)]
+    if t.get("system"):
+        messages.insert(0, Message("system", str(t["system"])))
+    return tuple(messages)
+
+
+def build_requests(items: list[SurveyItem], method: str, ps: PromptSet) -> list[ProbeRequest]:
+    return [ProbeRequest(item, render_messages(item, method, ps), method) for item in items]
+
+
+def prompt_text(request: ProbeRequest) -> str:
+    """The chat flattened for people to read (the dry-run's `prompt` field)."""
+    if len(request.messages) == 1:
+        return request.messages[0].content
+    return "\n\n".join(f"[{m.role}]\n{m.content}" for m in request.messages)
+
+
+def write_dry_run(requests: list[ProbeRequest], path: Path, extra: dict | None = None) -> int:
+    """Write one JSON object per prompt to `path`; returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for r in requests:
+            row = {"id": r.item.id, "language": r.item.language, "method": r.method, **(extra or {}),
+                   "prompt": prompt_text(r), "messages": [m.__dict__ for m in r.messages]}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(requests)
