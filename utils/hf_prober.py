@@ -12,6 +12,7 @@ format examples, most of each prompt), computed once by `prepare()`:
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import math
 import time
@@ -68,6 +69,8 @@ class HFProber:
         self._prefix: list[int] = []
         self._prefix_cache: DynamicCache | None = None
         self._ends_answer: torch.Tensor | None = None
+        # transformers renamed forward's `past_key_values` to `cache` (5.x); accept both.
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     # -- shared set-up --------------------------------------------------------------------
     def encode(self, request: ProbeRequest) -> list[int]:
@@ -88,7 +91,7 @@ class HFProber:
         self._prefix = seqs[0][:n]
         cache = DynamicCache()
         with torch.no_grad():
-            self.model(torch.tensor([self._prefix], device=self.device), past_key_values=cache, use_cache=True)
+            self.model(torch.tensor([self._prefix], device=self.device), use_cache=True, **{self._cache_kw: cache})
         self._prefix_cache = cache
         log.info("cached a shared prompt prefix of %d tokens", n)
 
@@ -121,7 +124,7 @@ class HFProber:
         return self._ends_answer
 
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
-        out = self.model(torch.tensor([ids], device=self.device), past_key_values=cache, use_cache=True)
+        out = self.model(torch.tensor([ids], device=self.device), use_cache=True, **{self._cache_kw: cache})
         return torch.log_softmax(out.logits[0].float(), dim=-1)
 
     def _probe_logprob(self, request: ProbeRequest, ids: list[int]) -> ProbeResult:

@@ -32,7 +32,7 @@ def load_questionnaire(path: Path, language: str = "English") -> list[SurveyItem
     seen: set[str] = set()
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            where = f"{path}:{lineno}"
+            where = f"{path}, line {lineno}"
             try:
                 line = raw.decode("utf-8").strip()
             except UnicodeDecodeError:

@@ -96,17 +96,21 @@ class ResultStore:
             text = data[: exc.start].decode("utf-8")
         records: list[list[str]] = []
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        torn = not text.endswith("\n")
         try:
             records.extend(reader)
-        except csv.Error:  # an unclosed quote can only come from a record cut short at the end
+            # a last record without its newline, or short of fields, was cut short
+            torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(COLUMNS))
+            if torn:
+                records.pop()
+        except csv.Error:  # an unclosed quote: the cut record was never yielded
             torn = True
+        if not records and torn:  # killed while writing the header
+            self._rewrite([])
+            return {}
         if not records or records[0] != COLUMNS:
             raise UserError(f"{self.path} does not have this toolkit's columns; move it away "
                             "or pass another --results-root (parse_report.py reads the paper's files)")
         body = records[1:]
-        if body and (torn or len(body[-1]) != len(COLUMNS)):
-            body, torn = body[:-1], True
         rows: dict[str, dict[str, str]] = {}
         for n, rec in enumerate(body, start=2):
             if len(rec) != len(COLUMNS):
@@ -133,6 +137,7 @@ class ResultStore:
         """Rewrite with one row per id, ids in `order` first, others after in file order."""
         rank = {i: n for n, i in enumerate(order)}
         rows = sorted(self.rows.values(), key=lambda r: rank.get(r["id"], len(rank)))
+        self.rows = {r["id"]: r for r in rows}
         self._rewrite(rows)
         if self._fd is not None:
             os.close(self._fd)

@@ -1,0 +1,130 @@
+"""A real HTTP server on 127.0.0.1 that speaks the chat-completions protocol, for tests.
+
+It is not a mock of our code: the `openai` client talks to it over TCP exactly as it would to
+vLLM or llama.cpp. By default it answers every question with a deterministic distribution
+over the option numbers it finds in the prompt; `script` entries let a test inject faults
+(429 with or without Retry-After, 500/503, malformed answers, invalid JSON, dropped
+connections, slow replies) for the next requests.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OPTION_LINE = re.compile(r"^(\w+)\. ", re.M)
+
+
+def options_in(prompt: str) -> list[str]:
+    """Option codes of the real question: the numbered lines after the last 'Options:'."""
+    tail = prompt.rsplit("Options:", 1)[-1]
+    return OPTION_LINE.findall(tail)
+
+
+def answer_for(prompt: str) -> dict[str, float]:
+    """A deterministic distribution (percent) over the prompt's options, keyed by its hash."""
+    keys = options_in(prompt) or ["1", "2"]
+    seed = hashlib.sha256(prompt.encode()).digest()
+    weights = [1 + seed[i % len(seed)] for i in range(len(keys))]
+    total = sum(weights)
+    return {k: round(100 * w / total, 2) for k, w in zip(keys, weights)}
+
+
+class FakeOpenAIServer:
+    """`with FakeOpenAIServer() as srv:` then point a client at `srv.base_url`."""
+
+    def __init__(self, delay_s: float = 0.0, logprobs: bool = True):
+        self.delay_s, self.logprobs = delay_s, logprobs
+        self.script: deque = deque()  # entries consumed one per request: see _fault
+        self.requests: list[dict] = []
+        self.auth_headers: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    server.auth_headers.append(self.headers.get("Authorization", ""))
+                    fault = server.script.popleft() if server.script else None
+                server._respond(self, body, fault)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- replies ------------------------------------------------------------------------
+    def _respond(self, h: BaseHTTPRequestHandler, body: dict, fault) -> None:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        prompt = body["messages"][-1]["content"]
+        if isinstance(fault, tuple) and fault[0] == "status":  # ("status", code, headers)
+            return self._send(h, fault[1], {"error": {"message": f"injected {fault[1]}"}}, fault[2])
+        if fault == "drop":
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return None
+        if fault == "invalid_json":
+            return self._send_raw(h, 200, b"{not json")
+        content = fault[1] if isinstance(fault, tuple) and fault[0] == "content" else None
+        dist = answer_for(prompt)
+        if content is None:
+            content = "{" + ", ".join(f"'{k}': '{v}%'" for k, v in dist.items()) + "}"
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        if body.get("logprobs") and self.logprobs:
+            choice["logprobs"] = {"content": self._logprob_steps(dist, body.get("top_logprobs") or 5)}
+            choice["message"]["content"] = max(dist, key=dist.get)
+        reply = {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+                 "model": body.get("model", "test"), "choices": [choice],
+                 "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4,
+                           "total_tokens": len(prompt) // 4 + len(content) // 4}}
+        return self._send(h, 200, reply)
+
+    @staticmethod
+    def _logprob_steps(dist: dict[str, float], top: int) -> list[dict]:
+        """One step whose top_logprobs are the options (codes as whole tokens)."""
+        import math
+        ranked = sorted(dist.items(), key=lambda kv: -kv[1])[:top]
+        tops = [{"token": k, "logprob": math.log(v / 100), "bytes": None} for k, v in ranked]
+        return [{"token": ranked[0][0], "logprob": tops[0]["logprob"], "bytes": None, "top_logprobs": tops}]
+
+    @staticmethod
+    def _send(h, status: int, obj: dict, headers: dict | None = None) -> None:
+        FakeOpenAIServer._send_raw(h, status, json.dumps(obj).encode(), headers)
+
+    @staticmethod
+    def _send_raw(h, status: int, data: bytes, headers: dict | None = None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+
+if __name__ == "__main__":  # `python tests/openai_server.py` serves until interrupted
+    import sys
+    delay = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    with FakeOpenAIServer(delay_s=delay) as srv:
+        print(srv.base_url, flush=True)
+        threading.Event().wait()

@@ -1,0 +1,56 @@
+"""parse_report.py over our own results and over the original release's."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.records import ProbeResult
+from utils.result_layout import describe
+from utils.results_store import ResultStore, result_row
+
+SCRIPT = Path(__file__).resolve().parents[1] / "show_results" / "parse_report.py"
+
+
+def report(root: Path, out: Path) -> tuple[list[dict], str]:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--results-root", str(root), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with out.open() as fh:
+        return list(csv.DictReader(fh)), proc.stdout
+
+
+def test_layout_is_read_from_paths(tmp_path):
+    f = describe(tmp_path / "RQ2" / "persona" / "China" / "Qwen" / "Q-7B" / "results.csv", tmp_path)
+    assert (f.experiment, f.method, f.country, f.model) == ("RQ2", "persona", "China", "Qwen/Q-7B")
+    f = describe(tmp_path / "Discussion" / "sensitivity" / "order" / "m" / "results.csv", tmp_path)
+    assert (f.experiment, f.method, f.country, f.model) == ("sensitivity", "order", "", "m")
+
+
+def test_tidy_rows_for_our_results(tmp_path):
+    items = load_questionnaire(questionnaire_path())[:2]
+    with ResultStore(tmp_path / "RQ1" / "org" / "m" / "results.csv") as store:
+        store.append(result_row(items[0], ProbeResult("Q1", "ok", None, response="{'1': '30%', '2': '70%'}"), "verbalized"))
+        store.append(result_row(items[1], ProbeResult("Q2", "unparsed", None, response="no idea"), "verbalized"))
+    rows, stdout = report(tmp_path, tmp_path / "out.csv")
+    q1 = [r for r in rows if r["id"] == "Q1"]
+    assert [(r["option"], float(r["probability"])) for r in q1] == [("1", 0.3), ("2", 0.7), ("3", 0.0), ("4", 0.0)]
+    assert {(r["experiment"], r["method"], r["country"], r["model"]) for r in rows} == {("RQ1", "none", "", "org/m")}
+    q2 = [r for r in rows if r["id"] == "Q2"]
+    assert len(q2) == 1 and q2[0]["option"] == "" and q2[0]["status"] == "no_mapping"
+    assert "overall: 1/2 parsed" in stdout
+
+
+def test_paper_release_parses(reference, tmp_path):
+    rows, stdout = report(reference / "results", tmp_path / "paper.csv")
+    line = [x for x in stdout.splitlines() if x.startswith("overall")][0]
+    ok, total = map(int, line.split()[1].split("/"))
+    assert total >= 1200 and ok / total >= 0.995
+    assert {r["model"] for r in rows} >= {"Qwen/Qwen2.5-72B-Instruct", "gpt-4", "deepseek-reasoner"}
+
+
+def test_missing_results_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--results-root", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "prob_by" in proc.stderr

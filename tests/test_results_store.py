@@ -1,0 +1,100 @@
+"""Result storage: resume, torn tails, locking, hand-edited files, safe result paths."""
+from __future__ import annotations
+
+import pytest
+
+from utils.errors import UserError
+from utils.paths import model_folder, results_dir
+from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.records import ProbeResult
+from utils.results_store import COLUMNS, ResultStore, read_results, result_row
+
+
+@pytest.fixture(scope="module")
+def items():
+    return load_questionnaire(questionnaire_path())[:5]
+
+
+def ok_row(item, p1=0.5):
+    dist = {k: 0.0 for k in item.choice_keys}
+    dist[item.choice_keys[0]], dist[item.choice_keys[1]] = p1, 1 - p1
+    return result_row(item, ProbeResult(item.id, "ok", dist, response=str(dist)), "verbalized")
+
+
+def test_append_resume_and_newest_row_wins(tmp_path, items):
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        store.append(result_row(items[0], ProbeResult(items[0].id, "unparsed", None, error="no_mapping"), "verbalized"))
+        store.append(ok_row(items[1]))
+    with ResultStore(path) as store:
+        assert store.finished_ids() == {items[1].id}
+        store.append(ok_row(items[0], 0.25))
+        store.compact([i.id for i in items])
+    rows = read_results(path)
+    assert [r["id"] for r in rows] == [items[0].id, items[1].id]
+    assert '"1": 0.25' in rows[0]["distribution"] and list(rows[0]) == COLUMNS
+
+
+def test_paper_columns_come_first_in_paper_format(tmp_path, items):
+    with ResultStore(tmp_path / "results.csv") as store:
+        store.append(ok_row(items[0]))
+    row = read_results(tmp_path / "results.csv")[0]
+    assert COLUMNS[:7] == ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
+    assert row["choice_keys"] == "['1', '2', '3', '4']" and row["answer"].startswith("1. ")
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.1, 0.5, 0.9, 0.999])
+def test_torn_tail_is_cut_and_earlier_rows_kept(tmp_path, items, keep):
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        for it in items[:2]:
+            store.append(ok_row(it))
+        before = path.stat().st_size
+        store.append(ok_row(items[2]))
+    data = path.read_bytes()
+    last = len(data) - before
+    path.write_bytes(data[: before + max(1, int(keep * last))])  # killed in the middle of the last record
+    with ResultStore(path) as store:
+        assert set(store.rows) == {items[0].id, items[1].id}
+    assert len(read_results(path)) == 2
+
+
+def test_second_writer_is_refused(tmp_path, items):
+    path = tmp_path / "results.csv"
+    with ResultStore(path):
+        with pytest.raises(UserError, match="another run is writing"):
+            with ResultStore(path):
+                pass
+
+
+def test_hand_edited_files_give_clear_errors(tmp_path, items):
+    path = tmp_path / "results.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="columns"):
+        ResultStore(path).__enter__()
+    with ResultStore(tmp_path / "ok.csv") as store:
+        store.append(ok_row(items[0]))
+        store.append(ok_row(items[1]))
+    lines = (tmp_path / "ok.csv").read_text().split("\n")
+    (tmp_path / "ok.csv").write_text("\n".join([lines[0], "Q9,broken"] + lines[1:]))
+    with pytest.raises(UserError, match="record 2"):
+        ResultStore(tmp_path / "ok.csv").__enter__()
+
+
+@pytest.mark.parametrize("name,folder", [
+    ("Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-72B-Instruct"),
+    ("gpt-4", "gpt-4"),
+])
+def test_model_folder_follows_paper_layout(name, folder):
+    assert str(model_folder(name)) == folder
+
+
+def test_local_model_path_uses_folder_name(tmp_path):
+    (tmp_path / "my-llama").mkdir()
+    assert str(model_folder(str(tmp_path / "my-llama"))) == "my-llama"
+
+
+@pytest.mark.parametrize("bad", ["../evil", "a/../../b", "/etc/passwd-model", "", ".."])
+def test_model_names_cannot_escape_results_root(tmp_path, bad):
+    with pytest.raises(UserError):
+        results_dir(tmp_path, "RQ1", model_folder(bad))
