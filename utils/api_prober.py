@@ -8,8 +8,8 @@ else, and a transient error that outlives the retries, becomes a recorded `error
 """
 from __future__ import annotations
 
+import json
 import logging
-import math
 import os
 import random
 import time
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import openai
 
 from utils.errors import UserError
-from utils.option_scoring import normalize_log_scores, scores_from_top_logprobs
+from utils.option_scoring import distribution_text, logprob_record, normalize_log_scores, scores_from_top_logprobs
 from utils.parsing import parse_distribution
 from utils.records import ProbeRequest, ProbeResult
 
@@ -64,7 +64,12 @@ def build_payload(request: ProbeRequest, model: str, temperature: float, max_tok
 
 
 def read_completion(body: dict, request: ProbeRequest) -> tuple[str, str, dict[str, float] | None, str]:
-    """`(response, raw_text, distribution, error)` from a chat-completions body (as a dict)."""
+    """`(response, raw_text, distribution, error)` from a chat-completions body (as a dict).
+
+    For the logprob method `response` is the distribution written as a verbalized answer
+    (`{'1': '61.2%', ...}`), so every results file can be re-read by one parser; the text the
+    model generated and the option log-probs go to `raw_text`.
+    """
     keys = request.item.choice_keys
     choices = body.get("choices") or []
     if not choices:
@@ -83,11 +88,13 @@ def read_completion(body: dict, request: ProbeRequest) -> tuple[str, str, dict[s
                  for s in steps]
     generated = [s["token"] for s in steps]
     scores = scores_from_top_logprobs(positions, generated, keys)
-    raw_lp = repr({k: round(v, 6) for k, v in scores.items() if math.isfinite(v)})
+    raw = logprob_record(content, scores)
     try:
-        return content, raw_lp, normalize_log_scores(scores, keys), ""
+        dist = normalize_log_scores(scores, keys)
     except ValueError:
-        return content, repr(positions[0]), None, "no option code among the top log-probabilities"
+        return content, json.dumps({"content": content, "top_logprobs": positions[0]}), None, \
+            "no option code among the top log-probabilities"
+    return distribution_text(dist), raw, dist, ""
 
 
 class APIProber:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria, StoppingCriteriaList
 
 from utils.errors import UserError
-from utils.option_scoring import continues_code, normalize_log_scores
+from utils.option_scoring import continues_code, distribution_text, logprob_record, normalize_log_scores
 from utils.parsing import parse_distribution
 from utils.records import ProbeRequest, ProbeResult
 
@@ -131,22 +130,26 @@ class HFProber:
         keys = request.item.choice_keys
         p = self._cached_prefix_len(ids)
         cache = copy.deepcopy(self._prefix_cache) if p else DynamicCache()
-        logp = self._forward(ids[p:], cache)[-1]
+        first = self._forward(ids[p:], cache)[-1]  # distribution of the answer's first token
+        key_ids = [self.tokenizer(k, add_special_tokens=False)["input_ids"] for k in keys]
+        # All codes in one batched pass over the item's cache. Right padding needs no mask:
+        # causal attention keeps every read position blind to the pads after it.
+        width = max(len(k) for k in key_ids)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = torch.tensor([k + [pad] * (width - len(k)) for k in key_ids], device=self.device)
+        cache.batch_repeat_interleave(len(keys))
+        out = self.model(batch, use_cache=True, **{self._cache_kw: cache})
+        steps = torch.log_softmax(out.logits.float(), dim=-1)  # [code, j]: after the code's first j+1 tokens
         ends = self._ends_answer_mask()
         scores: dict[str, float] = {}
-        for key in keys:
-            key_ids = self.tokenizer(key, add_special_tokens=False)["input_ids"]
-            steps = self._forward(key_ids, cache)  # row j: distribution after key_ids[: j + 1]
-            cache.crop(-len(key_ids))  # back to the item's own tokens
-            total = logp[key_ids[0]].item()
-            for j in range(1, len(key_ids)):
-                total += steps[j - 1, key_ids[j]].item()
-            total += torch.logsumexp(steps[-1][ends], dim=0).item()
-            scores[key] = total
+        for b, (key, toks) in enumerate(zip(keys, key_ids)):
+            total = first[toks[0]].item()
+            for j in range(1, len(toks)):
+                total += steps[b, j - 1, toks[j]].item()
+            scores[key] = total + torch.logsumexp(steps[b, len(toks) - 1][ends], dim=0).item()
         dist = normalize_log_scores(scores, keys)
-        response = "{" + ", ".join(f"'{k}': '{100 * v:.2f}%'" for k, v in dist.items()) + "}"
-        raw = repr({k: round(v, 6) for k, v in scores.items() if math.isfinite(v)})
-        return ProbeResult(request.item.id, "ok", dist, response=response, raw_text=raw)
+        return ProbeResult(request.item.id, "ok", dist, response=distribution_text(dist),
+                           raw_text=logprob_record("", scores))
 
     # -- verbalized ---------------------------------------------------------------------
     def _probe_verbalized(self, request: ProbeRequest, ids: list[int], attempt: int) -> ProbeResult:

@@ -14,6 +14,7 @@ distribution.
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Mapping, Sequence
 
@@ -72,3 +73,14 @@ def _logaddexp(a: float, b: float) -> float:
         return a
     m = max(a, b)
     return m + math.log(math.exp(a - m) + math.exp(b - m))
+
+
+def distribution_text(dist: Mapping[str, float]) -> str:
+    """`{"1": 0.6123, "2": 0.3877}` -> `{'1': '61.23%', '2': '38.77%'}`: the verbalized form."""
+    return "{" + ", ".join(f"'{k}': '{100 * v:.2f}%'" for k, v in dist.items()) + "}"
+
+
+def logprob_record(content: str, scores: Mapping[str, float]) -> str:
+    """What a logprob answer keeps as raw text: the generated text and each code's log-score."""
+    return json.dumps({"content": content,
+                       "option_logprobs": {k: round(v, 6) for k, v in scores.items() if math.isfinite(v)}})
