@@ -87,3 +87,14 @@ def test_verbalized_stops_when_mapping_closes(tiny_model):
     assert closed(" {'1': '40%', '2': '60%'}")
     assert not closed(" <think>{'1': '40%'} maybe")
     assert closed(" <think>hmm</think>{'1': '100%'}")
+
+
+def test_verbalized_prefix_cache_gives_the_same_greedy_text(tiny_model, items):
+    tokenizer, model = tiny_model
+    requests = build_requests(items[:2], "verbalized", load_prompt_set())
+    cached = HFProber(model, tokenizer, "verbalized", max_new_tokens=10)
+    cached.prepare(requests)
+    assert cached._prefix_cache is not None
+    plain = HFProber(model, tokenizer, "verbalized", max_new_tokens=10, prefix_cache=False)
+    for req in requests:
+        assert cached.probe(req).raw_text == plain.probe(req).raw_text

@@ -164,7 +164,7 @@ class HFProber:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if p:
-            kwargs["past_key_values"] = copy.deepcopy(self._prefix_cache)
+            kwargs[self._cache_kw] = copy.deepcopy(self._prefix_cache)
         out = self.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), **kwargs)
         new = out[0, len(ids):]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
