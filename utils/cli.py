@@ -1,8 +1,8 @@
 """Argument parsing and the one entry point behind each `code/RQ*/prob_by_*.py` script.
 
-The scripts stay thin: they call `api_main()` or `local_main()`. Both share `run_study`,
-which loads the questionnaire, renders prompts, and either writes a dry run or opens the
-results store and runs the prober.
+The scripts stay thin: they call `api_main()` or `local_main()` with their experiment (RQ1 or
+RQ2). Both share `run_study`, which builds the selected conditions (see `utils/conditions.py`)
+and either writes a dry run or runs every condition with one prober, loading the model once.
 """
 from __future__ import annotations
 
@@ -16,19 +16,29 @@ from typing import Callable
 from utils.errors import UserError
 from utils.meta import run_meta
 from utils.paths import RESULTS_DIR, model_folder, results_dir
-from utils.prompts import METHODS, build_requests, load_prompt_set, prompt_text, write_dry_run
+from utils.conditions import (Condition, choose, rq1_condition, rq2_condition, sensitivity_condition,
+                              sensitivity_variants, steering_countries, steering_methods)
+from utils.prompts import METHODS, load_prompt_set, prompt_text, write_dry_run
 from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import Prober, ProbeRequest
+from utils.records import Prober
 from utils.results_store import ResultStore, write_run_meta
 from utils.runner import run_requests
 
 
-def common_parser(description: str, default_method: str) -> argparse.ArgumentParser:
+def common_parser(description: str, default_method: str, experiment: str = "RQ1") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
+    if experiment == "RQ2":
+        p.add_argument("--country", default="all",
+                       help=f"steering target: {', '.join(steering_countries())} or all (default all)")
+        p.add_argument("--steering_method", default="all",
+                       help=f"{', '.join(steering_methods())} or all (default all)")
+    else:
+        p.add_argument("--variant", default=None, choices=list(sensitivity_variants()),
+                       help="sensitivity run instead of RQ1: number (3 format examples), prob (other made-up "
+                            "numbers), order (shuffled options); results under Discussion/sensitivity/<variant>")
     p.add_argument("--method", choices=METHODS, default=default_method,
                    help="verbalized: the model writes the distribution (the paper's method); "
                         f"logprob: option probabilities from the model's next-token log-probs (default: {default_method})")
-    p.add_argument("--language", default="English", help="questionnaire and prompt language (default: English)")
     p.add_argument("--questions-dir", type=Path, default=None,
                    help="folder holding WV7_<Language>.jsonl (default: dataset/questions)")
     p.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="where results go (default: results/)")
@@ -64,29 +74,64 @@ def select_items(items, limit: int | None, ids: str | None):
     return items
 
 
+def build_conditions(args: argparse.Namespace, experiment: str) -> list[Condition]:
+    def select(items):
+        return select_items(items, args.limit, args.ids)
+
+    if experiment == "RQ2":
+        countries = choose(args.country, list(steering_countries()), "country")
+        methods = choose(args.steering_method, list(steering_methods()), "steering method")
+        return [rq2_condition(c, m, args.method, select, args.questions_dir) for m in methods for c in countries]
+    if getattr(args, "variant", None):
+        return [sensitivity_condition(args.variant, args.method, select, args.questions_dir)]
+    items = select(load_questionnaire(questionnaire_path("English", args.questions_dir)))
+    return [rq1_condition(items, args.method, load_prompt_set("English"))]
+
+
+def dry_run(conditions: list[Condition], path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("", encoding="utf-8")
+    n = chars = 0
+    for c in conditions:
+        labels = {"experiment": c.experiment, "country": "", "steering_method": "", "variant": "", **c.labels}
+        n += write_dry_run(c.requests, path, labels, append=True)
+        chars += sum(len(prompt_text(r)) for r in c.requests)
+    print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path} ({chars} characters, "
+          f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
+    return 0
+
+
+def run_conditions(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
+                   conditions: list[Condition]) -> int:
+    """Run every condition with one prober (the model is loaded once); returns the exit code."""
+    folder = model_folder(model_name)
+    prober: Prober | None = None
+    bad = 0
+    for cond in conditions:
+        out_dir = results_dir(args.results_root, *cond.folder, folder)
+        started = time.monotonic()
+        with ResultStore(out_dir / "results.csv") as store:
+            meta = run_meta(vars(args), model=model_name, experiment=cond.experiment, **cond.labels,
+                            n_items=len(cond.requests))
+            if prober is None:
+                prober = make_prober()
+            summary = run_requests(prober, cond.requests, store, concurrency=args.concurrency,
+                                   max_attempts=args.max_attempts, progress=not args.quiet)
+            elapsed = time.monotonic() - started
+            write_run_meta(out_dir / "run_meta.json",
+                           {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
+        bad += summary.errors + summary.unparsed
+        print(f"{'/'.join(cond.folder)}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    return 0 if bad == 0 else 1
+
+
 def run_study(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
               experiment: str = "RQ1") -> int:
-    """Dry-run or run one experiment for one model; returns the process exit code."""
-    items = load_questionnaire(questionnaire_path(args.language, args.questions_dir), args.language)
-    items = select_items(items, args.limit, args.ids)
-    requests: list[ProbeRequest] = build_requests(items, args.method, load_prompt_set(args.language))
+    """Dry-run or run the conditions the arguments select for one model."""
+    conditions = build_conditions(args, experiment)
     if args.dry_run:
-        n = write_dry_run(requests, args.dry_run, {"experiment": experiment})
-        chars = sum(len(prompt_text(r)) for r in requests)
-        print(f"wrote {n} prompts to {args.dry_run} ({chars} characters, about {chars // 4} prompt tokens); "
-              "no model was called")
-        return 0
-    out_dir = results_dir(args.results_root, experiment, model_folder(model_name))
-    started = time.monotonic()
-    with ResultStore(out_dir / "results.csv") as store:
-        meta = run_meta(vars(args), model=model_name, experiment=experiment, n_items=len(items))
-        prober = make_prober()
-        summary = run_requests(prober, requests, store, concurrency=args.concurrency,
-                               max_attempts=args.max_attempts, progress=not args.quiet)
-        elapsed = time.monotonic() - started
-        write_run_meta(out_dir / "run_meta.json", {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
-    print(f"{summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
-    return 0 if summary.errors == 0 and summary.unparsed == 0 else 1
+        return dry_run(conditions, args.dry_run)
+    return run_conditions(args, model_name, make_prober, conditions)
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
@@ -112,7 +157,8 @@ def _setup_logging(level: str) -> None:
 def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
     from utils.api_prober import APIProber, make_client, resolve_endpoint
 
-    p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized")
+    p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized",
+                      experiment)
     p.add_argument("--model_name_or_path", required=True, help="model name as the server knows it, e.g. gpt-4o, deepseek-chat")
     p.add_argument("--base_url", default=None,
                    help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
@@ -136,7 +182,7 @@ def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
 
 @main_guard
 def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    p = common_parser("Ask a local Hugging Face model for WVS answer distributions.", "logprob")
+    p = common_parser("Ask a local Hugging Face model for WVS answer distributions.", "logprob", experiment)
     p.add_argument("--model_name_or_path", default=None,
                    help="local model folder or hub id (cached; set HF_HUB_OFFLINE=1 offline); default: the bundled SmolLM2-135M-Instruct")
     p.add_argument("--gguf-file", default=None, help="GGUF file name inside --model_name_or_path, if the model is a GGUF")

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from string import Template
 
@@ -76,13 +75,13 @@ def _read_json(path: Path) -> dict:
         raise UserError(f"prompt file {path} is not valid UTF-8 JSON: {exc}") from None
 
 
-@lru_cache(maxsize=None)
 def load_prompt_set(language: str = "English", examples_file: str | None = None,
-                    inputs_dir: Path = INPUTS_DIR) -> PromptSet:
+                    n_examples: int | None = None, inputs_dir: Path = INPUTS_DIR) -> PromptSet:
     """Load `inputs/prompts/<language>.json` and its format examples.
 
     `examples_file` (relative to `inputs/`) swaps in another example set, e.g. for the
-    sensitivity runs; by default `format_examples/<language>.json`.
+    sensitivity runs; by default `format_examples/<language>.json`. `n_examples` keeps only
+    the first n examples (the 'number' sensitivity variant).
     """
     templates = _read_json(Path(inputs_dir) / "prompts" / f"{language}.json")
     ex_path = Path(inputs_dir) / (examples_file or f"format_examples/{language}.json")
@@ -90,7 +89,7 @@ def load_prompt_set(language: str = "English", examples_file: str | None = None,
     examples = tuple(
         FormatExample(e["question"], tuple((str(k), str(c)) for k, c in e["options"]),
                       {str(k): float(v) for k, v in e["percentages"].items()})
-        for e in raw
+        for e in raw[:n_examples]
     )
     return PromptSet(language=language, templates=templates, examples=examples)
 
@@ -110,32 +109,48 @@ def _options(ps: PromptSet, pairs) -> str:
     return "\n".join(_fill(ps.templates["option_line"], key=k, choice=c) for k, c in pairs)
 
 
-def render_messages(item: SurveyItem, method: str, ps: PromptSet) -> tuple[Message, ...]:
-    """The chat for one item: an optional system message and one user message."""
+def example_from_item(item: SurveyItem, percentages: dict[str, float]) -> FormatExample:
+    """A real survey item with its real shares, shown as an example (the few-shot methods)."""
+    return FormatExample(item.question, tuple(zip(item.choice_keys, item.choices)),
+                         {k: float(percentages[k]) for k in item.choice_keys if k in percentages})
+
+
+def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, demonym: str | None = None,
+                    real_examples: tuple[FormatExample, ...] | None = None) -> tuple[Message, ...]:
+    """The chat for one item: an optional system message and one user message.
+
+    `demonym` switches to the persona templates (`verbalized_persona`, `logprob_persona`).
+    `real_examples` replaces the made-up format examples by real distributions; with the
+    logprob method, examples are shown only when they are real (they carry information; the
+    format examples only teach a reply format that logprob does not use).
+    """
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     t = ps.templates
+    key = f"{method}_persona" if demonym else method
+    if not t.get(key):
+        raise UserError(f"inputs/prompts/{ps.language}.json has no {key!r} template")
     options = item.answer or _options(ps, zip(item.choice_keys, item.choices))
-    if method == "verbalized":
-        examples = "".join(
-            _fill(t["example"], n=str(i), question=ex.question, options=_options(ps, ex.options),
-                  reply=format_percentages(ex.percentages))
-            for i, ex in enumerate(ps.examples, start=1)
-        )
-        block = _fill(t["question_block"], question=item.question, options=options)
-        user = _fill(t["verbalized"], examples_block=(t["examples_intro"] + examples) if examples else "",
-                     question_block=block)
-    else:
-        block = _fill(t["question_block_logprob"], question=item.question, options=options)
-        user = _fill(t["logprob"], question_block=block)
+    shown = real_examples if real_examples is not None else (ps.examples if method == "verbalized" else ())
+    examples = "".join(
+        _fill(t["example"], n=str(i), question=ex.question, options=_options(ps, ex.options),
+              reply=format_percentages(ex.percentages))
+        for i, ex in enumerate(shown, start=1)
+    )
+    intro = t["examples_intro_real"] if real_examples is not None else t["examples_intro"]
+    block_key = "question_block" if method == "verbalized" else "question_block_logprob"
+    block = _fill(t[block_key], question=item.question, options=options)
+    user = _fill(t[key], examples_block=(intro + examples) if examples else "", question_block=block,
+                 demonym=demonym or "")
     messages = [Message("user", user)]
     if t.get("system"):
         messages.insert(0, Message("system", str(t["system"])))
     return tuple(messages)
 
 
-def build_requests(items: list[SurveyItem], method: str, ps: PromptSet) -> list[ProbeRequest]:
-    return [ProbeRequest(item, render_messages(item, method, ps), method) for item in items]
+def build_requests(items: list[SurveyItem], method: str, ps: PromptSet, **steer) -> list[ProbeRequest]:
+    """Requests for `items`; `steer` passes `demonym` / `real_examples` to `render_messages`."""
+    return [ProbeRequest(item, render_messages(item, method, ps, **steer), method) for item in items]
 
 
 def prompt_text(request: ProbeRequest) -> str:
@@ -145,11 +160,11 @@ def prompt_text(request: ProbeRequest) -> str:
     return "\n\n".join(f"[{m.role}]\n{m.content}" for m in request.messages)
 
 
-def write_dry_run(requests: list[ProbeRequest], path: Path, extra: dict | None = None) -> int:
+def write_dry_run(requests: list[ProbeRequest], path: Path, extra: dict | None = None, append: bool = False) -> int:
     """Write one JSON object per prompt to `path`; returns how many were written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
+    with path.open("a" if append else "w", encoding="utf-8") as fh:
         for r in requests:
             row = {"id": r.item.id, "language": r.item.language, "method": r.method, **(extra or {}),
                    "prompt": prompt_text(r), "messages": [m.__dict__ for m in r.messages]}

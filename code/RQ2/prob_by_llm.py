@@ -1,0 +1,9 @@
+"""RQ2 (steering toward a country) with a local Hugging Face model (default: the bundled SmolLM2-135M-Instruct)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from utils.cli import local_main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(local_main(experiment="RQ2"))

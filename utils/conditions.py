@@ -1,0 +1,116 @@
+"""The experimental conditions a run can cover, each a list of requests plus where its results go.
+
+    RQ1                 English questionnaire, plain prompt       -> RQ1/<model>
+    RQ2 (method, country) steering, see inputs/steering/*.json     -> RQ2/<method>/<country>/<model>
+    sensitivity variant  RQ1 with fewer/other examples or shuffled options
+                                                                   -> Discussion/sensitivity/<variant>/<model>
+
+Everything country- or language-specific comes from data files: `inputs/steering/countries.json`
+(language, WVS code), `inputs/steering/methods.json` (what each method changes), the demonyms
+in `inputs/prompts/<Language>.json` and the real distributions in `inputs/few_shot/<Country>.json`.
+Adding a country is adding those entries; no code names a country.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils.errors import UserError
+from utils.paths import INPUTS_DIR
+from utils.prompts import PromptSet, build_requests, example_from_item, load_prompt_set
+from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.records import ProbeRequest, SurveyItem
+
+
+@dataclass(frozen=True)
+class Condition:
+    experiment: str  # "RQ1", "RQ2" or "sensitivity"
+    folder: tuple[str, ...]  # results sub-folders before the model's own
+    requests: list[ProbeRequest] = field(compare=False)
+    labels: dict[str, str] = field(default_factory=dict, compare=False)  # country, steering_method, variant, language
+
+
+def _json(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path} not found; it is part of the project's inputs")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def steering_countries(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:
+    return _json(Path(inputs_dir) / "steering" / "countries.json")["countries"]
+
+
+def steering_methods(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:
+    return _json(Path(inputs_dir) / "steering" / "methods.json")["methods"]
+
+
+def sensitivity_variants(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:
+    return _json(Path(inputs_dir) / "sensitivity" / "variants.json")["variants"]
+
+
+def few_shot_items(country: str, inputs_dir: Path = INPUTS_DIR) -> list[dict]:
+    """`[{"id": "Q60", "percentages": {"1": 13.79, ...}}, ...]`: the country's real WVS shares."""
+    return _json(Path(inputs_dir) / "few_shot" / f"{country}.json")["items"]
+
+
+def choose(value: str | None, valid: list[str], what: str) -> list[str]:
+    """`all`/None -> every valid value; a known value -> [value]; else a one-line error."""
+    if value in (None, "all"):
+        return list(valid)
+    if value not in valid:
+        raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(valid)} (or all)")
+    return [value]
+
+
+def rq1_condition(items: list[SurveyItem], method: str, ps: PromptSet) -> Condition:
+    return Condition("RQ1", ("RQ1",), build_requests(items, method, ps), {"language": ps.language})
+
+
+def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None,
+                          inputs_dir: Path = INPUTS_DIR) -> Condition:
+    spec = sensitivity_variants(inputs_dir)[variant]
+    qname = spec.get("questionnaire", "English")
+    items = select(load_questionnaire(questionnaire_path(qname, questions_dir), "English"))
+    ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"), inputs_dir)
+    return Condition("sensitivity", ("Discussion", "sensitivity", variant), build_requests(items, method, ps),
+                     {"variant": variant, "language": "English"})
+
+
+def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
+                  inputs_dir: Path = INPUTS_DIR) -> Condition:
+    """One (steering method, country) cell of the RQ2 grid."""
+    spec = steering_methods(inputs_dir)[steering]
+    info = steering_countries(inputs_dir)[country]
+    language = info["language"] if spec["language"] == "country" else spec["language"]
+    ps = load_prompt_set(language, inputs_dir=inputs_dir)
+    all_items = load_questionnaire(questionnaire_path(language, questions_dir), language)
+    steer: dict = {}
+    if spec["persona"]:
+        demonym = (ps.templates.get("demonyms") or {}).get(country)
+        if not demonym:
+            raise UserError(f"inputs/prompts/{language}.json has no demonym for {country}; add it under 'demonyms'")
+        steer["demonym"] = demonym
+    if spec["examples"] == "country":
+        steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir))
+    labels = {"country": country, "steering_method": steering, "language": language}
+    return Condition("RQ2", ("RQ2", steering, country), build_requests(select(all_items), method, ps, **steer), labels)
+
+
+def _real_examples(country, language, items, questions_dir, inputs_dir):
+    """The country's few-shot items worded in `language`; items outside the 144 come from
+    `dataset/questions/extra/WV7_<language>.jsonl`."""
+    by_id = {it.id: it for it in items}
+    extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
+    if extra.is_file():
+        by_id.update({it.id: it for it in load_questionnaire(extra, language)})
+    out = []
+    for ex in few_shot_items(country, inputs_dir):
+        item = by_id.get(ex["id"])
+        if item is None:
+            raise UserError(f"few-shot item {ex['id']} of {country} has no {language} wording; add it to {extra}")
+        if set(ex["percentages"]) != set(item.choice_keys):
+            raise UserError(f"inputs/few_shot/{country}.json: {ex['id']} gives codes {sorted(ex['percentages'])}, "
+                            f"the item has {list(item.choice_keys)}")
+        out.append(example_from_item(item, ex["percentages"]))
+    return out
