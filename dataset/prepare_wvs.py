@@ -50,14 +50,13 @@ def prepare(args) -> Path:
     weight_col = args.weight_column or WAVE_COLUMNS[args.wave][1]
     weight_col = None if weight_col.lower() == "none" else weight_col
     specs = wave_items(args.wave, load_questionnaire(questionnaire_path("English")), load_wave_map())
-    synthetic = args.synthetic or SYNTHETIC_MARKER.upper() in {c.upper() for c in file_columns(args.input)}
+    available = {c.upper() for c in file_columns(args.input)}
+    if weight_col and weight_col.upper() not in available:
+        raise UserError(f"{args.input} has no weight column {weight_col}; name it with --weight-column, "
+                        "or pass --weight-column none to count respondents only")
+    synthetic = args.synthetic or SYNTHETIC_MARKER in available
     columns = [country_col] + ([weight_col] if weight_col else []) + [s.variable for s in specs]
-    try:
-        df = read_microdata(args.input, columns)
-    except UserError as exc:
-        if weight_col and f"column {weight_col}" in str(exc) and "," not in str(exc).split("column ")[1].split(";")[0]:
-            raise UserError(f"{exc} (without survey weights, pass --weight-column none)") from None
-        raise
+    df = read_microdata(args.input, columns)
     table = prepare_long_table(df, args.wave, specs, country_col, weight_col)
     output = args.output or HUMAN_DIR / f"WV{args.wave}.csv"
     per_country = table.groupby(["country_code", "item_id"])["count"].sum().groupby("country_code").max()

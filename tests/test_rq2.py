@@ -135,3 +135,16 @@ def test_few_shot_files_fit_their_items(english):
             item = by_id.get(ex["id"]) or extra[ex["id"]]
             assert list(ex["percentages"]) == list(item.choice_keys)
             assert abs(sum(ex["percentages"].values()) - 100) < 0.05
+
+
+@pytest.mark.slow
+def test_grid_runs_end_to_end_and_parse_report_reads_it(tiny_model_dir, tmp_path):
+    """All 50 conditions with one model load (a tiny real model, one item each), then the report."""
+    proc = subprocess.run([sys.executable, str(RQ2_LLM), "--model_name_or_path", str(tiny_model_dir), "--limit", "1",
+                           "--results-root", str(tmp_path), "--quiet"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    files = sorted(tmp_path.glob("RQ2/*/*/*/results.csv"))
+    assert len(files) == 50 and {f.parent.name for f in files} == {tiny_model_dir.name}
+    report = subprocess.run([sys.executable, str(REPO_ROOT / "show_results" / "parse_report.py"), "--results-root",
+                             str(tmp_path), "--out", str(tmp_path / "report.csv")], capture_output=True, text=True)
+    assert report.returncode == 0 and "overall: 50/50 parsed" in report.stdout

@@ -169,17 +169,23 @@ def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
         if path.suffix.lower() == ".dta":
             df = pd.read_stata(path, columns=use, convert_categoricals=False)
         else:
-            df = pd.read_csv(path, sep=_header(path)[1], usecols=use, dtype=str, encoding="utf-8-sig",
-                             encoding_errors="replace", keep_default_na=False, low_memory=False)
+            df = pd.read_csv(path, sep=_header(path)[1], usecols=use, encoding="utf-8-sig",
+                             encoding_errors="replace", low_memory=False)
     except Exception as exc:
         raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    out = pd.DataFrame({w: pd.to_numeric(df[a], errors="coerce") for w, a in names.items()})
+    out = {}
     for w, a in names.items():
-        text = df[a].astype(str).str.strip()
-        bad = (out[w].isna() & (text != "") & (text.str.upper() != "NA")).mean() if len(df) else 0.0
-        if bad > 0.5:
-            raise UserError(f"{path}: column {a} holds text, not numeric codes; use the numeric CSV or .dta release")
-    return out.astype(float)
+        col = df[a]
+        if not pd.api.types.is_numeric_dtype(col):  # text cells somewhere in the column: look closer
+            out[w] = pd.to_numeric(col, errors="coerce")
+            text = col.astype(str).str.strip()
+            bad = (out[w].isna() & col.notna() & (text != "") & (text.str.upper() != "NA")).mean()
+            if len(col) and bad > 0.5:
+                raise UserError(f"{path}: column {a} holds text, not numeric codes; "
+                                "use the numeric CSV or the .dta release")
+        else:
+            out[w] = col
+    return pd.DataFrame(out, index=df.index).astype(float)
 
 
 # ---------------------------------------------------------------- counting

@@ -1,0 +1,115 @@
+"""Country-by-country alignment, with the models as extra rows and columns.
+
+    python show_results/human_alignment_matrix.py --human dataset/human/WV7.csv --results-root results
+
+Cell (a, b) is the alignment score of a's and b's answer distributions averaged over the items
+both answered (the metric is symmetric). Countries are ordered by average-linkage clustering on
+1 - score, so similar countries sit together; models follow after a line. Writes
+human_alignment_matrix.csv (all countries) and human_alignment_matrix_12.csv (12 countries,
+--countries to choose others), wide with a `label` and a `kind` column, and a heatmap of each.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.cluster.hierarchy import leaves_list, linkage
+from scipy.spatial.distance import squareform
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils import metrics  # noqa: E402
+from utils.analysis import load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
+
+# The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
+# Ireland, Canada, China, Jordan, Bangladesh, Libya, Myanmar, Egypt.
+COUNTRIES_12 = [840, 152, 703, 496, 909, 124, 156, 400, 50, 434, 104, 818]
+
+
+def pairwise(dists: np.ndarray, n_options: np.ndarray) -> np.ndarray:
+    """[L, I, K] distributions -> [L, L] mean alignment over the items both sides have."""
+    out = np.empty((len(dists), len(dists)))
+    for a in range(len(dists)):  # one row at a time keeps memory at L x I x K
+        s = metrics.alignment(dists[a][None], dists, n_options)
+        out[a] = metrics.summarize(s)[0]
+    return out
+
+
+def cluster_order(m: np.ndarray) -> np.ndarray:
+    if len(m) < 3:
+        return np.arange(len(m))
+    d = 1 - np.nan_to_num(m, nan=np.nanmin(m))
+    d = (d + d.T) / 2
+    np.fill_diagonal(d, 0)
+    return leaves_list(linkage(squareform(np.clip(d, 0, None), checks=False), "average"))
+
+
+def matrix_table(sc, answers: dict) -> pd.DataFrame:
+    h = sc.human
+    order = cluster_order(pairwise(sc.shares, sc.n_options))
+    models = list(answers)
+    dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
+        else sc.shares[order]
+    labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
+    m = pairwise(dists, sc.n_options)
+    df = pd.DataFrame(m, columns=labels)
+    df.insert(0, "kind", ["country"] * len(order) + ["model"] * len(models))
+    df.insert(0, "country_code", pd.array([int(h.country_codes[i]) for i in order] + [None] * len(models),
+                                          dtype="Int64"))
+    df.insert(0, "label", labels)
+    return df
+
+
+def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path) -> list[Path]:
+    labels = df["label"].tolist()
+    m = df[labels].to_numpy(dtype=float)
+    n = len(labels)
+    small = n <= 24
+    size = max(6.0, 0.42 * n) if small else max(8.0, 0.17 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    off = m[~np.eye(n, dtype=bool)]
+    im = heatmap(ax, m, labels, labels, vmin=np.nanmin(off), vmax=np.nanmax(off), annotate=small,
+                 fontsize=8 if small else 6.5)
+    n_c = int((df["kind"] == "country").sum())
+    if n_c < n:
+        for f in (ax.axhline, ax.axvline):
+            f(n_c - 0.5, color="white", lw=2)
+    fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02, label="alignment score (mean over items)")
+    title(fig, heading, synthetic)
+    fig.tight_layout()
+    return save(fig, out, stem)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--countries", default=",".join(map(str, COUNTRIES_12)),
+                    help="WVS codes of the small version (default: the study's 12)")
+    ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
+    args = ap.parse_args(argv)
+    sc = load_scoring(args)
+    answers = {} if args.no_models else rq1_answers(args.results_root, list(sc.human.item_ids),
+                                                    list(sc.human.orders), args.models)
+    written = []
+    full = matrix_table(sc, answers)
+    written.append(write_csv(full, args.out, "human_alignment_matrix.csv"))
+    written += plot(full, "human_alignment_matrix", f"Alignment between {len(sc.human.country_codes)} countries"
+                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.out)
+    codes = [int(c) for c in args.countries.split(",") if c.strip()]
+    small = sc.__class__.build(sc.human.select(codes), args.drop_nonsubstantive)
+    missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
+    if missing:
+        print(f"note: not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
+    if len(small.human.country_codes):
+        part = matrix_table(small, answers)
+        written.append(write_csv(part, args.out, f"human_alignment_matrix_{len(codes)}.csv"))
+        written += plot(part, f"human_alignment_matrix_{len(codes)}",
+                        f"Alignment between {len(small.human.country_codes)} countries"
+                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.out)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,104 @@
+"""RQ1, country level: each model's alignment with each country, sorted, with std bars.
+
+    python show_results/rq1_country_level.py --human dataset/human/WV7.csv \
+        --results-root ../shared/reference/paper-release/results --out figures/
+
+Writes rq1_country_scores.csv (model, country_code, country, score, std, n_items: the mean and
+population std over the items both sides answered), rq1_country_details.csv (adds the bootstrap
+95% interval over items, the rank, the uniform baseline and the split-half human ceiling), and
+two figures: rq1_country_top_bottom (the six best and six worst aligned countries per model, the
+paper's main figure) and rq1_country_all (all countries).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils import metrics  # noqa: E402
+from utils.analysis import load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.plotting import COLORS, grid, legend_below, point_range, save, title, write_csv  # noqa: E402
+
+SCORE_COLUMNS = ["model", "country_code", "country", "score", "std", "n_items"]
+
+
+def country_table(sc, answers: dict[str, np.ndarray], n_boot: int, repeats: int, seed: int) -> pd.DataFrame:
+    h = sc.human
+    uniform = metrics.summarize(sc.uniform_scores())[0]
+    ceiling = metrics.summarize(sc.ceiling(repeats, seed))[0]
+    frames = []
+    for model, ans in answers.items():
+        s = sc.scores(ans)
+        mean, std, n = metrics.summarize(s)
+        lo, hi = metrics.bootstrap_ci(s, n_boot, seed=seed)
+        frames.append(pd.DataFrame({
+            "model": model, "country_code": h.country_codes, "country": h.country_names, "score": mean,
+            "std": std, "n_items": n, "ci_low": lo, "ci_high": hi, "uniform": uniform, "ceiling": ceiling}))
+    df = pd.concat(frames, ignore_index=True)
+    df = df[df["n_items"] > 0].sort_values(["model", "score"], ascending=[True, False], kind="stable")
+    df.insert(df.columns.get_loc("ci_low"), "rank", df.groupby("model").cumcount() + 1)
+    return df.reset_index(drop=True)
+
+
+def plot_top_bottom(df: pd.DataFrame, k: int, synthetic: bool, out: Path) -> list[Path]:
+    models = list(dict.fromkeys(df["model"]))
+    fig, axes = grid(len(models), 4, 3.6, 3.4, sharex=True)
+    for i, (ax, model) in enumerate(zip(axes, models)):
+        d = df[df["model"] == model]
+        pick = pd.concat([d.head(k), d.tail(k)]) if len(d) > 2 * k else d
+        point_range(ax, pick["country"], pick["score"], pick["std"], color=COLORS[i % 10])
+        if len(d) > 2 * k:
+            ax.axhline(k - 0.5, color="0.75", lw=0.8, ls=":")
+        ax.axvline(d["score"].mean(), color="crimson", lw=1, ls="--", label="mean over all countries")
+        ax.set_title(short_name(model), fontsize=9)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_xlabel("alignment score (mean ± std over items)")
+    title(fig, f"RQ1: top and bottom {k} countries per model", synthetic)
+    fig.tight_layout()
+    legend_below(fig, axes[0])
+    return save(fig, out, "rq1_country_top_bottom")
+
+
+def plot_all(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+    models = list(dict.fromkeys(df["model"]))
+    n_c = df.groupby("model").size().max()
+    fig, axes = grid(len(models), 1, max(8, 0.2 * n_c), 3.0, sharey=True)
+    for i, (ax, model) in enumerate(zip(axes, models)):
+        d = df[df["model"] == model]
+        point_range(ax, d["country"], d["score"], d["std"], horizontal=False, color=COLORS[i % 10])
+        ax.axhline(d["score"].mean(), color="crimson", lw=1, ls="--", label="mean over countries")
+        ax.axhline(d["uniform"].mean(), color="0.4", lw=1, ls=":", label="uniform answer (mean)")
+        ax.set_title(short_name(model), fontsize=9, loc="left")
+        ax.set_ylabel("score ± std")
+        ax.tick_params(axis="x", labelsize=7)
+    title(fig, "RQ1: alignment with every country, per model (sorted)", synthetic)
+    fig.tight_layout()
+    legend_below(fig, axes[0])
+    return save(fig, out, "rq1_country_all")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--top", type=int, default=6, help="countries shown at each end in the main figure (default 6)")
+    ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
+    ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
+    args = ap.parse_args(argv)
+    sc = load_scoring(args)
+    answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models)
+    df = country_table(sc, answers, args.n_boot, args.repeats, args.seed)
+    written = [write_csv(df[SCORE_COLUMNS], args.out, "rq1_country_scores.csv"),
+               write_csv(df, args.out, "rq1_country_details.csv")]
+    written += plot_top_bottom(df, args.top, sc.human.synthetic, args.out)
+    written += plot_all(df, sc.human.synthetic, args.out)
+    for model, d in df.groupby("model", sort=False):
+        print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries "
+              f"(best {d['country'].iloc[0]}, worst {d['country'].iloc[-1]})")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,183 @@
+"""RQ2, steering: for each model and country, the score with no steering and with each method.
+
+    python show_results/rq2_steering.py --human dataset/human/WV7.csv --results-root results
+
+"none" is the model's RQ1 answer; each method's answer is RQ2/<method>/<country>/<model>. Every
+condition of a country is scored on the same items: the 144 minus that country's five few-shot
+items (inputs/few_shot/<Country>.json), whose real distributions the few-shot prompts show.
+Writes rq2_steering_scores.csv (model, country, country_code, method, score, std, n_items, gain
+over none), rq2_steering_table.csv (one row per model and country, a column per condition, the
+best method and its gain) and two figures: rq2_steering_table (scores, best per row boxed) and
+rq2_steering_gains (gain of each method over no steering, per country).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils import metrics  # noqa: E402
+from utils.analysis import load_answers, load_scoring, model_files, parser, run, short_name  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+from utils.paths import INPUTS_DIR  # noqa: E402
+from utils.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.survey import country_names  # noqa: E402
+
+METHODS = ["persona", "few-shot", "language", "language_persona", "language_few-shot"]
+
+
+def steering_setup(inputs_dir: Path) -> tuple[list[str], dict[str, int]]:
+    """Method order and country name -> WVS code, from inputs/steering/ (defaults if absent)."""
+    methods, codes = list(METHODS), {}
+    m, c = inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"
+    if m.is_file():
+        methods = list(json.loads(m.read_text(encoding="utf-8"))["methods"])
+    if c.is_file():
+        codes = {k: int(v["wvs_code"]) for k, v in json.loads(c.read_text(encoding="utf-8"))["countries"].items()}
+    return methods, codes
+
+
+def few_shot_ids(country: str, few_shot_dir: Path) -> set[str]:
+    path = few_shot_dir / f"{country}.json"
+    if not path.is_file():
+        raise UserError(f"{path} not found: RQ2 is scored without each country's few-shot items, listed there; "
+                        "restore the RQ2 inputs (inputs/few_shot/) first")
+    return {ex["id"] for ex in json.loads(path.read_text(encoding="utf-8"))["items"]}
+
+
+def country_code(country: str, codes: dict[str, int]) -> int:
+    if country in codes:
+        return codes[country]
+    by_name = {v: k for k, v in country_names().items()}
+    if country in by_name:
+        return by_name[country]
+    raise UserError(f"RQ2 country {country!r} has no WVS code; add it to inputs/steering/countries.json")
+
+
+def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, inputs_dir: Path) -> pd.DataFrame:
+    h = sc.human
+    ids, orders = list(h.item_ids), list(h.orders)
+    files = model_files(results_root, "RQ2", models)
+    if not files:
+        raise UserError(f"no RQ2 results (RQ2/<method>/<country>/<model>/results.csv) under {results_root}; "
+                        "run code/RQ2/prob_by_llm.py or code/RQ2/prob_by_api.py first")
+    methods, codes = steering_setup(inputs_dir)
+    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1")}
+    row_of = {int(c): i for i, c in enumerate(h.country_codes)}
+    conditions = {(f.model, f.country): {} for f in files}
+    for f in files:
+        conditions[(f.model, f.country)][f.method] = f.path
+    rows = []
+    for (model, country), paths in conditions.items():
+        code = country_code(country, codes)
+        if code not in row_of:
+            print(f"note: no human data for {country} ({code}); its RQ2 results are left out")
+            continue
+        skip = few_shot_ids(country, few_shot_dir)
+        kept = np.array([i not in skip for i in ids])
+        human = sc.shares[row_of[code]]
+        conds = {"none": rq1.get(model)} | {m: paths.get(m) for m in methods} | \
+            {m: p for m, p in paths.items() if m not in methods}
+        for method, path in conds.items():
+            if path is None:
+                continue
+            s = metrics.alignment(sc.model(load_answers(path, ids, orders)), human, sc.n_options)
+            mean, std, n = metrics.summarize(np.where(kept, s, np.nan))
+            rows.append({"model": model, "country": country, "country_code": code, "method": method,
+                         "score": float(mean), "std": float(std), "n_items": int(n)})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        raise UserError("none of the RQ2 countries is in the human data; check --human")
+    base = df[df["method"] == "none"].set_index(["model", "country"])["score"]
+    df["gain"] = df["score"] - base.reindex(pd.MultiIndex.from_frame(df[["model", "country"]])).to_numpy()
+    return df
+
+
+def wide_table(df: pd.DataFrame) -> pd.DataFrame:
+    order = ["none"] + [m for m in dict.fromkeys(df["method"]) if m != "none"]
+    w = df.pivot_table(index=["model", "country", "country_code"], columns="method", values="score", sort=False)
+    w = w.reindex(columns=[m for m in order if m in w.columns])
+    n = df.groupby(["model", "country", "country_code"], sort=False)["n_items"].min()
+    steered = w.drop(columns=["none"], errors="ignore")
+    w["best_method"] = steered.idxmax(axis=1)
+    w["best_gain"] = steered.max(axis=1) - (w["none"] if "none" in w else np.nan)
+    w.insert(0, "n_items", n)
+    w.columns.name = None
+    return w.reset_index()
+
+
+def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+    conds = [c for c in wide.columns if c not in ("model", "country", "country_code", "n_items", "best_method",
+                                                   "best_gain")]
+    models = list(dict.fromkeys(wide["model"]))
+    n_rows = wide.groupby("model").size().max()
+    fig, axes = grid(len(models), 2, 1.05 * len(conds) + 2.4, 0.32 * n_rows + 1.6)
+    for ax, model in zip(axes, models):
+        d = wide[wide["model"] == model]
+        m = d[conds].to_numpy(dtype=float)
+        gain = m - m[:, :1] if conds[0] == "none" else m - np.nanmean(m, 1, keepdims=True)
+        lim = np.nanmax(np.abs(gain)) or 1e-3
+        im = heatmap(ax, gain, d["country"].tolist(), conds, vmin=-lim, vmax=lim, cmap="RdBu", fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="gain over none")
+        for r, row in enumerate(m):
+            best = d["best_method"].iloc[r]
+            for c, v in enumerate(row):
+                if np.isfinite(v):
+                    is_best = conds[c] == best
+                    dark = abs(gain[r, c]) > 0.55 * lim
+                    ax.text(c, r, f"{v:.3f}", ha="center", va="center", fontsize=7.5,
+                            color="white" if dark else "black", fontweight="bold" if is_best else "normal")
+                    if is_best:
+                        ax.add_patch(plt.Rectangle((c - 0.48, r - 0.45), 0.96, 0.9, fill=False, lw=1.6, ec="gold"))
+        ax.set_title(short_name(model), fontsize=9)
+        ax.tick_params(axis="x", rotation=30)
+        plt.setp(ax.get_xticklabels(), ha="right")
+    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method)", synthetic)
+    fig.tight_layout()
+    return save(fig, out, "rq2_steering_table")
+
+
+def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+    d = df[df["method"] != "none"].dropna(subset=["gain"])
+    models = list(dict.fromkeys(d["model"]))
+    methods = list(dict.fromkeys(d["method"]))
+    fig, axes = grid(max(len(models), 1), 2, 0.9 * len(methods) + 2.2, 3.6, sharey=True)
+    rng = np.random.default_rng(0)
+    for ax, model in zip(axes, models):
+        m = d[d["model"] == model]
+        for j, method in enumerate(methods):
+            g = m.loc[m["method"] == method, "gain"].to_numpy()
+            if g.size:
+                ax.bar(j, g.mean(), color=COLORS[j % 10], alpha=0.35, width=0.7)
+                ax.scatter(j + rng.uniform(-0.2, 0.2, g.size), g, s=12, color=COLORS[j % 10], lw=0)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
+        ax.set_title(short_name(model), fontsize=9)
+    if axes:
+        axes[0].set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
+    title(fig, "RQ2: gain of each steering method over no steering", synthetic)
+    fig.tight_layout()
+    return save(fig, out, "rq2_steering_gains")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
+                    help="folder with steering/ and few_shot/ (default inputs/)")
+    args = ap.parse_args(argv)
+    sc = load_scoring(args)
+    df = score_table(sc, args.results_root, args.models, args.inputs_dir / "few_shot", args.inputs_dir)
+    wide = wide_table(df)
+    written = [write_csv(df, args.out, "rq2_steering_scores.csv"), write_csv(wide, args.out, "rq2_steering_table.csv")]
+    written += plot_table(wide, sc.human.synthetic, args.out) + plot_gains(df, sc.human.synthetic, args.out)
+    print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

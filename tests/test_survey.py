@@ -1,0 +1,183 @@
+"""Human data: WVS-shaped files -> long table -> counts array, checked against plain-Python counts."""
+from __future__ import annotations
+
+import doctest
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import utils.survey as survey
+from utils.survey import WaveItem, count_codes, load_human, load_wave_map, read_long_table, wave_items
+from wvs_fixtures import COUNTRIES, hand_counts, load_script, microdata, specs
+
+prepare_wvs = load_script("dataset/prepare_wvs.py")
+
+
+def run_prepare(tmp_path, df, wave=7, name="wv.csv", extra=(), **to_csv):
+    src = tmp_path / name
+    if name.endswith(".dta"):
+        df.to_stata(src, write_index=False)
+    else:
+        df.to_csv(src, index=False, **to_csv)
+    out = tmp_path / f"WV{wave}_{name}.csv"
+    rc = prepare_wvs.main(["--wave", str(wave), "--input", str(src), "--output", str(out), *extra])
+    return rc, out
+
+
+def test_doctests():
+    assert doctest.testmod(survey).failed == 0
+
+
+def test_wave7_table_matches_hand_counts(tmp_path):
+    df = microdata(7)
+    rc, out = run_prepare(tmp_path, df)
+    assert rc == 0
+    table, meta = read_long_table(out)
+    assert list(table.columns) == survey.LONG_COLUMNS
+    expected = hand_counts(df, 7)
+    got = {(int(r.country_code), r.item_id, r.option): (int(r.count), float(r.weighted_count))
+           for r in table.itertuples()}
+    assert got.keys() == expected.keys()
+    for key, (n, w) in expected.items():
+        assert got[key][0] == n and got[key][1] == pytest.approx(w, abs=1e-6)
+    # negative codes are kept apart as "missing", never "valid"
+    neg = table[table["option"].astype(int) < 0]
+    assert len(neg) and set(neg["status"]) == {"missing"}
+    assert set(table.loc[table["option"].astype(int) >= 0, "status"]) == {"valid"}
+    assert meta["wave"] == 7 and meta["respondents"] == sum(COUNTRIES.values()) and not meta["synthetic"]
+    assert set(table["country"]) == {"China", "Germany", "United States"}
+
+
+def test_separators_and_stata_give_the_same_table(tmp_path):
+    df = microdata(7, seed=1)
+    tables = []
+    for name, kw in [("a.csv", {}), ("b.csv", {"sep": ";"}), ("c.dta", {})]:
+        rc, out = run_prepare(tmp_path, df, name=name, **kw)
+        assert rc == 0, name
+        tables.append(pd.read_csv(out))
+    for t in tables[1:]:
+        pd.testing.assert_frame_equal(tables[0], t)
+
+
+def test_counts_array_uses_semantic_order_and_weights(tmp_path):
+    df = microdata(7, seed=2)
+    _, out = run_prepare(tmp_path, df)
+    items = ["Q1", "Q122", "Q119"]
+    orders = [("1", "2", "3", "4"), ("2", "1", "0"), ("1", "2", "3", "4", "0")]
+    h = load_human(out, items, orders)
+    assert h.counts.shape == (3, 3, 5) and list(h.country_codes) == sorted(COUNTRIES)
+    de = list(h.country_codes).index(276)
+    q122 = df.loc[df["B_COUNTRY"] == 276, "Q122"]
+    assert h.counts[de, 1].tolist() == [(q122 == 2).sum(), (q122 == 1).sum(), (q122 == 0).sum(), 0, 0]
+    assert h.n_invalid[de, 1] == (q122 < 0).sum()
+    q119 = df.loc[df["B_COUNTRY"] == 276, "Q119"]
+    assert h.counts[de, 2, 4] == (q119 == 0).sum()  # "hard to say" comes last
+    hw = load_human(out, items, orders, weights="survey")
+    w = df.loc[(df["B_COUNTRY"] == 276) & (df["Q122"] == 2), "W_WEIGHT"].sum()
+    assert hw.counts[de, 1, 0] == pytest.approx(w)
+    shares = h.shares()
+    assert np.allclose(shares[:, :, :].sum(-1), 1)
+
+
+def test_waves_5_and_6_map_to_wave7_ids(tmp_path):
+    for wave in (5, 6):
+        df = microdata(wave, seed=wave)
+        rc, out = run_prepare(tmp_path, df, wave=wave)
+        assert rc == 0
+        table, _ = read_long_table(out)
+        assert set(table["item_id"]) == {w.id for w in load_wave_map()}
+        row = table[(table["item_id"] == "Q18")].iloc[0]
+        assert row["variable"] == {6: "V36", 5: "V34"}[wave]
+        expected = hand_counts(df, wave)
+        got = {(int(r.country_code), r.item_id, r.option): int(r.count) for r in table.itertuples()}
+        assert got == {k: n for k, (n, _) in expected.items()}
+
+
+def test_wave_map_is_complete():
+    items = load_wave_map()
+    assert len(items) == 75 and items[0].variables == {7: "Q1", 6: "V4", 5: "V4"}
+    assert {w.id for w in items} >= {"Q151", "Q250"}
+    q = {it.id: it for it in wave_items(7, [], items)}
+    assert q["Q183"].variable == "Q183"
+
+
+def test_recode_is_applied_before_counting():
+    spec = wave_items(5, [], [WaveItem("Q9", {7: "Q9", 6: "V1", 5: "V1"}, ("1", "2"), ("1", "2"),
+                                       recode={5: {"3": "2"}})])
+    df = pd.DataFrame({"V2": [1, 1, 1, 1], "V259": [1.0] * 4, "V1": [1, 3, 2, -1]})
+    table = survey.prepare_long_table(df, 5, spec, "V2", "V259", names={1: "A"})
+    assert dict(zip(table["option"], table["count"])) == {"1": 1, "2": 2, "-1": 1}
+
+
+def test_count_codes_matches_python_counter():
+    rng = np.random.default_rng(3)
+    country = rng.choice([4, 8, 12], 200)
+    values = rng.choice([-2, -1, 1, 2, 3, np.nan], size=(200, 4))
+    w = rng.random(200)
+    c, v, n, wn = count_codes(country, values, w)
+    for ci, cc in enumerate(c):
+        for j in range(4):
+            col = values[country == cc, j]
+            for vi, name in enumerate(v):
+                hit = np.isnan(col) if name == "NA" else col == float(name)
+                assert n[ci, j, vi] == hit.sum()
+                assert wn[ci, j, vi] == pytest.approx(w[country == cc][hit].sum())
+
+
+@pytest.mark.parametrize("drop, message", [("Q5", "no column Q5"), ("W_WEIGHT", "--weight-column none"),
+                                            ("B_COUNTRY", "no column B_COUNTRY")])
+def test_missing_column_is_one_line(tmp_path, capsys, drop, message):
+    rc, _ = run_prepare(tmp_path, microdata(7).drop(columns=[drop]))
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1
+
+
+def test_no_weights_mode(tmp_path):
+    rc, out = run_prepare(tmp_path, microdata(7).drop(columns=["W_WEIGHT"]), extra=["--weight-column", "none"])
+    table, meta = read_long_table(out)
+    assert rc == 0 and meta["weight_column"] is None
+    assert (table["count"] == table["weighted_count"]).all()
+
+
+def test_unreadable_and_missing_files(tmp_path, capsys):
+    bad = tmp_path / "bad.dta"
+    bad.write_bytes(b"\x00\x01not stata")
+    assert prepare_wvs.main(["--wave", "7", "--input", str(bad)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert prepare_wvs.main(["--wave", "7", "--input", str(empty)]) == 2
+    assert "not a CSV header" in capsys.readouterr().err
+    assert prepare_wvs.main(["--wave", "7", "--input", str(tmp_path / "nope.csv")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_synthetic_marker_reaches_metadata(tmp_path):
+    df = microdata(7)
+    df.insert(0, "SYNTHETIC_DATA", 1)
+    _, out = run_prepare(tmp_path, df)
+    assert json.loads(out.with_suffix(".meta.json").read_text())["synthetic"] is True
+    assert load_human(out, ["Q1"], [("1", "2", "3", "4")]).synthetic
+
+
+def test_aggregated_table_from_another_source(tmp_path):
+    path = tmp_path / "other_survey.csv"
+    pd.DataFrame({"country_code": [1, 1, 1, 2, 2], "item_id": ["Q1"] * 5, "option": ["1.0", "2", "-1", "1", "2"],
+                  "count": [3, 1, 5, 2, 2]}).to_csv(path, index=False)
+    h = load_human(path, ["Q1"], [("1", "2", "3", "4")])
+    assert h.counts[:, 0].tolist() == [[3, 1, 0, 0], [2, 2, 0, 0]]
+    assert h.n_invalid[:, 0].tolist() == [5, 0]
+    with pytest.raises(survey.UserError, match="weighted_count"):
+        load_human(path, ["Q1"], [("1", "2", "3", "4")], weights="survey")
+
+
+def test_missing_human_table_says_what_to_run(tmp_path):
+    with pytest.raises(survey.UserError, match="prepare_wvs.py"):
+        load_human(tmp_path / "none.csv", ["Q1"], [("1", "2")])
+
+
+def test_wave7_specs_cover_questionnaire_and_mapping():
+    ids = [s.id for s in specs(7)]
+    assert len(ids) == 145 and ids[-1] == "Q151" and len(set(ids)) == 145

@@ -1,0 +1,182 @@
+"""The study's alignment score and what it is read against, as small pure numpy functions.
+
+Distributions are arrays [..., K] over an item's options in *semantic* order (the questionnaire's
+`order`: Q122 is Agree, Hard to say, Disagree = codes 2, 1, 0), zero-padded past the item's N
+options. Every function broadcasts over leading axes, e.g. [country, item, K].
+
+Alignment of one item (Liu, Kaneko, Chu 2025)::
+
+    score = 1 - W1(p, q) / (N - 1),   W1(p, q) = sum_k |P_k - Q_k|   (P, Q: cumulative sums)
+
+W1 is the earth mover's distance with the options at positions 0..N-1, so N - 1 is the largest
+possible distance and the score lies in [0, 1]. Padding adds nothing (both CDFs are 1 there).
+"""
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+
+def _normalize(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    total = p.sum(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, p / np.where(total > 0, total, 1), np.nan)
+
+
+def alignment(p, q, n_options=None) -> np.ndarray:
+    """Per-item score 1 - W1/(N - 1); NaN where either side has no mass (or is NaN).
+
+    >>> float(alignment([1, 0, 0], [0, 0, 1]))            # opposite ends: W1 = 2 = N - 1
+    0.0
+    >>> float(alignment([0.5, 0.5, 0], [0, 0.5, 0.5]))    # CDFs (.5, 1) vs (0, .5): W1 = 1
+    0.5
+    >>> float(alignment([2, 2, 0, 0], [0, 4, 0, 0], n_options=2))  # padded to K = 4, N = 2
+    0.5
+    """
+    p, q = _normalize(p), _normalize(q)
+    n = p.shape[-1] if n_options is None else np.asarray(n_options)
+    w1 = np.abs(np.cumsum(p, -1) - np.cumsum(q, -1)).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - w1 / (n - 1)
+
+
+def summarize(scores, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, std, count) over items, ignoring NaN items; std is the population std (ddof=0).
+
+    >>> [x.tolist() for x in summarize(np.array([0.5, 1.0, np.nan]))]
+    [0.75, 0.25, 2]
+    """
+    s = np.asarray(scores, dtype=float)
+    n = np.sum(~np.isnan(s), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(s, axis=axis) / n
+        var = np.nansum((s - np.expand_dims(mean, axis)) ** 2, axis=axis) / n
+    return mean, np.sqrt(var), n
+
+
+def bootstrap_ci(scores, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the mean over items (last axis), resampling items.
+
+    Each row resamples its own scored items (NaN items, e.g. not asked in that country, are
+    left out), so a row with m items draws m of them with replacement. Every row uses the same
+    uniform draws, so rows with the same items get the same resamples.
+
+    >>> lo, hi = bootstrap_ci(np.full(10, 0.8))
+    >>> float(lo), float(hi)
+    (0.8, 0.8)
+    """
+    s = np.asarray(scores, dtype=float)
+    lead, n_items = s.shape[:-1], s.shape[-1]
+    flat = s.reshape(-1, n_items)
+    present = ~np.isnan(flat)
+    m = present.sum(-1)
+    compact = np.take_along_axis(flat, np.argsort(~present, axis=-1, kind="stable"), -1)  # scored items first
+    u = np.random.default_rng(seed).random((n_boot, n_items))
+    lo, hi = np.full(len(flat), np.nan), np.full(len(flat), np.nan)
+    tail = (1 - level) / 2 * 100
+    for r in range(0, len(flat), 16):  # rows in chunks keep memory at 16 x n_boot x n_items
+        rows = slice(r, r + 16)
+        mm = m[rows, None, None]
+        idx = np.minimum((u[None] * mm).astype(np.int64), np.maximum(mm - 1, 0))
+        draws = np.take_along_axis(np.nan_to_num(compact[rows])[:, None, :], idx, -1)
+        used = np.arange(n_items)[None, None, :] < mm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (draws * used).sum(-1) / mm[..., 0]
+        ok = m[rows] > 0
+        lo[rows][ok], hi[rows][ok] = np.percentile(means[ok], [tail, 100 - tail], axis=-1)
+    return lo.reshape(lead), hi.reshape(lead)
+
+
+def normalized_entropy(p, n_options=None) -> np.ndarray:
+    """Per-item entropy divided by log N: 1 for uniform answers, 0 for one certain answer.
+
+    >>> float(normalized_entropy([0.25, 0.25, 0.25, 0.25])), float(normalized_entropy([1, 0, 0]))
+    (1.0, 0.0)
+    """
+    p = _normalize(p)
+    n = p.shape[-1] if n_options is None else np.asarray(n_options)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = np.sum(np.where(p > 0, -p * np.log(np.where(p > 0, p, 1)), 0.0), axis=-1) + 0.0
+        return np.where(np.isnan(p).any(-1), np.nan, h / np.log(n))
+
+
+def mean_normalized_entropy(p, n_options=None) -> float:
+    """Normalized entropy averaged over *all* items (axis -2), not just the last one.
+
+    >>> mean_normalized_entropy([[0.5, 0.5], [1.0, 0.0]])
+    0.5
+    """
+    with _quiet_nan_warnings():
+        return float(np.nanmean(normalized_entropy(p, n_options)))
+
+
+def uniform(n_options, k: int | None = None) -> np.ndarray:
+    """[I, K] uniform distributions over each item's N options (the "no information" answer).
+
+    >>> uniform([2, 3]).tolist()
+    [[0.5, 0.5, 0.0], [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]]
+    """
+    n = np.asarray(n_options)
+    k = int(n.max()) if k is None else k
+    return (np.arange(k) < n[:, None]) / n[:, None]
+
+
+def drop_options(p, keep) -> tuple[np.ndarray, np.ndarray]:
+    """Remove options where `keep` [I, K] is False, shifting the rest left; returns the new
+    array (renormalized over the remaining options) and the new option counts.
+
+    >>> d, n = drop_options(np.array([[0.5, 0.2, 0.3]]), np.array([[True, False, True]]))
+    >>> d.round(3).tolist(), n.tolist()
+    ([[0.625, 0.375, 0.0]], [2])
+    """
+    p = np.asarray(p, dtype=float)
+    keep = np.asarray(keep, dtype=bool)
+    full = np.broadcast_to(keep, p.shape)
+    order = np.argsort(~full, axis=-1, kind="stable")  # kept options first, in their order
+    moved = np.take_along_axis(np.where(full, p, 0.0), order, -1)
+    return _normalize(moved), keep.sum(-1)
+
+
+def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: int = 0,
+               cell_weight=None) -> np.ndarray:
+    """Mean alignment between two random halves of the respondents, per item: how well one
+    half of a country predicts the other ("as good as people get").
+
+    counts [..., I, K] are integer answer counts; n_invalid [..., I] respondents without a valid
+    answer (they are split too, as whole respondents would be). A half's counts are a
+    multivariate hypergeometric draw, taken option by option so all cells draw at once. With
+    survey weights pass `cell_weight` [..., I, K] = weighted / unweighted count of each cell.
+    Two halves carry twice the sampling noise of the full sample, so a model that knew a
+    country's true distribution would tend to score somewhat above this.
+
+    >>> float(split_half(np.array([[50, 0, 0]]), repeats=3)[0])  # everyone agrees -> 1
+    1.0
+    """
+    counts = np.rint(np.asarray(counts, dtype=float)).astype(np.int64)
+    invalid = np.zeros(counts.shape[:-1], np.int64) if n_invalid is None else np.rint(n_invalid).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    total = counts.sum(-1) + invalid
+    out = np.zeros(counts.shape[:-1])
+    for _ in range(repeats):
+        left, need = total.copy(), total // 2
+        half = np.zeros_like(counts)
+        for k in range(counts.shape[-1]):
+            good = counts[..., k]
+            draw = rng.hypergeometric(good, left - good, need) if need.size else need
+            half[..., k], left, need = draw, left - good, need - draw
+        a, b = half, counts - half
+        if cell_weight is not None:
+            a, b = a * cell_weight, b * cell_weight
+        out += alignment(a, b, n_options)
+    return out / repeats
+
+
+@contextmanager
+def _quiet_nan_warnings():
+    """All-NaN rows are expected (an item a country did not ask); their mean stays NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

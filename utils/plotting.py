@@ -1,0 +1,93 @@
+"""Plotting helpers shared by the `show_results/` scripts: one look, PNG + PDF + CSV per figure,
+and a visible mark on every figure drawn from synthetic human data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({
+    "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False, "pdf.fonttype": 42,
+})
+COLORS = plt.get_cmap("tab10").colors
+SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
+
+
+def title(fig, text: str, synthetic: bool) -> None:
+    """A figure title; with synthetic human data a red line under it says so."""
+    fig.suptitle(text, fontsize=11, y=1.0, va="bottom")
+    if synthetic:
+        fig.text(0.5, 0.995, SYNTHETIC_NOTE, ha="center", va="top", color="crimson", fontsize=9, fontweight="bold")
+
+
+def save(fig, out_dir: Path, stem: str) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    for p in paths:
+        fig.savefig(p, bbox_inches="tight", pad_inches=0.15)
+    plt.close(fig)
+    return paths
+
+
+def write_csv(df: pd.DataFrame, out_dir: Path, name: str, digits: int = 6) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    df.round(digits).to_csv(path, index=False)
+    return path
+
+
+def legend_below(fig, ax, ncol: int = 4) -> None:
+    """One legend for the whole figure, under the panels (per-panel legends hide data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
+
+
+def grid(n: int, ncols: int, panel_w: float, panel_h: float, **kw):
+    """n panels in rows of `ncols`; unused panels are hidden. Returns (fig, flat list of axes)."""
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, panel_h * nrows), squeeze=False, **kw)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def point_range(ax, labels, values, errors, horizontal: bool = True, color=COLORS[0]) -> None:
+    """Scores as dots with +/- error bars, one per label, in the given order (top to bottom)."""
+    pos = np.arange(len(labels))
+    if horizontal:
+        ax.errorbar(values, pos, xerr=errors, fmt="o", ms=4, color=color, ecolor="0.6", elinewidth=1, capsize=2)
+        ax.set_yticks(pos, labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+    else:
+        ax.errorbar(pos, values, yerr=errors, fmt="o", ms=3, color=color, ecolor="0.6", elinewidth=0.8, capsize=1.5)
+        ax.set_xticks(pos, labels, rotation=90)
+        ax.set_xlim(-0.7, len(labels) - 0.3)
+
+
+def heatmap(ax, matrix: np.ndarray, row_labels, col_labels, vmin=None, vmax=None, cmap="viridis",
+            annotate: bool = False, fontsize: float = 7):
+    im = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(np.arange(len(row_labels)), row_labels, fontsize=fontsize)
+    ax.tick_params(length=0)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    if annotate:
+        lo, hi = np.nanmin(matrix), np.nanmax(matrix)
+        mid = (lo + hi) / 2
+        for (r, c), v in np.ndenumerate(matrix):
+            if np.isfinite(v):
+                ax.text(c, r, f"{v:.3f}", ha="center", va="center", fontsize=fontsize - 0.5,
+                        color="white" if v < mid else "black")
+    return im
