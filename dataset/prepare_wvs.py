@@ -19,8 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.errors import UserError  # noqa: E402
 from utils.paths import REPO_ROOT  # noqa: E402
 from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.survey import (SYNTHETIC_MARKER, WAVE_COLUMNS, file_columns, load_wave_map,  # noqa: E402
-                          prepare_long_table, read_microdata, wave_items, write_long_table)
+from utils.survey import (  # noqa: E402
+    SYNTHETIC_MARKER,
+    WAVE_COLUMNS,
+    file_columns,
+    load_wave_map,
+    prepare_long_table,
+    read_microdata,
+    wave_items,
+    write_long_table,
+)
 
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"
 
@@ -66,7 +74,7 @@ def prepare(args) -> Path:
         "country_column": country_col, "weight_column": weight_col, "items": len(specs),
         "countries": int(per_country.size), "respondents": int(per_country.sum()),
         "valid_share": round(float(valid / max(table["count"].sum(), 1)), 4),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "made_by": "dataset/prepare_wvs.py",
     }
     write_long_table(table, output, meta)

@@ -20,7 +20,7 @@ from scipy.spatial.distance import squareform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
 
 # The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--countries", default=",".join(map(str, COUNTRIES_12)),
                     help="WVS codes of the small version (default: the study's 12)")
     ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     sc = load_scoring(args)
     answers = {} if args.no_models else rq1_answers(args.results_root, list(sc.human.item_ids),
                                                     list(sc.human.orders), args.models)

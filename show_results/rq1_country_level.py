@@ -19,7 +19,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import COLORS, grid, legend_below, point_range, save, title, write_csv  # noqa: E402
 
 SCORE_COLUMNS = ["model", "country_code", "country", "score", "std", "n_items"]
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=6, help="countries shown at each end in the main figure (default 6)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     sc = load_scoring(args)
     answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models)
     df = country_table(sc, answers, args.n_boot, args.repeats, args.seed)

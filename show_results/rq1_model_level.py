@@ -19,14 +19,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import COLORS, legend_below, plt, save, title, write_csv  # noqa: E402
 
 
 def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_items, entropy: float,
         n_boot: int, seed: int) -> dict:
     c = per_country[~np.isnan(per_country)]
-    pm, ps, pn = metrics.summarize(pooled)
+    pm, ps, _ = metrics.summarize(pooled)
     lo, hi = metrics.bootstrap_ci(pooled, n_boot, seed=seed)
     return {"kind": kind, "model": model, "mean": c.mean(), "std": c.std(), "min": c.min(), "max": c.max(),
             "n_countries": c.size, "n_items": int(n_items), "pooled_score": float(pm), "pooled_std": float(ps),
@@ -39,7 +39,7 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.D
     rows = []
     for model, ans in answers.items():
         s = sc.scores(ans)
-        mean, _, n = metrics.summarize(s)
+        mean = metrics.summarize(s)[0]
         per_country[model] = mean
         pooled = metrics.alignment(sc.model(ans), pooled_human, sc.n_options)
         ent = metrics.mean_normalized_entropy(sc.model(ans), sc.n_options)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     sc = load_scoring(args)
     answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models)
     df, per_country = model_table(sc, answers, args.n_boot, args.repeats, args.seed)

@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_answers, load_scoring, model_files, parser, run, short_name  # noqa: E402
+from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, run, short_name  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.paths import INPUTS_DIR  # noqa: E402
 from utils.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
@@ -104,7 +104,7 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
     n = df.groupby(["model", "country", "country_code"], sort=False)["n_items"].min()
     steered = w.drop(columns=["none"], errors="ignore")
     w["best_method"] = steered.idxmax(axis=1)
-    w["best_gain"] = steered.max(axis=1) - (w["none"] if "none" in w else np.nan)
+    w["best_gain"] = steered.max(axis=1) - w.get("none", np.nan)
     w.insert(0, "n_items", n)
     w.columns.name = None
     return w.reset_index()
@@ -157,8 +157,8 @@ def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
         ax.axhline(0, color="0.3", lw=0.8)
         ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right")
         ax.set_title(short_name(model), fontsize=9)
-    if axes:
-        axes[0].set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
+    for ax in axes[::2]:  # first column
+        ax.set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
     title(fig, "RQ2: gain of each steering method over no steering", synthetic)
     fig.tight_layout()
     return save(fig, out, "rq2_steering_gains")
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     sc = load_scoring(args)
     df = score_table(sc, args.results_root, args.models, args.inputs_dir / "few_shot", args.inputs_dir)
     wide = wide_table(df)

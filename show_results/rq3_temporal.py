@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import HUMAN_DIR, load_scoring, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import HUMAN_DIR, load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.survey import load_wave_map  # noqa: E402
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--human", type=Path, nargs="+", default=[HUMAN_DIR / f"WV{w}.csv" for w in WAVES],
                     help="prepared tables of the waves (default dataset/human/WV5.csv WV6.csv WV7.csv); "
                          "the wave is read from each table's wave column")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     mapping = load_wave_map()
     ids, orders = [w.id for w in mapping], [w.order for w in mapping]
     scorings = {}

@@ -9,9 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
-import utils.metrics as metrics
-from utils.metrics import (alignment, bootstrap_ci, drop_options, mean_normalized_entropy, normalized_entropy,
-                           split_half, summarize, uniform)
+from utils import metrics
+from utils.metrics import (
+    alignment,
+    bootstrap_ci,
+    drop_options,
+    mean_normalized_entropy,
+    normalized_entropy,
+    split_half,
+    summarize,
+    uniform,
+)
 from utils.survey import keep_mask
 
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-import utils.survey as survey
-from utils.survey import WaveItem, count_codes, load_human, load_wave_map, read_long_table, wave_items
 from wvs_fixtures import COUNTRIES, hand_counts, load_script, microdata, specs
+
+from utils import survey
+from utils.survey import WaveItem, count_codes, load_human, load_wave_map, read_long_table, wave_items
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")
 
@@ -50,10 +50,10 @@ def test_wave7_table_matches_hand_counts(tmp_path):
     assert set(table["country"]) == {"China", "Germany", "United States"}
 
 
-def test_separators_and_stata_give_the_same_table(tmp_path):
+def test_separators_gzip_and_stata_give_the_same_table(tmp_path):
     df = microdata(7, seed=1)
     tables = []
-    for name, kw in [("a.csv", {}), ("b.csv", {"sep": ";"}), ("c.dta", {})]:
+    for name, kw in [("a.csv", {}), ("b.csv", {"sep": ";"}), ("c.dta", {}), ("d.csv.gz", {"sep": "\t"})]:
         rc, out = run_prepare(tmp_path, df, name=name, **kw)
         assert rc == 0, name
         tables.append(pd.read_csv(out))

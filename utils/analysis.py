@@ -12,9 +12,9 @@ import argparse
 import ast
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from utils import metrics
 from utils.errors import UserError
 from utils.parsing import parse_distribution
 from utils.paths import REPO_ROOT, RESULTS_DIR
+from utils.plotting import set_formats
 from utils.questionnaire import load_questionnaire, questionnaire_path
 from utils.result_layout import ResultFile, find_result_files
 from utils.results_store import read_results
@@ -48,7 +49,18 @@ def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv")
     ap.add_argument("--models", default=None, help="comma-separated model names to include (default: all found)")
     ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the split halves (default 0)")
+    ap.add_argument("--formats", default="png,pdf", help="figure files to write, comma-separated (default png,pdf)")
     return ap
+
+
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = ap.parse_args(argv)
+    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        ap.error(f"--formats takes png, pdf and/or svg, not {args.formats!r}")
+    set_formats(formats)
+    return args
 
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
@@ -130,7 +142,7 @@ class Scoring:
     keep: np.ndarray | None  # [I, K] options kept, None when nothing is dropped
 
     @classmethod
-    def build(cls, human: HumanData, drop_nonsubstantive: bool = False) -> "Scoring":
+    def build(cls, human: HumanData, drop_nonsubstantive: bool = False) -> Scoring:
         counts, n_opt, keep = human.counts, human.n_options, None
         if drop_nonsubstantive:
             keep = keep_mask(human.item_ids, human.orders, counts.shape[-1])
@@ -153,7 +165,9 @@ class Scoring:
         return metrics.alignment(u[None], self.shares, self.n_options)
 
     def ceiling(self, repeats: int = 10, seed: int = 0) -> np.ndarray:
-        """[C, I] split-half alignment of each country with itself (unweighted halves)."""
+        """[C, I] split-half alignment of each country with itself. With --weights survey the
+        weighted counts are split as if rounded to whole respondents (the table keeps no
+        respondent-level weights), a close approximation since WVS weights average 1."""
         return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed)
 
 

@@ -17,6 +17,12 @@ plt.rcParams.update({
 })
 COLORS = plt.get_cmap("tab10").colors
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
+_FORMATS = ["png", "pdf"]
+
+
+def set_formats(formats: list[str]) -> None:
+    """Which files `save` writes per figure (scripts' --formats; PDF embedding is the slow part)."""
+    _FORMATS[:] = formats
 
 
 def title(fig, text: str, synthetic: bool) -> None:
@@ -29,7 +35,7 @@ def title(fig, text: str, synthetic: bool) -> None:
 def save(fig, out_dir: Path, stem: str) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    paths = [out_dir / f"{stem}.{fmt}" for fmt in _FORMATS]
     for p in paths:
         fig.savefig(p, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)

@@ -154,7 +154,7 @@ def file_columns(path: Path) -> list[str]:
         try:
             with pd.read_stata(path, iterator=True) as reader:
                 return list(reader.variable_labels())
-        except Exception as exc:  # pandas raises several types for a damaged file
+        except Exception as exc:  # noqa: BLE001 - pandas raises many types for a damaged file
             raise UserError(f"cannot read {path} as a Stata file: {exc}") from None
     return _header(path)[0]
 
@@ -171,7 +171,7 @@ def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
         else:
             df = pd.read_csv(path, sep=_header(path)[1], usecols=use, encoding="utf-8-sig",
                              encoding_errors="replace", low_memory=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     out = {}
     for w, a in names.items():
@@ -317,7 +317,7 @@ class HumanData:
         """[I, K] answers of all countries added together (the world population)."""
         return self.counts.sum(0)
 
-    def select(self, country_codes) -> "HumanData":
+    def select(self, country_codes) -> HumanData:
         pos = {int(c): i for i, c in enumerate(self.country_codes)}
         idx = [pos[int(c)] for c in country_codes if int(c) in pos]
         return HumanData(self.country_codes[idx], tuple(self.country_names[i] for i in idx), self.item_ids,
@@ -333,7 +333,7 @@ def read_long_table(path: Path) -> tuple[pd.DataFrame, dict]:
                         "(or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
     try:
         table = pd.read_csv(path, dtype={"option": str, "item_id": str, "country": str, "variable": str})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read human data {path}: {str(exc).splitlines()[0]}") from None
     missing = [c for c in ("country_code", "item_id", "option") if c not in table.columns]
     if missing or not {"count", "weighted_count"} & set(table.columns):

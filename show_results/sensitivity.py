@@ -1,0 +1,100 @@
+"""Sensitivity: the default RQ1 prompt against the number, prob and order variants.
+
+    python show_results/sensitivity.py --human dataset/human/WV7.csv --results-root results
+
+For each model with results under Discussion/sensitivity/<variant>/<model>, scores the default
+(RQ1/<model>) and every variant against every country. Writes sensitivity_scores.csv (model,
+variant, score = mean over countries of the per-country mean over items, std over countries,
+delta from the default, Spearman correlation of the country ranking with the default's,
+n_countries, n_items) and sensitivity.png/.pdf.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils import metrics  # noqa: E402
+from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, run, short_name  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+
+VARIANTS = ["number", "prob", "order"]
+
+
+def sensitivity_table(sc, results_root: Path, models: str | None) -> pd.DataFrame:
+    ids, orders = list(sc.human.item_ids), list(sc.human.orders)
+    files = model_files(results_root, "sensitivity", models)
+    if not files:
+        raise UserError(f"no sensitivity results (Discussion/sensitivity/<variant>/<model>/results.csv) under "
+                        f"{results_root}; run code/RQ1/prob_by_llm.py or prob_by_api.py with --variant first")
+    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1")}
+    by_model: dict[str, dict[str, Path]] = {}
+    for f in files:
+        by_model.setdefault(f.model, {})[f.method] = f.path
+    rows = []
+    for model, variants in by_model.items():
+        conds = ({"default": rq1[model]} if model in rq1 else {}) | \
+            {v: variants[v] for v in VARIANTS if v in variants} | {v: p for v, p in variants.items() if v not in VARIANTS}
+        per_country, n_items = {}, {}
+        for variant, path in conds.items():
+            mean, _, n = metrics.summarize(sc.scores(load_answers(path, ids, orders)))
+            per_country[variant], n_items[variant] = mean, int(n.max())
+        base = per_country.get("default")
+        if base is None:
+            print(f"note: no RQ1 results for {model}; its variants are shown without the default")
+        for variant, cur in per_country.items():
+            ok = ~np.isnan(cur)
+            row = {"model": model, "variant": variant, "score": float(cur[ok].mean()), "std": float(cur[ok].std()),
+                   "delta": np.nan, "rank_corr": np.nan, "n_countries": int(ok.sum()), "n_items": n_items[variant]}
+            if base is not None:
+                both = ok & ~np.isnan(base)
+                row["delta"] = row["score"] - float(base[~np.isnan(base)].mean())
+                if both.sum() > 2:
+                    row["rank_corr"] = float(spearmanr(base[both], cur[both])[0])
+            rows.append(row)
+    cols = ["model", "variant", "score", "std", "delta", "rank_corr", "n_countries", "n_items"]
+    return pd.DataFrame(rows)[cols]
+
+
+def plot(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+    models = list(dict.fromkeys(df["model"]))
+    variants = list(dict.fromkeys(["default"] + VARIANTS + df["variant"].tolist()))
+    variants = [v for v in variants if v in set(df["variant"])]
+    fig, axes = grid(1, 1, max(5.0, 1.0 * len(models) * len(variants) / 2 + 2), 4.0)
+    ax = axes[0]
+    width = 0.8 / len(variants)
+    lows = []
+    for j, v in enumerate(variants):
+        d = df[df["variant"] == v].set_index("model").reindex(models)
+        x = np.arange(len(models)) + (j - (len(variants) - 1) / 2) * width
+        ax.errorbar(x, d["score"], yerr=d["std"], fmt="o", ms=6, capsize=3, color=COLORS[j % 10], label=v,
+                    elinewidth=1)
+        lows.append(np.nanmin(d["score"] - d["std"]))
+    top = df["score"] + df["std"]
+    ax.set_ylim(max(0.0, min(lows) - 0.02), min(1.0, np.nanmax(top) + 0.02))
+    ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=20, ha="right")
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.set_ylabel("alignment (mean ± std over countries)")
+    title(fig, "Sensitivity: default prompt vs. number, prob and order variants", synthetic)
+    fig.tight_layout()
+    legend_below(fig, ax, ncol=len(variants))
+    return save(fig, out, "sensitivity")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(parser(__doc__.splitlines()[0]), argv)
+    sc = load_scoring(args)
+    df = sensitivity_table(sc, args.results_root, args.models)
+    written = [write_csv(df, args.out, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.out)
+    print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
