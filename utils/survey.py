@@ -212,15 +212,19 @@ def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | N
     idx = np.where(nan, hi - lo + 1, values - lo).astype(np.int64)  # NaN -> one slot past the top
     present = np.bincount(idx.ravel(), minlength=hi - lo + 2) > 0
     v_slots = np.flatnonzero(present)
-    v_idx = np.searchsorted(v_slots, idx)
+    lookup = np.cumsum(present) - 1  # slot -> position among the codes present (a gather, not a search)
+    v_idx = lookup[idx]
     v_names = [str(s + lo) if s <= hi - lo else "NA" for s in v_slots]
     c_codes, c_idx = np.unique(np.asarray(country), return_inverse=True)
     n_c, n_v = len(c_codes), len(v_slots)
     flat = ((c_idx[:, None] * n_items + np.arange(n_items)) * n_v + v_idx).ravel()
     size = n_c * n_items * n_v
     counts = np.bincount(flat, minlength=size).reshape(n_c, n_items, n_v)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    weighted = np.bincount(flat, weights=np.repeat(w, n_items), minlength=size).reshape(n_c, n_items, n_v)
+    if weights is None:
+        weighted = counts.astype(float)
+    else:
+        w = np.repeat(np.asarray(weights, dtype=float), n_items)
+        weighted = np.bincount(flat, weights=w, minlength=size).reshape(n_c, n_items, n_v)
     return c_codes, v_names, counts, weighted
 
 
