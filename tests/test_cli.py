@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from openai_server import FakeOpenAIServer
 from utils.results_store import read_results
@@ -75,8 +74,14 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     with FakeOpenAIServer(delay_s=0.02) as srv:
         args += ["--base_url", srv.base_url]
         for _ in range(6):
+            before = results.stat().st_size if results.exists() else 0
             proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.0, 3.0))
+            deadline = time.monotonic() + 120  # start-up is slow on a loaded machine: wait for new rows
+            while time.monotonic() < deadline and proc.poll() is None:
+                if results.exists() and results.stat().st_size > before + 2000:
+                    break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment of the writing
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             if results.exists():
