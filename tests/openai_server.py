@@ -4,7 +4,18 @@ It is not a mock of our code: the `openai` client talks to it over TCP exactly a
 vLLM or llama.cpp. By default it answers every question with a deterministic distribution
 over the option numbers it finds in the prompt; `script` entries let a test inject faults
 (429 with or without Retry-After, 500/503, malformed answers, invalid JSON, dropped
-connections, slow replies) for the next requests.
+connections, slow replies) for the next requests:
+
+    ("status", 503, {"Retry-After": "0"})   an error reply with that status and headers
+    "drop"                                  close the connection without a reply
+    "invalid_json"                          200 with a body that is not JSON
+    ("content", "text")                     200 whose answer is that text
+    ("body", {...})                         200 with exactly that JSON body (no choices, null content...)
+    ("sleep", 2.0)                          wait that long, then answer normally (client timeouts)
+    ("echo_key", 401)                       an error whose message repeats the request's key, as some
+                                            servers do ("Incorrect API key provided: sk-...")
+
+`faults_served` counts the script entries used, so tests can report how many faults they injected.
 """
 from __future__ import annotations
 
@@ -42,6 +53,7 @@ class FakeOpenAIServer:
         self.script: deque = deque()  # entries consumed one per request: see _fault
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
+        self.faults_served = 0
         self._lock = threading.Lock()
         server = self
 
@@ -58,7 +70,11 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.auth_headers.append(self.headers.get("Authorization", ""))
                     fault = server.script.popleft() if server.script else None
-                server._respond(self, body, fault)
+                    server.faults_served += fault is not None
+                try:
+                    server._respond(self, body, fault)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -77,8 +93,17 @@ class FakeOpenAIServer:
         if self.delay_s:
             time.sleep(self.delay_s)
         prompt = body["messages"][-1]["content"]
-        if isinstance(fault, tuple) and fault[0] == "status":  # ("status", code, headers)
+        kind = fault[0] if isinstance(fault, tuple) else fault
+        if kind == "sleep":
+            time.sleep(fault[1])
+        if kind == "status":  # ("status", code, headers)
             return self._send(h, fault[1], {"error": {"message": f"injected {fault[1]}"}}, fault[2])
+        if kind == "echo_key":
+            key = h.headers.get("Authorization", "").removeprefix("Bearer ")
+            return self._send(h, fault[1], {"error": {"message": f"Incorrect API key provided: {key}",
+                                                      "type": "invalid_request_error", "code": "invalid_api_key"}})
+        if kind == "body":
+            return self._send(h, 200, fault[1])
         if fault == "drop":
             h.close_connection = True
             h.connection.shutdown(2)

@@ -4,7 +4,10 @@ The payload is built and the reply is read by pure functions (`build_payload`,
 `read_completion`), so tests can check them against fixed dicts; `APIProber.probe` only adds
 the network call and bounded retries. Retries cover exactly the transient errors a server
 names: 429 (waiting `Retry-After` when given), timeouts, dropped connections and 5xx. Anything
-else, and a transient error that outlives the retries, becomes a recorded `error` row.
+else, and a transient error that outlives the retries, becomes a recorded `error` row: other
+4xx, a body that is not JSON or not a chat completion (no `choices`, a `choices` that is not a
+list...), and any other `openai.APIError`. Error texts pass through `redact`, since some
+servers echo the key in them ("Incorrect API key provided: sk-...").
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import openai
 
@@ -21,6 +26,7 @@ from utils.errors import UserError
 from utils.option_scoring import distribution_text, logprob_record, normalize_log_scores, scores_from_top_logprobs
 from utils.parsing import parse_distribution
 from utils.records import ProbeRequest, ProbeResult
+from utils.results_store import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ def make_client(endpoint: Endpoint, timeout: float = 120.0) -> openai.OpenAI:
             raise UserError(f"no API key: set the environment variable {endpoint.api_key_env} "
                             "(or name another one with --api-key-env)")
         key = "no-key"  # vLLM, llama.cpp and Ollama accept any key unless started with one
+    register_secret(key)  # whatever a server echoes back, the key is never written or logged
     # Our own loop does the retrying, so that every retry is bounded, named and logged.
     return openai.OpenAI(api_key=key, base_url=endpoint.base_url, timeout=timeout, max_retries=0)
 
@@ -75,8 +82,9 @@ def read_completion(body: dict, request: ProbeRequest) -> tuple[str, str, dict[s
     if not choices:
         return "", "", None, "reply has no choices"
     msg = choices[0].get("message") or {}
-    content = msg.get("content") or ""
-    reasoning = msg.get("reasoning_content") or ""
+    content, reasoning = _text(msg.get("content")), _text(msg.get("reasoning_content"))
+    if not content and msg.get("refusal"):  # OpenAI's structured refusal: no content at all
+        return "", f"[refusal] {_text(msg['refusal'])}", None, "refusal"
     raw = f"<think>{reasoning}</think>{content}" if reasoning else content
     if request.method == "verbalized":
         parsed = parse_distribution(content, keys)
@@ -113,21 +121,31 @@ class APIProber:
         temp = self.temperature if attempt == 1 else max(self.temperature, self.retry_temperature)
         payload = build_payload(request, self.model, temp, self.max_tokens)
         start = time.monotonic()
+
+        def failed(reason: str, raw: str = "") -> ProbeResult:
+            return ProbeResult(request.item.id, "error", None, raw_text=redact(raw), error=redact(reason),
+                               latency_s=time.monotonic() - start)
+
         try:
             completion = self._create(payload)
-        except RETRYABLE as exc:
-            return ProbeResult(request.item.id, "error", None, error=_describe(exc),
-                               latency_s=time.monotonic() - start)
-        except openai.APIStatusError as exc:  # 4xx other than 429: retrying will not help
-            return ProbeResult(request.item.id, "error", None, error=_describe(exc),
-                               latency_s=time.monotonic() - start)
-        body = completion.model_dump()
-        response, raw, dist, err = read_completion(body, request)
-        usage = body.get("usage") or {}
-        return ProbeResult(request.item.id, "ok" if dist is not None else "unparsed", dist, response=response,
-                           raw_text=raw, error=err, latency_s=time.monotonic() - start,
-                           prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                           completion_tokens=int(usage.get("completion_tokens") or 0))
+        except openai.APIError as exc:  # transient ones after their retries, 4xx, invalid bodies
+            return failed(_describe(exc), str(getattr(exc, "body", "") or ""))
+        except json.JSONDecodeError as exc:  # the client could not read the body as JSON
+            return failed(f"reply is not valid JSON ({exc.msg} at char {exc.pos})")
+        body = completion.model_dump(warnings=False) if hasattr(completion, "model_dump") else completion
+        problem = _body_problem(body)
+        if problem:
+            return failed(problem, json.dumps(body, default=str)[:10_000])
+        try:
+            response, raw, dist, err = read_completion(body, request)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # odd logprobs etc.
+            return failed(f"malformed reply ({type(exc).__name__}: {exc})", json.dumps(body, default=str)[:10_000])
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        return ProbeResult(request.item.id, "ok" if dist is not None else "unparsed", dist,
+                           response=redact(response), raw_text=redact(raw), error=err,
+                           latency_s=time.monotonic() - start,
+                           prompt_tokens=_count(usage.get("prompt_tokens")),
+                           completion_tokens=_count(usage.get("completion_tokens")))
 
     def _create(self, payload: dict):
         for retry in range(self.max_retries + 1):
@@ -137,22 +155,65 @@ class APIProber:
                 if retry == self.max_retries:
                     raise
                 wait = self._wait_s(exc, retry)
-                log.warning("%s; retry %d/%d in %.1fs", _describe(exc), retry + 1, self.max_retries, wait)
+                log.warning("%s; retry %d/%d in %.1fs", redact(_describe(exc)), retry + 1, self.max_retries, wait)
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
     def _wait_s(self, exc: Exception, retry: int) -> float:
-        response = getattr(exc, "response", None)
-        header = response.headers.get("retry-after") if response is not None else None
-        if header:
-            try:
-                return min(float(header), self.max_backoff_s)
-            except ValueError:
-                pass
-        return min(self.backoff_s * 2 ** retry, self.max_backoff_s) * (0.5 + random.random() / 2)
+        """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
+        else exponential back-off with jitter; never more than `max_backoff_s`."""
+        wait = _retry_after_s(getattr(exc, "response", None))
+        if wait is None:
+            wait = self.backoff_s * 2 ** retry * (0.5 + random.random() / 2)
+        return min(max(wait, 0.0), self.max_backoff_s)
+
+
+def _retry_after_s(response) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000
+        header = headers.get("retry-after")
+        if not header:
+            return None
+        try:
+            return float(header)
+        except ValueError:
+            when = parsedate_to_datetime(header)  # e.g. "Wed, 21 Oct 2015 07:28:00 GMT"
+            return (when - datetime.now(timezone.utc)).total_seconds()
+    except (ValueError, TypeError):
+        return None
+
+
+def _body_problem(body) -> str:
+    """Why `body` is not a chat completion we can read, or "" if it is."""
+    if not isinstance(body, dict):
+        return f"reply is a JSON {type(body).__name__}, not a chat completion object"
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "reply has no choices"
+    if not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+        return "reply's first choice has no message"
+    return ""
+
+
+def _text(value) -> str:
+    """A message field as text: servers send null, and the odd one a number or a list."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _count(value) -> int:
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _describe(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"
+    return redact(f"{type(exc).__name__}{f' {status}' if status else ''}: {text}")

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -21,12 +22,25 @@ from utils.conditions import (Condition, choose, rq1_condition, rq2_condition, s
 from utils.prompts import METHODS, load_prompt_set, prompt_text, write_dry_run
 from utils.questionnaire import load_questionnaire, questionnaire_path
 from utils.records import Prober
-from utils.results_store import ResultStore, write_run_meta
+from utils.results_store import ResultStore, redact, write_run_meta
 from utils.runner import run_requests
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A mistyped flag is one line saying what is wrong (exit 2), not the whole usage text.
+
+    Abbreviations are off: `--api-key sk-...` would otherwise be taken as `--api-key-env` and
+    the key written into run_meta.json as a variable name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, redact(f"error: {message} (see --help)\n"))
+
+
 def common_parser(description: str, default_method: str, experiment: str = "RQ1") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = OneLineParser(description=description)
     if experiment == "RQ2":
         p.add_argument("--country", default="all",
                        help=f"steering target: {', '.join(steering_countries())} or all (default all)")
@@ -135,22 +149,41 @@ def run_study(args: argparse.Namespace, model_name: str, make_prober: Callable[[
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
-    """Print a UserError as one line (exit 2) instead of a traceback."""
+    """Print a UserError as one line (exit 2) instead of a traceback; any other exception as
+    its traceback with secrets redacted (exit 1)."""
     def wrapped(argv: list[str] | None = None, **kwargs) -> int:
         try:
             return fn(argv, **kwargs)
         except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(redact(f"error: {exc}"), file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted: finished rows are saved; rerun the same command to resume", file=sys.stderr)
             return 130
+        except Exception:  # noqa: BLE001 - shown in full, only with the key taken out
+            print(redact(traceback.format_exc()), end="", file=sys.stderr)
+            print("finished rows are saved; rerun the same command to resume", file=sys.stderr)
+            return 1
     return wrapped
+
+
+class _RedactSecrets(logging.Filter):
+    """Take API keys out of every log record (ours and the libraries'), tracebacks included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING),
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RedactSecrets) for f in handler.filters):
+            handler.addFilter(_RedactSecrets())
 
 
 @main_guard

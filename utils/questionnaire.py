@@ -10,6 +10,7 @@ Each line is one item, e.g.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from utils.errors import UserError
@@ -17,6 +18,8 @@ from utils.paths import QUESTIONS_DIR
 from utils.records import SurveyItem
 
 REQUIRED = ("id", "question", "choices", "choice_keys", "answer")
+# "1. Very important" at the start of a line of `answer`: the options as the model is shown them
+ANSWER_CODE = re.compile(r"^\s*([^\s.]+)\.\s", re.M)
 
 
 def questionnaire_path(language: str = "English", questions_dir: Path | None = None) -> Path:
@@ -71,6 +74,10 @@ def _item_from_json(obj: object, where: str, language: str) -> SurveyItem:
     order = [str(k) for k in obj.get("order") or keys]
     if sorted(order) != sorted(keys):
         raise UserError(f"{where}: item {obj['id']} 'order' {order} must list exactly the codes {keys}")
+    shown = ANSWER_CODE.findall(str(obj["answer"]))
+    if obj["answer"] and sorted(shown) != sorted(keys):
+        raise UserError(f"{where}: item {obj['id']} shows options {shown} in 'answer' but scores choice_keys "
+                        f"{keys}; make the numbered lines of 'answer' use exactly the codes in choice_keys")
     scale = obj.get("scale", "ordinal")
     if scale not in ("ordinal", "nominal"):
         raise UserError(f"{where}: item {obj['id']} scale must be 'ordinal' or 'nominal', not {scale!r}")

@@ -10,6 +10,13 @@ writing the same results at once.
 
 Columns: the original release's `id, question, choices, choice_keys, answer, type, response`
 followed by ours (see `COLUMNS`); `distribution` is JSON `{"1": 0.25, ...}` over the item's codes.
+
+Two guards on what is written: text columns longer than `MAX_TEXT_CHARS` keep their first and
+last halves around a marker (a runaway answer of megabytes would otherwise make every later
+read of the file slow or fail; the answer is parsed before it is stored, on the full text), and
+every secret the run knows (`register_secret`, plus environment variables named like
+`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`) is replaced by `[redacted]` (`redact`), in case
+a server echoes the key back in an error message.
 """
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ import csv
 import fcntl
 import io
 import json
+import math
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +36,43 @@ from utils.records import ProbeResult, SurveyItem
 PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
 COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
                            "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
+STATUSES = ("ok", "unparsed", "error")
+MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
+# Files written before the cap, or edited by hand, may hold longer fields; read them anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+
+_SECRETS: set[str] = set()
+_SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD)$", re.I)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret (an API key) so that `redact` removes it from anything written."""
+    if value and len(value) >= 8:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret replaced by `[redacted]`.
+
+    >>> register_secret("sk-canary-0123456789")
+    >>> redact("Incorrect API key provided: sk-canary-0123456789")
+    'Incorrect API key provided: [redacted]'
+    """
+    if not text:
+        return text
+    secrets = _SECRETS | {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
+    for secret in sorted(secrets, key=len, reverse=True):  # longest first: one key may contain another
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` if short enough, else its first and last `limit // 2` characters around a marker."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} of {len(text)} characters cut ...]\n{text[-half:]}"
 
 
 def result_row(item: SurveyItem, result: ProbeResult, method: str) -> dict[str, str]:
@@ -34,13 +80,17 @@ def result_row(item: SurveyItem, result: ProbeResult, method: str) -> dict[str, 
     return {
         "id": item.id, "question": item.question, "choices": repr(list(item.choices)),
         "choice_keys": repr(list(item.choice_keys)), "answer": item.answer, "type": item.type,
-        "response": result.response,
+        "response": _clean(result.response),
         "distribution": json.dumps(result.distribution) if result.distribution is not None else "",
         "method": method, "status": result.status, "attempts": str(result.attempts),
-        "raw_text": result.raw_text, "error": result.error, "latency_s": f"{result.latency_s:.3f}",
+        "raw_text": _clean(result.raw_text), "error": _clean(result.error), "latency_s": f"{result.latency_s:.3f}",
         "prompt_tokens": str(result.prompt_tokens), "completion_tokens": str(result.completion_tokens),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _clean(text: str) -> str:
+    return cap_text(redact(text or ""))
 
 
 def _encode(row: dict[str, str]) -> bytes:
@@ -102,8 +152,11 @@ class ResultStore:
             torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(COLUMNS))
             if torn:
                 records.pop()
-        except csv.Error:  # an unclosed quote: the cut record was never yielded
-            torn = True
+        except csv.Error as exc:
+            if "unexpected end of data" not in str(exc):  # damage before the end is not a torn tail
+                raise UserError(f"{self.path}, line {reader.line_num}: not a valid CSV record ({exc}); "
+                                "fix or delete that row (its item will be asked again)") from None
+            torn = True  # an unclosed quote at the end: the cut record was never yielded
         if not records and torn:  # killed while writing the header
             self._rewrite([])
             return {}
@@ -117,6 +170,10 @@ class ResultStore:
                 raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(COLUMNS)}; "
                                 "fix or delete that row (its item will be asked again)")
             row = dict(zip(COLUMNS, rec))
+            problem = _row_problem(row)
+            if problem:
+                raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
+                                "or delete the row to have its item asked again")
             rows[row["id"]] = row
         if torn:
             self._rewrite(list(rows.values()))
@@ -152,6 +209,27 @@ class ResultStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+
+def _row_problem(row: dict[str, str]) -> str:
+    """Why a stored row cannot be trusted (a hand edit gone wrong), or "" if it can."""
+    if not row["id"].strip():
+        return "has no id"
+    if row["status"] not in STATUSES:
+        return f"has status {row['status']!r}, not one of {', '.join(STATUSES)}"
+    if row["status"] != "ok":
+        return ""
+    try:
+        dist = json.loads(row["distribution"])
+        values = list(dist.values()) if isinstance(dist, dict) else None
+    except (ValueError, TypeError):
+        values = None
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                             for v in values):
+        return "is 'ok' but its distribution is not a JSON mapping of option codes to probabilities"
+    if abs(sum(values) - 1.0) > 0.01:
+        return f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1"
+    return ""
 
 
 def read_results(path: Path) -> list[dict[str, str]]:

@@ -6,6 +6,11 @@ function (`probe_item`): ask, and if the answer cannot be read, ask again up to
 appended to the store as soon as it arrives, so a killed run keeps every finished row, and
 the file is compacted into questionnaire order at the end, so the output does not depend on
 the order in which answers arrived.
+
+No single item can stop a run: whatever a prober raises for one item (other than a `UserError`,
+which is about the whole run's set-up) is recorded as that item's `error` row with the
+exception's type and message, and the run goes on; `--log-level DEBUG` shows the traceback. A
+rerun asks again exactly the items without an `ok` row.
 """
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
+from utils.errors import UserError
 from utils.records import ProbeRequest, ProbeResult, Prober
-from utils.results_store import ResultStore, result_row
+from utils.results_store import ResultStore, redact, result_row
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +51,31 @@ def probe_item(prober: Prober, request: ProbeRequest, max_attempts: int) -> Prob
     return replace(result, attempts=attempt)
 
 
+def guarded_probe_item(prober: Prober, request: ProbeRequest, max_attempts: int) -> ProbeResult:
+    """`probe_item`, with anything unexpected turned into this item's recorded `error`."""
+    try:
+        return probe_item(prober, request, max_attempts)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded with its type, never retried or hidden
+        reason = redact(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")[:500]
+        log.error("%s: %s", request.item.id, reason, exc_info=log.isEnabledFor(logging.DEBUG))
+        return ProbeResult(request.item.id, "error", None, error=reason)
+
+
+def check_stored_rows(requests: list[ProbeRequest], store: ResultStore) -> None:
+    """Refuse to resume into a file whose finished rows were asked with other option codes."""
+    for r in requests:
+        row = store.rows.get(r.item.id)
+        if row and row["status"] == "ok" and row["choice_keys"] != repr(list(r.item.choice_keys)):
+            raise UserError(f"{store.path}: {r.item.id} was answered over options {row['choice_keys']}, "
+                            f"but the questionnaire now has {list(r.item.choice_keys)}; use another "
+                            "--results-root for the changed questionnaire, or delete that row")
+
+
 def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStore, *,
                  concurrency: int = 1, max_attempts: int = 3, progress: bool = True) -> RunSummary:
+    check_stored_rows(requests, store)
     done = store.finished_ids()
     pending = [r for r in requests if r.item.id not in done]
     summary = RunSummary(total=len(requests), skipped=len(requests) - len(pending), ok=0, unparsed=0, errors=0)
@@ -69,12 +98,15 @@ def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStor
     try:
         if concurrency <= 1:
             for r in pending:
-                record(r, probe_item(prober, r, max_attempts))
+                record(r, guarded_probe_item(prober, r, max_attempts))
         else:
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                futures = {pool.submit(probe_item, prober, r, max_attempts): r for r in pending}
+            pool = ThreadPoolExecutor(max_workers=concurrency)
+            try:
+                futures = {pool.submit(guarded_probe_item, prober, r, max_attempts): r for r in pending}
                 for fut in as_completed(futures):
                     record(futures[fut], fut.result())
+            finally:  # on a UserError or Ctrl-C, ask nothing more (requests cost money)
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
     store.compact([r.item.id for r in requests])

@@ -1,0 +1,278 @@
+"""Faults from the server, injected by the real HTTP test server (`tests/openai_server.py`).
+
+Transient faults (429 with and without Retry-After, 500, 503, timeouts, dropped connections) are
+retried with bounded back-off; every other fault (invalid JSON, a body that is not a chat
+completion, 4xx, refusals, empty or null content, an exception inside the prober) becomes that
+item's recorded row with its reason while the run goes on, and a rerun asks exactly those
+items again. Figures for the README's "Reliability" section are collected in `FIGURES` and
+written to $RELIABILITY_FIGURES when set (see `_report`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import openai
+import pytest
+
+from openai_server import FakeOpenAIServer
+from utils import api_prober
+from utils.api_prober import APIProber, _retry_after_s
+from utils.errors import UserError
+from utils.prompts import build_requests, load_prompt_set
+from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.results_store import ResultStore, read_results
+from utils.runner import run_requests
+
+ROOT = Path(__file__).resolve().parents[1]
+API = ROOT / "code" / "RQ1" / "prob_by_api.py"
+FIGURES: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report():
+    yield
+    write_figures("faults", FIGURES)
+
+
+def write_figures(section: str, figures: Counter) -> None:
+    """Merge this module's counts into the JSON file named by $RELIABILITY_FIGURES, if set."""
+    path = os.environ.get("RELIABILITY_FIGURES")
+    if not path:
+        return
+    data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+    data[section] = dict(sorted(figures.items()))
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def requests():
+    items = load_questionnaire(questionnaire_path())
+    return build_requests(items[:12], "verbalized", load_prompt_set())
+
+
+def prober_for(server, method="verbalized", timeout=10.0, **kw) -> APIProber:
+    client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=timeout)
+    return APIProber(client, "test-model", method, backoff_s=0.01, **kw)
+
+
+TRANSIENT = {
+    "429 Retry-After": ("status", 429, {"Retry-After": "0"}),
+    "429 retry-after-ms": ("status", 429, {"retry-after-ms": "10"}),
+    "429 bare": ("status", 429, {}),
+    "500": ("status", 500, {}),
+    "502": ("status", 502, {}),
+    "503": ("status", 503, {}),
+    "timeout": ("sleep", 1.0),
+    "dropped connection": "drop",
+}
+
+
+@pytest.mark.parametrize("name", list(TRANSIENT))
+def test_transient_fault_is_retried_and_the_answer_kept(server, requests, tmp_path, name):
+    server.script.extend([TRANSIENT[name]] * 2)
+    with ResultStore(tmp_path / "results.csv") as store:
+        summary = run_requests(prober_for(server, timeout=0.4), requests[:1], store, progress=False)
+        row = store.rows["Q1"]
+    assert summary.ok == 1 and row["status"] == "ok" and len(server.requests) == 3
+    FIGURES["faults injected"] += server.faults_served
+    FIGURES["faults survived by retry"] += server.faults_served
+    FIGURES["runs completed"] += 1
+
+
+@pytest.mark.parametrize("fault", [("status", 503, {}), ("sleep", 1.0), "drop"], ids=["503", "timeout", "drop"])
+def test_retries_are_bounded_then_recorded_and_the_run_goes_on(server, requests, tmp_path, fault):
+    server.script.extend([fault] * 3)  # Q1 fails 3 times = 1 ask + 2 retries; Q2 is fine
+    with ResultStore(tmp_path / "results.csv") as store:
+        summary = run_requests(prober_for(server, timeout=0.4, max_retries=2), requests[:2], store, progress=False)
+        rows = dict(store.rows)
+    assert rows["Q1"]["status"] == "error" and rows["Q1"]["error"] and rows["Q2"]["status"] == "ok"
+    assert summary.errors == 1 and len(server.requests) == 4
+    FIGURES["faults injected"] += server.faults_served
+    FIGURES["items recorded as error after bounded retries"] += 1
+    FIGURES["runs completed"] += 1
+
+
+def test_backoff_grows_is_capped_and_honours_the_server(server, requests, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(api_prober, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
+    server.script.extend([("status", 503, {})] * 6)
+    prober = prober_for(server, max_retries=6)
+    prober.backoff_s, prober.max_backoff_s = 1.0, 8.0
+    assert prober.probe(requests[0]).status == "ok"
+    assert len(waits) == 6
+    for n, w in enumerate(waits):  # 1, 2, 4, 8, 8, 8 s with jitter in [0.5, 1]
+        assert min(2 ** n, 8) * 0.5 <= w <= min(2 ** n, 8)
+    assert waits[3] > waits[0]
+
+    class R:
+        def __init__(self, headers):
+            self.headers = headers
+    assert _retry_after_s(R({"retry-after": "7"})) == 7
+    assert _retry_after_s(R({"retry-after-ms": "250"})) == 0.25
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 < _retry_after_s(R({"retry-after": later})) <= 31
+    assert _retry_after_s(R({"retry-after": "soon"})) is None and _retry_after_s(R({})) is None
+    waits.clear()
+    server.script.append(("status", 429, {"Retry-After": "3600"}))
+    assert prober.probe(requests[0]).status == "ok" and waits == [8.0]  # capped by max_backoff_s
+    FIGURES["faults injected"] += server.faults_served
+    FIGURES["faults survived by retry"] += server.faults_served
+
+
+# Faults that retrying will not fix: each becomes the item's row, with its reason.
+RECORDED = {
+    "invalid JSON body": ("invalid_json", "error", "not valid JSON"),
+    "400": (("status", 400, {}), "error", "400"),
+    "401": (("status", 401, {}), "error", "401"),
+    "404": (("status", 404, {}), "error", "404"),
+    "422": (("status", 422, {}), "error", "422"),
+    "no choices": (("body", {"id": "x", "choices": []}), "error", "no choices"),
+    "choices null": (("body", {"id": "x", "choices": None}), "error", "no choices"),
+    "choices not a list": (("body", {"choices": "x"}), "error", "no choices"),
+    "choice null": (("body", {"choices": [None]}), "error", "no message"),
+    "message null": (("body", {"choices": [{"message": None}]}), "error", "no message"),
+    "body is a list": (("body", []), "error", "not a chat completion"),
+    "body is a string": (("body", "hello"), "error", "not a chat completion"),
+    "content null": (("body", {"choices": [{"message": {"role": "assistant", "content": None}}]}), "unparsed", "empty"),
+    "content a number": (("body", {"choices": [{"message": {"content": 5}}]}), "unparsed", "no_mapping"),
+    "structured refusal": (("body", {"choices": [{"message": {"content": None, "refusal": "I can't."}}]}),
+                           "unparsed", "refusal"),
+    "refusal in plain text": (("content", "I'm sorry, but I can't help with that."), "unparsed", "no_mapping"),
+    "empty content": (("content", ""), "unparsed", "empty"),
+}
+
+
+def test_every_other_fault_is_recorded_and_a_rerun_asks_only_those(server, requests, tmp_path):
+    """One fault per item, all in one run (with 4 in flight): no fault stops the run."""
+    names = list(RECORDED)
+    reqs = build_requests(load_questionnaire(questionnaire_path())[: len(names) + 3], "verbalized",
+                          load_prompt_set())
+    by_id = {}
+    for name, r in zip(names, reqs):
+        fault, status, _ = RECORDED[name]
+        # unparsed answers are asked up to 3 times: give every ask the same fault
+        by_id[r.item.id] = name
+        server.script.extend([fault] * (3 if status == "unparsed" else 1))
+    # Faults are served in arrival order, so run one at a time for an exact pairing...
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        summary = run_requests(prober_for(server), reqs, store, max_attempts=3, progress=False)
+        rows = dict(store.rows)
+    for item_id, name in by_id.items():
+        _, status, reason = RECORDED[name]
+        assert rows[item_id]["status"] == status, name
+        assert reason in rows[item_id]["error"], (name, rows[item_id]["error"])
+    assert summary.ok == 3 and summary.ok + summary.unparsed + summary.errors == len(reqs)
+    injected = server.faults_served
+    # ...and the rerun, with 4 in flight, asks exactly the items that failed, once each.
+    before = len(server.requests)
+    with ResultStore(path) as store:
+        summary = run_requests(prober_for(server), reqs, store, concurrency=4, progress=False)
+    assert summary.skipped == 3 and summary.ok == len(names)
+    asked = [json.dumps(r["messages"]) for r in server.requests[before:]]
+    assert len(asked) == len(names) and len(set(asked)) == len(names)
+    assert [r["id"] for r in read_results(path)] == [r.item.id for r in reqs]
+    assert all(r["status"] == "ok" for r in read_results(path))
+    FIGURES["faults injected"] += injected
+    FIGURES["items recorded with their reason"] += len(names)
+    FIGURES["fault kinds recorded as a row"] = len(RECORDED)
+    FIGURES["runs completed"] += 2
+
+
+class Flaky:
+    """A prober that raises something unexpected for some items (a bug, an OOM, a library error)."""
+
+    def __init__(self, inner, bad: set[str], exc: Exception):
+        self.inner, self.bad, self.exc, self.method = inner, bad, exc, inner.method
+
+    def probe(self, request, attempt=1):
+        if request.item.id in self.bad:
+            raise self.exc
+        return self.inner.probe(request, attempt)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("exc", [RuntimeError("CUDA out of memory"), KeyError("logprobs"), ValueError("x")],
+                         ids=["RuntimeError", "KeyError", "ValueError"])
+def test_an_unexpected_exception_is_one_items_error(server, requests, tmp_path, concurrency, exc):
+    prober = Flaky(prober_for(server), {"Q2", "Q5"}, exc)
+    with ResultStore(tmp_path / "results.csv") as store:
+        summary = run_requests(prober, requests, store, concurrency=concurrency, progress=False)
+        rows = dict(store.rows)
+    assert summary.errors == 2 and summary.ok == len(requests) - 2
+    assert rows["Q2"]["status"] == "error" and type(exc).__name__ in rows["Q2"]["error"]
+    with ResultStore(tmp_path / "results.csv") as store:  # the rerun asks only Q2 and Q5
+        summary = run_requests(prober_for(server), requests, store, progress=False)
+    assert summary.skipped == len(requests) - 2 and summary.ok == 2
+    FIGURES["faults injected"] += 2
+    FIGURES["items recorded with their reason"] += 2
+    FIGURES["runs completed"] += 2
+
+
+def test_api_response_validation_error_is_recorded(server, requests, monkeypatch):
+    prober = prober_for(server)
+
+    def invalid(**payload):
+        raise openai.APIResponseValidationError(response=_Resp(), body={"x": 1}, message="Data does not match schema")
+    monkeypatch.setattr(prober.client.chat.completions, "create", invalid)
+    res = prober.probe(requests[0])
+    assert res.status == "error" and "APIResponseValidationError" in res.error
+    FIGURES["faults injected"] += 1
+    FIGURES["items recorded with their reason"] += 1
+
+
+class _Resp:
+    status_code, headers = 200, {}
+    request = None
+
+
+def test_a_user_error_stops_the_run_and_asks_nothing_more(server, requests, tmp_path):
+    prober = Flaky(prober_for(server), {"Q3"}, UserError("configuration is wrong"))
+    with ResultStore(tmp_path / "results.csv") as store:
+        with pytest.raises(UserError):
+            run_requests(prober, requests, store, concurrency=1, progress=False)
+        assert set(store.rows) == {"Q1", "Q2"}  # rows before it are kept
+
+
+def test_storm_of_faults_through_the_script(tmp_path):
+    """The RQ1 API script on all 144 items, 8 in flight, with a random fault on about a third of
+    the requests: the run completes, every item has its row, and a rerun leaves 144 of 144 ok."""
+    rng = random.Random(2026)
+    kinds = list(TRANSIENT.values()) + [f for f, _, _ in RECORDED.values()]
+    args = [sys.executable, str(API), "--model_name_or_path", "m", "--results-root", str(tmp_path), "--quiet",
+            "--concurrency", "8", "--max-retries", "3", "--timeout", "0.5"]
+    results = tmp_path / "RQ1" / "m" / "results.csv"
+    with FakeOpenAIServer() as srv:
+        args += ["--base_url", srv.base_url]
+        srv.script.extend(rng.choice(kinds) if rng.random() < 0.35 else None for _ in range(200))
+        first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        injected = srv.faults_served
+        rows = read_results(results)
+        assert first.returncode in (0, 1), first.stderr
+        assert sorted(r["id"] for r in rows) == sorted({r["id"] for r in rows}) and len(rows) == 144
+        failed = [r for r in rows if r["status"] != "ok"]
+        assert all(r["error"] for r in failed)
+        srv.script.clear()
+        before = len(srv.requests)
+        second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 0, second.stderr
+        assert len(srv.requests) - before == len(failed)  # only the failed items were asked again
+    final = read_results(results)
+    ok_before = {r["id"]: r for r in rows if r["status"] == "ok"}
+    assert len(final) == 144 and all(r["status"] == "ok" for r in final)
+    assert all(ok_before[r["id"]] == r for r in final if r["id"] in ok_before)  # no answer lost or changed
+    FIGURES["storm: requests in run 1"] = before
+    FIGURES["storm: faults injected"] = injected
+    FIGURES["storm: items failed in run 1, asked again on rerun"] = len(failed)
+    FIGURES["storm: items ok after rerun"] = sum(r["status"] == "ok" for r in final)
+    FIGURES["faults injected"] += injected
+    FIGURES["runs completed"] += 2
+    FIGURES["answers lost"] += len(ok_before) - sum(ok_before[r["id"]] == r for r in final if r["id"] in ok_before)
