@@ -109,7 +109,12 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_model, verbalized_r
     alone = generated(HFProber(model, tokenizer, "verbalized", max_new_tokens=12, batch_size=1,
                                prefix_cache=False), verbalized_requests)
     batched = HFProber(model, tokenizer, "verbalized", max_new_tokens=12, batch_size=4, prefix_cache=prefix_cache)
+    batched.batch_generation = True  # off by default on the CPU
+    calls = []
+    real = batched._generate
+    batched._generate = lambda batch, attempt: calls.append(len(batch)) or real(batch, attempt)
     assert generated(batched, verbalized_requests) == alone
+    assert calls == [4, 2]
     assert (batched._prefix_cache is not None) == prefix_cache
 
 
@@ -134,6 +139,7 @@ def test_re_asks_are_batched_too(tiny_model, verbalized_requests, tmp_path):
     """A random model writes no mapping: every item is asked twice, in two generate calls."""
     tokenizer, model = tiny_model
     prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=6, batch_size=8)
+    prober.batch_generation = True
     calls = []
     real = prober._generate
     prober._generate = lambda batch, attempt: calls.append((len(batch), attempt)) or real(batch, attempt)
@@ -142,3 +148,15 @@ def test_re_asks_are_batched_too(tiny_model, verbalized_requests, tmp_path):
     assert summary.unparsed == len(verbalized_requests)
     assert calls == [(len(verbalized_requests), 1), (len(verbalized_requests), 2)]
     assert all(r["attempts"] == "2" for r in read_results(tmp_path / "results.csv"))
+
+
+def test_verbalized_is_one_at_a_time_on_the_cpu_by_default(tiny_model, verbalized_requests):
+    tokenizer, model = tiny_model
+    prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=4)
+    calls = []
+    real = prober._generate
+    prober._generate = lambda batch, attempt: calls.append(len(batch)) or real(batch, attempt)
+    prober.prepare(verbalized_requests)
+    for r in verbalized_requests:
+        prober.probe(r)
+    assert not prober.batch_generation and calls == [1] * len(verbalized_requests)

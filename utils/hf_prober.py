@@ -15,11 +15,10 @@ instruction, and for `verbalized` the format examples), computed once by `prepar
   each code token (the next code token, or a token that ends the answer; see
   `option_scoring`). The result equals scoring each item alone (tests check to 1e-5, and
   against a naive full-sequence computation to 1e-4).
-* `verbalized`: greedy generation for `batch_size` items at once (rows `prefix + pad gap +
-  item`, one copy of the prefix cache for all), each row stopping as soon as its `{...}`
-  mapping is closed, bounded by `max_new_tokens`, then parsed like an API answer. A one-token
-  step for 8 rows takes about 3 times as long as for one row on a 2-core CPU, not 8 times (a
-  step is bound by reading the weights), and far less than that on a GPU.
+* `verbalized`: greedy generation that stops as soon as the `{...}` mapping is closed,
+  bounded by `max_new_tokens`, then parsed like an API answer. With `batch_generation` (the
+  default off the CPU) `batch_size` items are generated at once: rows `prefix + pad gap +
+  item` share one copy of the prefix cache, and each row stops on its own.
 
 `probe()` keeps the one-item-in, one-result-out contract: the first probe of a batch asks it,
 the next ones are served from memory, in the order `prepare()` saw the requests. Attention
@@ -89,8 +88,8 @@ class _MappingClosed(StoppingCriteria):
 
 
 class HFProber:
-    """`batch_size`: items per forward pass (logprob) or per generate call (verbalized); 1
-    asks each item alone. Batches follow the order `prepare()` saw; re-asks of unparsed
+    """`batch_size`: items per forward pass (logprob) or per generate call (verbalized, when
+    `batch_generation`); 1 asks each item alone. Batches follow the order `prepare()` saw; re-asks of unparsed
     answers are batched too (they sample, so only the first ask must match a lone run)."""
 
     PACK_TOKENS = 512  # a logprob pass packs items up to this many tokens (one longer item runs alone)
@@ -117,6 +116,11 @@ class HFProber:
         # between prefix and item; other attention implementations ask items one by one.
         self._packable = getattr(model.config, "_attn_implementation", None) in PACKABLE_ATTENTION
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        # Verbalized batching is for accelerators, where a step for 8 rows costs about what one
+        # row's does. On the 2-core CPU it measured slower with the bundled model
+        # (benchmarks/bench_local.py): an 8-row step costs ~3 one-row steps, and a batch runs
+        # until its longest answer ends while most rows stop early.
+        self.batch_generation = self.device.type != "cpu"
 
     # -- shared set-up --------------------------------------------------------------------
     def encode(self, request: ProbeRequest) -> list[int]:
@@ -167,7 +171,8 @@ class HFProber:
         waiting = self._upcoming.setdefault(attempt, {})
         waiting.pop(request, None)
         batch, size = [request], self._own_len(request)
-        while self._packable and len(batch) < self.batch_size and waiting:
+        batched = self._packable and (self.method == "logprob" or self.batch_generation)
+        while batched and len(batch) < self.batch_size and waiting:
             nxt = next(iter(waiting))  # the oldest not asked yet
             size += self._own_len(nxt)
             if self.method == "logprob" and size > self.PACK_TOKENS:  # bounds mask and attention memory
