@@ -9,7 +9,6 @@ too. Output columns: experiment, method, country, model, id, option, probability
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import sys
 from pathlib import Path
@@ -17,18 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
 from utils.parsing import parse_distribution  # noqa: E402
-from utils.result_layout import find_result_files  # noqa: E402
+from utils.result_layout import find_result_files, option_keys  # noqa: E402
 from utils.results_store import read_results  # noqa: E402
 
 COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status"]
-
-
-def option_keys(row: dict[str, str]) -> list[str]:
-    try:
-        keys = ast.literal_eval(row.get("choice_keys") or "[]")
-    except (ValueError, SyntaxError):
-        return []
-    return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ placed in the questionnaire's semantic order by option code, so a shuffled prese
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from utils.paths import REPO_ROOT, RESULTS_DIR
 from utils.plotting import set_formats
 from utils.questionnaire import load_questionnaire, questionnaire_path
 from utils.result_layout import ResultFile, find_result_files
+from utils.result_layout import option_keys as row_keys
 from utils.results_store import read_results
 from utils.survey import HumanData, keep_mask, load_human
 
@@ -76,14 +76,6 @@ def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) 
 def questionnaire_items(questions_dir: Path | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
     items = load_questionnaire(questionnaire_path("English", questions_dir))
     return [it.id for it in items], [it.order for it in items]
-
-
-def row_keys(row: dict[str, str]) -> list[str]:
-    try:
-        keys = ast.literal_eval(row.get("choice_keys") or "[]")
-    except (ValueError, SyntaxError):
-        return []
-    return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
 
 
 def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]]) -> np.ndarray:

@@ -9,6 +9,7 @@ relative to the root, read once here, so no other code splits file names.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +38,13 @@ def find_result_files(root: Path) -> list[ResultFile]:
     root = Path(root)
     found = (describe(p, root) for p in sorted(root.rglob("results.csv")))
     return [f for f in found if f is not None]
+
+
+def option_keys(row: dict[str, str]) -> list[str]:
+    """A results row's option codes from its `choice_keys` column ("['1', '2']" -> ["1", "2"]),
+    so rows of any questionnaire, ours or the paper's, are read over their own options."""
+    try:
+        keys = ast.literal_eval(row.get("choice_keys") or "[]")
+    except (ValueError, SyntaxError):
+        return []
+    return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
