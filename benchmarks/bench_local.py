@@ -64,38 +64,8 @@ def max_diff(a: list[dict[str, float]], b: list[dict[str, float]]) -> float:
     return max(abs(x[k] - y[k]) for x, y in zip(a, b) for k in x)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="8 logprob items, 2 verbalized items, no 144-item run")
-    p.add_argument("--items", type=int, default=None, help="logprob items for the same-items comparison (default 16)")
-    p.add_argument("--verbalized-items", type=int, default=None,
-                   help="verbalized items (default 4; 0 skips; at least 2, so that they share a prefix to cache)")
-    p.add_argument("--batch-size", type=int, default=8,
-                   help="our items per forward pass (logprob) or generate call (verbalized); default 8")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--model", type=Path, default=None,
-                   help="a Hugging Face model folder instead of the bundled model (the tests use a tiny one)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_grad_enabled(False)
-    n_items = args.items or (8 if args.quick else 16)
-    n_verb = args.verbalized_items if args.verbalized_items is not None else (2 if args.quick else 4)
-    n_verb = 0 if n_verb <= 0 else max(2, n_verb)
-
-    start = time.perf_counter()
-    if args.model:
-        name, (tokenizer, model) = args.model.name, load_model(args.model)
-    else:
-        name, (tokenizer, model) = BUNDLED_NAME, load_model(bundled_model_dir(), gguf_file=BUNDLED_GGUF)
-    print(f"{name} ({model.dtype}, {sum(t.numel() for t in model.parameters()) / 1e6:.1f}M parameters) loaded "
-          f"in {time.perf_counter() - start:.1f}s; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    items = load_questionnaire(questionnaire_path())
-    every = max(1, len(items) // n_items)
-    chosen = items[::every][:n_items]
-
-    # -- logprob ----------------------------------------------------------------------
+def bench_logprob(model, tokenizer, items, chosen, every: int, args) -> tuple[float, float]:
+    """Print the logprob table; return (ratio of ours to naive, worst probability difference)."""
     all_requests = build_requests(items, "logprob", load_prompt_set())
     requests = build_requests(chosen, "logprob", load_prompt_set())
     probe = HFProber(model, tokenizer, "logprob")
@@ -123,47 +93,90 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | ---: | ---: |")
     for way, n, secs, diff in rows:
         print(f"| {way} | {n} | {secs:.1f} | {n / secs:.2f} | {diff:.1e} |")
-    worst = max(r[3] for r in rows)
-    ratio = naive_s / ours_s
+    return naive_s / ours_s, max(r[3] for r in rows)
 
-    # -- verbalized -------------------------------------------------------------------
+
+def bench_verbalized(model, tokenizer, items, n_verb: int, args) -> tuple[float, bool]:
+    """Print the verbalized table; return (ratio of ours one at a time to naive, texts agree)."""
+    probe = HFProber(model, tokenizer, "verbalized")
+    vreqs = build_requests(items[::len(items) // n_verb][:n_verb], "verbalized", load_prompt_set())
+    pad = tokenizer.pad_token_id or tokenizer.eos_token_id
+    start = time.perf_counter()
+    naive_texts, naive_lengths = [], []
+    for r in vreqs:
+        ids = torch.tensor([probe.encode(r)])
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=256, do_sample=False,
+                             temperature=None, top_p=None, top_k=None, pad_token_id=pad)
+        naive_lengths.append(out.shape[1] - ids.shape[1])
+        naive_texts.append(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+    vnaive_s = time.perf_counter() - start
+    ours_rows = []  # (way, seconds, results)
+    for batched in (False, True):
+        prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=256, batch_size=args.batch_size)
+        prober.batch_generation = batched  # off by default on the CPU (see utils/hf_prober.py)
+        start = time.perf_counter()
+        prober.prepare(vreqs)
+        results = [prober.probe(r) for r in vreqs]
+        ours_rows.append((f"ours, {args.batch_size} per generate call (the default on a GPU)" if batched else
+                          "ours, one at a time (the default on the CPU)", time.perf_counter() - start, results))
+    verb_ok = all(n.startswith(o.raw_text) for _, _, res in ours_rows for n, o in zip(naive_texts, res))
+    print(f"\nverbalized: {len(vreqs)} item(s), {len(prober.encode(vreqs[0]))} prompt tokens, shared prefix "
+          f"{len(prober._prefix)} tokens cached by ours; new tokens per item (naive): {naive_lengths}")
+    print("| way | items | new tokens | seconds | items/s | mappings parsed |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| naive: whole prompt, up to 256 new tokens, one at a time | {len(vreqs)} | {sum(naive_lengths)} | "
+          f"{vnaive_s:.1f} | {len(vreqs) / vnaive_s:.3f} | - |")
+    for way, secs, res in ours_rows:
+        print(f"| {way}: prefix cache, stop at the closed mapping | {len(vreqs)} | "
+              f"{sum(r.completion_tokens for r in res)} | {secs:.1f} | {len(vreqs) / secs:.3f} | "
+              f"{sum(r.status == 'ok' for r in res)} |")
+    print(f"ours' texts are the start of the naive texts: {'yes' if verb_ok else 'NO'}")
+    print(f"verbalized ratio, one at a time (CPU default): {vnaive_s / ours_rows[0][1]:.1f}; "
+          f"batched: {vnaive_s / ours_rows[1][1]:.1f}")
+    return vnaive_s / ours_rows[0][1], verb_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="8 logprob items, 2 verbalized items, no 144-item run")
+    p.add_argument("--items", type=int, default=None, help="logprob items for the same-items comparison (default 16)")
+    p.add_argument("--verbalized-items", type=int, default=None,
+                   help="verbalized items (default 4; 0 skips; at least 2, so that they share a prefix to cache)")
+    p.add_argument("--only", choices=["logprob", "verbalized"], default=None, help="run one of the two parts")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="our items per forward pass (logprob) or generate call (verbalized); default 8")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="a Hugging Face model folder instead of the bundled model (the tests use a tiny one)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    n_items = args.items or (8 if args.quick else 16)
+    n_verb = args.verbalized_items if args.verbalized_items is not None else (2 if args.quick else 4)
+    n_verb = 0 if (n_verb <= 0 and args.only != "verbalized") or args.only == "logprob" else max(2, n_verb)
+
+    start = time.perf_counter()
+    if args.model:
+        name, (tokenizer, model) = args.model.name, load_model(args.model)
+    else:
+        name, (tokenizer, model) = BUNDLED_NAME, load_model(bundled_model_dir(), gguf_file=BUNDLED_GGUF)
+    print(f"{name} ({model.dtype}, {sum(t.numel() for t in model.parameters()) / 1e6:.1f}M parameters) loaded "
+          f"in {time.perf_counter() - start:.1f}s; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    items = load_questionnaire(questionnaire_path())
+    every = max(1, len(items) // n_items)
+    chosen = items[::every][:n_items]
+
+    ratio = worst = None
+    if args.only != "verbalized":
+        ratio, worst = bench_logprob(model, tokenizer, items, chosen, every, args)
     verb_ok = True
     if n_verb:
-        vreqs = build_requests(items[::len(items) // n_verb][:n_verb], "verbalized", load_prompt_set())
-        pad = tokenizer.pad_token_id or tokenizer.eos_token_id
-        start = time.perf_counter()
-        naive_texts, naive_lengths = [], []
-        for r in vreqs:
-            ids = torch.tensor([probe.encode(r)])
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=256, do_sample=False,
-                                 temperature=None, top_p=None, top_k=None, pad_token_id=pad)
-            naive_lengths.append(out.shape[1] - ids.shape[1])
-            naive_texts.append(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
-        vnaive_s = time.perf_counter() - start
-        ours_rows = []  # (way, seconds, results)
-        for batched in (False, True):
-            prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=256, batch_size=args.batch_size)
-            prober.batch_generation = batched  # off by default on the CPU (see utils/hf_prober.py)
-            start = time.perf_counter()
-            prober.prepare(vreqs)
-            results = [prober.probe(r) for r in vreqs]
-            ours_rows.append((f"ours, {args.batch_size} per generate call (the default on a GPU)" if batched else
-                              "ours, one at a time (the default on the CPU)", time.perf_counter() - start, results))
-        verb_ok = all(n.startswith(o.raw_text) for _, _, res in ours_rows for n, o in zip(naive_texts, res))
-        print(f"\nverbalized: {len(vreqs)} item(s), {len(prober.encode(vreqs[0]))} prompt tokens, shared prefix "
-              f"{len(prober._prefix)} tokens cached by ours; new tokens per item (naive): {naive_lengths}")
-        print("| way | items | new tokens | seconds | items/s | mappings parsed |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        print(f"| naive: whole prompt, up to 256 new tokens, one at a time | {len(vreqs)} | {sum(naive_lengths)} | "
-              f"{vnaive_s:.1f} | {len(vreqs) / vnaive_s:.3f} | - |")
-        for way, secs, res in ours_rows:
-            print(f"| {way}: prefix cache, stop at the closed mapping | {len(vreqs)} | "
-                  f"{sum(r.completion_tokens for r in res)} | {secs:.1f} | {len(vreqs) / secs:.3f} | "
-                  f"{sum(r.status == 'ok' for r in res)} |")
-        print(f"ours' texts are the start of the naive texts: {'yes' if verb_ok else 'NO'}")
-        print(f"verbalized ratio, one at a time (CPU default): {vnaive_s / ours_rows[0][1]:.1f}; "
-              f"batched: {vnaive_s / ours_rows[1][1]:.1f}")
-
+        verb_ratio, verb_ok = bench_verbalized(model, tokenizer, items, n_verb, args)
+    if ratio is None:  # verbalized only
+        print(f"ratio: {verb_ratio:.1f}")
+        return 0 if verb_ok else 1
     same = worst <= TOLERANCE
     print(f"\nlogprob probabilities agree with the naive way to {TOLERANCE:g}: {'yes' if same else 'NO'} "
           f"(max abs diff {worst:.1e}); goal (>= 4x): {'met' if ratio >= 4 and same else 'NOT met'}")
