@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from openai_server import FakeOpenAIServer  # noqa: E402
+from reliability_figures import write_figures  # noqa: E402
 from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.results_store import COLUMNS, read_results  # noqa: E402
 
@@ -42,11 +43,7 @@ FIGURES: Counter = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def _report():
     yield
-    path = os.environ.get("RELIABILITY_FIGURES")
-    if path:
-        data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-        data["crashes"] = dict(sorted(FIGURES.items()))
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    write_figures("crashes", FIGURES)
 
 
 class Harness:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from openai_server import FakeOpenAIServer
+from reliability_figures import write_figures
 from utils.cli import api_main, local_main
 from utils.questionnaire import load_questionnaire, questionnaire_path
 from utils.records import ProbeResult
@@ -33,11 +33,7 @@ prepare_wvs = load_script("dataset/prepare_wvs.py")
 @pytest.fixture(scope="module", autouse=True)
 def _report():
     yield
-    path = os.environ.get("RELIABILITY_FIGURES")
-    if path:
-        data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-        data["bad_inputs"] = dict(sorted(FIGURES.items()))
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    write_figures("bad_inputs", FIGURES)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from openai_server import FakeOpenAIServer
+from reliability_figures import write_figures
 from utils.api_prober import APIProber, make_client, resolve_endpoint
 from utils.cli import main_guard
 from utils.errors import UserError
@@ -35,11 +36,7 @@ FIGURES: Counter = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def _report():
     yield
-    path = os.environ.get("RELIABILITY_FIGURES")
-    if path:
-        data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-        data["secrets"] = dict(sorted(FIGURES.items()))
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    write_figures("secrets", FIGURES)
 
 
 def canary() -> str:
