@@ -35,14 +35,13 @@ from utils.runner import run_requests  # noqa: E402
 
 TIMING_COLUMNS = ("latency_s", "finished_at")
 # The server runs in its own process, as a real one would (in this process it would share the
-# GIL with the 16 client threads). Nagle's algorithm is off, as in uvicorn (vLLM) and llama.cpp;
-# with it on, each reply waits ~40 ms for the client's delayed ACK.
+# GIL with the 16 client threads). Its handler turns Nagle's algorithm off, as uvicorn (vLLM) and
+# llama.cpp do; with it on, each reply waits ~40 ms for the client's delayed ACK.
 SERVER = """
 import sys, threading
 sys.path.insert(0, {tests!r})
 from openai_server import FakeOpenAIServer
 with FakeOpenAIServer(delay_s={delay!r}) as srv:
-    srv.httpd.RequestHandlerClass.disable_nagle_algorithm = True
     srv.script.extend([("status", 429, {{"Retry-After": "0.2"}})] * {n429})
     print(srv.base_url, flush=True)
     sys.stdin.read()  # serve until the benchmark closes our stdin

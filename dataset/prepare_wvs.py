@@ -64,7 +64,7 @@ def prepare(args) -> Path:
                         "or pass --weight-column none to count respondents only")
     synthetic = args.synthetic or SYNTHETIC_MARKER in available
     columns = [country_col] + ([weight_col] if weight_col else []) + [s.variable for s in specs]
-    df = read_microdata(args.input, columns)
+    df = read_microdata(args.input, columns, exact=(weight_col,) if weight_col else ())
     table = prepare_long_table(df, args.wave, specs, country_col, weight_col)
     output = args.output or HUMAN_DIR / f"WV{args.wave}.csv"
     per_country = table.groupby(["country_code", "item_id"])["count"].sum().groupby("country_code").max()

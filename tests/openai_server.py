@@ -59,6 +59,7 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else small replies wait ~40 ms for the client's delayed ACK
 
             def log_message(self, *args):  # keep test output clean
                 pass

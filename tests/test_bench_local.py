@@ -17,3 +17,18 @@ def test_bench_local_agrees_with_the_naive_way(tiny_model_dir, tmp_path):
     assert "agree with the naive way to 0.0001: yes" in out
     assert "ours' texts are the start of the naive texts: yes" in out
     assert re.search(r"^ratio: [0-9.]+$", out.strip().splitlines()[-1])
+
+
+def test_bench_local_with_a_model_shape(tmp_path):
+    """`--shape`: a Llama of the given sizes with random weights and the bundled tokenizer (how
+    the GPU figures in README were measured), here tiny, in bfloat16, on the CPU."""
+    shape = tmp_path / "tiny.json"
+    shape.write_text('{"_about": "test", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, '
+                     '"num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": true}')
+    proc = subprocess.run([sys.executable, str(BENCH), "--shape", str(shape), "--dtype", "bfloat16", "--only",
+                           "logprob", "--items", "4", "--quick", "--tolerance", "2e-2"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("tiny shape, random weights (torch.bfloat16, ")
+    assert "agree with the naive way to 0.02: yes" in proc.stdout
+    assert re.search(r"^ratio: [0-9.]+$", proc.stdout.strip().splitlines()[-1])

@@ -97,3 +97,23 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     final = {r["id"]: r["distribution"] for r in rows}
     assert all(final[i] == d for i, d in seen.items())
     assert seen, "no kill happened after the first rows were written; the test proved nothing"
+
+
+def test_batch_size_flag_reaches_the_local_prober(tiny_model_dir, tmp_path):
+    """`--batch-size` of prob_by_llm.py: recorded in run_meta.json, and the logprob answers are
+    the same whether items are scored one at a time or four per pass."""
+    got = {}
+    for size in ("1", "4"):
+        root = tmp_path / size
+        proc = run(LLM, "--model_name_or_path", str(tiny_model_dir), "--limit", "6", "--batch-size", size,
+                   "--results-root", str(root), "--quiet", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        folder = root / "RQ1" / tiny_model_dir.name
+        assert json.loads((folder / "run_meta.json").read_text())["arguments"]["batch_size"] == int(size)
+        got[size] = {r["id"]: json.loads(r["distribution"]) for r in read_results(folder / "results.csv")}
+    assert got["1"].keys() == got["4"].keys() and len(got["1"]) == 6
+    for item, dist in got["1"].items():
+        assert dist.keys() == got["4"][item].keys()
+        assert all(abs(dist[k] - got["4"][item][k]) < 1e-5 for k in dist)
+    bad = run(LLM, "--batch-size", "0", "--dry-run", str(tmp_path / "d.jsonl"))
+    assert bad.returncode == 2 and "at least 1" in bad.stderr and bad.stderr.count("\n") == 1

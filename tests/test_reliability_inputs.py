@@ -122,7 +122,9 @@ FLAGS = {
     "unknown item id": (api_main, "RQ1", ["--ids", "Q1,Q999"], "unknown item id(s) Q999"),
     "--limit 0": (api_main, "RQ1", ["--limit", "0"], "--limit must be at least 1"),
     "a key as a flag": (api_main, "RQ1", ["--api-key", "sk-abc"], "unrecognized arguments"),
-    "a number that is not": (api_main, "RQ1", ["--concurrency", "many"], "invalid int value"),
+    "a number that is not": (api_main, "RQ1", ["--concurrency", "many"], "'many' is not a whole number"),
+    "--concurrency 0": (api_main, "RQ1", ["--concurrency", "0"], "must be at least 1, not 0"),
+    "--batch-size 0": (local_main, "RQ1", ["--batch-size", "0"], "must be at least 1, not 0"),
 }
 
 

@@ -181,3 +181,51 @@ def test_missing_human_table_says_what_to_run(tmp_path):
 def test_wave7_specs_cover_questionnaire_and_mapping():
     ids = [s.id for s in specs(7)]
     assert len(ids) == 145 and ids[-1] == "Q151" and len(set(ids)) == 145
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns", "integers", "far_apart"])
+def test_count_codes_layouts_agree_with_a_counter(layout):
+    """Rows or columns first in memory (a data frame's values come column by column), integer
+    input, and codes so far apart that they are numbered before counting: the same counts."""
+    rng = np.random.default_rng(5)
+    country = rng.choice([4, 8, 12], 300)
+    choices = [-2, 1, 2, 3, 50_000_000] if layout == "far_apart" else [-2, -1, 1, 2, 3]
+    values = rng.choice(choices, size=(300, 5)).astype(np.int64 if layout == "integers" else np.float32)
+    if layout != "integers":
+        values[rng.random(values.shape) < 0.1] = np.nan
+    if layout == "columns":
+        values = np.asfortranarray(values)
+    w = rng.random(300)
+    c, v, n, wn = count_codes(country, values, w)
+    assert n.sum() == values.size and len(v) == len(set(v))
+    for ci, cc in enumerate(c):
+        for j in range(5):
+            col = values[country == cc, j].astype(np.float64)
+            for vi, name in enumerate(v):
+                hit = np.isnan(col) if name == "NA" else col == float(name)
+                assert n[ci, j, vi] == hit.sum()
+                assert wn[ci, j, vi] == pytest.approx(w[country == cc][hit].sum())
+
+
+def test_count_codes_refuses_fractions():
+    with pytest.raises(survey.UserError, match="whole numbers"):
+        count_codes(np.array([1, 1]), np.array([[1.0], [1.5]], dtype=np.float32))
+
+
+def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path):
+    """Codes are read as float32, weights as float64; a code past 2**24 (float32 would round it)
+    is read again as float64; empty and stray text cells become NaN."""
+    path = tmp_path / "wv.csv"
+    path.write_text("B_COUNTRY,W_WEIGHT,Q1,Q2,REGION\n"
+                    "156,1.234567890123,1,,16777217\n"
+                    "156,0.5,2,x,1\n"
+                    "276,2,-1,3,840006\n"
+                    "276,1,4,4,2\n", encoding="utf-8")
+    df = survey.read_microdata(path, ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2", "REGION"], exact=("W_WEIGHT",))
+    assert df["Q1"].dtype == np.float32 and df["W_WEIGHT"].dtype == np.float64
+    assert df["W_WEIGHT"].iloc[0] == 1.234567890123
+    assert df["REGION"].dtype == np.float64 and df["REGION"].iloc[0] == 16777217
+    assert np.isnan(df["Q2"].iloc[0]) and np.isnan(df["Q2"].iloc[1]) and df["Q2"].iloc[2] == 3
+    numeric = tmp_path / "numeric.csv"
+    numeric.write_text("B_COUNTRY,REGION\n156,16777217\n276,3\n", encoding="utf-8")
+    assert survey.read_microdata(numeric, ["B_COUNTRY", "REGION"])["REGION"].iloc[0] == 16777217

@@ -39,6 +39,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, redact(f"error: {message} (see --help)\n"))
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts (`--concurrency`, `--batch-size`, `--max-attempts`): 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def common_parser(description: str, default_method: str, experiment: str = "RQ1") -> argparse.ArgumentParser:
     p = OneLineParser(description=description)
     if experiment == "RQ2":
@@ -60,9 +71,9 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
     p.add_argument("--ids", default=None, help="comma-separated item ids to ask, e.g. Q1,Q2")
     p.add_argument("--dry-run", type=Path, default=None, metavar="FILE",
                    help="write the rendered prompts to FILE as JSONL and exit; loads and calls no model")
-    p.add_argument("--max-attempts", type=int, default=3,
+    p.add_argument("--max-attempts", type=positive_int, default=3,
                    help="asks per item when the answer cannot be parsed (re-asks sample; default 3)")
-    p.add_argument("--concurrency", type=int, default=1, help="items in flight at once (default 1)")
+    p.add_argument("--concurrency", type=positive_int, default=1, help="items in flight at once (default 1)")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature of the first ask (default 0)")
     p.add_argument("--retry-temperature", type=float, default=0.7,
                    help="temperature of re-asks after an unparseable answer (default 0.7)")
@@ -224,6 +235,9 @@ def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
     p.add_argument("--device-map", default=None,
                    help="'auto' spreads a model too large for one GPU over all GPUs (accelerate); overrides --device")
     p.add_argument("--no-prefix-cache", action="store_true", help="recompute the shared prompt prefix for every item")
+    p.add_argument("--batch-size", type=positive_int, default=8,
+                   help="items per forward pass (logprob) or per generate call (verbalized; batched off the CPU) "
+                        "(default 8; raise it on a large GPU)")
     p.set_defaults(max_new_tokens=256)
     args = p.parse_args(argv)
     _setup_logging(args.log_level)
@@ -240,6 +254,7 @@ def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
         tokenizer, model = load_model(path, gguf_file=gguf, device=args.device, dtype=args.dtype,
                                       device_map=args.device_map)
         return HFProber(model, tokenizer, args.method, max_new_tokens=args.max_new_tokens,
-                        retry_temperature=args.retry_temperature, prefix_cache=not args.no_prefix_cache)
+                        retry_temperature=args.retry_temperature, prefix_cache=not args.no_prefix_cache,
+                        batch_size=args.batch_size)
 
     return run_study(args, name, make, experiment)

@@ -159,72 +159,131 @@ def file_columns(path: Path) -> list[str]:
     return _header(path)[0]
 
 
-def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
+EXACT_INT = 2**24  # float32 holds every whole number up to here exactly
+
+
+def read_microdata(path: Path, columns: list[str], exact: tuple[str, ...] = ()) -> pd.DataFrame:
     """Only `columns` of a WVS file (CSV with , ; or tab, optionally .gz, or Stata .dta),
-    as floats named as requested (NaN for empty or non-numeric cells)."""
+    named as requested, NaN for empty or non-numeric cells.
+
+    Answer and country codes are whole numbers, so they are read as float32: half the memory of
+    float64, and exact below 2**24 (a column with larger codes is read again as float64). The
+    `exact` columns (the survey weight) are always float64. A purely numeric file is parsed once
+    with those dtypes; one with text cells is read as found and looked at column by column."""
     path = Path(path)
     names = _match(file_columns(path), columns, path)
     use = list(dict.fromkeys(names.values()))
-    try:
-        if path.suffix.lower() == ".dta":
-            df = pd.read_stata(path, columns=use, convert_categoricals=False)
-        else:
-            df = pd.read_csv(path, sep=_header(path)[1], usecols=use, encoding="utf-8-sig",
-                             encoding_errors="replace", low_memory=False)
-    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
-        raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    wide = {names[c] for c in exact if c in names}
+    dtypes = {a: np.float64 if a in wide else np.float32 for a in use}
+    df = _read_columns(path, use, dtypes)
     out = {}
     for w, a in names.items():
-        col = df[a]
-        if not pd.api.types.is_numeric_dtype(col):  # text cells somewhere in the column: look closer
-            out[w] = pd.to_numeric(col, errors="coerce")
-            text = col.astype(str).str.strip()
-            bad = (out[w].isna() & col.notna() & (text != "") & (text.str.upper() != "NA")).mean()
-            if len(col) and bad > 0.5:
-                raise UserError(f"{path}: column {a} holds text, not numeric codes; "
-                                "use the numeric CSV or the .dta release")
-        else:
-            out[w] = col
-    return pd.DataFrame(out, index=df.index).astype(float)
+        col = _coerce(df[a], a, path)
+        if dtypes[a] == np.float32 and np.nanmax(np.abs(col.to_numpy(dtype=np.float64)), initial=0.0) >= EXACT_INT:
+            dtypes[a] = np.float64
+            if col.dtype == np.float32:  # rounded while parsing: parse this column again
+                col = _coerce(_read_columns(path, [a], {a: np.float64})[a], a, path)
+        out[w] = col.astype(dtypes[a])
+    return pd.DataFrame(out, index=df.index)
+
+
+def _read_columns(path: Path, use: list[str], dtypes: dict[str, type]) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() == ".dta":
+            return pd.read_stata(path, columns=use, convert_categoricals=False)
+        sep = _header(path)[1]
+        try:
+            return pd.read_csv(path, sep=sep, usecols=use, dtype=dtypes, encoding="utf-8-sig",
+                               encoding_errors="replace")
+        except ValueError:  # a text cell somewhere: read as found, `_coerce` looks closer
+            return pd.read_csv(path, sep=sep, usecols=use, encoding="utf-8-sig", encoding_errors="replace",
+                               low_memory=False)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
+        raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _coerce(col: pd.Series, name: str, path: Path) -> pd.Series:
+    """A column as numbers. Text cells become NaN, unless most of the column is text (a labelled
+    export rather than the numeric release): that is refused."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col
+    num = pd.to_numeric(col, errors="coerce")
+    text = col.astype(str).str.strip()
+    bad = (num.isna() & col.notna() & (text != "") & (text.str.upper() != "NA")).mean()
+    if len(col) and bad > 0.5:
+        raise UserError(f"{path}: column {name} holds text, not numeric codes; use the numeric CSV or the .dta release")
+    return num
 
 
 # ---------------------------------------------------------------- counting
 
+MAX_DENSE_CELLS = 2**24  # counts array size up to which codes are counted without compacting them first
+
+
 def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None):
     """Count every answer code per (country, item) in one `np.bincount`.
 
-    country [n], values [n, I] (integer codes, NaN for empty), weights [n] ->
-    (country codes [C], answer codes [V] as strings, counts [C, I, V], weighted [C, I, V]).
-    Empty cells get the code "NA".
+    country [n], values [n, I] (whole-number codes, float with NaN for empty, or integer),
+    weights [n] -> (country codes [C], answer codes [V] as strings, counts [C, I, V],
+    weighted [C, I, V]). Empty cells get the code "NA".
+
+    Each cell's bin is `(country, item, code - lowest code)`; when that array would be large
+    (codes spread far apart) the codes present are first numbered with `np.unique`.
 
     >>> c, v, n, w = count_codes(np.array([4, 4, 8]), np.array([[1.], [2.], [np.nan]]))
     >>> c.tolist(), v, n[:, 0].tolist()
     ([4, 8], ['1', '2', 'NA'], [[1, 1, 0], [0, 0, 1]])
     """
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values)
+    if values.dtype.kind not in "iuf":
+        values = values.astype(np.float64)
     n, n_items = values.shape
-    nan = np.isnan(values)
-    finite = values[~nan]
-    if finite.size and not np.all(finite == np.round(finite)):
-        raise UserError("answer codes must be whole numbers; found fractional values")
-    lo = int(finite.min()) if finite.size else 0
-    hi = int(finite.max()) if finite.size else 0
-    idx = np.where(nan, hi - lo + 1, values - lo).astype(np.int64)  # NaN -> one slot past the top
-    present = np.bincount(idx.ravel(), minlength=hi - lo + 2) > 0
-    v_slots = np.flatnonzero(present)
-    lookup = np.cumsum(present) - 1  # slot -> position among the codes present (a gather, not a search)
-    v_idx = lookup[idx]
-    v_names = [str(s + lo) if s <= hi - lo else "NA" for s in v_slots]
     c_codes, c_idx = np.unique(np.asarray(country), return_inverse=True)
-    n_c, n_v = len(c_codes), len(v_slots)
-    flat = ((c_idx[:, None] * n_items + np.arange(n_items)) * n_v + v_idx).ravel()
-    size = n_c * n_items * n_v
-    counts = np.bincount(flat, minlength=size).reshape(n_c, n_items, n_v)
-    if weights is None:
-        weighted = counts.astype(float)
+    if values.dtype.kind == "f":
+        nan = np.isnan(values)
+        n_nan = int(np.count_nonzero(nan))
+        with np.errstate(invalid="ignore"):
+            if n_nan == values.size:  # no codes at all (or no cells)
+                lo = hi = 0
+            else:
+                lo, hi = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)  # NaN-ignoring
+            codes = values.astype(np.int64)
+            if np.count_nonzero(codes != values) > n_nan:  # NaN never equals its cast; anything else is a fraction
+                raise UserError("answer codes must be whole numbers; found fractional values")
+        lo, hi = int(lo), int(hi)
+        if n_nan:
+            codes[nan] = hi + 1  # one slot past the top
     else:
-        w = np.repeat(np.asarray(weights, dtype=float), n_items)
-        weighted = np.bincount(flat, weights=w, minlength=size).reshape(n_c, n_items, n_v)
+        codes = values.astype(np.int64)
+        lo, hi = (int(codes.min()), int(codes.max())) if codes.size else (0, 0)
+    n_slots = hi - lo + 2
+    n_c = len(c_codes)
+    if n_c * n_items * n_slots <= MAX_DENSE_CELLS:
+        slot_values = np.arange(lo, hi + 2)
+        codes -= lo
+    else:
+        slot_values, inverse = np.unique(codes, return_inverse=True)
+        codes = inverse.reshape(n, n_items)
+        n_slots = len(slot_values)
+    codes += np.arange(n_items) * n_slots
+    codes += (c_idx * (n_items * n_slots))[:, None]
+    # A data frame's values come column by column (Fortran order): count them in that order
+    # rather than copying them into rows first; the weights then repeat per item, not per row.
+    by_item = codes.flags.f_contiguous and not codes.flags.c_contiguous
+    flat = codes.T.ravel() if by_item else codes.ravel()
+    size = n_c * n_items * n_slots
+    counts = np.bincount(flat, minlength=size).reshape(n_c, n_items, n_slots)
+    if weights is None:
+        weighted = None
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        w = np.tile(w, n_items) if by_item else np.repeat(w, n_items)
+        weighted = np.bincount(flat, weights=w, minlength=size).reshape(n_c, n_items, n_slots)
+    present = np.flatnonzero(counts.any(axis=(0, 1)))
+    counts = counts[:, :, present]
+    weighted = counts.astype(np.float64) if weighted is None else weighted[:, :, present]
+    has_na = values.dtype.kind == "f" and n_nan > 0
+    v_names = ["NA" if has_na and v == hi + 1 else str(int(v)) for v in slot_values[present]]
     return c_codes, v_names, counts, weighted
 
 
@@ -252,7 +311,9 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
         if np.isnan(weights).any():
             log.warning("%d respondents without a weight get weight 0", int(np.isnan(weights).sum()))
             weights = np.nan_to_num(weights)
-    values = _apply_recodes(df[[s.variable for s in specs]].to_numpy(dtype=float, copy=True), specs)
+    columns = [s.variable for s in specs]
+    dtype = np.result_type(*df[columns].dtypes, np.float32) if columns else np.float32
+    values = _apply_recodes(df[columns].to_numpy(dtype=dtype, copy=True), specs)
     c_codes, v_names, counts, weighted = count_codes(df[country_col].to_numpy(dtype=np.int64), values, weights)
     ci, ii, vi = np.nonzero(counts)
     options = np.array(v_names, dtype=object)[vi]
@@ -265,13 +326,14 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
     table = pd.DataFrame({
         "wave": wave,
         "country_code": c_codes[ci].astype(int),
-        "country": [names.get(int(c), f"country {int(c)}") for c in c_codes[ci]],
+        "country": np.array([names.get(int(c), f"country {int(c)}") for c in c_codes], dtype=object)[ci],
         "item_id": np.array([s.id for s in specs], dtype=object)[ii],
         "variable": np.array([s.variable for s in specs], dtype=object)[ii],
         "option": options,
         "status": status,
         "count": counts[ci, ii, vi],
-        "weighted_count": np.round(weighted[ci, ii, vi], 6),
+        # without weights the weighted count is the count: written as a whole number, not "12.0"
+        "weighted_count": counts[ci, ii, vi] if weights is None else np.round(weighted[ci, ii, vi], 6),
         "_item": ii,
         "_rank": np.where(status_rank >= 0, status_rank, 1000 + numeric),
     })
@@ -363,19 +425,24 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     if wave is not None and "wave" in table.columns:
         table = table[table["wave"] == wave]
     table = table[table[column].notna()]
-    codes = pd.Index(sorted(table["country_code"].astype(int).unique()))
-    c_idx = codes.get_indexer(table["country_code"].astype(int))
+    country = table["country_code"].to_numpy(dtype=np.int64)
+    codes = pd.Index(np.unique(country))
+    c_idx = codes.get_indexer(country)
     i_idx = pd.Index(item_ids).get_indexer(table["item_id"].astype(str))
-    keys = pd.Index([f"{i}\x1f{o}" for i, order in zip(item_ids, orders) for o in order])
-    k_pos = np.array([k for order in orders for k in range(len(order))])
-    hit = keys.get_indexer(table["item_id"].astype(str) + "\x1f" + _clean_codes(table["option"]))
+    # The few distinct option codes are cleaned once, then each row's position in its item's
+    # order is a lookup in a small [item, code] table (-1: not one of the item's options).
+    o_idx, o_codes = pd.factorize(table["option"])
+    cleaned = list(_clean_codes(pd.Series(o_codes, dtype=object)))
+    position = np.array([[order.index(c) if c in order else -1 for c in cleaned] for order in orders],
+                        dtype=np.int64).reshape(len(orders), len(cleaned))
+    k = np.where((i_idx >= 0) & (o_idx >= 0), position[i_idx, o_idx], -1)
     value = table[column].to_numpy(dtype=float)
-    n_k = max(len(o) for o in orders)
-    counts = np.zeros((len(codes), len(item_ids), n_k))
-    invalid = np.zeros((len(codes), len(item_ids)))
-    ok, other = (i_idx >= 0) & (hit >= 0), (i_idx >= 0) & (hit < 0)
-    np.add.at(counts, (c_idx[ok], i_idx[ok], k_pos[hit[ok]]), value[ok])
-    np.add.at(invalid, (c_idx[other], i_idx[other]), value[other])
+    n_c, n_i, n_k = len(codes), len(item_ids), max(len(o) for o in orders)
+    ok, other = (i_idx >= 0) & (k >= 0), (i_idx >= 0) & (k < 0)
+    counts = np.bincount((c_idx[ok] * n_i + i_idx[ok]) * n_k + k[ok], weights=value[ok],
+                         minlength=n_c * n_i * n_k).reshape(n_c, n_i, n_k)
+    invalid = np.bincount(c_idx[other] * n_i + i_idx[other], weights=value[other],
+                          minlength=n_c * n_i).reshape(n_c, n_i)
     absent = [i for i, n in zip(item_ids, counts.sum((0, 2))) if n == 0]
     if absent:
         log.warning("%s: no answers for %d item(s): %s", path, len(absent), ", ".join(absent[:10]))
