@@ -212,7 +212,7 @@ def test_count_codes_refuses_fractions():
         count_codes(np.array([1, 1]), np.array([[1.0], [1.5]], dtype=np.float32))
 
 
-def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path):
+def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path, caplog):
     """Codes are read as float32, weights as float64; a code past 2**24 (float32 would round it)
     is read again as float64; empty and stray text cells become NaN."""
     path = tmp_path / "wv.csv"
@@ -221,7 +221,9 @@ def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path):
                     "156,0.5,2,x,1\n"
                     "276,2,-1,3,840006\n"
                     "276,1,4,4,2\n", encoding="utf-8")
-    df = survey.read_microdata(path, ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2", "REGION"], exact=("W_WEIGHT",))
+    with caplog.at_level("WARNING"):
+        df = survey.read_microdata(path, ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2", "REGION"], exact=("W_WEIGHT",))
+    assert "column Q2: 1 cell(s) of text ('x') read as missing" in caplog.text
     assert df["Q1"].dtype == np.float32 and df["W_WEIGHT"].dtype == np.float64
     assert df["W_WEIGHT"].iloc[0] == 1.234567890123
     assert df["REGION"].dtype == np.float64 and df["REGION"].iloc[0] == 16777217

@@ -209,9 +209,12 @@ def _coerce(col: pd.Series, name: str, path: Path) -> pd.Series:
         return col
     num = pd.to_numeric(col, errors="coerce")
     text = col.astype(str).str.strip()
-    bad = (num.isna() & col.notna() & (text != "") & (text.str.upper() != "NA")).mean()
-    if len(col) and bad > 0.5:
+    is_text = num.isna() & col.notna() & (text != "") & (text.str.upper() != "NA")
+    if len(col) and is_text.mean() > 0.5:
         raise UserError(f"{path}: column {name} holds text, not numeric codes; use the numeric CSV or the .dta release")
+    if is_text.any():
+        examples = ", ".join(repr(v) for v in text[is_text].unique()[:3])
+        log.warning("%s: column %s: %d cell(s) of text (%s) read as missing", path, name, int(is_text.sum()), examples)
     return num
 
 
