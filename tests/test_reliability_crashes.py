@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from openai_server import FakeOpenAIServer  # noqa: E402
-from reliability_figures import write_figures  # noqa: E402
+from reliability_figures import report_figures  # noqa: E402
 from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.results_store import COLUMNS, read_results  # noqa: E402
 
@@ -40,10 +40,7 @@ KILLS = 20
 FIGURES: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    write_figures("crashes", FIGURES)
+_report = report_figures("crashes", FIGURES)
 
 
 class Harness:

@@ -5,12 +5,11 @@ retried with bounded back-off; every other fault (invalid JSON, a body that is n
 completion, 4xx, refusals, empty or null content, an exception inside the prober) becomes that
 item's recorded row with its reason while the run goes on, and a rerun asks exactly those
 items again. Figures for the README's "Reliability" section are collected in `FIGURES` and
-written to $RELIABILITY_FIGURES when set (see `_report`).
+written to $RELIABILITY_FIGURES when set (see `tests/reliability_figures.py`).
 """
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import openai
 import pytest
 
 from openai_server import FakeOpenAIServer
+from reliability_figures import report_figures
 from utils import api_prober
 from utils.api_prober import APIProber, _retry_after_s
 from utils.errors import UserError
@@ -36,20 +36,7 @@ API = ROOT / "code" / "RQ1" / "prob_by_api.py"
 FIGURES: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    write_figures("faults", FIGURES)
-
-
-def write_figures(section: str, figures: Counter) -> None:
-    """Merge this module's counts into the JSON file named by $RELIABILITY_FIGURES, if set."""
-    path = os.environ.get("RELIABILITY_FIGURES")
-    if not path:
-        return
-    data = json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-    data[section] = dict(sorted(figures.items()))
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+_report = report_figures("faults", FIGURES)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from openai_server import FakeOpenAIServer
-from reliability_figures import write_figures
+from reliability_figures import report_figures
 from utils.cli import api_main, local_main
 from utils.questionnaire import load_questionnaire, questionnaire_path
 from utils.records import ProbeResult
@@ -30,10 +30,7 @@ FIGURES: Counter = Counter()
 prepare_wvs = load_script("dataset/prepare_wvs.py")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    write_figures("bad_inputs", FIGURES)
+_report = report_figures("bad_inputs", FIGURES)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from openai_server import FakeOpenAIServer
-from reliability_figures import write_figures
+from reliability_figures import report_figures
 from utils.api_prober import APIProber, make_client, resolve_endpoint
 from utils.cli import main_guard
 from utils.errors import UserError
@@ -33,10 +33,7 @@ LLM = ROOT / "code" / "RQ1" / "prob_by_llm.py"
 FIGURES: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report():
-    yield
-    write_figures("secrets", FIGURES)
+_report = report_figures("secrets", FIGURES)
 
 
 def canary() -> str:
