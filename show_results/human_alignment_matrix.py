@@ -20,7 +20,7 @@ from scipy.spatial.distance import squareform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
 
 # The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         written += plot(part, f"human_alignment_matrix_{len(codes)}",
                         f"Alignment between {len(small.human.country_codes)} countries"
                         f"{' and the models' if answers else ''}", sc.human.synthetic, args.out)
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import COLORS, grid, legend_below, point_range, save, title, write_csv  # noqa: E402
 
 SCORE_COLUMNS = ["model", "country_code", "country", "score", "std", "n_items"]
@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for model, d in df.groupby("model", sort=False):
         print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries "
               f"(best {d['country'].iloc[0]}, worst {d['country'].iloc[-1]})")
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
 from utils.plotting import COLORS, legend_below, plt, save, title, write_csv  # noqa: E402
 
 
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in df.itertuples():
         print(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled {r.pooled_score:.4f}  "
               f"entropy {r.entropy:.3f}")
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, run, short_name  # noqa: E402
+from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, report_written, run, short_name  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.paths import INPUTS_DIR  # noqa: E402
 from utils.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
@@ -175,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     written = [write_csv(df, args.out, "rq2_steering_scores.csv"), write_csv(wide, args.out, "rq2_steering_table.csv")]
     written += plot_table(wide, sc.human.synthetic, args.out) + plot_gains(df, sc.human.synthetic, args.out)
     print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import HUMAN_DIR, load_scoring, parse_args, parser, rq1_answers, run, short_name  # noqa: E402
+from utils.analysis import HUMAN_DIR, load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.survey import load_wave_map  # noqa: E402
@@ -95,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     written = [write_csv(df, args.out, "rq3_country_scores.csv"), write_csv(summary, args.out, "rq3_temporal.csv")]
     written += plot(summary, synthetic, args.out)
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import metrics  # noqa: E402
-from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, run, short_name  # noqa: E402
+from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, report_written, run, short_name  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
 
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     df = sensitivity_table(sc, args.results_root, args.models)
     written = [write_csv(df, args.out, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.out)
     print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return report_written(written)
 
 
 if __name__ == "__main__":

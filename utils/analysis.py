@@ -63,6 +63,12 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return args
 
 
+def report_written(paths: list[Path]) -> int:
+    """End a script: name the files it wrote; exit code 0."""
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a script's main; problems the user can fix become one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

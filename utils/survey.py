@@ -257,6 +257,7 @@ def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | N
         if n_nan:
             codes[nan] = hi + 1  # one slot past the top
     else:
+        n_nan = 0
         codes = values.astype(np.int64)
         lo, hi = (int(codes.min()), int(codes.max())) if codes.size else (0, 0)
     n_slots = hi - lo + 2
@@ -285,8 +286,7 @@ def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | N
     present = np.flatnonzero(counts.any(axis=(0, 1)))
     counts = counts[:, :, present]
     weighted = counts.astype(np.float64) if weighted is None else weighted[:, :, present]
-    has_na = values.dtype.kind == "f" and n_nan > 0
-    v_names = ["NA" if has_na and v == hi + 1 else str(int(v)) for v in slot_values[present]]
+    v_names = ["NA" if n_nan and v == hi + 1 else str(int(v)) for v in slot_values[present]]
     return c_codes, v_names, counts, weighted
 
 
