@@ -170,8 +170,10 @@ def test_sigkill_local_prober_20_times(harness, tiny_model_dir, tmp_path):
 
 
 def test_two_runs_on_one_results_file(tmp_path):
-    """The second run stops at once with a one-line message; the first finishes a clean file."""
-    with FakeOpenAIServer(delay_s=0.05) as srv:
+    """The second run stops at once with a one-line message; the first finishes a clean file.
+    Each reply takes 0.25 s, so the first run (40 items, about 10 s) is still writing while the
+    second starts (a few seconds of imports on a busy machine)."""
+    with FakeOpenAIServer(delay_s=0.25) as srv:
         args = [sys.executable, str(API), "--model_name_or_path", "m", "--base_url", srv.base_url,
                 "--results-root", str(tmp_path), "--quiet", "--limit", "40"]
         results = tmp_path / "RQ1" / "m" / "results.csv"
