@@ -20,9 +20,10 @@ import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 from bench_local import random_model  # noqa: E402
-from utils.hf_prober import HFProber  # noqa: E402
-from utils.prompts import build_requests, load_prompt_set  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+from utils.probing.hf_prober import HFProber  # noqa: E402
+from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

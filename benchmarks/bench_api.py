@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 import openai  # noqa: E402
 
-from utils.api_prober import APIProber  # noqa: E402
-from utils.prompts import build_requests, load_prompt_set  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.results_store import ResultStore, read_results  # noqa: E402
-from utils.runner import run_requests  # noqa: E402
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+from utils.core.result_layout import read_results  # noqa: E402
+from utils.probing.api_prober import APIProber  # noqa: E402
+from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
+from utils.probing.results_store import ResultStore  # noqa: E402
+from utils.probing.runner import run_requests  # noqa: E402
 
 TIMING_COLUMNS = ("latency_s", "finished_at")
 # The server runs in its own process, as a real one would (in this process it would share the
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     c = args.concurrency
     runs = []  # (label, concurrency, seconds, summary, path)
     retries = RetryCounter()
-    api_log = logging.getLogger("utils.api_prober")
+    api_log = logging.getLogger("utils.probing.api_prober")
     api_log.addHandler(retries)
     api_log.propagate = False  # counted, not printed
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@ logprob. The naive way (the original approach): for each item and each option co
 prompt plus the code through the model, no cache, one sequence at a time, reading the code's
 log-probability and then the probability that the answer ends. Ours (`HFProber`): the shared
 prompt prefix computed once, then `batch_size` items per forward pass, each with all its codes,
-packed with a block attention mask (see utils/hf_prober.py). Both run here on the same items
+packed with a block attention mask (see utils/probing/hf_prober.py). Both run here on the same items
 (every 9th of the 144), timings include `prepare()`; the probabilities must agree to 1e-4.
 
 verbalized. Naive: the whole prompt, greedy generation up to 256 new tokens (or end of text),
@@ -30,22 +30,21 @@ The last line is `ratio: X`: ours against the naive way in items per second, log
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import sys
 import time
 from pathlib import Path
 
-import json
-
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir  # noqa: E402
-from utils.hf_prober import DTYPES, HFProber, load_model  # noqa: E402
-from utils.prompts import build_requests, load_prompt_set  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir  # noqa: E402
+from utils.probing.hf_prober import DTYPES, HFProber, load_model  # noqa: E402
+from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -141,7 +140,7 @@ def bench_verbalized(model, tokenizer, items, n_verb: int, args) -> tuple[float,
     ours_rows = []  # (way, seconds, results)
     for batched in (False, True):
         prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=256, batch_size=args.batch_size)
-        prober.batch_generation = batched  # off by default on the CPU (see utils/hf_prober.py)
+        prober.batch_generation = batched  # off by default on the CPU (see utils/probing/hf_prober.py)
         start = time.perf_counter()
         prober.prepare(vreqs)
         results = [prober.probe(r) for r in vreqs]

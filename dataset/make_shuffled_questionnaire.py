@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.paths import QUESTIONS_DIR  # noqa: E402
+from utils.core.paths import QUESTIONS_DIR  # noqa: E402
 
 
 def shuffle_items(lines: list[dict], seed: int) -> list[dict]:

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.errors import UserError  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.survey import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
-from utils.synthetic_wvs import synthetic_microdata  # noqa: E402
+from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
+from utils.analysis.wave_map import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

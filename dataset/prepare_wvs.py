@@ -6,7 +6,7 @@
 
 Reads only the country, weight and item columns (CSV with , ; or tab separators, or Stata .dta)
 and writes dataset/human/WV<wave>.csv (one row per country, item and answer code, with counts and
-survey-weighted counts) plus WV<wave>.meta.json. See utils/survey.py for the format.
+survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/microdata.py for the format.
 """
 from __future__ import annotations
 
@@ -17,19 +17,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.errors import UserError  # noqa: E402
-from utils.paths import REPO_ROOT  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.survey import (  # noqa: E402
-    SYNTHETIC_MARKER,
-    WAVE_COLUMNS,
-    file_columns,
-    load_wave_map,
-    prepare_long_table,
-    read_microdata,
-    wave_items,
-    write_long_table,
-)
+from utils.analysis.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
+from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
+from utils.core.paths import REPO_ROOT  # noqa: E402
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"
 

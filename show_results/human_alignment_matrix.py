@@ -19,9 +19,11 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
-from utils.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.analysis import metrics  # noqa: E402
+from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
+from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.scoring import load_scoring  # noqa: E402
 
 # The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
 # Ireland, Canada, China, Jordan, Bangladesh, Libya, Myanmar, Egypt.

@@ -14,10 +14,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
-from utils.parsing import parse_distribution  # noqa: E402
-from utils.result_layout import find_result_files, option_keys  # noqa: E402
-from utils.results_store import read_results  # noqa: E402
+from utils.core.parsing import parse_distribution  # noqa: E402
+from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
+from utils.core.result_layout import (  # noqa: E402
+    find_result_files,
+    option_keys,
+    read_results,  # noqa: E402
+)
 
 COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status"]
 

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import metrics  # noqa: E402
-from utils.analysis import load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
-from utils.plotting import COLORS, legend_below, plt, save, title, write_csv  # noqa: E402
+from utils.analysis import metrics  # noqa: E402
+from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
+from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.plotting import COLORS, legend_below, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.scoring import load_scoring  # noqa: E402
 
 
 def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_items, entropy: float,

@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import metrics  # noqa: E402
-from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, report_written, run, short_name  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.paths import INPUTS_DIR  # noqa: E402
-from utils.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
-from utils.survey import country_names  # noqa: E402
+from utils.analysis import metrics  # noqa: E402
+from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
+from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.scoring import load_scoring  # noqa: E402
+from utils.analysis.wave_map import country_names  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
+from utils.core.paths import INPUTS_DIR  # noqa: E402
 
 METHODS = ["persona", "few-shot", "language", "language_persona", "language_few-shot"]
 

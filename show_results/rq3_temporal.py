@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import metrics  # noqa: E402
-from utils.analysis import HUMAN_DIR, load_scoring, parse_args, parser, report_written, rq1_answers, run, short_name  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
-from utils.survey import load_wave_map  # noqa: E402
+from utils.analysis import metrics  # noqa: E402
+from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
+from utils.analysis.flags import HUMAN_DIR, parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis.scoring import load_scoring  # noqa: E402
+from utils.analysis.wave_map import load_wave_map  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
 
 WAVES = (5, 6, 7)
 

@@ -18,10 +18,12 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import metrics  # noqa: E402
-from utils.analysis import load_answers, load_scoring, model_files, parse_args, parser, report_written, run, short_name  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis import metrics  # noqa: E402
+from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
+from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis.scoring import load_scoring  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
 
 VARIANTS = ["number", "prob", "order"]
 

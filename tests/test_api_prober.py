@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import openai
 import pytest
-
 from openai_server import answer_for
-from utils.api_prober import APIProber, build_payload, read_completion, resolve_endpoint, make_client
-from utils.errors import UserError
-from utils.prompts import build_requests, load_prompt_set, prompt_text
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.results_store import ResultStore, read_results
-from utils.runner import run_requests
+
+from utils.core.errors import UserError
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.result_layout import read_results
+from utils.probing.api_prober import APIProber, build_payload, make_client, read_completion, resolve_endpoint
+from utils.probing.prompts import build_requests, load_prompt_set, prompt_text
+from utils.probing.results_store import ResultStore
+from utils.probing.runner import run_requests
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.results_store import read_results
+from utils.core.result_layout import read_results
 
 pytestmark = pytest.mark.slow
 LLM = Path(__file__).resolve().parents[1] / "code" / "RQ1" / "prob_by_llm.py"

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-
 from openai_server import FakeOpenAIServer
-from utils.results_store import read_results
+
+from utils.core.result_layout import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"

@@ -6,11 +6,12 @@ import json
 import pytest
 import torch
 
-from utils.hf_prober import HFProber
-from utils.prompts import build_requests, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.results_store import ResultStore, read_results
-from utils.runner import run_requests
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.result_layout import read_results
+from utils.probing.hf_prober import HFProber
+from utils.probing.prompts import build_requests, load_prompt_set
+from utils.probing.results_store import ResultStore
+from utils.probing.runner import run_requests
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_model, verbalized_r
 
 def test_rows_stop_on_their_own(tiny_model):
     """One row's closed mapping or end of text stops that row only, at its own length."""
-    from utils.hf_prober import _MappingClosed
+    from utils.probing.hf_prober import _MappingClosed
 
     tokenizer, _ = tiny_model
     start = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

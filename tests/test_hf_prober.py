@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from utils.hf_prober import HFProber
-from utils.prompts import build_requests, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.probing.hf_prober import HFProber
+from utils.probing.prompts import build_requests, load_prompt_set
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_verbalized_is_bounded_and_recorded(tiny_model, items):
 
 
 def test_verbalized_stops_when_mapping_closes(tiny_model):
-    from utils.hf_prober import _MappingClosed
+    from utils.probing.hf_prober import _MappingClosed
 
     tokenizer, _ = tiny_model
     prefix = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

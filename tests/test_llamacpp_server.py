@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.results_store import read_results
+from utils.core.result_layout import read_results
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
 pytestmark = [pytest.mark.llamacpp, pytest.mark.slow]
@@ -20,7 +20,7 @@ API = Path(__file__).resolve().parents[1] / "code" / "RQ1" / "prob_by_api.py"
 
 @pytest.fixture(scope="module")
 def llama_server():
-    from utils.bundled_model import BUNDLED_GGUF, bundled_model_dir
+    from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

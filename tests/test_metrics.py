@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
-from utils import metrics
-from utils.metrics import (
+from utils.analysis import metrics
+from utils.analysis.human_data import keep_mask
+from utils.analysis.metrics import (
     alignment,
     bootstrap_ci,
     drop_options,
@@ -20,7 +21,6 @@ from utils.metrics import (
     summarize,
     uniform,
 )
-from utils.survey import keep_mask
 
 
 def scipy_score(p, q):

@@ -17,7 +17,7 @@ from conftest import REFERENCE
 from scipy.stats import wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
-from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/paper-release is not present")
 RESULTS = REFERENCE / "results"

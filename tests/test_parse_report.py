@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import ProbeResult
-from utils.result_layout import describe
-from utils.results_store import ResultStore, result_row
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import ProbeResult
+from utils.core.result_layout import describe
+from utils.probing.results_store import ResultStore, result_row
 
 SCRIPT = Path(__file__).resolve().parents[1] / "show_results" / "parse_report.py"
 

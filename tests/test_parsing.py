@@ -1,4 +1,4 @@
-"""Tests for utils.parsing: worked examples, properties, and the paper's release."""
+"""Tests for utils.core.parsing: worked examples, properties, and the paper's release."""
 from __future__ import annotations
 
 import ast
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from utils.parsing import ParsedAnswer, parse_distribution
+from utils.core.parsing import ParsedAnswer, parse_distribution
 
 K4 = ["1", "2", "3", "4"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import openai
 import pytest
 
-from utils.api_prober import APIProber
-from utils.hf_prober import HFProber
-from utils.prompts import build_requests, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import ProbeResult
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import ProbeResult
+from utils.probing.api_prober import APIProber
+from utils.probing.hf_prober import HFProber
+from utils.probing.prompts import build_requests, load_prompt_set
 
 
 @pytest.fixture(params=["api", "hf"])

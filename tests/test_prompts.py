@@ -1,8 +1,8 @@
 """Prompts are rendered from data files by one function."""
 from __future__ import annotations
 
-from utils.prompts import build_requests, format_percentages, load_prompt_set, render_messages
-from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.probing.prompts import build_requests, format_percentages, load_prompt_set, render_messages
 
 
 def test_verbalized_prompt_has_instruction_examples_and_item():

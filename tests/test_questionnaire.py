@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from utils.errors import UserError
-from utils.paths import REPO_ROOT
-from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.errors import UserError
+from utils.core.paths import REPO_ROOT
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 
 def expected_ids() -> list[str]:

@@ -32,8 +32,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from openai_server import FakeOpenAIServer  # noqa: E402
 from reliability_figures import report_figures  # noqa: E402
-from utils.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.results_store import COLUMNS, read_results  # noqa: E402
+
+from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
+from utils.core.result_layout import read_results  # noqa: E402
+from utils.probing.results_store import COLUMNS  # noqa: E402
 
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
 KILLS = 20
@@ -200,9 +202,9 @@ def _harness() -> None:
     torch.set_num_threads(1)  # no OpenMP pool exists in this process, so forking stays safe
     import transformers.models.llama.modeling_llama  # noqa: F401  (what the local run imports)
 
-    import utils.api_prober  # noqa: F401
-    import utils.hf_prober  # noqa: F401
-    from utils.cli import api_main, local_main
+    import utils.probing.api_prober  # noqa: F401
+    import utils.probing.hf_prober  # noqa: F401
+    from utils.probing.cli import api_main, local_main
 
     mains = {"api": api_main, "local": local_main}
     for line in sys.stdin:

@@ -20,16 +20,17 @@ from types import SimpleNamespace
 
 import openai
 import pytest
-
 from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
-from utils import api_prober
-from utils.api_prober import APIProber, _retry_after_s
-from utils.errors import UserError
-from utils.prompts import build_requests, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.results_store import ResultStore, read_results
-from utils.runner import run_requests
+
+from utils.probing import api_prober
+from utils.core.errors import UserError
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.result_layout import read_results
+from utils.probing.api_prober import APIProber, _retry_after_s
+from utils.probing.prompts import build_requests, load_prompt_set
+from utils.probing.results_store import ResultStore
+from utils.probing.runner import run_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"

@@ -15,14 +15,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
-from utils.cli import api_main, local_main
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import ProbeResult
-from utils.results_store import COLUMNS, MAX_TEXT_CHARS, ResultStore, read_results, result_row
 from wvs_fixtures import load_script, microdata
+
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import ProbeResult
+from utils.core.result_layout import read_results
+from utils.probing.cli import api_main, local_main
+from utils.probing.results_store import COLUMNS, MAX_TEXT_CHARS, ResultStore, result_row
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = questionnaire_path("English")

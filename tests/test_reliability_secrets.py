@@ -16,16 +16,17 @@ from pathlib import Path
 
 import openai
 import pytest
-
 from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
-from utils.api_prober import APIProber, make_client, resolve_endpoint
-from utils.cli import main_guard
-from utils.errors import UserError
-from utils.prompts import build_requests, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.results_store import ResultStore, read_results
-from utils.runner import run_requests
+
+from utils.core.errors import UserError
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.result_layout import read_results
+from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
+from utils.probing.cli import main_guard
+from utils.probing.prompts import build_requests, load_prompt_set
+from utils.probing.results_store import ResultStore
+from utils.probing.runner import run_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
@@ -144,7 +145,7 @@ def test_an_unexpected_exception_with_the_key_is_stored_redacted(tmp_path, serve
 def test_an_openai_error_echoing_the_key_is_redacted(server):
     key = canary()
     client = openai.OpenAI(api_key=key, base_url=server.base_url, max_retries=0, timeout=10)
-    from utils.results_store import register_secret
+    from utils.core.secrets import register_secret
     register_secret(key)
     server.script.append(("echo_key", 403))
     req = build_requests(load_questionnaire(questionnaire_path())[:1], "verbalized", load_prompt_set())[0]

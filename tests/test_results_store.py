@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from utils.errors import UserError
-from utils.paths import model_folder, results_dir
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import ProbeResult
-from utils.results_store import COLUMNS, ResultStore, read_results, result_row
+from utils.core.errors import UserError
+from utils.core.paths import model_folder, results_dir
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import ProbeResult
+from utils.core.result_layout import read_results
+from utils.probing.results_store import COLUMNS, ResultStore, result_row
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from utils.conditions import rq2_condition, steering_countries, steering_methods
-from utils.errors import UserError
-from utils.paths import INPUTS_DIR, QUESTIONS_DIR, REPO_ROOT
-from utils.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR, QUESTIONS_DIR, REPO_ROOT
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.probing.conditions import rq2_condition, steering_countries, steering_methods
 
 LANGUAGES = ["Chinese", "Japanese", "German", "Korean", "Russian", "Vietnamese", "Portuguese", "Spanish"]
 SCRIPTS = {  # a character class every item of the language must use somewhere

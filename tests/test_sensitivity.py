@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
 from openai_server import FakeOpenAIServer
-from utils.paths import REPO_ROOT
-from utils.results_store import read_results
+
+from utils.core.paths import REPO_ROOT
+from utils.core.result_layout import read_results
 
 API = REPO_ROOT / "code" / "RQ1" / "prob_by_api.py"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.survey import WAVE_COLUMNS, load_wave_map, wave_items
+from utils.analysis.wave_map import WAVE_COLUMNS, load_wave_map, wave_items
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTRIES = {156: 120, 276: 100, 840: 80}  # code -> respondents

@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from utils.cli import local_main  # noqa: E402
+from utils.probing.cli import local_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(local_main(experiment="RQ1"))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from utils.errors import UserError
+from utils.core.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS_DIR = REPO_ROOT / "dataset" / "questions"
 INPUTS_DIR = REPO_ROOT / "inputs"
 RESULTS_DIR = REPO_ROOT / "results"

@@ -38,10 +38,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria, StoppingCriteriaList
 
-from utils.errors import UserError
-from utils.option_scoring import continues_code, distribution_text, logprob_record, normalize_log_scores
-from utils.parsing import parse_distribution
-from utils.records import ProbeRequest, ProbeResult
+from utils.core.errors import UserError
+from utils.core.parsing import parse_distribution
+from utils.core.records import ProbeRequest, ProbeResult
+from utils.probing.option_scoring import continues_code, distribution_text, logprob_record, normalize_log_scores
 
 log = logging.getLogger(__name__)
 DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

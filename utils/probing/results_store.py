@@ -26,46 +26,18 @@ import io
 import json
 import math
 import os
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from utils.errors import UserError
-from utils.records import ProbeResult, SurveyItem
+from utils.core.errors import UserError
+from utils.core.records import ProbeResult, SurveyItem
+from utils.core.secrets import redact
 
 PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
 COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
                            "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
 STATUSES = ("ok", "unparsed", "error")
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
-# Files written before the cap, or edited by hand, may hold longer fields; read them anyway.
-csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-
-_SECRETS: set[str] = set()
-_SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD)$", re.I)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret (an API key) so that `redact` removes it from anything written."""
-    if value and len(value) >= 8:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """`text` with every known secret replaced by `[redacted]`.
-
-    >>> register_secret("sk-canary-0123456789")
-    >>> redact("Incorrect API key provided: sk-canary-0123456789")
-    'Incorrect API key provided: [redacted]'
-    """
-    if not text:
-        return text
-    secrets = _SECRETS | {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
-    for secret in sorted(secrets, key=len, reverse=True):  # longest first: one key may contain another
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
-    return text
-
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     """`text` if short enough, else its first and last `limit // 2` characters around a marker."""
@@ -230,12 +202,6 @@ def _row_problem(row: dict[str, str]) -> str:
     if abs(sum(values) - 1.0) > 0.01:
         return f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1"
     return ""
-
-
-def read_results(path: Path) -> list[dict[str, str]]:
-    """Rows of a results file (ours or the paper's), as dicts of strings."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def write_run_meta(path: Path, meta: dict) -> None:

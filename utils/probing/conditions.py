@@ -16,11 +16,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.errors import UserError
-from utils.paths import INPUTS_DIR
-from utils.prompts import PromptSet, build_requests, example_from_item, load_prompt_set
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import ProbeRequest, SurveyItem
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import ProbeRequest, SurveyItem
+from utils.probing.prompts import PromptSet, build_requests, example_from_item, load_prompt_set
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ relative to the root, read once here, so no other code splits file names.
 from __future__ import annotations
 
 import ast
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +49,9 @@ def option_keys(row: dict[str, str]) -> list[str]:
     except (ValueError, SyntaxError):
         return []
     return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    """Rows of a results file (ours or the paper's), as dicts of strings."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

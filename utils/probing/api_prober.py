@@ -22,11 +22,16 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
-from utils.errors import UserError
-from utils.option_scoring import distribution_text, logprob_record, normalize_log_scores, scores_from_top_logprobs
-from utils.parsing import parse_distribution
-from utils.records import ProbeRequest, ProbeResult
-from utils.results_store import redact, register_secret
+from utils.core.errors import UserError
+from utils.core.parsing import parse_distribution
+from utils.core.records import ProbeRequest, ProbeResult
+from utils.core.secrets import redact, register_secret
+from utils.probing.option_scoring import (
+    distribution_text,
+    logprob_record,
+    normalize_log_scores,
+    scores_from_top_logprobs,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,25 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from utils.errors import UserError
-from utils.meta import run_meta
-from utils.paths import RESULTS_DIR, model_folder, results_dir
-from utils.conditions import (Condition, choose, rq1_condition, rq2_condition, sensitivity_condition,
-                              sensitivity_variants, steering_countries, steering_methods)
-from utils.prompts import METHODS, load_prompt_set, prompt_text, write_dry_run
-from utils.questionnaire import load_questionnaire, questionnaire_path
-from utils.records import Prober
-from utils.results_store import ResultStore, redact, write_run_meta
-from utils.runner import run_requests
+from utils.core.errors import UserError
+from utils.core.paths import RESULTS_DIR, model_folder, results_dir
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import Prober
+from utils.core.secrets import RedactSecrets, redact
+from utils.probing.conditions import (
+    Condition,
+    choose,
+    rq1_condition,
+    rq2_condition,
+    sensitivity_condition,
+    sensitivity_variants,
+    steering_countries,
+    steering_methods,
+)
+from utils.probing.meta import run_meta
+from utils.probing.prompts import METHODS, load_prompt_set, prompt_text, write_dry_run
+from utils.probing.results_store import ResultStore, write_run_meta
+from utils.probing.runner import run_requests
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -178,28 +187,17 @@ def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
     return wrapped
 
 
-class _RedactSecrets(logging.Filter):
-    """Take API keys out of every log record (ours and the libraries'), tracebacks included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
-        if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING),
                         format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _RedactSecrets) for f in handler.filters):
-            handler.addFilter(_RedactSecrets())
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())
 
 
 @main_guard
 def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    from utils.api_prober import APIProber, make_client, resolve_endpoint
+    from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
 
     p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized",
                       experiment)
@@ -241,7 +239,7 @@ def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
     p.set_defaults(max_new_tokens=256)
     args = p.parse_args(argv)
     _setup_logging(args.log_level)
-    from utils.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir
+    from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir
 
     if args.model_name_or_path is None:
         path, gguf, name = bundled_model_dir() if not args.dry_run else None, BUNDLED_GGUF, BUNDLED_NAME
@@ -249,7 +247,7 @@ def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
         path, gguf, name = args.model_name_or_path, args.gguf_file, args.model_name_or_path
 
     def make() -> Prober:
-        from utils.hf_prober import HFProber, load_model
+        from utils.probing.hf_prober import HFProber, load_model
 
         tokenizer, model = load_model(path, gguf_file=gguf, device=args.device, dtype=args.dtype,
                                       device_map=args.device_map)

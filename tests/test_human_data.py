@@ -9,8 +9,12 @@ import pandas as pd
 import pytest
 from wvs_fixtures import COUNTRIES, hand_counts, load_script, microdata, specs
 
-from utils import survey
-from utils.survey import WaveItem, count_codes, load_human, load_wave_map, read_long_table, wave_items
+from utils.analysis import human_data, wave_map
+from utils.analysis import microdata as microdata_module
+from utils.analysis.human_data import load_human, read_long_table
+from utils.analysis.microdata import count_codes
+from utils.analysis.wave_map import WaveItem, load_wave_map, wave_items
+from utils.core.errors import UserError
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")
 
@@ -27,7 +31,8 @@ def run_prepare(tmp_path, df, wave=7, name="wv.csv", extra=(), **to_csv):
 
 
 def test_doctests():
-    assert doctest.testmod(survey).failed == 0
+    for module in (wave_map, microdata_module, human_data):
+        assert doctest.testmod(module).failed == 0
 
 
 def test_wave7_table_matches_hand_counts(tmp_path):
@@ -35,7 +40,7 @@ def test_wave7_table_matches_hand_counts(tmp_path):
     rc, out = run_prepare(tmp_path, df)
     assert rc == 0
     table, meta = read_long_table(out)
-    assert list(table.columns) == survey.LONG_COLUMNS
+    assert list(table.columns) == wave_map.LONG_COLUMNS
     expected = hand_counts(df, 7)
     got = {(int(r.country_code), r.item_id, r.option): (int(r.count), float(r.weighted_count))
            for r in table.itertuples()}
@@ -107,7 +112,7 @@ def test_recode_is_applied_before_counting():
     spec = wave_items(5, [], [WaveItem("Q9", {7: "Q9", 6: "V1", 5: "V1"}, ("1", "2"), ("1", "2"),
                                        recode={5: {"3": "2"}})])
     df = pd.DataFrame({"V2": [1, 1, 1, 1], "V259": [1.0] * 4, "V1": [1, 3, 2, -1]})
-    table = survey.prepare_long_table(df, 5, spec, "V2", "V259", names={1: "A"})
+    table = microdata_module.prepare_long_table(df, 5, spec, "V2", "V259", names={1: "A"})
     assert dict(zip(table["option"], table["count"])) == {"1": 1, "2": 2, "-1": 1}
 
 
@@ -169,12 +174,12 @@ def test_aggregated_table_from_another_source(tmp_path):
     h = load_human(path, ["Q1"], [("1", "2", "3", "4")])
     assert h.counts[:, 0].tolist() == [[3, 1, 0, 0], [2, 2, 0, 0]]
     assert h.n_invalid[:, 0].tolist() == [5, 0]
-    with pytest.raises(survey.UserError, match="weighted_count"):
+    with pytest.raises(UserError, match="weighted_count"):
         load_human(path, ["Q1"], [("1", "2", "3", "4")], weights="survey")
 
 
 def test_missing_human_table_says_what_to_run(tmp_path):
-    with pytest.raises(survey.UserError, match="prepare_wvs.py"):
+    with pytest.raises(UserError, match="prepare_wvs.py"):
         load_human(tmp_path / "none.csv", ["Q1"], [("1", "2")])
 
 
@@ -208,7 +213,7 @@ def test_count_codes_layouts_agree_with_a_counter(layout):
 
 
 def test_count_codes_refuses_fractions():
-    with pytest.raises(survey.UserError, match="whole numbers"):
+    with pytest.raises(UserError, match="whole numbers"):
         count_codes(np.array([1, 1]), np.array([[1.0], [1.5]], dtype=np.float32))
 
 
@@ -222,7 +227,7 @@ def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path, caplog):
                     "276,2,-1,3,840006\n"
                     "276,1,4,4,2\n", encoding="utf-8")
     with caplog.at_level("WARNING"):
-        df = survey.read_microdata(path, ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2", "REGION"], exact=("W_WEIGHT",))
+        df = microdata_module.read_microdata(path, ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2", "REGION"], exact=("W_WEIGHT",))
     assert "column Q2: 1 cell(s) of text ('x') read as missing" in caplog.text
     assert df["Q1"].dtype == np.float32 and df["W_WEIGHT"].dtype == np.float64
     assert df["W_WEIGHT"].iloc[0] == 1.234567890123
@@ -230,4 +235,4 @@ def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path, caplog):
     assert np.isnan(df["Q2"].iloc[0]) and np.isnan(df["Q2"].iloc[1]) and df["Q2"].iloc[2] == 3
     numeric = tmp_path / "numeric.csv"
     numeric.write_text("B_COUNTRY,REGION\n156,16777217\n276,3\n", encoding="utf-8")
-    assert survey.read_microdata(numeric, ["B_COUNTRY", "REGION"])["REGION"].iloc[0] == 16777217
+    assert microdata_module.read_microdata(numeric, ["B_COUNTRY", "REGION"])["REGION"].iloc[0] == 16777217

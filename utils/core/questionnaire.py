@@ -13,9 +13,9 @@ import json
 import re
 from pathlib import Path
 
-from utils.errors import UserError
-from utils.paths import QUESTIONS_DIR
-from utils.records import SurveyItem
+from utils.core.errors import UserError
+from utils.core.paths import QUESTIONS_DIR
+from utils.core.records import SurveyItem
 
 REQUIRED = ("id", "question", "choices", "choice_keys", "answer")
 # "1. Very important" at the start of a line of `answer`: the options as the model is shown them

@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from utils.survey import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
+from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
 
 MISSING_CODES = np.array([-1, -2, -5])
 

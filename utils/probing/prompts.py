@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from utils.errors import UserError
-from utils.paths import INPUTS_DIR
-from utils.records import Message, ProbeRequest, SurveyItem
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
+from utils.core.records import Message, ProbeRequest, SurveyItem
 
 METHODS = ("verbalized", "logprob")
 

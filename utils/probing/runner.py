@@ -21,9 +21,10 @@ from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
-from utils.errors import UserError
-from utils.records import ProbeRequest, ProbeResult, Prober
-from utils.results_store import ResultStore, redact, result_row
+from utils.core.errors import UserError
+from utils.core.records import Prober, ProbeRequest, ProbeResult
+from utils.core.secrets import redact
+from utils.probing.results_store import ResultStore, result_row
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,12 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
-from utils.paths import REPO_ROOT
+from utils.core.paths import REPO_ROOT
+from utils.core.secrets import redact_value
 
 PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "pandas", "scipy")
-SECRET_WORDS = ("key", "token", "secret", "password")
 
 
 def package_versions() -> dict[str, str]:
@@ -31,8 +32,7 @@ def git_commit() -> str:
 
 
 def run_meta(args: dict, **extra) -> dict:
-    """Arguments (minus anything that looks like a secret), versions, commit and time."""
-    safe = {k: v for k, v in args.items() if not any(w in k.lower() and "env" not in k.lower() for w in SECRET_WORDS)}
-    return {"arguments": safe, "python": platform.python_version(), "packages": package_versions(),
+    """Arguments (secret values redacted, never dropped by name), versions, commit and time."""
+    return {"arguments": redact_value({k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()}), "python": platform.python_version(), "packages": package_versions(),
             "git_commit": git_commit(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **extra}

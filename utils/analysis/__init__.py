@@ -1,0 +1,1 @@
+"""Analysing answers: human data, metrics, scoring, plotting and the flags of `show_results/` scripts."""

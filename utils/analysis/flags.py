@@ -1,0 +1,67 @@
+"""What every `show_results/` script shares at its edges: its flags, and ending with one line
+(the files written, or the problem the user can fix, exit code 2) instead of a traceback."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from utils.analysis.plotting import set_formats
+from utils.core.errors import UserError
+from utils.core.paths import REPO_ROOT, RESULTS_DIR
+
+log = logging.getLogger(__name__)
+HUMAN_DIR = REPO_ROOT / "dataset" / "human"
+FIGURES_DIR = REPO_ROOT / "figures"
+RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
+
+
+
+
+def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv") -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description)
+    if human_default is not None:
+        ap.add_argument("--human", type=Path, default=human_default,
+                        help=f"long table of human answers from dataset/prepare_wvs.py (default {human_default.relative_to(REPO_ROOT)})")
+    ap.add_argument("--results-root", type=Path, default=RESULTS_DIR,
+                    help="results in the paper's layout, ours or the paper's released folder (default results/)")
+    ap.add_argument("--out", type=Path, default=FIGURES_DIR, help="folder for the PNG, PDF and CSV (default figures/)")
+    ap.add_argument("--weights", choices=["none", "survey"], default="none",
+                    help="none: count respondents, as the paper does (default); survey: use the WVS weights")
+    ap.add_argument("--drop-nonsubstantive", action="store_true",
+                    help="leave out options that state no opinion (Q119's 0, Q122-Q129's 1) on both sides")
+    ap.add_argument("--models", default=None, help="comma-separated model names to include (default: all found)")
+    ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the split halves (default 0)")
+    ap.add_argument("--formats", default="png,pdf", help="figure files to write, comma-separated (default png,pdf)")
+    return ap
+
+
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = ap.parse_args(argv)
+    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        ap.error(f"--formats takes png, pdf and/or svg, not {args.formats!r}")
+    set_formats(formats)
+    return args
+
+
+def report_written(paths: list[Path]) -> int:
+    """End a script: name the files it wrote; exit code 0."""
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run a script's main; problems the user can fix become one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return main(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+

@@ -1,0 +1,142 @@
+"""Loading a prepared long table of human answers for analysis.
+
+`load_human`: a long table (from `dataset/prepare_wvs.py`, or any table with the columns
+`country_code, item_id, option, count` and optionally `weighted_count`, e.g. another survey's
+aggregate) -> `HumanData`, whose `counts[country, item, k]` follows each item's semantic `order`,
+zero-padded to the longest item. For Q122 (order `2, 1, 0`) position 0 holds code 2.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.analysis.microdata import meta_path
+from utils.analysis.wave_map import NON_SUBSTANTIVE, country_names
+from utils.core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class HumanData:
+    """Answer counts per country and item, options in semantic order (zero-padded)."""
+
+    country_codes: np.ndarray  # [C]
+    country_names: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    orders: tuple[tuple[str, ...], ...]
+    counts: np.ndarray  # [C, I, K] valid answers (weighted if weights == "survey")
+    n_invalid: np.ndarray  # [C, I] missing or other answers, same weighting
+    weights: str = "none"
+    wave: int | None = None
+    synthetic: bool = False
+    source: str = ""
+
+    @property
+    def n_options(self) -> np.ndarray:
+        return np.array([len(o) for o in self.orders])
+
+    def shares(self) -> np.ndarray:
+        """[C, I, K] distributions; NaN rows where a country has no valid answer to an item."""
+        total = self.counts.sum(-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, self.counts / np.where(total > 0, total, 1), np.nan)
+
+    def pooled(self) -> np.ndarray:
+        """[I, K] answers of all countries added together (the world population)."""
+        return self.counts.sum(0)
+
+    def select(self, country_codes) -> HumanData:
+        pos = {int(c): i for i, c in enumerate(self.country_codes)}
+        idx = [pos[int(c)] for c in country_codes if int(c) in pos]
+        return HumanData(self.country_codes[idx], tuple(self.country_names[i] for i in idx), self.item_ids,
+                         self.orders, self.counts[idx], self.n_invalid[idx], self.weights, self.wave,
+                         self.synthetic, self.source)
+
+
+def read_long_table(path: Path) -> tuple[pd.DataFrame, dict]:
+    """A long table and its metadata (`<name>.meta.json` beside it, if any)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"human data {path} not found; run dataset/prepare_wvs.py first "
+                        "(or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
+    try:
+        table = pd.read_csv(path, dtype={"option": str, "item_id": str, "country": str, "variable": str})
+    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
+        raise UserError(f"cannot read human data {path}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("country_code", "item_id", "option") if c not in table.columns]
+    if missing or not {"count", "weighted_count"} & set(table.columns):
+        raise UserError(f"{path} lacks column(s) {', '.join(missing or ['count'])}; a human table needs "
+                        "country_code, item_id, option and count (or weighted_count)")
+    mp = meta_path(path)
+    meta = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {}
+    return table, meta
+
+
+def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], weights: str = "none",
+               wave: int | None = None) -> HumanData:
+    """Long table -> `HumanData` for the given items (in their semantic order), in one pass.
+
+    weights: "none" counts respondents (the paper); "survey" uses the WVS weights.
+    """
+    table, meta = read_long_table(path)
+    column = {"none": "count", "survey": "weighted_count"}.get(weights)
+    if column is None:
+        raise UserError(f"--weights must be none or survey, not {weights!r}")
+    if column not in table.columns:
+        raise UserError(f"{path} has no {column} column; use --weights {'survey' if weights == 'none' else 'none'}")
+    if wave is not None and "wave" in table.columns:
+        table = table[table["wave"] == wave]
+    table = table[table[column].notna()]
+    country = table["country_code"].to_numpy(dtype=np.int64)
+    codes = pd.Index(np.unique(country))
+    c_idx = codes.get_indexer(country)
+    i_idx = pd.Index(item_ids).get_indexer(table["item_id"].astype(str))
+    # The few distinct option codes are cleaned once, then each row's position in its item's
+    # order is a lookup in a small [item, code] table (-1: not one of the item's options).
+    o_idx, o_codes = pd.factorize(table["option"])
+    cleaned = list(_clean_codes(pd.Series(o_codes, dtype=object)))
+    position = np.array([[order.index(c) if c in order else -1 for c in cleaned] for order in orders],
+                        dtype=np.int64).reshape(len(orders), len(cleaned))
+    k = np.where((i_idx >= 0) & (o_idx >= 0), position[i_idx, o_idx], -1)
+    value = table[column].to_numpy(dtype=float)
+    n_c, n_i, n_k = len(codes), len(item_ids), max(len(o) for o in orders)
+    ok, other = (i_idx >= 0) & (k >= 0), (i_idx >= 0) & (k < 0)
+    counts = np.bincount((c_idx[ok] * n_i + i_idx[ok]) * n_k + k[ok], weights=value[ok],
+                         minlength=n_c * n_i * n_k).reshape(n_c, n_i, n_k)
+    invalid = np.bincount(c_idx[other] * n_i + i_idx[other], weights=value[other],
+                          minlength=n_c * n_i).reshape(n_c, n_i)
+    absent = [i for i, n in zip(item_ids, counts.sum((0, 2))) if n == 0]
+    if absent:
+        log.warning("%s: no answers for %d item(s): %s", path, len(absent), ", ".join(absent[:10]))
+    known = country_names()
+    if "country" in table.columns:
+        first = table.drop_duplicates("country_code")
+        known.update(zip(first["country_code"].astype(int), first["country"].astype(str)))
+    names = tuple(known.get(int(c), f"country {c}") for c in codes)
+    waves = sorted(table["wave"].dropna().unique()) if "wave" in table.columns else []
+    return HumanData(np.asarray(codes, dtype=int), names, tuple(item_ids), tuple(map(tuple, orders)), counts,
+                     invalid, weights, wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None),
+                     bool(meta.get("synthetic", False)), str(path))
+
+
+def _clean_codes(options: pd.Series) -> pd.Series:
+    """'1.0' -> '1', ' 2' -> '2': aggregated tables written by other tools may carry floats."""
+    s = options.astype(str).str.strip()
+    num = pd.to_numeric(s, errors="coerce")
+    whole = num.notna() & (num == num.round())
+    return s.where(~whole, num.round().astype("Int64").astype(str))
+
+
+def keep_mask(item_ids: tuple[str, ...], orders: tuple[tuple[str, ...], ...], n_k: int) -> np.ndarray:
+    """[I, K] True for substantive options (everything but `NON_SUBSTANTIVE`); padding is False."""
+    mask = np.zeros((len(item_ids), n_k), dtype=bool)
+    for i, (item, order) in enumerate(zip(item_ids, orders)):
+        drop = NON_SUBSTANTIVE.get(item, ())
+        mask[i, :len(order)] = [o not in drop for o in order]
+    return mask

@@ -1,0 +1,63 @@
+"""Human shares and model answers on the same items and options, scored with `metrics`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.analysis import metrics
+from utils.analysis.answers import questionnaire_items
+from utils.analysis.human_data import HumanData, keep_mask, load_human
+from utils.core.errors import UserError
+
+
+@dataclass
+class Scoring:
+    """Human shares and model answers on the same items and options, ready for `metrics`."""
+
+    human: HumanData
+    shares: np.ndarray  # [C, I, K]
+    counts: np.ndarray  # [C, I, K] after dropping options, for the split halves
+    n_options: np.ndarray  # [I]
+    keep: np.ndarray | None  # [I, K] options kept, None when nothing is dropped
+
+    @classmethod
+    def build(cls, human: HumanData, drop_nonsubstantive: bool = False) -> Scoring:
+        counts, n_opt, keep = human.counts, human.n_options, None
+        if drop_nonsubstantive:
+            keep = keep_mask(human.item_ids, human.orders, counts.shape[-1])
+            shares, n_opt = metrics.drop_options(counts, keep)
+            counts = np.take_along_axis(np.where(keep, counts, 0.0), np.argsort(~keep, -1, kind="stable")[None], -1)
+        else:
+            shares = human.shares()
+        return cls(human, shares, counts, n_opt, keep)
+
+    def model(self, answers: np.ndarray) -> np.ndarray:
+        """A model's [I, K] answers, with the same options dropped."""
+        return answers if self.keep is None else metrics.drop_options(answers, self.keep)[0]
+
+    def scores(self, answers: np.ndarray) -> np.ndarray:
+        """[C, I] alignment of a model with every country, NaN where either side is missing."""
+        return metrics.alignment(self.model(answers)[None], self.shares, self.n_options)
+
+    def uniform_scores(self) -> np.ndarray:
+        u = metrics.uniform(self.n_options, self.shares.shape[-1])
+        return metrics.alignment(u[None], self.shares, self.n_options)
+
+    def ceiling(self, repeats: int = 10, seed: int = 0) -> np.ndarray:
+        """[C, I] split-half alignment of each country with itself. With --weights survey the
+        weighted counts are split as if rounded to whole respondents (the table keeps no
+        respondent-level weights), a close approximation since WVS weights average 1."""
+        return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed)
+
+
+def load_scoring(args, item_ids=None, orders=None, wave: int | None = None, human_path: Path | None = None) -> Scoring:
+    if item_ids is None:
+        item_ids, orders = questionnaire_items(args.questions_dir)
+    human = load_human(human_path or args.human, item_ids, orders, args.weights, wave)
+    if not len(human.country_codes):
+        raise UserError(f"{human_path or args.human} has no countries{f' for wave {wave}' if wave else ''}")
+    return Scoring.build(human, args.drop_nonsubstantive)
+
+

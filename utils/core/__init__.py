@@ -1,0 +1,1 @@
+"""Shared core: records, questionnaires, answer parsing, the results layout, paths, errors, secrets."""
