@@ -25,7 +25,13 @@ On a GPU, with a model shape rather than real weights (the weights do not change
 the packed and the one-sequence computations round differently, so compare with `--tolerance`
 there and use float32 for the 1e-4 check.
 
-The last line is `ratio: X`: ours against the naive way in items per second, logprob, same items.
+sample. `--samples` answers per item at temperature 1: N separate generate calls per item
+against ours, all answers of several items in one batch; see benchmarks/local_sample.py.
+
+    python benchmarks/bench_local.py --only sample        # 4 items x 40 answers, 3 repeats
+
+The last line is `ratio: X`: ours against the naive way in items per second, logprob, same items
+(with `--only`, of that part).
 """
 from __future__ import annotations
 
@@ -42,9 +48,12 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir  # noqa: E402
-from utils.probing.hf_prober import DTYPES, HFProber, load_model  # noqa: E402
+from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
+from utils.probing.hf_loading import DTYPES, load_model, torch_dtype  # noqa: E402
+from utils.probing.hf_prober import HFProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
+
+from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py)
 
 TOLERANCE = 1e-4
 
@@ -61,7 +70,7 @@ def random_model(shape: Path, tokenizer_dir: Path | None, device: str, dtype: st
                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **fields)
     torch.manual_seed(0)
     with torch.device(device):
-        model = LlamaForCausalLM(cfg).to(torch.float32 if dtype == "auto" else DTYPES[dtype])
+        model = LlamaForCausalLM(cfg).to(torch_dtype("float32" if dtype == "auto" else dtype))
     return tokenizer, model.eval()
 
 
@@ -169,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--items", type=int, default=None, help="logprob items for the same-items comparison (default 16)")
     p.add_argument("--verbalized-items", type=int, default=None,
                    help="verbalized items (default 4; 0 skips; at least 2, so that they share a prefix to cache)")
-    p.add_argument("--only", choices=["logprob", "verbalized"], default=None, help="run one of the two parts")
+    p.add_argument("--only", choices=["logprob", "verbalized", "sample"], default=None, help="run one of the parts")
+    p.add_argument("--sample-items", type=int, default=None, help="items for the sample part (default 4; 0 skips)")
+    p.add_argument("--samples", type=int, default=None, help="answers per item in the sample part (default 40)")
+    p.add_argument("--sample-repeats", type=int, default=None,
+                   help="timed repeats of the sample part; its ratio is their median (default 3)")
     p.add_argument("--batch-size", type=int, default=8,
                    help="our items per forward pass (logprob) or generate call (verbalized); default 8")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -190,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     n_items = args.items or (8 if args.quick else 16)
     n_verb = args.verbalized_items if args.verbalized_items is not None else (2 if args.quick else 4)
-    n_verb = 0 if (n_verb <= 0 and args.only != "verbalized") or args.only == "logprob" else max(2, n_verb)
+    n_verb = 0 if (n_verb <= 0 and args.only != "verbalized") or args.only in ("logprob", "sample") else max(2, n_verb)
+    n_sample = args.sample_items if args.sample_items is not None else (2 if args.quick else 4)
+    n_sample = 0 if args.only in ("logprob", "verbalized") else max(n_sample, 1 if args.only == "sample" else 0)
 
     start = time.perf_counter()
     if args.shape:
@@ -199,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.model:
         name, (tokenizer, model) = args.model.name, load_model(args.model, device=args.device, dtype=args.dtype)
     else:
-        name, (tokenizer, model) = BUNDLED_NAME, load_model(bundled_model_dir(), gguf_file=BUNDLED_GGUF,
-                                                            device=args.device, dtype=args.dtype)
+        name, (tokenizer, model) = BUNDLED_NAME, load_bundled_model(device=args.device, dtype=args.dtype, quiet=True)
     where = torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else \
         f"{torch.get_num_threads()} CPU threads"
     print(f"{name} ({model.dtype}, {sum(t.numel() for t in model.parameters()) / 1e6:.1f}M parameters) loaded "
@@ -212,13 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     chosen = items[::every][:n_items]
 
     ratio = worst = None
-    if args.only != "verbalized":
+    if args.only not in ("verbalized", "sample"):
         ratio, worst = bench_logprob(model, tokenizer, items, chosen, every, args)
     verb_ok = True
     if n_verb:
         verb_ratio, verb_ok = bench_verbalized(model, tokenizer, items, n_verb, args)
-    if ratio is None:  # verbalized only
-        print(f"ratio: {verb_ratio:.1f}")
+    if n_sample:
+        sample_ratio = bench_sample(model, tokenizer, items, n_sample, args.samples or (10 if args.quick else 40),
+                                    args.sample_repeats or (1 if args.quick else 3), args.batch_size)
+    if ratio is None:  # verbalized or sample only
+        print(f"ratio: {sample_ratio if args.only == 'sample' else verb_ratio:.1f}")
         return 0 if verb_ok else 1
     same = worst <= args.tolerance
     print(f"\nlogprob probabilities agree with the naive way to {args.tolerance:g}: {'yes' if same else 'NO'} "

@@ -6,13 +6,13 @@ random order (the 'order' sensitivity variant). Option codes stay attached to th
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import QUESTIONS_DIR  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def shuffle_items(lines: list[dict], seed: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=2025, help="random seed (default 2025)")
     ap.add_argument("--source", type=Path, default=QUESTIONS_DIR / "WV7_English.jsonl")
     ap.add_argument("--out", type=Path, default=QUESTIONS_DIR / "WV7_shuffle.jsonl")

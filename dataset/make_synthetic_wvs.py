@@ -9,7 +9,6 @@ figure drawn from it say "synthetic data". The answers are made up (see utils/sy
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -17,11 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
 from utils.analysis.wave_map import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
+from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wave", type=int, default=7, choices=sorted(WAVE_COLUMNS), help="wave whose layout to copy (default 7)")
     ap.add_argument("--out", type=Path, required=True, help="file to write: .csv, .csv.gz or .dta")
     ap.add_argument("--respondents", type=int, default=300, help="respondents per country (default 300)")

@@ -10,7 +10,6 @@ survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/microdata.py
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 import sys
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
+from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import REPO_ROOT  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
@@ -27,7 +27,7 @@ HUMAN_DIR = REPO_ROOT / "dataset" / "human"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wave", type=int, required=True, choices=sorted(WAVE_COLUMNS), help="WVS wave of the input file")
     ap.add_argument("--input", type=Path, required=True, help="the wave's microdata file (.csv, .csv.gz or .dta)")
     ap.add_argument("--output", type=Path, default=None, help="long table to write (default dataset/human/WV<wave>.csv)")

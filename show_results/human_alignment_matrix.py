@@ -6,7 +6,8 @@ Cell (a, b) is the alignment score of a's and b's answer distributions averaged 
 both answered (the metric is symmetric). Countries are ordered by average-linkage clustering on
 1 - score, so similar countries sit together; models follow after a line. Writes
 human_alignment_matrix.csv (all countries) and human_alignment_matrix_12.csv (12 countries,
---countries to choose others), wide with a `label` and a `kind` column, and a heatmap of each.
+--countries to choose others), wide with a `label` and a `kind` column, and a heatmap of each
+(its diagonal, each with itself, left blank; the CSV keeps it).
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import metrics  # noqa: E402
+from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
+from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
@@ -30,11 +32,11 @@ from utils.analysis.scoring import load_scoring  # noqa: E402
 COUNTRIES_12 = [840, 152, 703, 496, 909, 124, 156, 400, 50, 434, 104, 818]
 
 
-def pairwise(dists: np.ndarray, n_options: np.ndarray) -> np.ndarray:
+def pairwise(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> np.ndarray:
     """[L, I, K] distributions -> [L, L] mean alignment over the items both sides have."""
     out = np.empty((len(dists), len(dists)))
     for a in range(len(dists)):  # one row at a time keeps memory at L x I x K
-        s = metrics.alignment(dists[a][None], dists, n_options)
+        s = metrics.similarity(dists[a][None], dists, n_options, metric)
         out[a] = metrics.summarize(s)[0]
     return out
 
@@ -50,12 +52,12 @@ def cluster_order(m: np.ndarray) -> np.ndarray:
 
 def matrix_table(sc, answers: dict) -> pd.DataFrame:
     h = sc.human
-    order = cluster_order(pairwise(sc.shares, sc.n_options))
+    order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric))
     models = list(answers)
     dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
         else sc.shares[order]
     labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
-    m = pairwise(dists, sc.n_options)
+    m = pairwise(dists, sc.n_options, sc.metric)
     df = pd.DataFrame(m, columns=labels)
     df.insert(0, "kind", ["country"] * len(order) + ["model"] * len(models))
     df.insert(0, "country_code", pd.array([int(h.country_codes[i]) for i in order] + [None] * len(models),
@@ -64,15 +66,15 @@ def matrix_table(sc, answers: dict) -> pd.DataFrame:
     return df
 
 
-def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path) -> list[Path]:
+def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
     labels = df["label"].tolist()
-    m = df[labels].to_numpy(dtype=float)
+    m = df[labels].to_numpy(dtype=float, copy=True)
     n = len(labels)
     small = n <= 24
     size = max(6.0, 0.42 * n) if small else max(8.0, 0.17 * n + 2)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    off = m[~np.eye(n, dtype=bool)]
-    im = heatmap(ax, m, labels, labels, vmin=np.nanmin(off), vmax=np.nanmax(off), annotate=small,
+    m[np.eye(n, dtype=bool)] = np.nan  # each with itself (1.000) says nothing and sits off the scale: blank
+    im = heatmap(ax, m, labels, labels, vmin=np.nanmin(m), vmax=np.nanmax(m), annotate=small,
                  fontsize=8 if small else 6.5)
     n_c = int((df["kind"] == "country").sum())
     if n_c < n:
@@ -81,7 +83,7 @@ def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path) 
     fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02, label="alignment score (mean over items)")
     title(fig, heading, synthetic)
     fig.tight_layout()
-    return save(fig, out, stem)
+    return save(fig, out, stem, formats)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,16 +92,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="WVS codes of the small version (default: the study's 12)")
     ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
     args = parse_args(ap, argv)
+    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(paper_compat_scripts.human_alignment_matrix(args))
     sc = load_scoring(args)
     answers = {} if args.no_models else rq1_answers(args.results_root, list(sc.human.item_ids),
-                                                    list(sc.human.orders), args.models)
+                                                    list(sc.human.orders), args.models, answer_policy(args, sc))
     written = []
     full = matrix_table(sc, answers)
     written.append(write_csv(full, args.out, "human_alignment_matrix.csv"))
     written += plot(full, "human_alignment_matrix", f"Alignment between {len(sc.human.country_codes)} countries"
-                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.out)
+                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.out, formats=args.formats)
     codes = [int(c) for c in args.countries.split(",") if c.strip()]
-    small = sc.__class__.build(sc.human.select(codes), args.drop_nonsubstantive)
+    small = sc.__class__.build(sc.human.select(codes), args.drop_nonsubstantive, sc.metric)
     missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
     if missing:
         print(f"note: not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         written.append(write_csv(part, args.out, f"human_alignment_matrix_{len(codes)}.csv"))
         written += plot(part, f"human_alignment_matrix_{len(codes)}",
                         f"Alignment between {len(small.human.country_codes)} countries"
-                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.out)
+                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.out,
+                        formats=args.formats)
     return report_written(written)
 
 

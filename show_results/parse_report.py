@@ -4,67 +4,84 @@
 
 Works on this toolkit's results and on the original release's (`id, ..., response` only): the
 options of each row come from its own `choice_keys`, so items outside our questionnaire parse
-too. Output columns: experiment, method, country, model, id, option, probability, status.
+too. Rows with a `distribution` column (ours) are read from it at full precision; the others
+(the release's) are parsed from `response`. Output columns: experiment, method (the condition),
+country, model, id, option (the questionnaire's code), probability, status (`ok`, or why not),
+probe_method, file_option (the code as written in the file) and remap (`by_position` where the
+file numbers an item's options 1..N instead of by WVS code, as the release's Korean and Chinese
+questionnaires do for Q119 and Q122-Q129, and the options were mapped by position).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.core.parsing import parse_distribution  # noqa: E402
+from utils.analysis.answer_rows import position_map, questionnaire_codes, read_row  # noqa: E402
+from utils.analysis.flags import run  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
+from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
-from utils.core.result_layout import (  # noqa: E402
-    find_result_files,
-    option_keys,
-    read_results,  # noqa: E402
-)
+from utils.core.result_layout import find_result_files, option_keys, read_result_rows  # noqa: E402
 
-COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status"]
+COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status",
+           "probe_method", "file_option", "remap"]
+
+
+def number(p: float) -> str:
+    """0.08470000000000001 -> '0.0847': 12 significant digits, no float noise."""
+    return f"{p:.12g}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="root in the paper's layout (default: results/)")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "figures" / "parse_report.csv",
                     help="tidy CSV to write (default: figures/parse_report.csv)")
     ap.add_argument("--tolerance", type=float, default=25.0, help="percentage points a sum may be off 100")
+    ap.add_argument("--questions-dir", type=Path, default=None,
+                    help="folder of WV7_English.jsonl, whose codes renumbered options are mapped onto "
+                         "(default dataset/questions)")
     args = ap.parse_args(argv)
-    files = find_result_files(args.results_root)
+    root = Path(args.results_root)
+    files = find_result_files(root) if root.is_dir() else []
     if not files:
-        print(f"error: no results.csv under {args.results_root} in the RQ1/RQ2/Discussion layout; "
-              "run code/RQ1/prob_by_llm.py (or prob_by_api.py) first", file=sys.stderr)
-        return 2
+        raise UserError(f"no results.csv under {root} in the RQ1/RQ2/Discussion layout; "
+                        "run code/RQ1/prob_by_llm.py (or prob_by_api.py) first")
+    codes = questionnaire_codes(args.questions_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     total = parsed_total = 0
     with args.out.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(COLUMNS)
         for f in files:
-            ok = n = 0
-            try:
-                rows = read_results(f.path)
-            except (csv.Error, UnicodeDecodeError) as exc:
-                print(f"skipping {f.path}: unreadable ({exc})", file=sys.stderr)
-                continue
+            rows = read_result_rows(f.path)  # empty, header-only, garbled: one line, exit code 2
+            ok, remapped = 0, []
             for row in rows:
-                n += 1
-                keys = option_keys(row)
-                pa = parse_distribution(row.get("response") or "", keys) if keys else None
-                meta = [f.experiment, f.method, f.country, f.model, row.get("id", "")]
-                if pa is not None and pa.ok:
+                item = row.get("id", "")
+                mapping = position_map(option_keys(row), codes.get(item))
+                ans = read_row(row, codes.get(item), args.tolerance)
+                meta = [f.experiment, f.method, f.country, f.model, item]
+                if ans.ok:
                     ok += 1
-                    out.writerows(meta + [k, repr(p), "ok"] for k, p in pa.distribution.items())
+                    back = {v: k for k, v in (mapping or {}).items()}
+                    remap = "by_position" if mapping else ""
+                    remapped += [item] if mapping else []
+                    out.writerows(meta + [k, number(p), "ok", f.probe_method, back.get(k, k), remap]
+                                  for k, p in ans.distribution.items())
                 else:
-                    out.writerow(meta + ["", "", pa.status if pa else "no_choice_keys"])
-            total, parsed_total = total + n, parsed_total + ok
-            rate = ok / n if n else 0.0
-            print(f"{f.experiment:12s} {f.method:18s} {f.country:10s} {f.model:45s} {ok:4d}/{n:<4d} {rate:7.2%}")
+                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.probe_method, "", ""])
+            total, parsed_total = total + len(rows), parsed_total + ok
+            absent = len(set(codes) - {r.get("id", "") for r in rows})
+            print(f"{f.experiment:12s} {f.method:18s} {f.country:10s} {f.model:45s} {ok:4d}/{len(rows):<4d} "
+                  f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent")
+            if remapped:
+                print(f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "
+                      f"the questionnaire's codes ({', '.join(remapped)}); remap = by_position in {args.out.name}")
     print(f"overall: {parsed_total}/{total} parsed ({parsed_total / max(total, 1):.2%}); wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

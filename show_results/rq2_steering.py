@@ -9,6 +9,10 @@ Writes rq2_steering_scores.csv (model, country, country_code, method, score, std
 over none), rq2_steering_table.csv (one row per model and country, a column per condition, the
 best method and its gain) and two figures: rq2_steering_table (scores, best per row boxed) and
 rq2_steering_gains (gain of each method over no steering, per country).
+Significance (utils/analysis/significance.py, --test rel|ind, --correction none|holm): p_value and
+stars per condition against none, and rows with model AVG (mean over models) per country and
+condition. rq2_paper_table.csv/.md/.tex: the supplementary material's layout (paper_table.py).
+--paper-compat: the original rq2_results.py arithmetic instead (utils/analysis/paper_compat_rq2.py).
 """
 from __future__ import annotations
 
@@ -20,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import metrics  # noqa: E402
+from utils.analysis import metrics, paper_compat_scripts, significance  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
+from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.paper_table import write_paper_table  # noqa: E402
 from utils.analysis.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.analysis.wave_map import country_names  # noqa: E402
@@ -60,20 +66,21 @@ def country_code(country: str, codes: dict[str, int]) -> int:
     raise UserError(f"RQ2 country {country!r} has no WVS code; add it to inputs/steering/countries.json")
 
 
-def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, inputs_dir: Path) -> pd.DataFrame:
+def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, inputs_dir: Path,
+                policy=None) -> pd.DataFrame:
     h = sc.human
     ids, orders = list(h.item_ids), list(h.orders)
-    files = model_files(results_root, "RQ2", models)
+    files = model_files(results_root, "RQ2", models, policy)
     if not files:
         raise UserError(f"no RQ2 results (RQ2/<method>/<country>/<model>/results.csv) under {results_root}; "
                         "run code/RQ2/prob_by_llm.py or code/RQ2/prob_by_api.py first")
     methods, codes = steering_setup(inputs_dir)
-    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1")}
+    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
     row_of = {int(c): i for i, c in enumerate(h.country_codes)}
     conditions = {(f.model, f.country): {} for f in files}
     for f in files:
         conditions[(f.model, f.country)][f.method] = f.path
-    rows = []
+    rows, items = [], {}
     for (model, country), paths in conditions.items():
         code = country_code(country, codes)
         if code not in row_of:
@@ -87,8 +94,9 @@ def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, 
         for method, path in conds.items():
             if path is None:
                 continue
-            s = metrics.alignment(sc.model(load_answers(path, ids, orders)), human, sc.n_options)
+            s = sc.similarity(sc.model(load_answers(path, ids, orders, policy)), human)
             mean, std, n = metrics.summarize(np.where(kept, s, np.nan))
+            items[(model, country, method)] = np.where(kept, s, np.nan)  # for the significance tests
             rows.append({"model": model, "country": country, "country_code": code, "method": method,
                          "score": float(mean), "std": float(std), "n_items": int(n)})
     df = pd.DataFrame(rows)
@@ -96,6 +104,7 @@ def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, 
         raise UserError("none of the RQ2 countries is in the human data; check --human")
     base = df[df["method"] == "none"].set_index(["model", "country"])["score"]
     df["gain"] = df["score"] - base.reindex(pd.MultiIndex.from_frame(df[["model", "country"]])).to_numpy()
+    df.attrs["item_scores"] = items
     return df
 
 
@@ -112,7 +121,10 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
     return w.reset_index()
 
 
-def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path, marks: dict | None = None, *,
+               formats: list[str]) -> list[Path]:
+    """marks: {(model, country, condition): stars} written after the values."""
+    marks = marks or {}
     conds = [c for c in wide.columns if c not in ("model", "country", "country_code", "n_items", "best_method",
                                                    "best_gain")]
     models = list(dict.fromkeys(wide["model"]))
@@ -131,19 +143,21 @@ def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
                 if np.isfinite(v):
                     is_best = conds[c] == best
                     dark = abs(gain[r, c]) > 0.55 * lim
-                    ax.text(c, r, f"{v:.3f}", ha="center", va="center", fontsize=7.5,
+                    star = marks.get((model, d["country"].iloc[r], conds[c]), "")
+                    ax.text(c, r, f"{v:.3f}{star}", ha="center", va="center", fontsize=7.5,
                             color="white" if dark else "black", fontweight="bold" if is_best else "normal")
                     if is_best:
                         ax.add_patch(plt.Rectangle((c - 0.48, r - 0.45), 0.96, 0.9, fill=False, lw=1.6, ec="gold"))
         ax.set_title(short_name(model), fontsize=9)
         ax.tick_params(axis="x", rotation=30)
         plt.setp(ax.get_xticklabels(), ha="right")
-    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method)", synthetic)
+    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method; "
+          "stars: p against no steering)", synthetic)
     fig.tight_layout()
-    return save(fig, out, "rq2_steering_table")
+    return save(fig, out, "rq2_steering_table", formats)
 
 
-def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
     d = df[df["method"] != "none"].dropna(subset=["gain"])
     models = list(dict.fromkeys(d["model"]))
     methods = list(dict.fromkeys(d["method"]))
@@ -163,19 +177,30 @@ def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
         ax.set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
     title(fig, "RQ2: gain of each steering method over no steering", synthetic)
     fig.tight_layout()
-    return save(fig, out, "rq2_steering_gains")
+    return save(fig, out, "rq2_steering_gains", formats)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
+    significance.add_arguments(ap)
     args = parse_args(ap, argv)
+    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
+        codes = steering_setup(args.inputs_dir)[1]
+        return report_written(paper_compat_scripts.rq2_steering(
+            args, lambda c: country_code(c, codes), lambda c: few_shot_ids(c, args.inputs_dir / "few_shot")))
     sc = load_scoring(args)
-    df = score_table(sc, args.results_root, args.models, args.inputs_dir / "few_shot", args.inputs_dir)
+    df = score_table(sc, args.results_root, args.models, args.inputs_dir / "few_shot", args.inputs_dir,
+                     answer_policy(args, sc))
+    df = significance.add_significance(df, df.attrs.pop("item_scores"), args.test, args.correction)
     wide = wide_table(df)
-    written = [write_csv(df, args.out, "rq2_steering_scores.csv"), write_csv(wide, args.out, "rq2_steering_table.csv")]
-    written += plot_table(wide, sc.human.synthetic, args.out) + plot_gains(df, sc.human.synthetic, args.out)
+    marks = {(r.model, r.country, r.method): r.stars for r in df.itertuples()}
+    written = [write_csv(significance.for_csv(df), args.out, "rq2_steering_scores.csv"),
+               write_csv(wide, args.out, "rq2_steering_table.csv")]
+    written += write_paper_table(df, args.out, "rq2_paper_table", significance.caption(args.test, args.correction))
+    written += plot_table(wide, sc.human.synthetic, args.out, marks, formats=args.formats)
+    written += plot_gains(df, sc.human.synthetic, args.out, formats=args.formats)
     print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

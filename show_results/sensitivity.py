@@ -18,8 +18,9 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import metrics  # noqa: E402
+from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
+from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
@@ -28,13 +29,13 @@ from utils.core.errors import UserError  # noqa: E402
 VARIANTS = ["number", "prob", "order"]
 
 
-def sensitivity_table(sc, results_root: Path, models: str | None) -> pd.DataFrame:
+def sensitivity_table(sc, results_root: Path, models: str | None, policy=None) -> pd.DataFrame:
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
-    files = model_files(results_root, "sensitivity", models)
+    files = model_files(results_root, "sensitivity", models, policy)
     if not files:
         raise UserError(f"no sensitivity results (Discussion/sensitivity/<variant>/<model>/results.csv) under "
                         f"{results_root}; run code/RQ1/prob_by_llm.py or prob_by_api.py with --variant first")
-    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1")}
+    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
     by_model: dict[str, dict[str, Path]] = {}
     for f in files:
         by_model.setdefault(f.model, {})[f.method] = f.path
@@ -44,7 +45,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None) -> pd.DataFram
             {v: variants[v] for v in VARIANTS if v in variants} | {v: p for v, p in variants.items() if v not in VARIANTS}
         per_country, n_items = {}, {}
         for variant, path in conds.items():
-            mean, _, n = metrics.summarize(sc.scores(load_answers(path, ids, orders)))
+            mean, _, n = metrics.summarize(sc.scores(load_answers(path, ids, orders, policy)))
             per_country[variant], n_items[variant] = mean, int(n.max())
         base = per_country.get("default")
         if base is None:
@@ -63,7 +64,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None) -> pd.DataFram
     return pd.DataFrame(rows)[cols]
 
 
-def plot(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
+def plot(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
     models = list(dict.fromkeys(df["model"]))
     variants = list(dict.fromkeys(["default"] + VARIANTS + df["variant"].tolist()))
     variants = [v for v in variants if v in set(df["variant"])]
@@ -85,14 +86,16 @@ def plot(df: pd.DataFrame, synthetic: bool, out: Path) -> list[Path]:
     title(fig, "Sensitivity: default prompt vs. number, prob and order variants", synthetic)
     fig.tight_layout()
     legend_below(fig, ax, ncol=len(variants))
-    return save(fig, out, "sensitivity")
+    return save(fig, out, "sensitivity", formats)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser(__doc__.splitlines()[0]), argv)
+    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(paper_compat_scripts.sensitivity(args))
     sc = load_scoring(args)
-    df = sensitivity_table(sc, args.results_root, args.models)
-    written = [write_csv(df, args.out, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.out)
+    df = sensitivity_table(sc, args.results_root, args.models, answer_policy(args, sc))
+    written = [write_csv(df, args.out, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.out, formats=args.formats)
     print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

@@ -55,6 +55,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from utils.probing.hf_prober import load_model
+    from utils.probing.hf_loading import load_model
 
     return load_model(tiny_model_dir)

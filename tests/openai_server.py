@@ -16,11 +16,18 @@ connections, slow replies) for the next requests:
                                             servers do ("Incorrect API key provided: sk-...")
 
 `faults_served` counts the script entries used, so tests can report how many faults they injected.
+
+For the `sample` method: `pick_one=True` makes every answer one respondent's pick, a single option
+code drawn from `answer_for(prompt)` (or, with probability `unreadable`, a sentence naming no
+option); draws come from a generator seeded by the prompt and the draw count, so a run is
+repeatable. The request field `n` is honoured (n choices in one reply, as OpenAI and vLLM do)
+unless `honour_n=False`, which answers one choice whatever `n` says, as llama.cpp's server does.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -48,8 +55,12 @@ def answer_for(prompt: str) -> dict[str, float]:
 class FakeOpenAIServer:
     """`with FakeOpenAIServer() as srv:` then point a client at `srv.base_url`."""
 
-    def __init__(self, delay_s: float = 0.0, logprobs: bool = True):
+    def __init__(self, delay_s: float = 0.0, logprobs: bool = True, *, pick_one: bool = False,
+                 honour_n: bool = True, unreadable: float = 0.0):
         self.delay_s, self.logprobs = delay_s, logprobs
+        self.pick_one, self.honour_n, self.unreadable = pick_one, honour_n, unreadable
+        self.draws = 0  # answers drawn in pick_one mode
+        self.in_flight = self.max_in_flight = 0  # requests being answered now, and the most at once
         self.script: deque = deque()  # entries consumed one per request: see _fault
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
@@ -72,10 +83,15 @@ class FakeOpenAIServer:
                     server.auth_headers.append(self.headers.get("Authorization", ""))
                     fault = server.script.popleft() if server.script else None
                     server.faults_served += fault is not None
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     server._respond(self, body, fault)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     self.close_connection = True
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -113,17 +129,38 @@ class FakeOpenAIServer:
             return self._send_raw(h, 200, b"{not json")
         content = fault[1] if isinstance(fault, tuple) and fault[0] == "content" else None
         dist = answer_for(prompt)
-        if content is None:
-            content = "{" + ", ".join(f"'{k}': '{v}%'" for k, v in dist.items()) + "}"
-        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        n = max(1, int(body.get("n") or 1)) if self.honour_n else 1
+        if content is not None:
+            contents = [content] * n
+        elif self.pick_one and not body.get("logprobs"):
+            contents = self._picks(prompt, dist, n)
+        else:
+            contents = ["{" + ", ".join(f"'{k}': '{v}%'" for k, v in dist.items()) + "}"] * n
+        content = contents[0]
+        choices = [{"index": i, "message": {"role": "assistant", "content": c}, "finish_reason": "stop"}
+                   for i, c in enumerate(contents)]
+        choice = choices[0]
         if body.get("logprobs") and self.logprobs:
             choice["logprobs"] = {"content": self._logprob_steps(dist, body.get("top_logprobs") or 5)}
             choice["message"]["content"] = max(dist, key=dist.get)
         reply = {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
-                 "model": body.get("model", "test"), "choices": [choice],
+                 "model": body.get("model", "test"), "choices": choices,
                  "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4,
                            "total_tokens": len(prompt) // 4 + len(content) // 4}}
         return self._send(h, 200, reply)
+
+    def _picks(self, prompt: str, dist: dict[str, float], n: int) -> list[str]:
+        """`n` respondents' answers: a code drawn by `dist`'s weights, or a sentence naming none."""
+        with self._lock:
+            first, self.draws = self.draws, self.draws + n
+        out = []
+        for i in range(first, first + n):
+            rng = random.Random(f"{hashlib.sha256(prompt.encode()).hexdigest()}:{i}")
+            if rng.random() < self.unreadable:
+                out.append("I would rather not say.")
+            else:
+                out.append(rng.choices(list(dist), weights=list(dist.values()))[0])
+        return out
 
     @staticmethod
     def _logprob_steps(dist: dict[str, float], top: int) -> list[dict]:

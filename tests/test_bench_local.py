@@ -32,3 +32,17 @@ def test_bench_local_with_a_model_shape(tmp_path):
     assert proc.stdout.startswith("tiny shape, random weights (torch.bfloat16, ")
     assert "agree with the naive way to 0.02: yes" in proc.stdout
     assert re.search(r"^ratio: [0-9.]+$", proc.stdout.strip().splitlines()[-1])
+
+
+def test_bench_local_sample_part(tiny_model_dir, tmp_path):
+    """`--only sample`: both ways give every item its answers; the table and the ratio line."""
+    proc = subprocess.run([sys.executable, str(BENCH), "--only", "sample", "--quick", "--model", str(tiny_model_dir),
+                           "--sample-items", "2", "--samples", "4"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "sample: 2 items x 4 answers at temperature 1, 1 repeat(s)" in out
+    row = next(line for line in out.splitlines() if line.startswith("| 1 |"))
+    assert row.count("/8 |") == 2  # naive and ours: 8 answers each (2 items x 4)
+    assert re.search(r"^sample ratio \(median of 1\): [0-9.]+", out, re.M)
+    assert re.search(r"^ratio: [0-9.]+$", out.strip().splitlines()[-1])

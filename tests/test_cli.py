@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from openai_server import FakeOpenAIServer
 
 from utils.core.result_layout import read_results
@@ -117,3 +118,143 @@ def test_batch_size_flag_reaches_the_local_prober(tiny_model_dir, tmp_path):
         assert all(abs(dist[k] - got["4"][item][k]) < 1e-5 for k in dist)
     bad = run(LLM, "--batch-size", "0", "--dry-run", str(tmp_path / "d.jsonl"))
     assert bad.returncode == 2 and "at least 1" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_sigterm_keeps_finished_rows_and_says_how_to_resume(tmp_path):
+    """SIGTERM (a scheduler's stop, `timeout`, `kill`) is handled like Ctrl-C."""
+    results = tmp_path / "RQ1" / "m" / "results.csv"
+    args = [sys.executable, str(API), "--model_name_or_path", "m", "--results-root", str(tmp_path), "--quiet"]
+    with FakeOpenAIServer(delay_s=0.05) as srv:
+        proc = subprocess.Popen([*args, "--base_url", srv.base_url], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "OPENAI_API_KEY": "sk-test-sigterm-0000"})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.exists() and len(read_results(results)) >= 3:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        kept = [r["id"] for r in read_results(results)]
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert err.strip().splitlines() == ["stopped by SIGTERM: finished rows are saved; rerun the same command "
+                                            "to resume"]
+        assert 3 <= len(kept) < 144 and not (results.parent / "results.csv.lock").exists()
+        again = subprocess.run([*args, "--base_url", srv.base_url, "--limit", str(len(kept) + 1)], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "OPENAI_API_KEY": "sk-test-sigterm-0000"})
+    assert again.returncode == 0, again.stderr
+    assert f"{len(kept)} already done, 1 ok" in again.stdout
+
+
+def test_a_rerun_with_nothing_left_loads_no_model(tiny_model_dir, tmp_path):
+    """The second run would fail to load the model (its weights are gone); it does not try."""
+    import shutil
+
+    model = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir, model)
+    common = ["--model_name_or_path", str(model), "--limit", "2", "--results-root", str(tmp_path / "r"), "--quiet"]
+    assert run(LLM, *common, cwd=tmp_path).returncode == 0
+    for weights in model.glob("*.safetensors"):
+        weights.unlink()
+    proc = run(LLM, *common, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing left to do: all 2 items of 1 condition(s) already have ok rows" in proc.stdout
+
+
+def test_a_relative_dry_run_file_is_written_where_the_user_stands(tmp_path):
+    proc = run(LLM, "--dry-run", "out/prompts.jsonl", "--limit", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "out" / "prompts.jsonl").read_text().splitlines()) == 2
+
+
+def test_failed_model_load_leaves_no_results_file(tmp_path):
+    proc = run(LLM, "--model_name_or_path", str(tmp_path / "no-such-model"), "--limit", "1",
+               "--results-root", str(tmp_path / "r"), cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()  # no header-only results.csv, no empty folders
+
+
+@pytest.mark.slow
+def test_logprob_then_verbalized_is_refused_before_loading(tmp_path):
+    """Issue 11's two runs with the bundled model: the second is refused in one line, file untouched."""
+    root = ["--results-root", str(tmp_path), "--quiet"]
+    assert run(LLM, "--method", "logprob", "--limit", "2", *root, cwd=tmp_path).returncode == 0
+    path = tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv"
+    before = path.read_bytes()
+    started = time.monotonic()
+    proc = run(LLM, "--method", "verbalized", "--limit", "3", *root, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "method: logprob in the file, verbalized now" in proc.stderr and "--run-name" in proc.stderr
+    assert "Loading" not in proc.stderr and "GGUF" not in proc.stderr  # no model was loaded
+    assert path.read_bytes() == before and time.monotonic() - started < 60
+
+
+def _parsers():
+    from utils.probing.cli import api_parser, local_parser
+
+    return {f"{kind} {exp}": make(exp) for kind, make in (("api", api_parser), ("llm", local_parser))
+            for exp in ("RQ1", "RQ2")}
+
+
+def test_every_flag_has_both_spellings_and_help_shows_the_papers_first():
+    for name, parser in _parsers().items():
+        flags = {o for a in parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+        for flag in flags:
+            body = flag[2:]
+            other = "--" + (body.replace("_", "-") if "_" in body else body.replace("-", "_"))
+            assert other in flags, f"{name}: {flag} has no {other}"
+        text = parser.format_help()
+        assert "--model_name_or_path, --model-name-or-path" in text
+        assert "--results-root, --results_root" in text
+        if name.startswith("api"):
+            assert "--base_url, --base-url" in text
+        if name.endswith("RQ2"):
+            assert "--steering_method, --steering-method" in text
+
+
+def test_both_spellings_give_the_same_arguments():
+    from utils.probing.cli import api_parser
+
+    paper = ["--model_name_or_path", "m", "--base_url", "http://h/v1", "--steering_method", "persona",
+             "--results_root", "r", "--max_new_tokens", "9", "--dry_run", "d.jsonl"]
+    ours = ["--model-name-or-path", "m", "--base-url", "http://h/v1", "--steering-method", "persona",
+            "--results-root", "r", "--max-new-tokens", "9", "--dry-run", "d.jsonl"]
+    assert vars(api_parser("RQ2").parse_args(paper)) == vars(api_parser("RQ2").parse_args(ours))
+
+
+def test_names_are_matched_without_case_and_a_near_miss_is_suggested(tmp_path):
+    rq2 = ROOT / "code" / "RQ2" / "prob_by_llm.py"
+    proc = run(rq2, "--country", "japan", "--steering-method", "PERSONA", "--method", "Verbalized", "--limit", "1",
+               "--dry-run", "p.jsonl", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads((tmp_path / "p.jsonl").read_text())
+    assert (row["country"], row["steering_method"]) == ("Japan", "persona")
+    for args, hint in ((["--country", "Japn"], "did you mean Japan?"),
+                       (["--steering_method", "fewshot"], "did you mean few-shot?"),
+                       (["--method", "logprb"], "did you mean logprob?"),
+                       (["--steering-metod", "persona"], "did you mean --steering-method?")):
+        bad = run(rq2, *args, "--dry-run", "x.jsonl", cwd=tmp_path)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and hint in bad.stderr, (args, bad.stderr)
+        assert "Traceback" not in bad.stderr
+
+
+def test_no_message_names_a_flag_that_does_not_exist():
+    """Every `--flag` named in a string of the library or scripts is a flag some parser defines."""
+    import re
+
+    sources = [p for d in ("utils", "code", "show_results", "dataset") for p in (ROOT / d).rglob("*.py")]
+    # argparse's own, pip's (install hints), and the one a docstring names as the mistake it prevents
+    defined = {"--help", "--no-deps", "--force-reinstall", "--api-key"}
+    for path in sources:
+        for flag in re.findall(r"add_argument\(\s*\"(--[\w-]+)\"", path.read_text(encoding="utf-8")):
+            defined |= {"--" + flag[2:].replace("_", "-"), "--" + flag[2:].replace("-", "_")}
+    named = {}
+    for path in sources:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "add_argument" in line or line.lstrip().startswith("#"):
+                continue
+            for flag in re.findall(r"[\"'`f ](--[a-z][\w-]*)", line):
+                named.setdefault(flag, path.relative_to(ROOT))
+    unknown = {f: str(p) for f, p in named.items() if f not in defined}
+    assert not unknown, unknown

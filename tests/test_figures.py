@@ -230,3 +230,103 @@ def test_rq3_missing_wave_table(case, tmp_path, capsys):
     argv = ["--human", str(tmp_path / "WV5.csv"), str(human), "--results-root", str(res), "--out", str(out)]
     assert mod.run(mod.main, argv) == 2
     assert "WV5.csv not found; run dataset/prepare_wvs.py" in capsys.readouterr().err
+
+
+def test_rq1_country_level_with_jsd_end_to_end(case):
+    """--metric jsd: every score, the uniform baseline and the ceiling are 1 - JS distance (base 2),
+    checked against scipy; files get a _jsd suffix so the paper's w1 files are not overwritten."""
+    from scipy.spatial.distance import jensenshannon
+    human, res, out = case
+    script = load_script("show_results/rq1_country_level.py")
+    assert script.main(args(human, res, out, "--n-boot", "200", "--metric", "jsd")) == 0
+    assert not (out / "rq1_country_scores.csv").exists()
+    df = pd.read_csv(out / "rq1_country_details_jsd.csv").set_index(["model", "country"])
+
+    def sim(p, q):
+        return 1 - jensenshannon(p, q, base=2)
+    m1_cn = [sim([1, 0, 0, 0], [.5, .5, 0, 0]), sim([.5, .5], [.75, .25]), sim([1, 0, 0, 0, 0], [0, 0, 0, 0, 1])]
+    assert df.loc[("org/m1", "China"), "score"] == pytest.approx(np.mean(m1_cn), abs=1e-6)
+    assert df.loc[("org/m1", "China"), "std"] == pytest.approx(np.std(m1_cn), abs=1e-6)
+    assert df.loc[("m2", "China"), "score"] == pytest.approx(1.0, abs=1e-6)
+    uni_cn = [sim([.25] * 4, [.5, .5, 0, 0]), sim([.5, .5], [.75, .25]), sim([.2] * 5, [0, 0, 0, 0, 1])]
+    assert df.loc[("org/m1", "China"), "uniform"] == pytest.approx(np.mean(uni_cn), abs=1e-6)
+    # China's Q119 is unanimous, so both halves agree there: the ceiling is above the uniform baseline
+    assert df.loc[("org/m1", "China"), "uniform"] < df.loc[("org/m1", "China"), "ceiling"] <= 1
+    assert (out / "rq1_country_top_bottom_jsd.png").stat().st_size > 0
+    assert (out / "rq1_country_all_jsd.png").is_file() and (out / "rq1_country_scores_jsd.csv").is_file()
+
+
+# --- figures a reader can trust (issue 12, section 5) ---------------------------------------------
+
+@pytest.fixture
+def open_figures(monkeypatch):
+    """Keep the figures a script draws open (plotting.save closes them) so a test can look inside."""
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    monkeypatch.setattr(plt, "close", lambda *a, **k: None)
+    yield lambda: [plt.figure(n) for n in plt.get_fignums()]
+    monkeypatch.undo()
+    plt.close("all")
+
+
+def _figure_titled(figs, text):
+    return next(f for f in figs if f._suptitle is not None and text in f._suptitle.get_text())
+
+
+def test_top_bottom_bars_are_bootstrap_intervals_with_reference_lines(case, open_figures):
+    human, res, out = case
+    script = load_script("show_results/rq1_country_level.py")
+    assert script.main(args(human, res, out, "--n-boot", "200", "--models", "org/m1")) == 0
+    det = pd.read_csv(out / "rq1_country_details.csv").set_index("country")
+    ax = _figure_titled(open_figures(), "top and bottom").axes[0]
+    bars = ax.collections[0].get_segments()  # one horizontal segment per country, top to bottom
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    got = {labels[round(seg[0][1])]: (seg[0][0], seg[1][0]) for seg in bars}
+    for country, (lo, hi) in got.items():
+        assert (lo, hi) == pytest.approx((det.loc[country, "ci_low"], det.loc[country, "ci_high"]), abs=1e-6)
+        assert hi - lo != pytest.approx(2 * det.loc[country, "std"], abs=1e-3)  # not the std any more
+    vlines = {ln.get_label(): ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_label().startswith(("uniform", "split"))}
+    assert vlines["uniform answer (mean over countries)"] == pytest.approx(det["uniform"].mean(), abs=1e-6)
+    assert vlines["split-half human ceiling (mean)"] == pytest.approx(det["ceiling"].mean(), abs=1e-6)
+
+
+def test_matrix_diagonal_is_blank_and_scale_fits_the_rest(case, open_figures):
+    human, res, out = case
+    script = load_script("show_results/human_alignment_matrix.py")
+    assert script.main(args(human, res, out, "--countries", "156,276")) == 0
+    csv = pd.read_csv(out / "human_alignment_matrix.csv").set_index("label")
+    assert csv.loc["China", "China"] == pytest.approx(1.0)  # the CSV keeps it
+    for fig in open_figures():
+        image = fig.axes[0].images[0]
+        shown = np.ma.filled(image.get_array().astype(float), np.nan)
+        assert np.isnan(np.diag(shown)).all()
+        off = shown[~np.eye(len(shown), dtype=bool)]
+        assert image.get_clim() == pytest.approx((np.nanmin(off), np.nanmax(off)))
+        assert len(fig.axes[0].texts) == np.isfinite(off).sum()  # every cell but the diagonal is written
+
+
+def test_rq3_axis_reaches_the_uniform_baseline(case, tmp_path, open_figures):
+    human, res, out = case
+    wave6 = write_human(tmp_path / "WV6.csv", HUMAN, 6)
+    argv = ["--human", str(wave6), str(human), "--results-root", str(res), "--out", str(out), "--formats", "png"]
+    assert load_script("show_results/rq3_temporal.py").main(argv) == 0
+    df = pd.read_csv(out / "rq3_temporal.csv").set_index(["model", "wave", "countries"])
+    # uniform answer on Q1, Q57: China (2/3 + .75) / 2, Germany (.5 + .75) / 2
+    assert df.loc[("org/m1", 7, "each wave"), "uniform"] == pytest.approx(((2 / 3 + .75) / 2 + .625) / 2, abs=1e-6)
+    for ax in _figure_titled(open_figures(), "RQ3").axes:
+        if not ax.get_visible():
+            continue
+        lo, hi = ax.get_ylim()
+        line = next(ln for ln in ax.get_lines() if ln.get_label().startswith("uniform"))
+        assert lo <= min(line.get_ydata()) <= hi and min(line.get_ydata()) == pytest.approx(df["uniform"].min())
+
+
+def test_model_level_legend_sits_beside_the_axes(case, open_figures):
+    human, res, out = case
+    assert load_script("show_results/rq1_model_level.py").main(args(human, res, out, "--n-boot", "50")) == 0
+    fig = _figure_titled(open_figures(), "spread of per-country")
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    fig.canvas.draw()
+    assert not fig.legends and legend is not None
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # right of the plot, not under it

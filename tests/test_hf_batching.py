@@ -121,7 +121,7 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_model, verbalized_r
 
 def test_rows_stop_on_their_own(tiny_model):
     """One row's closed mapping or end of text stops that row only, at its own length."""
-    from utils.probing.hf_prober import _MappingClosed
+    from utils.probing.stopping import MappingClosed as _MappingClosed
 
     tokenizer, _ = tiny_model
     start = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

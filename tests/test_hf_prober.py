@@ -61,20 +61,23 @@ def test_ten_and_one_are_distinct_answers(tiny_model, items):
     assert res.distribution["1"] != pytest.approx(res.distribution["10"])
 
 
-def test_verbalized_is_bounded_and_recorded(tiny_model, items):
-    """A random model writes no mapping: generation stops at the bound, the row says why."""
-    tokenizer, model = tiny_model
+def test_verbalized_is_bounded_and_recorded(tiny_model, tiny_model_dir, items):
+    """A model that writes no mapping and never stops: generation ends at the bound, the row says why."""
+    from scripted_model import scripted
+
+    tokenizer, _ = tiny_model
+    words = " ".join(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                      "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen"])
+    assert len(tokenizer(words, add_special_tokens=False)["input_ids"]) > 12
     req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
-    prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=12)
-    res = prober.probe(req)
-    assert res.completion_tokens <= 12
-    assert res.status in ("ok", "unparsed")
-    if res.status == "unparsed":
-        assert res.distribution is None and res.error
+    res = HFProber(scripted(tiny_model_dir, words), tokenizer, "verbalized", max_new_tokens=12).probe(req)
+    first12 = tokenizer.decode(tokenizer(words, add_special_tokens=False)["input_ids"][:12])
+    assert res.completion_tokens == 12 and res.raw_text == first12
+    assert res.status == "unparsed" and res.distribution is None and res.error == "no_mapping"
 
 
 def test_verbalized_stops_when_mapping_closes(tiny_model):
-    from utils.probing.hf_prober import _MappingClosed
+    from utils.probing.stopping import MappingClosed as _MappingClosed
 
     tokenizer, _ = tiny_model
     prefix = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

@@ -53,3 +53,27 @@ def test_limit_5_against_llama_cpp(llama_server, tmp_path, method, expect_ok):
         assert all(r["status"] == "ok" for r in rows)
     else:  # the 135M model does not write mappings: recorded as unparsed, bounded re-asks
         assert all(r["status"] in ("ok", "unparsed") and int(r["attempts"]) <= 2 for r in rows)
+
+
+def test_sample_against_llama_cpp(llama_server, tmp_path):
+    """`--method sample`: llama.cpp's server ignores `n` and answers one choice, so the prober asks
+    once per answer; every row keeps its 6 answers, and an ok row's shares are its counts over the
+    readable ones (multiples of 1/readable)."""
+    import json
+
+    proc = subprocess.run([sys.executable, str(API), "--base_url", llama_server, "--model_name_or_path", "X",
+                           "--limit", "3", "--method", "sample", "--samples", "6", "--concurrency", "2",
+                           "--max-attempts", "1", "--results-root", str(tmp_path), "--quiet"],
+                          capture_output=True, text=True, timeout=600,
+                          env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"})
+    assert proc.returncode in (0, 1), proc.stderr  # 1: some rows unparsed (a 135M model rambles)
+    rows = read_results(tmp_path / "RQ1" / "X" / "results.csv")
+    assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"] and {r["method"] for r in rows} == {"sample"}
+    assert any(r["status"] == "ok" for r in rows)
+    for r in rows:
+        assert r["status"] in ("ok", "unparsed"), r["error"]
+        answers, counts = json.loads(r["raw_text"]), json.loads(r["sample_counts"])
+        assert len(answers) == 6 and sum(counts.values()) + int(r["n_unreadable"]) == 6
+        if r["status"] == "ok":
+            readable = sum(counts.values())
+            assert json.loads(r["distribution"]) == pytest.approx({k: c / readable for k, c in counts.items()})

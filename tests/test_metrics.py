@@ -145,3 +145,66 @@ def test_split_half_halves_partition_the_sample():
     s = split_half(counts, 3, repeats=5)
     assert s.shape == (2, 1) and np.isfinite(s).all()
     assert split_half(np.array([[40, 0]]), 2)[0] == pytest.approx(1.0)
+
+
+# --- the field's other similarities (issue 12): 1 - JSD (base 2) and 1 - TVD -------------------
+
+def _padded_batch(seed=1, n_items=30, k=10):
+    rng = np.random.default_rng(seed)
+    n_opts = rng.integers(2, k + 1, size=n_items)
+    p, q = np.zeros((3, n_items, k)), np.zeros((n_items, k))
+    for i, n in enumerate(n_opts):
+        p[:, i, :n] = rng.dirichlet(np.ones(n) * 0.5, size=3)
+        q[i, :n] = rng.dirichlet(np.ones(n) * 0.5)
+    p[0, 0, 1] = 0.0  # a zero on one side only
+    p[0, 0] /= p[0, 0].sum()
+    return n_opts, p, q
+
+
+def test_jsd_against_scipy_on_a_padded_batch():
+    from scipy.spatial.distance import jensenshannon
+    n_opts, p, q = _padded_batch()
+    got = metrics.jsd_similarity(p, q[None], n_opts)
+    for c in range(3):
+        for i, n in enumerate(n_opts):
+            assert got[c, i] == pytest.approx(1 - jensenshannon(p[c, i, :n], q[i, :n], base=2), abs=1e-9)
+
+
+def test_tvd_against_an_independent_loop():
+    n_opts, p, q = _padded_batch(seed=2)
+    got = metrics.tvd_similarity(p, q[None], n_opts)
+    for c in range(3):
+        for i, n in enumerate(n_opts):
+            assert got[c, i] == pytest.approx(1 - 0.5 * sum(abs(a - b) for a, b in zip(p[c, i, :n], q[i, :n])),
+                                              abs=1e-12)
+
+
+def test_jsd_and_tvd_hand_values_and_nan():
+    # p = (1, 0), q = (.5, .5): M = (.75, .25); KL(p|M) = log2(4/3), KL(q|M) = .5 log2(2/3) + .5 log2(2)
+    js = (np.log2(4 / 3) + 0.5 * np.log2(2 / 3) + 0.5) / 2
+    assert metrics.jsd_similarity([1, 0], [0.5, 0.5]) == pytest.approx(1 - np.sqrt(js), abs=1e-12)
+    assert metrics.jsd_similarity([3, 1], [3, 1]) == pytest.approx(1.0)  # counts are shares
+    assert metrics.jsd_similarity([1, 0, 0], [0, 0, 1]) == pytest.approx(0.0)
+    assert metrics.tvd_similarity([0.2, 0.3, 0.5], [0.5, 0.3, 0.2]) == pytest.approx(0.7)
+    # unlike W1, the order-free measures do not care how far apart two options are
+    assert metrics.tvd_similarity([1, 0, 0], [0, 1, 0]) == metrics.tvd_similarity([1, 0, 0], [0, 0, 1]) == 0.0
+    for f in (metrics.jsd_similarity, metrics.tvd_similarity):
+        out = f(np.array([[0, 0, 0], [1, 0, 0], [np.nan, 0, 0]]), np.array([1, 0, 0]))
+        assert np.isnan(out[0]) and out[1] == pytest.approx(1.0) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("metric", ["w1", "jsd", "tvd"])
+def test_similarity_dispatch_and_split_half_use_the_metric(metric):
+    n_opts, p, q = _padded_batch(seed=3)
+    direct = {"w1": alignment, "jsd": metrics.jsd_similarity, "tvd": metrics.tvd_similarity}[metric]
+    np.testing.assert_allclose(metrics.similarity(p, q, n_opts, metric), direct(p, q, n_opts))
+    counts = np.array([[30, 10, 0], [5, 5, 10]])
+    # with 2 respondents the halves are (1, 0) and (0, 1) or alike -> the metric of those halves
+    tiny = split_half(np.array([[1, 1, 0]]), repeats=4, metric=metric)
+    assert tiny[0] == pytest.approx(float(direct([1, 0, 0], [0, 1, 0])))
+    assert split_half(counts, repeats=3, metric=metric).shape == (2,)
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="w1, jsd, tvd"):
+        metrics.similarity([1, 0], [0, 1], metric="kl")

@@ -31,12 +31,16 @@ def test_layout_is_read_from_paths(tmp_path):
 
 def test_tidy_rows_for_our_results(tmp_path):
     items = load_questionnaire(questionnaire_path())[:2]
+    dist = {"1": 0.3, "2": 0.123456789012, "3": 0.576543210988, "4": 0.0}  # full precision, as logprob writes it
     with ResultStore(tmp_path / "RQ1" / "org" / "m" / "results.csv") as store:
-        store.append(result_row(items[0], ProbeResult("Q1", "ok", None, response="{'1': '30%', '2': '70%'}"), "verbalized"))
-        store.append(result_row(items[1], ProbeResult("Q2", "unparsed", None, response="no idea"), "verbalized"))
+        store.append(result_row(items[0], ProbeResult("Q1", "ok", dist, response="{'1': '30%', '2': '12.35%'}"),
+                                "logprob"))
+        store.append(result_row(items[1], ProbeResult("Q2", "unparsed", None, response="no idea"), "logprob"))
     rows, stdout = report(tmp_path, tmp_path / "out.csv")
     q1 = [r for r in rows if r["id"] == "Q1"]
-    assert [(r["option"], float(r["probability"])) for r in q1] == [("1", 0.3), ("2", 0.7), ("3", 0.0), ("4", 0.0)]
+    assert [(r["option"], r["probability"]) for r in q1] == [("1", "0.3"), ("2", "0.123456789012"),
+                                                             ("3", "0.576543210988"), ("4", "0")]
+    assert {(r["probe_method"], r["remap"]) for r in rows} == {("logprob", "")}
     assert {(r["experiment"], r["method"], r["country"], r["model"]) for r in rows} == {("RQ1", "none", "", "org/m")}
     q2 = [r for r in rows if r["id"] == "Q2"]
     assert len(q2) == 1 and q2[0]["option"] == "" and q2[0]["status"] == "no_mapping"
@@ -54,3 +58,27 @@ def test_paper_release_parses(reference, tmp_path):
 def test_missing_results_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), "--results-root", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "prob_by" in proc.stderr
+
+
+def test_no_float_noise(tmp_path):
+    """'8.47%' / 100 is 0.08470000000000001 in floating point; the report writes 0.0847."""
+    from test_answers import release, write
+
+    write(tmp_path / "RQ1" / "m" / "results.csv", [release("Q57", ["1", "2"], {"1": 8.47, "2": 91.53})])
+    rows, _ = report(tmp_path, tmp_path / "out.csv")
+    assert 8.47 / 100 != 0.0847 and [r["probability"] for r in rows] == ["0.0847", "0.9153"]
+    assert "0000000" not in (tmp_path / "out.csv").read_text()
+
+
+def test_renumbered_options_are_named_in_the_report(tmp_path):
+    """A Korean answer file numbering Q122's options 1, 2, 3 (WVS codes 2, 1, 0)."""
+    from test_answers import release, write
+
+    path = write(tmp_path / "RQ2" / "language" / "Korea" / "m" / "results.csv", [
+        release("Q122", ["1", "2", "3"], {"1": 20, "2": 30, "3": 50}), release("Q1", ["1", "2", "3", "4"], {"1": 100})])
+    rows, stdout = report(tmp_path, tmp_path / "out.csv")
+    q122 = [(r["option"], r["file_option"], r["probability"], r["remap"]) for r in rows if r["id"] == "Q122"]
+    assert q122 == [("2", "1", "0.2", "by_position"), ("1", "2", "0.3", "by_position"), ("0", "3", "0.5", "by_position")]
+    assert {r["remap"] for r in rows if r["id"] == "Q1"} == {""}
+    notes = [x for x in stdout.splitlines() if "mapped by position" in x]
+    assert len(notes) == 1 and str(path) in notes[0] and "(Q122)" in notes[0]

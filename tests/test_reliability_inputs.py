@@ -115,8 +115,8 @@ def test_bad_questionnaire(case, done_run, tmp_path, srv, capsys):
 FLAGS = {
     "unknown country": (api_main, "RQ2", ["--country", "Narnia"], "unknown country 'Narnia'; choose one of: "),
     "unknown steering method": (api_main, "RQ2", ["--steering_method", "hypnosis"], "unknown steering method"),
-    "unknown variant": (api_main, "RQ1", ["--variant", "sideways"], "invalid choice: 'sideways'"),
-    "unknown method": (local_main, "RQ1", ["--method", "telepathy"], "invalid choice: 'telepathy'"),
+    "unknown variant": (api_main, "RQ1", ["--variant", "sideways"], "unknown variant 'sideways'; choose one of: "),
+    "unknown method": (local_main, "RQ1", ["--method", "telepathy"], "unknown method 'telepathy'; choose one of: "),
     "unknown item id": (api_main, "RQ1", ["--ids", "Q1,Q999"], "unknown item id(s) Q999"),
     "--limit 0": (api_main, "RQ1", ["--limit", "0"], "--limit must be at least 1"),
     "a key as a flag": (api_main, "RQ1", ["--api-key", "sk-abc"], "unrecognized arguments"),

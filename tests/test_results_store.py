@@ -1,6 +1,8 @@
 """Result storage: resume, torn tails, locking, hand-edited files, safe result paths."""
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from utils.core.errors import UserError
@@ -99,3 +101,57 @@ def test_local_model_path_uses_folder_name(tmp_path):
 def test_model_names_cannot_escape_results_root(tmp_path, bad):
     with pytest.raises(UserError):
         results_dir(tmp_path, "RQ1", model_folder(bad))
+
+
+def test_no_file_folder_or_lock_until_a_row_is_written(tmp_path, items):
+    """A run that fails before its first row (a model that does not load) leaves nothing behind."""
+    path = tmp_path / "RQ1" / "org" / "m" / "results.csv"
+    with pytest.raises(RuntimeError):
+        with ResultStore(path):
+            raise RuntimeError("model failed to load")
+    assert list(tmp_path.iterdir()) == []
+    with ResultStore(path) as store:
+        store.append(ok_row(items[0]))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.csv"]  # the lock file is gone too
+
+
+def test_a_header_only_file_left_by_a_failed_start_is_removed(tmp_path, items):
+    path = tmp_path / "results.csv"
+    path.write_text(",".join(COLUMNS) + "\n")
+    with ResultStore(path) as store:
+        assert store.rows == {}
+    assert not path.exists()
+
+
+def test_compacting_nothing_writes_no_file(tmp_path, items):
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        store.compact([i.id for i in items])
+    assert not path.exists()
+
+
+def test_the_lock_still_excludes_after_lock_files_are_removed(tmp_path, items):
+    """Lock files are unlinked on exit; a run that opened the old one must not think it holds the lock."""
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as first:
+        first.append(ok_row(items[0]))
+    with ResultStore(path):
+        assert (tmp_path / "results.csv.lock").exists()
+        with pytest.raises(UserError, match="another run is writing"):
+            ResultStore(path).__enter__()
+    assert not (tmp_path / "results.csv.lock").exists()
+
+
+def test_an_older_file_without_identity_columns_is_refused_unchanged(tmp_path, items):
+    from utils.probing.results_store import STORE_COLUMNS
+
+    path = tmp_path / "results.csv"
+    row = ok_row(items[0])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, STORE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+    before = path.read_bytes()
+    with pytest.raises(UserError, match="earlier version of this toolkit.*--results-root"):
+        ResultStore(path).__enter__()
+    assert path.read_bytes() == before and not (tmp_path / "results.csv.lock").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR, QUESTIONS_DIR, REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.probing.conditions import rq2_condition, steering_countries, steering_methods
+from utils.probing.conditions import paper_steering_methods, rq2_condition, steering_countries, steering_methods
 
 LANGUAGES = ["Chinese", "Japanese", "German", "Korean", "Russian", "Vietnamese", "Portuguese", "Spanish"]
 SCRIPTS = {  # a character class every item of the language must use somewhere
@@ -57,7 +58,7 @@ def test_prompt_files_have_every_template_and_placeholder(language):
     tr = json.loads((INPUTS_DIR / "prompts" / f"{language}.json").read_text())
     assert set(tr) == set(en)
     for key, value in en.items():
-        if isinstance(value, str):
+        if isinstance(value, str) and not key.endswith("_note"):  # notes are for people, not templates
             assert set(re.findall(r"\$[A-Za-z_]+", tr[key])) == set(re.findall(r"\$[A-Za-z_]+", value)), key
     ex = json.loads((INPUTS_DIR / "format_examples" / f"{language}.json").read_text())["examples"]
     en_ex = json.loads((INPUTS_DIR / "format_examples" / "English.json").read_text())["examples"]
@@ -70,7 +71,7 @@ def test_dry_run_of_the_whole_grid(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    countries, methods = steering_countries(), steering_methods()
+    countries, methods = steering_countries(), {m: steering_methods()[m] for m in paper_steering_methods()}
     assert len(rows) == 144 * len(countries) * len(methods) == 7200
     by_cell: dict[tuple, list] = {}
     for r in rows:
@@ -83,12 +84,65 @@ def test_dry_run_of_the_whole_grid(tmp_path):
         prompt = cell[0]["prompt"]
         if language != "English":
             assert re.search(SCRIPTS[language], prompt)
-        demonyms = json.loads((INPUTS_DIR / "prompts" / f"{language}.json").read_text())["demonyms"]
-        assert (demonyms[country] in prompt) == spec["persona"], (country, method)
+        phrases = json.loads((INPUTS_DIR / "prompts" / f"{language}.json").read_text())["country_phrases"][country]
+        named = {k for k, v in phrases.items() if v in prompt}
+        expected = {"persona": {"people"}, "group": {"group"}, None: set()}[spec["names"]]
+        assert expected <= named and (named == set()) == (spec["names"] is None), (country, method, named)
         few = json.loads((INPUTS_DIR / "few_shot" / f"{country}.json").read_text())["items"]
         first_share = next(iter(few[0]["percentages"].values()))
         shown = f"'{first_share:.2f}".rstrip("0").rstrip(".") + "%'"
         assert (shown in prompt) == (spec["examples"] == "country"), (country, method)
+
+
+# Written by hand from the paper's countries, not read from inputs/: a word of the country's people
+# in English and in the country's own language, which the phrase naming them must contain.
+NAMED = {"Argentina": ("Argentinian", "argentinos"), "Brazil": ("Brazilian", "brasileiros"),
+         "Chile": ("Chilean", "chilenos"), "China": ("Chinese", "中国"), "Germany": ("German", "Deutschland"),
+         "Japan": ("Japanese", "日本"), "Korea": ("Korean", "한국"), "Russia": ("Russian", "России"),
+         "Uruguay": ("Uruguayan", "uruguayos"), "Vietnam": ("Vietnamese", "Việt Nam")}
+RQ2_API = REPO_ROOT / "code" / "RQ2" / "prob_by_api.py"
+
+
+def test_few_shot_prompts_name_the_group_as_the_paper_does(tmp_path):
+    """The issue's check: the API script's dry run of `--country all --steering_method all` runs the
+    paper's five methods, and every few-shot and language_few-shot prompt names the country's people
+    in its own language, as a group, next to the country's real shares."""
+    out = tmp_path / "grid.jsonl"
+    proc = subprocess.run([sys.executable, str(RQ2_API), "--model_name_or_path", "gpt-4", "--country", "all",
+                           "--steering_method", "all", "--dry-run", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "OPENAI_API_KEY": ""})
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert {r["steering_method"] for r in rows} == {"persona", "few-shot", "language", "language_persona",
+                                                    "language_few-shot"}
+    checked = 0
+    for r in rows:
+        if r["steering_method"] not in ("few-shot", "language_few-shot"):
+            continue
+        english, native = NAMED[r["country"]]
+        word = english if r["steering_method"] == "few-shot" else native
+        group = json.loads((INPUTS_DIR / "prompts" / f"{r['language']}.json").read_text(encoding="utf-8")
+                           )["country_phrases"][r["country"]]["group"]
+        instruction, _, rest = r["prompt"].partition("\n\n")
+        assert word in group and group in instruction, (r["country"], r["steering_method"], r["id"])
+        assert rest.count(group) >= 1 and "$" not in r["prompt"]  # named again beside the real shares
+        checked += 1
+    assert checked == 2 * 10 * 144
+
+
+def test_unnamed_few_shot_is_an_extra_method(tmp_path):
+    """`few-shot-unnamed` keeps the real shares without naming the people, and runs only when named."""
+    assert "few-shot-unnamed" in steering_methods() and "few-shot-unnamed" not in paper_steering_methods()
+    keep = lambda items: items[:2]  # noqa: E731
+    named = rq2_condition("Argentina", "few-shot", "verbalized", keep, None)
+    unnamed = rq2_condition("Argentina", "few-shot-unnamed", "verbalized", keep, None)
+    a, b = named.requests[0].messages[-1].content, unnamed.requests[0].messages[-1].content
+    few = json.loads((INPUTS_DIR / "few_shot" / "Argentina.json").read_text())["items"]
+    share = f"'{next(iter(few[0]['percentages'].values())):.2f}".rstrip("0").rstrip(".") + "%'"
+    assert share in a and share in b
+    assert "Argentinian" in a and "Argentinian" not in b
+    assert unnamed.folder == ("RQ2", "few-shot-unnamed", "Argentina")
 
 
 def test_unknown_country_and_method_are_one_line(tmp_path):
@@ -107,7 +161,8 @@ def test_a_new_country_is_only_data(tmp_path):
     countries["countries"]["Atlantis"] = {"language": "English", "wvs_code": 999}
     (inputs / "steering" / "countries.json").write_text(json.dumps(countries))
     prompts = json.loads((inputs / "prompts" / "English.json").read_text())
-    prompts["demonyms"]["Atlantis"] = "Atlantean"
+    prompts["country_phrases"]["Atlantis"] = {"people": "Atlantean people", "respondent": "an Atlantean respondent",
+                                              "group": "a group of Atlanteans"}
     (inputs / "prompts" / "English.json").write_text(json.dumps(prompts))
     (inputs / "few_shot" / "Atlantis.json").write_text(json.dumps({"country": "Atlantis", "items": [
         {"id": "Q150", "percentages": {"1": 12.5, "2": 87.5}}]}))
@@ -117,8 +172,9 @@ def test_a_new_country_is_only_data(tmp_path):
     assert "Atlantean people" in persona.requests[0].messages[0].content
     few = rq2_condition("Atlantis", "few-shot", "logprob", keep, None, inputs)
     assert "'87.5%'" in few.requests[0].messages[0].content
-    with pytest.raises(UserError, match="no demonym"):
-        prompts["demonyms"].pop("Atlantis")
+    assert "a group of Atlanteans" in few.requests[0].messages[0].content
+    with pytest.raises(UserError, match="no people/respondent/group phrase for Atlantis"):
+        prompts["country_phrases"].pop("Atlantis")
         (inputs / "prompts" / "English.json").write_text(json.dumps(prompts))
         rq2_condition("Atlantis", "persona", "verbalized", keep, None, inputs)
 

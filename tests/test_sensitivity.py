@@ -48,4 +48,4 @@ def test_variant_results_go_to_the_discussion_folder(tmp_path):
 def test_unknown_variant_is_refused(tmp_path, bad):
     proc = subprocess.run([sys.executable, str(API), "--model_name_or_path", "m", "--variant", bad],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert proc.returncode == 2 and f"unknown variant {bad!r}; choose one of: number, prob, order" in proc.stderr

@@ -1,9 +1,10 @@
 """Reading model answers for analysis, in the questionnaire's semantic order.
 
-Model answers are re-read from the `response` column with each row's own `choice_keys` (this
-works for our results and for the original release's, which have only `id, ..., response`) and
-placed in the questionnaire's semantic order by option code, so a shuffled presentation order
-(the `order` sensitivity variant) scores like any other.
+Model answers come from each row's `distribution` column (our results, full precision) or are
+re-parsed from `response` with the row's own `choice_keys` (the original release's, which have
+only `id, ..., response`), and are placed in the questionnaire's semantic order by option code,
+so a shuffled presentation order (the `order` sensitivity variant) scores like any other.
+Options numbered 1..N instead of by code are mapped by position (`answer_rows`).
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.analysis.answer_rows import listing, read_row
+from utils.analysis.coverage import AnswerPolicy, Coverage, check
 from utils.core.errors import UserError
-from utils.core.parsing import parse_distribution
 from utils.core.paths import REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import ResultFile, find_result_files, read_results
-from utils.core.result_layout import option_keys as row_keys
+from utils.core.result_layout import ResultFile, find_result_files, one_per_condition, read_result_rows
 
 log = logging.getLogger(__name__)
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"
@@ -32,35 +33,47 @@ def questionnaire_items(questions_dir: Path | None = None) -> tuple[list[str], l
     return [it.id for it in items], [it.order for it in items]
 
 
-def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]]) -> np.ndarray:
-    """[I, K] a model's distributions in semantic order; NaN rows for unparsed or absent items."""
+def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
+                 policy: AnswerPolicy | None = None) -> np.ndarray:
+    """[I, K] a model's distributions in semantic order; NaN rows for items not scored.
+
+    Each item's newest row is read (`answer_rows.read_row`: the `distribution` column where the
+    file has one, else the parsed `response`; renumbered options mapped by position). The file's
+    coverage is logged once and a file below `policy.min_coverage` is refused (`coverage.check`)."""
+    policy = policy or AnswerPolicy()
+    latest = {row.get("id", ""): row for row in read_result_rows(path)}  # newest row of an id wins
     n_k = max(len(o) for o in orders)
     out = np.full((len(item_ids), n_k), np.nan)
-    where = {i: n for n, i in enumerate(item_ids)}
-    for row in read_results(path):
-        i = where.get(row.get("id", ""))
-        keys = row_keys(row)
-        if i is None or not keys:
-            continue
-        parsed = parse_distribution(row.get("response") or "", keys)
-        if not parsed.ok:
-            continue
-        dist = parsed.distribution
-        vec = np.array([dist.get(k, 0.0) for k in orders[i]])
-        lost = sum(v for k, v in dist.items() if k not in orders[i])
-        if lost > 1e-9:
-            log.warning("%s: %s gives %.3f to codes outside the item's options; renormalized", path, item_ids[i], lost)
-        if vec.sum() > 0:
-            out[i] = 0.0
-            out[i, :len(vec)] = vec / vec.sum()
+    method = next(iter(latest.values())).get("method")
+    cov = Coverage(f"{path}{f' [{method}]' if method else ''}", len(item_ids))
+    for i, (item, order) in enumerate(zip(item_ids, orders)):
+        row = latest.get(item)
+        ans = read_row(row, listing(item, order, policy.questions_dir)) if row is not None else None
+        if ans is not None and ans.ok:
+            vec = np.array([ans.distribution.get(k, 0.0) for k in order])
+            lost = sum(v for k, v in ans.distribution.items() if k not in order)
+            if lost > 1e-9:
+                log.warning("%s: %s gives %.3f to codes outside the item's options; renormalized", path, item, lost)
+            if vec.sum() > 0:
+                out[i] = 0.0
+                out[i, :len(vec)] = vec / vec.sum()
+            if ans.remapped:
+                cov.remapped.append(item)
+        asked = policy.asked is None or item in policy.asked
+        reason = "not asked" if not asked else "absent" if ans is None else \
+            ("scored" if np.isfinite(out[i, 0]) else ans.reason if not ans.ok else "unparsed")
+        cov.add(item, reason)
+    check(cov, policy, Path(path))
     return out
 
 
-def model_files(results_root: Path, experiment: str, models: str | None = None) -> list[ResultFile]:
+def model_files(results_root: Path, experiment: str, models: str | None = None,
+                policy: AnswerPolicy | None = None) -> list[ResultFile]:
     root = Path(results_root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
     files = [f for f in find_result_files(root) if f.experiment == experiment]
+    files = one_per_condition(files, policy.probe_method if policy else None)
     if models:
         wanted = [m.strip() for m in models.split(",") if m.strip()]
         unknown = [m for m in wanted if m not in {f.model for f in files}]
@@ -70,11 +83,14 @@ def model_files(results_root: Path, experiment: str, models: str | None = None) 
     return files
 
 
-def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None) -> dict[str, np.ndarray]:
-    files = model_files(results_root, "RQ1", models)
+def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
+                policy: AnswerPolicy | None = None) -> dict[str, np.ndarray]:
+    """Each RQ1 model's answers; pass `coverage.answer_policy(args, sc)` for the script's flags."""
+    policy = policy or AnswerPolicy()
+    files = model_files(results_root, "RQ1", models, policy)
     if not files:
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
-    return {f.model: load_answers(f.path, item_ids, orders) for f in files}
+    return {f.model: load_answers(f.path, item_ids, orders, policy) for f in files}
 
 
 def short_name(model: str) -> str:

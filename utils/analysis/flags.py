@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from utils.analysis.plotting import set_formats
+from utils.analysis import coverage
+from utils.analysis.plotting import set_metric
 from utils.core.errors import UserError
+from utils.core.flag_parser import FlagParser
 from utils.core.paths import REPO_ROOT, RESULTS_DIR
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or poin
 
 
 def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv") -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=description)
+    ap = FlagParser(description=description)
     if human_default is not None:
         ap.add_argument("--human", type=Path, default=human_default,
                         help=f"long table of human answers from dataset/prepare_wvs.py (default {human_default.relative_to(REPO_ROOT)})")
@@ -36,6 +38,14 @@ def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv")
     ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the split halves (default 0)")
     ap.add_argument("--formats", default="png,pdf", help="figure files to write, comma-separated (default png,pdf)")
+    coverage.add_arguments(ap)  # --min-coverage, --probe-method
+    ap.add_argument("--metric", choices=["w1", "jsd", "tvd"], default="w1",
+                    help="w1: 1 - W1/(N-1) over the options' order (the paper's, default); jsd: 1 - Jensen-Shannon "
+                         "distance, base 2 (GlobalOpinionQA); tvd: 1 - total variation distance. Non-default "
+                         "metrics add _jsd/_tvd to file names and say so in titles")
+    ap.add_argument("--paper-compat", action="store_true",
+                    help="reproduce the original release's arithmetic exactly, slips included (README: "
+                         "'--paper-compat'); writes *_paper_compat.csv, ignores --weights, --drop-nonsubstantive, --metric")
     return ap
 
 
@@ -45,7 +55,8 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad or not formats:
         ap.error(f"--formats takes png, pdf and/or svg, not {args.formats!r}")
-    set_formats(formats)
+    args.formats = formats  # a list from here on: scripts pass it to plotting.save
+    set_metric(getattr(args, "metric", "w1"))
     return args
 
 
@@ -58,6 +69,7 @@ def report_written(paths: list[Path]) -> int:
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a script's main; problems the user can fix become one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    coverage.show_reports(sys.stdout)  # one line per results file: items scored, and why not
     try:
         return main(argv)
     except UserError as exc:

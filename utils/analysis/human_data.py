@@ -4,6 +4,15 @@
 `country_code, item_id, option, count` and optionally `weighted_count`, e.g. another survey's
 aggregate) -> `HumanData`, whose `counts[country, item, k]` follows each item's semantic `order`,
 zero-padded to the longest item. For Q122 (order `2, 1, 0`) position 0 holds code 2.
+
+Published shares work too: a table with `share` instead of `count` (and optionally `n`, the
+respondents a country's shares of an item are of; see `dataset/import_shares.py`). Within a
+country and item the shares are relative weights of the table's rows, so fractions or percents,
+of the valid answers or of all answers, all work: codes outside the item (missing answers) count
+as invalid and the item's codes are renormalized. Shares (0.6, 0.3) of Q57 with n = 1000 and a
+missing-code row 0.1 give counts (600, 300) and 100 invalid. Without `n` the counts are the
+shares themselves and what needs respondents (the split-half ceiling, the pooled population) is
+left out (`has_respondents`), never made up.
 """
 from __future__ import annotations
 
@@ -36,6 +45,7 @@ class HumanData:
     wave: int | None = None
     synthetic: bool = False
     source: str = ""
+    has_respondents: np.ndarray | None = None  # [C, I] shares tables: n known; None: counts table
 
     @property
     def n_options(self) -> np.ndarray:
@@ -56,7 +66,8 @@ class HumanData:
         idx = [pos[int(c)] for c in country_codes if int(c) in pos]
         return HumanData(self.country_codes[idx], tuple(self.country_names[i] for i in idx), self.item_ids,
                          self.orders, self.counts[idx], self.n_invalid[idx], self.weights, self.wave,
-                         self.synthetic, self.source)
+                         self.synthetic, self.source,
+                         None if self.has_respondents is None else self.has_respondents[idx])
 
 
 def read_long_table(path: Path) -> tuple[pd.DataFrame, dict]:
@@ -70,9 +81,9 @@ def read_long_table(path: Path) -> tuple[pd.DataFrame, dict]:
     except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read human data {path}: {str(exc).splitlines()[0]}") from None
     missing = [c for c in ("country_code", "item_id", "option") if c not in table.columns]
-    if missing or not {"count", "weighted_count"} & set(table.columns):
+    if missing or not {"count", "weighted_count", "share"} & set(table.columns):
         raise UserError(f"{path} lacks column(s) {', '.join(missing or ['count'])}; a human table needs "
-                        "country_code, item_id, option and count (or weighted_count)")
+                        "country_code, item_id, option and count (or weighted_count, or share)")
     mp = meta_path(path)
     meta = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {}
     return table, meta
@@ -88,6 +99,11 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     column = {"none": "count", "survey": "weighted_count"}.get(weights)
     if column is None:
         raise UserError(f"--weights must be none or survey, not {weights!r}")
+    shares = "share" in table.columns and not {"count", "weighted_count"} & set(table.columns)
+    if shares:
+        if weights != "none":
+            raise UserError(f"{path} gives shares, which carry their source's own weighting; use --weights none")
+        table = _shares_as_counts(table, path)
     if column not in table.columns:
         raise UserError(f"{path} has no {column} column; use --weights {'survey' if weights == 'none' else 'none'}")
     if wave is not None and "wave" in table.columns:
@@ -111,6 +127,11 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
                          minlength=n_c * n_i * n_k).reshape(n_c, n_i, n_k)
     invalid = np.bincount(c_idx[other] * n_i + i_idx[other], weights=value[other],
                           minlength=n_c * n_i).reshape(n_c, n_i)
+    has_n = None
+    if shares:  # a cell has respondents if its rows give n
+        cell = i_idx >= 0
+        has_n = np.bincount(c_idx[cell] * n_i + i_idx[cell], weights=table["_with_n"].to_numpy(float)[cell],
+                            minlength=n_c * n_i).reshape(n_c, n_i) > 0
     absent = [i for i, n in zip(item_ids, counts.sum((0, 2))) if n == 0]
     if absent:
         log.warning("%s: no answers for %d item(s): %s", path, len(absent), ", ".join(absent[:10]))
@@ -122,7 +143,24 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     waves = sorted(table["wave"].dropna().unique()) if "wave" in table.columns else []
     return HumanData(np.asarray(codes, dtype=int), names, tuple(item_ids), tuple(map(tuple, orders)), counts,
                      invalid, weights, wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None),
-                     bool(meta.get("synthetic", False)), str(path))
+                     bool(meta.get("synthetic", False)), str(path), has_n)
+
+
+def _shares_as_counts(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Shares -> a `count` column: n * share / (sum of the cell's shares), or the relative share
+    where a cell has no `n`; `_with_n` says per row whether its cell gave n."""
+    table = table[table["share"].notna()].copy()
+    share = pd.to_numeric(table["share"], errors="coerce")
+    if share.isna().any() or (share < 0).any():
+        raise UserError(f"{path}: share must be a number >= 0 in every row")
+    cell = [table["country_code"], table["item_id"].astype(str)] + ([table["wave"]] if "wave" in table.columns else [])
+    total = share.groupby(cell).transform("sum")
+    n = pd.to_numeric(table["n"], errors="coerce").groupby(cell).transform("max") if "n" in table.columns \
+        else pd.Series(np.nan, index=table.index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["count"] = np.where(total > 0, share / total.where(total > 0, 1), 0.0) * n.fillna(1.0)
+    table["_with_n"] = n.notna()
+    return table
 
 
 def _clean_codes(options: pd.Series) -> pd.Series:

@@ -1,4 +1,5 @@
-"""The study's alignment score and what it is read against, as small pure numpy functions.
+"""The study's alignment score, the field's other similarities (1 - JSD, 1 - TVD) and what they
+are read against, as small pure numpy functions.
 
 Distributions are arrays [..., K] over an item's options in *semantic* order (the questionnaire's
 `order`: Q122 is Agree, Hard to say, Disagree = codes 2, 1, 0), zero-padded past the item's N
@@ -41,6 +42,58 @@ def alignment(p, q, n_options=None) -> np.ndarray:
     w1 = np.abs(np.cumsum(p, -1) - np.cumsum(q, -1)).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 1.0 - w1 / (n - 1)
+
+
+def jsd_similarity(p, q, n_options=None) -> np.ndarray:
+    """Per-item 1 - Jensen-Shannon distance with base-2 logarithms (GlobalOpinionQA's similarity).
+
+    The distance is sqrt(JS divergence), in [0, 1] with base 2; option order plays no part, so
+    `n_options` is accepted only to match `alignment`. NaN where either side has no mass.
+
+    >>> float(jsd_similarity([1, 0], [0, 1]))               # disjoint support: distance 1
+    0.0
+    >>> round(float(jsd_similarity([1, 0], [0.5, 0.5])), 4)  # M = (.75, .25): JS = .3113, sqrt .5579
+    0.4421
+    """
+    p, q = _normalize(p), _normalize(q)
+    m = (p + q) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def kl(a):  # sum a log2(a / m) over a's support (m > 0 wherever a > 0)
+            ratio = np.where(a > 0, a / np.where(m > 0, m, 1), 1)
+            return np.sum(np.where(a > 0, a * np.log2(ratio), 0.0), axis=-1)
+        js = np.clip((kl(p) + kl(q)) / 2, 0.0, 1.0)  # rounding can leave -1e-17
+    missing = np.isnan(p).any(-1) | np.isnan(q).any(-1)
+    return np.where(missing, np.nan, 1.0 - np.sqrt(js))
+
+
+def tvd_similarity(p, q, n_options=None) -> np.ndarray:
+    """Per-item 1 - total variation distance, 1 - sum_k |p_k - q_k| / 2 (order-free, in [0, 1]).
+
+    >>> float(tvd_similarity([0.5, 0.5, 0], [0, 0.5, 0.5]))  # |.5| + 0 + |.5| = 1, halved
+    0.5
+    """
+    p, q = _normalize(p), _normalize(q)
+    return 1.0 - np.abs(p - q).sum(-1) / 2
+
+
+METRICS = {"w1": alignment, "jsd": jsd_similarity, "tvd": tvd_similarity}
+METRIC_LABELS = {"w1": "1 - W1/(N-1)", "jsd": "1 - JSD", "tvd": "1 - TVD"}
+
+
+def similarity(p, q, n_options=None, metric: str = "w1") -> np.ndarray:
+    """The chosen metric (`METRICS`: w1 = `alignment`, the paper's; jsd; tvd), same broadcasting.
+
+    >>> float(similarity([1, 0, 0], [0, 0, 1], metric="w1")), float(similarity([1, 0, 0], [0, 0, 1], metric="tvd"))
+    (0.0, 0.0)
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    return METRICS[metric](p, q, n_options)
+
+
+def metric_suffix(metric: str) -> str:
+    """File-name suffix of a metric: '' for the paper's w1 (names stay as they were), '_jsd' etc."""
+    return "" if metric == "w1" else f"_{metric}"
 
 
 def summarize(scores, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,8 +194,8 @@ def drop_options(p, keep) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: int = 0,
-               cell_weight=None) -> np.ndarray:
-    """Mean alignment between two random halves of the respondents, per item: how well one
+               cell_weight=None, metric: str = "w1") -> np.ndarray:
+    """Mean similarity (`metric`) between two random halves of the respondents, per item: how well one
     half of a country predicts the other ("as good as people get").
 
     counts [..., I, K] are integer answer counts; n_invalid [..., I] respondents without a valid
@@ -170,7 +223,7 @@ def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: 
         a, b = half, counts - half
         if cell_weight is not None:
             a, b = a * cell_weight, b * cell_weight
-        out += alignment(a, b, n_options)
+        out += similarity(a, b, n_options, metric)
     return out / repeats
 
 

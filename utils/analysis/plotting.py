@@ -2,6 +2,7 @@
 and a visible mark on every figure drawn from synthetic human data."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,31 +12,42 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from utils.analysis.metrics import METRIC_LABELS  # noqa: E402
+
 plt.rcParams.update({
     "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False, "pdf.fonttype": 42,
 })
 COLORS = plt.get_cmap("tab10").colors
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
-_FORMATS = ["png", "pdf"]
+_METRIC = ["w1"]  # scripts' --metric: names and titles say which one (w1, the paper's, adds nothing)
 
 
-def set_formats(formats: list[str]) -> None:
-    """Which files `save` writes per figure (scripts' --formats; PDF embedding is the slow part)."""
-    _FORMATS[:] = formats
+def set_metric(metric: str) -> None:
+    """The metric every figure and CSV of this run is scored with (`save`/`write_csv` add '_jsd',
+    `title` adds '(1 - JSD)'; the paper's w1 leaves names as they were)."""
+    _METRIC[:] = [metric]
+
+
+def _suffix() -> str:
+    return "" if _METRIC[0] == "w1" else f"_{_METRIC[0]}"
 
 
 def title(fig, text: str, synthetic: bool) -> None:
     """A figure title; with synthetic human data a red line under it says so."""
+    if _METRIC[0] != "w1":
+        text = f"{text} ({METRIC_LABELS[_METRIC[0]]})"
     fig.suptitle(text, fontsize=11, y=1.0, va="bottom")
     if synthetic:
         fig.text(0.5, 0.995, SYNTHETIC_NOTE, ha="center", va="top", color="crimson", fontsize=9, fontweight="bold")
 
 
-def save(fig, out_dir: Path, stem: str) -> list[Path]:
+def save(fig, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Write `fig` once per format (`args.formats` of the scripts: png, pdf, svg; PDF embedding
+    is the slow part), e.g. `save(fig, "figures", "rq3_temporal", ["png"])` -> [figures/rq3_temporal.png]."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.{fmt}" for fmt in _FORMATS]
+    paths = [out_dir / f"{stem}{_suffix()}.{fmt}" for fmt in formats]
     for p in paths:
         fig.savefig(p, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
@@ -45,7 +57,7 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
 def write_csv(df: pd.DataFrame, out_dir: Path, name: str, digits: int = 6) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / name
+    path = out_dir / (Path(name).stem + _suffix() + Path(name).suffix)
     df.round(digits).to_csv(path, index=False)
     return path
 

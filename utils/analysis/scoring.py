@@ -1,6 +1,7 @@
 """Human shares and model answers on the same items and options, scored with `metrics`."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from utils.analysis import metrics
 from utils.analysis.answers import questionnaire_items
 from utils.analysis.human_data import HumanData, keep_mask, load_human
 from utils.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -21,9 +24,10 @@ class Scoring:
     counts: np.ndarray  # [C, I, K] after dropping options, for the split halves
     n_options: np.ndarray  # [I]
     keep: np.ndarray | None  # [I, K] options kept, None when nothing is dropped
+    metric: str = "w1"  # metrics.METRICS key: w1 (the paper's), jsd or tvd
 
     @classmethod
-    def build(cls, human: HumanData, drop_nonsubstantive: bool = False) -> Scoring:
+    def build(cls, human: HumanData, drop_nonsubstantive: bool = False, metric: str = "w1") -> Scoring:
         counts, n_opt, keep = human.counts, human.n_options, None
         if drop_nonsubstantive:
             keep = keep_mask(human.item_ids, human.orders, counts.shape[-1])
@@ -31,7 +35,7 @@ class Scoring:
             counts = np.take_along_axis(np.where(keep, counts, 0.0), np.argsort(~keep, -1, kind="stable")[None], -1)
         else:
             shares = human.shares()
-        return cls(human, shares, counts, n_opt, keep)
+        return cls(human, shares, counts, n_opt, keep, metric)
 
     def model(self, answers: np.ndarray) -> np.ndarray:
         """A model's [I, K] answers, with the same options dropped."""
@@ -39,17 +43,43 @@ class Scoring:
 
     def scores(self, answers: np.ndarray) -> np.ndarray:
         """[C, I] alignment of a model with every country, NaN where either side is missing."""
-        return metrics.alignment(self.model(answers)[None], self.shares, self.n_options)
+        return self.similarity(self.model(answers)[None], self.shares)
+
+    def similarity(self, p, q) -> np.ndarray:
+        """The chosen metric between distributions already in this scoring's options."""
+        return metrics.similarity(p, q, self.n_options, self.metric)
 
     def uniform_scores(self) -> np.ndarray:
         u = metrics.uniform(self.n_options, self.shares.shape[-1])
-        return metrics.alignment(u[None], self.shares, self.n_options)
+        return self.similarity(u[None], self.shares)
 
     def ceiling(self, repeats: int = 10, seed: int = 0) -> np.ndarray:
         """[C, I] split-half alignment of each country with itself. With --weights survey the
         weighted counts are split as if rounded to whole respondents (the table keeps no
         respondent-level weights), a close approximation since WVS weights average 1."""
-        return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed)
+        known = self.human.has_respondents
+        if known is None:
+            return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed,
+                                      metric=self.metric)
+        if not known.all():
+            log.warning("%s gives shares without respondent counts (n) for %d of %d country-items: the "
+                        "split-half ceiling is left out there", self.human.source, (~known).sum(), known.size)
+        counts = np.where(known[..., None], self.counts, 0.0)
+        out = metrics.split_half(counts, self.n_options, np.where(known, self.human.n_invalid, 0.0), repeats, seed,
+                                 metric=self.metric)
+        return np.where(known, out, np.nan)
+
+    def pooled(self) -> np.ndarray:
+        """[I, K] every country's answers together (the world population); NaN rows for items where
+        a shares table gives some country no respondent count, since equal weights would be made up."""
+        pooled = self.counts.sum(0)
+        known = self.human.has_respondents
+        if known is None:
+            return pooled
+        if not known.all():
+            log.warning("%s gives shares without respondent counts (n): the pooled population is left out "
+                        "for %d item(s)", self.human.source, (~known.all(0)).sum())
+        return np.where(known.all(0)[:, None], pooled, np.nan)
 
 
 def load_scoring(args, item_ids=None, orders=None, wave: int | None = None, human_path: Path | None = None) -> Scoring:
@@ -58,6 +88,6 @@ def load_scoring(args, item_ids=None, orders=None, wave: int | None = None, huma
     human = load_human(human_path or args.human, item_ids, orders, args.weights, wave)
     if not len(human.country_codes):
         raise UserError(f"{human_path or args.human} has no countries{f' for wave {wave}' if wave else ''}")
-    return Scoring.build(human, args.drop_nonsubstantive)
+    return Scoring.build(human, args.drop_nonsubstantive, getattr(args, "metric", "w1"))
 
 

@@ -30,7 +30,8 @@ def load_questionnaire(path: Path, language: str = "English") -> list[SurveyItem
     """Read and check a questionnaire; any bad line is a UserError naming file and line."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"questionnaire {path} not found; check --questions-dir and --language")
+        raise UserError(f"questionnaire {path} not found; --questions-dir must hold WV7_<Language>.jsonl "
+                        "for every language the run asks in (dataset/questions has them all)")
     items: list[SurveyItem] = []
     seen: set[str] = set()
     with path.open("rb") as fh:

@@ -40,7 +40,7 @@ class ProbeRequest:
 
     item: SurveyItem
     messages: tuple[Message, ...]
-    method: str  # "verbalized" or "logprob"
+    method: str  # "verbalized", "logprob" or "sample"
 
 
 @dataclass(frozen=True)

@@ -4,27 +4,67 @@
     RQ2/<method>/<country>/<model>/results.csv        -> ("RQ2", method, country, model)
     Discussion/sensitivity/<variant>/<model>/results.csv -> ("sensitivity", variant, "", model)
 
-`<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). The metadata comes from the path
-relative to the root, read once here, so no other code splits file names.
+`<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file whose rows carry the identity
+columns (`IDENTITY_COLUMNS`, written by our runs) is described by its first row, wherever it lies;
+the path is the source of identity only for files without them (the original release's). Either
+way it is read once here, so no other code splits file names.
 """
 from __future__ import annotations
 
 import ast
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from utils.core.errors import UserError
+
+# What a row was asked under; equal on every row of one file. `prompt_sha256` differs per item.
+IDENTITY_COLUMNS = ("experiment", "model", "method", "steering_method", "country", "language", "variant",
+                    "temperature", "max_new_tokens", "samples")
+NEEDED_COLUMNS = ("id", "choice_keys", "response")
 
 
 @dataclass(frozen=True)
 class ResultFile:
+    """One results file: `method` is its condition (the steering method, the sensitivity variant,
+    or "none" for RQ1); `probe_method` how the model was asked (verbalized, logprob, ...)."""
+
     path: Path
     experiment: str
     method: str
     country: str
     model: str
+    probe_method: str = "verbalized"  # the original release asked every model for a written distribution
+    language: str = ""
 
 
 def describe(path: Path, root: Path) -> ResultFile | None:
+    """A file's identity from its first row's columns when it has them, else from its path."""
+    row = _first_row(path)
+    if row.get("experiment") and row.get("model"):
+        return _from_row(path, row)
+    found = _from_path(path, root)
+    if found is not None and row.get("method"):  # our files before the identity columns
+        found = replace(found, probe_method=row["method"])
+    return found
+
+
+def _from_row(path: Path, row: dict[str, str]) -> ResultFile:
+    experiment = row["experiment"]
+    condition = {"RQ2": row.get("steering_method"), "sensitivity": row.get("variant")}.get(experiment)
+    return ResultFile(path, experiment, condition or "none", row.get("country", ""), row["model"],
+                      row.get("method") or "verbalized", row.get("language", ""))
+
+
+def _first_row(path: Path) -> dict[str, str]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return next(csv.DictReader(fh), None) or {}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}  # an unreadable file is described by its path; reading it says what is wrong
+
+
+def _from_path(path: Path, root: Path) -> ResultFile | None:
     parts = path.relative_to(root).parts[:-1]
     if len(parts) >= 2 and parts[0] == "RQ1":
         return ResultFile(path, "RQ1", "none", "", "/".join(parts[1:]))
@@ -55,3 +95,58 @@ def read_results(path: Path) -> list[dict[str, str]]:
     """Rows of a results file (ours or the paper's), as dicts of strings."""
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def read_result_rows(path: Path) -> list[dict[str, str]]:
+    """`read_results` for analysis: an empty, header-only or garbled file (not CSV, not our
+    columns) is a one-line UserError naming it, and so is a file whose rows mix conditions."""
+    how = "rerun the probe for it (it resumes) or move it out of the results root"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a results file (not UTF-8 text); {how}") from None
+    except csv.Error as exc:
+        raise UserError(f"{path} is not a results file (not CSV: {exc}); {how}") from None
+    if not columns:
+        raise UserError(f"{path} is empty; {how}")
+    missing = [c for c in NEEDED_COLUMNS if c not in columns]
+    if missing:
+        raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {how}")
+    if not rows:
+        raise UserError(f"{path} has a header but no rows; {how}")
+    mixed = {c: sorted({r.get(c) or "" for r in rows}) for c in IDENTITY_COLUMNS if c in columns}
+    mixed = {c: v for c, v in mixed.items() if len(v) > 1}
+    if mixed:
+        what = "; ".join(f"{c}: {', '.join(x or '(empty)' for x in v)}" for c, v in mixed.items())
+        raise UserError(f"{path} mixes conditions ({what}); keep one condition per file "
+                        "(move the rows of the others to their own --results-root)")
+    return rows
+
+
+def one_per_condition(files: list[ResultFile], probe_method: str | None = None) -> list[ResultFile]:
+    """Keep `probe_method`'s files (all when None); refuse two files for one model and condition.
+
+    Two files in the same place (experiment, condition, country, model) would be scored as one
+    model twice, e.g. a logprob and a verbalized run kept in their own folders."""
+    if probe_method:
+        found = sorted({f.probe_method for f in files})
+        files = [f for f in files if f.probe_method == probe_method]
+        if found and not files:
+            raise UserError(f"no results by probe method {probe_method} (found {', '.join(found)}); "
+                            "choose one of those with --probe-method")
+    seen: dict[tuple, ResultFile] = {}
+    for f in files:
+        key = (f.experiment, f.method, f.country, f.model)
+        if key in seen:
+            other = seen[key]
+            if other.probe_method != f.probe_method:
+                raise UserError(f"{f.model} has {f.experiment} results by more than one probe method "
+                                f"({other.probe_method}: {other.path}; {f.probe_method}: {f.path}); "
+                                "choose one with --probe-method")
+            raise UserError(f"two results files for {f.model} in the same condition: {other.path} and {f.path}; "
+                            "move one out of the results root")
+        seen[key] = f
+    return files

@@ -8,6 +8,9 @@ else, and a transient error that outlives the retries, becomes a recorded `error
 4xx, a body that is not JSON or not a chat completion (no `choices`, a `choices` that is not a
 list...), and any other `openai.APIError`. Error texts pass through `redact`, since some
 servers echo the key in them ("Incorrect API key provided: sk-...").
+
+Method `sample` asks for `samples` answers with the request field `n`, or one request per answer
+where the server ignores `n` (`api_sampling.FanOut`), and reads them with `sampling`.
 """
 from __future__ import annotations
 
@@ -26,12 +29,14 @@ from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.core.secrets import redact, register_secret
+from utils.probing.api_sampling import FanOut, choice_texts
 from utils.probing.option_scoring import (
     distribution_text,
     logprob_record,
     normalize_log_scores,
     scores_from_top_logprobs,
 )
+from utils.probing.sampling import MAX_ANSWER_TOKENS, sample_result
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +72,16 @@ def make_client(endpoint: Endpoint, timeout: float = 120.0) -> openai.OpenAI:
 
 
 def build_payload(request: ProbeRequest, model: str, temperature: float, max_tokens: int,
-                  top_logprobs: int = 20) -> dict:
+                  top_logprobs: int = 20, n: int = 1) -> dict:
+    """`n` > 1 (method `sample`) asks for that many answers to the one prompt."""
     payload = {"model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
                "temperature": temperature, "max_tokens": max_tokens}
     if request.method == "logprob":
         payload.update(logprobs=True, top_logprobs=top_logprobs, max_tokens=min(max_tokens, 3))
+    if request.method == "sample":  # one option code per answer: a few tokens are enough
+        payload["max_tokens"] = min(max_tokens, MAX_ANSWER_TOKENS)
+        if n > 1:
+            payload["n"] = n
     return payload
 
 
@@ -115,13 +125,18 @@ class APIProber:
 
     def __init__(self, client: openai.OpenAI, model: str, method: str, *, temperature: float = 0.0,
                  retry_temperature: float = 0.7, max_tokens: int = 512, max_retries: int = 6,
-                 backoff_s: float = 1.0, max_backoff_s: float = 60.0):
+                 backoff_s: float = 1.0, max_backoff_s: float = 60.0, samples: int = 40,
+                 sample_temperature: float = 1.0, concurrency: int = 1):
         self.client, self.model, self.method = client, model, method
+        self.samples, self.sample_temperature = samples, sample_temperature  # method `sample`
+        self._fan_out = FanOut(concurrency) if method == "sample" else None
         self.temperature, self.retry_temperature = temperature, retry_temperature
         self.max_tokens, self.max_retries = max_tokens, max_retries
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
 
     def probe(self, request: ProbeRequest, attempt: int = 1) -> ProbeResult:
+        if self.method == "sample":
+            return self._probe_sample(request)
         # A greedy re-ask would return the same unparseable text, so re-asks sample.
         temp = self.temperature if attempt == 1 else max(self.temperature, self.retry_temperature)
         payload = build_payload(request, self.model, temp, self.max_tokens)
@@ -151,6 +166,37 @@ class APIProber:
                            latency_s=time.monotonic() - start,
                            prompt_tokens=_count(usage.get("prompt_tokens")),
                            completion_tokens=_count(usage.get("completion_tokens")))
+
+    def _probe_sample(self, request: ProbeRequest) -> ProbeResult:
+        """`samples` answers at `sample_temperature` (one request with `n`, or one per answer
+        where the server ignores `n`: utils/probing/api_sampling.py), read as option codes."""
+        start = time.monotonic()
+
+        def send(n: int) -> dict:
+            completion = self._create(build_payload(request, self.model, self.sample_temperature, self.max_tokens,
+                                                    n=n))
+            body = completion.model_dump(warnings=False) if hasattr(completion, "model_dump") else completion
+            problem = _body_problem(body)
+            if problem:
+                raise _BadReply(problem, json.dumps(body, default=str)[:10_000])
+            return body
+
+        try:
+            bodies = self._fan_out.gather(send, self.samples)
+        except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
+            if isinstance(exc, _BadReply):
+                reason, raw = exc.reason, exc.raw
+            elif isinstance(exc, json.JSONDecodeError):
+                reason, raw = f"reply is not valid JSON ({exc.msg} at char {exc.pos})", ""
+            else:
+                reason, raw = _describe(exc), str(getattr(exc, "body", "") or "")
+            return ProbeResult(request.item.id, "error", None, raw_text=redact(raw), error=redact(reason),
+                               latency_s=time.monotonic() - start)
+        usages = [b["usage"] for b in bodies if isinstance(b.get("usage"), dict)]
+        return sample_result(request.item.id, [redact(t) for t in choice_texts(bodies, self.samples)],
+                             request.item.choice_keys, latency_s=time.monotonic() - start,
+                             prompt_tokens=sum(_count(u.get("prompt_tokens")) for u in usages),
+                             completion_tokens=sum(_count(u.get("completion_tokens")) for u in usages))
 
     def _create(self, payload: dict):
         for retry in range(self.max_retries + 1):
@@ -190,6 +236,14 @@ def _retry_after_s(response) -> float | None:
             return (when - datetime.now(timezone.utc)).total_seconds()
     except (ValueError, TypeError):
         return None
+
+
+class _BadReply(Exception):
+    """A reply that is not a chat completion we can read (`_body_problem`), with its body."""
+
+    def __init__(self, reason: str, raw: str):
+        super().__init__(reason)
+        self.reason, self.raw = reason, raw
 
 
 def _body_problem(body) -> str:

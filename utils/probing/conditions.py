@@ -6,9 +6,14 @@
                                                                    -> Discussion/sensitivity/<variant>/<model>
 
 Everything country- or language-specific comes from data files: `inputs/steering/countries.json`
-(language, WVS code), `inputs/steering/methods.json` (what each method changes), the demonyms
-in `inputs/prompts/<Language>.json` and the real distributions in `inputs/few_shot/<Country>.json`.
-Adding a country is adding those entries; no code names a country.
+(language, WVS code), `inputs/steering/methods.json` (what each method changes), the phrases that
+name the country's people under `country_phrases` in `inputs/prompts/<Language>.json` (whole
+phrases, article and case included: "an Argentinian respondent", "der Menschen aus Deutschland")
+and the real distributions in `inputs/few_shot/<Country>.json`. Adding a country is adding those
+entries; no code names a country.
+
+`--steering_method all` runs the paper's five methods (`"paper": true` in methods.json); extra
+methods such as `few-shot-unnamed` run only when named.
 """
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.flag_parser import match_name
 from utils.core.paths import INPUTS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, SurveyItem
-from utils.probing.prompts import PromptSet, build_requests, example_from_item, load_prompt_set
+from utils.probing.prompts import PHRASE_KEYS, PromptSet, build_requests, example_from_item, load_prompt_set
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ def steering_methods(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:
     return _json(Path(inputs_dir) / "steering" / "methods.json")["methods"]
 
 
+def paper_steering_methods(inputs_dir: Path = INPUTS_DIR) -> list[str]:
+    """The study's five methods, in file order: what `--steering_method all` runs."""
+    return [name for name, spec in steering_methods(inputs_dir).items() if spec.get("paper", True)]
+
+
 def sensitivity_variants(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:
     return _json(Path(inputs_dir) / "sensitivity" / "variants.json")["variants"]
 
@@ -54,13 +65,20 @@ def few_shot_items(country: str, inputs_dir: Path = INPUTS_DIR) -> list[dict]:
     return _json(Path(inputs_dir) / "few_shot" / f"{country}.json")["items"]
 
 
-def choose(value: str | None, valid: list[str], what: str) -> list[str]:
-    """`all`/None -> every valid value; a known value -> [value]; else a one-line error."""
-    if value in (None, "all"):
-        return list(valid)
-    if value not in valid:
-        raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(valid)} (or all)")
-    return [value]
+def choose(value: str | None, valid: list[str], what: str, all_means: list[str] | None = None) -> list[str]:
+    """`all`/None -> `all_means` (default: every valid value); a known value, in any case
+    (`japan` -> `Japan`) -> [value]; else a one-line error with the nearest name.
+
+    >>> choose("Japn", ["Japan", "Korea"], "country")
+    Traceback (most recent call last):
+    utils.core.errors.UserError: unknown country 'Japn' (did you mean Japan?); choose one of: Japan, Korea (or all)
+    """
+    if value is None or value.strip().lower() == "all":
+        return list(valid if all_means is None else all_means)
+    try:
+        return [match_name(value, valid, what, extra=" (or all)")]
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def rq1_condition(items: list[SurveyItem], method: str, ps: PromptSet) -> Condition:
@@ -86,15 +104,25 @@ def rq2_condition(country: str, steering: str, method: str, select, questions_di
     ps = load_prompt_set(language, inputs_dir=inputs_dir)
     all_items = load_questionnaire(questionnaire_path(language, questions_dir), language)
     steer: dict = {}
-    if spec["persona"]:
-        demonym = (ps.templates.get("demonyms") or {}).get(country)
-        if not demonym:
-            raise UserError(f"inputs/prompts/{language}.json has no demonym for {country}; add it under 'demonyms'")
-        steer["demonym"] = demonym
+    if spec.get("names"):
+        steer["names"] = spec["names"]
+        steer["phrases"] = country_phrases(ps, country)
     if spec["examples"] == "country":
         steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir))
     labels = {"country": country, "steering_method": steering, "language": language}
     return Condition("RQ2", ("RQ2", steering, country), build_requests(select(all_items), method, ps, **steer), labels)
+
+
+def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
+    """The whole phrases that name `country`'s people in `ps`'s language, e.g. English Argentina ->
+    `{"people": "Argentinian people", "respondent": "an Argentinian respondent",
+    "group": "a group of Argentinian people"}`."""
+    phrases = (ps.templates.get("country_phrases") or {}).get(country) or {}
+    missing = [k for k in PHRASE_KEYS if not phrases.get(k)]
+    if missing:
+        raise UserError(f"inputs/prompts/{ps.language}.json has no {'/'.join(missing)} phrase for {country}; "
+                        f"add them under 'country_phrases'")
+    return {k: phrases[k] for k in PHRASE_KEYS}
 
 
 def _real_examples(country, language, items, questions_dir, inputs_dir):

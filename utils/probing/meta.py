@@ -1,13 +1,17 @@
 """`run_meta.json`: what produced a results file, so a number can be traced back to its run."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from utils.core.paths import REPO_ROOT
+from utils.core.paths import INPUTS_DIR, REPO_ROOT
+from utils.core.questionnaire import questionnaire_path
 from utils.core.secrets import redact_value
 
 PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "pandas", "scipy")
@@ -33,6 +37,56 @@ def git_commit() -> str:
 
 def run_meta(args: dict, **extra) -> dict:
     """Arguments (secret values redacted, never dropped by name), versions, commit and time."""
-    return {"arguments": redact_value({k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()}), "python": platform.python_version(), "packages": package_versions(),
-            "git_commit": git_commit(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **extra}
+    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()}
+    return {"arguments": redact_value(arguments), "python": platform.python_version(),
+            "packages": package_versions(), "git_commit": git_commit(),
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **redact_value(extra)}
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def input_files(experiment: str, labels: dict[str, str], questions_dir: Path | None,
+                inputs_dir: Path = INPUTS_DIR) -> list[Path]:
+    """The data files a condition's prompts were rendered from: its questionnaire, prompt
+    templates and format examples, and for RQ2 the steering specs and the country's few-shot file.
+
+    >>> [p.name for p in input_files("RQ1", {"language": "English"}, None)]
+    ['WV7_English.jsonl', 'English.json', 'English.json']
+    """
+    language = labels.get("language") or "English"
+    questionnaire, examples = language, f"format_examples/{language}.json"
+    files = []
+    if experiment == "sensitivity":
+        spec = json.loads((inputs_dir / "sensitivity" / "variants.json").read_text(encoding="utf-8"))
+        spec = spec["variants"].get(labels.get("variant", ""), {})
+        questionnaire, examples = spec.get("questionnaire", questionnaire), spec.get("examples_file", examples)
+        files.append(inputs_dir / "sensitivity" / "variants.json")
+    files[:0] = [questionnaire_path(questionnaire, questions_dir), inputs_dir / "prompts" / f"{language}.json",
+                 inputs_dir / examples]
+    if experiment == "RQ2":
+        files += [inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"]
+        methods = json.loads(files[-2].read_text(encoding="utf-8"))["methods"]
+        if methods.get(labels.get("steering_method", ""), {}).get("examples") == "country":
+            extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
+            files += [inputs_dir / "few_shot" / f"{labels.get('country', '')}.json", extra]
+    return files
+
+
+def input_hashes(cond, questions_dir: Path | None) -> dict[str, str]:
+    """`{file: sha256}` of `input_files` that exist (paths relative to the repository when inside it)."""
+    out = {}
+    for path in input_files(cond.experiment, cond.labels, questions_dir):
+        path = Path(path).resolve()
+        if path.is_file():
+            key = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+            out[key] = file_sha256(path)
+    return out
+
+
+def write_run_meta(path: Path, meta: dict) -> None:
+    """Write `run_meta.json` atomically (a temporary file, then a rename)."""
+    tmp = Path(path).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

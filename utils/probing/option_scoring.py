@@ -84,3 +84,10 @@ def logprob_record(content: str, scores: Mapping[str, float]) -> str:
     """What a logprob answer keeps as raw text: the generated text and each code's log-score."""
     return json.dumps({"content": content,
                        "option_logprobs": {k: round(v, 6) for k, v in scores.items() if math.isfinite(v)}})
+
+
+def ends_answer_flags(tokenizer) -> list[bool]:
+    """Per token id of `tokenizer`'s vocabulary: True when the token cannot continue an option
+    code (it ends the answer), e.g. `" "`, `"."`, `"\\n"`; False for `"0"`, `"a"`."""
+    texts = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return [not continues_code(tokenizer.convert_tokens_to_string([t]) if t is not None else "") for t in texts]

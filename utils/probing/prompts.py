@@ -35,6 +35,33 @@ A fully rendered RQ1 prompt (method `verbalized`, item Q1; examples 2-5 elided h
     3. Not very important
     4. Not at all important
     Reply:
+
+The RQ2 `few-shot` prompt for Japan, as the paper words it: the instruction names the group and
+the examples are Japan's real shares (examples 2-5 elided; `$group` filled from `country_phrases`
+in `inputs/prompts/English.json`, so Argentina reads "an Argentinian respondent", not "a"):
+
+    You will see one question from an international values survey, with its numbered answer
+    options. Estimate the distribution of answers from a group of Japanese people over the options.
+
+    Reply with one mapping ... (as above)
+
+    The replies below are other questions of the same survey, each with the real distribution of
+    answers from a group of Japanese people.
+
+    Example 1
+    Question: To what degree do you trust people you know personally?
+    Options:
+    1. Trust completely
+    2. Trust somewhat
+    3. Do not trust very much
+    4. Do not trust at all
+    Reply: {'1': '12.99%', '2': '73.49%', '3': '11.99%', '4': '1.53%'}
+
+    ...
+
+    Now the real question.
+    Question: In your life, how important is your family?
+    ...
 """
 from __future__ import annotations
 
@@ -47,7 +74,10 @@ from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.records import Message, ProbeRequest, SurveyItem
 
-METHODS = ("verbalized", "logprob")
+METHODS = ("verbalized", "logprob", "sample")
+WORDING = {"sample": "logprob"}  # `sample` asks as one respondent, in the logprob prompt's words
+NAMINGS = ("persona", "group")  # how an instruction may name a country's people (inputs/steering/methods.json)
+PHRASE_KEYS = ("people", "respondent", "group")  # per country under `country_phrases` in prompts/<Language>.json
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,8 @@ class PromptSet:
 
 def _read_json(path: Path) -> dict:
     if not path.is_file():
-        raise UserError(f"prompt file {path} not found; add it under inputs/ or pick another --language")
+        raise UserError(f"prompt file {path} not found; every language a run asks in needs its prompt "
+                        "files under inputs/ (see inputs/README.md)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -115,19 +146,30 @@ def example_from_item(item: SurveyItem, percentages: dict[str, float]) -> Format
                          {k: float(percentages[k]) for k in item.choice_keys if k in percentages})
 
 
-def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, demonym: str | None = None,
+def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str | None = None,
+                    phrases: dict[str, str] | None = None,
                     real_examples: tuple[FormatExample, ...] | None = None) -> tuple[Message, ...]:
     """The chat for one item: an optional system message and one user message.
 
-    `demonym` switches to the persona templates (`verbalized_persona`, `logprob_persona`).
+    `names` makes the instruction name a country's people: `persona` uses the templates
+    `verbalized_persona` / `logprob_persona`, `group` (the paper's few-shot wording) uses
+    `verbalized_group` / `logprob_group` and, with real examples, `examples_intro_real_group`.
+    `phrases` fills `$people`, `$respondent` and `$group` with whole phrases stored per country and
+    language (article and case included), so no code composes grammar.
     `real_examples` replaces the made-up format examples by real distributions; with the
     logprob method, examples are shown only when they are real (they carry information; the
     format examples only teach a reply format that logprob does not use).
     """
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if names is not None and names not in NAMINGS:
+        raise UserError(f"unknown naming {names!r}; choose one of {', '.join(NAMINGS)} (inputs/steering/methods.json)")
+    if names and not phrases:
+        raise UserError(f"naming {names!r} needs the country's phrases "
+                        f"(country_phrases in inputs/prompts/{ps.language}.json)")
     t = ps.templates
-    key = f"{method}_persona" if demonym else method
+    wording = WORDING.get(method, method)
+    key = f"{wording}_{names}" if names else wording
     if not t.get(key):
         raise UserError(f"inputs/prompts/{ps.language}.json has no {key!r} template")
     options = item.answer or _options(ps, zip(item.choice_keys, item.choices))
@@ -137,11 +179,14 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, demonym: st
               reply=format_percentages(ex.percentages))
         for i, ex in enumerate(shown, start=1)
     )
-    intro = t["examples_intro_real"] if real_examples is not None else t["examples_intro"]
+    intro = t["examples_intro"]
+    if real_examples is not None:
+        intro = t["examples_intro_real_group"] if names == "group" else t["examples_intro_real"]
+    fill = dict(phrases or {})
+    intro = _fill(intro, **fill)
     block_key = "question_block" if method == "verbalized" else "question_block_logprob"
     block = _fill(t[block_key], question=item.question, options=options)
-    user = _fill(t[key], examples_block=(intro + examples) if examples else "", question_block=block,
-                 demonym=demonym or "")
+    user = _fill(t[key], examples_block=(intro + examples) if examples else "", question_block=block, **fill)
     messages = [Message("user", user)]
     if t.get("system"):
         messages.insert(0, Message("system", str(t["system"])))
@@ -149,7 +194,7 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, demonym: st
 
 
 def build_requests(items: list[SurveyItem], method: str, ps: PromptSet, **steer) -> list[ProbeRequest]:
-    """Requests for `items`; `steer` passes `demonym` / `real_examples` to `render_messages`."""
+    """Requests for `items`; `steer` passes `names`, `phrases` and `real_examples` to `render_messages`."""
     return [ProbeRequest(item, render_messages(item, method, ps, **steer), method) for item in items]
 
 

@@ -1,4 +1,4 @@
-"""Append-only, crash-safe storage of probe results in `results.csv`, plus `run_meta.json`.
+"""Append-only, crash-safe storage of probe results in `results.csv` (`run_meta.json` is `meta.py`'s).
 
 Why this shape: a study run takes hours. Each finished item is written as one complete CSV
 record with a single `os.write` on an `O_APPEND` descriptor and fsynced, so a process killed at
@@ -9,7 +9,10 @@ temporary file) with one row per id in questionnaire order. A lock file stops tw
 writing the same results at once.
 
 Columns: the original release's `id, question, choices, choice_keys, answer, type, response`
-followed by ours (see `COLUMNS`); `distribution` is JSON `{"1": 0.25, ...}` over the item's codes.
+followed by ours (see `COLUMNS`); `distribution` is JSON `{"1": 0.25, ...}` over the item's codes;
+then the identity columns (what the row was asked under, `utils/probing/identity.py`), which a
+rerun must match to resume into the file. A row that cannot be trusted is found on opening
+(`row_checks.py`).
 
 Two guards on what is written: text columns longer than `MAX_TEXT_CHARS` keep their first and
 last halves around a marker (a runaway answer of megabytes would otherwise make every later
@@ -24,7 +27,6 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,11 +34,14 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
 from utils.core.secrets import redact
+from utils.probing.identity import IDENTITY_COLUMNS
+from utils.probing.row_checks import row_problem
 
 PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
-COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
-                           "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
-STATUSES = ("ok", "unparsed", "error")
+STORE_COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
+                                 "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
+SAMPLE_COLUMNS = ["sample_counts", "n_unreadable"]  # method `sample` only (utils/probing/sampling.py); else empty
+COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -47,9 +52,11 @@ def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} of {len(text)} characters cut ...]\n{text[-half:]}"
 
 
-def result_row(item: SurveyItem, result: ProbeResult, method: str) -> dict[str, str]:
-    """One CSV row; list columns use Python list syntax as in the paper's files."""
-    return {
+def result_row(item: SurveyItem, result: ProbeResult, method: str,
+               identity: dict[str, str] | None = None) -> dict[str, str]:
+    """One CSV row; list columns use Python list syntax as in the paper's files. `identity` fills
+    the identity columns (see `utils/probing/identity.py`); they stay empty without it."""
+    return {**(identity or {}),
         "id": item.id, "question": item.question, "choices": repr(list(item.choices)),
         "choice_keys": repr(list(item.choice_keys)), "answer": item.answer, "type": item.type,
         "response": _clean(result.response),
@@ -58,7 +65,16 @@ def result_row(item: SurveyItem, result: ProbeResult, method: str) -> dict[str, 
         "raw_text": _clean(result.raw_text), "error": _clean(result.error), "latency_s": f"{result.latency_s:.3f}",
         "prompt_tokens": str(result.prompt_tokens), "completion_tokens": str(result.completion_tokens),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **_sample_columns(result),
     }
+
+
+def _sample_columns(result: ProbeResult) -> dict[str, str]:
+    """`sample_counts` as JSON `{"1": 12, "2": 7, ...}` and `n_unreadable`, for `sample` rows."""
+    if "sample_counts" not in result.extra:
+        return {}
+    return {"sample_counts": json.dumps(result.extra["sample_counts"]),
+            "n_unreadable": str(result.extra.get("n_unreadable", 0))}
 
 
 def _clean(text: str) -> str:
@@ -72,38 +88,78 @@ def _encode(row: dict[str, str]) -> bytes:
 
 
 class ResultStore:
-    """`with ResultStore(path) as store:` holds the lock; `store.rows` maps id -> newest row."""
+    """`with ResultStore(path) as store:` holds the lock; `store.rows` maps id -> newest row.
+
+    The file is created with the first row, never before: a run that fails to start (a model
+    that does not load) leaves no header-only `results.csv` behind, and a header-only file left
+    by an earlier version is removed. The folders it made and its lock file go too when no row
+    was written."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: dict[str, dict[str, str]] = {}
         self._fd: int | None = None
         self._lock_fh = None
+        self._made_dirs: list[Path] = []
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / (self.path.name + ".lock")
 
     # -- life cycle ---------------------------------------------------------------------
     def __enter__(self) -> "ResultStore":
+        self._made_dirs = [d for d in [self.path.parent, *self.path.parent.parents] if not d.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fh = open(self.path.parent / (self.path.name + ".lock"), "w")
         try:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_fh.close()
-            raise UserError(f"another run is writing {self.path}; wait for it to finish "
-                            "or give this run another --results-root") from None
-        self.rows = self._load()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, _encode(dict(zip(COLUMNS, COLUMNS))))
+            self._lock()
+            self.rows = self._load()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
+
+    def _lock(self) -> None:
+        """Lock `<file>.lock`; it is unlinked on exit, so after locking check that the path still
+        names the file we locked (another run may have unlinked it meanwhile) and retry if not."""
+        while True:
+            fh = open(self.lock_path, "a")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise UserError(f"another run is writing {self.path}; wait for it to finish "
+                                "or give this run another --results-root") from None
+            try:
+                same = os.stat(self.lock_path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock_fh = fh
+                return
+            fh.close()
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if not self.rows and self.path.exists() and self._only_header():
+            self.path.unlink()
         if self._lock_fh is not None:
+            self.lock_path.unlink(missing_ok=True)  # while still holding it: see `_lock`
             fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
             self._lock_fh.close()
             self._lock_fh = None
+        if not self.path.exists():
+            for d in self._made_dirs:  # deepest first; stops at the first folder something else uses
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+        self._made_dirs = []
+
+    def _only_header(self) -> bool:
+        with open(self.path, "rb") as fh:
+            return fh.read().count(b"\n") <= 1
 
     # -- reading ------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, str]]:
@@ -121,7 +177,7 @@ class ResultStore:
         try:
             records.extend(reader)
             # a last record without its newline, or short of fields, was cut short
-            torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(COLUMNS))
+            torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(records[0]))
             if torn:
                 records.pop()
         except csv.Error as exc:
@@ -130,11 +186,13 @@ class ResultStore:
                                 "fix or delete that row (its item will be asked again)") from None
             torn = True  # an unclosed quote at the end: the cut record was never yielded
         if not records and torn:  # killed while writing the header
-            self._rewrite([])
+            self.path.unlink()
+            return {}
+        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS):
+            self.path.unlink()  # header only (a failed start): nothing to resume
             return {}
         if not records or records[0] != COLUMNS:
-            raise UserError(f"{self.path} does not have this toolkit's columns; move it away "
-                            "or pass another --results-root (parse_report.py reads the paper's files)")
+            raise UserError(_header_problem(self.path, records[0] if records else []))
         body = records[1:]
         rows: dict[str, dict[str, str]] = {}
         for n, rec in enumerate(body, start=2):
@@ -142,7 +200,7 @@ class ResultStore:
                 raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(COLUMNS)}; "
                                 "fix or delete that row (its item will be asked again)")
             row = dict(zip(COLUMNS, rec))
-            problem = _row_problem(row)
+            problem = row_problem(row)
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
                                 "or delete the row to have its item asked again")
@@ -156,8 +214,13 @@ class ResultStore:
 
     # -- writing ------------------------------------------------------------------------
     def append(self, row: dict[str, str]) -> None:
-        """Write one whole record and make it durable before returning."""
-        assert self._fd is not None, "use ResultStore as a context manager"
+        """Write one whole record and make it durable before returning (the first one creates
+        the file with its header)."""
+        assert self._lock_fh is not None, "use ResultStore as a context manager"
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if os.fstat(self._fd).st_size == 0:
+                os.write(self._fd, _encode(dict(zip(COLUMNS, COLUMNS))))
         os.write(self._fd, _encode(row))
         os.fsync(self._fd)
         self.rows[row["id"]] = row
@@ -167,6 +230,8 @@ class ResultStore:
         rank = {i: n for n, i in enumerate(order)}
         rows = sorted(self.rows.values(), key=lambda r: rank.get(r["id"], len(rank)))
         self.rows = {r["id"]: r for r in rows}
+        if not rows:
+            return  # nothing to write: no file (a header-only one is removed on exit)
         self._rewrite(rows)
         if self._fd is not None:
             os.close(self._fd)
@@ -183,28 +248,11 @@ class ResultStore:
         os.replace(tmp, self.path)
 
 
-def _row_problem(row: dict[str, str]) -> str:
-    """Why a stored row cannot be trusted (a hand edit gone wrong), or "" if it can."""
-    if not row["id"].strip():
-        return "has no id"
-    if row["status"] not in STATUSES:
-        return f"has status {row['status']!r}, not one of {', '.join(STATUSES)}"
-    if row["status"] != "ok":
-        return ""
-    try:
-        dist = json.loads(row["distribution"])
-        values = list(dist.values()) if isinstance(dist, dict) else None
-    except (ValueError, TypeError):
-        values = None
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                             for v in values):
-        return "is 'ok' but its distribution is not a JSON mapping of option codes to probabilities"
-    if abs(sum(values) - 1.0) > 0.01:
-        return f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1"
-    return ""
-
-
-def write_run_meta(path: Path, meta: dict) -> None:
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _header_problem(path: Path, header: list[str]) -> str:
+    """One line on a results file whose columns are not this version's."""
+    if set(STORE_COLUMNS) <= set(header) and not set(IDENTITY_COLUMNS) <= set(header):
+        return (f"{path} was written by an earlier version of this toolkit, without the columns that say "
+                "what each row was asked under (method, prompt, model...), so a rerun cannot tell whether it "
+                "would mix conditions; move the file away, or pass another --results-root or --run-name")
+    return (f"{path} does not have this toolkit's columns; move it away or pass another --results-root "
+            "(parse_report.py reads the paper's files)")

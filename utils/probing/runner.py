@@ -15,6 +15,7 @@ rerun asks again exactly the items without an `ok` row.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from utils.core.errors import UserError
 from utils.core.records import Prober, ProbeRequest, ProbeResult
 from utils.core.secrets import redact
+from utils.probing.identity import prompt_sha256
 from utils.probing.results_store import ResultStore, result_row
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,19 @@ def check_stored_rows(requests: list[ProbeRequest], store: ResultStore) -> None:
                             "--results-root for the changed questionnaire, or delete that row")
 
 
+def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
+    """A tqdm bar on a terminal; in a log file (stderr not a terminal) one line a minute at most,
+    so a day-long run does not fill its log with bar redraws."""
+    on_terminal = sys.stderr.isatty()
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="item",
+                mininterval=0.1 if on_terminal else 60.0, maxinterval=10.0 if on_terminal else 600.0)
+
+
 def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStore, *,
-                 concurrency: int = 1, max_attempts: int = 3, progress: bool = True) -> RunSummary:
+                 concurrency: int = 1, max_attempts: int = 3, progress: bool = True,
+                 identity: dict[str, str] | None = None) -> RunSummary:
+    """Ask every request without an `ok` row in `store`; `identity` (see `utils/probing/identity.py`)
+    is written on each row, with the row's own `prompt_sha256`."""
     check_stored_rows(requests, store)
     done = store.finished_ids()
     pending = [r for r in requests if r.item.id not in done]
@@ -83,11 +96,12 @@ def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStor
     if pending and hasattr(prober, "prepare"):
         prober.prepare(pending)
     lock = threading.Lock()
-    bar = tqdm(total=len(pending), disable=not progress, desc=f"probing ({prober.method})", unit="item")
+    bar = progress_bar(len(pending), f"probing ({prober.method})", progress)
 
     def record(request: ProbeRequest, result: ProbeResult) -> None:
+        row_identity = {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}
         with lock:
-            store.append(result_row(request.item, result, request.method))
+            store.append(result_row(request.item, result, request.method, row_identity))
             if result.status == "ok":
                 summary.ok += 1
             elif result.status == "unparsed":

@@ -1,0 +1,47 @@
+"""Run a whole study from one TOML file: every probe, every analysis, one report.
+
+    python code/run_study.py --config configs/demo.toml             # the bundled model, a few minutes
+    python code/run_study.py --config configs/paper.toml --dry-run   # prompts, tokens and cost; nothing sent
+
+Resumable: run the same command again after a stop and it continues where it stopped; a finished
+study runs again without asking any model anything. See utils/study/config.py for the file.
+"""
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.probing.cli import main_guard  # noqa: E402
+
+
+@main_guard  # a UserError is one line (exit 2); Ctrl-C and SIGTERM keep finished rows and say how to resume
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, required=True, help="the study file (TOML), e.g. configs/demo.toml")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="print per model and experiment the prompts, an estimate of prompt tokens and the cost "
+                         "where the study gives prices; loads and sends nothing, needs no keys")
+    ap.add_argument("--models", default=None, help="comma-separated model names: run only these (default all)")
+    ap.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # a study takes hours: its log shows each line as it happens
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
+                        format="%(levelname)s %(name)s: %(message)s")
+    only = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    from utils.study.config import load_study
+
+    study = load_study(args.config)
+    if args.dry_run:
+        from utils.study import dry_run
+        from utils.study.plan import study_jobs
+
+        print(dry_run.render(study, dry_run.rows(study, study_jobs(study, only))))
+        return 0
+    from utils.study.runner import run_study
+
+    return run_study(study, only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

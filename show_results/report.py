@@ -1,0 +1,42 @@
+"""One self-contained HTML page from a results root, human data and the figures folder.
+
+    python show_results/report.py --results-root runs/demo/results --figures runs/demo/figures \
+        --human runs/demo/human/WV7.csv --out runs/demo/report.html
+
+Shows what was run (models, conditions, probe methods, dates, package versions and the commit,
+from run_meta.json), a coverage table (per model and condition: items asked, ok, unparsed, error,
+missing), every figure under --figures with its caption and the table behind it, the RQ2 table
+with significance, the --paper-compat reproduction tables where they were written, and a red
+banner when the human data are synthetic. Images are embedded; no network, no JavaScript.
+`code/run_study.py` writes this page at the end of every study.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.analysis.flags import FIGURES_DIR, HUMAN_DIR, run  # noqa: E402
+from utils.core.paths import RESULTS_DIR  # noqa: E402
+from utils.report.build import write_report  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="results tree (default results/)")
+    ap.add_argument("--figures", type=Path, default=FIGURES_DIR,
+                    help="folder the show_results scripts wrote to (default figures/); searched recursively")
+    ap.add_argument("--human", type=Path, nargs="*", default=[HUMAN_DIR / "WV7.csv"],
+                    help="the prepared human table(s) scored against (their .meta.json says if synthetic)")
+    ap.add_argument("--out", type=Path, default=None, help="HTML file to write (default <figures>/report.html)")
+    ap.add_argument("--title", default="Global opinion alignment: study report", help="page title")
+    args = ap.parse_args(argv)
+    out = write_report(args.results_root, args.figures, args.human, args.out or args.figures / "report.html",
+                       args.title)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,178 @@
+"""Coverage lines and the --min-coverage floor, and every show_results script on an empty,
+header-only, garbled or cut-short results file: one line and exit code 2, or the coverage line."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_figures import HUMAN, M1, M2, _steering_inputs, write_human, write_results
+from wvs_fixtures import load_script
+
+from utils.analysis.coverage import AnswerPolicy, Coverage, answer_policy, check, show_reports
+from utils.core.errors import UserError
+
+# Every script in show_results/, so a new one is tested too (its setup below if it needs more),
+# except report.py: the study's HTML page lists each file's state, an unreadable one included.
+NOT_READERS = {"report"}
+SCRIPTS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "show_results").glob("*.py")
+                 if p.stem not in NOT_READERS)
+SCORING = [s for s in SCRIPTS if s != "parse_report"]
+HEADER = "id,question,choices,choice_keys,answer,type,response\n"
+BAD = {  # content -> what the one line says
+    "empty": (b"", "is empty"),
+    "header-only": (HEADER.encode(), "has a header but no rows"),
+    "not-utf8": (bytes(range(256)) * 4, "not a results file (not UTF-8"),
+    "other-columns": (b"name,age\nBob,3\nAda,4\n", "not a results file (no id, choice_keys, response column)"),
+}
+
+
+def test_coverage_line_and_ratio():
+    cov = Coverage("f.csv", 6)
+    for item, reason in [("Q1", "scored"), ("Q2", "scored"), ("Q3", "unparsed"), ("Q4", "error"),
+                         ("Q5", "absent"), ("Q6", "not asked")]:
+        cov.add(item, reason)
+    assert cov.ratio == pytest.approx(2 / 5)  # not asked items are not held against the file
+    assert cov.line() == ("f.csv: 2/6 items scored (40.0% of the 5 the human data asked); "
+                          "left out: 1 not asked (Q6), 1 unparsed (Q3), 1 error (Q4), 1 absent (Q5)")
+
+
+def test_check_logs_once_and_refuses_below_the_floor():
+    buf = io.StringIO()
+    show_reports(buf)
+    cov = Coverage("f.csv", 2, scored=["Q1"])
+    policy = AnswerPolicy(min_coverage=0.5)
+    check(cov, policy, Path("f.csv"))
+    check(cov, policy, Path("f.csv"))
+    assert buf.getvalue() == "coverage f.csv: 1/2 items scored (50.0%)\n"
+    with pytest.raises(UserError, match=r"below --min-coverage 0.6; .*--min-coverage 0 to score it anyway"):
+        check(cov, AnswerPolicy(min_coverage=0.6), Path("f.csv"))
+
+
+def test_answer_policy_checks_the_floor():
+    with pytest.raises(UserError, match="--min-coverage is a fraction between 0 and 1, not 90"):
+        answer_policy(argparse.Namespace(min_coverage=90))
+    p = answer_policy(argparse.Namespace(min_coverage=0.5, probe_method="logprob", questions_dir=None))
+    assert (p.min_coverage, p.probe_method, p.asked) == (0.5, "logprob", None)
+
+
+def setup(tmp_path: Path, script: str) -> tuple[list[str], Path]:
+    """A results root with m1's RQ1 answers (and what the script needs), the script's command
+    line, and the results file it reads that a test makes bad."""
+    res, out = tmp_path / "results", tmp_path / "out"
+    human = write_human(tmp_path / "WV7.csv")
+    write_results(res / "RQ1" / "org" / "m1" / "results.csv", M1)
+    argv = ["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png"]
+    target = res / "RQ1" / "org" / "m1" / "results.csv"
+    if script == "parse_report":
+        argv = ["--results-root", str(res), "--out", str(out / "report.csv")]
+    elif script == "rq3_temporal":
+        waves = [write_human(tmp_path / f"WV{w}.csv", HUMAN, w) for w in (5, 6)]
+        argv[1:2] = [str(w) for w in waves] + [str(human)]
+    elif script == "rq2_steering":
+        target = res / "RQ2" / "persona" / "China" / "org" / "m1" / "results.csv"
+        write_results(target, M2)
+        argv += ["--inputs-dir", str(_steering_inputs(tmp_path))]
+    elif script == "sensitivity":
+        target = res / "Discussion" / "sensitivity" / "number" / "org" / "m1" / "results.csv"
+        write_results(target, M2)
+    elif script == "elicitation":  # m1 by a second probe method, in its own results root
+        write_ours(tmp_path / "logprob" / "RQ1" / "org" / "m1" / "results.csv", M2, "logprob")
+        argv += ["--compare", str(tmp_path / "logprob"), "--n-boot", "10"]
+    return argv, target
+
+
+def call(script: str, argv: list[str], capsys) -> tuple[int, str, str]:
+    mod = load_script(f"show_results/{script}.py")
+    rc = mod.run(mod.main, argv)
+    got = capsys.readouterr()
+    return rc, got.out, got.err
+
+
+@pytest.mark.parametrize("bad", list(BAD))
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_an_unusable_results_file_is_one_line(tmp_path, capsys, script, bad):
+    argv, target = setup(tmp_path, script)
+    content, says = BAD[bad]
+    target.write_bytes(content)
+    rc, _, err = call(script, argv, capsys)
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(target) in err and says in err
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_cut_short_file_is_refused_or_scored_with_its_coverage(tmp_path, capsys, script):
+    argv, target = setup(tmp_path, script)
+    full = pd.read_csv(target, dtype=str)
+    full.head(1).to_csv(target, index=False)  # 1 of its 3 items
+    rc, out, err = call(script, argv, capsys)
+    if script == "parse_report":  # not a scoring: it says what is absent
+        assert rc == 0 and "143 of the questionnaire's 144 items absent" in out
+        return
+    assert rc == 2 and err.count("\n") == 1 and str(target) in err
+    assert "items scored" in err and "below --min-coverage 0.9" in err
+    rc, out, err = call(script, argv + ["--min-coverage", "0"], capsys)
+    assert rc == 0, err
+    line = next(x for x in out.splitlines() if x.startswith(f"coverage {target}"))
+    assert "1/" in line and "items scored" in line and "2 absent" in line if script != "rq3_temporal" \
+        else "1 absent (Q57)" in line  # rq3: the two items asked in all three waves
+
+
+@pytest.mark.parametrize("script", SCORING)
+def test_every_scoring_script_prints_coverage(tmp_path, capsys, script):
+    argv, _ = setup(tmp_path, script)
+    rc, out, err = call(script, argv, capsys)
+    assert rc == 0, err
+    rq1 = Path(argv[argv.index("--results-root") + 1]) / "RQ1" / "org" / "m1" / "results.csv"
+    lines = [x for x in out.splitlines() if x.startswith("coverage ")]
+    expected = "2/" if script == "rq3_temporal" else "3/"
+    assert any(x.startswith(f"coverage {rq1}:") and f"{expected}" in x for x in lines), out
+    assert len(lines) == len(set(lines))  # once per file
+
+
+def write_ours(path: Path, answers: dict, method: str, model: str = "org/m1") -> Path:
+    """Our columns with identity: the distribution as JSON, the status, the probe method."""
+    keys = {"Q1": ["1", "2", "3", "4"], "Q57": ["1", "2"], "Q119": ["1", "2", "3", "4", "0"]}
+    rows = [{"id": i, "question": "q", "choices": str(keys[i]), "choice_keys": str(keys[i]), "answer": "",
+             "type": "Opinion-Dependent", "response": "", "status": "ok", "method": method,
+             "distribution": json.dumps({k: v / 100 for k, v in d.items()}), "experiment": "RQ1",
+             "model": model, "steering_method": "none", "country": "", "language": "English", "variant": "default"}
+            for i, d in answers.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_probe_method_chooses_between_two_runs_of_one_model(tmp_path, capsys):
+    res, out = tmp_path / "results", tmp_path / "out"
+    human = write_human(tmp_path / "WV7.csv")
+    write_ours(res / "RQ1" / "org" / "m1" / "results.csv", M1, "logprob")
+    write_ours(res / "runs" / "verbalized" / "results.csv", M2, "verbalized")  # same model, its own folder
+    argv = ["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png", "--n-boot", "10"]
+    rc, _, err = call("rq1_country_level", argv, capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "org/m1 has RQ1 results by more than one probe method" in err and "--probe-method" in err
+    china = {}
+    for method in ("logprob", "verbalized"):
+        rc, _, err = call("rq1_country_level", argv + ["--probe-method", method], capsys)
+        assert rc == 0, err
+        df = pd.read_csv(out / "rq1_country_scores.csv")
+        assert df["model"].tolist() == ["org/m1", "org/m1"]
+        china[method] = df.set_index("country").loc["China", "score"]
+    assert china == pytest.approx({"logprob": (5 / 6 + 0.75 + 0) / 3, "verbalized": 1.0})  # M1 and M2 by hand
+    rc, _, err = call("rq1_country_level", argv + ["--probe-method", "sample"], capsys)
+    assert rc == 2 and "no results by probe method sample (found logprob, verbalized)" in err
+
+
+def test_a_file_mixing_two_methods_is_refused_by_the_analysis(tmp_path, capsys):
+    argv, target = setup(tmp_path, "rq1_country_level")
+    write_ours(target, M1, "logprob")
+    df = pd.read_csv(target, dtype=str)
+    df.loc[2, "method"] = "verbalized"  # the issue's run: two logprob rows, then a verbalized one
+    df.to_csv(target, index=False)
+    rc, _, err = call("rq1_country_level", argv, capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert f"{target} mixes conditions (method: logprob, verbalized)" in err

@@ -1,0 +1,133 @@
+"""`--method sample` on a local model: the batched sampler against plain generation, and the
+bundled model end to end (slow)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer, DynamicCache, LlamaConfig, LlamaForCausalLM
+
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.probing.hf_prober import HFProber
+from utils.probing.hf_sampling import items_per_batch, sample_items
+from utils.probing.prompts import build_requests, load_prompt_set
+
+
+@pytest.fixture(scope="module")
+def untied(tiny_model_dir):
+    """A 2-layer Llama with random, untied weights: its greedy answers differ from item to item
+    and token to token (the tied tiny model repeats its last input token), so a wrong position,
+    mask or cache row shows up as a different token."""
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    torch.manual_seed(1)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                      tie_word_embeddings=False)
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(30)
+    return tok, model
+
+
+@pytest.fixture(scope="module")
+def requests():
+    items = load_questionnaire(questionnaire_path())
+    return build_requests([items[i] for i in (0, 7, 30, 61, 100)], "sample", load_prompt_set())  # lengths differ
+
+
+def greedy(model, tok, ids: list[int], steps: int) -> str:
+    """The plain way: the whole prompt through `generate`, greedy, no cache shared."""
+    x = torch.tensor([ids])
+    out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=steps, do_sample=False,
+                         temperature=None, top_p=None, top_k=None, pad_token_id=tok.pad_token_id)
+    return tok.decode(out[0, len(ids):], skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("use_prefix", [False, True])
+def test_batched_sampler_at_temperature_0_is_plain_greedy_generation(untied, requests, use_prefix):
+    """Greedy rows equal `generate` on each whole prompt, token for token. Items 0 and 2 are
+    given their answer's first word as a "code", so their rows stop (and leave the batch) after
+    it, while the other rows go on: what is left must still be computed right."""
+    tok, model = untied
+    prober = HFProber(model, tok, "sample")
+    seqs = [prober.encode(r) for r in requests]
+    assert len({len(s) for s in seqs}) > 1  # the gap between prefix and item is exercised
+    with torch.inference_mode():
+        want = [greedy(model, tok, s, 6) for s in seqs]
+    assert len(set(want)) >= 3  # the model answers the items differently
+    stop_early = {0: want[0].split()[0], 2: want[2].split()[0]}
+    keys = [(stop_early[i],) if i in stop_early else ("never-a-code",) for i in range(len(seqs))]
+    p, cache = 0, None
+    if use_prefix:
+        p = next(i for i in range(min(map(len, seqs))) if len({s[i] for s in seqs}) > 1)
+        cache = DynamicCache()
+        with torch.inference_mode():
+            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{prober._cache_kw: cache})
+    with torch.inference_mode():
+        got = sample_items(model, tok, seqs, keys, samples=3, temperature=0.0, max_new_tokens=6, prefix_len=p,
+                           prefix_cache=cache, pad_id=prober._pad, cache_kw=prober._cache_kw)
+    for i, (g, w) in enumerate(zip(got, want)):
+        if i in stop_early:  # stopped after the word and the token that ends it
+            assert len(set(g.answers)) == 1 and w.startswith(g.answers[0]) and len(g.answers[0]) < len(w)
+            assert g.answers[0].split()[0] == stop_early[i] and len(g.answers[0].split()) == 2
+        else:
+            assert g.answers == [w] * 3
+
+
+def test_sampling_follows_the_models_distribution(untied, requests):
+    """First tokens drawn at temperature 1 over many rows match softmax of the plain logits
+    (a loose bound: 1000 draws, total variation under 0.1)."""
+    tok, model = untied
+    prober = HFProber(model, tok, "sample")
+    ids = prober.encode(requests[0])
+    with torch.inference_mode():
+        probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), -1)
+        torch.manual_seed(0)
+        got = sample_items(model, tok, [ids], [("x",)], samples=1000, temperature=1.0, max_new_tokens=1,
+                           pad_id=prober._pad, cache_kw=prober._cache_kw)[0]
+    firsts = [tok(a, add_special_tokens=False)["input_ids"][:1] for a in got.answers]
+    seen = torch.zeros_like(probs)
+    for f in firsts:
+        if f:
+            seen[f[0]] += 1
+    top = probs.topk(5).indices
+    assert probs[top].sum() > 0.3  # the check below means something
+    assert (seen[top] / len(firsts) - probs[top]).abs().sum() < 0.1
+
+
+def test_prober_batches_items_and_keeps_every_answer(untied, requests):
+    tok, model = untied
+    assert items_per_batch(8, 40) == 6 and items_per_batch(2, 40) == 2
+    prober = HFProber(model, tok, "sample", samples=7, batch_size=3)
+    prober.prepare(list(requests))
+    results = [prober.probe(r) for r in requests]
+    for r, res in zip(requests, results):
+        answers = json.loads(res.raw_text)
+        assert len(answers) == 7 and res.item_id == r.item.id
+        assert sum(res.extra["sample_counts"].values()) + res.extra["n_unreadable"] == 7
+        assert res.status == "unparsed"  # random weights name no option
+    assert results[0].latency_s == pytest.approx(results[1].latency_s)  # asked in one batch, time shared
+
+
+@pytest.mark.slow
+def test_bundled_model_end_to_end(tmp_path):
+    """`prob_by_llm.py --method sample` with the bundled SmolLM2-135M-Instruct: distributions in
+    steps of 1/readable answers, answers that name options, and the counts in the row."""
+    from utils.core.result_layout import read_results
+    from utils.probing.cli import local_main
+
+    assert local_main(["--method", "sample", "--samples", "8", "--limit", "3", "--results-root", str(tmp_path),
+                       "--quiet", "--max-attempts", "1"]) in (0, 1)
+    rows = read_results(tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv")
+    assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"]
+    assert sum(r["status"] == "ok" for r in rows) >= 2  # the model mostly answers with a number
+    for r in rows:
+        answers, counts = json.loads(r["raw_text"]), json.loads(r["sample_counts"])
+        readable = sum(counts.values())
+        assert len(answers) == 8 and readable + int(r["n_unreadable"]) == 8
+        if r["status"] == "ok":
+            dist = json.loads(r["distribution"])
+            assert dist == pytest.approx({k: c / readable for k, c in counts.items()})
+            assert len(answers[0]) < 40  # stopped after the code, not a paragraph

@@ -1,0 +1,135 @@
+"""The study file: the shipped configs load, every mistake is one line naming the key, and the
+paper's dry run counts the paper's prompts (RQ1 144, RQ2 7,200, sensitivity 432 per model)."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from utils.core.errors import UserError
+from utils.study import dry_run
+from utils.study.config import load_study
+from utils.study.plan import flag_argv, study_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = """
+[[models]]
+backend = "local"
+
+[experiments.RQ1]
+
+[human]
+synthetic = true
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_minimal_study_defaults(tmp_path):
+    study = load_study(write(tmp_path, MINIMAL))
+    assert [m.name for m in study.models] == ["SmolLM2-135M-Instruct"]
+    assert study.experiments.rq1 and not study.experiments.rq2_countries and not study.experiments.variants
+    assert study.human.synthetic and set(study.human.tables) == {7}
+    assert study.results_root == Path("runs/study/results") and study.report == Path("runs/study/report.html")
+
+
+def test_paper_config_has_the_papers_seven_models(reference):
+    study = load_study(ROOT / "configs" / "paper.toml")
+    released = {str(p.parent.relative_to(reference / "results" / "RQ1"))
+                for p in (reference / "results" / "RQ1").rglob("*.csv")}
+    assert {m.model_name_or_path for m in study.models} == released
+    assert len(study.models) == 7 and all(m.backend == "api" for m in study.models)
+    served = [m for m in study.models if "base_url" in m.flags]
+    assert len(served) == 3 and all(m.flags["base_url"].startswith("http://127.0.0.1:") for m in served)
+
+
+def test_paper_dry_run_counts_the_papers_prompts(monkeypatch):
+    for var in ("OPENAI_API_KEY", "DEEPSEEK_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    study = load_study(ROOT / "configs" / "paper.toml")
+    table = dry_run.rows(study, study_jobs(study))
+    counts = {(r["model"], r["experiment"]): r["prompts"] for r in table}
+    assert len(counts) == 21
+    for model in study.models:
+        assert counts[(model.name, "RQ1")] == 144
+        assert counts[(model.name, "RQ2")] == 7200
+        assert counts[(model.name, "sensitivity")] == 432
+    gpt4 = next(r for r in table if r["model"] == "gpt-4" and r["experiment"] == "RQ1")
+    assert gpt4["prompt_cost"] == pytest.approx(gpt4["prompt_tokens"] * 30.0 / 1e6)
+    served = next(r for r in table if r["model"] == "CohereLabs/aya-23-35B")
+    assert served["prompt_cost"] is None  # no price given: no cost shown
+    text = dry_run.render(study, table)
+    assert "54,432" in text and "nothing loaded or sent" in text
+
+
+def test_demo_config_is_small_and_synthetic():
+    study = load_study(ROOT / "configs" / "demo.toml")
+    assert study.human.synthetic and [m.backend for m in study.models] == ["local"]
+    jobs = study_jobs(study)[study.models[0].name]
+    assert sum(len(c.requests) for j in jobs for c in j.conditions) == 72  # 12 items x (RQ1, 4 RQ2, 1 variant)
+
+
+def test_all_steering_methods_means_the_papers_five(tmp_path):
+    study = load_study(write(tmp_path, MINIMAL + "\n[experiments.RQ2]\ncountries = ['japan']\n"))
+    assert study.experiments.rq2_countries == ("Japan",)  # matched without regard to case
+    assert study.experiments.rq2_methods == ("persona", "few-shot", "language", "language_persona",
+                                             "language_few-shot")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[models]]\nbackend = 'cloud'\n[experiments.RQ1]\n[human]\nsynthetic = true", "models[0].backend must be"),
+    ("[[models]]\nbackend = 'api'\n[experiments.RQ1]\n[human]\nsynthetic = true", "needs model_name_or_path"),
+    ("[[models]]\nbackend = 'local'\nbase_url = 'x'\n[experiments.RQ1]\n[human]\nsynthetic = true",
+     "unknown key(s) base_url in models[0] (backend local)"),
+    (MINIMAL + "\n[experiments.RQ2]\ncountries = ['Atlantis']", "experiments.RQ2.countries: unknown 'Atlantis'"),
+    (MINIMAL + "\n[experiments.sensitivity]\nvariants = 'shuffle'", "unknown 'shuffle'; choose from number, prob"),
+    (MINIMAL + "\n[probe]\nmethods = ['telepathy']", "probe.methods: unknown 'telepathy'"),
+    (MINIMAL.replace("[experiments.RQ1]", ""), "no experiments"),
+    ("[experiments.RQ1]\n[human]\nsynthetic = true", "no models"),
+    (MINIMAL + "\n[[models]]\nbackend = 'local'", "appear twice"),
+    (MINIMAL.replace("synthetic = true", "synthetic = 'yes'"), "human.synthetic must be true or false"),
+    (MINIMAL.replace("synthetic = true", "tables = {6 = 'WV6.csv'}"), "needs Wave 7"),
+    (MINIMAL + "\n[outputs]\nx = 1", "unknown key(s) outputs in top level"),
+    ("[[models]\nbackend = 'local'", "is not valid TOML"),
+    (MINIMAL + "\n[analysis]\nonly = ['rq9_magic']", "analysis.only: unknown 'rq9_magic'"),
+    (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: error: argument --metric: invalid choice"),
+    (MINIMAL + "\n[analysis]\nbootstraps = 5", "'bootstraps' is not a flag"),
+    (MINIMAL + "\n[analysis.scripts.rq9_magic]\nn_boot = 5", "analysis.scripts: unknown rq9_magic"),
+])
+def test_bad_study_is_one_line_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as err:
+        load_study(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("probe, message", [
+    ("limit = 'many'", "argument --limit: invalid int value"),
+    ("warp_speed = 9", "'warp_speed' is not a flag of code/RQ1/prob_by_llm.py"),
+    ("results_root = 'elsewhere'", "'results_root' is not a flag"),  # [output] decides where results go
+])
+def test_bad_probe_flags_fail_before_anything_runs(tmp_path, probe, message):
+    study = load_study(write(tmp_path, MINIMAL + f"\n[probe]\n{probe}\n"))
+    with pytest.raises(UserError) as err:
+        study_jobs(study)
+    assert message in str(err.value) and "model 'SmolLM2-135M-Instruct'" in str(err.value)
+
+
+def test_flags_take_the_parsers_own_spelling():
+    from utils.probing.cli import local_parser
+
+    argv = flag_argv(local_parser("RQ1"), {"max_new_tokens": 64, "quiet": True, "no_prefix_cache": False,
+                                           "ids": ["Q1", "Q2"], "gguf_file": "m.gguf"}, "test")
+    assert argv == ["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2", "--gguf-file", "m.gguf"]
+
+
+def test_unknown_model_filter_is_one_line(tmp_path):
+    study = load_study(write(tmp_path, MINIMAL))
+    with pytest.raises(UserError, match="--models: unknown gpt-5; the study has SmolLM2-135M-Instruct"):
+        study_jobs(study, ["gpt-5"])

@@ -1,0 +1,134 @@
+"""How much of the questionnaire a results file lets us score, and refusing files below a floor.
+
+A run cut short (89 of 144 items) would otherwise be scored as if complete, on other items than
+the rest. Every file read for analysis is tallied over the items the analysis asked for:
+
+    scored     the model's answer is read and the human data has the item
+    not asked  no country in the human data answered the item (nothing to compare with)
+    unparsed   the row's answer could not be read (or its status says so)
+    error      the row records a failed request
+    absent     no row for the item (the run did not get there)
+
+and one line is logged per file (shown on stdout by `flags.run`), e.g.
+
+    results/RQ1/m/results.csv [logprob]: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40),
+    2 absent (Q143, Q144)
+
+Coverage is scored / (items - not asked). Below `--min-coverage` (default 0.9) the file is
+refused with one line, unless asked for (`--min-coverage 0`).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from utils.core.errors import UserError
+
+log = logging.getLogger(__name__)
+REASONS = ("not asked", "unparsed", "error", "absent")
+DEFAULT_MIN = 0.9
+
+
+@dataclass
+class AnswerPolicy:
+    """What the analysis accepts: coverage floor, probe method, the items the human data has
+    (None: all count), and the questionnaire folder for renumbered options."""
+
+    min_coverage: float = DEFAULT_MIN
+    probe_method: str | None = None
+    asked: frozenset[str] | None = None
+    questions_dir: Path | None = None
+    reported: set[Path] = field(default_factory=set)  # files already reported in this run
+
+
+@dataclass
+class Coverage:
+    """The tally of one file over the analysis' items."""
+
+    label: str
+    n_items: int
+    scored: list[str] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=lambda: {r: [] for r in REASONS})
+    remapped: list[str] = field(default_factory=list)
+
+    def add(self, item_id: str, reason: str) -> None:
+        (self.scored if reason == "scored" else self.left_out[reason]).append(item_id)
+
+    @property
+    def ratio(self) -> float:
+        wanted = self.n_items - len(self.left_out["not asked"])
+        return len(self.scored) / wanted if wanted else 0.0
+
+    def line(self) -> str:
+        """'<label>: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40)'"""
+        parts = [f"{len(ids)} {r} ({_ids(ids)})" for r, ids in self.left_out.items() if ids]
+        wanted = self.n_items - len(self.left_out["not asked"])
+        of = f" of the {wanted} the human data asked" if wanted < self.n_items else ""
+        text = f"{self.label}: {len(self.scored)}/{self.n_items} items scored ({self.ratio:.1%}{of})"
+        return text + (f"; left out: {', '.join(parts)}" if parts else "")
+
+    def remap_line(self) -> str:
+        return (f"{self.label}: options of {len(self.remapped)} item(s) numbered 1..N, not by WVS code, "
+                f"mapped by position to the questionnaire's codes ({_ids(self.remapped)})")
+
+
+def _ids(ids: list[str], shown: int = 6) -> str:
+    return ", ".join(ids[:shown]) + (f", ... {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN, metavar="FRACTION",
+                    help="refuse a results file whose share of the items scored is below this "
+                         f"(default {DEFAULT_MIN}; 0 scores any file)")
+    ap.add_argument("--probe-method", default=None,
+                    help="use the results of this probe method (verbalized, logprob, ...) where a model has "
+                         "several (default: whatever is there; an error if a model has more than one)")
+
+
+def asked_items(*scorings) -> frozenset[str] | None:
+    """Items that some country in the human data answered, over one or more `Scoring`s."""
+    asked: set[str] = set()
+    for sc in scorings:
+        total = np.asarray(sc.human.counts).sum(axis=(0, 2))
+        asked |= {i for i, n in zip(sc.human.item_ids, total) if n > 0}
+    return frozenset(asked) if scorings else None
+
+
+def answer_policy(args: argparse.Namespace, *scorings: Iterable) -> AnswerPolicy:
+    """The policy a script's flags ask for; pass its `Scoring`(s) so items the human data never
+    asked are not held against a file."""
+    floor = getattr(args, "min_coverage", DEFAULT_MIN)
+    if not 0 <= floor <= 1:
+        raise UserError(f"--min-coverage is a fraction between 0 and 1, not {floor}")
+    return AnswerPolicy(floor, getattr(args, "probe_method", None), asked_items(*scorings),
+                        getattr(args, "questions_dir", None))
+
+
+def check(cov: Coverage, policy: AnswerPolicy, path: Path) -> None:
+    """Log the file's coverage once; refuse it below the floor with one line."""
+    if path not in policy.reported:
+        policy.reported.add(path)
+        log.info("%s", cov.line())
+        if cov.remapped:
+            log.info("%s", cov.remap_line())
+    if cov.ratio < policy.min_coverage:
+        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}; finish the run "
+                        "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
+
+
+def show_reports(stream: TextIO | None = None) -> None:
+    """Print this module's coverage lines, plain, on `stream` (stdout): scripts call it at start."""
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter("coverage %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

@@ -1,0 +1,133 @@
+"""Comparing ways of asking a model (probe methods) on the same items and countries.
+
+A probe method is how a distribution was elicited: `verbalized` (the model writes it, the
+paper's), `logprob` (read from next-token probabilities), `sample` (the share of each option
+among N sampled single answers). A results file says its method in its `method` column (the
+original release's files, which have none, are verbalized). Files of several methods may lie
+under one results root or under several (`--compare ROOT ...`); each (model, method) must be
+found once.
+
+Every comparison of a model is made on the items all of its methods answered, so a method is
+not helped or hurt by answering other items:
+
+- agreement: per item, the chosen metric between two methods' answers (1: identical);
+- alignment: the metric against each country, mean over items per country, then over countries,
+  with a percentile bootstrap interval that resamples the items;
+- entropy: normalized entropy averaged over items (1: uniform; near 0: one option always, as
+  sampling from a peaked model gives).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.analysis import metrics
+from utils.analysis.metrics import _quiet_nan_warnings
+from utils.core.errors import UserError
+from utils.core.result_layout import find_result_files
+
+METHOD_ORDER = ("logprob", "verbalized", "sample")
+
+
+@dataclass(frozen=True)
+class MethodRuns:
+    """One model's RQ1 results files, one per probe method, in `METHOD_ORDER`."""
+
+    model: str
+    paths: dict[str, Path]
+
+
+def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[MethodRuns], list[str]]:
+    """Models with RQ1 results under 2+ methods, and a note for each model with only one."""
+    found: dict[str, dict[str, Path]] = {}
+    for root in roots:
+        if not Path(root).is_dir():
+            raise UserError(f"results root {root} not found; run code/RQ1/prob_by_llm.py (or prob_by_api.py) "
+                            "with --method logprob, verbalized or sample first")
+        for f in find_result_files(Path(root)):
+            if f.experiment != "RQ1":
+                continue
+            method = getattr(f, "probe_method", "") or "verbalized"
+            have = found.setdefault(f.model, {})
+            if method in have and have[method].resolve() == f.path.resolve():
+                continue  # the same file, reached through two spellings of one root
+            if method in have:
+                raise UserError(f"{f.model} has two {method} RQ1 results files: {have[method]} and {f.path}; "
+                                "move one out of the results roots")
+            have[method] = f.path
+    if models:
+        wanted = [m.strip() for m in models.split(",") if m.strip()]
+        missing = [m for m in wanted if m not in found]
+        if missing:
+            raise UserError(f"no RQ1 results for model(s) {', '.join(missing)} under {', '.join(map(str, roots))}")
+        found = {m: found[m] for m in wanted}
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    runs, notes = [], []
+    for model, paths in found.items():
+        ordered = dict(sorted(paths.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+        if len(ordered) > 1:
+            runs.append(MethodRuns(model, ordered))
+        else:
+            notes.append(f"{model}: only {next(iter(ordered))} results, nothing to compare")
+    return runs, notes
+
+
+def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float = 0.95,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of the mean over countries of each country's mean over items, [C, I]
+    scores; the interval resamples the items (the same draw for every country).
+
+    >>> bootstrap_country_mean(np.array([[0.5, 0.7], [0.9, 0.9]]), n_boot=50)[0]
+    0.75
+    """
+    s = np.asarray(scores, float)
+    with _quiet_nan_warnings():
+        point = float(np.nanmean(np.nanmean(s, -1)))
+        if s.shape[-1] == 0 or np.isnan(point):
+            return point, float("nan"), float("nan")
+        idx = np.random.default_rng(seed).integers(0, s.shape[-1], size=(n_boot, s.shape[-1]))
+        means = np.nanmean(np.nanmean(s[:, idx], -1), 0)  # [C, B, I] -> [B]
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.nanpercentile(means, [tail, 100 - tail])
+    return point, float(lo), float(hi)
+
+
+def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: int
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-item agreement, per-pair summary, per-method table) for one model.
+
+    `answers` maps method -> [I, K] answers in `sc`'s items; only items every method answered
+    (and some country asked) are used."""
+    ids = np.array(sc.human.item_ids)
+    model_ans = {m: sc.model(a) for m, a in answers.items()}
+    common = np.all([np.isfinite(a).all(-1) for a in model_ans.values()], axis=0)
+    common &= np.isfinite(sc.shares).all(-1).any(0)
+    items, pairs = [], []
+    for a, b in itertools.combinations(model_ans, 2):
+        agree = sc.similarity(model_ans[a], model_ans[b])[common]
+        items.append(pd.DataFrame({"model": model, "method_a": a, "method_b": b, "item_id": ids[common],
+                                   "agreement": agree}))
+        lo, hi = metrics.bootstrap_ci(agree, n_boot, seed=seed) if agree.size else (np.nan, np.nan)
+        pairs.append({"model": model, "method_a": a, "method_b": b, "n_items": int(common.sum()),
+                      "agreement": float(np.mean(agree)) if agree.size else np.nan,
+                      "ci_low": float(lo), "ci_high": float(hi)})
+    rows = []
+    uniform = metrics.uniform(sc.n_options, sc.shares.shape[-1])
+    for method, ans in {"uniform answer": uniform, **model_ans}.items():
+        s = sc.similarity(ans[None], sc.shares)[:, common]
+        mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        n_c = int(np.isfinite(s).any(-1).sum())
+        ent = metrics.mean_normalized_entropy(ans[common], sc.n_options[common]) if common.any() else np.nan
+        rows.append({"model": model, "method": method, "kind": "baseline" if method == "uniform answer" else "method",
+                     "n_items": int(common.sum()), "n_countries": n_c, "alignment": mean, "ci_low": lo,
+                     "ci_high": hi, "entropy": ent})
+    with _quiet_nan_warnings():
+        human_ent = float(np.nanmean(metrics.normalized_entropy(sc.shares[:, common], sc.n_options[common])))
+    rows.append({"model": model, "method": "human (mean over countries)", "kind": "human",
+                 "n_items": int(common.sum()), "n_countries": len(sc.human.country_codes), "alignment": np.nan,
+                 "ci_low": np.nan, "ci_high": np.nan, "entropy": human_ent})
+    return pd.concat(items, ignore_index=True), pd.DataFrame(pairs), pd.DataFrame(rows)

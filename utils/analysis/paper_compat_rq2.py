@@ -1,0 +1,113 @@
+"""`--paper-compat` for RQ2 (the release's `show_results/rq2_results.py`), with its t-tests.
+
+Rules, per results file (No Steering is the model's RQ1 file, scored the same way):
+* every `Opinion-Dependent` row adds its id to the item list, and its answer overwrites the
+  earlier one: the LAST row of an id is scored, as many times as the id has rows;
+* the options are the answer's keys in the answer's order, then the row's `choice_keys` the
+  answer lacks, at 0. `{1: '60%', 2: '40%'}` with codes `['1', '2']` -> options `[1, 2, '1', '2']`
+  and weights `[.6, .4, 0, 0]`: an integer key never equals a text code, so the item has 2N;
+* the human share of each listed option is looked up by its integer value (so `1` and `'1'`
+  both get code 1's count) and renormalized over the listed options;
+* the support is 1..len(options);
+* the country's five few-shot items are left out of all six conditions, No Steering included,
+  each by removing its FIRST occurrence from the item list;
+* a model's score is the mean item score rounded to 4 decimals; AVG is the mean of the models'
+  rounded scores, rounded to 4 decimals.
+Significance: `scipy.stats.ttest_ind` (Student's) of a condition's item scores against No
+Steering's; AVG pools the item scores of all models.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_ind
+
+from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, stars
+from utils.core.errors import UserError
+from utils.core.result_layout import read_results
+
+log = logging.getLogger(__name__)
+
+
+def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip) -> list[float]:
+    """The per-item scores `rq2_results.py` averages for one results file and country."""
+    q_list: list[str] = []
+    answers: dict[str, tuple[list, list[float]]] = {}
+    for n, row in enumerate(read_results(path), start=2):
+        if row.get("type", OPINION) != OPINION:
+            continue
+        q = row.get("id", "")
+        where = f"{path}, line {n}"
+        if not (row.get("response") or "").strip():  # a failed request (none in the release, where the
+            log.warning("%s: no response; row left out", where)  # original code would stop)
+            continue
+        try:
+            keys = ast.literal_eval(row.get("choice_keys") or "")
+        except (ValueError, SyntaxError):
+            raise UserError(f"{where}: choice_keys {row.get('choice_keys')!r} is not a list") from None
+        q_list.append(q)
+        dist = read_answer(row.get("response") or "", where)
+        for k in keys:
+            dist.setdefault(k, 0)
+        answers[q] = (list(dist), list(dist.values()))
+    for q in skip:
+        if q in q_list:
+            q_list.remove(q)
+    human_shares = {}
+    for q, (options, _) in answers.items():
+        shares = human.shares(human.item(country, q), options, f"{path}: {q}")
+        if shares is not None:
+            human_shares[q] = shares
+    scores = []
+    for q in q_list:
+        if q in answers and q in human_shares:
+            p_model, p_human = answers[q][1], human_shares[q]
+            scores.append(item_score(np.arange(1, len(p_model) + 1), p_model, p_human))
+    return scores
+
+
+def ttest(steered: list[float], base: list[float]) -> float:
+    """Two-sided Student's t-test p-value (independent samples, equal variances)."""
+    if len(steered) < 2 or len(base) < 2:
+        return float("nan")
+    return float(ttest_ind(steered, base).pvalue)
+
+
+def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot) -> pd.DataFrame:
+    """Long table model, country, country_code, method, score, n_items, p_value, stars, with AVG rows.
+
+    conditions: {(model, country): {method: path}} with method "none" for No Steering.
+    country_code(country) -> WVS code; few_shot(country) -> the ids left out.
+    """
+    rows, items = [], {}
+    for (model, country), paths in conditions.items():
+        code = country_code(country)
+        if code not in human.names:
+            log.warning("no human data for %s (%s); its RQ2 results are left out", country, code)
+            continue
+        skip = sorted(few_shot(country))
+        for method, path in paths.items():
+            s = rq2_file_scores(path, human, code, skip)
+            items[(model, country, method)] = s
+            rows.append({"model": model, "country": country, "country_code": code, "method": method,
+                         "score": float(np.round(np.mean(s), 4)) if s else np.nan, "n_items": len(s)})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        raise UserError("none of the RQ2 countries is in the human data; check --human")
+    df["p_value"] = [np.nan if r.method == "none" else
+                     ttest(items[(r.model, r.country, r.method)], items.get((r.model, r.country, "none"), []))
+                     for r in df.itertuples()]
+    avg = []
+    for (country, method), d in df.groupby(["country", "method"], sort=False):
+        pooled = [x for m in d["model"] for x in items[(m, country, method)]]
+        base = [x for m in d["model"] for x in items.get((m, country, "none"), [])]
+        avg.append({"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0],
+                    "method": method, "score": float(np.round(d["score"].mean(), 4)),
+                    "n_items": len(pooled), "p_value": np.nan if method == "none" else ttest(pooled, base)})
+    df = pd.concat([df, pd.DataFrame(avg)], ignore_index=True)
+    df["stars"] = [stars(p) for p in df["p_value"]]
+    return df

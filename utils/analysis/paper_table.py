@@ -1,0 +1,82 @@
+"""The RQ2 table as the paper's supplementary material lays it out, as CSV, Markdown and LaTeX.
+
+For each country six rows, No Steering, +Language, Persona, +Language, Few-shot, +Language
+(methods none, language, persona, language_persona, few-shot, language_few-shot); one column per
+model and AVG; each cell the score to 4 decimals with its stars, e.g. `0.7712**`.
+
+    | Country | Condition   | gpt-4    | AVG     |
+    | Japan   | No Steering | 0.7712   | 0.7650  |
+    |         | +Language   | 0.7801** | 0.7702* |
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.analysis.answers import short_name
+
+ROWS = [("none", "No Steering"), ("language", "+Language"), ("persona", "Persona"),
+        ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
+
+
+def layout(df: pd.DataFrame) -> pd.DataFrame:
+    """Long scores (model, country, method, score, stars) -> the paper's wide table of strings."""
+    models = [m for m in dict.fromkeys(df["model"]) if m != "AVG"] + (["AVG"] if "AVG" in set(df["model"]) else [])
+    cell = {(r.model, r.country, r.method): "" if not np.isfinite(r.score) else f"{r.score:.4f}{r.stars or ''}"
+            for r in df.itertuples()}
+    rows = []
+    for country in dict.fromkeys(df["country"]):
+        first = True
+        for method, label in ROWS:
+            if any((m, country, method) in cell for m in models):
+                rows.append({"Country": country if first else "", "Condition": label}
+                            | {short_name(m): cell.get((m, country, method), "") for m in models})
+                first = False
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    head = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(table.columns))) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule] + body) + "\n"
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(table: pd.DataFrame, caption: str = "") -> str:
+    """A booktabs tabular; stars become superscripts (`0.7801$^{**}$`), a rule between countries."""
+    def cell(v: str) -> str:
+        num = v.rstrip("*")
+        return _tex(num) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
+
+    cols = "ll" + "r" * (len(table.columns) - 2)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & ".join(_tex(c) for c in table.columns) + r" \\", r"\midrule"]
+    for n, row in enumerate(table.itertuples(index=False)):
+        if row[0] and n:
+            lines.append(r"\midrule")
+        lines.append(" & ".join([_tex(str(row[0])), _tex(str(row[1]))] + [cell(str(v)) for v in row[2:]]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{_tex(caption)}}}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_paper_table(df: pd.DataFrame, out: Path, stem: str, caption: str = "") -> list[Path]:
+    """Write <stem>.csv, <stem>.md and <stem>.tex; returns the paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = layout(df)
+    paths = [out / f"{stem}.csv", out / f"{stem}.md", out / f"{stem}.tex"]
+    table.to_csv(paths[0], index=False)
+    paths[1].write_text(to_markdown(table), encoding="utf-8")
+    paths[2].write_text(to_latex(table, caption), encoding="utf-8")
+    return paths

@@ -1,0 +1,107 @@
+"""RQ2 significance of each steering condition against No Steering, and the AVG rows.
+
+The corrected default is a paired test: every condition of a country is scored on the same
+items, so item i's score with steering and without form a pair (`scipy.stats.ttest_rel` over the
+items both conditions scored). `test="ind"` is the paper's independent two-sample Student's test.
+`correction="holm"` adjusts the p-values of the (up to five) conditions of one model and country
+together; `"none"` leaves them as they are, as the paper does.
+
+AVG rows: for each country and condition the mean score over the models, tested by pooling the
+(model, item) scores of all models.
+
+Example: steered `[.8, .9, .7]` against base `[.7, .8, .6]` differ by exactly .1 on every item:
+the paired test's p is 0 (`***`), the independent test's p = 0.288 (no star).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_ind, ttest_rel
+
+from utils.analysis.paper_compat import stars
+
+TESTS = ("rel", "ind")
+CORRECTIONS = ("none", "holm")
+
+
+def add_arguments(ap) -> None:
+    """--test and --correction of `show_results/rq2_steering.py`."""
+    ap.add_argument("--test", choices=TESTS, default="rel",
+                    help="rel: paired t-test over the items both conditions scored (default); ind: the paper's "
+                         "independent two-sample Student's t-test (--paper-compat always uses ind, uncorrected)")
+    ap.add_argument("--correction", choices=CORRECTIONS, default="none",
+                    help="none: p-values as they are, as the paper (default); holm: Holm-adjusted over the "
+                         "conditions of one model and country")
+
+
+def caption(test: str, correction: str) -> str:
+    name = {"rel": "paired t-test over items", "ind": "independent Student's t-test"}[test]
+    adj = ", Holm-adjusted per model and country" if correction == "holm" else ""
+    return (f"RQ2 alignment per steering method; stars: {name} against No Steering{adj}, "
+            "* p<.05, ** p<.01, *** p<.001")
+
+
+def p_value(steered: np.ndarray, base: np.ndarray, test: str = "rel") -> float:
+    """Two-sided p-value of steered vs base item scores (NaN where an item was not scored)."""
+    steered, base = np.asarray(steered, float), np.asarray(base, float)
+    if test == "rel":
+        both = np.isfinite(steered) & np.isfinite(base)
+        a, b = steered[both], base[both]
+        if len(a) < 2:
+            return float("nan")
+        if np.allclose(a - b, (a - b)[0], rtol=0, atol=1e-15):  # constant difference: t is infinite or 0/0
+            return 1.0 if abs((a - b)[0]) <= 1e-15 else 0.0
+        return float(ttest_rel(a, b).pvalue)
+    if test == "ind":
+        a, b = steered[np.isfinite(steered)], base[np.isfinite(base)]
+        return float(ttest_ind(a, b).pvalue) if len(a) >= 2 and len(b) >= 2 else float("nan")
+    raise ValueError(f"test must be one of {TESTS}, not {test!r}")
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment; NaNs stay NaN and do not count. [.01, .04, .03] -> [.03, .06, .06]."""
+    p = np.asarray(p, float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none") -> pd.DataFrame:
+    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows.
+
+    items: {(model, country, method): [I] item scores, NaN where not scored}, method "none" the base.
+    """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, not {correction!r}")
+    df = df.copy()
+    df["p_value"] = [np.nan if r.method == "none" or (r.model, r.country, "none") not in items
+                     else p_value(items[(r.model, r.country, r.method)], items[(r.model, r.country, "none")], test)
+                     for r in df.itertuples()]
+    avg = []
+    for (country, method), d in df.groupby(["country", "method"], sort=False):
+        models = [m for m in d["model"] if (m, country, "none") in items]
+        row = {"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0], "method": method,
+               "score": float(d["score"].mean()), "n_items": int(d["n_items"].sum()), "p_value": np.nan}
+        if "gain" in d:
+            row["gain"] = float(d["gain"].mean())
+        if method != "none" and models:
+            row["p_value"] = p_value(np.concatenate([items[(m, country, method)] for m in models]),
+                                     np.concatenate([items[(m, country, "none")] for m in models]), test)
+        avg.append(row)
+    df = pd.concat([df, pd.DataFrame(avg)], ignore_index=True)
+    if correction == "holm":
+        for idx in df[df["method"] != "none"].groupby(["model", "country"], sort=False).groups.values():
+            df.loc[idx, "p_value"] = holm(df.loc[idx, "p_value"].to_numpy())
+    df["stars"] = [stars(p) for p in df["p_value"]]
+    return df
+
+
+def for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """p-values as text with 6 significant digits (`1.23457e-31`), so rounding the table's other
+    columns to fixed decimals does not turn a tiny p into 0."""
+    return df.assign(p_value=[f"{p:.6g}" if np.isfinite(p) else "" for p in df["p_value"]])

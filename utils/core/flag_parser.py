@@ -1,0 +1,101 @@
+"""Flags people can guess: every flag in both spellings, names matched without regard to case,
+a near miss answered with a suggestion, and any mistake one line (exit 2), not the usage text.
+
+The paper's scripts spell some flags with underscores (`--model_name_or_path`, `--base_url`,
+`--steering_method`) and ours mostly with hyphens (`--results-root`); people type either. A
+`FlagParser` registers each long flag under both spellings, shows the one it was declared with
+first (the paper's, where the paper has the flag), and keeps one destination:
+
+    >>> p = FlagParser()
+    >>> _ = p.add_argument("--steering_method")
+    >>> p.parse_args(["--steering-method", "persona"]).steering_method
+    'persona'
+    >>> choice_of(["verbalized", "logprob"], "method")("LogProb")
+    'logprob'
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from collections.abc import Callable, Iterable
+
+from utils.core.secrets import redact
+
+
+def spellings(flag: str) -> list[str]:
+    """`--base_url` -> [`--base_url`, `--base-url`]; short flags and one-word flags stay as they are."""
+    if not flag.startswith("--"):
+        return [flag]
+    body = flag[2:]
+    other = body.replace("_", "-") if "_" in body else body.replace("-", "_")
+    return [flag] if other == body else [flag, "--" + other]
+
+
+def suggest(text: str, valid: Iterable[str]) -> str:
+    """` (did you mean X?)` for the closest valid name, matched without regard to case; else ""."""
+    valid = list(valid)
+    lowered = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.75)
+    return f" (did you mean {lowered[close[0]]}?)" if close else ""
+
+
+def match_name(text: str, valid: Iterable[str], what: str, extra: str = "") -> str:
+    """The valid name equal to `text` without regard to case, else a ValueError with a suggestion.
+
+    >>> match_name("japan", ["Japan", "Korea"], "country")
+    'Japan'
+    >>> match_name("Japn", ["Japan", "Korea"], "country")
+    Traceback (most recent call last):
+    ValueError: unknown country 'Japn' (did you mean Japan?); choose one of: Japan, Korea
+    """
+    valid = list(valid)
+    for v in valid:
+        if v.lower() == text.strip().lower():
+            return v
+    raise ValueError(f"unknown {what} {text!r}{suggest(text, valid)}; choose one of: {', '.join(valid)}{extra}")
+
+
+def choice_of(valid: Iterable[str], what: str) -> Callable[[str], str]:
+    """An argparse `type` that accepts any case and returns the canonical name."""
+    valid = list(valid)
+
+    def parse(text: str) -> str:
+        try:
+            return match_name(text, valid, what)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """`--base_url, --base-url URL` rather than the metavar repeated after each spelling."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        metavar = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {metavar}"
+
+
+class FlagParser(argparse.ArgumentParser):
+    """`ArgumentParser` with both spellings of every long flag, no abbreviations (`--api-key sk-...`
+    would otherwise be taken for `--api-key-env` and the key written to run_meta.json as a variable
+    name), and errors as one line naming the nearest real flag."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def add_argument(self, *names, **kwargs):
+        if names and all(n.startswith("-") for n in names):  # dest comes from the first long flag, as before
+            names = tuple(dict.fromkeys(s for n in names for s in spellings(n) if s not in self._option_string_actions))
+        return super().add_argument(*names, **kwargs)
+
+    def error(self, message: str):
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        if unknown:
+            flag = unknown.group(1).split("=")[0]
+            message += suggest(flag, [o for o in self._option_string_actions if o.startswith("--")])
+        self.exit(2, redact(f"error: {message} (see --help)\n"))

@@ -1,0 +1,175 @@
+"""The study loop behind every probing script: which conditions a run covers, a dry run of
+their prompts, and running them all with one prober (the model loaded once).
+
+`build_conditions(args, experiment)` and `run_conditions(args, model_name, make_prober,
+conditions)` are the two entry points; `utils/probing/cli.py` (the scripts' flags) and the study
+runner (`code/run_study.py`) both call them, so the identity and resume checks inside
+`run_conditions` hold for every way a study is run.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.core.errors import UserError
+from utils.core.paths import model_folder, results_dir
+from utils.core.questionnaire import load_questionnaire, questionnaire_path
+from utils.core.records import Prober
+from utils.probing.conditions import (
+    Condition,
+    choose,
+    paper_steering_methods,
+    rq1_condition,
+    rq2_condition,
+    sensitivity_condition,
+    steering_countries,
+    steering_methods,
+)
+from utils.probing.identity import RunIdentity, identity_conflict, identity_for, model_id_for, prompt_sha256
+from utils.probing.meta import input_hashes, run_meta, write_run_meta
+from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
+from utils.probing.results_store import ResultStore
+from utils.probing.runner import run_requests
+
+
+def select_items(items, limit: int | None, ids: str | None):
+    if ids:
+        wanted = [i.strip() for i in ids.split(",") if i.strip()]
+        known = {it.id for it in items}
+        unknown = [i for i in wanted if i not in known]
+        if unknown:
+            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
+        items = [it for it in items if it.id in set(wanted)]
+    if limit is not None:
+        if limit < 1:
+            raise UserError("--limit must be at least 1")
+        items = items[:limit]
+    return items
+
+
+def build_conditions(args: argparse.Namespace, experiment: str) -> list[Condition]:
+    def select(items):
+        return select_items(items, args.limit, args.ids)
+
+    if experiment == "RQ2":
+        countries = choose(args.country, list(steering_countries()), "country")
+        methods = choose(args.steering_method, list(steering_methods()), "steering method", paper_steering_methods())
+        return [rq2_condition(c, m, args.method, select, args.questions_dir) for m in methods for c in countries]
+    if getattr(args, "variant", None):
+        return [sensitivity_condition(args.variant, args.method, select, args.questions_dir)]
+    items = select(load_questionnaire(questionnaire_path("English", args.questions_dir)))
+    return [rq1_condition(items, args.method, load_prompt_set("English"))]
+
+
+def dry_run(conditions: list[Condition], path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("", encoding="utf-8")
+    n = chars = 0
+    for c in conditions:
+        labels = {"experiment": c.experiment, "country": "", "steering_method": "", "variant": "", **c.labels}
+        n += write_dry_run(c.requests, path, labels, append=True)
+        chars += sum(len(prompt_text(r)) for r in c.requests)
+    print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, "
+          f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
+    return 0
+
+
+@dataclass
+class Planned:
+    """One condition ready to run: where its rows go, what they are asked under, what is left."""
+
+    cond: Condition
+    out_dir: Path
+    identity: RunIdentity
+    pending: int
+
+
+def results_root(args: argparse.Namespace) -> Path:
+    """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
+    in the paper's layout inside; point the analysis's --results-root at it)."""
+    root = Path(args.results_root)
+    name = getattr(args, "run_name", None)
+    if not name:
+        return root
+    if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
+        raise UserError(f"--run-name {name!r} must be one folder name, e.g. verbalized-t07")
+    return root / "runs" / name
+
+
+def plan_conditions(args: argparse.Namespace, model_name: str, conditions: list[Condition], *,
+                    model_id: str | None = None) -> list[Planned]:
+    """Check every condition's stored rows against this run before anything is loaded or sent:
+    a file asked under another identity is a one-line UserError, and the file is not touched."""
+    folder = model_folder(model_name)
+    root = results_root(args)
+    plans = []
+    for cond in conditions:
+        out_dir = results_dir(root, *cond.folder, folder)
+        identity = identity_for(args, model_id or model_id_for(args, model_name), cond.experiment, cond.labels)
+        pending = len(cond.requests)
+        if (out_dir / "results.csv").is_file():
+            with ResultStore(out_dir / "results.csv") as store:
+                check_identity(store, identity, cond)
+                done = store.finished_ids()
+                pending = sum(r.item.id not in done for r in cond.requests)
+        plans.append(Planned(cond, out_dir, identity, pending))
+    return plans
+
+
+def check_identity(store: ResultStore, identity: RunIdentity, cond: Condition) -> None:
+    prompts = {r.item.id: prompt_sha256(r.messages) for r in cond.requests}
+    conflict = identity_conflict(store.rows, identity, prompts)
+    if conflict:
+        raise UserError(f"{store.path} holds rows asked otherwise ({conflict}); nothing was changed. "
+                        "Give this run its own folder with --run-name NAME, or another --results-root")
+
+
+def run_conditions(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
+                   conditions: list[Condition], *, model_id: str | None = None) -> int:
+    """Run every condition with one prober; returns the exit code.
+
+    Every condition's stored rows are checked against this run first (`plan_conditions`), and the
+    model is made (`make_prober`, called at most once) only when some item is left to ask.
+    `model_id` is the model as rows record it (default: `model_id_for(args, model_name)`)."""
+    plans = plan_conditions(args, model_name, conditions, model_id=model_id)
+    if not any(p.pending for p in plans):
+        n = sum(len(p.cond.requests) for p in plans)
+        print(f"nothing left to do: all {n} items of {len(plans)} condition(s) already have ok rows "
+              f"under {results_root(args)}; no model was loaded")
+        return 0
+    prober: Prober | None = None
+    bad = 0
+    for plan in plans:
+        cond, out_dir = plan.cond, plan.out_dir
+        if not plan.pending:
+            print(f"{'/'.join(cond.folder)}: nothing left to do ({len(cond.requests)} items already ok)")
+            continue
+        started = time.monotonic()
+        with ResultStore(out_dir / "results.csv") as store:
+            check_identity(store, plan.identity, cond)  # again under the lock: another run may have written
+            meta = run_meta(vars(args), **{**cond.labels, **plan.identity.columns()}, n_items=len(cond.requests),
+                            inputs=input_hashes(cond, args.questions_dir))
+            if prober is None:
+                prober = make_prober()
+            summary = run_requests(prober, cond.requests, store, concurrency=args.concurrency,
+                                   max_attempts=args.max_attempts, progress=not args.quiet,
+                                   identity=plan.identity.columns())
+            elapsed = time.monotonic() - started
+            if store.rows:
+                write_run_meta(out_dir / "run_meta.json",
+                               {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
+        bad += summary.errors + summary.unparsed
+        print(f"{'/'.join(cond.folder)}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    return 0 if bad == 0 else 1
+
+
+def run_study(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
+              experiment: str = "RQ1", *, model_id: str | None = None) -> int:
+    """Dry-run or run the conditions the arguments select for one model."""
+    conditions = build_conditions(args, experiment)
+    if args.dry_run:
+        return dry_run(conditions, args.dry_run)
+    return run_conditions(args, model_name, make_prober, conditions, model_id=model_id)

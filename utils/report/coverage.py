@@ -1,0 +1,101 @@
+"""What a results tree holds, per results file: items planned, ok, unparsed, error, missing.
+
+Results may sit directly under the root in the paper's layout (`RQ1/<model>/results.csv`) or one
+or more folders deeper (`logprob/RQ1/<model>/...`, as the study runner writes one tree per probe
+method); the folders above the layout are kept as `tree`.
+
+    >>> [(c.tree, c.experiment, c.condition, c.ok) for c in tree_coverage(root)]   # doctest: +SKIP
+    [('logprob', 'RQ1', 'RQ1', 24), ('logprob', 'RQ2', 'persona/Japan', 24)]
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.core.result_layout import describe
+
+ANCHORS = ("RQ1", "RQ2", "Discussion")
+
+
+@dataclass
+class FileCoverage:
+    path: Path
+    tree: str  # folders between the root and the paper's layout ("" when none)
+    experiment: str
+    condition: str  # "RQ1", "persona/Japan", "sensitivity number"
+    model: str
+    method: str
+    planned: int | None  # run_meta.json's n_items
+    rows: int = 0
+    ok: int = 0
+    unparsed: int = 0
+    error: int = 0
+    note: str = ""
+
+    @property
+    def missing(self) -> int:
+        return max((self.planned or 0) - self.rows, 0)
+
+    @property
+    def complete(self) -> bool:
+        return self.planned is not None and self.ok >= self.planned
+
+
+def _locate(path: Path, root: Path):
+    parts = path.relative_to(root).parts
+    for i, p in enumerate(parts[:-1]):
+        if p in ANCHORS:
+            base = root.joinpath(*parts[:i])
+            found = describe(path, base)
+            if found is not None:
+                return "/".join(parts[:i]), found
+    return None
+
+
+def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
+    """Status counts of a results file (last row per id wins), its method, and a note if unreadable."""
+    counts = {"ok": 0, "unparsed": 0, "error": 0}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = {r.get("id", ""): r for r in csv.DictReader(fh) if r.get("id")}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return counts, "", f"unreadable: {exc}"
+    methods = {r.get("method", "") for r in rows.values()} - {""}
+    for r in rows.values():
+        status = r.get("status") or _release_status(r)
+        counts[status if status in counts else "error"] += 1
+    return counts, ",".join(sorted(methods)), ""
+
+
+def _release_status(row: dict[str, str]) -> str:
+    """The original release's files have no status: ok when the response parses over its options."""
+    from utils.core.parsing import parse_distribution
+    from utils.core.result_layout import option_keys
+
+    parsed = parse_distribution(row.get("response") or "", option_keys(row))
+    return "ok" if parsed.distribution is not None else "unparsed"
+
+
+def tree_coverage(root: Path) -> list[FileCoverage]:
+    root = Path(root)
+    out = []
+    for path in sorted(root.rglob("results.csv")) if root.is_dir() else []:
+        located = _locate(path, root)
+        if located is None:
+            continue
+        tree, rf = located
+        meta_path = path.parent / "run_meta.json"
+        planned = None
+        if meta_path.is_file():
+            try:
+                planned = json.loads(meta_path.read_text(encoding="utf-8")).get("n_items")
+            except ValueError:
+                planned = None
+        counts, method, note = read_counts(path)
+        condition = {"RQ1": "RQ1", "RQ2": f"{rf.method}/{rf.country}"}.get(rf.experiment, f"variant {rf.method}")
+        out.append(FileCoverage(path, tree, rf.experiment, condition, rf.model, method or tree, planned,
+                                sum(counts.values()), counts["ok"], counts["unparsed"], counts["error"], note))
+    order = {"RQ1": 0, "RQ2": 1, "sensitivity": 2}
+    return sorted(out, key=lambda c: (c.tree, c.model, order.get(c.experiment, 3), c.condition))

@@ -1,0 +1,81 @@
+"""The few HTML pieces the report is made of: escaped text, tables, embedded images, a page.
+
+No JavaScript, no network: images are `data:image/png;base64,...`, the style sheet is inline, so
+the file reads the same when mailed, archived or opened offline.
+
+    >>> table(["a", "b"], [[1, "<x>"]])
+    '<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td class="num">1</td><td>&lt;x&gt;</td></tr></tbody></table>'
+"""
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:0 auto;
+padding:0 18px 40px;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.6em;margin-top:.6em}h2{border-bottom:1px solid #ddd;padding-bottom:3px;margin-top:1.8em}
+h3{margin-bottom:.3em}
+.banner{background:#c62828;color:#fff;padding:10px 14px;font-weight:600;margin:12px 0;border-radius:4px}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0 4px}th,td{border:1px solid #d6d6d6;padding:2px 7px}
+th{background:#f2f2f2;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad td{background:#fff3e0}figure{margin:14px 0 6px}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:13px;color:#333;margin-top:4px}.note{color:#555;font-size:12.5px}
+.scroll{max-height:420px;overflow:auto;display:inline-block;max-width:100%}
+code{background:#f4f4f4;padding:0 3px}
+"""
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "<td></td>"
+        text = f"{value:.4f}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return f'<td class="num">{text}</td>'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{esc(value)}</td>"
+
+
+def table(columns: list[str], rows: list[list], bad_rows: set[int] | None = None) -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    bad_rows = bad_rows or set()
+    body = "".join(("<tr class=\"bad\">" if i in bad_rows else "<tr>") + "".join(_cell(v) for v in row) + "</tr>"
+                   for i, row in enumerate(rows))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None) -> str:
+    """A data frame as a table, the first `max_rows` rows, saying where the rest is; an empty
+    frame is a sentence, never an empty table."""
+    if df.empty:
+        return f'<p class="note">{esc(source.name) if source else "the table"} has no rows.</p>'
+    shown = df.head(max_rows)
+    rows = [[None if (isinstance(v, float) and math.isnan(v)) else (v.item() if hasattr(v, "item") else v)
+             for v in rec] for rec in shown.itertuples(index=False)]
+    rows = [[float("nan") if v is None else v for v in r] for r in rows]
+    note = ""
+    if len(df) > max_rows:
+        note = f'<p class="note">first {max_rows} of {len(df)} rows; all of them: <code>{esc(source)}</code></p>'
+    elif source is not None:
+        note = f'<p class="note">table: <code>{esc(source)}</code></p>'
+    return f'<div class="scroll">{table([str(c) for c in df.columns], rows)}</div>{note}'
+
+
+def image(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>\n")

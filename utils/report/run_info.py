@@ -1,0 +1,55 @@
+"""The report's "What was run" section, from the `run_meta.json` beside every results file:
+per model and probe method the experiments and conditions, when they ran and for how long; then
+the software (package versions, Python, git commit) and the decoding settings."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from utils.report import html as H
+
+
+def read_metas(results_root: Path) -> list[dict]:
+    metas = []
+    for path in sorted(Path(results_root).rglob("run_meta.json")) if Path(results_root).is_dir() else []:
+        try:
+            metas.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+    return metas
+
+
+def _method(meta: dict) -> str:
+    return str(meta.get("method") or meta.get("arguments", {}).get("method", ""))
+
+
+def run_info_section(results_root: Path) -> str:
+    metas = read_metas(results_root)
+    if not metas:
+        return "<h2>What was run</h2><p class='note'>no run_meta.json found (results from another toolkit?)</p>"
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for m in metas:
+        groups[(str(m.get("model", "")), _method(m))].append(m)
+    rows = []
+    for (model, method), ms in sorted(groups.items()):
+        experiments = sorted({str(m.get("experiment", "")) for m in ms})
+        starts = sorted(str(m.get("started_at", "")) for m in ms if m.get("started_at"))
+        elapsed = sum(float(m.get("elapsed_s") or 0) for m in ms)
+        args = ms[0].get("arguments", {})
+        decoding = ", ".join(f"{k} {args[k]}" for k in ("temperature", "max_new_tokens", "samples", "max_attempts")
+                             if k in args and (k != "samples" or method == "sample"))
+        rows.append([model, method, ", ".join(experiments), len(ms), starts[0] if starts else "",
+                     starts[-1] if starts else "", f"{elapsed:.0f}", decoding])
+    cols = ["model", "probe method", "experiments", "conditions", "first started", "last started",
+            "probing time (s)", "decoding"]
+    versions: dict[str, set[str]] = defaultdict(set)
+    for m in metas:
+        for name, v in (m.get("packages") or {}).items():
+            versions[name].add(str(v))
+        versions["python"].add(str(m.get("python", "")))
+    commits = sorted({str(m.get("git_commit", "")) for m in metas} - {""})
+    soft = [[name, ", ".join(sorted(v - {""}))] for name, v in sorted(versions.items())]
+    soft.append(["git commit", ", ".join(commits) or "unknown (not a git checkout)"])
+    return ("<h2>What was run</h2>" + H.table(cols, rows)
+            + "<h3>Software</h3>" + H.table(["package", "version(s)"], soft))

@@ -1,0 +1,246 @@
+"""The study file: a TOML document read into frozen dataclasses, every mistake one line.
+
+A minimal study (the bundled model, RQ1 only, synthetic human data):
+
+    [[models]]
+    backend = "local"
+
+    [experiments.RQ1]
+
+    [human]
+    synthetic = true
+
+Sections: `[study]` (name), `[output]` (results_root, figures, report, human_dir), `[probe]`
+(methods and any flag of the probing scripts, e.g. `limit = 10`, `max_attempts = 2`),
+`[[models]]` (backend `api` or `local`, see `ModelSpec`), `[experiments.RQ1]`,
+`[experiments.RQ2]` (countries, steering_methods; "all" or a list), `[experiments.sensitivity]`
+(variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`) and
+`[analysis]` (weights, metric, paper_compat, formats, and `[analysis.scripts.<name>]` flags for
+one script). Relative paths are relative to the folder the command runs in, as for every flag.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from utils.core.errors import UserError
+from utils.probing.conditions import (
+    paper_steering_methods,
+    sensitivity_variants,
+    steering_countries,
+    steering_methods,
+)
+from utils.study.checks import as_list, choice, known, table, text
+from utils.study.checks import methods as methods_of
+
+BACKENDS = ("api", "local")
+SECTIONS = ("study", "output", "probe", "models", "experiments", "human", "analysis")
+EXPERIMENTS = ("RQ1", "RQ2", "sensitivity")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model. `api`: `model_name_or_path` is the name the server knows (required), with
+    optional `base_url`, `api_key_env`, `concurrency`. `local`: `model_name_or_path` a folder or
+    cached hub id (omitted: the bundled model), optional `gguf_file`, `device`, `dtype`,
+    `device_map`. Both: `methods` (overrides `[probe]`), `price_prompt` / `price_output` (US
+    dollars per million tokens, for the dry run's estimate) and `options` (more script flags)."""
+
+    name: str
+    backend: str
+    model_name_or_path: str | None = None
+    methods: tuple[str, ...] = ()
+    price_prompt: float | None = None
+    price_output: float | None = None
+    flags: dict[str, Any] = field(default_factory=dict)  # backend keys and options, as script flags
+
+
+@dataclass(frozen=True)
+class Experiments:
+    rq1: bool = False
+    rq2_countries: tuple[str, ...] = ()
+    rq2_methods: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HumanSpec:
+    synthetic: bool
+    tables: dict[int, Path]  # wave -> prepared long table (given, or where synthetic ones go)
+    respondents: int = 300
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    enabled: bool = True
+    only: tuple[str, ...] = ()  # run just these show_results scripts (default: every one whose inputs exist)
+    flags: dict[str, Any] = field(default_factory=dict)  # weights, metric, paper_compat, formats, ...
+    scripts: dict[str, dict[str, Any]] = field(default_factory=dict)  # flags for one script only
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    path: Path
+    models: tuple[ModelSpec, ...]
+    experiments: Experiments
+    probe: dict[str, Any]  # flags for every model's probing scripts (methods taken out)
+    methods: tuple[str, ...]
+    human: HumanSpec
+    analysis: AnalysisSpec
+    results_root: Path
+    figures: Path
+    report: Path
+
+    def model_methods(self, model: ModelSpec) -> tuple[str, ...]:
+        return model.methods or self.methods
+
+
+MODEL_KEYS = {
+    "api": {"base_url", "api_key_env", "concurrency", "max_retries", "timeout"},
+    "local": {"gguf_file", "device", "dtype", "device_map", "batch_size", "no_prefix_cache"},
+}
+COMMON_MODEL_KEYS = {"name", "backend", "model_name_or_path", "methods", "price_prompt", "price_output", "options"}
+
+
+def load_study(path: Path) -> Study:
+    """Read and check a study file; any problem is a `UserError` naming the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"study file {path} not found; see configs/demo.toml for an example")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return _study(data, path)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def _study(data: dict, path: Path) -> Study:
+    known(data, SECTIONS, "top level")
+    study = table(data, "study")
+    name = text(study.get("name", path.stem), "study.name")
+    out = table(data, "output")
+    known(out, ("results_root", "figures", "report", "human_dir"), "[output]")
+    base = Path("runs") / name
+    results_root = Path(text(out.get("results_root", str(base / "results")), "output.results_root"))
+    figures = Path(text(out.get("figures", str(base / "figures")), "output.figures"))
+    report = Path(text(out.get("report", str(base / "report.html")), "output.report"))
+    human_dir = Path(text(out.get("human_dir", str(base / "human")), "output.human_dir"))
+
+    probe = dict(table(data, "probe"))
+    methods = methods_of(probe.pop("methods", ["verbalized"]), "probe.methods")
+    models = tuple(_model(m, i) for i, m in enumerate(as_list(data.get("models"), "models", required=True)))
+    names = [m.name for m in models]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserError(f"model name(s) {', '.join(dupes)} appear twice; give each [[models]] its own name")
+    return Study(name, path, models, _experiments(table(data, "experiments")), probe, methods,
+                 _human(table(data, "human"), human_dir), _analysis(table(data, "analysis")),
+                 results_root, figures, report)
+
+
+def _model(raw: Any, i: int) -> ModelSpec:
+    where = f"models[{i}]"
+    if not isinstance(raw, dict):
+        raise UserError(f"{where} must be a table ([[models]])")
+    backend = raw.get("backend")
+    if backend not in BACKENDS:
+        raise UserError(f"{where}.backend must be 'api' or 'local', not {backend!r}")
+    known(raw, COMMON_MODEL_KEYS | MODEL_KEYS[backend], f"{where} (backend {backend})")
+    model = raw.get("model_name_or_path")
+    if model is None and backend == "api":
+        raise UserError(f"{where} needs model_name_or_path: the model's name on the server, e.g. 'gpt-4o'")
+    if model is not None:
+        model = text(model, f"{where}.model_name_or_path")
+    from utils.probing.bundled_model import BUNDLED_NAME
+
+    name = text(raw.get("name", model or BUNDLED_NAME), f"{where}.name")
+    prices = {k: raw.get(k) for k in ("price_prompt", "price_output")}
+    for k, v in prices.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+            raise UserError(f"{where}.{k} must be US dollars per million tokens (a number >= 0), not {v!r}")
+    options = raw.get("options", {})
+    if not isinstance(options, dict):
+        raise UserError(f"{where}.options must be a table of script flags, e.g. {{max_new_tokens = 4096}}")
+    flags = {k: v for k, v in raw.items() if k in MODEL_KEYS[backend]} | options
+    methods = methods_of(raw["methods"], f"{where}.methods") if "methods" in raw else ()
+    return ModelSpec(name, backend, model, methods, prices["price_prompt"], prices["price_output"], flags)
+
+
+def _experiments(raw: dict) -> Experiments:
+    known(raw, EXPERIMENTS, "[experiments]")
+    if not raw:
+        raise UserError("no experiments: add [experiments.RQ1], [experiments.RQ2] or [experiments.sensitivity]")
+    rq2 = table(raw, "RQ2") if "RQ2" in raw else None
+    sens = table(raw, "sensitivity") if "sensitivity" in raw else None
+    countries = methods = variants = ()
+    if rq2 is not None:
+        known(rq2, ("countries", "steering_methods"), "[experiments.RQ2]")
+        countries = choice(rq2.get("countries", "all"), list(steering_countries()), "experiments.RQ2.countries")
+        methods = choice(rq2.get("steering_methods", "all"), list(steering_methods()),
+                          "experiments.RQ2.steering_methods", all_means=paper_steering_methods())
+    if sens is not None:
+        known(sens, ("variants",), "[experiments.sensitivity]")
+        variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
+    if "RQ1" in raw:
+        known(table(raw, "RQ1"), (), "[experiments.RQ1]")
+    return Experiments("RQ1" in raw, countries, methods, variants)
+
+
+def _human(raw: dict, human_dir: Path) -> HumanSpec:
+    known(raw, ("synthetic", "tables", "waves", "respondents", "seed"), "[human]")
+    synthetic = raw.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        raise UserError(f"human.synthetic must be true or false, not {synthetic!r}")
+    if synthetic:
+        if "tables" in raw:
+            raise UserError("[human] has both synthetic = true and tables; choose one")
+        waves = raw.get("waves", [7])
+        if not isinstance(waves, list) or not waves or any(w not in (5, 6, 7) for w in waves):
+            raise UserError(f"human.waves must be a list of 5, 6 and/or 7, not {waves!r}")
+        tables = {int(w): human_dir / f"WV{w}.csv" for w in waves}
+    else:
+        given = raw.get("tables")
+        if not isinstance(given, dict) or not given:
+            raise UserError("[human] needs synthetic = true, or tables = {7 = \"dataset/human/WV7.csv\"} "
+                            "(prepared by dataset/prepare_wvs.py)")
+        if "waves" in raw:
+            raise UserError("human.waves is for synthetic data; with tables, the keys name the waves")
+        tables = {}
+        for wave, p in given.items():
+            if str(wave) not in ("5", "6", "7"):
+                raise UserError(f"human.tables keys are waves 5, 6 or 7, not {wave!r}")
+            tables[int(wave)] = Path(text(p, f"human.tables.{wave}"))
+    if 7 not in tables:
+        raise UserError("[human] needs Wave 7 (the waves the study scores against)")
+    ints = {k: raw.get(k, d) for k, d in (("respondents", 300), ("seed", 0))}
+    for k, v in ints.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "respondents" else 0):
+            raise UserError(f"human.{k} must be a whole number{' >= 1' if k == 'respondents' else ''}, not {v!r}")
+    return HumanSpec(synthetic, tables, ints["respondents"], ints["seed"])
+
+
+def _analysis(raw: dict) -> AnalysisSpec:
+    from utils.study.analyses import ANALYSES
+
+    raw = dict(raw)
+    enabled = raw.pop("enabled", True)
+    scripts = raw.pop("scripts", {})
+    names = [a.script for a in ANALYSES]
+    only = choice(raw.pop("only"), names, "analysis.only", allow_all=False) if "only" in raw else ()
+    if not isinstance(scripts, dict) or not all(isinstance(v, dict) for v in scripts.values()):
+        raise UserError("analysis.scripts must hold one table of flags per script, e.g. "
+                        "[analysis.scripts.rq1_country_level] n_boot = 200")
+    unknown = sorted(set(scripts) - set(names))
+    if unknown:
+        raise UserError(f"analysis.scripts: unknown {', '.join(unknown)}; the scripts are {', '.join(names)}")
+    from utils.study.analyses import shared_argv
+
+    shared_argv(raw)  # a bad flag fails now, not after hours of probing
+    return AnalysisSpec(bool(enabled), only, raw, scripts)

@@ -1,0 +1,66 @@
+"""`run_study.py --dry-run`: what the study would send, per model and experiment, and what it
+might cost. Nothing is loaded or sent and no key is read; prompts are rendered exactly as a run
+renders them, and tokens are estimated at ~4 characters each (the scripts' rule; scripts such as
+Chinese or Japanese take more tokens per character, so read their counts as a floor).
+
+    model            method      experiment   prompts  prompt tokens  prompt cost  output cost at most
+    gpt-4            verbalized  RQ1              144        141,120        $4.23               $4.42
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from utils.study.config import Study
+from utils.study.plan import Estimate, Job
+
+
+def _money(x: float | None) -> str:
+    return "" if x is None else f"${x:,.2f}"
+
+
+def rows(study: Study, jobs: dict[str, list[Job]]) -> list[dict]:
+    """One row per (model, method, experiment): prompts, tokens, and costs where priced."""
+    from utils.study.plan import estimate
+
+    by_model = {m.name: m for m in study.models}
+    out = []
+    for name, model_jobs in jobs.items():
+        model = by_model[name]
+        sums: dict[tuple[str, str], Estimate] = defaultdict(lambda: Estimate(0, 0, 0))
+        for job in model_jobs:
+            e, key = estimate(job), (job.method, job.experiment)
+            acc = sums[key]
+            sums[key] = Estimate(acc.prompts + e.prompts, acc.prompt_tokens + e.prompt_tokens,
+                                 acc.max_output_tokens + e.max_output_tokens)
+        for (method, experiment), e in sums.items():
+            out.append({
+                "model": name, "method": method, "experiment": experiment, "prompts": e.prompts,
+                "prompt_tokens": e.prompt_tokens,
+                "prompt_cost": None if model.price_prompt is None else e.prompt_tokens * model.price_prompt / 1e6,
+                "output_cost_max": (None if model.price_output is None
+                                    else e.max_output_tokens * model.price_output / 1e6),
+            })
+    return out
+
+
+def render(study: Study, table: list[dict]) -> str:
+    head = ["model", "method", "experiment", "prompts", "prompt tokens", "prompt cost", "output cost at most"]
+    body = [[r["model"], r["method"], r["experiment"], f"{r['prompts']:,}", f"{r['prompt_tokens']:,}",
+             _money(r["prompt_cost"]), _money(r["output_cost_max"])] for r in table]
+    total_cost = [r["prompt_cost"] for r in table if r["prompt_cost"] is not None]
+    total_out = [r["output_cost_max"] for r in table if r["output_cost_max"] is not None]
+    body.append(["total", "", "", f"{sum(r['prompts'] for r in table):,}",
+                 f"{sum(r['prompt_tokens'] for r in table):,}",
+                 _money(sum(total_cost)) if total_cost else "", _money(sum(total_out)) if total_out else ""])
+    widths = [max(len(str(row[i])) for row in [head] + body) for i in range(len(head))]
+    right = {3, 4, 5, 6}
+
+    def line(cells) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines = [f"study {study.name!r} ({study.path}): dry run, nothing loaded or sent", line(head)]
+    lines += [line(r) for r in body]
+    lines.append("tokens: ~4 characters a token (a floor for non-Latin scripts); output cost bound: every "
+                 "prompt writing max_new_tokens, re-asks of unparsed answers not counted")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Human data for a study: the prepared WVS tables it names, or synthetic ones made on the spot
+with the project's own two steps (`dataset/make_synthetic_wvs.py`, then `dataset/prepare_wvs.py`),
+written into the study's `human_dir`. Made once: a table whose `.meta.json` says synthetic and
+records the same respondents and seed is kept, so a second start does not redo it."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+from types import ModuleType
+
+from utils.core.errors import UserError
+from utils.core.paths import REPO_ROOT
+from utils.study.config import HumanSpec
+
+
+def _script(name: str) -> ModuleType:
+    path = REPO_ROOT / "dataset" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"dataset_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stamp(spec: HumanSpec, wave: int) -> dict:
+    return {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
+
+
+def _is_current(table: Path, stamp: dict) -> bool:
+    meta = table.with_suffix(".meta.json")
+    if not table.is_file() or not meta.is_file():
+        return False
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    return bool(data.get("synthetic")) and data.get("study_synthetic") == stamp
+
+
+def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
+    """The study's tables by wave, making synthetic ones where the study asks for them."""
+    if not spec.synthetic:
+        for wave, table in spec.tables.items():
+            if not table.is_file():
+                log(f"human data: {table} (wave {wave}) not found; analyses that need it are skipped. "
+                    f"Prepare it with: python dataset/prepare_wvs.py --wave {wave} --input <WVS file> --output {table}")
+        return dict(spec.tables)
+    for wave, table in spec.tables.items():
+        stamp = _stamp(spec, wave)
+        if _is_current(table, stamp):
+            continue
+        raw = table.parent / "raw" / f"synthetic_WV{wave}.csv"
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet):
+            rc = _script("make_synthetic_wvs").main(["--wave", str(wave), "--out", str(raw),
+                                                     "--respondents", str(spec.respondents), "--seed", str(spec.seed)])
+            if rc == 0:
+                rc = _script("prepare_wvs").main(["--wave", str(wave), "--input", str(raw), "--output", str(table)])
+        if rc != 0:
+            raise UserError(f"could not make synthetic wave {wave} data into {table}: {quiet.getvalue().strip()}")
+        meta = table.with_suffix(".meta.json")
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        meta.write_text(json.dumps({**data, "study_synthetic": stamp}, indent=2) + "\n", encoding="utf-8")
+        raw.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only when empty
+            raw.parent.rmdir()
+        log(f"human data: made synthetic wave {wave} ({spec.respondents} respondents per country, seed {spec.seed}) "
+            f"-> {table}")
+    return dict(spec.tables)

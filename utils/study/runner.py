@@ -1,0 +1,187 @@
+"""Run a whole study: human data, every model's probes, every analysis, the report, a summary.
+
+Order and failure rules:
+1. Human data (synthetic ones are made once).
+2. Per model, every job (`plan.model_jobs`) through the probing scripts' own `run_conditions`,
+   which resumes each results file and checks its identity. One prober is made per model and
+   probe method, and only when an item is left to ask, so a finished study loads nothing. A model
+   that fails (cannot load, no key, a conflicting results file) is reported and the next runs.
+3. Per probe method, every analysis whose inputs exist (`analyses.run_analyses`).
+4. The report (`show_results/report.py`), then what is complete, what is missing, and the exact
+   command to finish.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils.core.errors import UserError
+from utils.core.records import Prober
+from utils.core.secrets import redact
+from utils.study.config import ModelSpec, Study
+from utils.study.plan import Job, method_root
+
+
+@dataclass
+class ModelOutcome:
+    name: str
+    error: str = ""
+    incomplete: list[str] = field(default_factory=list)  # job labels with items still not ok
+    done: int = 0  # conditions complete
+
+
+def _factory(model: ModelSpec, args) -> tuple[str, Callable[[], Prober], str | None]:
+    """(results name, prober maker, identity) exactly as the model's script would make them."""
+    from utils.probing import cli
+
+    if model.backend == "api":
+        from utils.probing.api_prober import make_client, resolve_endpoint
+
+        make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env))  # key first
+        name, make = cli.api_prober_factory(args)
+        return name, make, None
+    name, make = cli.local_prober_factory(args)
+    from utils.probing.hf_loading import check_source, resolve_device
+
+    args.device = resolve_device(args.device)
+    if args.model_name_or_path is None:
+        from utils.probing.bundled_model import bundled_model_dir
+
+        bundled_model_dir()
+        return name, make, None
+    check_source(args.model_name_or_path, args.gguf_file)
+    from utils.probing.identity import model_identity
+
+    return name, make, model_identity(name, args.gguf_file)
+
+
+def _once(make: Callable[[], Prober]) -> Callable[[], Prober]:
+    box: list[Prober] = []
+
+    def get() -> Prober:
+        if not box:
+            box.append(make())
+        return box[0]
+    return get
+
+
+def ok_count(job: Job, cond, name: str) -> int:
+    """How many of a condition's items have an ok row in its results file."""
+    from utils.core.paths import model_folder, results_dir
+    from utils.probing.study import results_root
+
+    path = results_dir(results_root(job.args), *cond.folder, model_folder(name)) / "results.csv"
+    if not path.is_file():
+        return 0
+    with open(path, newline="", encoding="utf-8") as fh:
+        ok = {r["id"] for r in csv.DictReader(fh) if r.get("status") == "ok"}
+    return sum(r.item.id in ok for r in cond.requests)
+
+
+def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
+    from utils.probing.study import run_conditions
+
+    out = ModelOutcome(model.name)
+    makers: dict[str, Callable[[], Prober]] = {}
+    try:
+        for job in jobs:
+            if job.method not in makers:
+                name, make, model_id = _factory(model, job.args)
+                makers[job.method] = _once(make)
+            log(f"[{model.name}] {job.label}")
+            run_conditions(job.args, name, makers[job.method], job.conditions, model_id=model_id)
+            for cond in job.conditions:
+                if ok_count(job, cond, name) >= len(cond.requests):
+                    out.done += 1
+                else:
+                    out.incomplete.append(f"{job.method} {'/'.join(cond.folder)}")
+    except UserError as exc:
+        out.error = redact(str(exc))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+        out.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        log(redact(traceback.format_exc()))
+    if out.error:
+        log(f"[{model.name}] failed: {out.error}")
+    return out
+
+
+def finish_command(study: Study, models: list[str] | None = None) -> str:
+    script = os.path.relpath(Path(__file__).resolve().parents[2] / "code" / "run_study.py")
+    cmd = f"python {script} --config {study.path}"
+    return cmd + (f" --models {','.join(models)}" if models else "")
+
+
+def run_study(study: Study, only: list[str] | None = None, log=print) -> int:
+    """The whole study; returns 0 when everything is complete, 1 when something is missing."""
+    from utils.study.analyses import run_analyses, run_comparison
+    from utils.study.human import prepare_human
+    from utils.study.plan import study_jobs
+
+    started = time.monotonic()
+    jobs = study_jobs(study, only)  # every flag checked before anything runs
+    human = prepare_human(study.human, log)
+    outcomes = [run_model(m, jobs[m.name], log) for m in study.models if m.name in jobs]
+    analysis_notes = []
+    if study.analysis.enabled:
+        for method in dict.fromkeys(j.method for js in jobs.values() for j in js):
+            log(f"analysis of {method} results -> {study.figures / method}")
+            for o in run_analyses(method_root(study, method), study.figures / method, human, study.analysis.flags,
+                                  study.analysis.scripts, log, study.analysis.only):
+                if o.status == "failed":
+                    analysis_notes.append(f"{method}: {o.line()}")
+        methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
+        if len(methods) > 1 and (not study.analysis.only or "elicitation" in study.analysis.only):
+            log(f"comparison of probe methods -> {study.figures / 'comparison'}")
+            for o in run_comparison([method_root(study, m) for m in methods], study.figures / "comparison", human,
+                                    study.analysis.flags, study.analysis.scripts, log):
+                if o.status == "failed":
+                    analysis_notes.append(o.line())
+    report_ok = _report(study, human, log)
+    return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log)
+
+
+def _report(study: Study, human: dict[int, Path], log) -> bool:
+    from utils.report.build import write_report
+
+    try:
+        path = write_report(study.results_root, study.figures, human, study.report, title=f"Study {study.name!r}",
+                            config=study.path)
+    except UserError as exc:
+        log(f"report: not written ({exc})")
+        return False
+    log(f"report: {path}")
+    return True
+
+
+def _summary(study: Study, outcomes: list[ModelOutcome], analysis_notes: list[str], report_ok: bool,
+             elapsed: float, log) -> int:
+    log(f"\nsummary of study {study.name!r} ({elapsed:.0f} s)")
+    unfinished = []
+    for o in outcomes:
+        if o.error:
+            log(f"  {o.name}: FAILED - {o.error}")
+            unfinished.append(o.name)
+        elif o.incomplete:
+            log(f"  {o.name}: {o.done} condition(s) complete, {len(o.incomplete)} with items not ok: "
+                f"{', '.join(o.incomplete[:5])}{' ...' if len(o.incomplete) > 5 else ''}")
+            unfinished.append(o.name)
+        else:
+            log(f"  {o.name}: complete ({o.done} condition(s))")
+    for note in analysis_notes:
+        log(f"  analysis {note}")
+    if not report_ok:
+        log("  report: missing")
+    if unfinished or analysis_notes or not report_ok:
+        log(f"to finish (it resumes; finished items are not asked again):\n  {finish_command(study, unfinished or None)}")
+        return 1
+    log(f"everything complete; report: {study.report}")
+    sys.stdout.flush()
+    return 0
