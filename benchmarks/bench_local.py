@@ -47,13 +47,13 @@ import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py)
+
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
 from utils.probing.hf_loading import DTYPES, load_model, torch_dtype  # noqa: E402
 from utils.probing.hf_prober import HFProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
-
-from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py)
 
 TOLERANCE = 1e-4
 

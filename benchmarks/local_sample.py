@@ -83,6 +83,7 @@ def bench_sample(model, tokenizer, items, n_items: int, samples: int, repeats: i
         tvd = 0.5 * sum(abs(pn.get(k, 0) - po.get(k, 0)) for k in set(pn) | set(po))
         rows.append((rep + 1, naive_s, rn, tn, ours_s, ro, to, tvd))
         ratios.append(naive_s / ours_s)
+        print(f"sample repeat {rep + 1}/{repeats}: naive {naive_s:.1f} s, ours {ours_s:.1f} s", flush=True)
     print(f"\nsample: {len(requests)} items x {samples} answers at temperature 1, {repeats} repeat(s); "
           f"ours asks up to {items_per_batch(batch_size, samples)} items per batch")
     print("| repeat | naive: N generate calls per item, s | answers naming an option | ours: batched, s | "

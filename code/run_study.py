@@ -7,11 +7,11 @@ Resumable: run the same command again after a stop and it continues where it sto
 study runs again without asking any model anything. See utils/study/config.py for the file.
 """
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.probing.cli import main_guard  # noqa: E402
 
 
@@ -26,8 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # a study takes hours: its log shows each line as it happens
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.log_level, "%(levelname)s %(name)s: %(message)s")
     only = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     from utils.study.config import load_study
 

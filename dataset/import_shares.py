@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from utils.analysis.answers import questionnaire_items  # noqa: E402
 from utils.analysis.microdata import meta_path  # noqa: E402
 from utils.analysis.wave_map import COUNTRIES_PATH, load_wave_map  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
+from utils.core.logs import log_to_stderr  # noqa: E402
 
 COLUMNS = ["country_code", "country", "item_id", "option", "share", "n"]
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--synthetic", action="store_true", help="mark the table as synthetic (figures then say so)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    log_to_stderr()
     try:
         try:
             data = json.loads(args.input.read_text(encoding="utf-8"))

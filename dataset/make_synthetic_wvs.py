@@ -5,7 +5,7 @@
 
 The file has the wave's real column names (B_COUNTRY, W_WEIGHT, Q1... or V2, V258/V259, V4...),
 negative missing codes and weights, and a SYNTHETIC_DATA column, so the prepared table and every
-figure drawn from it say "synthetic data". The answers are made up (see utils/synthetic_wvs.py).
+figure drawn from it say "synthetic data". The answers are made up (see utils/analysis/synthetic_wvs.py).
 """
 from __future__ import annotations
 

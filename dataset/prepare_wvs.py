@@ -11,7 +11,6 @@ survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/microdata.py
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from utils.analysis.microdata import file_columns, prepare_long_table, read_micr
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
+from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.core.paths import REPO_ROOT  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", action="store_true",
                     help="mark the table as synthetic (automatic when the file has a SYNTHETIC_DATA column)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    log_to_stderr()
     try:
         out = prepare(args)
     except UserError as exc:

@@ -28,7 +28,7 @@ from utils.analysis import elicitation, metrics  # noqa: E402
 from utils.analysis.answers import load_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import COLORS, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.paths import RESULTS_DIR  # noqa: E402
@@ -39,8 +39,7 @@ def method_color(method: str):
     return COLORS[known.index(method) if method in known else 3 + hash(method) % 6]
 
 
-def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, synthetic: bool, out: Path, *,
-         formats: list[str]) -> list[Path]:
+def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, synthetic: bool, out: Output) -> list[Path]:
     models = list(dict.fromkeys(methods["model"]))
     fig, axes = plt.subplots(len(models), 3, figsize=(11.5, 3.3 * len(models)), squeeze=False,
                              gridspec_kw={"width_ratios": [1.2, 1, 0.9]})
@@ -57,6 +56,7 @@ def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, syntheti
                              label="mean over items" if j == 0 else None)
         ax_agree.set_xticks(range(len(pairs)), [f"{a}\nvs {b}" for a, b in pairs])
         ax_agree.set_ylim(-0.03, 1.03)
+        ax_agree.set_xlim(-0.6, len(pairs) - 0.4)
         ax_agree.set_ylabel(f"{short_name(model)}\n\nagreement per item ({metric_label})")
         ax_agree.legend(loc="lower left", fontsize=7)
         m = methods[(methods["model"] == model) & (methods["kind"] == "method")]
@@ -83,9 +83,9 @@ def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, syntheti
             ax_ent.set_title("spread of the answers", fontsize=9)
     n = sorted(set(methods.loc[methods["kind"] == "method", "n_items"]))
     shown = f"{n[0]} items" if len(n) == 1 else f"{n[0]}-{n[-1]} items per model"
-    title(fig, f"Elicitation methods compared on the items all of a model's methods answered ({shown})", synthetic)
+    title(fig, f"Elicitation methods compared on the items all of a model's methods answered ({shown})", synthetic, out.metric)
     fig.tight_layout()
-    return save(fig, out, "elicitation", formats)
+    return save(fig, out, "elicitation")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
     items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))
     label = metrics.METRIC_LABELS[args.metric]
-    written = [write_csv(items, args.out, "elicitation_items.csv"), write_csv(pairs, args.out, "elicitation_pairs.csv"),
-               write_csv(methods, args.out, "elicitation_methods.csv")]
-    written += plot(items, methods, label, sc.human.synthetic, args.out, formats=args.formats)
+    written = [write_csv(items, args.output, "elicitation_items.csv"), write_csv(pairs, args.output, "elicitation_pairs.csv"),
+               write_csv(methods, args.output, "elicitation_methods.csv")]
+    written += plot(items, methods, label, sc.human.synthetic, args.output)
     print(pairs.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print(methods.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)

@@ -24,7 +24,7 @@ from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import Output, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 
 # The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
@@ -66,7 +66,7 @@ def matrix_table(sc, answers: dict) -> pd.DataFrame:
     return df
 
 
-def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Output) -> list[Path]:
     labels = df["label"].tolist()
     m = df[labels].to_numpy(dtype=float, copy=True)
     n = len(labels)
@@ -81,9 +81,9 @@ def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Path, 
         for f in (ax.axhline, ax.axvline):
             f(n_c - 0.5, color="white", lw=2)
     fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02, label="alignment score (mean over items)")
-    title(fig, heading, synthetic)
+    title(fig, heading, synthetic, out.metric)
     fig.tight_layout()
-    return save(fig, out, stem, formats)
+    return save(fig, out, stem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                                                     list(sc.human.orders), args.models, answer_policy(args, sc))
     written = []
     full = matrix_table(sc, answers)
-    written.append(write_csv(full, args.out, "human_alignment_matrix.csv"))
+    written.append(write_csv(full, args.output, "human_alignment_matrix.csv"))
     written += plot(full, "human_alignment_matrix", f"Alignment between {len(sc.human.country_codes)} countries"
-                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.out, formats=args.formats)
+                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.output)
     codes = [int(c) for c in args.countries.split(",") if c.strip()]
     small = sc.__class__.build(sc.human.select(codes), args.drop_nonsubstantive, sc.metric)
     missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
@@ -109,11 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
     if len(small.human.country_codes):
         part = matrix_table(small, answers)
-        written.append(write_csv(part, args.out, f"human_alignment_matrix_{len(codes)}.csv"))
+        written.append(write_csv(part, args.output, f"human_alignment_matrix_{len(codes)}.csv"))
         written += plot(part, f"human_alignment_matrix_{len(codes)}",
                         f"Alignment between {len(small.human.country_codes)} countries"
-                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.out,
-                        formats=args.formats)
+                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.output)
     return report_written(written)
 
 

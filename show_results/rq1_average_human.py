@@ -26,7 +26,7 @@ from utils.analysis import average_human as avg  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import Output, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 
 STATUS_STYLE = {"over": ("tab:red", "over-aligned"), "appropriate": ("tab:green", "appropriately aligned"),
@@ -40,8 +40,7 @@ def default_scores(args) -> tuple[pd.DataFrame, bool]:
     return avg.scores_against_average(sc, answers), sc.human.synthetic
 
 
-def plot(df: pd.DataFrame, summary: pd.DataFrame, tau: float, synthetic: bool, out: Path, stem: str, *,
-         formats: list[str]) -> list[Path]:
+def plot(df: pd.DataFrame, summary: pd.DataFrame, tau: float, synthetic: bool, out: Output, stem: str) -> list[Path]:
     models = list(dict.fromkeys(df["model"]))
     fig, axes = grid(len(models), 4, 3.2, 3.2)
     lo = float(np.nanmin(df[["model_score", "human_score"]].to_numpy())) - 0.02
@@ -64,10 +63,10 @@ def plot(df: pd.DataFrame, summary: pd.DataFrame, tau: float, synthetic: bool, o
         ax.set_aspect("equal")
         ax.set_xlabel("country vs average human", fontsize=8)
         ax.set_ylabel("country vs model", fontsize=8)
-    title(fig, "RQ1: each model against the average human, per country", synthetic)
+    title(fig, "RQ1: each model against the average human, per country", synthetic, out.metric)
     fig.tight_layout()
     legend_below(fig, axes[0], ncol=3)
-    return save(fig, out, stem, formats)
+    return save(fig, out, stem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         (scores, synthetic), suffix = default_scores(args), ""
     df = avg.compare(scores, args.tau)
     summary = avg.pearson(df)
-    written = [write_csv(df, args.out, f"rq1_average_human{suffix}.csv"),
-               write_csv(summary, args.out, f"rq1_average_human_summary{suffix}.csv")]
-    written += plot(df, summary, args.tau, synthetic, args.out, f"rq1_average_human{suffix}",
-                    formats=args.formats)
+    written = [write_csv(df, args.output, f"rq1_average_human{suffix}.csv"),
+               write_csv(summary, args.output, f"rq1_average_human_summary{suffix}.csv")]
+    written += plot(df, summary, args.tau, synthetic, args.output, f"rq1_average_human{suffix}")
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

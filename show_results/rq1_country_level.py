@@ -24,7 +24,7 @@ from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import COLORS, grid, legend_below, point_range, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, grid, legend_below, point_range, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 
 SCORE_COLUMNS = ["model", "country_code", "country", "score", "std", "n_items"]
@@ -62,7 +62,7 @@ def reference_lines(ax, d: pd.DataFrame, line) -> None:
         line(d["ceiling"].mean(), color="tab:green", lw=1.2, ls="--", label="split-half human ceiling (mean)")
 
 
-def plot_top_bottom(df: pd.DataFrame, k: int, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot_top_bottom(df: pd.DataFrame, k: int, synthetic: bool, out: Output) -> list[Path]:
     models = list(dict.fromkeys(df["model"]))
     fig, axes = grid(len(models), 4, 3.6, 3.4, sharex=True)
     for i, (ax, model) in enumerate(zip(axes, models)):
@@ -76,13 +76,13 @@ def plot_top_bottom(df: pd.DataFrame, k: int, synthetic: bool, out: Path, *, for
         ax.set_title(short_name(model), fontsize=9)
         ax.tick_params(axis="y", labelsize=8)
         ax.set_xlabel("alignment score (mean over items, 95% CI)")
-    title(fig, f"RQ1: top and bottom {k} countries per model", synthetic)
+    title(fig, f"RQ1: top and bottom {k} countries per model", synthetic, out.metric)
     fig.tight_layout()
     legend_below(fig, axes[0])
-    return save(fig, out, "rq1_country_top_bottom", formats)
+    return save(fig, out, "rq1_country_top_bottom")
 
 
-def plot_all(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot_all(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     models = list(dict.fromkeys(df["model"]))
     n_c = df.groupby("model").size().max()
     fig, axes = grid(len(models), 1, max(8, 0.2 * n_c), 3.0, sharey=True)
@@ -94,10 +94,10 @@ def plot_all(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]
         ax.set_title(short_name(model), fontsize=9, loc="left")
         ax.set_ylabel("score (95% CI)")
         ax.tick_params(axis="x", labelsize=7)
-    title(fig, "RQ1: alignment with every country, per model (sorted)", synthetic)
+    title(fig, "RQ1: alignment with every country, per model (sorted)", synthetic, out.metric)
     fig.tight_layout()
     legend_below(fig, axes[0])
-    return save(fig, out, "rq1_country_all", formats)
+    return save(fig, out, "rq1_country_all")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
                           answer_policy(args, sc))
     df = country_table(sc, answers, args.n_boot, args.repeats, args.seed)
-    written = [write_csv(df[SCORE_COLUMNS], args.out, "rq1_country_scores.csv"),
-               write_csv(df, args.out, "rq1_country_details.csv")]
-    written += plot_top_bottom(df, args.top, sc.human.synthetic, args.out, formats=args.formats)
-    written += plot_all(df, sc.human.synthetic, args.out, formats=args.formats)
+    written = [write_csv(df[SCORE_COLUMNS], args.output, "rq1_country_scores.csv"),
+               write_csv(df, args.output, "rq1_country_details.csv")]
+    written += plot_top_bottom(df, args.top, sc.human.synthetic, args.output)
+    written += plot_all(df, sc.human.synthetic, args.output)
     for model, d in df.groupby("model", sort=False):
         print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries "
               f"(best {d['country'].iloc[0]}, worst {d['country'].iloc[-1]})")

@@ -22,7 +22,7 @@ from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import COLORS, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.D
     return pd.DataFrame(rows), per_country
 
 
-def plot(df: pd.DataFrame, per_country: dict, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot(df: pd.DataFrame, per_country: dict, synthetic: bool, out: Output) -> list[Path]:
     models = df.loc[df["kind"] == "model", "model"].tolist()
     fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(models) + 2), 4.4))
     data = [per_country[m][~np.isnan(per_country[m])] for m in models]
@@ -81,11 +81,11 @@ def plot(df: pd.DataFrame, per_country: dict, synthetic: bool, out: Path, *, for
                label="split-half human ceiling (mean)")
     ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=30, ha="right")
     ax.set_ylabel("alignment score (per country: mean over items)")
-    title(fig, "RQ1: spread of per-country alignment per model", synthetic)
+    title(fig, "RQ1: spread of per-country alignment per model", synthetic, out.metric)
     # the legend beside the axes: under them it sat below the rotated names with a band of nothing
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
-    return save(fig, out, "rq1_model_level", formats)
+    return save(fig, out, "rq1_model_level")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
                           answer_policy(args, sc))
     df, per_country = model_table(sc, answers, args.n_boot, args.repeats, args.seed)
-    written = [write_csv(df, args.out, "rq1_model_scores.csv")] + plot(df, per_country, sc.human.synthetic, args.out,
-                                                                           formats=args.formats)
+    written = [write_csv(df, args.output, "rq1_model_scores.csv")] + plot(df, per_country, sc.human.synthetic, args.output)
     for r in df.itertuples():
         print(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled {r.pooled_score:.4f}  "
               f"entropy {r.entropy:.3f}")

@@ -29,7 +29,7 @@ from utils.analysis.answers import load_answers, model_files, short_name  # noqa
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.paper_table import write_paper_table  # noqa: E402
-from utils.analysis.plotting import COLORS, grid, heatmap, plt, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, grid, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.analysis.wave_map import country_names  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
@@ -121,8 +121,7 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
     return w.reset_index()
 
 
-def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path, marks: dict | None = None, *,
-               formats: list[str]) -> list[Path]:
+def plot_table(wide: pd.DataFrame, synthetic: bool, out: Output, marks: dict | None = None) -> list[Path]:
     """marks: {(model, country, condition): stars} written after the values."""
     marks = marks or {}
     conds = [c for c in wide.columns if c not in ("model", "country", "country_code", "n_items", "best_method",
@@ -152,12 +151,12 @@ def plot_table(wide: pd.DataFrame, synthetic: bool, out: Path, marks: dict | Non
         ax.tick_params(axis="x", rotation=30)
         plt.setp(ax.get_xticklabels(), ha="right")
     title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method; "
-          "stars: p against no steering)", synthetic)
+          "stars: p against no steering)", synthetic, out.metric)
     fig.tight_layout()
-    return save(fig, out, "rq2_steering_table", formats)
+    return save(fig, out, "rq2_steering_table")
 
 
-def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot_gains(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     d = df[df["method"] != "none"].dropna(subset=["gain"])
     models = list(dict.fromkeys(d["model"]))
     methods = list(dict.fromkeys(d["method"]))
@@ -175,9 +174,9 @@ def plot_gains(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[st
         ax.set_title(short_name(model), fontsize=9)
     for ax in axes[::2]:  # first column
         ax.set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
-    title(fig, "RQ2: gain of each steering method over no steering", synthetic)
+    title(fig, "RQ2: gain of each steering method over no steering", synthetic, out.metric)
     fig.tight_layout()
-    return save(fig, out, "rq2_steering_gains", formats)
+    return save(fig, out, "rq2_steering_gains")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,11 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     df = significance.add_significance(df, df.attrs.pop("item_scores"), args.test, args.correction)
     wide = wide_table(df)
     marks = {(r.model, r.country, r.method): r.stars for r in df.itertuples()}
-    written = [write_csv(significance.for_csv(df), args.out, "rq2_steering_scores.csv"),
-               write_csv(wide, args.out, "rq2_steering_table.csv")]
-    written += write_paper_table(df, args.out, "rq2_paper_table", significance.caption(args.test, args.correction))
-    written += plot_table(wide, sc.human.synthetic, args.out, marks, formats=args.formats)
-    written += plot_gains(df, sc.human.synthetic, args.out, formats=args.formats)
+    written = [write_csv(significance.for_csv(df), args.output, "rq2_steering_scores.csv"),
+               write_csv(wide, args.output, "rq2_steering_table.csv")]
+    written += write_paper_table(df, args.output, "rq2_paper_table", significance.caption(args.test, args.correction))
+    written += plot_table(wide, sc.human.synthetic, args.output, marks)
+    written += plot_gains(df, sc.human.synthetic, args.output)
     print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

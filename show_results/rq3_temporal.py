@@ -33,7 +33,7 @@ from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.average_human import TAU  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import HUMAN_DIR, parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.analysis.rq3_selection import keep_selected, select_countries  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.analysis.wave_map import load_wave_map  # noqa: E402
@@ -71,7 +71,7 @@ def wave_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[cols]
 
 
-def plot(summary: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot(summary: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     labels = list(dict.fromkeys(summary["countries"]))
     models = list(dict.fromkeys(summary["model"]))  # one colour and offset per model in every panel
     fig, axes = grid(len(labels), 2, 4.6, 3.6, sharey=True)
@@ -92,10 +92,10 @@ def plot(summary: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str
                       [f"Wave {w}\n({'up to ' if upto[w] else ''}{c} countries)" for w, c in n.items()])
         ax.set_title(f"countries surveyed in {label}", fontsize=9)
     axes[0].set_ylabel("alignment (mean ± std over countries)")
-    title(fig, "RQ3: the same answers scored against WVS Waves 5, 6 and 7", synthetic)
+    title(fig, "RQ3: the same answers scored against WVS Waves 5, 6 and 7", synthetic, out.metric)
     fig.tight_layout()
     legend_below(fig, axes[0], ncol=4)
-    return save(fig, out, "rq3_temporal", formats)
+    return save(fig, out, "rq3_temporal")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = pd.concat([summary, picked[picked["countries"] == "all waves"].assign(
             countries="all waves, aligned with the model in Wave 7")], ignore_index=True)
     synthetic = any(sc.human.synthetic for sc in scorings.values())
-    written = sel_files + [write_csv(df, args.out, "rq3_country_scores.csv"),
-                           write_csv(summary, args.out, "rq3_temporal.csv")]
-    written += plot(summary, synthetic, args.out, formats=args.formats)
+    written = sel_files + [write_csv(df, args.output, "rq3_country_scores.csv"),
+                           write_csv(summary, args.output, "rq3_temporal.csv")]
+    written += plot(summary, synthetic, args.output)
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

@@ -22,7 +22,7 @@ from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.plotting import COLORS, grid, legend_below, save, title, write_csv  # noqa: E402
+from utils.analysis.plotting import COLORS, Output, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 
@@ -64,7 +64,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy=None) -
     return pd.DataFrame(rows)[cols]
 
 
-def plot(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) -> list[Path]:
+def plot(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     models = list(dict.fromkeys(df["model"]))
     variants = list(dict.fromkeys(["default"] + VARIANTS + df["variant"].tolist()))
     variants = [v for v in variants if v in set(df["variant"])]
@@ -83,10 +83,10 @@ def plot(df: pd.DataFrame, synthetic: bool, out: Path, *, formats: list[str]) ->
     ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=20, ha="right")
     ax.grid(axis="y", color="0.9", lw=0.6)
     ax.set_ylabel("alignment (mean ± std over countries)")
-    title(fig, "Sensitivity: default prompt vs. number, prob and order variants", synthetic)
+    title(fig, "Sensitivity: default prompt vs. number, prob and order variants", synthetic, out.metric)
     fig.tight_layout()
     legend_below(fig, ax, ncol=len(variants))
-    return save(fig, out, "sensitivity", formats)
+    return save(fig, out, "sensitivity")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return report_written(paper_compat_scripts.sensitivity(args))
     sc = load_scoring(args)
     df = sensitivity_table(sc, args.results_root, args.models, answer_policy(args, sc))
-    written = [write_csv(df, args.out, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.out, formats=args.formats)
+    written = [write_csv(df, args.output, "sensitivity_scores.csv")] + plot(df, sc.human.synthetic, args.output)
     print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

@@ -23,10 +23,10 @@ import pytest
 from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
 
-from utils.probing import api_prober
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.result_layout import read_results
+from utils.probing import api_prober
 from utils.probing.api_prober import APIProber, _retry_after_s
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from utils.analysis import coverage
-from utils.analysis.plotting import set_metric
+from utils.analysis.plotting import Output
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
+from utils.core.logs import log_to_stderr
 from utils.core.paths import REPO_ROOT, RESULTS_DIR
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,14 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad or not formats:
         ap.error(f"--formats takes png, pdf and/or svg, not {args.formats!r}")
-    args.formats = formats  # a list from here on: scripts pass it to plotting.save
-    set_metric(getattr(args, "metric", "w1"))
+    args.formats = formats
+    if getattr(args, "paper_compat", False):
+        moved = [flag for flag, on in (("--metric", getattr(args, "metric", "w1") != "w1"),
+                                       ("--weights", getattr(args, "weights", "none") != "none"),
+                                       ("--drop-nonsubstantive", getattr(args, "drop_nonsubstantive", False))) if on]
+        if moved:
+            ap.error(f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}")
+    args.output = Output(Path(args.out), tuple(formats), getattr(args, "metric", "w1"))
     return args
 
 
@@ -68,7 +75,7 @@ def report_written(paths: list[Path]) -> int:
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a script's main; problems the user can fix become one line on stderr and exit code 2."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    log_to_stderr()
     coverage.show_reports(sys.stdout)  # one line per results file: items scored, and why not
     try:
         return main(argv)

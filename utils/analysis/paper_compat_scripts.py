@@ -111,7 +111,7 @@ def rq2_steering(args, country_code, few_shot) -> list[Path]:
     conditions = rq2_conditions(args.results_root, args.models)
     df = rq2_paper_table(conditions, human, country_code, few_shot)
     written = [_csv(for_csv(df), args.out, "rq2_steering_scores_paper_compat.csv")]
-    written += write_paper_table(df, args.out, "rq2_paper_table_paper_compat",
+    written += write_paper_table(df, args.output, "rq2_paper_table_paper_compat",
                                  "RQ2 alignment per steering method (paper-compat arithmetic; stars: Student's "
                                  "t-test against No Steering, * p<.05, ** p<.01, *** p<.001)")
     return written

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis.answers import short_name
+from utils.analysis.plotting import Output  # noqa: E402
 
 ROWS = [("none", "No Steering"), ("language", "+Language"), ("persona", "Persona"),
         ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
@@ -70,12 +71,11 @@ def to_latex(table: pd.DataFrame, caption: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_paper_table(df: pd.DataFrame, out: Path, stem: str, caption: str = "") -> list[Path]:
-    """Write <stem>.csv, <stem>.md and <stem>.tex; returns the paths."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def write_paper_table(df: pd.DataFrame, out: Output, stem: str, caption: str = "") -> list[Path]:
+    """Write <stem>.csv, <stem>.md and <stem>.tex (named for the metric, as every output); returns the paths."""
+    Path(out.dir).mkdir(parents=True, exist_ok=True)
     table = layout(df)
-    paths = [out / f"{stem}.csv", out / f"{stem}.md", out / f"{stem}.tex"]
+    paths = [out.name(stem, ext) for ext in (".csv", ".md", ".tex")]
     table.to_csv(paths[0], index=False)
     paths[1].write_text(to_markdown(table), encoding="utf-8")
     paths[2].write_text(to_latex(table, caption), encoding="utf-8")

@@ -2,7 +2,7 @@
 and a visible mark on every figure drawn from synthetic human data."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -20,44 +20,45 @@ plt.rcParams.update({
 })
 COLORS = plt.get_cmap("tab10").colors
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
-_METRIC = ["w1"]  # scripts' --metric: names and titles say which one (w1, the paper's, adds nothing)
 
 
-def set_metric(metric: str) -> None:
-    """The metric every figure and CSV of this run is scored with (`save`/`write_csv` add '_jsd',
-    `title` adds '(1 - JSD)'; the paper's w1 leaves names as they were)."""
-    _METRIC[:] = [metric]
+@dataclass(frozen=True)
+class Output:
+    """Where a script's files go and how they are named: the folder, the figure formats and the
+    metric (a non-default metric adds '_jsd'/'_tvd' to every file name and '(1 - JSD)' to titles;
+    the paper's w1 leaves names as they are). Built once from the flags by `flags.parse_args`."""
+
+    dir: Path
+    formats: tuple[str, ...] = ("png", "pdf")
+    metric: str = "w1"
+
+    def name(self, stem: str, ext: str) -> Path:
+        return Path(self.dir) / f"{stem}{'' if self.metric == 'w1' else '_' + self.metric}{ext}"
 
 
-def _suffix() -> str:
-    return "" if _METRIC[0] == "w1" else f"_{_METRIC[0]}"
-
-
-def title(fig, text: str, synthetic: bool) -> None:
-    """A figure title; with synthetic human data a red line under it says so."""
-    if _METRIC[0] != "w1":
-        text = f"{text} ({METRIC_LABELS[_METRIC[0]]})"
+def title(fig, text: str, synthetic: bool, metric: str = "w1") -> None:
+    """A figure title, naming a non-default metric; with synthetic human data a red line under it says so."""
+    if metric != "w1":
+        text = f"{text} ({METRIC_LABELS[metric]})"
     fig.suptitle(text, fontsize=11, y=1.0, va="bottom")
     if synthetic:
         fig.text(0.5, 0.995, SYNTHETIC_NOTE, ha="center", va="top", color="crimson", fontsize=9, fontweight="bold")
 
 
-def save(fig, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    """Write `fig` once per format (`args.formats` of the scripts: png, pdf, svg; PDF embedding
-    is the slow part), e.g. `save(fig, "figures", "rq3_temporal", ["png"])` -> [figures/rq3_temporal.png]."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}{_suffix()}.{fmt}" for fmt in formats]
+def save(fig, out: Output, stem: str) -> list[Path]:
+    """Write `fig` once per format (png, pdf, svg; PDF embedding is the slow part), e.g.
+    `save(fig, Output("figures", ("png",), "jsd"), "rq3_temporal")` -> [figures/rq3_temporal_jsd.png]."""
+    Path(out.dir).mkdir(parents=True, exist_ok=True)
+    paths = [out.name(stem, f".{fmt}") for fmt in out.formats]
     for p in paths:
         fig.savefig(p, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return paths
 
 
-def write_csv(df: pd.DataFrame, out_dir: Path, name: str, digits: int = 6) -> Path:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / (Path(name).stem + _suffix() + Path(name).suffix)
+def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int = 6) -> Path:
+    Path(out.dir).mkdir(parents=True, exist_ok=True)
+    path = out.name(Path(name).stem, Path(name).suffix)
     df.round(digits).to_csv(path, index=False)
     return path
 

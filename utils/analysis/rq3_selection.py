@@ -57,7 +57,7 @@ def select_countries(args, human_paths: list[Path]) -> tuple[avg.Selection, list
     for note in sel.notes:
         print(f"note: {note}")
     name = "rq3_selected_countries" + ("_paper_compat" if getattr(args, "paper_compat", False) else "") + ".csv"
-    return sel, [write_csv(sel.table, args.out, name)]
+    return sel, [write_csv(sel.table, args.output, name)]
 
 
 def keep_selected(df: pd.DataFrame, sel: avg.Selection) -> pd.DataFrame:

@@ -7,7 +7,6 @@ and either writes a dry run or runs every condition with one prober, loading the
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import traceback
@@ -16,9 +15,10 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser, choice_of
+from utils.core.logs import log_to_stderr
 from utils.core.paths import RESULTS_DIR
 from utils.core.records import Prober
-from utils.core.secrets import RedactSecrets, redact
+from utils.core.secrets import redact
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.prompts import METHODS
 from utils.probing.sampling import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
@@ -135,11 +135,7 @@ def _stop_on_sigterm():
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING),
-                        format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
-            handler.addFilter(RedactSecrets())
+    log_to_stderr(level, "%(levelname)s %(name)s: %(message)s")
 
 
 def api_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
@@ -228,7 +224,7 @@ def local_prober_factory(args: argparse.Namespace) -> tuple[str, Callable[[], Pr
         return HFProber(model, tokenizer, args.method, max_new_tokens=args.max_new_tokens,
                         retry_temperature=args.retry_temperature, prefix_cache=not args.no_prefix_cache,
                         batch_size=args.batch_size, samples=args.samples,
-                        sample_temperature=args.sample_temperature)
+                        sample_temperature=args.sample_temperature, temperature=args.temperature)
 
     return name, make
 

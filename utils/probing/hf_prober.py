@@ -41,7 +41,13 @@ from utils.probing.batching import BatchQueue, pack
 from utils.probing.hf_sampling import items_per_batch, sample_items
 from utils.probing.option_scoring import distribution_text, ends_answer_flags, logprob_record, normalize_log_scores
 from utils.probing.packing import (
-    additive_mask, code_scores, ends_answer_mask, gap_rows, packed_layout, shared_prefix_len)
+    additive_mask,
+    code_scores,
+    ends_answer_mask,
+    gap_rows,
+    packed_layout,
+    shared_prefix_len,
+)
 from utils.probing.sampling import MAX_ANSWER_TOKENS, sample_result
 from utils.probing.stopping import MappingClosed
 
@@ -59,10 +65,11 @@ class HFProber:
 
     def __init__(self, model, tokenizer, method: str, *, max_new_tokens: int = 256,
                  retry_temperature: float = 0.7, prefix_cache: bool = True, batch_size: int = 8,
-                 samples: int = 40, sample_temperature: float = 1.0):
+                 samples: int = 40, sample_temperature: float = 1.0, temperature: float = 0.0):
         self.model, self.tokenizer, self.method = model, tokenizer, method
         self.samples, self.sample_temperature = max(1, samples), sample_temperature  # method `sample`
         self.max_new_tokens, self.retry_temperature = max_new_tokens, retry_temperature
+        self.temperature = temperature  # first ask of `verbalized`; 0 is greedy
         self.use_prefix_cache, self.batch_size = prefix_cache, max(1, batch_size)
         self.device = next(model.parameters()).device
         self._prefix: list[int] = []
@@ -255,11 +262,13 @@ class HFProber:
         input_ids = torch.tensor(rows, device=self.device)
         eos = self.model.generation_config.eos_token_id
         stop = MappingClosed(self.tokenizer, p + width, eos if isinstance(eos, (list, tuple)) else [eos] * (eos is not None))
-        sample = attempt > 1  # greedy first; a greedy re-ask would repeat itself
+        # The first ask at --temperature (greedy at 0); re-asks sample, as a greedy re-ask would repeat itself.
+        temperature = self.retry_temperature if attempt > 1 else self.temperature
+        sample = temperature > 0
         kwargs = {"max_new_tokens": self.max_new_tokens, "do_sample": sample,
                   "stopping_criteria": StoppingCriteriaList([stop]), "pad_token_id": self._pad}
         if sample:
-            kwargs.update(temperature=self.retry_temperature, top_p=1.0)
+            kwargs.update(temperature=temperature, top_p=1.0)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if p:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -151,7 +151,7 @@ def write_report(results_root: Path, figures: Path, human: list[Path] | dict, ou
     captions, shown = load_captions(), set()
     human_html, synthetic = human_section(human)
     csvs = sorted(figures.rglob("*.csv")) if figures.is_dir() else []
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     rebuild = (f"python show_results/report.py --results-root {results_root} --figures {figures} --human "
                + " ".join(map(str, human)) + f" --out {out}")
     body = [f"<h1>{H.esc(title)}</h1>"]

@@ -17,7 +17,7 @@ import json
 import os
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -83,6 +83,24 @@ def shared_argv(flags: dict) -> list[str]:
     return argv
 
 
+def paper_compat_argv(argv: list[str]) -> list[str]:
+    """`argv` for the paper's arithmetic: without the corrected analysis's own choices (metric,
+    weights, dropped options), which `--paper-compat` refuses rather than ignores.
+
+    >>> paper_compat_argv(["--out", "f", "--metric", "jsd", "--drop-nonsubstantive"])
+    ['--out', 'f', '--paper-compat']
+    """
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--metric", "--weights"):
+            skip = True
+        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive"):
+            out.append(a)
+    return out + ["--paper-compat"]
+
+
 STAMP = ".analysis_inputs.json"
 
 
@@ -113,7 +131,7 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
     outcomes = _run_all(results_root, figures, human, flags, script_flags, log, only)
     if not any(o.status == "failed" for o in outcomes):
         figures.mkdir(parents=True, exist_ok=True)
-        record = {"fingerprint": digest, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
                                 "paper_compat": o.paper_compat} for o in outcomes]}
         tmp = stamp.with_name(STAMP + ".tmp")
@@ -150,7 +168,7 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
                 argv = ["--results-root", str(results_root), "--out", str(figures), "--human", *humans] + common + extra
             variants = [(argv, figures / "logs" / f"{a.script}.log")]
             if flags.get("paper_compat") and a.paper_compat:
-                variants.append((argv + ["--paper-compat"], figures / "logs" / f"{a.script}.paper_compat.log"))
+                variants.append((paper_compat_argv(argv), figures / "logs" / f"{a.script}.paper_compat.log"))
             for av, log_path in variants:
                 outcomes.append(_run_one(module, a.script, av, log_path))
                 outcomes[-1].paper_compat = "--paper-compat" in av
