@@ -49,6 +49,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py)
 
+from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
 from utils.probing.hf_loading import DTYPES, load_model, torch_dtype  # noqa: E402
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tolerance", type=float, default=TOLERANCE,
                    help=f"largest allowed probability difference from the naive way (default {TOLERANCE:g})")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR)
+    log_to_stderr(logging.ERROR)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)

@@ -139,3 +139,25 @@ def test_a_method_without_any_readable_answer_is_left_out_with_a_note(roots, tmp
     assert "org/m1: no sample answer could be read" in capsys.readouterr().out
     m = pd.read_csv(out / "elicitation_methods.csv")
     assert set(m.loc[m["kind"] == "method", "method"]) == {"logprob", "verbalized"}
+
+
+def test_coverage_lines_follow_the_current_stdout(tmp_path, capsys):
+    """Scripts run one after another in one process (the study runner) each show their coverage
+    on the stdout of their own time, never on a stream an earlier script had (closed since)."""
+    import io
+    import sys
+
+    from utils.analysis import coverage
+
+    old = sys.stdout
+    try:
+        sys.stdout = first = io.StringIO()
+        coverage.show_reports()
+        coverage.log.info("one")
+        first.close()
+        sys.stdout = second = io.StringIO()
+        coverage.log.info("two")
+        assert second.getvalue() == "coverage two\n"
+    finally:
+        sys.stdout = old
+    assert "Logging error" not in capsys.readouterr().err

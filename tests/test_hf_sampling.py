@@ -12,6 +12,7 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.probing.hf_prober import HFProber
 from utils.probing.hf_sampling import items_per_batch, sample_items
 from utils.probing.prompts import build_requests, load_prompt_set
+from utils.probing.sampling import read_code
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +123,17 @@ def test_bundled_model_end_to_end(tmp_path):
                        "--quiet", "--max-attempts", "1"]) in (0, 1)
     rows = read_results(tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv")
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"]
-    assert sum(r["status"] == "ok" for r in rows) >= 2  # the model mostly answers with a number
+    assert any(r["status"] == "ok" for r in rows)  # the 135M model names an option often enough
     for r in rows:
         answers, counts = json.loads(r["raw_text"]), json.loads(r["sample_counts"])
         readable = sum(counts.values())
         assert len(answers) == 8 and readable + int(r["n_unreadable"]) == 8
+        assert (r["status"] == "ok") == (2 * readable >= 8)  # ok when at least half were readable
         if r["status"] == "ok":
             dist = json.loads(r["distribution"])
             assert dist == pytest.approx({k: c / readable for k, c in counts.items()})
-            assert len(answers[0]) < 40  # stopped after the code, not a paragraph
+            keys = [k.strip("' ") for k in r["choice_keys"].strip("[]").split(",")]
+            readable_answers = [a for a in answers if read_code(a, keys) is not None]
+            assert len(readable_answers) == readable  # the row's counts are the answers' codes
+        # each answer is cut at MAX_ANSWER_TOKENS (16) tokens, never a paragraph of --max-new-tokens
+        assert all(len(a) <= 16 * 8 for a in answers), max(answers, key=len)

@@ -24,6 +24,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "code" / "run_study.py"
 
 
+# What both test studies run and analyse: RQ1 and one RQ2 condition, on small synthetic human data.
+EXPERIMENTS_AND_ANALYSIS = """
+    [experiments.RQ1]
+
+    [experiments.RQ2]
+    countries = ["Japan"]
+    steering_methods = ["persona"]
+
+    [human]
+    synthetic = true
+    respondents = 60
+
+    [analysis]
+    formats = "png"
+    min_coverage = 0
+    only = ["rq1_country_level", "rq2_steering"]
+    """
+
+
 def run_study_main():
     spec = importlib.util.spec_from_file_location("run_study_script", SCRIPT)
     module = importlib.util.module_from_spec(spec)
@@ -59,21 +78,7 @@ def api_study(tmp_path: Path, base_url: str) -> Path:
     model_name_or_path = "gpt-4o"
     api_key_env = "STUDY_TEST_KEY_THAT_IS_NOT_SET"
 
-    [experiments.RQ1]
-
-    [experiments.RQ2]
-    countries = ["Japan"]
-    steering_methods = ["persona"]
-
-    [human]
-    synthetic = true
-    respondents = 60
-
-    [analysis]
-    formats = "png"
-    min_coverage = 0
-    only = ["rq1_country_level", "rq2_steering"]
-    """
+    """ + EXPERIMENTS_AND_ANALYSIS
     path = tmp_path / "tiny.toml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
@@ -145,21 +150,7 @@ def local_study(folder: Path) -> Path:
     [[models]]
     backend = "local"
 
-    [experiments.RQ1]
-
-    [experiments.RQ2]
-    countries = ["Japan"]
-    steering_methods = ["persona"]
-
-    [human]
-    synthetic = true
-    respondents = 60
-
-    [analysis]
-    formats = "png"
-    min_coverage = 0
-    only = ["rq1_country_level", "rq2_steering"]
-    """
+    """ + EXPERIMENTS_AND_ANALYSIS
     path = folder / "kill.toml"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")

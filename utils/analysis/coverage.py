@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import TextIO
 import numpy as np
 
 from utils.core.errors import UserError
+from utils.core.logs import CurrentStreamHandler
 
 log = logging.getLogger(__name__)
 REASONS = ("not asked", "unparsed", "error", "absent")
@@ -124,10 +124,12 @@ def check(cov: Coverage, policy: AnswerPolicy, path: Path) -> None:
 
 
 def show_reports(stream: TextIO | None = None) -> None:
-    """Print this module's coverage lines, plain, on `stream` (stdout): scripts call it at start."""
+    """Print this module's coverage lines, plain, on `stream` or else on whatever stdout is current
+    when a line comes: scripts call it at start, and several may run in one process (the study
+    runner, the tests), each with its own stdout."""
     for h in list(log.handlers):
         log.removeHandler(h)
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream) if stream is not None else CurrentStreamHandler("stdout")
     handler.setFormatter(logging.Formatter("coverage %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)

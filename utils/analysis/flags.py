@@ -76,7 +76,7 @@ def report_written(paths: list[Path]) -> int:
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a script's main; problems the user can fix become one line on stderr and exit code 2."""
     log_to_stderr()
-    coverage.show_reports(sys.stdout)  # one line per results file: items scored, and why not
+    coverage.show_reports()  # one line per results file: items scored, and why not
     try:
         return main(argv)
     except UserError as exc:

@@ -14,12 +14,16 @@ import sys
 from utils.core.secrets import RedactSecrets
 
 
-class CurrentStderrHandler(logging.StreamHandler):
-    """A StreamHandler whose stream is always the current `sys.stderr`."""
+class CurrentStreamHandler(logging.StreamHandler):
+    """A StreamHandler whose stream is always the current `sys.stderr` (or `sys.stdout`)."""
+
+    def __init__(self, which: str = "stderr"):
+        self.which = which
+        super().__init__()
 
     @property
     def stream(self):
-        return sys.stderr
+        return getattr(sys, self.which)
 
     @stream.setter
     def stream(self, _value):  # StreamHandler.__init__ assigns it; the property ignores that
@@ -32,7 +36,7 @@ def log_to_stderr(level: int | str = logging.WARNING, fmt: str = "%(levelname)s:
     if isinstance(level, str):
         level = getattr(logging, level.upper(), logging.WARNING)
     if not root.handlers:
-        handler = CurrentStderrHandler()
+        handler = CurrentStreamHandler()
         handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
         root.setLevel(level)

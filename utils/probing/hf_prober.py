@@ -65,11 +65,13 @@ class HFProber:
 
     def __init__(self, model, tokenizer, method: str, *, max_new_tokens: int = 256,
                  retry_temperature: float = 0.7, prefix_cache: bool = True, batch_size: int = 8,
-                 samples: int = 40, sample_temperature: float = 1.0, temperature: float = 0.0):
+                 samples: int = 40, sample_temperature: float = 1.0, temperature: float = 0.0,
+                 sample_seed: int = 0):
         self.model, self.tokenizer, self.method = model, tokenizer, method
         self.samples, self.sample_temperature = max(1, samples), sample_temperature  # method `sample`
         self.max_new_tokens, self.retry_temperature = max_new_tokens, retry_temperature
         self.temperature = temperature  # first ask of `verbalized`; 0 is greedy
+        self.sample_seed = sample_seed
         self.use_prefix_cache, self.batch_size = prefix_cache, max(1, batch_size)
         self.device = next(model.parameters()).device
         self._prefix: list[int] = []
@@ -240,6 +242,13 @@ class HFProber:
         return scores
 
     # -- sample -------------------------------------------------------------------------
+    def _sample_generator(self) -> torch.Generator:
+        """One seeded generator for the prober's lifetime, so the same run draws the same answers
+        (seed 0, as the analysis's bootstrap; `sample_seed` changes it)."""
+        if getattr(self, "_generator", None) is None:
+            self._generator = torch.Generator(device=self.device).manual_seed(self.sample_seed)
+        return self._generator
+
     def _sample(self, batch: list[ProbeRequest]) -> list[ProbeResult]:
         """`samples` short answers per item, all items of `batch` in one sampling loop."""
         seqs = [self.encode(r) for r in batch]
@@ -248,7 +257,7 @@ class HFProber:
                                samples=self.samples, temperature=self.sample_temperature,
                                max_new_tokens=min(self.max_new_tokens, MAX_ANSWER_TOKENS), prefix_len=p,
                                prefix_cache=self._prefix_cache if p else None, pad_id=self._pad,
-                               cache_kw=self._cache_kw)
+                               cache_kw=self._cache_kw, generator=self._sample_generator())
         return [sample_result(r.item.id, s.answers, r.item.choice_keys, completion_tokens=s.completion_tokens)
                 for r, s in zip(batch, sampled)]
 
