@@ -1,17 +1,30 @@
-"""Start-up of the bundled model: the first start (converts the GGUF file and keeps the result
-in the cache) against later starts (read the cached safetensors).
+"""Start-up of the bundled model: a later start (reads the cached entry) today against the way
+before, plus the first start (converts the GGUF file into the cache).
 
-    python benchmarks/bench_startup.py              # 1 cold start, 3 later starts, 1 start without the cache
-    python benchmarks/bench_startup.py --warm 5 --no-cache-runs 0
+    python benchmarks/bench_startup.py              # 1 first start, 5 later starts each way, 0 without the cache
+    python benchmarks/bench_startup.py --quick      # 1 first start, 2 later starts each way
+    python benchmarks/bench_startup.py --warm 7 --no-cache-runs 1
 
 Every start is a fresh Python process, as a run of `code/RQ1/prob_by_llm.py` is, timed from
-before its imports to the loaded model (`startup s`) and for loading alone (`load s`). The
-cache lives in a temporary folder (`--cache-dir` to choose one), emptied before the cold
-start, so the user's own cache is neither used nor touched. Each start also writes the
-next-token log-probabilities of one fixed prompt; the cached starts must give exactly the
-numbers of the converted model.
+before its imports to the loaded model (`startup s`) and from after the script's own imports
+(`load s`). The two ways of a later start alternate, so both see the same load on a shared
+machine:
 
-The last line is `ratio: X`: the cold start against the median later start, start-up seconds.
+* now (`load_bundled_model`): the entry's checksums are read in a background thread while the
+  main thread imports torch and transformers and loads the entry; the tied output layer is
+  stored under `model.embed_tokens.weight`, so nothing is filled with random numbers first.
+* before (`BEFORE`, kept here to measure against): `import torch` at the top (the cache module
+  imported safetensors.torch), every checksum read before loading, then `load_model` on an
+  entry written as it was (safetensors' `save_model`, which keeps the tied weight as
+  `lm_head.weight`; transformers then fills the embeddings with random numbers and ties them).
+  Both ways read the tokenizer from the entry's `tokenizer.json`.
+
+The cache lives in a temporary folder (`--cache-dir` to choose one), emptied before the first
+start, so the user's own cache is neither used nor touched. Each start also writes the
+next-token log-probabilities of one fixed prompt; every start must give exactly the numbers of
+the converted model.
+
+The last line is `ratio: X`: the median later start before against now, start-up seconds.
 """
 from __future__ import annotations
 
@@ -26,13 +39,36 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `write_entry_as_before` uses utils.probing.model_cache
 CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
-import torch
 from utils.probing.bundled_model import load_bundled_model
 t1 = time.perf_counter()
 tokenizer, model = load_bundled_model(quiet=True)
+t2 = time.perf_counter()
+import torch
+text = tokenizer.apply_chat_template([{"role": "user", "content": "Answer 1, 2 or 10."}], tokenize=False,
+                                     add_generation_prompt=True)
+ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+with torch.inference_mode():
+    torch.save(torch.log_softmax(model(ids).logits[0, -1], dim=-1), sys.argv[1])
+print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
+"""
+# A later start as it was before (see the docstring), on an entry written by `write_entry_as_before`.
+BEFORE = """
+import json, sys, time
+t0 = time.perf_counter()
+import torch
+from pathlib import Path
+from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
+from utils.probing.hf_loading import load_model
+from utils.probing.model_cache import cache_root, entry_problem, gguf_sha256
+t1 = time.perf_counter()
+entry = Path(sys.argv[2])
+problem = entry_problem(entry, gguf_sha256(bundled_model_dir() / BUNDLED_GGUF, cache_root()))
+assert problem is None, problem
+tokenizer, model = load_model(entry, dtype="float32", quiet=True)
 t2 = time.perf_counter()
 text = tokenizer.apply_chat_template([{"role": "user", "content": "Answer 1, 2 or 10."}], tokenize=False,
                                      add_generation_prompt=True)
@@ -43,57 +79,101 @@ print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
 """
 
 
-def start(cache_dir: Path, out: Path, use_cache: bool = True) -> dict:
+def start(cache_dir: Path, out: Path, use_cache: bool = True, before: Path | None = None) -> dict:
+    """One start in a fresh process; `before`: the old way, on that entry."""
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_dir), "PYTHONPATH": str(ROOT)}
     env.pop("LLM_GLOBAL_OPINION_NO_CACHE", None)
     if not use_cache:
         env["LLM_GLOBAL_OPINION_NO_CACHE"] = "1"
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(out)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=1800)
+    argv = [sys.executable, "-c", CHILD, str(out)] if before is None else \
+        [sys.executable, "-c", BEFORE, str(out), str(before)]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"a start failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def write_entry_as_before(entry: Path, dest: Path) -> None:
+    """A copy of `entry` with its weights written as the cache wrote them before
+    (`safetensors.torch.save_model`: the tied weight kept as `lm_head.weight`), manifest updated."""
+    import torch
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM
+
+    from utils.probing.model_cache import MANIFEST, sha256_file
+
+    shutil.copytree(entry, dest)
+    model = AutoModelForCausalLM.from_pretrained(entry, dtype=torch.float32)
+    save_model(model, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"]["model.safetensors"] = {"size": (dest / "model.safetensors").stat().st_size,
+                                              "sha256": sha256_file(dest / "model.safetensors")}
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def load_average() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--warm", type=int, default=3, help="later starts, reported as their median (default 3)")
-    p.add_argument("--no-cache-runs", type=int, default=1,
-                   help="starts with the cache switched off (each converts, as every start did before; default 1)")
+    p.add_argument("--warm", type=int, default=5, help="later starts of each way, reported as their median (default 5)")
+    p.add_argument("--no-cache-runs", type=int, default=0,
+                   help="starts with the cache switched off (each converts, as every start did before the cache; "
+                        "default 0)")
     p.add_argument("--cache-dir", type=Path, default=None, help="XDG_CACHE_HOME for the runs (default: a temporary folder)")
+    p.add_argument("--quick", action="store_true", help="2 later starts of each way")
     args = p.parse_args(argv)
+    if args.quick:
+        args.warm = 2
     import torch
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     cache = args.cache_dir or tmp / "cache"
     shutil.rmtree(cache / "llm-global-opinion", ignore_errors=True)
+    loads = [load_average()]
     try:
         cold = start(cache, tmp / "cold.pt")
         reference = torch.load(tmp / "cold.pt")
-        args.warm = max(1, args.warm)
-        warm = [start(cache, tmp / f"warm{i}.pt") for i in range(args.warm)]
-        same = all(torch.equal(torch.load(tmp / f"warm{i}.pt"), reference) for i in range(args.warm))
-        off = [start(tmp / "unused", tmp / f"off{i}.pt", use_cache=False) for i in range(args.no_cache_runs)]
-        same = same and all(torch.equal(torch.load(tmp / f"off{i}.pt"), reference) for i in range(len(off)))
         entry = next((cache / "llm-global-opinion" / "converted").iterdir())
         size = sum(f.stat().st_size for f in entry.iterdir()) / 2**20
+        old_entry = tmp / "before" / entry.name
+        write_entry_as_before(entry, old_entry)
+        warm, before = [], []
+        for i in range(max(1, args.warm)):  # alternating, so both ways share the machine's load
+            before.append(start(cache, tmp / f"before{i}.pt", before=old_entry))
+            warm.append(start(cache, tmp / f"warm{i}.pt"))
+            loads.append(load_average())
+        same = all(torch.equal(torch.load(tmp / f"{way}{i}.pt"), reference)
+                   for way in ("warm", "before") for i in range(len(warm)))
+        off = [start(tmp / "unused", tmp / f"off{i}.pt", use_cache=False) for i in range(args.no_cache_runs)]
+        same = same and all(torch.equal(torch.load(tmp / f"off{i}.pt"), reference) for i in range(len(off)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def median(runs, key):
         return statistics.median(r[key] for r in runs)
 
-    print(f"bundled SmolLM2-135M-Instruct; torch {torch.__version__}, {os.cpu_count()} CPUs; cache entry {size:.0f} MiB")
+    print(f"bundled SmolLM2-135M-Instruct; torch {torch.__version__}, {os.cpu_count()} CPUs; cache entry {size:.0f} MiB; "
+          f"load average (1/5/15 min) at the start and after each pair: {'; '.join(loads)}")
     print("| start | runs | startup s (median) | load s (median) |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| first (cache empty: hash, convert, write the entry) | 1 | {cold['startup_s']:.1f} | {cold['load_s']:.1f} |")
+    print(f"| later, before (checksums, then load; tied weight as lm_head.weight) | {len(before)} | "
+          f"{median(before, 'startup_s'):.1f} | {median(before, 'load_s'):.1f} |")
     print(f"| later (read the cached entry, checksums verified) | {len(warm)} | {median(warm, 'startup_s'):.1f} | "
           f"{median(warm, 'load_s'):.1f} |")
     if off:
         print(f"| cache switched off (convert every start) | {len(off)} | {median(off, 'startup_s'):.1f} | "
               f"{median(off, 'load_s'):.1f} |")
+    print("later starts, each: " + ", ".join(f"{r['startup_s']:.1f}" for r in warm)
+          + "; before, each: " + ", ".join(f"{r['startup_s']:.1f}" for r in before))
+    print(f"first start against a later start: {cold['startup_s'] / median(warm, 'startup_s'):.1f}x")
     print(f"later starts give the converted model's log-probabilities exactly: {'yes' if same else 'NO'}")
-    print(f"ratio: {cold['startup_s'] / median(warm, 'startup_s'):.1f}")
+    print(f"ratio: {median(before, 'startup_s') / median(warm, 'startup_s'):.2f}")
     return 0 if same else 1
 
 

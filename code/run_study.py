@@ -1,27 +1,34 @@
 """Run a whole study from one TOML file: every probe, every analysis, one report.
 
     python code/run_study.py --config configs/demo.toml             # the bundled model, a few minutes
-    python code/run_study.py --config configs/paper.toml --dry-run   # prompts, tokens and cost; nothing sent
+    python code/run_study.py --config configs/paper.toml --dry-run   # prompts, tokens, cost, inputs; nothing sent
 
 Resumable: run the same command again after a stop and it continues where it stopped; a finished
-study runs again without asking any model anything. See utils/study/config.py for the file.
+study runs again without asking any model anything. Before the first request it checks every
+input (human tables, model files, API keys) and stops while one is missing (--ask-anyway goes on).
+See utils/study/config.py for the file.
 """
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.probing.cli import main_guard  # noqa: E402
 
 
 @main_guard  # a UserError is one line (exit 2); Ctrl-C and SIGTERM keep finished rows and say how to resume
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = FlagParser(description=__doc__.splitlines()[0])  # the probing scripts' parser: one-line errors, "did you mean"
     ap.add_argument("--config", type=Path, required=True, help="the study file (TOML), e.g. configs/demo.toml")
     ap.add_argument("--dry-run", action="store_true",
                     help="print per model and experiment the prompts, an estimate of prompt tokens and the cost "
-                         "where the study gives prices; loads and sends nothing, needs no keys")
+                         "where the study gives prices, and every input the study needs (human tables, model "
+                         "files, API keys: set or not) with the missing ones marked; loads and sends nothing, "
+                         "needs no keys")
+    ap.add_argument("--ask-anyway", action="store_true",
+                    help="ask the models even though some input is missing (a human table, a model file, an API "
+                         "key); without it the run stops before its first request and names what is missing")
     ap.add_argument("--models", default=None, help="comma-separated model names: run only these (default all)")
     ap.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     args = ap.parse_args(argv)
@@ -32,14 +39,16 @@ def main(argv: list[str] | None = None) -> int:
 
     study = load_study(args.config)
     if args.dry_run:
-        from utils.study import dry_run
+        from utils.study import dry_run, inputs
         from utils.study.plan import study_jobs
 
-        print(dry_run.render(study, dry_run.rows(study, study_jobs(study, only))))
+        jobs = study_jobs(study, only)
+        print(dry_run.render(study, dry_run.rows(study, jobs)))
+        print(inputs.render(inputs.study_inputs(study, jobs)))
         return 0
     from utils.study.runner import run_study
 
-    return run_study(study, only)
+    return run_study(study, only, ask_anyway=args.ask_anyway)
 
 
 if __name__ == "__main__":

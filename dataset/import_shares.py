@@ -16,6 +16,10 @@ such as -1 "don't know", count as invalid answers and the rest is renormalized w
 item may give `n`, the respondents its shares are of: without it, the split-half ceiling and the
 pooled population are left out for that country and item. Writes one row per country, item and
 code (country_code, country, item_id, option, share, n) and reports what it could not place.
+
+Published shares of a respondent group (e.g. the WVS online tool split by age) go in the same
+table: `--group age=18-29 --append` adds them as rows with `group_var`/`group` (the whole
+country's rows get `all`), which `--by age` and `--group` read like a prepared table's groups.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.answers import questionnaire_items  # noqa: E402
+from utils.analysis.groups import ALL, load_group_vars, parse_group  # noqa: E402
 from utils.analysis.microdata import meta_path  # noqa: E402
 from utils.analysis.wave_map import COUNTRIES_PATH, load_wave_map  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
@@ -90,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", type=Path, required=True, help="long table (CSV) for --human")
     ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--synthetic", action="store_true", help="mark the table as synthetic (figures then say so)")
+    ap.add_argument("--group", default=None, metavar="VAR=LABEL",
+                    help="the shares are of one respondent group, e.g. age=18-29 (groups in inputs/groups/groups.json)")
+    ap.add_argument("--append", action="store_true",
+                    help="add the rows to an existing --output table instead of replacing it (one group at a time)")
     args = ap.parse_args(argv)
     log_to_stderr()
     try:
@@ -107,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if table.empty:
             raise UserError(f"{args.input}: no share could be placed (countries: ISO alpha-3 or WVS code; "
                             "items: questionnaire ids such as Q57)")
+        table = with_group(table, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -122,6 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.output}: {table['country_code'].nunique()} countries, {table['item_id'].nunique()} items, "
           f"{len(table)} rows{'' if table['n'].notna().any() else ' (no respondent counts n)'}")
     return 0
+
+
+def with_group(table: pd.DataFrame, args) -> pd.DataFrame:
+    """Stamp `--group` on the rows and, with `--append`, put them after the existing table's rows;
+    a group the existing table already holds is refused rather than counted twice."""
+    if args.group is None and not args.append:
+        return table
+    var, label = parse_group(args.group, load_group_vars()) if args.group else (ALL, ALL)
+    table = table.assign(group_var=var, group=label)
+    if not args.append or not args.output.is_file():
+        return table
+    old = pd.read_csv(args.output, dtype={"option": str, "item_id": str, "group_var": str, "group": str})
+    if "group_var" not in old.columns:
+        old = old.assign(group_var=ALL, group=ALL)
+    if ((old["group_var"] == var) & (old["group"] == label)).any():
+        raise UserError(f"{args.output} already holds the rows of {var}={label}; write another --output or drop --append")
+    return pd.concat([old, table], ignore_index=True)
 
 
 if __name__ == "__main__":

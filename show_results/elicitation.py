@@ -93,20 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, nargs="+", default=None, metavar="ROOT",
                     help="results roots to read together, e.g. one per probe method (default: --results-root)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
-    args = parse_args(ap, argv)
-    roots = list(args.compare or [])
-    if not roots or args.results_root != RESULTS_DIR:
-        roots.insert(0, args.results_root)
-    runs, notes = elicitation.find_runs(list(dict.fromkeys(roots)), args.models)
+    cfg = parse_args(ap, argv)
+    roots = list(cfg.extra["compare"] or [])
+    if not roots or cfg.results_root != RESULTS_DIR:
+        roots.insert(0, cfg.results_root)
+    runs, notes = elicitation.find_runs(list(dict.fromkeys(roots)), cfg.models)
     for note in notes:
         print(f"note: {note}")
     if not runs:
         raise UserError(f"no model has RQ1 results under more than one probe method in {', '.join(map(str, roots))}; "
                         "run code/RQ1/prob_by_llm.py with --method logprob, verbalized and sample "
                         "(each into its own --results-root) and pass them with --compare")
-    sc = load_scoring(args)
+    sc = load_scoring(cfg)
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
-    policy = answer_policy(args, sc)
+    policy = answer_policy(cfg, sc)
     policy.probe_method = None  # every method is read here
     parts = []
     for r in runs:
@@ -118,14 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         if len(answers) < 2 or common == 0:
             print(f"note: {r.model}: fewer than two methods with answers to the same items; left out")
             continue
-        parts.append(elicitation.compare(sc, r.model, answers, args.n_boot, args.seed))
+        parts.append(elicitation.compare(sc, r.model, answers, cfg.extra["n_boot"], cfg.seed))
     if not parts:
         raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
     items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))
-    label = metrics.METRIC_LABELS[args.metric]
-    written = [write_csv(items, args.output, "elicitation_items.csv"), write_csv(pairs, args.output, "elicitation_pairs.csv"),
-               write_csv(methods, args.output, "elicitation_methods.csv")]
-    written += plot(items, methods, label, sc.human.synthetic, args.output)
+    label = metrics.METRIC_LABELS[cfg.metric]
+    written = [write_csv(items, cfg.output, "elicitation_items.csv"), write_csv(pairs, cfg.output, "elicitation_pairs.csv"),
+               write_csv(methods, cfg.output, "elicitation_methods.csv")]
+    written += plot(items, methods, label, sc.human.synthetic, cfg.output)
     print(pairs.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print(methods.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)

@@ -7,7 +7,9 @@ both answered (the metric is symmetric). Countries are ordered by average-linkag
 1 - score, so similar countries sit together; models follow after a line. Writes
 human_alignment_matrix.csv (all countries) and human_alignment_matrix_12.csv (12 countries,
 --countries to choose others), wide with a `label` and a `kind` column, and a heatmap of each
-(its diagonal, each with itself, left blank; the CSV keeps it).
+(its diagonal, each with itself, left blank; the CSV keeps it). Each has a `_n_items.csv` twin in
+the same layout giving the number of items behind every cell: a model is compared with a country
+or another model on exactly the items both answered.
 """
 from __future__ import annotations
 
@@ -34,11 +36,16 @@ COUNTRIES_12 = [840, 152, 703, 496, 909, 124, 156, 400, 50, 434, 104, 818]
 
 def pairwise(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> np.ndarray:
     """[L, I, K] distributions -> [L, L] mean alignment over the items both sides have."""
-    out = np.empty((len(dists), len(dists)))
+    return pairwise_counts(dists, n_options, metric)[0]
+
+
+def pairwise_counts(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> tuple[np.ndarray, np.ndarray]:
+    """([L, L] mean alignment, [L, L] number of items) over the items both sides have."""
+    out, n = np.empty((len(dists), len(dists))), np.zeros((len(dists), len(dists)), dtype=int)
     for a in range(len(dists)):  # one row at a time keeps memory at L x I x K
         s = metrics.similarity(dists[a][None], dists, n_options, metric)
-        out[a] = metrics.summarize(s)[0]
-    return out
+        out[a], n[a] = metrics.summarize(s)[0], metrics.summarize(s)[2]
+    return out, n
 
 
 def cluster_order(m: np.ndarray) -> np.ndarray:
@@ -50,20 +57,24 @@ def cluster_order(m: np.ndarray) -> np.ndarray:
     return leaves_list(linkage(squareform(np.clip(d, 0, None), checks=False), "average"))
 
 
-def matrix_table(sc, answers: dict) -> pd.DataFrame:
+def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, items behind each score), both wide: label, country_code, kind, one column per label."""
     h = sc.human
     order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric))
     models = list(answers)
     dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
         else sc.shares[order]
     labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
-    m = pairwise(dists, sc.n_options, sc.metric)
-    df = pd.DataFrame(m, columns=labels)
-    df.insert(0, "kind", ["country"] * len(order) + ["model"] * len(models))
-    df.insert(0, "country_code", pd.array([int(h.country_codes[i]) for i in order] + [None] * len(models),
-                                          dtype="Int64"))
-    df.insert(0, "label", labels)
-    return df
+    m, n = pairwise_counts(dists, sc.n_options, sc.metric)
+    frames = []
+    for values in (m, n):
+        df = pd.DataFrame(values, columns=labels)
+        df.insert(0, "kind", ["country"] * len(order) + ["model"] * len(models))
+        df.insert(0, "country_code", pd.array([int(h.country_codes[i]) for i in order] + [None] * len(models),
+                                              dtype="Int64"))
+        df.insert(0, "label", labels)
+        frames.append(df)
+    return frames[0], frames[1]
 
 
 def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Output) -> list[Path]:
@@ -75,7 +86,7 @@ def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Output
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
     m[np.eye(n, dtype=bool)] = np.nan  # each with itself (1.000) says nothing and sits off the scale: blank
     im = heatmap(ax, m, labels, labels, vmin=np.nanmin(m), vmax=np.nanmax(m), annotate=small,
-                 fontsize=8 if small else 6.5)
+                 fontsize=8)  # 0.17 inch a row leaves room for 8 pt labels; the report shows it full size
     n_c = int((df["kind"] == "country").sum())
     if n_c < n:
         for f in (ax.axhline, ax.axvline):
@@ -91,28 +102,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--countries", default=",".join(map(str, COUNTRIES_12)),
                     help="WVS codes of the small version (default: the study's 12)")
     ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
-    args = parse_args(ap, argv)
-    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
-        return report_written(paper_compat_scripts.human_alignment_matrix(args))
-    sc = load_scoring(args)
-    answers = {} if args.no_models else rq1_answers(args.results_root, list(sc.human.item_ids),
-                                                    list(sc.human.orders), args.models, answer_policy(args, sc))
+    cfg = parse_args(ap, argv)
+    if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(paper_compat_scripts.human_alignment_matrix(
+            cfg, cfg.extra["countries"], cfg.extra["no_models"]))
+    sc = load_scoring(cfg)
+    answers = {} if cfg.extra["no_models"] else rq1_answers(cfg.results_root, list(sc.human.item_ids),
+                                                    list(sc.human.orders), cfg.models, answer_policy(cfg, sc))
     written = []
-    full = matrix_table(sc, answers)
-    written.append(write_csv(full, args.output, "human_alignment_matrix.csv"))
+    full, full_n = matrix_table(sc, answers)
+    written.append(write_csv(full, cfg.output, "human_alignment_matrix.csv"))
+    written.append(write_csv(full_n, cfg.output, "human_alignment_matrix_n_items.csv"))
     written += plot(full, "human_alignment_matrix", f"Alignment between {len(sc.human.country_codes)} countries"
-                    f"{' and the models' if answers else ''}", sc.human.synthetic, args.output)
-    codes = [int(c) for c in args.countries.split(",") if c.strip()]
-    small = sc.__class__.build(sc.human.select(codes), args.drop_nonsubstantive, sc.metric)
+                    f"{' and the models' if answers else ''}", sc.human.synthetic, cfg.output)
+    codes = [int(c) for c in cfg.extra["countries"].split(",") if c.strip()]
+    small = sc.__class__.build(sc.human.select(codes), cfg.drop_nonsubstantive, sc.metric)
     missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
     if missing:
         print(f"note: not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
     if len(small.human.country_codes):
-        part = matrix_table(small, answers)
-        written.append(write_csv(part, args.output, f"human_alignment_matrix_{len(codes)}.csv"))
+        part, part_n = matrix_table(small, answers)
+        written.append(write_csv(part, cfg.output, f"human_alignment_matrix_{len(codes)}.csv"))
+        written.append(write_csv(part_n, cfg.output, f"human_alignment_matrix_{len(codes)}_n_items.csv"))
         written += plot(part, f"human_alignment_matrix_{len(codes)}",
                         f"Alignment between {len(small.human.country_codes)} countries"
-                        f"{' and the models' if answers else ''}", sc.human.synthetic, args.output)
+                        f"{' and the models' if answers else ''}", sc.human.synthetic, cfg.output)
     return report_written(written)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import average_human as avg  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
+from utils.analysis.config import AnalysisConfig  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.plotting import Output, grid, legend_below, save, title, write_csv  # noqa: E402
@@ -33,10 +34,10 @@ STATUS_STYLE = {"over": ("tab:red", "over-aligned"), "appropriate": ("tab:green"
                 "under": ("tab:blue", "under-aligned")}
 
 
-def default_scores(args) -> tuple[pd.DataFrame, bool]:
-    sc = load_scoring(args)
-    answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
-                          answer_policy(args, sc))
+def default_scores(cfg: AnalysisConfig) -> tuple[pd.DataFrame, bool]:
+    sc = load_scoring(cfg)
+    answers = rq1_answers(cfg.results_root, list(sc.human.item_ids), list(sc.human.orders), cfg.models,
+                          answer_policy(cfg, sc))
     return avg.scores_against_average(sc, answers), sc.human.synthetic
 
 
@@ -73,20 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--tau", type=float, default=avg.TAU,
                     help=f"margin around the average human's score (default {avg.TAU}, the paper's)")
-    args = parse_args(ap, argv)
-    if args.tau < 0:
+    cfg = parse_args(ap, argv)
+    if cfg.extra["tau"] < 0:
         ap.error("--tau is a margin of alignment score, at least 0")
-    if args.paper_compat:
+    if cfg.paper_compat:
         from utils.analysis.average_human_paper import paper_scores
-        scores, synthetic = paper_scores(args)
+        scores, synthetic = paper_scores(cfg)
         suffix = "_paper_compat"
     else:
-        (scores, synthetic), suffix = default_scores(args), ""
-    df = avg.compare(scores, args.tau)
+        (scores, synthetic), suffix = default_scores(cfg), ""
+    df = avg.compare(scores, cfg.extra["tau"])
     summary = avg.pearson(df)
-    written = [write_csv(df, args.output, f"rq1_average_human{suffix}.csv"),
-               write_csv(summary, args.output, f"rq1_average_human_summary{suffix}.csv")]
-    written += plot(df, summary, args.tau, synthetic, args.output, f"rq1_average_human{suffix}")
+    written = [write_csv(df, cfg.output, f"rq1_average_human{suffix}.csv"),
+               write_csv(summary, cfg.output, f"rq1_average_human_summary{suffix}.csv")]
+    written += plot(df, summary, cfg.extra["tau"], synthetic, cfg.output, f"rq1_average_human{suffix}")
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

@@ -5,7 +5,8 @@
 
 Writes rq1_country_scores.csv (model, country_code, country, score, std, n_items: the mean and
 population std over the items both sides answered), rq1_country_details.csv (adds the bootstrap
-95% interval over items, the rank, the uniform baseline and the split-half human ceiling), and
+95% interval over items, the rank, the uniform baseline and the split-half human ceiling, both on
+the same items as the model's score for that country, `n_items` of them), and
 two figures: rq1_country_top_bottom (the six best and six worst aligned countries per model, the
 paper's main figure) and rq1_country_all (all countries). Their bars are the bootstrap 95% interval
 of each country's mean (not the std over items, which measures how items differ, not how sure the
@@ -32,12 +33,14 @@ SCORE_COLUMNS = ["model", "country_code", "country", "score", "std", "n_items"]
 
 def country_table(sc, answers: dict[str, np.ndarray], n_boot: int, repeats: int, seed: int) -> pd.DataFrame:
     h = sc.human
-    uniform = metrics.summarize(sc.uniform_scores())[0]
-    ceiling = metrics.summarize(sc.ceiling(repeats, seed))[0]
+    uni_items, ceil_items = sc.uniform_scores(), sc.ceiling(repeats, seed)  # [C, I]
     frames = []
     for model, ans in answers.items():
         s = sc.scores(ans)
         mean, std, n = metrics.summarize(s)
+        scored = np.isfinite(s)  # the baselines on exactly the items this model answered, per country
+        uniform = metrics.summarize(np.where(scored, uni_items, np.nan))[0]
+        ceiling = metrics.summarize(np.where(scored, ceil_items, np.nan))[0]
         lo, hi = metrics.bootstrap_ci(s, n_boot, seed=seed)
         frames.append(pd.DataFrame({
             "model": model, "country_code": h.country_codes, "country": h.country_names, "score": mean,
@@ -105,17 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=6, help="countries shown at each end in the main figure (default 6)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
-    args = parse_args(ap, argv)
-    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
-        return report_written(paper_compat_scripts.rq1_country_level(args))
-    sc = load_scoring(args)
-    answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
-                          answer_policy(args, sc))
-    df = country_table(sc, answers, args.n_boot, args.repeats, args.seed)
-    written = [write_csv(df[SCORE_COLUMNS], args.output, "rq1_country_scores.csv"),
-               write_csv(df, args.output, "rq1_country_details.csv")]
-    written += plot_top_bottom(df, args.top, sc.human.synthetic, args.output)
-    written += plot_all(df, sc.human.synthetic, args.output)
+    cfg = parse_args(ap, argv)
+    if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(paper_compat_scripts.rq1_country_level(cfg))
+    sc = load_scoring(cfg)
+    answers = rq1_answers(cfg.results_root, list(sc.human.item_ids), list(sc.human.orders), cfg.models,
+                          answer_policy(cfg, sc))
+    df = country_table(sc, answers, cfg.extra["n_boot"], cfg.extra["repeats"], cfg.seed)
+    written = [write_csv(df[SCORE_COLUMNS], cfg.output, "rq1_country_scores.csv"),
+               write_csv(df, cfg.output, "rq1_country_details.csv")]
+    written += plot_top_bottom(df, cfg.extra["top"], sc.human.synthetic, cfg.output)
+    written += plot_all(df, sc.human.synthetic, cfg.output)
     for model, d in df.groupby("model", sort=False):
         print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries "
               f"(best {d['country'].iloc[0]}, worst {d['country'].iloc[-1]})")

@@ -7,7 +7,10 @@ Writes rq1_model_scores.csv, one row per model (kind = model) plus the uniform-a
 (kind = baseline) and the split-half ceiling (kind = ceiling): mean, std, min and max of the
 per-country scores, the number of countries and items, the score against all countries' answers
 pooled (with its std over items and bootstrap 95% interval) and the normalized entropy of the
-model's distributions averaged over all items. Figure: rq1_model_level.png/.pdf.
+model's distributions averaged over all items. The baseline and the ceiling are computed on exactly
+the items each model answered (per country): models that answered the same items share one pair of
+rows, else each gets its own, and `items_of` says whose items they are ("every model" when all
+answered the same) and `n_items` how many. Figure: rq1_model_level.png/.pdf.
 """
 from __future__ import annotations
 
@@ -27,41 +30,67 @@ from utils.analysis.scoring import load_scoring  # noqa: E402
 
 
 def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_items, entropy: float,
-        n_boot: int, seed: int) -> dict:
+        n_boot: int, seed: int, items_of: str) -> dict:
     c = per_country[~np.isnan(per_country)]
     pm, ps, _ = metrics.summarize(pooled)
     lo, hi = metrics.bootstrap_ci(pooled, n_boot, seed=seed)
     if not c.size:  # e.g. the ceiling of shares without respondent counts: left out, not made up
         c = np.array([np.nan])
     return {"kind": kind, "model": model, "mean": c.mean(), "std": c.std(), "min": c.min(), "max": c.max(),
-            "n_countries": int(np.isfinite(c).sum()), "n_items": int(n_items), "pooled_score": float(pm), "pooled_std": float(ps),
-            "pooled_ci_low": float(lo), "pooled_ci_high": float(hi), "entropy": float(entropy)}
+            "n_countries": int(np.isfinite(c).sum()), "n_items": int(n_items), "items_of": items_of,
+            "pooled_score": float(pm), "pooled_std": float(ps), "pooled_ci_low": float(lo),
+            "pooled_ci_high": float(hi), "entropy": float(entropy)}
+
+
+def on_items(scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """`scores` where `scored` (same shape) is True, NaN elsewhere: a baseline on a model's items.
+
+    >>> on_items(np.array([[0.8, 0.6]]), np.array([[True, False]])).tolist()
+    [[0.8, nan]]
+    """
+    return np.where(scored, scores, np.nan)
 
 
 def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """One row per model, then the uniform answer and the split-half ceiling on exactly the items
+    (per country) that model answered: one pair of rows per set of items, shared by the models
+    that answered the same items (`items_of` names them, or says "every model"), so a model that
+    answered 12 items is read against baselines on those 12, not on all 144."""
     pooled_human = sc.pooled()  # [I, K] every country's answers together
-    per_country = {}
-    rows = []
+    u = metrics.uniform(sc.n_options, sc.shares.shape[-1])
+    uni_items, uni_pooled = sc.uniform_scores(), sc.similarity(u, pooled_human)  # [C, I], [I]
+    ceil_items = sc.ceiling(repeats, seed)  # [C, I]
+    human_ent = metrics.normalized_entropy(sc.shares, sc.n_options)  # [C, I]
+    per_country, rows, groups = {}, [], {}
     for model, ans in answers.items():
-        s = sc.scores(ans)
+        s = sc.scores(ans)  # [C, I]
         mean = metrics.summarize(s)[0]
         per_country[model] = mean
         pooled = sc.similarity(sc.model(ans), pooled_human)
         ent = metrics.mean_normalized_entropy(sc.model(ans), sc.n_options)
-        rows.append(row("model", model, mean, pooled, int(np.sum(~np.isnan(pooled))), ent, n_boot, seed))
-    u = metrics.uniform(sc.n_options, sc.shares.shape[-1])
-    uni = metrics.summarize(sc.uniform_scores())[0]
-    rows.append(row("baseline", "uniform answer", uni, sc.similarity(u, pooled_human),
-                    len(sc.n_options), 1.0, n_boot, seed))
-    ceil = metrics.summarize(sc.ceiling(repeats, seed))[0]
-    human_ent = metrics.mean_normalized_entropy(sc.shares, sc.n_options)
-    rows.append(row("ceiling", "split-half human", ceil, np.full(len(sc.n_options), np.nan), len(sc.n_options),
-                    human_ent, n_boot, seed))
-    per_country["uniform answer"], per_country["split-half human"] = uni, ceil
-    return pd.DataFrame(rows), per_country
+        scored, pooled_ok = np.isfinite(s), np.isfinite(pooled)  # the model's items, per country and pooled
+        rows.append(row("model", model, mean, pooled, scored.any(0).sum(), ent, n_boot, seed, model))
+        groups.setdefault((scored.tobytes(), pooled_ok.tobytes()), (scored, pooled_ok, []))[2].append(model)
+    baselines = {}
+    for scored, pooled_ok, models in groups.values():
+        items_of = "every model" if len(groups) == 1 else "; ".join(models)
+        n = scored.any(0).sum()
+        uni = metrics.summarize(on_items(uni_items, scored))[0]
+        ceil = metrics.summarize(on_items(ceil_items, scored))[0]
+        with np.errstate(all="ignore"):
+            h_ent = float(np.nanmean(on_items(human_ent, scored))) if scored.any() else np.nan
+        rows.append(row("baseline", "uniform answer", uni, on_items(uni_pooled, pooled_ok), n, 1.0, n_boot, seed,
+                        items_of))
+        rows.append(row("ceiling", "split-half human", ceil, np.full(len(sc.n_options), np.nan), n, h_ent, n_boot,
+                        seed, items_of))
+        for m in models:
+            baselines[m] = (float(np.nanmean(uni)) if np.isfinite(uni).any() else np.nan,
+                            float(np.nanmean(ceil)) if np.isfinite(ceil).any() else np.nan)
+    return pd.DataFrame(rows), {"per_country": per_country, "baselines": baselines}
 
 
-def plot(df: pd.DataFrame, per_country: dict, synthetic: bool, out: Output) -> list[Path]:
+def plot(df: pd.DataFrame, drawn: dict, synthetic: bool, out: Output) -> list[Path]:
+    per_country, baselines = drawn["per_country"], drawn["baselines"]
     models = df.loc[df["kind"] == "model", "model"].tolist()
     fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(models) + 2), 4.4))
     data = [per_country[m][~np.isnan(per_country[m])] for m in models]
@@ -71,15 +100,22 @@ def plot(df: pd.DataFrame, per_country: dict, synthetic: bool, out: Output) -> l
     rng = np.random.default_rng(0)
     for i, d in enumerate(data):
         ax.scatter(i + rng.uniform(-0.18, 0.18, d.size), d, s=7, color=COLORS[i % 10], alpha=0.6, lw=0)
-    by = df.set_index("model")
+    by = df[df["kind"] == "model"].set_index("model")
     ax.scatter(range(len(models)), by.loc[models, "mean"], marker="o", s=45, color="black", zorder=3,
                label="mean over countries")
     ax.scatter(range(len(models)), by.loc[models, "pooled_score"], marker="D", s=40, color="crimson", zorder=3,
                label="pooled world population")
-    ax.axhline(by.loc["uniform answer", "mean"], color="0.4", ls=":", lw=1.2, label="uniform answer (mean over countries)")
-    ax.axhline(by.loc["split-half human", "mean"], color="tab:green", ls="--", lw=1.2,
-               label="split-half human ceiling (mean)")
-    ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=30, ha="right")
+    # each model's baselines on its own items: a short line across its box, not one line for all
+    uni = [baselines[m][0] for m in models]
+    ceil = [baselines[m][1] for m in models]
+    x = np.arange(len(models))
+    ax.hlines(uni, x - 0.42, x + 0.42, color="0.4", ls=":", lw=1.4,
+              label="uniform answer on the model's items (mean over countries)")
+    if np.isfinite(ceil).any():
+        ax.hlines(ceil, x - 0.42, x + 0.42, color="tab:green", ls="--", lw=1.4,
+                  label="split-half human ceiling on the model's items (mean)")
+    ax.set_xticks(range(len(models)), [f"{short_name(m)}\n({int(by.loc[m, 'n_items'])} items)" for m in models],
+                  rotation=30, ha="right")
     ax.set_ylabel("alignment score (per country: mean over items)")
     title(fig, "RQ1: spread of per-country alignment per model", synthetic, out.metric)
     # the legend beside the axes: under them it sat below the rotated names with a band of nothing
@@ -92,17 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
-    args = parse_args(ap, argv)
-    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
-        return report_written(paper_compat_scripts.rq1_model_level(args))
-    sc = load_scoring(args)
-    answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
-                          answer_policy(args, sc))
-    df, per_country = model_table(sc, answers, args.n_boot, args.repeats, args.seed)
-    written = [write_csv(df, args.output, "rq1_model_scores.csv")] + plot(df, per_country, sc.human.synthetic, args.output)
+    cfg = parse_args(ap, argv)
+    if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(paper_compat_scripts.rq1_model_level(cfg))
+    sc = load_scoring(cfg)
+    answers = rq1_answers(cfg.results_root, list(sc.human.item_ids), list(sc.human.orders), cfg.models,
+                          answer_policy(cfg, sc))
+    df, drawn = model_table(sc, answers, cfg.extra["n_boot"], cfg.extra["repeats"], cfg.seed)
+    written = [write_csv(df, cfg.output, "rq1_model_scores.csv")] + plot(df, drawn, sc.human.synthetic, cfg.output)
     for r in df.itertuples():
         print(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled {r.pooled_score:.4f}  "
-              f"entropy {r.entropy:.3f}")
+              f"entropy {r.entropy:.3f}  {r.n_items} items{'' if r.kind == 'model' else ' of ' + r.items_of}")
     return report_written(written)
 
 

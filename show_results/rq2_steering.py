@@ -3,10 +3,11 @@
     python show_results/rq2_steering.py --human dataset/human/WV7.csv --results-root results
 
 "none" is the model's RQ1 answer; each method's answer is RQ2/<method>/<country>/<model>. Every
-condition of a country is scored on the same items: the 144 minus that country's five few-shot
-items (inputs/few_shot/<Country>.json), whose real distributions the few-shot prompts show.
-Writes rq2_steering_scores.csv (model, country, country_code, method, score, std, n_items, gain
-over none), rq2_steering_table.csv (one row per model and country, a column per condition, the
+condition of a model and country is scored on the same items: those all its conditions answered,
+out of the 144 minus that country's five few-shot items (inputs/few_shot/<Country>.json), whose
+real distributions the few-shot prompts show. Writes rq2_steering_scores.csv (model, country,
+country_code, method, score, std, n_items the items shared by the conditions, n_items_answered
+the condition's own, gain over none), rq2_steering_table.csv (one row per model and country, a column per condition, the
 best method and its gain) and two figures: rq2_steering_table (scores, best per row boxed) and
 rq2_steering_gains (gain of each method over no steering, per country).
 Significance (utils/analysis/significance.py, --test rel|ind, --correction none|holm): p_value and
@@ -80,25 +81,31 @@ def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, 
     conditions = {(f.model, f.country): {} for f in files}
     for f in files:
         conditions[(f.model, f.country)][f.method] = f.path
-    rows, items = [], {}
+    rows, items, missing = [], {}, set()
     for (model, country), paths in conditions.items():
         code = country_code(country, codes)
         if code not in row_of:
-            print(f"note: no human data for {country} ({code}); its RQ2 results are left out")
+            if country not in missing:  # once per country, not once per model
+                print(f"note: no human data for {country} ({code}); its RQ2 results are left out")
+            missing.add(country)
             continue
         skip = few_shot_ids(country, few_shot_dir)
         kept = np.array([i not in skip for i in ids])
         human = sc.shares[row_of[code]]
         conds = {"none": rq1.get(model)} | {m: paths.get(m) for m in methods} | \
             {m: p for m, p in paths.items() if m not in methods}
-        for method, path in conds.items():
-            if path is None:
-                continue
-            s = sc.similarity(sc.model(load_answers(path, ids, orders, policy)), human)
-            mean, std, n = metrics.summarize(np.where(kept, s, np.nan))
-            items[(model, country, method)] = np.where(kept, s, np.nan)  # for the significance tests
+        scores = {method: np.where(kept, sc.similarity(sc.model(load_answers(path, ids, orders, policy)), human),
+                                   np.nan) for method, path in conds.items() if path is not None}
+        # every condition of this model and country on the items all of them answered, so the
+        # gains, the best method and the paired tests compare like with like (n_items says how many)
+        common = np.all([np.isfinite(v) for v in scores.values()], axis=0) if scores else kept
+        for method, s in scores.items():
+            s = np.where(common, s, np.nan)
+            mean, std, n = metrics.summarize(s)
+            items[(model, country, method)] = s  # for the significance tests
             rows.append({"model": model, "country": country, "country_code": code, "method": method,
-                         "score": float(mean), "std": float(std), "n_items": int(n)})
+                         "score": float(mean), "std": float(std), "n_items": int(n),
+                         "n_items_answered": int(np.isfinite(np.where(kept, scores[method], np.nan)).sum())})
     df = pd.DataFrame(rows)
     if df.empty:
         raise UserError("none of the RQ2 countries is in the human data; check --human")
@@ -184,22 +191,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
     significance.add_arguments(ap)
-    args = parse_args(ap, argv)
-    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
-        codes = steering_setup(args.inputs_dir)[1]
+    cfg = parse_args(ap, argv)
+    if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        codes = steering_setup(cfg.extra["inputs_dir"])[1]
         return report_written(paper_compat_scripts.rq2_steering(
-            args, lambda c: country_code(c, codes), lambda c: few_shot_ids(c, args.inputs_dir / "few_shot")))
-    sc = load_scoring(args)
-    df = score_table(sc, args.results_root, args.models, args.inputs_dir / "few_shot", args.inputs_dir,
-                     answer_policy(args, sc))
-    df = significance.add_significance(df, df.attrs.pop("item_scores"), args.test, args.correction)
+            cfg, lambda c: country_code(c, codes), lambda c: few_shot_ids(c, cfg.extra["inputs_dir"] / "few_shot")))
+    sc = load_scoring(cfg)
+    df = score_table(sc, cfg.results_root, cfg.models, cfg.extra["inputs_dir"] / "few_shot", cfg.extra["inputs_dir"],
+                     answer_policy(cfg, sc))
+    df = significance.add_significance(df, df.attrs.pop("item_scores"), cfg.extra["test"], cfg.extra["correction"])
     wide = wide_table(df)
     marks = {(r.model, r.country, r.method): r.stars for r in df.itertuples()}
-    written = [write_csv(significance.for_csv(df), args.output, "rq2_steering_scores.csv"),
-               write_csv(wide, args.output, "rq2_steering_table.csv")]
-    written += write_paper_table(df, args.output, "rq2_paper_table", significance.caption(args.test, args.correction))
-    written += plot_table(wide, sc.human.synthetic, args.output, marks)
-    written += plot_gains(df, sc.human.synthetic, args.output)
+    written = [write_csv(significance.for_csv(df), cfg.output, "rq2_steering_scores.csv"),
+               write_csv(wide, cfg.output, "rq2_steering_table.csv")]
+    written += write_paper_table(df, cfg.output, "rq2_paper_table", significance.caption(cfg.extra["test"], cfg.extra["correction"]))
+    written += plot_table(wide, sc.human.synthetic, cfg.output, marks)
+    written += plot_gains(df, sc.human.synthetic, cfg.output)
     print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

@@ -108,19 +108,19 @@ def main(argv: list[str] | None = None) -> int:
                          "(appropriately or over-aligned, at least the average human's score minus --tau; the "
                          "paper's Table 8), writing rq3_selected_countries.csv; all: no selection (default)")
     ap.add_argument("--tau", type=float, default=TAU, help=f"margin for --select aligned (default {TAU})")
-    args = parse_args(ap, argv)
+    cfg = parse_args(ap, argv)
     mapping = load_wave_map()
-    selected, sel_files = select_countries(args, args.human) if args.select == "aligned" else (None, [])
-    if args.paper_compat:  # the original arithmetic (README: --paper-compat)
-        return report_written(sel_files + paper_compat_scripts.rq3_temporal(args, mapping))
+    selected, sel_files = select_countries(cfg, cfg.human_paths(), cfg.extra["tau"]) if cfg.extra["select"] == "aligned" else (None, [])
+    if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        return report_written(sel_files + paper_compat_scripts.rq3_temporal(cfg, mapping))
     ids, orders = [w.id for w in mapping], [w.order for w in mapping]
     scorings = {}
-    for path in args.human:
-        sc = load_scoring(args, ids, orders, human_path=path)
+    for path in cfg.human_paths():
+        sc = load_scoring(cfg, ids, orders, human_path=path)
         if sc.human.wave is None:
             raise UserError(f"{path} has no single wave in its wave column; prepare each wave separately")
         scorings[sc.human.wave] = sc
-    answers = rq1_answers(args.results_root, ids, orders, args.models, answer_policy(args, *scorings.values()))
+    answers = rq1_answers(cfg.results_root, ids, orders, cfg.models, answer_policy(cfg, *scorings.values()))
     answers = {m: a for m, a in answers.items() if np.isfinite(a).any()}
     df = country_rows(dict(sorted(scorings.items())), answers)
     summary = wave_summary(df)
@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = pd.concat([summary, picked[picked["countries"] == "all waves"].assign(
             countries="all waves, aligned with the model in Wave 7")], ignore_index=True)
     synthetic = any(sc.human.synthetic for sc in scorings.values())
-    written = sel_files + [write_csv(df, args.output, "rq3_country_scores.csv"),
-                           write_csv(summary, args.output, "rq3_temporal.csv")]
-    written += plot(summary, synthetic, args.output)
+    written = sel_files + [write_csv(df, cfg.output, "rq3_country_scores.csv"),
+                           write_csv(summary, cfg.output, "rq3_temporal.csv")]
+    written += plot(summary, synthetic, cfg.output)
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

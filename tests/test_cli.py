@@ -45,6 +45,22 @@ def test_missing_key_is_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "OPENAI_API_KEY" in proc.stderr
 
 
+@pytest.mark.parametrize("argv, experiment, needle", [
+    (["--country", "Atlantis"], "RQ2", "unknown country 'Atlantis'"),
+    (["--steering_method", "hypnosis"], "RQ2", "unknown steering method 'hypnosis'"),
+    (["--ids", "Q999"], "RQ1", "unknown item id(s) Q999"),
+    (["--model_name_or_path", "../evil"], "RQ1", "cannot be used as a results folder"),
+])
+def test_flags_are_checked_before_the_key(argv, experiment, needle, tmp_path, capsys, monkeypatch):
+    """No key set and a bad flag: the flag is what the one line names (the key would come next)."""
+    from utils.probing.cli import api_main
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    rc = api_main(["--model_name_or_path", "gpt-4o", "--results-root", str(tmp_path), *argv], experiment=experiment)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and needle in err and "OPENAI_API_KEY" not in err, err
+
+
 def test_unknown_item_id_is_one_line(tmp_path):
     proc = run(LLM, "--dry-run", str(tmp_path / "x.jsonl"), "--ids", "Q1,Q999", cwd=tmp_path)
     assert proc.returncode == 2 and "Q999" in proc.stderr and "Traceback" not in proc.stderr

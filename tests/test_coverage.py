@@ -2,7 +2,6 @@
 header-only, garbled or cut-short results file: one line and exit code 2, or the coverage line."""
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from test_figures import HUMAN, M1, M2, _steering_inputs, write_human, write_results
 from wvs_fixtures import load_script
 
+from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import AnswerPolicy, Coverage, answer_policy, check, show_reports
 from utils.core.errors import UserError
 
@@ -54,8 +54,8 @@ def test_check_logs_once_and_refuses_below_the_floor():
 
 def test_answer_policy_checks_the_floor():
     with pytest.raises(UserError, match="--min-coverage is a fraction between 0 and 1, not 90"):
-        answer_policy(argparse.Namespace(min_coverage=90))
-    p = answer_policy(argparse.Namespace(min_coverage=0.5, probe_method="logprob", questions_dir=None))
+        answer_policy(AnalysisConfig(min_coverage=90))
+    p = answer_policy(AnalysisConfig(min_coverage=0.5, probe_method="logprob", questions_dir=None))
     assert (p.min_coverage, p.probe_method, p.asked) == (0.5, "logprob", None)
 
 

@@ -236,3 +236,41 @@ def test_read_microdata_keeps_weights_and_large_codes_exact(tmp_path, caplog):
     numeric = tmp_path / "numeric.csv"
     numeric.write_text("B_COUNTRY,REGION\n156,16777217\n276,3\n", encoding="utf-8")
     assert microdata_module.read_microdata(numeric, ["B_COUNTRY", "REGION"])["REGION"].iloc[0] == 16777217
+
+
+@pytest.mark.parametrize("wave", [7, 6])
+def test_microdata_passed_as_human_says_what_is_missing_and_what_turns_it_into_the_table(tmp_path, capsys, wave):
+    """A raw wave file given as --human (issue 20, §3): the one line names the missing columns and
+    the prepare_wvs.py command that makes the table, and that command, run as written, works."""
+    raw = tmp_path / f"wvs{wave}.csv"
+    microdata(wave).to_csv(raw, index=False)
+    script = load_script("show_results/rq1_country_level.py")
+    assert script.run(script.main, ["--human", str(raw), "--results-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "lacks column(s) country_code, item_id, option, count" in err
+    assert "looks like WVS microdata" in err
+    command = err.split("run python ")[1].split(" and pass")[0].split()
+    assert command[:2] == ["dataset/prepare_wvs.py", "--wave"] and command[-2:] == ["--input", str(raw)]
+    if wave == 7:  # the wave is known from B_COUNTRY: the command runs as given
+        assert command[2] == "7"
+        out = tmp_path / "WV7.csv"
+        assert prepare_wvs.main([*command[1:], "--output", str(out)]) == 0
+        assert read_long_table(out)[0]["count"].sum() > 0
+    else:  # waves 5 and 6 share V2: the user picks
+        assert command[2] == "<5" and "6>" in command
+
+
+def test_a_table_that_is_not_microdata_gets_no_microdata_hint(tmp_path):
+    path = tmp_path / "other.csv"
+    pd.DataFrame({"country_code": [1], "item_id": ["Q1"], "answer": ["1"], "n": [3]}).to_csv(path, index=False)
+    with pytest.raises(UserError) as exc:
+        read_long_table(path)
+    assert "lacks column(s) option, count" in str(exc.value) and "microdata" not in str(exc.value)
+
+
+def test_a_stata_file_is_named_as_microdata(tmp_path):
+    path = tmp_path / "WV5.dta"
+    microdata(5).to_stata(path, write_index=False)
+    with pytest.raises(UserError, match=r"WVS microdata.*prepare_wvs.py --wave <5, 6 or 7> --input"):
+        read_long_table(path)

@@ -12,7 +12,7 @@ from openai_server import FakeOpenAIServer
 
 from utils.core.errors import UserError
 from utils.core.records import Message
-from utils.probing.cli import api_main, api_parser, api_prober_factory
+from utils.probing.cli import api_config, api_main, api_prober_factory
 from utils.probing.identity import IDENTITY_COLUMNS, prompt_sha256
 from utils.probing.results_store import COLUMNS, STORE_COLUMNS
 from utils.probing.study import build_conditions, run_conditions
@@ -172,10 +172,10 @@ def test_two_local_folders_of_the_same_name_are_two_models(srv, tmp_path):
     root = tmp_path / "results"
 
     def run(model: Path) -> int:
-        args = api_parser("RQ1").parse_args(["--model_name_or_path", str(model), "--base_url", srv.plain.base_url,
-                                             "--results-root", str(root), "--limit", "1", "--quiet"])
-        _, make = api_prober_factory(args)
-        return run_conditions(args, str(model), make, build_conditions(args, "RQ1"))
+        config = api_config(["--model_name_or_path", str(model), "--base_url", srv.plain.base_url,
+                             "--results-root", str(root), "--limit", "1", "--quiet"], "RQ1")
+        _, make = api_prober_factory(config)
+        return run_conditions(config, str(model), make, build_conditions(config))
 
     assert run(tmp_path / "a" / "llama3") == 0
     with pytest.raises(UserError, match=r"model: .*/a/llama3 in the file, .*/b/llama3 now"):

@@ -206,20 +206,23 @@ def test_an_unexpected_exception_is_one_items_error(server, requests, tmp_path, 
 
 
 def test_api_response_validation_error_is_recorded(server, requests, monkeypatch):
+    """The openai client raises APIResponseValidationError when a reply does not match its schema
+    (strict validation). The error is built around a real HTTP response from the real test server,
+    taken from the client itself, so it holds whatever request/response types the installed
+    `openai` uses (a hand-made stand-in broke when openai began reading `response.request.headers`)."""
     prober = prober_for(server)
+    raw = prober.client.chat.completions.with_raw_response.create(
+        model="test-model", messages=[{"role": "user", "content": "Options:\n1. a\n2. b"}])
+    assert raw.http_response.request is not None  # a real response knows its request
 
     def invalid(**payload):
-        raise openai.APIResponseValidationError(response=_Resp(), body={"x": 1}, message="Data does not match schema")
+        raise openai.APIResponseValidationError(response=raw.http_response, body={"x": 1},
+                                                message="Data does not match schema")
     monkeypatch.setattr(prober.client.chat.completions, "create", invalid)
     res = prober.probe(requests[0])
     assert res.status == "error" and "APIResponseValidationError" in res.error
     FIGURES["faults injected"] += 1
     FIGURES["items recorded with their reason"] += 1
-
-
-class _Resp:
-    status_code, headers = 200, {}
-    request = None
 
 
 def test_a_user_error_stops_the_run_and_asks_nothing_more(server, requests, tmp_path):

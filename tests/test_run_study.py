@@ -91,7 +91,7 @@ def test_failed_model_does_not_stop_others_and_rerun_asks_nothing(tmp_path, caps
     main = run_study_main()
     with FakeOpenAIServer() as srv:
         config = api_study(tmp_path, srv.base_url)
-        assert main(["--config", str(config)]) == 1  # the locked model is missing
+        assert main(["--config", str(config), "--ask-anyway"]) == 1  # the locked model is missing
         first = capsys.readouterr().out
         asked = len(srv.requests)
         assert asked == 8  # 4 items x (RQ1, RQ2 persona/Japan), model-a only
@@ -120,6 +120,45 @@ def test_dry_run_needs_no_key_and_sends_nothing(tmp_path, capsys, monkeypatch):
         assert srv.requests == []
     out = capsys.readouterr().out
     assert "locked" in out and "model-a" in out and not (tmp_path / "results").exists()
+
+
+def test_missing_inputs_are_listed_by_the_dry_run_and_stop_the_real_run(tmp_path, capsys, monkeypatch):
+    """A human table that is not there and a key that is not set: the dry run names both, the real
+    run asks nothing until they are there or it is told --ask-anyway."""
+    from openai_server import FakeOpenAIServer
+
+    monkeypatch.delenv("STUDY_TEST_KEY_THAT_IS_NOT_SET", raising=False)
+    main = run_study_main()
+    table = tmp_path / "human" / "WV7.csv"
+    with FakeOpenAIServer() as srv:
+        config = api_study(tmp_path, srv.base_url)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("synthetic = true\nrespondents = 60", f'tables = {{7 = "{table}"}}'),
+                          encoding="utf-8")
+        assert main(["--config", str(config), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "inputs (2 missing)" in out
+        assert any("MISSING" in line and str(table) in line and "prepare_wvs.py" in line for line in out.splitlines())
+        assert any("MISSING" in line and "STUDY_TEST_KEY_THAT_IS_NOT_SET" in line and "locked" in line
+                   for line in out.splitlines())
+        assert any(line.lstrip().startswith("ok") and srv.base_url in line for line in out.splitlines())
+
+        assert main(["--config", str(config)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "nothing was asked" in err and "--ask-anyway" in err
+        assert f"human data {table}" in err and "API key STUDY_TEST_KEY_THAT_IS_NOT_SET (locked)" in err
+        assert srv.requests == [] and not (tmp_path / "results").exists()
+
+        assert main(["--config", str(config), "--models", "model-a", "--ask-anyway"]) == 1  # no human data
+        assert len(srv.requests) == 8
+        assert f"missing, asking anyway: human data {table}" in capsys.readouterr().out
+
+
+def test_misspelled_flag_gets_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_study_main()(["--confg", "configs/demo.toml"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "did you mean --config?" in err
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys):

@@ -11,7 +11,7 @@ from openai_server import FakeOpenAIServer
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, ProbeResult
-from utils.probing.cli import api_parser, api_prober_factory
+from utils.probing.cli import api_config, api_prober_factory
 from utils.probing.identity import RunIdentity, prompt_sha256
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
@@ -55,17 +55,17 @@ def test_each_row_gets_the_run_identity_and_its_own_prompt_hash(tmp_path, reques
 def test_nothing_left_to_do_loads_no_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-runner-000000")
     with FakeOpenAIServer() as srv:
-        args = api_parser("RQ1").parse_args(["--model_name_or_path", "org/m", "--base_url", srv.base_url,
-                                             "--results-root", str(tmp_path), "--limit", "2", "--quiet"])
-        _, make = api_prober_factory(args)
-        conditions = build_conditions(args, "RQ1")
-        assert run_conditions(args, "org/m", make, conditions) == 0
+        config = api_config(["--model_name_or_path", "org/m", "--base_url", srv.base_url,
+                             "--results-root", str(tmp_path), "--limit", "2", "--quiet"], "RQ1")
+        _, make = api_prober_factory(config)
+        conditions = build_conditions(config)
+        assert run_conditions(config, "org/m", make, conditions) == 0
 
         def must_not_load():
             raise AssertionError("the model was loaded with nothing left to do")
 
         capsys.readouterr()
-        assert run_conditions(args, "org/m", must_not_load, conditions) == 0
+        assert run_conditions(config, "org/m", must_not_load, conditions) == 0
     out = capsys.readouterr().out
     assert "nothing left to do: all 2 items of 1 condition(s) already have ok rows" in out
 

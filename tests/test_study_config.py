@@ -95,6 +95,7 @@ def test_all_steering_methods_means_the_papers_five(tmp_path):
     (MINIMAL.replace("synthetic = true", "synthetic = 'yes'"), "human.synthetic must be true or false"),
     (MINIMAL.replace("synthetic = true", "tables = {6 = 'WV6.csv'}"), "needs Wave 7"),
     (MINIMAL + "\n[outputs]\nx = 1", "unknown key(s) outputs in top level"),
+    ("[study]\nnmae = 'y'\n" + MINIMAL, "unknown key(s) nmae in [study]; allowed: name"),
     ("[[models]\nbackend = 'local'", "is not valid TOML"),
     (MINIMAL + "\n[analysis]\nonly = ['rq9_magic']", "analysis.only: unknown 'rq9_magic'"),
     (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: error: argument --metric: invalid choice"),

@@ -74,7 +74,7 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
     files = [f for f in find_result_files(root) if f.experiment == experiment]
     files = one_per_condition(files, policy.probe_method if policy else None)
-    if models:
+    if models and models.strip().lower() != "all":  # `--models all`: every model found
         wanted = [m.strip() for m in models.split(",") if m.strip()]
         unknown = [m for m in wanted if m not in {f.model for f in files}]
         if unknown:
@@ -85,7 +85,7 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
 
 def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
                 policy: AnswerPolicy | None = None) -> dict[str, np.ndarray]:
-    """Each RQ1 model's answers; pass `coverage.answer_policy(args, sc)` for the script's flags."""
+    """Each RQ1 model's answers; pass `coverage.answer_policy(config, sc)` for the script's flags."""
     policy = policy or AnswerPolicy()
     files = model_files(results_root, "RQ1", models, policy)
     if not files:

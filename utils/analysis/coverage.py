@@ -24,12 +24,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from utils.core.errors import UserError
 from utils.core.logs import CurrentStreamHandler
+
+if TYPE_CHECKING:
+    from utils.analysis.config import AnalysisConfig
 
 log = logging.getLogger(__name__)
 REASONS = ("not asked", "unparsed", "error", "absent")
@@ -101,14 +104,13 @@ def asked_items(*scorings) -> frozenset[str] | None:
     return frozenset(asked) if scorings else None
 
 
-def answer_policy(args: argparse.Namespace, *scorings: Iterable) -> AnswerPolicy:
-    """The policy a script's flags ask for; pass its `Scoring`(s) so items the human data never
-    asked are not held against a file."""
-    floor = getattr(args, "min_coverage", DEFAULT_MIN)
+def answer_policy(config: AnalysisConfig, *scorings: Iterable) -> AnswerPolicy:
+    """The policy a script's `AnalysisConfig` asks for; pass its `Scoring`(s) so items the human
+    data never asked are not held against a file."""
+    floor = config.min_coverage
     if not 0 <= floor <= 1:
-        raise UserError(f"--min-coverage is a fraction between 0 and 1, not {floor}")
-    return AnswerPolicy(floor, getattr(args, "probe_method", None), asked_items(*scorings),
-                        getattr(args, "questions_dir", None))
+        raise UserError(f"--min-coverage is a fraction between 0 and 1, not {floor:g}")
+    return AnswerPolicy(floor, config.probe_method, asked_items(*scorings), config.questions_dir)
 
 
 def check(cov: Coverage, policy: AnswerPolicy, path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from utils.analysis import coverage
-from utils.analysis.plotting import Output
+from utils.analysis.config import AnalysisConfig
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
 from utils.core.logs import log_to_stderr
@@ -35,7 +35,9 @@ def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv")
                     help="none: count respondents, as the paper does (default); survey: use the WVS weights")
     ap.add_argument("--drop-nonsubstantive", action="store_true",
                     help="leave out options that state no opinion (Q119's 0, Q122-Q129's 1) on both sides")
-    ap.add_argument("--models", default=None, help="comma-separated model names to include (default: all found)")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated model names to include, or all (default: all found; under "
+                         "--paper-compat the paper's seven, utils/analysis/paper_models.py)")
     ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the split halves (default 0)")
     ap.add_argument("--formats", default="png,pdf", help="figure files to write, comma-separated (default png,pdf)")
@@ -50,21 +52,22 @@ def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv")
     return ap
 
 
-def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    args = ap.parse_args(argv)
-    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> AnalysisConfig:
+    """Parse and check the flags, and hand back the one frozen `AnalysisConfig` the library takes
+    (argparse stays here, at the edge); the script's own flags are in its `extra`."""
+    flags = vars(ap.parse_args(argv))
+    formats = [f.strip().lower() for f in str(flags.get("formats", "png,pdf")).split(",") if f.strip()]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad or not formats:
-        ap.error(f"--formats takes png, pdf and/or svg, not {args.formats!r}")
-    args.formats = formats
-    if getattr(args, "paper_compat", False):
-        moved = [flag for flag, on in (("--metric", getattr(args, "metric", "w1") != "w1"),
-                                       ("--weights", getattr(args, "weights", "none") != "none"),
-                                       ("--drop-nonsubstantive", getattr(args, "drop_nonsubstantive", False))) if on]
+        ap.error(f"--formats takes png, pdf and/or svg, not {flags.get('formats')!r}")
+    flags["formats"] = formats
+    if flags.get("paper_compat"):
+        moved = [flag for flag, on in (("--metric", flags.get("metric", "w1") != "w1"),
+                                       ("--weights", flags.get("weights", "none") != "none"),
+                                       ("--drop-nonsubstantive", flags.get("drop_nonsubstantive", False))) if on]
         if moved:
             ap.error(f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}")
-    args.output = Output(Path(args.out), tuple(formats), getattr(args, "metric", "w1"))
-    return args
+    return AnalysisConfig.from_flags(flags)
 
 
 def report_written(paths: list[Path]) -> int:

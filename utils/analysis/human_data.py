@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from utils.analysis.groups import ALL, WHOLE
 from utils.analysis.microdata import meta_path
-from utils.analysis.wave_map import NON_SUBSTANTIVE, country_names
+from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class HumanData:
     synthetic: bool = False
     source: str = ""
     has_respondents: np.ndarray | None = None  # [C, I] shares tables: n known; None: counts table
+    group: tuple[str, str] = WHOLE  # (group_var, group) these counts are of; (all, all): whole countries
+    respondents: np.ndarray | None = None  # [C] unweighted respondents (n for shares); None: unknown
 
     @property
     def n_options(self) -> np.ndarray:
@@ -67,35 +71,90 @@ class HumanData:
         return HumanData(self.country_codes[idx], tuple(self.country_names[i] for i in idx), self.item_ids,
                          self.orders, self.counts[idx], self.n_invalid[idx], self.weights, self.wave,
                          self.synthetic, self.source,
-                         None if self.has_respondents is None else self.has_respondents[idx])
+                         None if self.has_respondents is None else self.has_respondents[idx], self.group,
+                         None if self.respondents is None else self.respondents[idx])
 
 
-def read_long_table(path: Path) -> tuple[pd.DataFrame, dict]:
-    """A long table and its metadata (`<name>.meta.json` beside it, if any)."""
+def microdata_hint(path: Path, columns: list[str], force: bool = False) -> str:
+    """'; this looks like WVS microdata ... run python dataset/prepare_wvs.py ...' when `columns`
+    are a wave file's (a country variable such as B_COUNTRY or V2, or question columns Q1, V10, ...),
+    else ''. A raw download passed as --human is the likeliest reason a table lacks our columns.
+
+    >>> microdata_hint(Path("WVS7.csv"), ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2"])[:40]
+    '; this looks like WVS microdata (one row'
+    """
+    names = {str(c).strip().upper() for c in columns}
+    waves = [w for w, (country, _) in sorted(WAVE_COLUMNS.items(), reverse=True) if country in names]
+    questions = sum(1 for c in names if re.fullmatch(r"[QV]\d+[A-Z]?", c))
+    if not (force or waves or questions >= 5):
+        return ""
+    wave = "7" if 7 in waves else "<5 or 6>" if waves else "<5, 6 or 7>"
+    return (f"; this looks like WVS microdata (one row per respondent), which dataset/prepare_wvs.py turns into "
+            f"that table: run python dataset/prepare_wvs.py --wave {wave} --input {path} and pass the table it "
+            "writes (dataset/human/WV<wave>.csv) as --human")
+
+
+def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[pd.DataFrame, dict]:
+    """A long table and its metadata (`<name>.meta.json` beside it, if any).
+
+    group: the rows of one (group_var, group), by default the whole countries, so a table with
+    group rows reads as before; None keeps every row."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"human data {path} not found; run dataset/prepare_wvs.py first "
                         "(or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
+    if path.suffix.lower() == ".dta":
+        raise UserError(f"cannot read human data {path}: a Stata file is WVS microdata, not the long table the "
+                        f"analysis reads{microdata_hint(path, [], force=True)}")
     try:
-        table = pd.read_csv(path, dtype={"option": str, "item_id": str, "country": str, "variable": str})
+        table = pd.read_csv(path, dtype={"option": str, "item_id": str, "country": str, "variable": str,
+                                         "group_var": str, "group": str})
     except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read human data {path}: {str(exc).splitlines()[0]}") from None
     missing = [c for c in ("country_code", "item_id", "option") if c not in table.columns]
-    if missing or not {"count", "weighted_count", "share"} & set(table.columns):
-        raise UserError(f"{path} lacks column(s) {', '.join(missing or ['count'])}; a human table needs "
-                        "country_code, item_id, option and count (or weighted_count, or share)")
+    if not {"count", "weighted_count", "share"} & set(table.columns):
+        missing.append("count")
+    if missing:
+        raise UserError(f"{path} lacks column(s) {', '.join(missing)}; a human table needs "
+                        "country_code, item_id, option and count (or weighted_count, or share)"
+                        + microdata_hint(path, list(table.columns)))
     mp = meta_path(path)
     meta = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {}
-    return table, meta
+    return (table if group is None else select_group(table, group, path)), meta
+
+
+def table_groups(table: pd.DataFrame) -> dict[str, list[str]]:
+    """{group_var: [groups in the table's order]} of a long table's group rows ({} without groups)."""
+    if "group_var" not in table.columns:
+        return {}
+    pairs = table.loc[table["group_var"] != ALL, ["group_var", "group"]].drop_duplicates()
+    return {v: list(g["group"]) for v, g in pairs.groupby("group_var", sort=False)}
+
+
+def select_group(table: pd.DataFrame, group: tuple[str, str], path: Path) -> pd.DataFrame:
+    """The rows of one (group_var, group); an absent variable or group says which exist."""
+    var, label = group
+    if "group_var" not in table.columns:
+        if (var, label) == WHOLE:
+            return table
+        raise UserError(f"{path} has no group rows; prepare it with python dataset/prepare_wvs.py --groups {var}")
+    found = table_groups(table)
+    if var != ALL and var not in found:
+        raise UserError(f"{path} has no group variable {var}; it has: {', '.join(found) or 'none'} "
+                        f"(prepare it with dataset/prepare_wvs.py --groups {var})")
+    if var != ALL and label not in found[var]:
+        raise UserError(f"{path} has no group {var}={label}; its {var} groups: {', '.join(found[var])}")
+    return table[(table["group_var"] == var) & (table["group"] == label)]
 
 
 def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], weights: str = "none",
-               wave: int | None = None) -> HumanData:
+               wave: int | None = None, group: tuple[str, str] = WHOLE) -> HumanData:
     """Long table -> `HumanData` for the given items (in their semantic order), in one pass.
 
     weights: "none" counts respondents (the paper); "survey" uses the WVS weights.
+    group: whose answers, e.g. ("age", "18-29"): that group's rows in each country that has it.
     """
-    table, meta = read_long_table(path)
+    table, meta = read_long_table(path, group)
     column = {"none": "count", "survey": "weighted_count"}.get(weights)
     if column is None:
         raise UserError(f"--weights must be none or survey, not {weights!r}")
@@ -132,6 +191,7 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
         cell = i_idx >= 0
         has_n = np.bincount(c_idx[cell] * n_i + i_idx[cell], weights=table["_with_n"].to_numpy(float)[cell],
                             minlength=n_c * n_i).reshape(n_c, n_i) > 0
+    respondents = _respondents(table, shares, codes, c_idx, i_idx, n_i)
     absent = [i for i, n in zip(item_ids, counts.sum((0, 2))) if n == 0]
     if absent:
         log.warning("%s: no answers for %d item(s): %s", path, len(absent), ", ".join(absent[:10]))
@@ -143,7 +203,24 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     waves = sorted(table["wave"].dropna().unique()) if "wave" in table.columns else []
     return HumanData(np.asarray(codes, dtype=int), names, tuple(item_ids), tuple(map(tuple, orders)), counts,
                      invalid, weights, wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None),
-                     bool(meta.get("synthetic", False)), str(path), has_n)
+                     bool(meta.get("synthetic", False)), str(path), has_n, tuple(group), respondents)
+
+
+def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.ndarray, i_idx: np.ndarray,
+                 n_i: int) -> np.ndarray | None:
+    """[C] unweighted respondents per country: the most answers (valid or not) to one item, since
+    every respondent has a row for every item; a shares table's largest `n`. None if unknown."""
+    if shares:
+        if "n" not in table.columns:
+            return None
+        n = pd.to_numeric(table["n"], errors="coerce").groupby(table["country_code"].to_numpy()).max()
+        return n.reindex(np.asarray(codes)).to_numpy(dtype=float)
+    if "count" not in table.columns:
+        return None
+    cell = i_idx >= 0
+    per_item = np.bincount(c_idx[cell] * n_i + i_idx[cell], weights=np.nan_to_num(table["count"].to_numpy(float)[cell]),
+                           minlength=len(codes) * n_i).reshape(len(codes), n_i)
+    return per_item.max(1) if n_i else np.zeros(len(codes))
 
 
 def _shares_as_counts(table: pd.DataFrame, path: Path) -> pd.DataFrame:

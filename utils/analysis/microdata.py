@@ -2,13 +2,17 @@
 numpy (no per-country, per-item filtering): one row per (country, item, answer code) with the
 unweighted and the survey-weighted count::
 
-    wave,country_code,country,item_id,variable,option,status,count,weighted_count
-    7,156,China,Q1,Q1,1,valid,2812,2790.5
-    7,156,China,Q1,Q1,-1,missing,3,2.9
+    wave,country_code,country,group_var,group,item_id,variable,option,status,count,weighted_count
+    7,156,China,all,all,Q1,Q1,1,valid,2812,2790.5
+    7,156,China,all,all,Q1,Q1,-1,missing,3,2.9
+    7,156,China,age,18-29,Q1,Q1,1,valid,601,588.2
 
 `status` is `valid` for the item's options, `missing` for the negative WVS codes (don't know,
 no answer, not asked, missing) and empty cells, `other` for any other code (e.g. a volunteered
 answer a wave records but the item does not offer). Only `valid` rows enter distributions.
+`group_var`/`group` are `all` for the whole country; with `prepare_wvs.py --groups` rows follow
+per group of each group variable (`utils/analysis/groups.py`), counted over its respondents only.
+A group's respondents are the sum of `count` over one item's rows (every respondent has one).
 Waves 5 and 6 are stored under the Wave 7 item id (`item_id` Q1, `variable` V4) through
 `dataset/questions/WV567.jsonl`, so every wave can be scored against the same model answers.
 """
@@ -17,11 +21,13 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from utils.analysis.groups import ALL, GroupVar
 from utils.analysis.wave_map import ItemSpec, country_names
 from utils.core.errors import UserError
 
@@ -206,8 +212,15 @@ def _apply_recodes(values: np.ndarray, specs: list[ItemSpec]) -> np.ndarray:
 
 
 def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], country_col: str,
-                       weight_col: str | None, names: dict[int, str] | None = None) -> pd.DataFrame:
-    """Microdata with the named columns -> the long table (see the module docstring)."""
+                       weight_col: str | None, names: dict[int, str] | None = None,
+                       groups: Sequence[tuple[GroupVar, str]] = (), min_group_n: int = 100) -> pd.DataFrame:
+    """Microdata with the named columns -> the long table (see the module docstring).
+
+    groups: (group variable, its column in `df`) pairs; each adds rows per country and group,
+    counted over that group's respondents only, with the same weights. A (country, group) with
+    fewer than `min_group_n` respondents is dropped with one logged line, since a distribution
+    of a few dozen answers is mostly noise. Whole-country rows come first, `group_var = group = all`.
+    """
     names = country_names() if names is None else names
     keep = df[country_col].notna()
     if not keep.all():
@@ -222,7 +235,41 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
     columns = [s.variable for s in specs]
     dtype = np.result_type(*df[columns].dtypes, np.float32) if columns else np.float32
     values = _apply_recodes(df[columns].to_numpy(dtype=dtype, copy=True), specs)
-    c_codes, v_names, counts, weighted = count_codes(df[country_col].to_numpy(dtype=np.int64), values, weights)
+    country = df[country_col].to_numpy(dtype=np.int64)
+    parts = [_long_rows(wave, specs, names, *count_codes(country, values, weights), weights is None)]
+    for g_order, (var, column) in enumerate(groups, start=1):
+        member = var.assign(df[column].to_numpy(dtype=np.float64))
+        inside = member >= 0
+        n_g = len(var.groups)
+        key = country[inside] * n_g + member[inside]  # one "country" per (country, group)
+        keys, sizes = np.unique(key, return_counts=True)
+        small = keys[sizes < min_group_n]
+        for k, n in zip(small, sizes[sizes < min_group_n]):
+            c = int(k // n_g)
+            log.warning("dropped group %s=%s in %s (%d): %d respondents, fewer than the minimum %d (--min-group-n)",
+                        var.name, var.labels[k % n_g], names.get(c, f"country {c}"), c, n, min_group_n)
+        kept = inside.copy()
+        kept[inside] = ~np.isin(key, small)
+        if not kept.any():
+            continue
+        c_keys, v_names, counts, weighted = count_codes(country[kept] * n_g + member[kept], values[kept],
+                                                        None if weights is None else weights[kept])
+        part = _long_rows(wave, specs, names, c_keys // n_g, v_names, counts, weighted, weights is None)
+        g_idx = (c_keys % n_g)[part["_c"].to_numpy()]
+        part["group_var"] = var.name
+        part["group"] = np.array(var.labels, dtype=object)[g_idx]
+        part["_group"] = g_idx
+        part["_order"] = g_order
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True).drop(columns=["_c"])
+    table = table.sort_values(["_order", "country_code", "_group", "_item", "_rank"], kind="stable")
+    return table.drop(columns=["_order", "_group", "_item", "_rank"]).reset_index(drop=True)
+
+
+def _long_rows(wave: int, specs: list[ItemSpec], names: dict[int, str], c_codes: np.ndarray, v_names: list[str],
+               counts: np.ndarray, weighted: np.ndarray, unweighted: bool) -> pd.DataFrame:
+    """`count_codes` output -> long-table rows of the whole country (`group_var = group = all`),
+    with sort keys `_order`, `_group`, `_item`, `_rank` and `_c`, the row's index into `c_codes`."""
     ci, ii, vi = np.nonzero(counts)
     options = np.array(v_names, dtype=object)[vi]
     # rank[j, v]: position of answer code v in item j's semantic order, -1 if not an option
@@ -231,22 +278,25 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
     status_rank = rank[ii, vi]
     numeric = np.array([float(o) if o != "NA" else -1.0 for o in v_names])[vi]
     status = np.where(status_rank >= 0, "valid", np.where(numeric < 0, "missing", "other"))
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "wave": wave,
         "country_code": c_codes[ci].astype(int),
         "country": np.array([names.get(int(c), f"country {int(c)}") for c in c_codes], dtype=object)[ci],
+        "group_var": ALL,
+        "group": ALL,
         "item_id": np.array([s.id for s in specs], dtype=object)[ii],
         "variable": np.array([s.variable for s in specs], dtype=object)[ii],
         "option": options,
         "status": status,
         "count": counts[ci, ii, vi],
         # without weights the weighted count is the count: written as a whole number, not "12.0"
-        "weighted_count": counts[ci, ii, vi] if weights is None else np.round(weighted[ci, ii, vi], 6),
+        "weighted_count": counts[ci, ii, vi] if unweighted else np.round(weighted[ci, ii, vi], 6),
+        "_c": ci,
+        "_order": 0,
+        "_group": 0,
         "_item": ii,
         "_rank": np.where(status_rank >= 0, status_rank, 1000 + numeric),
     })
-    table = table.sort_values(["country_code", "_item", "_rank"], kind="stable")
-    return table.drop(columns=["_item", "_rank"]).reset_index(drop=True)
 
 
 def meta_path(table_path: Path) -> Path:

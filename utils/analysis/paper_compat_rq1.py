@@ -126,13 +126,24 @@ def normalized_entropy(dist: dict) -> float:
     return -sum(p * math.log2(p) for p in probs) / math.log(len(dist), 2)  # noqa: FURB163 - as the notebook
 
 
+def notebook_consistency(dists: dict[str, dict], questions) -> float:
+    """The llms-level notebook's "consistency" (`inconsistency_score`): its loop appends after the
+    loop ends, so it is the normalized entropy of the LAST item (in `questions`' order) that `dists`
+    has, rounded to 4 decimals; not a consistency across items. The notebook computes it for each
+    model (Q60, Q70, Q90, Q110, Q130 left out) and for all countries' people pooled (every item;
+    it prints 0.9449 on the WVS data). `{'Q1': {'1': 1.0, '2': 0.0}, 'Q2': {'1': .5, '2': .5}}` -> 1.0."""
+    last = [q for q in questions if q in dists]
+    return float(np.round(normalized_entropy(dists[last[-1]]), 4)) if last else math.nan
+
+
 def model_level(answers: dict[str, dict], human: PaperHuman, questions: dict[str, list[str]]) -> tuple[pd.DataFrame,
                                                                                                         pd.DataFrame]:
     """The model-level notebook: per model the score against all countries pooled (human side
     first, so the support comes from the codes), the largest and smallest item score's distance
     from it, the 'consistency' (the notebook appends only the LAST item's normalized entropy, so
     that is what it reports), and the mean of the rounded per-country scores; Q60, Q70, Q90, Q110
-    and Q130 left out throughout. Returns (summary, per-country scores)."""
+    and Q130 left out throughout. `people_consistency`: the same figure for all countries' people
+    pooled, every item kept, as the notebook computes it. Returns (summary, per-country scores)."""
     pooled = human_dists(human, questions, None)
     summary, per_country = [], []
     for model, full in answers.items():
@@ -140,15 +151,16 @@ def model_level(answers: dict[str, dict], human: PaperHuman, questions: dict[str
         s = item_scores(pooled, ans, questions)
         score = float(np.round(np.mean(s), 4)) if s else math.nan
         hi, lo = (float(np.round(np.max(s), 4)), float(np.round(np.min(s), 4))) if s else (math.nan, math.nan)
-        last = [q for q in questions if q in ans]
-        consistency = float(np.round(normalized_entropy(ans[last[-1]]), 4)) if last else math.nan
+        consistency = notebook_consistency(ans, questions)
         countries = country_scores({model: ans}, human, questions)
         per_country.append(countries)
         summary.append({"model": model, "pooled_score": score, "max_minus_score": float(np.round(hi - score, 4)),
                         "score_minus_min": float(np.round(score - lo, 4)), "consistency": consistency,
                         "mean_country_score": float(countries["score"].mean()) if len(countries) else math.nan,
                         "n_countries": len(countries), "n_items": len(s)})
-    return pd.DataFrame(summary), pd.concat(per_country, ignore_index=True)
+    summary = pd.DataFrame(summary)
+    summary["people_consistency"] = notebook_consistency(pooled, questions)  # the people's, beside the models'
+    return summary, pd.concat(per_country, ignore_index=True)
 
 
 def matrix_dists_human(human: PaperHuman, questions: dict[str, list[str]], country: int) -> dict[str, list[float]]:

@@ -83,11 +83,13 @@ def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot)
     conditions: {(model, country): {method: path}} with method "none" for No Steering.
     country_code(country) -> WVS code; few_shot(country) -> the ids left out.
     """
-    rows, items = [], {}
+    rows, items, missing = [], {}, set()
     for (model, country), paths in conditions.items():
         code = country_code(country)
         if code not in human.names:
-            log.warning("no human data for %s (%s); its RQ2 results are left out", country, code)
+            if country not in missing:  # once per country, not once per model
+                log.warning("no human data for %s (%s); its RQ2 results are left out", country, code)
+            missing.add(country)
             continue
         skip = sorted(few_shot(country))
         for method, path in paths.items():

@@ -1,7 +1,7 @@
 """What each `show_results/` script does under `--paper-compat`: the original arithmetic
 (`paper_compat_rq1`, `paper_compat_rq2`) on the same inputs, written as `<name>_paper_compat.csv`
-next to the default outputs so the two can be compared. Each function takes the script's parsed
-arguments and returns the files it wrote; --weights, --drop-nonsubstantive and --metric do not
+next to the default outputs so the two can be compared. Each function takes the script's
+`AnalysisConfig` (and its own flags as plain arguments) and returns the files it wrote; --weights, --drop-nonsubstantive and --metric do not
 apply (the original counts respondents, keeps every option and uses W1).
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.analysis.answers import model_files, short_name
+from utils.analysis.config import AnalysisConfig
 from utils.analysis.paper_compat import load_paper_human
 from utils.analysis.paper_compat_rq1 import (
     country_scores,
@@ -22,6 +23,7 @@ from utils.analysis.paper_compat_rq1 import (
     rq1_questions,
 )
 from utils.analysis.paper_compat_rq2 import rq2_paper_table
+from utils.analysis.paper_models import paper_models, sort_models
 from utils.analysis.paper_table import write_paper_table
 from utils.analysis.significance import for_csv
 from utils.core.errors import UserError
@@ -38,56 +40,60 @@ def _csv(df: pd.DataFrame, out: Path, name: str) -> Path:
     return path
 
 
-def _rq1(args):
-    files = model_files(args.results_root, "RQ1", args.models)
+def _rq1(config: AnalysisConfig):
+    files = model_files(config.results_root, "RQ1", paper_models(config.models, config.results_root, "RQ1"))
     if not files:
-        raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {args.results_root}; {RUN_RQ1}")
-    questions = rq1_questions(args.questions_dir, model_files(args.results_root, "RQ1"))
+        raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {config.results_root}; {RUN_RQ1}")
+    questions = rq1_questions(config.questions_dir, model_files(config.results_root, "RQ1"))
     return files, questions, rq1_answers_paper(files, questions)
 
 
-def rq1_country_level(args) -> list[Path]:
-    human = load_paper_human(args.human)
-    _, questions, answers = _rq1(args)
+def rq1_country_level(config: AnalysisConfig) -> list[Path]:
+    human = load_paper_human(config.human)
+    _, questions, answers = _rq1(config)
     df = country_scores(answers, human, questions)
     df = df.sort_values(["model", "score"], ascending=[True, False], kind="stable")
     for model, d in df.groupby("model", sort=False):
         print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries (paper-compat)")
-    return [_csv(df, args.out, "rq1_country_scores_paper_compat.csv")]
+    return [_csv(df, config.out, "rq1_country_scores_paper_compat.csv")]
 
 
-def rq1_model_level(args) -> list[Path]:
-    human = load_paper_human(args.human)
-    _, questions, answers = _rq1(args)
+def rq1_model_level(config: AnalysisConfig) -> list[Path]:
+    human = load_paper_human(config.human)
+    _, questions, answers = _rq1(config)
     summary, per_country = model_level(answers, human, questions)
     for r in summary.itertuples():
         print(f"{r.model:45s} pooled {r.pooled_score:.4f}  max {r.max_minus_score:.4f}  min {r.score_minus_min:.4f}  "
               f"consistency {r.consistency:.4f}  countries {r.mean_country_score:.4f} (paper-compat)")
-    return [_csv(summary, args.out, "rq1_model_scores_paper_compat.csv"),
-            _csv(per_country, args.out, "rq1_model_country_scores_paper_compat.csv")]
+    if len(summary):  # the notebook's figure for the people, all countries pooled (last item's entropy)
+        print(f"{'people (all countries pooled)':45s} consistency {summary['people_consistency'].iloc[0]:.4f} "
+              "(paper-compat)")
+    return [_csv(summary, config.out, "rq1_model_scores_paper_compat.csv"),
+            _csv(per_country, config.out, "rq1_model_country_scores_paper_compat.csv")]
 
 
-def human_alignment_matrix(args) -> list[Path]:
-    """The human-performance notebooks: support 1..N, values in listed order, shared items."""
-    human = load_paper_human(args.human)
-    questions = rq1_questions(args.questions_dir)
+def human_alignment_matrix(config: AnalysisConfig, countries: str = "", no_models: bool = False) -> list[Path]:
+    """The human-performance notebooks: support 1..N, values in listed order, shared items.
+    `countries`: WVS codes of the small matrix, comma-separated; `no_models`: countries only."""
+    human = load_paper_human(config.human)
+    questions = rq1_questions(config.questions_dir)
     dists = {human.names[c]: matrix_dists_human(human, questions, c) for c in human.country_codes}
     kinds = {k: "country" for k in dists}
-    if not getattr(args, "no_models", False):
-        for f in model_files(args.results_root, "RQ1", args.models):
+    if not no_models:
+        for f in model_files(config.results_root, "RQ1", paper_models(config.models, config.results_root, "RQ1")):
             dists[short_name(f.model)] = matrix_dists_model(f.path, questions)  # labels as the default's
             kinds[short_name(f.model)] = "model"
     labels = list(dists)
     df = pd.DataFrame(matrix([dists[k] for k in labels]), columns=labels)
     df.insert(0, "kind", [kinds[k] for k in labels])
     df.insert(0, "label", labels)
-    written = [_csv(df, args.out, "human_alignment_matrix_paper_compat.csv")]
-    codes = [int(c) for c in str(getattr(args, "countries", "") or "").split(",") if c.strip()]
+    written = [_csv(df, config.out, "human_alignment_matrix_paper_compat.csv")]
+    codes = [int(c) for c in str(countries or "").split(",") if c.strip()]
     small = [human.names[c] for c in codes if c in human.names]
     if small:  # the study's 12 countries (--countries) and the models, as the default's small matrix
         keep = small + [k for k in labels if kinds[k] == "model"]
         part = df.set_index("label").loc[keep, ["kind", *keep]].reset_index()
-        written.append(_csv(part, args.out, f"human_alignment_matrix_{len(codes)}_paper_compat.csv"))
+        written.append(_csv(part, config.out, f"human_alignment_matrix_{len(codes)}_paper_compat.csv"))
     return written
 
 
@@ -105,26 +111,26 @@ def rq2_conditions(results_root: Path, models: str | None) -> dict:
     return conditions
 
 
-def rq2_steering(args, country_code, few_shot) -> list[Path]:
+def rq2_steering(config: AnalysisConfig, country_code, few_shot) -> list[Path]:
     """country_code(country) -> WVS code; few_shot(country) -> the ids the few-shot prompts show."""
-    human = load_paper_human(args.human)
-    conditions = rq2_conditions(args.results_root, args.models)
-    df = rq2_paper_table(conditions, human, country_code, few_shot)
-    written = [_csv(for_csv(df), args.out, "rq2_steering_scores_paper_compat.csv")]
-    written += write_paper_table(df, args.output, "rq2_paper_table_paper_compat",
+    human = load_paper_human(config.human)
+    conditions = rq2_conditions(config.results_root, paper_models(config.models, config.results_root, "RQ2"))
+    df = sort_models(rq2_paper_table(conditions, human, country_code, few_shot))  # columns in the paper's order
+    written = [_csv(for_csv(df), config.out, "rq2_steering_scores_paper_compat.csv")]
+    written += write_paper_table(df, config.output, "rq2_paper_table_paper_compat",
                                  "RQ2 alignment per steering method (paper-compat arithmetic; stars: Student's "
                                  "t-test against No Steering, * p<.05, ** p<.01, *** p<.001)")
     return written
 
 
-def rq3_temporal(args, wave_items) -> list[Path]:
+def rq3_temporal(config: AnalysisConfig, wave_items) -> list[Path]:
     """RQ1 rules per wave over the items asked in all three waves (codes from the wave map)."""
     questions = {w.id: list(w.choice_keys) for w in wave_items}
-    files = model_files(args.results_root, "RQ1", args.models)
+    files = model_files(config.results_root, "RQ1", paper_models(config.models, config.results_root, "RQ1"))
     if not files:
-        raise UserError(f"no RQ1 results under {args.results_root}; {RUN_RQ1}")
+        raise UserError(f"no RQ1 results under {config.results_root}; {RUN_RQ1}")
     answers = rq1_answers_paper(files, questions)
-    humans = [load_paper_human(p) for p in args.human]
+    humans = [load_paper_human(p) for p in config.human_paths()]
     frames = []
     for h in humans:
         if h.wave is None:
@@ -137,14 +143,14 @@ def rq3_temporal(args, wave_items) -> list[Path]:
         for countries, part in (("all surveyed", d), ("in all waves", d[d["country_code"].isin(common)])):
             rows.append({"model": model, "wave": wave, "countries": countries, "n_countries": len(part),
                          "score": part["score"].mean(), "std": part["score"].std(ddof=0)})
-    return [_csv(df, args.out, "rq3_country_scores_paper_compat.csv"),
-            _csv(pd.DataFrame(rows), args.out, "rq3_temporal_paper_compat.csv")]
+    return [_csv(df, config.out, "rq3_country_scores_paper_compat.csv"),
+            _csv(pd.DataFrame(rows), config.out, "rq3_temporal_paper_compat.csv")]
 
 
-def sensitivity(args) -> list[Path]:
-    human = load_paper_human(args.human)
-    files, questions, answers = _rq1(args)
-    variants = [f for f in model_files(args.results_root, "sensitivity", args.models) if f.model in answers]
+def sensitivity(config: AnalysisConfig) -> list[Path]:
+    human = load_paper_human(config.human)
+    files, questions, answers = _rq1(config)
+    variants = [f for f in model_files(config.results_root, "sensitivity", config.models) if f.model in answers]
     rows = []
     runs = [(f.model, "default", answers[f.model]) for f in files] + \
         [(f.model, f.method, rq1_answers_paper([f], questions)[f.model]) for f in variants]
@@ -155,5 +161,5 @@ def sensitivity(args) -> list[Path]:
     df = pd.DataFrame(rows)
     base = df[df["variant"] == "default"].set_index("model")["score"]
     df["delta"] = df["score"] - df["model"].map(base)
-    return [_csv(df, args.out, "sensitivity_scores_paper_compat.csv")]
+    return [_csv(df, config.out, "sensitivity_scores_paper_compat.csv")]
 

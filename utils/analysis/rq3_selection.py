@@ -16,6 +16,7 @@ import pandas as pd
 
 from utils.analysis import average_human as avg
 from utils.analysis.answers import rq1_answers
+from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import answer_policy
 from utils.analysis.human_data import read_long_table
 from utils.analysis.plotting import write_csv
@@ -35,29 +36,29 @@ def surveyed(paths: list[Path]) -> dict[int, tuple[Path, set[int]]]:
     return out
 
 
-def wave7_scores(args, wave7: Path) -> pd.DataFrame:
+def wave7_scores(config: AnalysisConfig, wave7: Path) -> pd.DataFrame:
     """model, country_code, country, model_score, human_score, n_items on Wave 7."""
-    if getattr(args, "paper_compat", False):
+    if config.paper_compat:
         from utils.analysis.average_human_paper import paper_scores
-        return paper_scores(args, wave7)[0]
-    sc = load_scoring(args, human_path=wave7)
-    answers = rq1_answers(args.results_root, list(sc.human.item_ids), list(sc.human.orders), args.models,
-                          answer_policy(args, sc))
+        return paper_scores(config, wave7)[0]
+    sc = load_scoring(config, human_path=wave7)
+    answers = rq1_answers(config.results_root, list(sc.human.item_ids), list(sc.human.orders), config.models,
+                          answer_policy(config, sc))
     return avg.scores_against_average(sc, answers)
 
 
-def select_countries(args, human_paths: list[Path]) -> tuple[avg.Selection, list[Path]]:
-    """The selection for `args.tau`, its CSV written to `args.out`, its notes printed."""
+def select_countries(config: AnalysisConfig, human_paths: list[Path], tau: float) -> tuple[avg.Selection, list[Path]]:
+    """The selection for margin `tau`, its CSV written to `config.output`, its notes printed."""
     waves = surveyed(human_paths)
     if 7 not in waves:
         raise UserError("--select aligned picks countries by their Wave 7 alignment; pass the Wave 7 table in --human")
     common = set.intersection(*(codes for _, codes in waves.values()))
-    compared = avg.compare(wave7_scores(args, waves[7][0]), args.tau)
-    sel = avg.select_aligned(compared, common, args.tau)
+    compared = avg.compare(wave7_scores(config, waves[7][0]), tau)
+    sel = avg.select_aligned(compared, common, tau)
     for note in sel.notes:
         print(f"note: {note}")
-    name = "rq3_selected_countries" + ("_paper_compat" if getattr(args, "paper_compat", False) else "") + ".csv"
-    return sel, [write_csv(sel.table, args.output, name)]
+    name = "rq3_selected_countries" + ("_paper_compat" if config.paper_compat else "") + ".csv"
+    return sel, [write_csv(sel.table, config.output, name)]
 
 
 def keep_selected(df: pd.DataFrame, sel: avg.Selection) -> pd.DataFrame:

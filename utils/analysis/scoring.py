@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from utils.analysis import metrics
 from utils.analysis.answers import questionnaire_items
 from utils.analysis.human_data import HumanData, keep_mask, load_human
 from utils.core.errors import UserError
+
+if TYPE_CHECKING:
+    from utils.analysis.config import AnalysisConfig
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +86,14 @@ class Scoring:
         return np.where(known.all(0)[:, None], pooled, np.nan)
 
 
-def load_scoring(args, item_ids=None, orders=None, wave: int | None = None, human_path: Path | None = None) -> Scoring:
+def load_scoring(config: AnalysisConfig, item_ids=None, orders=None, wave: int | None = None,
+                 human_path: Path | None = None) -> Scoring:
+    """The human side of a script's comparisons, as its `AnalysisConfig` asks (weights, dropped
+    options, metric); `human_path` overrides `config.human` (one wave of several)."""
     if item_ids is None:
-        item_ids, orders = questionnaire_items(args.questions_dir)
-    human = load_human(human_path or args.human, item_ids, orders, args.weights, wave)
+        item_ids, orders = questionnaire_items(config.questions_dir)
+    path = human_path or config.human
+    human = load_human(path, item_ids, orders, config.weights, wave)
     if not len(human.country_codes):
-        raise UserError(f"{human_path or args.human} has no countries{f' for wave {wave}' if wave else ''}")
-    return Scoring.build(human, args.drop_nonsubstantive, getattr(args, "metric", "w1"))
-
-
+        raise UserError(f"{path} has no countries{f' for wave {wave}' if wave else ''}")
+    return Scoring.build(human, config.drop_nonsubstantive, config.metric)

@@ -7,6 +7,12 @@ centred at (N - 1) * sigmoid(a_i + b_i . z_c); respondents are drawn from it, a 
 a negative WVS missing code, and some countries are "not asked" an item (-4 for everyone).
 Waves 5 and 6 move z_c a little and survey about 70% of the countries.
 
+Each respondent also gets the wave's group columns (sex, age, education, ... as mapped in
+inputs/groups/groups.json): within a country, respondents are ranked by how high they answered a
+variable-specific third of the items (plus noise) and cut into that variable's groups in order, so
+groups differ on purpose (the first group answers lower on those items); 2% get a missing code.
+The answers themselves are drawn exactly as without groups.
+
 Nothing here resembles real WVS answers; figures drawn from it are marked "synthetic data".
 """
 from __future__ import annotations
@@ -16,6 +22,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from utils.analysis.groups import GroupVar, load_group_vars
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
 
 MISSING_CODES = np.array([-1, -2, -5])
@@ -76,4 +83,35 @@ def synthetic_microdata(wave: int, specs: list[ItemSpec], codes: list[int], n_pe
     df.insert(0, weight_col, np.round(weights, 6))
     df.insert(0, country_col, np.asarray(codes)[country_idx])
     df.insert(0, SYNTHETIC_MARKER, 1)
+    rel = pos / np.maximum(np.array([len(s.order) - 1 for s in specs]), 1)  # [n, I] answer height in 0..1
+    for var in load_group_vars().values():
+        column = var.column(wave)
+        if column is not None and column not in df.columns:
+            seed_g = _seed("groups", seed, wave, var.name)
+            df[column] = group_codes(var, rel, [s.id for s in specs], country_idx, seed_g)
     return df
+
+
+def group_codes(var: GroupVar, rel: np.ndarray, item_ids: list[str], country_idx: np.ndarray, seed: int) -> np.ndarray:
+    """[n] codes of `var` for respondents whose answer heights are `rel` [n, I]: per country, the
+    respondents ranked by their mean height on a third of the items (chosen by the variable's name)
+    plus noise, cut into equal parts, one per group in order; a range group draws an age inside it."""
+    rng = np.random.default_rng(seed)
+    chosen = np.array([_seed(var.name, i) % 3 == 0 for i in item_ids])
+    latent = rel[:, chosen].mean(1) + rng.normal(scale=0.05, size=len(rel))
+    rank = np.empty(len(rel))
+    for c in np.unique(country_idx):
+        m = np.flatnonzero(country_idx == c)
+        rank[m] = np.argsort(np.argsort(latent[m], kind="stable"), kind="stable") / len(m)
+    member = np.minimum((rank * len(var.groups)).astype(int), len(var.groups) - 1)
+    codes = np.empty(len(rel))
+    for k, g in enumerate(var.groups):
+        m = member == k
+        if g.codes:
+            codes[m] = g.codes[0]
+        else:
+            lo, hi = max(g.lo, 0), min(g.hi, 85)
+            codes[m] = rng.integers(int(lo), int(hi) + 1, size=int(m.sum()))
+    missing = rng.random(len(rel)) < 0.02
+    codes[missing] = rng.choice([-1, -2], size=int(missing.sum()))
+    return codes.astype(int)

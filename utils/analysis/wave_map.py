@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 WAVE_MAP_PATH = QUESTIONS_DIR / "WV567.jsonl"
 COUNTRIES_PATH = REPO_ROOT / "dataset" / "countries.json"
-LONG_COLUMNS = ["wave", "country_code", "country", "item_id", "variable", "option", "status", "count",
-                "weighted_count"]
+LONG_COLUMNS = ["wave", "country_code", "country", "group_var", "group", "item_id", "variable", "option", "status",
+                "count", "weighted_count"]
 # Country and weight variables of the official wave files, as downloaded.
 WAVE_COLUMNS = {7: ("B_COUNTRY", "W_WEIGHT"), 6: ("V2", "V258"), 5: ("V2", "V259")}
 SYNTHETIC_MARKER = "SYNTHETIC_DATA"  # a column that `dataset/make_synthetic_wvs.py` adds

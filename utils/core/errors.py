@@ -3,3 +3,8 @@
 
 class UserError(Exception):
     """Bad input or configuration. The message says what is wrong and what to do."""
+
+
+class Stopped(Exception):
+    """A request abandoned because the run is stopping (Ctrl-C, SIGTERM, a `UserError` elsewhere):
+    nothing to record, nothing to retry."""

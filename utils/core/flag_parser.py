@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from collections.abc import Callable, Iterable
 
 from utils.core.secrets import redact
@@ -69,6 +70,24 @@ def choice_of(valid: Iterable[str], what: str) -> Callable[[str], str]:
     return parse
 
 
+def unknown_flags(argv: list[str], known: Iterable[str]) -> list[str]:
+    """The long flags in `argv` that the parser does not have (only option names, each token up to
+    its `=`, before a bare `--`), so a message can name them without any value, key or not.
+
+    >>> unknown_flags(["--Config=x.toml", "--dry-run", "--", "--Free"], ["--config", "--dry-run"])
+    ['--Config']
+    """
+    known = set(known)
+    out = []
+    for token in argv:
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if name.startswith("--") and len(name) > 2 and name not in known:
+            out.append(name)
+    return out
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """`--base_url, --base-url URL` rather than the metavar repeated after each spelling."""
 
@@ -92,6 +111,16 @@ class FlagParser(argparse.ArgumentParser):
         if names and all(n.startswith("-") for n in names):  # dest comes from the first long flag, as before
             names = tuple(dict.fromkeys(s for n in names for s in spellings(n) if s not in self._option_string_actions))
         return super().add_argument(*names, **kwargs)
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unknown long flag is named (with its suggestion) before a missing
+        required one: a misspelled required flag is reported as misspelled ("did you mean"), not
+        as missing, since the missing flag is usually the misspelled one."""
+        argv = sys.argv[1:] if args is None else list(args)
+        unknown = unknown_flags(argv, self._option_string_actions)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return super().parse_args(argv, namespace)
 
     def error(self, message: str):
         unknown = re.match(r"unrecognized arguments: (\S+)", message)

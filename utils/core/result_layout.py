@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from utils.core.errors import UserError
 
 # What a row was asked under; equal on every row of one file. `prompt_sha256` differs per item.
 IDENTITY_COLUMNS = ("experiment", "model", "method", "steering_method", "country", "language", "variant",
-                    "temperature", "max_new_tokens", "samples")
+                    "temperature", "max_new_tokens", "samples", "group_var", "group", "protocol", "release_commit")
 NEEDED_COLUMNS = ("id", "choice_keys", "response")
 
 
@@ -36,6 +37,8 @@ class ResultFile:
     model: str
     probe_method: str = "verbalized"  # the original release asked every model for a written distribution
     language: str = ""
+    group_var: str = ""  # RQ2 steered toward a respondent group (`--group age=18-29`); "" the whole country
+    group: str = ""
 
 
 def describe(path: Path, root: Path) -> ResultFile | None:
@@ -53,7 +56,8 @@ def _from_row(path: Path, row: dict[str, str]) -> ResultFile:
     experiment = row["experiment"]
     condition = {"RQ2": row.get("steering_method"), "sensitivity": row.get("variant")}.get(experiment)
     return ResultFile(path, experiment, condition or "none", row.get("country", ""), row["model"],
-                      row.get("method") or "verbalized", row.get("language", ""))
+                      row.get("method") or "verbalized", row.get("language", ""), row.get("group_var") or "",
+                      row.get("group") or "")
 
 
 def _first_row(path: Path) -> dict[str, str]:
@@ -104,8 +108,11 @@ def read_result_rows(path: Path) -> list[dict[str, str]]:
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            rows = list(reader)
             columns = reader.fieldnames or []
+            rows, last_line, end = [], 0, reader.line_num
+            for row in reader:  # the line each record starts on, to name a torn last one
+                rows.append(row)
+                last_line, end = end + 1, reader.line_num
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a results file (not UTF-8 text); {how}") from None
     except csv.Error as exc:
@@ -117,6 +124,10 @@ def read_result_rows(path: Path) -> list[dict[str, str]]:
         raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {how}")
     if not rows:
         raise UserError(f"{path} has a header but no rows; {how}")
+    if _torn(path, rows[-1], columns):
+        raise UserError(f"{path}: the last row (line {last_line}) is incomplete, cut off mid-row (a full disk or "
+                        "an interrupted copy); rerun the probing command that wrote it, which repairs the file "
+                        "and asks that item again")
     mixed = {c: sorted({r.get(c) or "" for r in rows}) for c in IDENTITY_COLUMNS if c in columns}
     mixed = {c: v for c, v in mixed.items() if len(v) > 1}
     if mixed:
@@ -124,6 +135,18 @@ def read_result_rows(path: Path) -> list[dict[str, str]]:
         raise UserError(f"{path} mixes conditions ({what}); keep one condition per file "
                         "(move the rows of the others to their own --results-root)")
     return rows
+
+
+def _torn(path: Path, last: dict, columns: list[str]) -> bool:
+    """A last record short of fields, or (in our files, which always end their records with a
+    newline) one without its newline: the file was cut while that row was written."""
+    if any(v is None for k, v in last.items() if k is not None) or len(last) < len(columns):
+        return True
+    if "status" not in columns:  # the original release's files: no promise about the last newline
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"
 
 
 def one_per_condition(files: list[ResultFile], probe_method: str | None = None) -> list[ResultFile]:
@@ -139,7 +162,7 @@ def one_per_condition(files: list[ResultFile], probe_method: str | None = None) 
                             "choose one of those with --probe-method")
     seen: dict[tuple, ResultFile] = {}
     for f in files:
-        key = (f.experiment, f.method, f.country, f.model)
+        key = (f.experiment, f.method, f.country, f.group_var, f.group, f.model)
         if key in seen:
             other = seen[key]
             if other.probe_method != f.probe_method:

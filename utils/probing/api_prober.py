@@ -11,6 +11,14 @@ servers echo the key in them ("Incorrect API key provided: sk-...").
 
 Method `sample` asks for `samples` answers with the request field `n`, or one request per answer
 where the server ignores `n` (`api_sampling.FanOut`), and reads them with `sampling`.
+
+A server that is not there: while nothing has ever answered (no reply of any kind, not even
+an error status), failures to connect (refused, unknown host, TLS failure, connect timeout)
+are retried for `NOT_REACHED_GRACE_S` only (a server may be starting), then the run stops
+with one line naming the base URL (a `UserError`), instead of ~49 s of back-off per item for
+a whole run of error rows. Once anything has answered, today's retry rules apply to every
+error, dropped connections included. `stop()` (the runner calls it on Ctrl-C, SIGTERM or a
+`UserError`) ends any back-off wait at once and sends nothing more.
 """
 from __future__ import annotations
 
@@ -18,16 +26,20 @@ import json
 import logging
 import os
 import random
+import socket
+import ssl
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import openai
 
-from utils.core.errors import UserError
+from utils.core.errors import Stopped, UserError
 from utils.core.parsing import parse_distribution
-from utils.core.records import ProbeRequest, ProbeResult
+from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.core.secrets import redact, register_secret
 from utils.probing.api_sampling import FanOut, choice_texts
 from utils.probing.option_scoring import (
@@ -43,6 +55,11 @@ log = logging.getLogger(__name__)
 DEEPSEEK_BASE_URL = "https://api.deepseek.com"
 RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
              openai.InternalServerError)
+# Beneath an APIConnectionError when no connection could be made at all: the transport's
+# ConnectError / ConnectTimeout (httpx's, or httpx2's where openai uses that), or the OS error.
+CONNECT_FAILURE_NAMES = ("ConnectError", "ConnectTimeout")
+CONNECT_FAILURES = (ConnectionRefusedError, socket.gaierror, ssl.SSLError)
+NOT_REACHED_GRACE_S = 3.0  # retries of connect failures while nothing has answered yet end here
 
 
 @dataclass(frozen=True)
@@ -71,15 +88,18 @@ def make_client(endpoint: Endpoint, timeout: float = 120.0) -> openai.OpenAI:
     return openai.OpenAI(api_key=key, base_url=endpoint.base_url, timeout=timeout, max_retries=0)
 
 
-def build_payload(request: ProbeRequest, model: str, temperature: float, max_tokens: int,
+def build_payload(request: ProbeRequest, model: str, temperature: float, max_tokens: int | None,
                   top_logprobs: int = 20, n: int = 1) -> dict:
-    """`n` > 1 (method `sample`) asks for that many answers to the one prompt."""
+    """`n` > 1 (method `sample`) asks for that many answers to the one prompt. `max_tokens=None`
+    sends no limit (the server's own, as the paper's release asks)."""
     payload = {"model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-               "temperature": temperature, "max_tokens": max_tokens}
+               "temperature": temperature}
+    if max_tokens is not None:
+        payload["max_tokens"] = max_tokens
     if request.method == "logprob":
-        payload.update(logprobs=True, top_logprobs=top_logprobs, max_tokens=min(max_tokens, 3))
+        payload.update(logprobs=True, top_logprobs=top_logprobs, max_tokens=min(max_tokens or 3, 3))
     if request.method == "sample":  # one option code per answer: a few tokens are enough
-        payload["max_tokens"] = min(max_tokens, MAX_ANSWER_TOKENS)
+        payload["max_tokens"] = min(max_tokens or MAX_ANSWER_TOKENS, MAX_ANSWER_TOKENS)
         if n > 1:
             payload["n"] = n
     return payload
@@ -121,18 +141,31 @@ def read_completion(body: dict, request: ProbeRequest) -> tuple[str, str, dict[s
 
 
 class APIProber:
-    """Asks one chat-completions model; thread-safe (the openai client is)."""
+    """Asks one chat-completions model; thread-safe (the openai client is).
+
+    `reader` (the paper's release protocol: `ReleaseProtocol.result`) reads a verbalized reply's
+    content in place of `read_completion`; with `retry_temperature == temperature` a re-ask is the
+    same request again, as the release re-asks."""
 
     def __init__(self, client: openai.OpenAI, model: str, method: str, *, temperature: float = 0.0,
-                 retry_temperature: float = 0.7, max_tokens: int = 512, max_retries: int = 6,
+                 retry_temperature: float = 0.7, max_tokens: int | None = 512, max_retries: int = 6,
                  backoff_s: float = 1.0, max_backoff_s: float = 60.0, samples: int = 40,
-                 sample_temperature: float = 1.0, concurrency: int = 1):
-        self.client, self.model, self.method = client, model, method
+                 sample_temperature: float = 1.0, concurrency: int = 1,
+                 reader: Callable[[SurveyItem, str | None, str], ProbeResult] | None = None):
+        self.client, self.model, self.method, self.reader = client, model, method, reader
         self.samples, self.sample_temperature = samples, sample_temperature  # method `sample`
         self._fan_out = FanOut(concurrency) if method == "sample" else None
         self.temperature, self.retry_temperature = temperature, retry_temperature
         self.max_tokens, self.max_retries = max_tokens, max_retries
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+        self._reached = False  # has the server ever answered anything (a reply, an error status)?
+        self._first_connect_failure: float | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End every back-off wait now and send nothing more (threads in a request finish it
+        or are dropped with the process)."""
+        self._stop.set()
 
     def probe(self, request: ProbeRequest, attempt: int = 1) -> ProbeResult:
         if self.method == "sample":
@@ -156,11 +189,17 @@ class APIProber:
         problem = _body_problem(body)
         if problem:
             return failed(problem, json.dumps(body, default=str)[:10_000])
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        if self.reader is not None and request.method == "verbalized":
+            content = body["choices"][0]["message"].get("content")
+            result = self.reader(request.item, None if content is None else _text(content), _text(content))
+            return replace(result, response=redact(result.response), raw_text=redact(result.raw_text),
+                           latency_s=time.monotonic() - start, prompt_tokens=_count(usage.get("prompt_tokens")),
+                           completion_tokens=_count(usage.get("completion_tokens")))
         try:
             response, raw, dist, err = read_completion(body, request)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # odd logprobs etc.
             return failed(f"malformed reply ({type(exc).__name__}: {exc})", json.dumps(body, default=str)[:10_000])
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         return ProbeResult(request.item.id, "ok" if dist is not None else "unparsed", dist,
                            response=redact(response), raw_text=redact(raw), error=err,
                            latency_s=time.monotonic() - start,
@@ -200,15 +239,42 @@ class APIProber:
 
     def _create(self, payload: dict):
         for retry in range(self.max_retries + 1):
+            if self._stop.is_set():
+                raise Stopped()
             try:
-                return self.client.chat.completions.create(**payload)
+                completion = self.client.chat.completions.create(**payload)
             except RETRYABLE as exc:
+                if not _cannot_connect(exc):
+                    self._reached = True
+                elif not self._reached:
+                    self._check_reachable(exc, last=retry == self.max_retries)
                 if retry == self.max_retries:
                     raise
                 wait = self._wait_s(exc, retry)
                 log.warning("%s; retry %d/%d in %.1fs", redact(_describe(exc)), retry + 1, self.max_retries, wait)
-                time.sleep(wait)
+                if self._stop.wait(wait):  # Ctrl-C, SIGTERM: no need to sit out the back-off
+                    raise Stopped() from None
+                continue
+            except Exception:  # a reply came back (4xx, a body that is not JSON): the server is there
+                self._reached = True
+                raise
+            self._reached = True
+            return completion
         raise AssertionError("unreachable")
+
+    def _check_reachable(self, exc: Exception, last: bool) -> None:
+        """A connect failure while nothing has answered: after `NOT_REACHED_GRACE_S`, or when
+        this request has no retry left, stop the run (no error row: nothing was asked)."""
+        now = time.monotonic()
+        if self._first_connect_failure is None:
+            self._first_connect_failure = now
+        if not last and now - self._first_connect_failure + self.backoff_s <= NOT_REACHED_GRACE_S:
+            return
+        cause = _connect_cause(exc)
+        where = str(self.client.base_url).rstrip("/")
+        raise UserError(f"nothing answers at {where} ({cause}): check that the server is running and listening "
+                        "there (host and port of --base_url), that this machine can reach it (proxy, firewall), "
+                        "and for https its certificate")
 
     def _wait_s(self, exc: Exception, retry: int) -> float:
         """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
@@ -217,6 +283,25 @@ class APIProber:
         if wait is None:
             wait = self.backoff_s * 2 ** retry * (0.5 + random.random() / 2)
         return min(max(wait, 0.0), self.max_backoff_s)
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """Whether no connection was made at all (refused, unknown host, TLS, connect timeout)."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, CONNECT_FAILURES) or type(seen).__name__ in CONNECT_FAILURE_NAMES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _connect_cause(exc: BaseException) -> str:
+    """The innermost reason for a connect failure, e.g. `[Errno 111] Connection refused`."""
+    seen, text = exc, ""
+    while seen is not None:
+        text = str(seen).splitlines()[0][:160] if str(seen) else text or type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return redact(text or type(exc).__name__)
 
 
 def _retry_after_s(response) -> float | None:

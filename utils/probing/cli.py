@@ -1,8 +1,11 @@
 """Argument parsing and the one entry point behind each `code/RQ*/prob_by_*.py` script.
 
 The scripts stay thin: they call `api_main()` or `local_main()` with their experiment (RQ1 or
-RQ2). Both share `run_study` (utils/probing/study.py), which builds the selected conditions
-and either writes a dry run or runs every condition with one prober, loading the model once.
+RQ2). Each turns its parsed flags into one frozen `ProbeConfig` here, at the edge (`api_config`,
+`local_config`; utils/probing/config.py), and the library below takes only that. Both then use
+utils/probing/study.py: build the selected conditions (every flag checked first), and either
+write a dry run or, after the key or model checks, run every condition with one prober, loading
+the model once.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from utils.core.secrets import redact
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.prompts import METHODS
 from utils.probing.sampling import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
-from utils.probing.study import run_study
+from utils.probing.config import ApiBackend, LocalBackend, ProbeConfig
+from utils.probing.release_protocol import release_protocol_for
+from utils.probing.study import build_conditions, check_destination, dry_run, run_conditions
 
 OneLineParser = FlagParser  # both spellings of every flag, one-line errors (utils/core/flag_parser.py)
 
@@ -56,6 +61,13 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                        help=f"steering target: {', '.join(steering_countries())} or all (default all)")
         p.add_argument("--steering_method", default="all",
                        help=f"{', '.join(steering_methods())}, or all: the paper's five (default all)")
+        p.add_argument("--group", action="append", default=None, metavar="VAR=LABEL",
+                       help="steer toward a respondent group inside the country, e.g. age=18-29 (groups in "
+                            "inputs/groups/groups.json); repeat for several, each its own condition and folder; "
+                            "persona and few-shot methods and their language forms only")
+        p.add_argument("--human", type=Path, default=None,
+                       help="with --group: long table from dataset/prepare_wvs.py --groups whose group shares "
+                            "replace the country's in the few-shot examples (default: the country's own shares)")
     else:
         p.add_argument("--variant", default=None, choices=list(sensitivity_variants()),
                        type=choice_of(sensitivity_variants(), "variant"),
@@ -89,9 +101,42 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                    help="temperature of re-asks after an unparseable answer (default 0.7)")
     p.add_argument("--max-new-tokens", type=int, default=512,
                    help="bound on generated tokens per answer (default 512; reasoning models need more)")
+    p.add_argument("--protocol", default="ours", choices=PROTOCOLS, type=choice_of(PROTOCOLS, "protocol"),
+                   help="ours: this project's prompts and reading (default); release: the paper's release's own "
+                        "prompts, questionnaire files, system message, decoding, re-asking and acceptance rule, "
+                        "read from --release-dir, so results can be put next to the paper's tables")
+    p.add_argument("--release-dir", type=Path, default=None, metavar="PATH",
+                   help="--protocol release: a checkout of the paper's release "
+                        "(https://github.com/nlply/global-opinion-alignment)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return p
+
+
+PROTOCOLS = ("ours", "release")
+# what `--protocol release` takes from the release instead: how to ask (verbalized) and decode
+RELEASE_FIXED = ("--method", "--temperature", "--retry-temperature", "--max-new-tokens", "--samples",
+                 "--sample-temperature")
+
+
+def with_protocol(flags: dict, argv: list[str] | None) -> dict:
+    """The parsed flags, checked for `--protocol`: `--release-dir` goes with `--protocol release`
+    (and back), which asks for written distributions as the release does, so a flag it fixes
+    (RELEASE_FIXED), given by hand, is a one-line error rather than a setting silently ignored."""
+    if flags["protocol"] != "release":
+        if flags["release_dir"] is not None:
+            raise UserError("--release-dir is read only with --protocol release; add --protocol release, "
+                            "or leave --release-dir out")
+        return flags
+    if flags["release_dir"] is None:
+        raise UserError("--protocol release needs --release-dir PATH, a checkout of the paper's release "
+                        "(https://github.com/nlply/global-opinion-alignment)")
+    given = {a.split("=", 1)[0].replace("_", "-") for a in (sys.argv[1:] if argv is None else argv)
+             if a.startswith("--")}
+    fixed = [f for f in RELEASE_FIXED if f in given and not (f == "--method" and flags["method"] == "verbalized")]
+    if fixed:
+        raise UserError(f"--protocol release asks and decodes as the release does; leave out {', '.join(fixed)}")
+    return {**flags, "method": "verbalized"}
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
@@ -152,30 +197,50 @@ def api_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
     return p
 
 
-def api_prober_factory(args: argparse.Namespace) -> tuple[str, Callable[[], Prober]]:
+def api_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig:
+    """`prob_by_api.py`'s flags as a `ProbeConfig`: the one place its parsed flags are read."""
+    return ProbeConfig.from_flags(with_protocol(vars(api_parser(experiment).parse_args(argv)), argv), experiment, "api")
+
+
+def api_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]]:
     """(model name for the results folder, a function that makes the prober); nothing is sent."""
     from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
 
-    def make() -> Prober:
-        client = make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env), args.timeout)
-        return APIProber(client, args.model_name_or_path, args.method, temperature=args.temperature,
-                         retry_temperature=args.retry_temperature, max_tokens=args.max_new_tokens,
-                         max_retries=args.max_retries, samples=args.samples,
-                         sample_temperature=args.sample_temperature, concurrency=args.concurrency)
+    api = config.backend
+    if not isinstance(api, ApiBackend):
+        raise TypeError("api_prober_factory needs a config made by api_config")
+    model = config.model_name_or_path
 
-    return args.model_name_or_path, make
+    def make() -> Prober:
+        client = make_client(resolve_endpoint(model, api.base_url, api.api_key_env), api.timeout)
+        if config.protocol == "release":  # its messages as they are, its decoding, its re-asking and rule
+            protocol = release_protocol_for(config)
+            decoding = protocol.decoding(config.experiment)
+            temperature = decoding.temperature or 0.0
+            return APIProber(client, model, "verbalized", temperature=temperature, retry_temperature=temperature,
+                             max_tokens=decoding.max_tokens, max_retries=api.max_retries,
+                             concurrency=config.concurrency, reader=protocol.result)
+        return APIProber(client, model, config.method, temperature=config.temperature,
+                         retry_temperature=config.retry_temperature, max_tokens=config.max_new_tokens,
+                         max_retries=api.max_retries, samples=config.samples,
+                         sample_temperature=config.sample_temperature, concurrency=config.concurrency)
+
+    return model, make
 
 
 @main_guard
 def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
     from utils.probing.api_prober import make_client, resolve_endpoint
 
-    args = api_parser(experiment).parse_args(argv)
-    _setup_logging(args.log_level)
-    name, make = api_prober_factory(args)
-    if not args.dry_run:  # a missing key should fail before anything else happens
-        make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env))
-    return run_study(args, name, make, experiment)
+    config = api_config(argv, experiment)
+    _setup_logging(config.log_level)
+    name, make = api_prober_factory(config)
+    conditions = build_conditions(config)  # the flags first: an unknown --country is named before a missing key
+    if config.dry_run:
+        return dry_run(conditions, config.dry_run)
+    check_destination(config, name)  # a model name that cannot be a results folder, a bad --run-name
+    make_client(resolve_endpoint(name, config.backend.base_url, config.backend.api_key_env))  # then the key
+    return run_conditions(config, name, make, conditions)
 
 
 def local_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
@@ -201,46 +266,70 @@ def local_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
     return p
 
 
-def local_prober_factory(args: argparse.Namespace) -> tuple[str, Callable[[], Prober]]:
+def local_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig:
+    """`prob_by_llm.py`'s flags as a `ProbeConfig`: the one place its parsed flags are read."""
+    return ProbeConfig.from_flags(with_protocol(vars(local_parser(experiment).parse_args(argv)), argv), experiment,
+                                  "local")
+
+
+def local_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]]:
     """(model name for the results folder, a function that loads the model); nothing is loaded yet."""
     from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME
 
-    if args.model_name_or_path is None:
+    local = config.backend
+    if not isinstance(local, LocalBackend):
+        raise TypeError("local_prober_factory needs a config made by local_config")
+    if config.model_name_or_path is None:
         path, gguf, name = None, BUNDLED_GGUF, BUNDLED_NAME
     else:
-        path, gguf, name = args.model_name_or_path, args.gguf_file, args.model_name_or_path
+        path, gguf, name = config.model_name_or_path, local.gguf_file, config.model_name_or_path
 
     def make() -> Prober:
         from utils.probing.bundled_model import load_bundled_model
         from utils.probing.hf_loading import load_model
         from utils.probing.hf_prober import HFProber
 
-        where = dict(device=args.device, dtype=args.dtype, device_map=args.device_map, quiet=args.quiet)
+        where = dict(device=local.device, dtype=local.dtype, device_map=local.device_map, quiet=config.quiet)
         if path is None:
-            no_cache = getattr(args, "no_model_cache", False)
-            tokenizer, model = load_bundled_model(**where, use_cache=False if no_cache else None)
+            tokenizer, model = load_bundled_model(**where, use_cache=False if local.no_model_cache else None)
         else:
             tokenizer, model = load_model(path, gguf_file=gguf, **where)
-        return HFProber(model, tokenizer, args.method, max_new_tokens=args.max_new_tokens,
-                        retry_temperature=args.retry_temperature, prefix_cache=not args.no_prefix_cache,
-                        batch_size=args.batch_size, samples=args.samples,
-                        sample_temperature=args.sample_temperature, temperature=args.temperature)
+        if config.protocol == "release":  # the model's chat template over the release's messages
+            protocol = release_protocol_for(config)
+            decoding = protocol.decoding(config.experiment)
+            temperature = 0.0 if decoding.greedy else decoding.temperature or 1.0
+            return HFProber(model, tokenizer, "verbalized", max_new_tokens=decoding.max_tokens or config.max_new_tokens,
+                            retry_temperature=temperature, temperature=temperature,
+                            prefix_cache=not local.no_prefix_cache, batch_size=local.batch_size,
+                            reader=protocol.result)
+        return HFProber(model, tokenizer, config.method, max_new_tokens=config.max_new_tokens,
+                        retry_temperature=config.retry_temperature, prefix_cache=not local.no_prefix_cache,
+                        batch_size=local.batch_size, samples=config.samples,
+                        sample_temperature=config.sample_temperature, temperature=config.temperature)
 
     return name, make
 
 
+def check_local_model(config: ProbeConfig) -> ProbeConfig:
+    """The model is there and the device exists, before anything is loaded; returns the config
+    with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records."""
+    from utils.probing.bundled_model import bundled_model_dir
+    from utils.probing.hf_loading import check_source, resolve_device
+
+    if config.model_name_or_path is None:
+        bundled_model_dir()
+    else:
+        check_source(config.model_name_or_path, config.backend.gguf_file)
+    return config.replace_backend(device=resolve_device(config.backend.device))
+
+
 @main_guard
 def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    args = local_parser(experiment).parse_args(argv)
-    _setup_logging(args.log_level)
-    name, make = local_prober_factory(args)
-    if not args.dry_run:  # a missing model or device: say so before anything else
-        from utils.probing.bundled_model import bundled_model_dir
-        from utils.probing.hf_loading import check_source, resolve_device
-
-        if args.model_name_or_path is None:
-            bundled_model_dir()
-        else:
-            check_source(args.model_name_or_path, args.gguf_file)
-        args.device = resolve_device(args.device)
-    return run_study(args, name, make, experiment)
+    config = local_config(argv, experiment)
+    _setup_logging(config.log_level)
+    conditions = build_conditions(config)
+    if config.dry_run:
+        return dry_run(conditions, config.dry_run)
+    config = check_local_model(config)  # a missing model or device: say so before anything is loaded
+    name, make = local_prober_factory(config)
+    return run_conditions(config, name, make, conditions)

@@ -26,6 +26,7 @@ from utils.core.flag_parser import match_name
 from utils.core.paths import INPUTS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, SurveyItem
+from utils.probing.group_steering import group_phrases, group_shares
 from utils.probing.prompts import PHRASE_KEYS, PromptSet, build_requests, example_from_item, load_prompt_set
 
 
@@ -81,6 +82,23 @@ def choose(value: str | None, valid: list[str], what: str, all_means: list[str] 
         raise UserError(str(exc)) from None
 
 
+def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
+    """The English questionnaire, then the cross-wave items (`WV567.jsonl`) it lacks, worded in
+    `extra/WV7_English.jsonl`: Q151, so RQ3 can score all 75 cross-wave items. Those are asked in RQ1
+    but scored only in RQ3; the RQ1 score stays on the questionnaire's 144 (analysis reads the
+    questionnaire alone). A questions folder without the mapping or the extra file asks its own items."""
+    path = questionnaire_path("English", questions_dir)
+    items = load_questionnaire(path)
+    wave_map, extra = path.parent / "WV567.jsonl", path.parent / "extra" / "WV7_English.jsonl"
+    if not (wave_map.is_file() and extra.is_file()):
+        return items
+    from utils.analysis.wave_map import load_wave_map  # the survey's fixed facts: shared with the analysis
+
+    known = {it.id for it in items}
+    worded = {it.id: it for it in load_questionnaire(extra, "English")}
+    return items + [worded[w.id] for w in load_wave_map(wave_map) if w.id not in known and w.id in worded]
+
+
 def rq1_condition(items: list[SurveyItem], method: str, ps: PromptSet) -> Condition:
     return Condition("RQ1", ("RQ1",), build_requests(items, method, ps), {"language": ps.language})
 
@@ -96,21 +114,34 @@ def sensitivity_condition(variant: str, method: str, select, questions_dir: Path
 
 
 def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
-                  inputs_dir: Path = INPUTS_DIR) -> Condition:
-    """One (steering method, country) cell of the RQ2 grid."""
+                  inputs_dir: Path = INPUTS_DIR, group: tuple[str, str] | None = None,
+                  human: Path | None = None) -> Condition:
+    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
+    instruction names that group inside the country (utils/probing/group_steering.py), the
+    few-shot examples are the group's own shares where `human` gives them, and the condition gets
+    its own identity columns (`group_var`, `group`) and folder (`RQ2/<method>/<country>/age=18-29`)."""
     spec = steering_methods(inputs_dir)[steering]
     info = steering_countries(inputs_dir)[country]
     language = info["language"] if spec["language"] == "country" else spec["language"]
+    if group and not spec.get("names"):
+        named = [m for m, s in steering_methods(inputs_dir).items() if s.get("names")]
+        raise UserError(f"--group names a group inside the country, which steering method {steering} does not do; "
+                        f"use one that names the country's people: {', '.join(named)}")
     ps = load_prompt_set(language, inputs_dir=inputs_dir)
     all_items = load_questionnaire(questionnaire_path(language, questions_dir), language)
     steer: dict = {}
     if spec.get("names"):
         steer["names"] = spec["names"]
-        steer["phrases"] = country_phrases(ps, country)
+        steer["phrases"] = group_phrases(language, country, group, inputs_dir) if group else country_phrases(ps, country)
     if spec["examples"] == "country":
-        steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir))
+        steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir,
+                                                      group=group, human=human, code=info.get("wvs_code")))
     labels = {"country": country, "steering_method": steering, "language": language}
-    return Condition("RQ2", ("RQ2", steering, country), build_requests(select(all_items), method, ps, **steer), labels)
+    folder: tuple[str, ...] = ("RQ2", steering, country)
+    if group:
+        labels |= {"group_var": group[0], "group": group[1]}
+        folder += (f"{group[0]}={group[1]}",)
+    return Condition("RQ2", folder, build_requests(select(all_items), method, ps, **steer), labels)
 
 
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
@@ -125,18 +156,24 @@ def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
     return {k: phrases[k] for k in PHRASE_KEYS}
 
 
-def _real_examples(country, language, items, questions_dir, inputs_dir):
+def _real_examples(country, language, items, questions_dir, inputs_dir, group=None, human=None, code=None):
     """The country's few-shot items worded in `language`; items outside the 144 come from
-    `dataset/questions/extra/WV7_<language>.jsonl`."""
+    `dataset/questions/extra/WV7_<language>.jsonl`. With `group` and `human` the shares are that
+    group's, read from the prepared table, on the same items."""
     by_id = {it.id: it for it in items}
     extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
     if extra.is_file():
         by_id.update({it.id: it for it in load_questionnaire(extra, language)})
+    chosen = few_shot_items(country, inputs_dir)
+    missing = [ex["id"] for ex in chosen if ex["id"] not in by_id]
+    if missing:
+        raise UserError(f"few-shot item {missing[0]} of {country} has no {language} wording; add it to {extra}")
+    if group and human:
+        own = group_shares(human, country, code, group, [by_id[ex["id"]] for ex in chosen])
+        chosen = [{"id": ex["id"], "percentages": own[ex["id"]]} for ex in chosen]
     out = []
-    for ex in few_shot_items(country, inputs_dir):
-        item = by_id.get(ex["id"])
-        if item is None:
-            raise UserError(f"few-shot item {ex['id']} of {country} has no {language} wording; add it to {extra}")
+    for ex in chosen:
+        item = by_id[ex["id"]]
         if set(ex["percentages"]) != set(item.choice_keys):
             raise UserError(f"inputs/few_shot/{country}.json: {ex['id']} gives codes {sorted(ex['percentages'])}, "
                             f"the item has {list(item.choice_keys)}")

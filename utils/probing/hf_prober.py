@@ -30,13 +30,14 @@ import copy
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
 from transformers import DynamicCache, StoppingCriteriaList
 
 from utils.core.parsing import parse_distribution
-from utils.core.records import ProbeRequest, ProbeResult
+from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.probing.batching import BatchQueue, pack
 from utils.probing.hf_sampling import items_per_batch, sample_items
 from utils.probing.option_scoring import distribution_text, ends_answer_flags, logprob_record, normalize_log_scores
@@ -66,8 +67,12 @@ class HFProber:
     def __init__(self, model, tokenizer, method: str, *, max_new_tokens: int = 256,
                  retry_temperature: float = 0.7, prefix_cache: bool = True, batch_size: int = 8,
                  samples: int = 40, sample_temperature: float = 1.0, temperature: float = 0.0,
-                 sample_seed: int = 0):
-        self.model, self.tokenizer, self.method = model, tokenizer, method
+                 sample_seed: int = 0, reader: Callable[[SurveyItem, str, str], ProbeResult] | None = None):
+        """`reader` (the paper's release protocol: `ReleaseProtocol.result`) asks and reads as the
+        release does: its chat-template text tokenized with the tokenizer's special tokens added,
+        generation on to `max_new_tokens` or the end token (no stop at the closed mapping), and
+        the decoded text read by `reader` in place of `parse_distribution`."""
+        self.model, self.tokenizer, self.method, self.reader = model, tokenizer, method, reader
         self.samples, self.sample_temperature = max(1, samples), sample_temperature  # method `sample`
         self.max_new_tokens, self.retry_temperature = max_new_tokens, retry_temperature
         self.temperature = temperature  # first ask of `verbalized`; 0 is greedy
@@ -100,7 +105,7 @@ class HFProber:
         if ids is None:
             msgs = [{"role": m.role, "content": m.content} for m in request.messages]
             text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer(text, add_special_tokens=self.reader is not None)["input_ids"]
         return ids
 
     def prepare(self, requests: list[ProbeRequest]) -> None:
@@ -270,7 +275,8 @@ class HFProber:
         rows, mask, width = gap_rows(seqs, p, self._pad)
         input_ids = torch.tensor(rows, device=self.device)
         eos = self.model.generation_config.eos_token_id
-        stop = MappingClosed(self.tokenizer, p + width, eos if isinstance(eos, (list, tuple)) else [eos] * (eos is not None))
+        stop = MappingClosed(self.tokenizer, p + width, eos if isinstance(eos, (list, tuple)) else [eos] * (eos is not None),
+                             mapping=self.reader is None)
         # The first ask at --temperature (greedy at 0); re-asks sample, as a greedy re-ask would repeat itself.
         temperature = self.retry_temperature if attempt > 1 else self.temperature
         sample = temperature > 0
@@ -290,6 +296,9 @@ class HFProber:
         for row, request in enumerate(batch):
             new = out[row, p + width:stop.ends.get(row, out.shape[1])]
             text = self.tokenizer.decode(new, skip_special_tokens=True)
+            if self.reader is not None:
+                results.append(replace(self.reader(request.item, text, text), completion_tokens=int(new.numel())))
+                continue
             parsed = parse_distribution(text, request.item.choice_keys)
             results.append(ProbeResult(request.item.id, "ok" if parsed.ok else "unparsed", parsed.distribution,
                                        response=text, raw_text=text, error="" if parsed.ok else parsed.status,

@@ -19,17 +19,25 @@ item by item. Decoding settings are recorded where they change answers: `tempera
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from utils.core.records import Message
+from utils.probing.config import LocalBackend, ProbeConfig
 
 # after the store's own columns (which already hold `method`); helper columns come after these
 IDENTITY_COLUMNS = ["experiment", "model", "steering_method", "country", "language", "variant",
                     "temperature", "max_new_tokens", "samples", "prompt_sha256"]
+# The respondent group an RQ2 condition steers toward (`--group age=18-29`), empty for the whole
+# country; last in the file, so files written before them read as whole-country rows.
+GROUP_COLUMNS = ["group_var", "group"]
+# How the rows were asked: "ours" or "release" (the paper's release's own prompts, decoding and rule,
+# `--protocol release`) and that release's commit; after the group columns, so files written before
+# them read as ours (`LEGACY_DEFAULTS`).
+PROTOCOL_COLUMNS = ["protocol", "release_commit"]
+LEGACY_DEFAULTS = {"protocol": "ours"}
 GENERATING_METHODS = ("verbalized", "sample")
 
 
@@ -66,6 +74,10 @@ class RunIdentity:
     temperature: str = ""
     max_new_tokens: str = ""
     samples: str = ""
+    group_var: str = ""
+    group: str = ""
+    protocol: str = "ours"
+    release_commit: str = ""  # `--protocol release`: the release's git commit, or `sha256:` of its files
 
     def columns(self) -> dict[str, str]:
         return asdict(self)
@@ -85,25 +97,37 @@ def model_identity(model_name: str, gguf_file: str | None = None) -> str:
     return f"{name}/{gguf_file}" if gguf_file else name
 
 
-def model_id_for(args: argparse.Namespace, model_name: str) -> str:
+def model_id_for(config: ProbeConfig, model_name: str) -> str:
     """`model_identity` of a run's model; the GGUF file counts where a model path was given
     (the bundled model is recorded by its name, wherever it is installed)."""
-    gguf = getattr(args, "gguf_file", None) if getattr(args, "model_name_or_path", None) else None
-    return model_identity(model_name, gguf)
+    local = isinstance(config.backend, LocalBackend) and config.model_name_or_path
+    return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
-def identity_for(args: argparse.Namespace, model: str, experiment: str, labels: dict[str, str]) -> RunIdentity:
+def identity_for(config: ProbeConfig, model: str, experiment: str, labels: dict[str, str]) -> RunIdentity:
     """The identity of one condition of a run: `labels` are the condition's (country, language...)."""
-    method = args.method
+    method = config.method
     generates = method in GENERATING_METHODS
-    temperature = getattr(args, "sample_temperature", None) if method == "sample" else args.temperature
+    temperature = config.sample_temperature if method == "sample" else config.temperature
+    if config.protocol == "release":  # the release's decoding and commit
+        from utils.probing.release_protocol import release_protocol_for
+
+        release = release_protocol_for(config)
+        decoding = release.decoding(experiment)
+        return RunIdentity(
+            experiment=experiment, model=model, method=method,
+            steering_method=labels.get("steering_method") or "none", country=labels.get("country", ""),
+            language=labels.get("language", ""), variant=labels.get("variant") or "default",
+            temperature="0" if decoding.greedy else _number(decoding.temperature),
+            max_new_tokens=_number(decoding.max_tokens), protocol="release", release_commit=release.commit)
     return RunIdentity(
         experiment=experiment, model=model, method=method,
         steering_method=labels.get("steering_method") or "none", country=labels.get("country", ""),
         language=labels.get("language", ""), variant=labels.get("variant") or "default",
         temperature=_number(temperature) if generates else "",
-        max_new_tokens=_number(args.max_new_tokens) if generates else "",
-        samples=_number(getattr(args, "samples", None)) if method == "sample" else "",
+        max_new_tokens=_number(config.max_new_tokens) if generates else "",
+        samples=_number(config.samples) if method == "sample" else "",
+        group_var=labels.get("group_var", ""), group=labels.get("group", ""),
     )
 
 
@@ -112,7 +136,8 @@ def identity_conflict(rows: dict[str, dict[str, str]], identity: RunIdentity, pr
     "" when they agree. `prompts` maps item id -> this run's `prompt_sha256`; only items this run
     asks are compared on it."""
     wanted = identity.columns()
-    for field, now in wanted.items():
+    protocol_first = {f: wanted[f] for f in PROTOCOL_COLUMNS} | wanted  # it explains every other difference
+    for field, now in protocol_first.items():
         stored = sorted({r.get(field, "") for r in rows.values()})
         other = [v for v in stored if v != now]
         if other:

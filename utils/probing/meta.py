@@ -35,9 +35,10 @@ def git_commit() -> str:
         return ""
 
 
-def run_meta(args: dict, **extra) -> dict:
-    """Arguments (secret values redacted, never dropped by name), versions, commit and time."""
-    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()}
+def run_meta(flags: dict, **extra) -> dict:
+    """Arguments (secret values redacted, never dropped by name), versions, commit and time.
+    `flags` is `ProbeConfig.arguments()`: the run's flags by their script names, one flat dict."""
+    arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
     return {"arguments": redact_value(arguments), "python": platform.python_version(),
             "packages": package_versions(), "git_commit": git_commit(),
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **redact_value(extra)}

@@ -27,6 +27,7 @@ import csv
 import fcntl
 import io
 import json
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,14 +35,20 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
 from utils.core.secrets import redact
-from utils.probing.identity import IDENTITY_COLUMNS
+from utils.probing.identity import GROUP_COLUMNS, IDENTITY_COLUMNS, LEGACY_DEFAULTS, PROTOCOL_COLUMNS
 from utils.probing.row_checks import row_problem
 
+log = logging.getLogger(__name__)
 PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
 STORE_COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
                                  "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
 SAMPLE_COLUMNS = ["sample_counts", "n_unreadable"]  # method `sample` only (utils/probing/sampling.py); else empty
-COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS
+COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS + GROUP_COLUMNS + PROTOCOL_COLUMNS
+# Files written before the group columns existed: read with those empty and rewritten with them,
+# since a row without a group was steered toward the whole country, which is what empty says.
+LEGACY_COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS
+# Files written before the protocol columns: read as asked under our protocol (`LEGACY_DEFAULTS`).
+BEFORE_PROTOCOL = LEGACY_COLUMNS + GROUP_COLUMNS
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -174,8 +181,11 @@ class ResultStore:
             text = data[: exc.start].decode("utf-8")
         records: list[list[str]] = []
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        start = end = 0  # the line the last record read starts on, and the line it ends on
         try:
-            records.extend(reader)
+            for rec in reader:
+                records.append(rec)
+                start, end = end + 1, reader.line_num
             # a last record without its newline, or short of fields, was cut short
             torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(records[0]))
             if torn:
@@ -185,28 +195,33 @@ class ResultStore:
                 raise UserError(f"{self.path}, line {reader.line_num}: not a valid CSV record ({exc}); "
                                 "fix or delete that row (its item will be asked again)") from None
             torn = True  # an unclosed quote at the end: the cut record was never yielded
+            start = end + 1
         if not records and torn:  # killed while writing the header
             self.path.unlink()
             return {}
-        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS):
+        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL):
             self.path.unlink()  # header only (a failed start): nothing to resume
             return {}
-        if not records or records[0] != COLUMNS:
+        if not records or records[0] not in (COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL):
             raise UserError(_header_problem(self.path, records[0] if records else []))
+        header, upgrade = records[0], records[0] != COLUMNS
         body = records[1:]
         rows: dict[str, dict[str, str]] = {}
         for n, rec in enumerate(body, start=2):
-            if len(rec) != len(COLUMNS):
-                raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(COLUMNS)}; "
+            if len(rec) != len(header):
+                raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(header)}; "
                                 "fix or delete that row (its item will be asked again)")
-            row = dict(zip(COLUMNS, rec))
+            row = dict.fromkeys(COLUMNS, "") | (LEGACY_DEFAULTS if upgrade else {}) | dict(zip(header, rec))
             problem = row_problem(row)
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
                                 "or delete the row to have its item asked again")
             rows[row["id"]] = row
-        if torn:
+        if torn or upgrade:
             self._rewrite(list(rows.values()))
+        if torn:
+            log.warning("%s: the last row (line %d) was incomplete, cut off mid-row (a full disk or an interrupted "
+                        "copy); removed it, and its item is asked again", self.path, start)
         return rows
 
     def finished_ids(self) -> set[str]:

@@ -7,6 +7,13 @@ appended to the store as soon as it arrives, so a killed run keeps every finishe
 the file is compacted into questionnaire order at the end, so the output does not depend on
 the order in which answers arrived.
 
+A stop takes effect within a second whatever is in flight: on Ctrl-C, SIGTERM or a `UserError`
+the runner takes no new item, calls the prober's `stop()` (if it has one: it ends back-off
+waits at once), and returns without waiting for requests on the wire. The concurrent items
+run on daemon threads for that reason: a `ThreadPoolExecutor`'s threads are joined when the
+interpreter exits, so one request in flight held the exit for its whole timeout and back-off
+(about 49 s against a server that is not running). Rows already written stay.
+
 No single item can stop a run: whatever a prober raises for one item (other than a `UserError`,
 which is about the whole run's set-up) is recorded as that item's `error` row with the
 exception's type and message, and the run goes on; `--log-level DEBUG` shows the traceback. A
@@ -15,14 +22,15 @@ rerun asks again exactly the items without an `ok` row.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
-from utils.core.errors import UserError
+from utils.core.errors import Stopped, UserError
 from utils.core.records import Prober, ProbeRequest, ProbeResult
 from utils.core.secrets import redact
 from utils.probing.identity import prompt_sha256
@@ -45,10 +53,11 @@ class RunSummary:
 
 
 def probe_item(prober: Prober, request: ProbeRequest, max_attempts: int) -> ProbeResult:
-    """Ask until the answer parses, at most `max_attempts` times (never forever)."""
+    """Ask until the answer parses, at most `max_attempts` times (never forever). A result with
+    `extra["final"]` is not asked again (the paper's release stops at an answer its rule accepts)."""
     result = prober.probe(request, attempt=1)
     attempt = 1
-    while result.status == "unparsed" and attempt < max_attempts:
+    while result.status == "unparsed" and not result.extra.get("final") and attempt < max_attempts:
         attempt += 1
         result = prober.probe(request, attempt=attempt)
     return replace(result, attempts=attempt)
@@ -58,7 +67,7 @@ def guarded_probe_item(prober: Prober, request: ProbeRequest, max_attempts: int)
     """`probe_item`, with anything unexpected turned into this item's recorded `error`."""
     try:
         return probe_item(prober, request, max_attempts)
-    except UserError:
+    except (UserError, Stopped):
         raise
     except Exception as exc:  # noqa: BLE001 - recorded with its type, never retried or hidden
         reason = redact(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")[:500]
@@ -82,6 +91,39 @@ def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
     on_terminal = sys.stderr.isatty()
     return tqdm(total=total, disable=not enabled, desc=desc, unit="item",
                 mininterval=0.1 if on_terminal else 60.0, maxinterval=10.0 if on_terminal else 600.0)
+
+
+def in_threads(fn: Callable, items: list, workers: int, stop: threading.Event) -> Iterator[tuple]:
+    """`(item, fn(item))` in the order they finish, from `workers` daemon threads. An exception
+    of `fn` is raised here; `stop` set (by the caller, on leaving) means take no further item."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for item in items:
+        todo.put(item)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((item, fn(item), None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+                done.put((item, None, exc))
+
+    for i in range(min(workers, len(items))):
+        threading.Thread(target=work, name=f"probe-{i}", daemon=True).start()
+    for _ in items:
+        while True:
+            try:  # a short timeout: a blocking get cannot be interrupted by Ctrl-C everywhere (Windows)
+                item, result, exc = done.get(timeout=0.25)
+                break
+            except queue.Empty:
+                continue
+        if exc is not None:
+            raise exc
+        yield item, result
 
 
 def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStore, *,
@@ -110,19 +152,22 @@ def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStor
                 summary.errors += 1
             bar.update(1)
 
+    stop = threading.Event()
     try:
         if concurrency <= 1:
             for r in pending:
                 record(r, guarded_probe_item(prober, r, max_attempts))
         else:
-            pool = ThreadPoolExecutor(max_workers=concurrency)
-            try:
-                futures = {pool.submit(guarded_probe_item, prober, r, max_attempts): r for r in pending}
-                for fut in as_completed(futures):
-                    record(futures[fut], fut.result())
-            finally:  # on a UserError or Ctrl-C, ask nothing more (requests cost money)
-                pool.shutdown(wait=True, cancel_futures=True)
+            for r, result in in_threads(lambda r: guarded_probe_item(prober, r, max_attempts), pending,
+                                        concurrency, stop):
+                record(r, result)
+    except BaseException:  # a UserError, Ctrl-C, SIGTERM: ask nothing more (requests cost money)
+        stop.set()
+        if hasattr(prober, "stop"):
+            prober.stop()
+        raise
     finally:
+        stop.set()
         bar.close()
     store.compact([r.item.id for r in requests])
     return summary

@@ -1,14 +1,13 @@
 """The study loop behind every probing script: which conditions a run covers, a dry run of
 their prompts, and running them all with one prober (the model loaded once).
 
-`build_conditions(args, experiment)` and `run_conditions(args, model_name, make_prober,
-conditions)` are the two entry points; `utils/probing/cli.py` (the scripts' flags) and the study
-runner (`code/run_study.py`) both call them, so the identity and resume checks inside
-`run_conditions` hold for every way a study is run.
+`build_conditions(config)` and `run_conditions(config, model_name, make_prober, conditions)` are
+the two entry points; `utils/probing/cli.py` (the scripts' flags) and the study runner
+(`code/run_study.py`) both call them with a `ProbeConfig` (utils/probing/config.py), so the
+identity and resume checks inside `run_conditions` hold for every way a study is run.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,13 +15,14 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.paths import model_folder, results_dir
-from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import Prober
+from utils.probing.config import ProbeConfig
 from utils.probing.conditions import (
     Condition,
     choose,
     paper_steering_methods,
     rq1_condition,
+    rq1_items,
     rq2_condition,
     sensitivity_condition,
     steering_countries,
@@ -31,6 +31,7 @@ from utils.probing.conditions import (
 from utils.probing.identity import RunIdentity, identity_conflict, identity_for, model_id_for, prompt_sha256
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
 from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
+from utils.probing.release_protocol import release_protocol_for
 from utils.probing.results_store import ResultStore
 from utils.probing.runner import run_requests
 
@@ -50,18 +51,49 @@ def select_items(items, limit: int | None, ids: str | None):
     return items
 
 
-def build_conditions(args: argparse.Namespace, experiment: str) -> list[Condition]:
+def build_conditions(config: ProbeConfig) -> list[Condition]:
+    """The conditions the flags select, every prompt rendered; a bad selection (country, steering
+    method, item id, limit) is a one-line UserError before any model or key is touched."""
     def select(items):
-        return select_items(items, args.limit, args.ids)
+        return select_items(items, config.limit, config.ids)
 
-    if experiment == "RQ2":
-        countries = choose(args.country, list(steering_countries()), "country")
-        methods = choose(args.steering_method, list(steering_methods()), "steering method", paper_steering_methods())
-        return [rq2_condition(c, m, args.method, select, args.questions_dir) for m in methods for c in countries]
-    if getattr(args, "variant", None):
-        return [sensitivity_condition(args.variant, args.method, select, args.questions_dir)]
-    items = select(load_questionnaire(questionnaire_path("English", args.questions_dir)))
-    return [rq1_condition(items, args.method, load_prompt_set("English"))]
+    if config.protocol == "release":  # the release's own items, prompts and messages, read from its checkout
+        if config.group:
+            raise UserError("--protocol release asks as the paper's release did, which had no groups; drop --group")
+        release = release_protocol_for(config)
+        if config.experiment == "RQ2":
+            countries = choose(config.country, release.countries(), "country")
+            methods = choose(config.steering_method, release.steering_methods(), "steering method")
+            return [release.rq2(m, c, select) for m in methods for c in countries]
+        if config.variant:
+            return [release.sensitivity(config.variant, select)]
+        return [release.rq1(select)]
+    if config.experiment == "RQ2":
+        countries = choose(config.country, list(steering_countries()), "country")
+        methods = choose(config.steering_method, list(steering_methods()), "steering method",
+                         paper_steering_methods())
+        if not config.group:
+            if config.human is not None:
+                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, or leave out --human")
+            return [rq2_condition(c, m, config.method, select, config.questions_dir) for m in methods for c in countries]
+        groups = parse_groups(config.group)
+        if config.human is not None and not Path(config.human).is_file():
+            raise UserError(f"--human {config.human} not found; prepare it with dataset/prepare_wvs.py --groups ...")
+        return [rq2_condition(c, m, config.method, select, config.questions_dir, group=g, human=config.human)
+                for g in groups for m in methods for c in countries]
+    if config.variant:
+        return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
+    items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
+    return [rq1_condition(items, config.method, load_prompt_set("English"))]
+
+
+def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], each
+    checked against inputs/groups/groups.json (an unknown variable or label names what exists)."""
+    from utils.analysis.groups import load_group_vars, parse_group  # group definitions are shared with the analysis
+
+    known = load_group_vars()
+    return list(dict.fromkeys(parse_group(t, known) for t in texts))
 
 
 def dry_run(conditions: list[Condition], path: Path) -> int:
@@ -87,11 +119,11 @@ class Planned:
     pending: int
 
 
-def results_root(args: argparse.Namespace) -> Path:
+def results_root(config: ProbeConfig) -> Path:
     """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
     in the paper's layout inside; point the analysis's --results-root at it)."""
-    root = Path(args.results_root)
-    name = getattr(args, "run_name", None)
+    root = Path(config.results_root)
+    name = config.run_name
     if not name:
         return root
     if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
@@ -99,16 +131,23 @@ def results_root(args: argparse.Namespace) -> Path:
     return root / "runs" / name
 
 
-def plan_conditions(args: argparse.Namespace, model_name: str, conditions: list[Condition], *,
+def check_destination(config: ProbeConfig, model_name: str) -> Path:
+    """The run's results root, checked with the model's folder inside it: a model name that would
+    climb out of it, or a bad `--run-name`, is a UserError here, before a key or a model is read."""
+    model_folder(model_name)
+    return results_root(config)
+
+
+def plan_conditions(config: ProbeConfig, model_name: str, conditions: list[Condition], *,
                     model_id: str | None = None) -> list[Planned]:
     """Check every condition's stored rows against this run before anything is loaded or sent:
     a file asked under another identity is a one-line UserError, and the file is not touched."""
     folder = model_folder(model_name)
-    root = results_root(args)
+    root = results_root(config)
     plans = []
     for cond in conditions:
         out_dir = results_dir(root, *cond.folder, folder)
-        identity = identity_for(args, model_id or model_id_for(args, model_name), cond.experiment, cond.labels)
+        identity = identity_for(config, model_id or model_id_for(config, model_name), cond.experiment, cond.labels)
         pending = len(cond.requests)
         if (out_dir / "results.csv").is_file():
             with ResultStore(out_dir / "results.csv") as store:
@@ -127,18 +166,18 @@ def check_identity(store: ResultStore, identity: RunIdentity, cond: Condition) -
                         "Give this run its own folder with --run-name NAME, or another --results-root")
 
 
-def run_conditions(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
+def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[], Prober],
                    conditions: list[Condition], *, model_id: str | None = None) -> int:
     """Run every condition with one prober; returns the exit code.
 
     Every condition's stored rows are checked against this run first (`plan_conditions`), and the
     model is made (`make_prober`, called at most once) only when some item is left to ask.
-    `model_id` is the model as rows record it (default: `model_id_for(args, model_name)`)."""
-    plans = plan_conditions(args, model_name, conditions, model_id=model_id)
+    `model_id` is the model as rows record it (default: `model_id_for(config, model_name)`)."""
+    plans = plan_conditions(config, model_name, conditions, model_id=model_id)
     if not any(p.pending for p in plans):
         n = sum(len(p.cond.requests) for p in plans)
         print(f"nothing left to do: all {n} items of {len(plans)} condition(s) already have ok rows "
-              f"under {results_root(args)}; no model was loaded")
+              f"under {results_root(config)}; no model was loaded")
         return 0
     prober: Prober | None = None
     bad = 0
@@ -150,12 +189,12 @@ def run_conditions(args: argparse.Namespace, model_name: str, make_prober: Calla
         started = time.monotonic()
         with ResultStore(out_dir / "results.csv") as store:
             check_identity(store, plan.identity, cond)  # again under the lock: another run may have written
-            meta = run_meta(vars(args), **{**cond.labels, **plan.identity.columns()}, n_items=len(cond.requests),
-                            inputs=input_hashes(cond, args.questions_dir))
+            meta = run_meta(config.arguments(), **{**cond.labels, **plan.identity.columns()},
+                            n_items=len(cond.requests), inputs=input_hashes(cond, config.questions_dir))
             if prober is None:
                 prober = make_prober()
-            summary = run_requests(prober, cond.requests, store, concurrency=args.concurrency,
-                                   max_attempts=args.max_attempts, progress=not args.quiet,
+            summary = run_requests(prober, cond.requests, store, concurrency=config.concurrency,
+                                   max_attempts=config.max_attempts, progress=not config.quiet,
                                    identity=plan.identity.columns())
             elapsed = time.monotonic() - started
             if store.rows:
@@ -165,11 +204,3 @@ def run_conditions(args: argparse.Namespace, model_name: str, make_prober: Calla
         print(f"{'/'.join(cond.folder)}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
     return 0 if bad == 0 else 1
 
-
-def run_study(args: argparse.Namespace, model_name: str, make_prober: Callable[[], Prober],
-              experiment: str = "RQ1", *, model_id: str | None = None) -> int:
-    """Dry-run or run the conditions the arguments select for one model."""
-    conditions = build_conditions(args, experiment)
-    if args.dry_run:
-        return dry_run(conditions, args.dry_run)
-    return run_conditions(args, model_name, make_prober, conditions, model_id=model_id)

@@ -27,6 +27,7 @@ tr.bad td{background:#fff3e0}figure{margin:14px 0 6px}figure img{max-width:100%;
 figcaption{font-size:13px;color:#333;margin-top:4px}.note{color:#555;font-size:12.5px}
 .scroll{max-height:420px;overflow:auto;display:inline-block;max-width:100%}
 code{background:#f4f4f4;padding:0 3px}
+.zoom{max-height:900px;overflow:auto;border:1px solid #eee}figure img.large{max-width:none}
 """
 
 
@@ -53,14 +54,34 @@ def table(columns: list[str], rows: list[list], bad_rows: set[int] | None = None
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """Codes and counts as integers: a CSV column with blanks (the models' rows of a matrix have no
+    country code) is read back as floats and would show `434.0000`. Columns named `*code`, `wave`,
+    `rank`, `n_*` or `n` whose values are all whole numbers become nullable integers.
+
+    >>> whole_numbers(pd.DataFrame({"country_code": [434.0, float("nan")], "score": [1.0, 2.0]})).dtypes.tolist()
+    [Int64Dtype(), dtype('float64')]
+    """
+    out = df.copy()
+    for col in out.columns:
+        name = str(col)
+        if not (name.endswith("code") or name in ("wave", "rank", "n") or name.startswith("n_")):
+            continue
+        values = pd.to_numeric(out[col], errors="coerce") if out[col].dtype == object else out[col]
+        if pd.api.types.is_float_dtype(values) and values.notna().any() \
+                and (values.dropna() == values.dropna().round()).all() and values.notna().sum() == out[col].notna().sum():
+            out[col] = values.round().astype("Int64")
+    return out
+
+
 def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None) -> str:
     """A data frame as a table, the first `max_rows` rows, saying where the rest is; an empty
-    frame is a sentence, never an empty table."""
+    frame is a sentence, never an empty table. Codes and counts are shown as integers."""
     if df.empty:
         return f'<p class="note">{esc(source.name) if source else "the table"} has no rows.</p>'
-    shown = df.head(max_rows)
-    rows = [[None if (isinstance(v, float) and math.isnan(v)) else (v.item() if hasattr(v, "item") else v)
-             for v in rec] for rec in shown.itertuples(index=False)]
+    shown = whole_numbers(df.head(max_rows))
+    rows = [[None if (v is pd.NA or (isinstance(v, float) and math.isnan(v))) else
+             (v.item() if hasattr(v, "item") else v) for v in rec] for rec in shown.itertuples(index=False)]
     rows = [[float("nan") if v is None else v for v in r] for r in rows]
     note = ""
     if len(df) > max_rows:
@@ -70,9 +91,29 @@ def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None
     return f'<div class="scroll">{table([str(c) for c in df.columns], rows)}</div>{note}'
 
 
+FULL_SIZE_PX = 1800  # wider PNGs (the 66-country matrix) are shown at full size in a scroll box
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's IHDR chunk; (0, 0) when it is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def image(path: Path, alt: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+    """The PNG embedded. One wider than `FULL_SIZE_PX` (a matrix of 66 countries and the models)
+    would be shrunk to the page's width until its labels cannot be read: it is shown at its full
+    pixel width (150 dpi: labels of 8 pt are about 17 px high) in a box that scrolls, with a
+    note saying so."""
+    raw = Path(path).read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
+    width, _ = png_size(raw)
+    if width <= FULL_SIZE_PX:
+        return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+    return (f'<div class="zoom"><img class="large" width="{width}" '
+            f'src="data:image/png;base64,{data}" alt="{esc(alt)}"></div>'
+            f'<p class="note">shown at full size ({width} px wide) so its labels can be read; scroll inside the box</p>')
 
 
 def page(title: str, body: str) -> str:

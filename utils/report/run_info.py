@@ -24,6 +24,30 @@ def _method(meta: dict) -> str:
     return str(meta.get("method") or meta.get("arguments", {}).get("method", ""))
 
 
+# The settings that shape each probe method's answers, as run_meta.json's `arguments` names them.
+# logprob reads the options' probabilities from one forward pass: no decoding at all.
+DECODING = {"logprob": (),
+            "sample": (("samples", "samples"), ("sample_temperature", "sample temperature"),
+                       ("max_new_tokens", "max tokens")),
+            "verbalized": (("temperature", "temperature"), ("retry_temperature", "retry temperature"),
+                           ("max_new_tokens", "max tokens"), ("max_attempts", "attempts"))}
+
+
+def decoding(method: str, arguments: dict) -> str:
+    """What the probe method used to get its answers, from the run's arguments (either spelling).
+
+    >>> decoding("logprob", {"temperature": 0.0, "max_new_tokens": 256})
+    'none (option probabilities read from the next-token log-probs)'
+    >>> decoding("sample", {"samples": 20, "sample-temperature": 1.0, "max_new_tokens": 8, "temperature": 0.0})
+    'samples 20, sample temperature 1.0, max tokens 8'
+    """
+    given = {str(k).replace("-", "_"): v for k, v in (arguments or {}).items()}
+    if method == "logprob":
+        return "none (option probabilities read from the next-token log-probs)"
+    fields = DECODING.get(method) or DECODING["verbalized"]
+    return ", ".join(f"{label} {given[key]}" for key, label in fields if key in given)
+
+
 def run_info_section(results_root: Path) -> str:
     metas = read_metas(results_root)
     if not metas:
@@ -36,11 +60,9 @@ def run_info_section(results_root: Path) -> str:
         experiments = sorted({str(m.get("experiment", "")) for m in ms})
         starts = sorted(str(m.get("started_at", "")) for m in ms if m.get("started_at"))
         elapsed = sum(float(m.get("elapsed_s") or 0) for m in ms)
-        args = ms[0].get("arguments", {})
-        decoding = ", ".join(f"{k} {args[k]}" for k in ("temperature", "max_new_tokens", "samples", "max_attempts")
-                             if k in args and (k != "samples" or method == "sample"))
+        arguments = ms[0].get("arguments", {})
         rows.append([model, method, ", ".join(experiments), len(ms), starts[0] if starts else "",
-                     starts[-1] if starts else "", f"{elapsed:.0f}", decoding])
+                     starts[-1] if starts else "", f"{elapsed:.0f}", decoding(method, arguments)])
     cols = ["model", "probe method", "experiments", "conditions", "first started", "last started",
             "probing time (s)", "decoding"]
     versions: dict[str, set[str]] = defaultdict(set)

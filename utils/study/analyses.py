@@ -24,6 +24,7 @@ from types import ModuleType
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.result_layout import find_result_files
+from utils.study.argv import flag_argv, parse
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ ANALYSES = (
     Analysis("rq1_average_human", ("RQ1",)),
     Analysis("human_alignment_matrix", ("RQ1",)),
     Analysis("rq2_steering", ("RQ1", "RQ2")),
+    Analysis("internal_consistency", ("RQ1",)),  # RQ2's conditions too where they exist
     Analysis("sensitivity", ("RQ1", "sensitivity")),
     Analysis("rq3_temporal", ("RQ1",), (5, 6, 7)),
     Analysis("elicitation", ("RQ1",)),  # only across probe methods: `run_comparison`
@@ -74,7 +76,6 @@ def _module(script: str) -> ModuleType | None:
 def shared_argv(flags: dict) -> list[str]:
     """The study's [analysis] keys as the shared analysis flags, checked by that parser."""
     from utils.analysis.flags import parser
-    from utils.study.plan import flag_argv, parse
 
     ap = parser("study")
     argv = flag_argv(ap, {k: v for k, v in flags.items() if k != "paper_compat"}, "[analysis]",

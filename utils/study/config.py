@@ -32,6 +32,7 @@ from utils.probing.conditions import (
     steering_countries,
     steering_methods,
 )
+from utils.study.analyses import ANALYSES, shared_argv
 from utils.study.checks import as_list, choice, known, table, text
 from utils.study.checks import methods as methods_of
 
@@ -124,6 +125,7 @@ def load_study(path: Path) -> Study:
 def _study(data: dict, path: Path) -> Study:
     known(data, SECTIONS, "top level")
     study = table(data, "study")
+    known(study, ("name",), "[study]")
     name = text(study.get("name", path.stem), "study.name")
     out = table(data, "output")
     known(out, ("results_root", "figures", "report", "human_dir"), "[output]")
@@ -227,8 +229,6 @@ def _human(raw: dict, human_dir: Path) -> HumanSpec:
 
 
 def _analysis(raw: dict) -> AnalysisSpec:
-    from utils.study.analyses import ANALYSES
-
     raw = dict(raw)
     enabled = raw.pop("enabled", True)
     scripts = raw.pop("scripts", {})
@@ -240,7 +240,5 @@ def _analysis(raw: dict) -> AnalysisSpec:
     unknown = sorted(set(scripts) - set(names))
     if unknown:
         raise UserError(f"analysis.scripts: unknown {', '.join(unknown)}; the scripts are {', '.join(names)}")
-    from utils.study.analyses import shared_argv
-
     shared_argv(raw)  # a bad flag fails now, not after hours of probing
     return AnalysisSpec(bool(enabled), only, raw, scripts)

