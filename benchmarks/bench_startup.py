@@ -3,7 +3,7 @@ before, plus the first start (converts the GGUF file into the cache).
 
     python benchmarks/bench_startup.py              # 1 first start, 5 later starts each way, 0 without the cache
     python benchmarks/bench_startup.py --quick      # 1 first start, 2 later starts each way
-    python benchmarks/bench_startup.py --warm 7 --no-cache-runs 1
+    python benchmarks/bench_startup.py --warm 7 --floor --no-cache-runs 1
 
 Every start is a fresh Python process, as a run of `code/RQ1/prob_by_llm.py` is, timed from
 before its imports to the loaded model (`startup s`) and from after the script's own imports
@@ -18,6 +18,8 @@ machine:
   entry written as it was (safetensors' `save_model`, which keeps the tied weight as
   `lm_head.weight`; transformers then fills the embeddings with random numbers and ties them).
   Both ways read the tokenizer from the entry's `tokenizer.json`.
+* `--floor`: the imports alone (torch, transformers' Llama), which any start pays before it
+  reads a byte of the model; what a later start spends above this is ours.
 
 The cache lives in a temporary folder (`--cache-dir` to choose one), emptied before the first
 start, so the user's own cache is neither used nor touched. Each start also writes the
@@ -55,6 +57,15 @@ with torch.inference_mode():
     torch.save(torch.log_softmax(model(ids).logits[0, -1], dim=-1), sys.argv[1])
 print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
 """
+# What any start pays before it reads a byte of the model: the imports of torch and transformers' Llama.
+FLOOR = """
+import json, time
+t0 = time.perf_counter()
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+import transformers.models.llama.modeling_llama
+print(json.dumps({"startup_s": time.perf_counter() - t0}))
+"""
 # A later start as it was before (see the docstring), on an entry written by `write_entry_as_before`.
 BEFORE = """
 import json, sys, time
@@ -79,14 +90,17 @@ print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
 """
 
 
-def start(cache_dir: Path, out: Path, use_cache: bool = True, before: Path | None = None) -> dict:
-    """One start in a fresh process; `before`: the old way, on that entry."""
+def start(cache_dir: Path, out: Path, use_cache: bool = True, before: Path | None = None,
+          floor: bool = False) -> dict:
+    """One start in a fresh process; `before`: the old way, on that entry; `floor`: imports only."""
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_dir), "PYTHONPATH": str(ROOT)}
     env.pop("LLM_GLOBAL_OPINION_NO_CACHE", None)
     if not use_cache:
         env["LLM_GLOBAL_OPINION_NO_CACHE"] = "1"
     argv = [sys.executable, "-c", CHILD, str(out)] if before is None else \
         [sys.executable, "-c", BEFORE, str(out), str(before)]
+    if floor:
+        argv = [sys.executable, "-c", FLOOR]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"a start failed:\n{proc.stderr[-3000:]}")
@@ -124,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cache-runs", type=int, default=0,
                    help="starts with the cache switched off (each converts, as every start did before the cache; "
                         "default 0)")
-    p.add_argument("--cache-dir", type=Path, default=None, help="XDG_CACHE_HOME for the runs (default: a temporary folder)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="XDG_CACHE_HOME for the runs (default: a temporary folder)")
     p.add_argument("--quick", action="store_true", help="2 later starts of each way")
+    p.add_argument("--floor", action="store_true",
+                   help="also time the imports alone (torch, transformers' Llama), which every start pays")
     args = p.parse_args(argv)
     if args.quick:
         args.warm = 2
@@ -142,10 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in entry.iterdir()) / 2**20
         old_entry = tmp / "before" / entry.name
         write_entry_as_before(entry, old_entry)
-        warm, before = [], []
-        for i in range(max(1, args.warm)):  # alternating, so both ways share the machine's load
+        warm, before, floor = [], [], []
+        for i in range(max(1, args.warm)):  # alternating, so all share the machine's load
             before.append(start(cache, tmp / f"before{i}.pt", before=old_entry))
             warm.append(start(cache, tmp / f"warm{i}.pt"))
+            if args.floor:
+                floor.append(start(cache, tmp / "unused.pt", floor=True))
             loads.append(load_average())
         same = all(torch.equal(torch.load(tmp / f"{way}{i}.pt"), reference)
                    for way in ("warm", "before") for i in range(len(warm)))
@@ -157,15 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     def median(runs, key):
         return statistics.median(r[key] for r in runs)
 
-    print(f"bundled SmolLM2-135M-Instruct; torch {torch.__version__}, {os.cpu_count()} CPUs; cache entry {size:.0f} MiB; "
-          f"load average (1/5/15 min) at the start and after each pair: {'; '.join(loads)}")
+    print(f"bundled SmolLM2-135M-Instruct; torch {torch.__version__}, {os.cpu_count()} CPUs; "
+          f"cache entry {size:.0f} MiB; load average (1/5/15 min) at the start and after each pair: {'; '.join(loads)}")
     print("| start | runs | startup s (median) | load s (median) |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| first (cache empty: hash, convert, write the entry) | 1 | {cold['startup_s']:.1f} | {cold['load_s']:.1f} |")
+    print(f"| first (cache empty: hash, convert, write the entry) | 1 | {cold['startup_s']:.1f} | "
+          f"{cold['load_s']:.1f} |")
     print(f"| later, before (checksums, then load; tied weight as lm_head.weight) | {len(before)} | "
           f"{median(before, 'startup_s'):.1f} | {median(before, 'load_s'):.1f} |")
     print(f"| later (read the cached entry, checksums verified) | {len(warm)} | {median(warm, 'startup_s'):.1f} | "
           f"{median(warm, 'load_s'):.1f} |")
+    if floor:
+        print(f"| imports alone (torch, transformers' Llama and Auto classes) | {len(floor)} | "
+              f"{median(floor, 'startup_s'):.1f} | - |")
     if off:
         print(f"| cache switched off (convert every start) | {len(off)} | {median(off, 'startup_s'):.1f} | "
               f"{median(off, 'load_s'):.1f} |")

@@ -32,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.answers import questionnaire_items  # noqa: E402
-from utils.analysis.groups import ALL, load_group_vars, parse_group  # noqa: E402
+from utils.core.groups import ALL, load_group_vars, parse_group  # noqa: E402
 from utils.analysis.microdata import meta_path  # noqa: E402
 from utils.analysis.wave_map import COUNTRIES_PATH, load_wave_map  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
@@ -147,7 +147,8 @@ def with_group(table: pd.DataFrame, args) -> pd.DataFrame:
     if "group_var" not in old.columns:
         old = old.assign(group_var=ALL, group=ALL)
     if ((old["group_var"] == var) & (old["group"] == label)).any():
-        raise UserError(f"{args.output} already holds the rows of {var}={label}; write another --output or drop --append")
+        raise UserError(f"{args.output} already holds the rows of {var}={label}; "
+                        "write another --output or drop --append")
     return pd.concat([old, table], ignore_index=True)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.answer_rows import position_map, questionnaire_codes, read_row  # noqa: E402
 from utils.analysis.flags import run  # noqa: E402
+from utils.analysis.paper_compat import release_translation_gaps  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
@@ -73,9 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     out.writerow(meta + ["", "", ans.detail or ans.reason, f.probe_method, "", ""])
             total, parsed_total = total + len(rows), parsed_total + ok
-            absent = len(set(codes) - {r.get("id", "") for r in rows})
+            present = {r.get("id", "") for r in rows}
+            asked_its_way = rows[0].get("protocol") == "release" or "status" not in rows[0]  # or the release's file
+            gaps = release_translation_gaps(f.method, f.country) if f.experiment == "RQ2" and asked_its_way else ()
+            untranslated = [i for i in gaps if i in codes and i not in present]
+            absent = len(set(codes) - present) - len(untranslated)
+            why = (f"; {len(untranslated)} more not in the release's translation, so never asked its way "
+                   f"({', '.join(untranslated)})") if untranslated else ""
             print(f"{f.experiment:12s} {f.method:18s} {f.country:10s} {f.model:45s} {ok:4d}/{len(rows):<4d} "
-                  f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent")
+                  f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
             if remapped:
                 print(f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "
                       f"the questionnaire's codes ({', '.join(remapped)}); remap = by_position in {args.out.name}")

@@ -14,6 +14,13 @@ Significance (utils/analysis/significance.py, --test rel|ind, --correction none|
 stars per condition against none, and rows with model AVG (mean over models) per country and
 condition. rq2_paper_table.csv/.md/.tex: the supplementary material's layout (paper_table.py).
 --paper-compat: the original rq2_results.py arithmetic instead (utils/analysis/paper_compat_rq2.py).
+
+--by GROUPVAR adds the runs steered toward a group inside the country (`prob_by_*.py --group
+age=18-29`): rq2_group_steering.csv scores each against that group's distribution (score_group)
+and against the whole country's (score_country), next to the same method steered toward the
+whole country and to no steering, both scored against the group (base_group, none_group), on the
+items all four answered; gain_group = score_group - base_group says whether naming the group
+moved the model toward it, beyond naming the country. Figure: rq2_group_steering.
 """
 from __future__ import annotations
 
@@ -28,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import metrics, paper_compat_scripts, significance  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
-from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.flags import add_by, parse_args, parser, report_written, run  # noqa: E402
+from utils.analysis.group_scores import group_scorings, groups_in_table  # noqa: E402
 from utils.analysis.paper_table import write_paper_table  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, grid, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
@@ -186,16 +194,92 @@ def plot_gains(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     return save(fig, out, "rq2_steering_gains")
 
 
+GROUP_COLUMNS = ["model", "country", "country_code", "method", "group_var", "group", "score_group", "score_country",
+                 "base_group", "none_group", "gain_group", "n_items"]
+
+
+def group_table(sc, scorings: dict, by: str, cfg, policy=None) -> pd.DataFrame:
+    """Each run steered toward a `by` group, scored against that group and the whole country, and
+    the same method's whole-country run and the model's RQ1 answer scored against the group; all
+    on the items the four share, out of the 144 minus the country's few-shot items."""
+    inputs_dir = cfg.extra["inputs_dir"]
+    files = [f for f in model_files(cfg.results_root, "RQ2", cfg.models, policy, groups=True) if f.group_var == by]
+    if not files:
+        raise UserError(f"no RQ2 results steered toward a {by} group under {cfg.results_root}; run "
+                        f"code/RQ2/prob_by_llm.py (or prob_by_api.py) with --group {by}=<group> first")
+    h = sc.human
+    ids, orders = list(h.item_ids), list(h.orders)
+    codes = steering_setup(inputs_dir)[1]
+    whole = {(f.model, f.country, f.method): f.path for f in model_files(cfg.results_root, "RQ2", cfg.models, policy)}
+    rq1 = {f.model: f.path for f in model_files(cfg.results_root, "RQ1", policy=policy)}
+
+    def answers(path):
+        return sc.model(load_answers(path, ids, orders, policy)) if path is not None else np.full(
+            (len(ids), h.counts.shape[-1]), np.nan)
+
+    rows = []
+    for f in files:
+        code = country_code(f.country, codes)
+        g = scorings.get(f.group)
+        if g is None or code not in set(g.human.country_codes.tolist()) or code not in set(h.country_codes.tolist()):
+            print(f"note: no human data for {by}={f.group} in {f.country}; {f.path} is left out")
+            continue
+        gi, ci = list(g.human.country_codes).index(code), list(h.country_codes).index(code)
+        kept = np.array([i not in few_shot_ids(f.country, inputs_dir / "few_shot") for i in ids])
+        steered = answers(f.path)
+        s = {"score_group": g.similarity(steered, g.shares[gi]), "score_country": sc.similarity(steered, sc.shares[ci]),
+             "base_group": g.similarity(answers(whole.get((f.model, f.country, f.method))), g.shares[gi]),
+             "none_group": g.similarity(answers(rq1.get(f.model)), g.shares[gi])}
+        common = kept & np.all([np.isfinite(v) for k, v in s.items() if not np.isnan(v).all()], axis=0)
+        means = {k: float(np.mean(v[common])) if common.any() and np.isfinite(v[common]).all() else np.nan
+                 for k, v in s.items()}
+        rows.append({"model": f.model, "country": f.country, "country_code": code, "method": f.method,
+                     "group_var": by, "group": f.group, **means,
+                     "gain_group": means["score_group"] - means["base_group"],
+                     "n_items": int(common.sum())})
+    if not rows:
+        raise UserError(f"none of the {by}-steered RQ2 runs has human data for its group; check --human")
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS).sort_values(["model", "country", "method", "group"], kind="stable")
+
+
+def plot_group_steering(gdf: pd.DataFrame, by: str, synthetic: bool, out: Output) -> list[Path]:
+    """Per model, one row per run steered toward a group: its score against the group (filled)
+    and against the whole country (cross), and the whole-country run's score against the group
+    (open): filled right of open means naming the group moved the model toward it."""
+    models = list(dict.fromkeys(gdf["model"]))
+    n = gdf.groupby("model").size().max()
+    fig, axes = grid(len(models), 2, 6.0, 0.32 * n + 1.6)
+    for ax, model in zip(axes, models):
+        d = gdf[gdf["model"] == model]
+        y = np.arange(len(d))
+        ax.plot(d["base_group"], y, "o", mfc="none", color="0.4", label="steered to the country, vs the group")
+        ax.plot(d["score_group"], y, "o", color=COLORS[0], label="steered to the group, vs the group")
+        ax.plot(d["score_country"], y, "x", color=COLORS[1], label="steered to the group, vs the whole country")
+        ax.set_yticks(y, [f"{r.country} {r.method} {by}={r.group}" for r in d.itertuples()], fontsize=7)
+        ax.set_ylim(len(d) - 0.5, -0.5)
+        ax.set_title(short_name(model), fontsize=9)
+        ax.set_xlabel("score (mean over the shared items)")
+    title(fig, f"RQ2: steering toward a {by} group inside the country", synthetic, out.metric)
+    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8)
+    return save(fig, out, "rq2_group_steering")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
     significance.add_arguments(ap)
+    add_by(ap, "also score the runs steered toward a GROUPVAR group (--group) against that group and the whole "
+               "country: rq2_group_steering.csv and its figure")
     cfg = parse_args(ap, argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         codes = steering_setup(cfg.extra["inputs_dir"])[1]
         return report_written(paper_compat_scripts.rq2_steering(
             cfg, lambda c: country_code(c, codes), lambda c: few_shot_ids(c, cfg.extra["inputs_dir"] / "few_shot")))
+    if cfg.extra["by"]:
+        groups_in_table(cfg.human, cfg.extra["by"])  # an unknown or absent group variable: say so before scoring
     sc = load_scoring(cfg)
     df = score_table(sc, cfg.results_root, cfg.models, cfg.extra["inputs_dir"] / "few_shot", cfg.extra["inputs_dir"],
                      answer_policy(cfg, sc))
@@ -207,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     written += write_paper_table(df, cfg.output, "rq2_paper_table", significance.caption(cfg.extra["test"], cfg.extra["correction"]))
     written += plot_table(wide, sc.human.synthetic, cfg.output, marks)
     written += plot_gains(df, sc.human.synthetic, cfg.output)
+    if cfg.extra["by"]:
+        by = cfg.extra["by"]
+        gdf = group_table(sc, group_scorings(cfg, by, list(sc.human.item_ids), list(sc.human.orders)), by, cfg,
+                          answer_policy(cfg, sc))
+        written.append(write_csv(gdf, cfg.output, "rq2_group_steering.csv"))
+        written += plot_group_steering(gdf, by, sc.human.synthetic, cfg.output)
     print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return report_written(written)
 

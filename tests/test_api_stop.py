@@ -116,20 +116,25 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize(("sig", "concurrency", "then"), [
-    (signal.SIGINT, "1", ("sleep", 120.0)),
-    (signal.SIGTERM, "4", ("sleep", 120.0)),
-    (signal.SIGINT, "4", ("status", 503, {})),  # every later request fails: items sit in back-off
-], ids=["ctrl-c-in-flight", "sigterm-in-flight-4", "ctrl-c-in-backoff-4"])
-def test_stop_takes_effect_within_seconds(tmp_path, sig, concurrency, then):
+SAMPLE = ("--method", "sample", "--samples", "5")  # a server that ignores `n`: 5 requests an item
+
+
+@pytest.mark.parametrize(("sig", "concurrency", "then", "method"), [
+    (signal.SIGINT, "1", ("sleep", 120.0), ()),
+    (signal.SIGTERM, "4", ("sleep", 120.0), ()),
+    (signal.SIGINT, "4", ("status", 503, {}), ()),  # every later request fails: items sit in back-off
+    (signal.SIGTERM, "1", ("sleep", 120.0), SAMPLE),  # a fan-out request on the wire (its own thread)
+], ids=["ctrl-c-in-flight", "sigterm-in-flight-4", "ctrl-c-in-backoff-4", "sigterm-sample-fan-out"])
+def test_stop_takes_effect_within_seconds(tmp_path, sig, concurrency, then, method):
     results = tmp_path / "RQ1" / "m" / "results.csv"
-    with FakeOpenAIServer() as srv:
-        srv.script.extend([None, None] + [then] * 200)  # two answers, then slow replies or 503s
+    answered = 10 if method else 2  # requests of the two items that finish
+    with FakeOpenAIServer(pick_one=bool(method), honour_n=not method) as srv:
+        srv.script.extend([None] * answered + [then] * 400)  # two items answered, then slow replies or 503s
         proc = subprocess.Popen(script(tmp_path, srv.base_url, "--limit", "20", "--concurrency", concurrency,
-                                       "--timeout", "300"), cwd=tmp_path, stdout=subprocess.PIPE,
+                                       "--timeout", "300", *method), cwd=tmp_path, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            wait_for(lambda: results.exists() and len(ok_rows(tmp_path)) == 2 and len(srv.requests) >= 3)
+            wait_for(lambda: results.exists() and len(ok_rows(tmp_path)) == 2 and len(srv.requests) > answered)
             if then[0] == "status":
                 wait_for(lambda: len(srv.requests) >= 10)  # retries under way, back-offs growing
             else:

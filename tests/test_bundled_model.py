@@ -20,9 +20,9 @@ def test_main_command_gives_valid_distributions_for_all_144_items(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / "RQ1" / "SmolLM2-135M-Instruct"
     rows = read_results(folder / "results.csv")
-    assert len(rows) == 144 and len({r["id"] for r in rows}) == 144
+    assert len(rows) == 145 and len({r["id"] for r in rows}) == 145  # the 144 and Q151 (for RQ3)
     valid = [r for r in rows if r["status"] == "ok" and abs(sum(json.loads(r["distribution"]).values()) - 1) < 1e-9]
     assert len(valid) / len(rows) >= 0.99
     meta = json.loads((folder / "run_meta.json").read_text())
     assert meta["arguments"]["method"] == "logprob" and meta["elapsed_s"] > 0
-    assert "144 items" in proc.stdout
+    assert "145 items" in proc.stdout

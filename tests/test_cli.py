@@ -31,8 +31,8 @@ def test_dry_run_renders_every_item_and_loads_no_model(tmp_path):
     proc = run(LLM, "--dry-run", str(out), "--method", "verbalized", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 144 and {"id", "language", "prompt"} <= set(rows[0])
-    assert rows[0]["id"] == "Q1" and rows[0]["language"] == "English"
+    assert len(rows) == 145 and {"id", "language", "prompt"} <= set(rows[0])  # the 144, and Q151 for RQ3
+    assert rows[0]["id"] == "Q1" and rows[0]["language"] == "English" and rows[-1]["id"] == "Q151"
     assert all(r["prompt"].rstrip().endswith("Reply:") for r in rows)
     assert "no model was called" in proc.stdout
 
@@ -82,7 +82,7 @@ def test_api_script_against_local_server(tmp_path, server):
 
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path):
-    """Kill the API run with SIGKILL several times; the restarted run ends with 144 unique ids,
+    """Kill the API run with SIGKILL several times; the restarted run ends with 145 unique ids,
     and every row that was on disk before a kill is still there unchanged."""
     rng = random.Random(7)
     results = tmp_path / "RQ1" / "m" / "results.csv"
@@ -109,7 +109,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = read_results(results)
     ids = [r["id"] for r in rows]
-    assert len(ids) == 144 and len(set(ids)) == 144
+    assert len(ids) == 145 and len(set(ids)) == 145  # RQ1's 144 items and Q151
     assert all(r["status"] == "ok" for r in rows)
     final = {r["id"]: r["distribution"] for r in rows}
     assert all(final[i] == d for i, d in seen.items())

@@ -79,6 +79,17 @@ def setup(tmp_path: Path, script: str) -> tuple[list[str], Path]:
     elif script == "sensitivity":
         target = res / "Discussion" / "sensitivity" / "number" / "org" / "m1" / "results.csv"
         write_results(target, M2)
+    elif script == "robustness":  # one perturbed prompt beside the original, identified by its columns
+        perturbed = res / "Robustness" / "RQ1" / "order-1" / "org" / "m1" / "results.csv"
+        write_results(perturbed, M2)
+        pd.read_csv(perturbed, dtype=str).assign(experiment="RQ1", model="org/m1", perturb_family="order",
+                                                 perturb_index="1", perturb_seed="0").to_csv(perturbed, index=False)
+        argv += ["--n-boot", "10"]
+    elif script == "rq1_groups":  # a table with group rows: the whole countries' counts, again as both sexes
+        table = pd.read_csv(human, dtype={"option": str}).assign(group_var="all", group="all")
+        pd.concat([table] + [table.assign(group_var="sex", group=g) for g in ("male", "female")]).to_csv(human,
+                                                                                                         index=False)
+        argv += ["--n-boot", "10", "--n-perm", "9"]
     elif script == "elicitation":  # m1 by a second probe method, in its own results root
         write_ours(tmp_path / "logprob" / "RQ1" / "org" / "m1" / "results.csv", M2, "logprob")
         argv += ["--compare", str(tmp_path / "logprob"), "--n-boot", "10"]

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wasserstein_distance
-from wvs_fixtures import group_microdata, hand_group, load_script
+from wvs_fixtures import ROOT, group_microdata, hand_group, load_script
 
 from utils.analysis import group_scores as group_scores_module
+from utils.analysis.flags import run
 from utils.analysis.group_scores import gap_test
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
@@ -57,14 +58,14 @@ def model_answers(seed: int) -> dict[str, dict[str, float]]:
 def write_results(path, answers):
     path.parent.mkdir(parents=True, exist_ok=True)
     by_id = {it.id: it for it in ITEMS}
-    rows = [{"id": i, "question": "q", "choices": str(list(by_id[i].choices)), "choice_keys": str(list(by_id[i].choice_keys)),
-             "answer": "", "type": "Opinion-Dependent", "response": str({k: f"{v}%" for k, v in d.items()})}
+    rows = [{"id": i, "question": "q", "choices": str(list(by_id[i].choices)),
+             "choice_keys": str(list(by_id[i].choice_keys)), "answer": "", "type": "Opinion-Dependent", "response": str({k: f"{v}%" for k, v in d.items()})}
             for i, d in answers.items()]
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def hand_scores(df: pd.DataFrame, var: str, column: str, answers: dict, weighted: bool) -> dict:
-    """(country, group) -> mean over items of 1 - W1/(N-1), from counts made row by row."""
+def hand_scores(df: pd.DataFrame, var: str, column: str, answers: dict, weighted: bool, metric: str = "w1") -> dict:
+    """(country, group) -> mean over items of 1 - W1/(N-1) (or 1 - TVD), from counts made row by row."""
     counts: dict = defaultdict(lambda: defaultdict(float))
     for _, row in df.iterrows():
         group = hand_group(var, float(row[column]))
@@ -82,8 +83,11 @@ def hand_scores(df: pd.DataFrame, var: str, column: str, answers: dict, weighted
         p = np.array([answers[item].get(k, 0.0) for k in it.order])
         if q.sum() == 0 or p.sum() == 0:
             continue
-        w1 = wasserstein_distance(np.arange(n), np.arange(n), p / p.sum(), q / q.sum())
-        per_item[(c, g)].append(1 - w1 / (n - 1))
+        p, q = p / p.sum(), q / q.sum()
+        if metric == "tvd":
+            per_item[(c, g)].append(1 - 0.5 * np.abs(p - q).sum())
+        else:
+            per_item[(c, g)].append(1 - wasserstein_distance(np.arange(n), np.arange(n), p, q) / (n - 1))
     return {k: (float(np.mean(v)), len(v)) for k, v in per_item.items()}
 
 
@@ -126,3 +130,109 @@ def test_rq1_country_level_by_sex_matches_hand_scores(sex_case, weights):
             assert r.n_respondents == ((df["B_COUNTRY"] == r.country_code)
                                        & (df["Q260"] == {"male": 1, "female": 2}[r.group])).sum()
     assert (out / "rq1_group_scores.png").stat().st_size > 0
+
+
+def test_rq1_groups_counts_and_gap_match_hand_scores(sex_case, capsys):
+    df, human, res, answers, tmp = sex_case
+    out = tmp / "groups"
+    script = load_script("show_results/rq1_groups.py")
+    assert script.main(["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png",
+                        "--by", "sex", "--n-boot", "200", "--n-perm", "199"]) == 0
+    summary = pd.read_csv(out / "rq1_groups.csv").set_index("model")
+    per_group = pd.read_csv(out / "rq1_groups_by_group.csv").set_index(["model", "group"])
+    for model, a in answers.items():
+        hand = hand_scores(df, "sex", "Q260", a, False)
+        countries = sorted({c for c, _ in hand})
+        male = np.array([hand[(c, "male")][0] for c in countries])
+        female = np.array([hand[(c, "female")][0] for c in countries])
+        assert per_group.loc[(model, "male"), "n_closest"] == (male > female).sum()
+        assert per_group.loc[(model, "female"), "n_closest"] == (female > male).sum()
+        assert per_group.loc[(model, "male"), "mean_score"] == pytest.approx(male.mean(), abs=1e-6)
+        best, worst = ("male", "female") if male.mean() > female.mean() else ("female", "male")
+        row = summary.loc[model]
+        assert (row["best_group"], row["worst_group"], row["n_countries"]) == (best, worst, len(countries))
+        assert row["gap"] == pytest.approx(abs(male.mean() - female.mean()), abs=1e-6)
+        assert 0 < row["p_value"] <= 1 and row["ci_low"] <= row["gap"] <= row["ci_high"]
+    assert "| Model | Groups |" in (out / "rq1_groups.md").read_text()
+    assert r"\begin{tabular}" in (out / "rq1_groups.tex").read_text() and (out / "rq1_groups.png").is_file()
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("rq1_country_level", ["--by", "sex", "--paper-compat"], "--paper-compat reproduces the paper, which had no "
+                                                             "respondent groups; drop --by"),
+    ("rq1_country_level", ["--by", "religion"], "unknown group variable religion; known: sex, age, education"),
+    ("rq1_country_level", ["--by", "education"], "has no education groups (it has: sex, age)"),
+    ("rq1_groups", ["--by", "sex,height"], "unknown group variable height"),
+])
+def test_bad_by_is_one_line(sex_case, capsys, script, argv, message):
+    df, human, res, answers, tmp = sex_case
+    try:
+        rc = run(load_script(f"show_results/{script}.py").main, ["--human", str(human), "--results-root", str(res),
+                                                                 "--out", str(tmp / "bad"), "--formats", "png", *argv])
+    except SystemExit as exc:  # argparse's one-line error, before the script runs
+        rc = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and message in err[0]
+
+
+def write_rq2(path, answers, model, method, country, group=None):
+    """An RQ2 results file whose rows carry the identity columns, as our runs write them."""
+    write_results(path, answers)
+    df = pd.read_csv(path)
+    df = df.assign(experiment="RQ2", model=model, method="verbalized", steering_method=method, country=country,
+                   group_var=group[0] if group else "", group=group[1] if group else "")
+    df.to_csv(path, index=False)
+
+
+def test_rq2_steering_by_sex_scores_against_the_group_and_the_country(sex_case):
+    df, human, res, answers, tmp = sex_case
+    steered, to_country = model_answers(3), model_answers(4)
+    write_rq2(res / "RQ2" / "persona" / "Germany" / "sex=female" / "m1" / "results.csv", steered, "m1", "persona",
+              "Germany", ("sex", "female"))
+    write_rq2(res / "RQ2" / "persona" / "Germany" / "m1" / "results.csv", to_country, "m1", "persona", "Germany")
+    out = tmp / "rq2"
+    script = load_script("show_results/rq2_steering.py")
+    assert script.main(["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png",
+                        "--by", "sex"]) == 0
+    got = pd.read_csv(out / "rq2_group_steering.csv")
+    assert len(got) == 1
+    row = got.iloc[0]
+    assert (row["model"], row["country"], row["method"], row["group"]) == ("m1", "Germany", "persona", "female")
+    few_shot = {ex["id"] for ex in pd.read_json(ROOT / "inputs" / "few_shot" / "Germany.json")["items"]}
+    women = df[(df["B_COUNTRY"] == 276) & (df["Q260"] == 2)]
+    whole = df[df["B_COUNTRY"] == 276]
+
+    def score(a, people):
+        out = []
+        for it in ITEMS:
+            if it.id in few_shot:
+                continue
+            n = len(it.order)
+            q = np.array([(people[it.id] == int(k)).sum() for k in it.order], dtype=float)
+            p = np.array([a[it.id].get(k, 0.0) for k in it.order])
+            out.append(1 - wasserstein_distance(np.arange(n), np.arange(n), p / p.sum(), q / q.sum()) / (n - 1))
+        return np.mean(out), len(out)
+
+    assert row["score_group"] == pytest.approx(score(steered, women)[0], abs=1e-6)
+    assert row["score_country"] == pytest.approx(score(steered, whole)[0], abs=1e-6)
+    assert row["base_group"] == pytest.approx(score(to_country, women)[0], abs=1e-6)
+    assert row["none_group"] == pytest.approx(score(answers["m1"], women)[0], abs=1e-6)
+    assert row["gain_group"] == pytest.approx(row["score_group"] - row["base_group"], abs=1e-6)
+    assert row["n_items"] == score(steered, women)[1]
+    # the group-steered run stays out of the paper's table: one persona row for Germany, the country's
+    scores = pd.read_csv(out / "rq2_steering_scores.csv")
+    persona = scores[(scores["model"] == "m1") & (scores["method"] == "persona")]
+    assert len(persona) == 1 and (out / "rq2_group_steering.png").is_file()
+
+
+def test_by_follows_the_metric(sex_case):
+    df, human, res, answers, tmp = sex_case
+    out = tmp / "tvd"
+    assert load_script("show_results/rq1_country_level.py").main(
+        ["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png", "--n-boot", "50",
+         "--by", "sex", "--metric", "tvd", "--models", "m1"]) == 0
+    got = pd.read_csv(out / "rq1_group_scores_tvd.csv")
+    expected = hand_scores(df, "sex", "Q260", answers["m1"], False, "tvd")
+    assert len(got) == len(expected) > 0
+    for r in got.itertuples():
+        assert r.score == pytest.approx(expected[(int(r.country_code), r.group)][0], abs=1e-6)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from wvs_fixtures import group_microdata, load_script
 
-from utils.analysis.groups import load_group_vars
+from utils.core.groups import load_group_vars
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.probing.cli import local_config

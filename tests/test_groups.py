@@ -11,8 +11,8 @@ import pytest
 from wvs_fixtures import (COUNTRIES, GROUP_COLUMNS_7, group_microdata, hand_counts, hand_group, hand_group_counts,
                           load_script, specs)
 
-from utils.analysis import groups as groups_module
-from utils.analysis.groups import load_group_vars, parse_group, parse_group_vars
+from utils.core import groups as groups_module
+from utils.core.groups import load_group_vars, parse_group, parse_group_vars
 from utils.analysis.human_data import load_human, read_long_table
 from utils.core.errors import UserError
 

@@ -509,3 +509,118 @@ def test_the_local_prober_applies_the_chat_template_to_the_releases_messages(rel
     accepted = release_stores(release.match_llm_str, reply)
     assert (result.response if result.status == "ok" else None) == accepted
     assert result.status == "ok" or "not accepted by the release's rule" in result.error
+
+
+# -- Q151: asked in RQ1 under our protocol, scored in RQ3 only ---------------------------------------------
+
+def test_rq1_asks_q151_for_rq3_and_scores_the_144():
+    import json
+
+    from utils.analysis.answers import questionnaire_items
+    from utils.analysis.wave_map import load_wave_map
+    from utils.probing.conditions import rq1_items
+
+    items = rq1_items()
+    assert len(items) == 145 and items[-1].id == "Q151" and len({it.id for it in items}) == 145
+    cross = load_wave_map()
+    assert len(cross) == 75 and {w.id for w in cross} <= {it.id for it in items}  # RQ3 can score all 75
+    q151 = next(w for w in cross if w.id == "Q151")
+    assert items[-1].choice_keys == q151.choice_keys and items[-1].order == q151.order
+    ids, _ = questionnaire_items()
+    assert len(ids) == 144 and "Q151" not in ids  # the RQ1 score stays on the 144
+    # our own wording, not the release's
+    release_q151 = [json.loads(line) for line in (REFERENCE / "dataset/questions/WV567.jsonl").read_text(
+        encoding="utf-8").splitlines() if "Q151" in line]
+    assert release_q151 and all(r["question"] != items[-1].question for r in release_q151)
+
+
+def test_files_written_before_the_protocol_columns_read_as_ours(tmp_path):
+    import csv
+
+    from utils.probing.results_store import BEFORE_PROTOCOL, COLUMNS, ResultStore
+
+    path = tmp_path / "results.csv"
+    row = dict.fromkeys(BEFORE_PROTOCOL, "") | {"id": "Q1", "status": "ok", "method": "verbalized",
+                                                 "choice_keys": "['1', '2']", "distribution": '{"1": 1.0}',
+                                                 "attempts": "1"}
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, BEFORE_PROTOCOL, lineterminator="\n")
+        w.writeheader()
+        w.writerow(row)
+    with ResultStore(path) as store:
+        assert store.rows["Q1"]["protocol"] == "ours" and store.rows["Q1"]["release_commit"] == ""
+    assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(COLUMNS)  # rewritten with them
+
+
+def test_a_study_file_passes_the_protocol_to_every_job(tmp_path):
+    from utils.study.config import load_study
+    from utils.study.plan import study_jobs
+
+    path = tmp_path / "study.toml"
+    path.write_text(f'[probe]\nprotocol = "release"\nrelease_dir = "{REFERENCE}"\nlimit = 2\n\n[[models]]\n'
+                    'backend = "local"\n\n[experiments.RQ1]\n\n[experiments.sensitivity]\nvariants = ["order"]\n\n'
+                    '[human]\nsynthetic = true\n', encoding="utf-8")
+    jobs = [job for js in study_jobs(load_study(path)).values() for job in js]
+    local = load_release_protocol(REFERENCE, "local")
+    expected = [local.rq1().requests[:2], local.sensitivity("order").requests[:2]]
+    assert [[r.messages for r in job.conditions[0].requests] for job in jobs] == \
+        [[r.messages for r in e] for e in expected]
+    assert {(job.config.protocol, job.config.method) for job in jobs} == {("release", "verbalized")}
+
+
+# -- the release's translation gaps in the analysis ---------------------------------------------------------
+
+def test_the_translation_gaps_are_what_the_releases_files_lack(api):
+    import json
+
+    gaps = json.loads((ROOT / "inputs" / "analysis" / "release_translation_gaps.json").read_text())["languages"]
+    languages = set(api.checkout.common.country_language_dict.values())
+    assert gaps == {lang: api.missing_items(lang) for lang in sorted(languages) if api.missing_items(lang)}
+
+
+def test_paper_compat_scores_language_conditions_on_the_releases_items(tmp_path, caplog):
+    import csv
+
+    from utils.analysis.paper_compat import PaperHuman, release_translation_gaps
+    from utils.analysis.paper_compat_rq2 import rq2_file_scores
+
+    assert release_translation_gaps("language_persona", "China")[:2] == ("Q83", "Q84")
+    assert release_translation_gaps("persona", "China") == () == release_translation_gaps("language", "Germany")
+    path = tmp_path / "RQ2" / "language" / "China" / "m" / "results.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:  # asked our way: Q83 has an answer too
+        w = csv.writer(fh)
+        w.writerow(["id", "question", "choices", "choice_keys", "answer", "type", "response"])
+        for item in ("Q1", "Q83"):
+            w.writerow([item, "q", "[]", "['1', '2']", "", "Opinion-Dependent", "{'1': '60%', '2': '40%'}"])
+    human = PaperHuman({(156, "Q1"): {1: 3.0, 2: 1.0}, (156, "Q83"): {1: 1.0, 2: 3.0}}, {156: "China"},
+                       synthetic=True)
+    assert len(rq2_file_scores(path, human, 156, [])) == 2
+    with caplog.at_level("WARNING"):
+        scores = rq2_file_scores(path, human, 156, [], release_translation_gaps("language", "China"))
+    assert len(scores) == 1 and "1 item(s) left out, not in the release's translation" in caplog.text
+
+
+def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
+    from utils.analysis.answers import load_answers
+    from utils.analysis.coverage import AnswerPolicy
+    from utils.analysis.paper_compat import release_translation_gaps
+    from utils.core.records import ProbeResult
+    from utils.probing.identity import RunIdentity
+    from utils.probing.results_store import ResultStore, result_row
+
+    items = [r.item for r in load_release_protocol(REFERENCE, "api").rq1().requests]
+    gaps = release_translation_gaps("language", "China")
+    path = tmp_path / "results.csv"  # a release-protocol Chinese file: the 132 its translation has
+    ident = RunIdentity("RQ2", "m", "verbalized", steering_method="language", country="China", language="Chinese",
+                        protocol="release", release_commit="x").columns()
+    with ResultStore(path) as store:
+        for it in items:
+            if it.id not in gaps:
+                d = {k: 1 / len(it.choice_keys) for k in it.choice_keys}
+                store.append(result_row(it, ProbeResult(it.id, "ok", d, response="x"), "verbalized",
+                                        {**ident, "prompt_sha256": "s"}))
+    with caplog.at_level("INFO"):
+        load_answers(path, [it.id for it in items], [it.order for it in items], AnswerPolicy())
+    assert "132/144 items scored (100.0% of the 132 the release's translation has); left out: 12 not in the " \
+           "release's translation (Q83, Q84" in caplog.text

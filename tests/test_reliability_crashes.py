@@ -152,7 +152,7 @@ def test_sigkill_api_prober_20_times(harness, tmp_path):
     with FakeOpenAIServer(delay_s=0.02) as srv:
         argv = ["--model_name_or_path", "m", "--base_url", srv.base_url, "--results-root", str(tmp_path),
                 "--quiet", "--concurrency", "2"]
-        stats = kill_campaign(harness, "api", argv, tmp_path / "RQ1" / "m" / "results.csv", 144,
+        stats = kill_campaign(harness, "api", argv, tmp_path / "RQ1" / "m" / "results.csv", 145,
                               max_rows_per_run=5, seed=11)
     assert stats["killed"] >= KILLS - 2 and stats["rows finished before a kill, all kept"] > 0
     FIGURES.update({f"api: {k}": v for k, v in stats.items()})
@@ -163,7 +163,7 @@ def test_sigkill_api_prober_20_times(harness, tmp_path):
 
 def test_sigkill_local_prober_20_times(harness, tiny_model_dir, tmp_path):
     argv = ["--model_name_or_path", str(tiny_model_dir), "--results-root", str(tmp_path), "--quiet"]
-    stats = kill_campaign(harness, "local", argv, tmp_path / "RQ1" / tiny_model_dir.name / "results.csv", 144,
+    stats = kill_campaign(harness, "local", argv, tmp_path / "RQ1" / tiny_model_dir.name / "results.csv", 145,
                           max_rows_per_run=4, seed=12)
     assert stats["killed"] >= KILLS - 2 and stats["rows finished before a kill, all kept"] > 0
     FIGURES.update({f"local: {k}": v for k, v in stats.items()})

@@ -26,7 +26,6 @@ from reliability_figures import report_figures
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.result_layout import read_results
-from utils.probing import api_prober
 from utils.probing.api_prober import APIProber, _retry_after_s
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
@@ -90,9 +89,10 @@ def test_retries_are_bounded_then_recorded_and_the_run_goes_on(server, requests,
 
 def test_backoff_grows_is_capped_and_honours_the_server(server, requests, monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr(api_prober, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
     server.script.extend([("status", 503, {})] * 6)
     prober = prober_for(server, max_retries=6)
+    # back-off waits on the prober's stop event (a stop ends them at once): record them instead
+    monkeypatch.setattr(prober, "_stop", SimpleNamespace(wait=waits.append, is_set=lambda: False))
     prober.backoff_s, prober.max_backoff_s = 1.0, 8.0
     assert prober.probe(requests[0]).status == "ok"
     assert len(waits) == 6
@@ -234,8 +234,8 @@ def test_a_user_error_stops_the_run_and_asks_nothing_more(server, requests, tmp_
 
 
 def test_storm_of_faults_through_the_script(tmp_path):
-    """The RQ1 API script on all 144 items, 8 in flight, with a random fault on about a third of
-    the requests: the run completes, every item has its row, and a rerun leaves 144 of 144 ok."""
+    """The RQ1 API script on all 145 items (the 144 and Q151), 8 in flight, with a random fault on about a
+    third of the requests: the run completes, every item has its row, and a rerun leaves 145 of 145 ok."""
     rng = random.Random(2026)
     kinds = list(TRANSIENT.values()) + [f for f, _, _ in RECORDED.values()]
     args = [sys.executable, str(API), "--model_name_or_path", "m", "--results-root", str(tmp_path), "--quiet",
@@ -248,7 +248,7 @@ def test_storm_of_faults_through_the_script(tmp_path):
         injected = srv.faults_served
         rows = read_results(results)
         assert first.returncode in (0, 1), first.stderr
-        assert sorted(r["id"] for r in rows) == sorted({r["id"] for r in rows}) and len(rows) == 144
+        assert sorted(r["id"] for r in rows) == sorted({r["id"] for r in rows}) and len(rows) == 145
         failed = [r for r in rows if r["status"] != "ok"]
         assert all(r["error"] for r in failed)
         srv.script.clear()
@@ -258,7 +258,7 @@ def test_storm_of_faults_through_the_script(tmp_path):
         assert len(srv.requests) - before == len(failed)  # only the failed items were asked again
     final = read_results(results)
     ok_before = {r["id"]: r for r in rows if r["status"] == "ok"}
-    assert len(final) == 144 and all(r["status"] == "ok" for r in final)
+    assert len(final) == 145 and all(r["status"] == "ok" for r in final)
     assert all(ok_before[r["id"]] == r for r in final if r["id"] in ok_before)  # no answer lost or changed
     FIGURES["storm: requests in run 1"] = before
     FIGURES["storm: faults injected"] = injected

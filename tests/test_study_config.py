@@ -1,5 +1,6 @@
 """The study file: the shipped configs load, every mistake is one line naming the key, and the
-paper's dry run counts the paper's prompts (RQ1 144, RQ2 7,200, sensitivity 432 per model)."""
+paper's dry run counts the paper's prompts (RQ1 144 and Q151 for RQ3, RQ2 7,200, sensitivity 432 per
+model)."""
 from __future__ import annotations
 
 import textwrap
@@ -56,7 +57,7 @@ def test_paper_dry_run_counts_the_papers_prompts(monkeypatch):
     counts = {(r["model"], r["experiment"]): r["prompts"] for r in table}
     assert len(counts) == 21
     for model in study.models:
-        assert counts[(model.name, "RQ1")] == 144
+        assert counts[(model.name, "RQ1")] == 145
         assert counts[(model.name, "RQ2")] == 7200
         assert counts[(model.name, "sensitivity")] == 432
     gpt4 = next(r for r in table if r["model"] == "gpt-4" and r["experiment"] == "RQ1")
@@ -64,7 +65,7 @@ def test_paper_dry_run_counts_the_papers_prompts(monkeypatch):
     served = next(r for r in table if r["model"] == "CohereLabs/aya-23-35B")
     assert served["prompt_cost"] is None  # no price given: no cost shown
     text = dry_run.render(study, table)
-    assert "54,432" in text and "nothing loaded or sent" in text
+    assert "54,439" in text and "nothing loaded or sent" in text  # 7 x (145 + 7,200 + 432)
 
 
 def test_demo_config_is_small_and_synthetic():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.analysis.answer_rows import listing, read_row
-from utils.analysis.coverage import AnswerPolicy, Coverage, check
+from utils.analysis.coverage import UNTRANSLATED, AnswerPolicy, Coverage, check
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
@@ -44,8 +44,14 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
     latest = {row.get("id", ""): row for row in read_result_rows(path)}  # newest row of an id wins
     n_k = max(len(o) for o in orders)
     out = np.full((len(item_ids), n_k), np.nan)
-    method = next(iter(latest.values())).get("method")
+    first = next(iter(latest.values()))
+    method = first.get("method")
     cov = Coverage(f"{path}{f' [{method}]' if method else ''}", len(item_ids))
+    untranslated = ()  # asked the release's way in a language its translation lacks items of
+    if first.get("protocol") == "release":
+        from utils.analysis.paper_compat import release_translation_gaps  # lazy: pandas and scipy
+
+        untranslated = release_translation_gaps(first.get("steering_method", ""), first.get("country", ""))
     for i, (item, order) in enumerate(zip(item_ids, orders)):
         row = latest.get(item)
         ans = read_row(row, listing(item, order, policy.questions_dir)) if row is not None else None
@@ -60,7 +66,8 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
             if ans.remapped:
                 cov.remapped.append(item)
         asked = policy.asked is None or item in policy.asked
-        reason = "not asked" if not asked else "absent" if ans is None else \
+        absent = UNTRANSLATED if item in untranslated else "absent"
+        reason = "not asked" if not asked else absent if ans is None else \
             ("scored" if np.isfinite(out[i, 0]) else ans.reason if not ans.ok else "unparsed")
         cov.add(item, reason)
     check(cov, policy, Path(path))
@@ -68,11 +75,16 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
 
 
 def model_files(results_root: Path, experiment: str, models: str | None = None,
-                policy: AnswerPolicy | None = None) -> list[ResultFile]:
+                policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultFile]:
+    """The results files of one experiment (one per model and condition). RQ2 runs steered toward
+    a respondent group (`--group`) are left out unless `groups`, so every analysis of the paper's
+    conditions reads exactly those; `rq2_steering.py --by` asks for them."""
     root = Path(results_root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
-    files = [f for f in find_result_files(root) if f.experiment == experiment]
+    # the prompt as it is: `--perturb` and `--repeats` runs are read by show_results/robustness.py
+    files = [f for f in find_result_files(root)
+             if f.experiment == experiment and (groups or not f.group_var) and not f.perturbation]
     files = one_per_condition(files, policy.probe_method if policy else None)
     if models and models.strip().lower() != "all":  # `--models all`: every model found
         wanted = [m.strip() for m in models.split(",") if m.strip()]

@@ -8,6 +8,10 @@ the rest. Every file read for analysis is tallied over the items the analysis as
     unparsed   the row's answer could not be read (or its status says so)
     error      the row records a failed request
     absent     no row for the item (the run did not get there)
+    not in the release's translation
+               no row, asked under `--protocol release` in a language whose translation in the
+               paper's release lacks the item (Chinese Q83-Q90, ...): never asked, so not held
+               against the file
 
 and one line is logged per file (shown on stdout by `flags.run`), e.g.
 
@@ -35,7 +39,9 @@ if TYPE_CHECKING:
     from utils.analysis.config import AnalysisConfig
 
 log = logging.getLogger(__name__)
-REASONS = ("not asked", "unparsed", "error", "absent")
+UNTRANSLATED = "not in the release's translation"
+REASONS = ("not asked", UNTRANSLATED, "unparsed", "error", "absent")
+UNWANTED = ("not asked", UNTRANSLATED)  # items a file is not expected to have
 DEFAULT_MIN = 0.9
 
 
@@ -65,15 +71,20 @@ class Coverage:
         (self.scored if reason == "scored" else self.left_out[reason]).append(item_id)
 
     @property
+    def wanted(self) -> int:
+        return self.n_items - sum(len(self.left_out[r]) for r in UNWANTED)
+
+    @property
     def ratio(self) -> float:
-        wanted = self.n_items - len(self.left_out["not asked"])
-        return len(self.scored) / wanted if wanted else 0.0
+        return len(self.scored) / self.wanted if self.wanted else 0.0
 
     def line(self) -> str:
         """'<label>: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40)'"""
         parts = [f"{len(ids)} {r} ({_ids(ids)})" for r, ids in self.left_out.items() if ids]
         wanted = self.n_items - len(self.left_out["not asked"])
         of = f" of the {wanted} the human data asked" if wanted < self.n_items else ""
+        if self.wanted < wanted:
+            of += f"{' and' if of else ' of the'} {self.wanted} the release's translation has"
         text = f"{self.label}: {len(self.scored)}/{self.n_items} items scored ({self.ratio:.1%}{of})"
         return text + (f"; left out: {', '.join(parts)}" if parts else "")
 

@@ -67,7 +67,16 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> AnalysisC
                                        ("--drop-nonsubstantive", flags.get("drop_nonsubstantive", False))) if on]
         if moved:
             ap.error(f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}")
+        if flags.get("by"):
+            ap.error("--paper-compat reproduces the paper, which had no respondent groups; drop --by")
     return AnalysisConfig.from_flags(flags)
+
+
+def add_by(ap: argparse.ArgumentParser, what: str) -> None:
+    """--by GROUPVAR, for the scripts that score respondent groups (docs/groups.md)."""
+    ap.add_argument("--by", default=None, metavar="GROUPVAR",
+                    help=f"{what}; GROUPVAR is a group variable of the --human table (sex, age, education, "
+                         "settlement, income: dataset/prepare_wvs.py --groups)")
 
 
 def report_written(paths: list[Path]) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics
-from utils.analysis.groups import load_group_vars
+from utils.core.groups import load_group_vars
 from utils.analysis.human_data import load_human, read_long_table, table_groups
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
@@ -70,7 +70,8 @@ def group_scores(scorings: dict[str, Scoring], answers: dict[str, np.ndarray], b
         for label, sc in scorings.items():
             h = sc.human
             mean, _, n = metrics.summarize(sc.scores(ans))
-            resp = h.respondents if h.respondents is not None else np.full(len(h.country_codes), np.nan)
+            resp = pd.array(np.round(h.respondents) if h.respondents is not None
+                            else np.full(len(h.country_codes), np.nan), dtype="Int64")  # whole people; <NA>: unknown
             frames.append(pd.DataFrame({"model": model, "country": h.country_names, "country_code": h.country_codes,
                                         "group_var": by, "group": label, "score": mean, "n_items": n,
                                         "n_respondents": resp}))
@@ -130,7 +131,7 @@ def gap_summary(df: pd.DataFrame, n_boot: int = 1000, n_perm: int = 2000, seed: 
     for (model, var), d in df.groupby(["model", "group_var"], sort=False):
         labels = list(dict.fromkeys(d["group"]))
         wide = d.pivot_table(index="country_code", columns="group", values="score", aggfunc="first")[labels]
-        scored = wide[wide.notna().sum(1) >= 2]
+        scored = wide[wide.notna().sum(axis=1) >= 2]
         closest = scored.idxmax(axis=1, skipna=True).value_counts()
         complete = wide.dropna()
         t = gap_test(complete.to_numpy(), n_boot, n_perm, seed)

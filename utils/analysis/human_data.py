@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.groups import ALL, WHOLE
+from utils.core.groups import ALL, WHOLE
 from utils.analysis.microdata import meta_path
 from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError

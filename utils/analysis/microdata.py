@@ -5,13 +5,12 @@ unweighted and the survey-weighted count::
     wave,country_code,country,group_var,group,item_id,variable,option,status,count,weighted_count
     7,156,China,all,all,Q1,Q1,1,valid,2812,2790.5
     7,156,China,all,all,Q1,Q1,-1,missing,3,2.9
-    7,156,China,age,18-29,Q1,Q1,1,valid,601,588.2
 
 `status` is `valid` for the item's options, `missing` for the negative WVS codes (don't know,
 no answer, not asked, missing) and empty cells, `other` for any other code (e.g. a volunteered
 answer a wave records but the item does not offer). Only `valid` rows enter distributions.
 `group_var`/`group` are `all` for the whole country; with `prepare_wvs.py --groups` rows follow
-per group of each group variable (`utils/analysis/groups.py`), counted over its respondents only.
+per group of each group variable (`utils/core/groups.py`), counted over its respondents only.
 A group's respondents are the sum of `count` over one item's rows (every respondent has one).
 Waves 5 and 6 are stored under the Wave 7 item id (`item_id` Q1, `variable` V4) through
 `dataset/questions/WV567.jsonl`, so every wave can be scored against the same model answers.
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.groups import ALL, GroupVar
+from utils.core.groups import ALL, GroupVar
 from utils.analysis.wave_map import ItemSpec, country_names
 from utils.core.errors import UserError
 

@@ -18,6 +18,7 @@ RQ1's and RQ2's own rules (which row of an id, which support) live in `paper_com
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from scipy.stats import wasserstein_distance
 from utils.analysis.human_data import read_long_table
 from utils.analysis.wave_map import country_names
 from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
 
 OPINION = "Opinion-Dependent"
 _BARE = re.compile(r"(\d+):\s*([\d.]+%)")
@@ -50,6 +52,24 @@ def read_answer(text: str, where: str = "") -> dict:
     except Exception:  # noqa: BLE001 - the original code stops here; we say where and why
         raise UserError(f"{where}: --paper-compat cannot read the answer {str(text)[:60]!r} (the original "
                         "code stops on it too); leave out --paper-compat or fix the row") from None
+
+
+def release_translation_gaps(method: str, country: str, inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
+    """The items a condition asked in `country`'s language (a `language*` method) lacks in the
+    release's translated questionnaire, which the paper therefore scored without (China: Q83-Q90,
+    Q125, Q148, Q234, Q240); () for conditions asked in English. From
+    `inputs/analysis/release_translation_gaps.json` and `inputs/steering/*.json`."""
+    def read(*parts: str) -> dict:
+        path = Path(inputs_dir).joinpath(*parts)
+        if not path.is_file():
+            raise UserError(f"{path} not found; it is part of the project's inputs")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    spec = read("steering", "methods.json")["methods"].get(method) or {}
+    if spec.get("language") != "country":
+        return ()
+    language = (read("steering", "countries.json")["countries"].get(country) or {}).get("language", "")
+    return tuple(read("analysis", "release_translation_gaps.json")["languages"].get(language, ()))
 
 
 def item_score(support, p_model, p_human) -> float:

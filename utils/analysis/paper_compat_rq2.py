@@ -26,21 +26,27 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
-from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, stars
+from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, release_translation_gaps, stars
 from utils.core.errors import UserError
 from utils.core.result_layout import read_results
 
 log = logging.getLogger(__name__)
 
 
-def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip) -> list[float]:
-    """The per-item scores `rq2_results.py` averages for one results file and country."""
+def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) -> list[float]:
+    """The per-item scores `rq2_results.py` averages for one results file and country. `absent`:
+    items the release's translation lacks (`release_translation_gaps`): never scored, whichever
+    protocol asked them, as the paper never had them."""
     q_list: list[str] = []
     answers: dict[str, tuple[list, list[float]]] = {}
+    dropped = set()
     for n, row in enumerate(read_results(path), start=2):
         if row.get("type", OPINION) != OPINION:
             continue
         q = row.get("id", "")
+        if q in absent:
+            dropped.add(q)
+            continue
         where = f"{path}, line {n}"
         if not (row.get("response") or "").strip():  # a failed request (none in the release, where the
             log.warning("%s: no response; row left out", where)  # original code would stop)
@@ -54,6 +60,10 @@ def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip) -> list[f
         for k in keys:
             dist.setdefault(k, 0)
         answers[q] = (list(dist), list(dist.values()))
+    if dropped:
+        log.warning("%s: %d item(s) left out, not in the release's translation of this condition's "
+                    "questionnaire (the paper never asked them): %s", path, len(dropped),
+                    ", ".join(i for i in absent if i in dropped))
     for q in skip:
         if q in q_list:
             q_list.remove(q)
@@ -93,7 +103,7 @@ def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot)
             continue
         skip = sorted(few_shot(country))
         for method, path in paths.items():
-            s = rq2_file_scores(path, human, code, skip)
+            s = rq2_file_scores(path, human, code, skip, release_translation_gaps(method, country))
             items[(model, country, method)] = s
             rows.append({"model": model, "country": country, "country_code": code, "method": method,
                          "score": float(np.round(np.mean(s), 4)) if s else np.nan, "n_items": len(s)})

@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from utils.analysis.groups import GroupVar, load_group_vars
+from utils.core.groups import GroupVar, load_group_vars
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
 
 MISSING_CODES = np.array([-1, -2, -5])

@@ -21,7 +21,8 @@ from utils.core.errors import UserError
 
 # What a row was asked under; equal on every row of one file. `prompt_sha256` differs per item.
 IDENTITY_COLUMNS = ("experiment", "model", "method", "steering_method", "country", "language", "variant",
-                    "temperature", "max_new_tokens", "samples", "group_var", "group", "protocol", "release_commit")
+                    "temperature", "max_new_tokens", "samples", "group_var", "group", "protocol", "release_commit",
+                    "perturb_family", "perturb_index", "perturb_seed", "repeat")
 NEEDED_COLUMNS = ("id", "choice_keys", "response")
 
 
@@ -39,6 +40,7 @@ class ResultFile:
     language: str = ""
     group_var: str = ""  # RQ2 steered toward a respondent group (`--group age=18-29`); "" the whole country
     group: str = ""
+    perturbation: str = ""  # `--perturb` rows: "order-3@0" (family-index@seed, "#r" for a repeat); "" the prompt as is
 
 
 def describe(path: Path, root: Path) -> ResultFile | None:
@@ -57,7 +59,19 @@ def _from_row(path: Path, row: dict[str, str]) -> ResultFile:
     condition = {"RQ2": row.get("steering_method"), "sensitivity": row.get("variant")}.get(experiment)
     return ResultFile(path, experiment, condition or "none", row.get("country", ""), row["model"],
                       row.get("method") or "verbalized", row.get("language", ""), row.get("group_var") or "",
-                      row.get("group") or "")
+                      row.get("group") or "", _perturbation(row))
+
+
+def _perturbation(row: dict[str, str]) -> str:
+    """`order-3@0` for a row asked under `--perturb order:K` (its 3rd member, seed 0), `#2` added for
+    its second `--repeats` answer; "" for the prompt as it is. Other analyses read only those.
+
+    >>> _perturbation({"perturb_family": "order", "perturb_index": "3", "perturb_seed": "0", "repeat": ""})
+    'order-3@0'
+    """
+    family, repeat = row.get("perturb_family") or "", row.get("repeat") or ""
+    name = f"{family}-{row.get('perturb_index', '')}@{row.get('perturb_seed', '')}" if family else ""
+    return name + (f"#{repeat}" if repeat and repeat != "0" else "")
 
 
 def _first_row(path: Path) -> dict[str, str]:
@@ -162,7 +176,7 @@ def one_per_condition(files: list[ResultFile], probe_method: str | None = None) 
                             "choose one of those with --probe-method")
     seen: dict[tuple, ResultFile] = {}
     for f in files:
-        key = (f.experiment, f.method, f.country, f.group_var, f.group, f.model)
+        key = (f.experiment, f.method, f.country, f.group_var, f.group, f.model, f.perturbation)
         if key in seen:
             other = seen[key]
             if other.probe_method != f.probe_method:

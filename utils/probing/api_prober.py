@@ -13,10 +13,10 @@ Method `sample` asks for `samples` answers with the request field `n`, or one re
 where the server ignores `n` (`api_sampling.FanOut`), and reads them with `sampling`.
 
 A server that is not there: while nothing has ever answered (no reply of any kind, not even
-an error status), failures to connect (refused, unknown host, TLS failure, connect timeout)
-are retried for `NOT_REACHED_GRACE_S` only (a server may be starting), then the run stops
-with one line naming the base URL (a `UserError`), instead of ~49 s of back-off per item for
-a whole run of error rows. Once anything has answered, today's retry rules apply to every
+an error status), failures to connect (refused, unknown host, TLS failure) are retried for
+`NOT_REACHED_GRACE_S` only (a server may be starting), then the run stops with one line naming
+the base URL (a `UserError`), instead of ~49 s of back-off per item for a whole run of error
+rows. Once anything has answered, today's retry rules apply to every
 error, dropped connections included. `stop()` (the runner calls it on Ctrl-C, SIGTERM or a
 `UserError`) ends any back-off wait at once and sends nothing more.
 """
@@ -56,8 +56,9 @@ DEEPSEEK_BASE_URL = "https://api.deepseek.com"
 RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
              openai.InternalServerError)
 # Beneath an APIConnectionError when no connection could be made at all: the transport's
-# ConnectError / ConnectTimeout (httpx's, or httpx2's where openai uses that), or the OS error.
-CONNECT_FAILURE_NAMES = ("ConnectError", "ConnectTimeout")
+# ConnectError (httpx's, or httpx2's where openai uses that), or the OS error. Not a connect
+# timeout: a busy server (or machine) can be slow to accept, so that keeps the ordinary retries.
+CONNECT_FAILURE_NAMES = ("ConnectError",)
 CONNECT_FAILURES = (ConnectionRefusedError, socket.gaierror, ssl.SSLError)
 NOT_REACHED_GRACE_S = 3.0  # retries of connect failures while nothing has answered yet end here
 
@@ -286,7 +287,7 @@ class APIProber:
 
 
 def _cannot_connect(exc: BaseException) -> bool:
-    """Whether no connection was made at all (refused, unknown host, TLS, connect timeout)."""
+    """Whether no connection was made at all (refused, unknown host, TLS failure)."""
     seen = exc
     while seen is not None:
         if isinstance(seen, CONNECT_FAILURES) or type(seen).__name__ in CONNECT_FAILURE_NAMES:

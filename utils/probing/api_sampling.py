@@ -12,18 +12,51 @@ request, and from then on asks one answer per request straight away:
 Every request, the first and the fan-out ones, holds one of `concurrency` slots while it is
 on the wire, so `--concurrency` bounds the requests in flight however many items the runner
 has open. A request that fails after its retries fails the item (the runner records it).
+The fan-out requests run on daemon threads, so that Ctrl-C or SIGTERM does not wait for one on
+the wire (the interpreter joins a `ThreadPoolExecutor`'s threads at exit).
 """
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+
+
+class DaemonPool:
+    """`submit(fn, *args) -> Future` on `workers` daemon threads, started on first use; a
+    future cancelled before its turn is skipped."""
+
+    def __init__(self, workers: int, name: str = "sample"):
+        self.workers, self.name = workers, name
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def _work(self) -> None:
+        while True:
+            fut, fn, args = self._todo.get()
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+                    fut.set_exception(exc)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        with self._lock:
+            if not self._started:
+                for i in range(self.workers):
+                    threading.Thread(target=self._work, name=f"{self.name}-{i}", daemon=True).start()
+                self._started = True
+        fut: Future = Future()
+        self._todo.put((fut, fn, args))
+        return fut
 
 
 class FanOut:
     def __init__(self, concurrency: int = 1):
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
-        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="sample")
+        self._pool = DaemonPool(max(1, concurrency))
         self.honours_n: bool | None = None  # unknown until a server answered a request with n > 1
 
     def _call(self, send: Callable[[int], dict], n: int) -> dict:

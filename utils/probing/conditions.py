@@ -132,7 +132,8 @@ def rq2_condition(country: str, steering: str, method: str, select, questions_di
     steer: dict = {}
     if spec.get("names"):
         steer["names"] = spec["names"]
-        steer["phrases"] = group_phrases(language, country, group, inputs_dir) if group else country_phrases(ps, country)
+        steer["phrases"] = (group_phrases(language, country, group, inputs_dir) if group
+                            else country_phrases(ps, country))
     if spec["examples"] == "country":
         steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir,
                                                       group=group, human=human, code=info.get("wvs_code")))

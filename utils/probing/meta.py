@@ -51,10 +51,11 @@ def file_sha256(path: Path) -> str:
 def input_files(experiment: str, labels: dict[str, str], questions_dir: Path | None,
                 inputs_dir: Path = INPUTS_DIR) -> list[Path]:
     """The data files a condition's prompts were rendered from: its questionnaire, prompt
-    templates and format examples, and for RQ2 the steering specs and the country's few-shot file.
+    templates and format examples, for RQ1 the files Q151 comes from, and for RQ2 the steering
+    specs and the country's few-shot file.
 
     >>> [p.name for p in input_files("RQ1", {"language": "English"}, None)]
-    ['WV7_English.jsonl', 'English.json', 'English.json']
+    ['WV7_English.jsonl', 'English.json', 'English.json', 'WV567.jsonl', 'WV7_English.jsonl']
     """
     language = labels.get("language") or "English"
     questionnaire, examples = language, f"format_examples/{language}.json"
@@ -66,6 +67,9 @@ def input_files(experiment: str, labels: dict[str, str], questions_dir: Path | N
         files.append(inputs_dir / "sensitivity" / "variants.json")
     files[:0] = [questionnaire_path(questionnaire, questions_dir), inputs_dir / "prompts" / f"{language}.json",
                  inputs_dir / examples]
+    if experiment == "RQ1":  # Q151, asked for RQ3: the cross-wave mapping and its wording (`rq1_items`)
+        folder = questionnaire_path(language, questions_dir).parent
+        files += [folder / "WV567.jsonl", folder / "extra" / "WV7_English.jsonl"]
     if experiment == "RQ2":
         files += [inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"]
         methods = json.loads(files[-2].read_text(encoding="utf-8"))["methods"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.groups import load_group_vars, parse_group
 from utils.core.paths import model_folder, results_dir
 from utils.core.records import Prober
 from utils.probing.config import ProbeConfig
@@ -74,8 +75,10 @@ def build_conditions(config: ProbeConfig) -> list[Condition]:
                          paper_steering_methods())
         if not config.group:
             if config.human is not None:
-                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, or leave out --human")
-            return [rq2_condition(c, m, config.method, select, config.questions_dir) for m in methods for c in countries]
+                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
+                                "or leave out --human")
+            return [rq2_condition(c, m, config.method, select, config.questions_dir)
+                    for m in methods for c in countries]
         groups = parse_groups(config.group)
         if config.human is not None and not Path(config.human).is_file():
             raise UserError(f"--human {config.human} not found; prepare it with dataset/prepare_wvs.py --groups ...")
@@ -90,8 +93,6 @@ def build_conditions(config: ProbeConfig) -> list[Condition]:
 def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
     """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], each
     checked against inputs/groups/groups.json (an unknown variable or label names what exists)."""
-    from utils.analysis.groups import load_group_vars, parse_group  # group definitions are shared with the analysis
-
     known = load_group_vars()
     return list(dict.fromkeys(parse_group(t, known) for t in texts))
 
@@ -190,7 +191,9 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
         with ResultStore(out_dir / "results.csv") as store:
             check_identity(store, plan.identity, cond)  # again under the lock: another run may have written
             meta = run_meta(config.arguments(), **{**cond.labels, **plan.identity.columns()},
-                            n_items=len(cond.requests), inputs=input_hashes(cond, config.questions_dir))
+                            n_items=len(cond.requests),
+                            inputs=input_hashes(cond, config.questions_dir) if config.protocol == "ours"
+                            else {str(config.release_dir): plan.identity.release_commit})  # the release read
             if prober is None:
                 prober = make_prober()
             summary = run_requests(prober, cond.requests, store, concurrency=config.concurrency,

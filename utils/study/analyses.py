@@ -34,15 +34,18 @@ class Analysis:
     waves: tuple[int, ...] = (7,)  # human data (empty: none)
     shared_flags: bool = True  # takes utils/analysis/flags.py's flags (--weights, --metric, ...)
     paper_compat: bool = True  # has --paper-compat
+    by: str = ""  # "takes": gets [analysis] by as --by; "needs": runs only with it; "runs": --by where group-steered
+    # RQ2 runs of that variable exist (scores by respondent group, docs/groups.md)
 
 
 ANALYSES = (
     Analysis("parse_report", (), (), shared_flags=False, paper_compat=False),
-    Analysis("rq1_country_level", ("RQ1",)),
+    Analysis("rq1_country_level", ("RQ1",), by="takes"),
+    Analysis("rq1_groups", ("RQ1",), paper_compat=False, by="needs"),
     Analysis("rq1_model_level", ("RQ1",)),
     Analysis("rq1_average_human", ("RQ1",)),
     Analysis("human_alignment_matrix", ("RQ1",)),
-    Analysis("rq2_steering", ("RQ1", "RQ2")),
+    Analysis("rq2_steering", ("RQ1", "RQ2"), by="runs"),
     Analysis("internal_consistency", ("RQ1",)),  # RQ2's conditions too where they exist
     Analysis("sensitivity", ("RQ1", "sensitivity")),
     Analysis("rq3_temporal", ("RQ1",), (5, 6, 7)),
@@ -95,9 +98,9 @@ def paper_compat_argv(argv: list[str]) -> list[str]:
     for a in argv:
         if skip:
             skip = False
-        elif a in ("--metric", "--weights"):
+        elif a in ("--metric", "--weights", "--by"):
             skip = True
-        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive"):
+        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive", "--by"):
             out.append(a)
     return out + ["--paper-compat"]
 
@@ -143,8 +146,11 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
 
 def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
              script_flags: dict[str, dict], log, only: tuple[str, ...] = ()) -> list[Outcome]:
-    present = {f.experiment for f in find_result_files(results_root)} if Path(results_root).is_dir() else set()
-    common = shared_argv(flags)
+    found = find_result_files(results_root) if Path(results_root).is_dir() else []
+    present = {f.experiment for f in found}
+    by = flags.get("by")
+    steered = {f.group_var for f in found if f.group_var}  # group variables some RQ2 run was steered toward
+    common = shared_argv({k: v for k, v in flags.items() if k != "by"})
     outcomes = []
     for a in ANALYSES:
         if (only and a.script not in only) or a.script == "elicitation":
@@ -156,6 +162,8 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
             outcomes.append(Outcome(a.script, "skipped", "script not in show_results/"))
         elif not present:
             outcomes.append(Outcome(a.script, "skipped", "no results yet"))
+        elif a.by == "needs" and not by:
+            outcomes.append(Outcome(a.script, "skipped", "needs [analysis] by = \"<group variable>\""))
         elif missing_exp or missing_waves:
             why = ([f"{', '.join(missing_exp)} results"] if missing_exp else []) + (
                 [f"human data of wave(s) {', '.join(map(str, missing_waves))}"] if missing_waves else [])
@@ -167,6 +175,8 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
             else:
                 humans = [str(human[w]) for w in a.waves]
                 argv = ["--results-root", str(results_root), "--out", str(figures), "--human", *humans] + common + extra
+                if by and (a.by in ("takes", "needs") or (a.by == "runs" and by in steered)):
+                    argv += ["--by", by]
             variants = [(argv, figures / "logs" / f"{a.script}.log")]
             if flags.get("paper_compat") and a.paper_compat:
                 variants.append((paper_compat_argv(argv), figures / "logs" / f"{a.script}.paper_compat.log"))

@@ -20,11 +20,13 @@ one script). Relative paths are relative to the folder the command runs in, as f
 """
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from utils.core.groups import load_group_vars, parse_group, parse_group_vars
 from utils.core.errors import UserError
 from utils.probing.conditions import (
     paper_steering_methods,
@@ -64,6 +66,7 @@ class Experiments:
     rq2_countries: tuple[str, ...] = ()
     rq2_methods: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
+    rq2_groups: tuple[str, ...] = ()  # e.g. "age=18-29": each RQ2 cell also steered toward that group
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class HumanSpec:
     tables: dict[int, Path]  # wave -> prepared long table (given, or where synthetic ones go)
     respondents: int = 300
     seed: int = 0
+    groups: tuple[str, ...] = ()  # synthetic tables: group variables prepared per country (prepare_wvs --groups)
+    min_group_n: int = 100
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,12 @@ def _study(data: dict, path: Path) -> Study:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UserError(f"model name(s) {', '.join(dupes)} appear twice; give each [[models]] its own name")
-    return Study(name, path, models, _experiments(table(data, "experiments")), probe, methods,
-                 _human(table(data, "human"), human_dir), _analysis(table(data, "analysis")),
-                 results_root, figures, report)
+    experiments = _experiments(table(data, "experiments"))
+    human, analysis = _human(table(data, "human"), human_dir), _analysis(table(data, "analysis"))
+    by = analysis.flags.get("by")
+    if by and human.synthetic and by not in human.groups:  # synthetic tables are made with the groups scored
+        human = dataclasses.replace(human, groups=human.groups + (by,))
+    return Study(name, path, models, experiments, probe, methods, human, analysis, results_root, figures, report)
 
 
 def _model(raw: Any, i: int) -> ModelSpec:
@@ -181,22 +189,28 @@ def _experiments(raw: dict) -> Experiments:
         raise UserError("no experiments: add [experiments.RQ1], [experiments.RQ2] or [experiments.sensitivity]")
     rq2 = table(raw, "RQ2") if "RQ2" in raw else None
     sens = table(raw, "sensitivity") if "sensitivity" in raw else None
-    countries = methods = variants = ()
+    countries = methods = variants = groups = ()
     if rq2 is not None:
-        known(rq2, ("countries", "steering_methods"), "[experiments.RQ2]")
+        known(rq2, ("countries", "steering_methods", "groups"), "[experiments.RQ2]")
         countries = choice(rq2.get("countries", "all"), list(steering_countries()), "experiments.RQ2.countries")
         methods = choice(rq2.get("steering_methods", "all"), list(steering_methods()),
                           "experiments.RQ2.steering_methods", all_means=paper_steering_methods())
+        given = rq2.get("groups", [])
+        if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+            raise UserError(f"experiments.RQ2.groups must be a list like [\"age=18-29\", \"sex=female\"], "
+                            f"not {given!r}")
+        known_groups = load_group_vars()
+        groups = tuple(dict.fromkeys("=".join(parse_group(g, known_groups)) for g in given))
     if sens is not None:
         known(sens, ("variants",), "[experiments.sensitivity]")
         variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
     if "RQ1" in raw:
         known(table(raw, "RQ1"), (), "[experiments.RQ1]")
-    return Experiments("RQ1" in raw, countries, methods, variants)
+    return Experiments("RQ1" in raw, countries, methods, variants, groups)
 
 
 def _human(raw: dict, human_dir: Path) -> HumanSpec:
-    known(raw, ("synthetic", "tables", "waves", "respondents", "seed"), "[human]")
+    known(raw, ("synthetic", "tables", "waves", "respondents", "seed", "groups", "min_group_n"), "[human]")
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         raise UserError(f"human.synthetic must be true or false, not {synthetic!r}")
@@ -221,11 +235,19 @@ def _human(raw: dict, human_dir: Path) -> HumanSpec:
             tables[int(wave)] = Path(text(p, f"human.tables.{wave}"))
     if 7 not in tables:
         raise UserError("[human] needs Wave 7 (the waves the study scores against)")
-    ints = {k: raw.get(k, d) for k, d in (("respondents", 300), ("seed", 0))}
+    ints = {k: raw.get(k, d) for k, d in (("respondents", 300), ("seed", 0), ("min_group_n", 100))}
     for k, v in ints.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "respondents" else 0):
-            raise UserError(f"human.{k} must be a whole number{' >= 1' if k == 'respondents' else ''}, not {v!r}")
-    return HumanSpec(synthetic, tables, ints["respondents"], ints["seed"])
+        low = 0 if k == "seed" else 1
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise UserError(f"human.{k} must be a whole number{' >= 1' if low else ''}, not {v!r}")
+    given = raw.get("groups", [])
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not all(isinstance(g, str) for g in names):
+        raise UserError(f"human.groups must be a list of group variables, e.g. [\"age\", \"sex\"], not {given!r}")
+    groups = tuple(v.name for v in parse_group_vars(",".join(names), load_group_vars())) if given else ()
+    if groups and not synthetic:
+        raise UserError("human.groups is for synthetic data; prepare your tables with dataset/prepare_wvs.py --groups")
+    return HumanSpec(synthetic, tables, ints["respondents"], ints["seed"], groups, ints["min_group_n"])
 
 
 def _analysis(raw: dict) -> AnalysisSpec:
@@ -240,5 +262,7 @@ def _analysis(raw: dict) -> AnalysisSpec:
     unknown = sorted(set(scripts) - set(names))
     if unknown:
         raise UserError(f"analysis.scripts: unknown {', '.join(unknown)}; the scripts are {', '.join(names)}")
-    shared_argv(raw)  # a bad flag fails now, not after hours of probing
+    if "by" in raw:  # scored by respondent group: rq1_country_level, rq1_groups (not a flag every script takes)
+        raw["by"] = parse_group_vars(text(raw["by"], "analysis.by"), load_group_vars())[0].name
+    shared_argv({k: v for k, v in raw.items() if k != "by"})  # a bad flag fails now, not after hours of probing
     return AnalysisSpec(bool(enabled), only, raw, scripts)

@@ -25,7 +25,10 @@ def _script(name: str) -> ModuleType:
 
 
 def _stamp(spec: HumanSpec, wave: int) -> dict:
-    return {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
+    stamp = {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
+    if spec.groups:  # a table made without the groups asked for now is made again
+        stamp |= {"groups": list(spec.groups), "min_group_n": spec.min_group_n}
+    return stamp
 
 
 def _is_current(table: Path, stamp: dict) -> bool:
@@ -57,7 +60,10 @@ def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
             rc = _script("make_synthetic_wvs").main(["--wave", str(wave), "--out", str(raw),
                                                      "--respondents", str(spec.respondents), "--seed", str(spec.seed)])
             if rc == 0:
-                rc = _script("prepare_wvs").main(["--wave", str(wave), "--input", str(raw), "--output", str(table)])
+                groups = (["--groups", ",".join(spec.groups), "--min-group-n", str(spec.min_group_n)]
+                          if spec.groups else [])
+                rc = _script("prepare_wvs").main(["--wave", str(wave), "--input", str(raw), "--output", str(table),
+                                                  *groups])
         if rc != 0:
             raise UserError(f"could not make synthetic wave {wave} data into {table}: {quiet.getvalue().strip()}")
         meta = table.with_suffix(".meta.json")

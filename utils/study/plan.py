@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.probing.conditions import Condition
+from utils.probing.conditions import Condition, steering_methods
 from utils.probing.config import ProbeConfig
 from utils.probing.prompts import prompt_text
 from utils.probing.study import build_conditions
@@ -69,6 +69,10 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
         for steering in ex.rq2_methods:
             for country in ex.rq2_countries:
                 specs.append(("RQ2", f"RQ2 {steering}/{country}", ["--country", country, "--steering_method", steering]))
+                if steering_methods()[steering].get("names"):  # only a method naming the people names a group
+                    specs += [("RQ2", f"RQ2 {steering}/{country}/{group}",
+                               ["--country", country, "--steering_method", steering, "--group", group])
+                              for group in ex.rq2_groups]
         for variant in ex.variants:
             specs.append(("RQ1", f"sensitivity {variant}", ["--variant", variant]))
         for kind, label, extra in specs:
@@ -83,7 +87,7 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
 
 _CACHE: dict[tuple, list[Condition]] = {}
 _PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
-                "protocol", "release_dir")
+                "protocol", "release_dir", "group", "human")
 
 
 def _conditions(config: ProbeConfig) -> list[Condition]:

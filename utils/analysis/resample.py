@@ -1,0 +1,104 @@
+"""Bootstrap intervals that also carry the survey's own sampling error (`--bootstrap respondents`).
+
+Why: an interval that resamples items says how much a score would move with another set of
+questions, not with another sample of people. With `respondents`, each draw also resamples every
+country's answers to every item, so the interval widens by what the survey's sampling error adds.
+
+What is resampled, and why this way. The prepared long table keeps answer counts per country,
+item and option, not respondents (WVS microdata are not ours to ship, and a table of published
+shares has none), so a draw takes, for each country x item, a multinomial sample of n answers with
+the cell's shares, n being the cell's valid answers (rounded; with `--weights survey` the weighted
+count, which WVS weights keep close to the unweighted n, and the weighted shares). That is the
+respondent bootstrap of one item's answers exactly; what it cannot keep is the link between one
+respondent's answers to different items (they are drawn independently), and it takes the sample as
+simple random, so the design effect of weighting and clustering is not in it: the interval is a
+lower bound on the survey's sampling error. Cells without respondent counts (shares without `n`)
+are left as they are.
+
+Items: each draw picks I items with replacement, the same picks for every country; a country's mean
+is over the picked items it answered.
+
+    >>> rng = np.random.default_rng(0)
+    >>> resample_counts(np.array([[0., 0.], [3., 1.]]), rng).sum(-1).tolist()
+    [0.0, 4.0]
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+MODES = ("items", "respondents")
+
+
+def add_argument(ap) -> None:
+    ap.add_argument("--bootstrap", choices=MODES, default="items",
+                    help="items: intervals resample the items (default); respondents: also each country's "
+                         "answers to each item (multinomial, docs/robustness.md), adding the survey's sampling error")
+
+
+def resample_counts(counts: np.ndarray, rng: np.random.Generator, known: np.ndarray | None = None) -> np.ndarray:
+    """[..., K] counts -> one multinomial draw of the same (rounded) total with the same shares;
+    cells with nothing, or where `known` [...] is False, are returned as they are."""
+    counts = np.asarray(counts, float)
+    total = counts.sum(-1)
+    n = np.rint(total).astype(np.int64)
+    live = (n > 0) if known is None else (n > 0) & known
+    p = np.where(live[..., None], counts / np.where(total > 0, total, 1)[..., None], 1.0 / counts.shape[-1])
+    p = p / p.sum(-1, keepdims=True)
+    drawn = rng.multinomial(np.where(live, n, 0), p).astype(float)
+    return np.where(live[..., None], drawn, counts)
+
+
+def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], counts: np.ndarray,
+                  n_boot: int = 1000, seed: int = 0, mode: str = "items", known: np.ndarray | None = None,
+                  item_masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    """[R, n_boot, C] per-country mean scores of R answer sets under the same resamples.
+
+    similarities[r](shares [C, I, K]) -> [C, I] item scores of answer set r against those shares;
+    counts [C, I, K] the human answers the shares come from; item_masks[r] [C, I] False where an
+    item is not to be scored for r. Each draw resamples the people once and the items once for all
+    R, so the draws of two models are paired, and the costly part (the multinomials) is paid once."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(counts, float)
+    n_c, n_i = counts.shape[:2]
+    masks = list(item_masks) if item_masks is not None else [None] * len(similarities)
+    fixed = None if mode == "respondents" else [f(_shares(counts)) for f in similarities]
+    out = np.full((len(similarities), n_boot, n_c), np.nan)
+    for b in range(n_boot):
+        picks = rng.integers(0, n_i, n_i)
+        shares = _shares(resample_counts(counts, rng, known)) if fixed is None else None
+        for r, f in enumerate(similarities):
+            s = fixed[r] if fixed is not None else f(shares)
+            if masks[r] is not None:
+                s = np.where(masks[r], s, np.nan)
+            d = s[:, picks]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[r, b] = np.nansum(d, 1) / np.isfinite(d).sum(1)
+    return out
+
+
+def interval(draws: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over `axis`, ignoring NaN draws."""
+    tail = (1 - level) / 2 * 100
+    with warnings.catch_warnings():  # a country no draw could score stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=axis)
+    return lo, hi
+
+
+def mean_over(draws: np.ndarray) -> np.ndarray:
+    """[B, C] -> [B] mean over countries of each draw; a draw whose picks missed every item a
+    country answered has NaN there and the mean is over the rest (NaN if all missed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(draws, axis=1)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts / np.where(total > 0, total, 1), np.nan)

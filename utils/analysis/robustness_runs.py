@@ -1,0 +1,124 @@
+"""Reading the runs a robustness analysis compares, and scoring each on the items all prompts share.
+
+Every `results.csv` under a results root is one run: the unperturbed RQ1 and RQ2 runs are the
+`original` prompt, and files whose rows carry `perturb_family` (runs with `--perturb`) are one prompt
+each, identified by their columns (family, index, seed; `repeat` for `--repeats`), never by their
+folder. An RQ2 run is scored against its own country without the items its few-shot prompt shows,
+and the RQ1 runs are also scored as each steered country's base (`none/<country>`), so a steering
+gain can be read under every prompt.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.analysis.answers import load_answers
+from utils.analysis.robustness import ORIGINAL
+from utils.analysis.scoring import Scoring
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
+from utils.core.result_layout import find_result_files, read_result_rows
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file: whose answers, under which condition and prompt."""
+
+    path: Path
+    model: str
+    condition: str  # "none" (RQ1) or "<steering method>/<country>"
+    family: str  # ORIGINAL for the unperturbed prompt
+    index: int = 0
+    seed: int = 0
+    repeat: int = 0
+
+    @property
+    def prompt(self) -> str:
+        if self.family == ORIGINAL:
+            return ORIGINAL
+        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """A run's item scores [C, I] (NaN outside its comparison) and the answers [I, K] behind them."""
+
+    scores: np.ndarray
+    answers: np.ndarray
+
+
+def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[Run]:
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"results root {root} not found; run a probing script with --perturb first")
+    runs = []
+    for f in find_result_files(root):
+        if f.experiment not in ("RQ1", "RQ2") or f.group_var or (probe_method and f.probe_method != probe_method):
+            continue
+        first = read_result_rows(f.path)[0]
+        family = first.get("perturb_family") or ORIGINAL
+        cond = "none" if f.experiment == "RQ1" else f"{f.method}/{f.country}"
+        runs.append(Run(f.path, f.model, cond, family, int(first.get("perturb_index") or 0),
+                        int(first.get("perturb_seed") or 0), int(first.get("repeat") or 0)))
+    if models and models.strip().lower() != "all":
+        wanted = {m.strip() for m in models.split(",")}
+        runs = [r for r in runs if r.model in wanted]
+    seen: dict[tuple, Path] = {}
+    for r in runs:
+        key = (r.model, r.condition, r.prompt, r.seed, r.repeat)
+        if key in seen:
+            raise UserError(f"two results files for {r.model}, {r.condition}, prompt {r.prompt}: {seen[key]} and "
+                            f"{r.path}; choose one probe method with --probe-method, or move one out")
+        seen[key] = r.path
+    if not any(r.family != ORIGINAL for r in runs):
+        raise UserError(f"no perturbed results under {root}; run e.g. python code/RQ1/prob_by_llm.py --method logprob "
+                        "--perturb order:5 first")
+    return runs
+
+
+def steering_codes(inputs_dir: Path = INPUTS_DIR) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """WVS code of each steering country, and the items its few-shot prompt shows (left out of its scores)."""
+    countries = json.loads((inputs_dir / "steering" / "countries.json").read_text(encoding="utf-8"))["countries"]
+    codes = {c: int(v["wvs_code"]) for c, v in countries.items()}
+    shots = {}
+    for c in countries:
+        path = inputs_dir / "few_shot" / f"{c}.json"
+        shots[c] = {e["id"] for e in json.loads(path.read_text(encoding="utf-8"))["items"]} if path.is_file() else set()
+    return codes, shots
+
+
+def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_DIR) -> dict[Run, Scored]:
+    """[C, I] item scores of every run, NaN outside its comparison: an RQ2 run keeps only its
+    country's row (without its few-shot items); RQ1 runs are also scored as the base of each
+    steered country (`none/<country>`) present. Every run of a model and country shares the items
+    all of them answered, so prompts are compared on the same items."""
+    ids, orders = list(sc.human.item_ids), list(sc.human.orders)
+    row_of = {int(c): i for i, c in enumerate(sc.human.country_codes)}
+    answers = {r: sc.model(load_answers(r.path, ids, orders, policy)) for r in runs}
+    full = {r: sc.similarity(a[None], sc.shares) for r, a in answers.items()}
+    steered = sorted({r.condition.split("/", 1)[1] for r in runs if r.condition != "none"})
+    codes, shots = steering_codes(inputs_dir) if steered else ({}, {})
+    out: dict[Run, np.ndarray] = {r: s for r, s in full.items() if r.condition == "none"}
+    for r, s in full.items():
+        targets = [r.condition.split("/", 1)[1]] if r.condition != "none" else steered
+        for country in targets:
+            code = codes.get(country)
+            if code not in row_of:
+                continue
+            keep = np.zeros_like(s, dtype=bool)
+            keep[row_of[code]] = [i not in shots.get(country, set()) for i in ids]
+            key = r if r.condition != "none" else Run(r.path, r.model, f"none/{country}", r.family, r.index, r.seed,
+                                                      r.repeat)
+            out[key] = np.where(keep, s, np.nan)
+    groups: dict[tuple, list[Run]] = {}
+    for r in out:
+        groups.setdefault((r.model, r.condition if r.condition == "none" else r.condition.split("/", 1)[1]), []).append(r)
+    for members in groups.values():
+        common = np.all([np.isfinite(out[r]) for r in members], axis=0)
+        for r in members:
+            out[r] = np.where(common, out[r], np.nan)
+    return {r: Scored(s, answers[Run(r.path, r.model, "none" if r.condition.startswith("none/") else r.condition,
+                                     r.family, r.index, r.seed, r.repeat)]) for r, s in out.items()}

@@ -1,0 +1,196 @@
+"""Prompt perturbations (`--perturb SPEC`): how an item is shown and how its answer is read back.
+
+Survey answers of language models move with the prompt (option order, wording, the examples
+shown), so a score is only as good as its spread over prompts a reader would accept as equal.
+A spec names a family, a count and a seed; each member is its own condition (its own identity
+columns `perturb_family`, `perturb_index`, `perturb_seed` and folder), so rows asked differently
+never mix:
+
+    order:5        five random permutations of each item's options (seeded per item)
+    order:reversed the options in reverse listing order (family `reversed`, one member)
+    examples:5     five sets of five format examples drawn from inputs/perturb/format_examples/
+    template:3     the first three instruction wordings of inputs/perturb/templates/<Language>.json
+    labels         options lettered A, B, C ... instead of numbered (inputs/perturb/labels/)
+    order:5@7      the same with seed 7 (default 0)
+
+Option order. A permuted item is shown with its options renumbered 1..N *in the shown order*, so
+"1" is always the first listed option: the number a model favours is then a position, as in the
+field's letter-labelled studies, and not a code that travels with its option. The prober answers
+over the shown labels; `restore` maps that answer back to the item's WVS codes before it is
+stored, so the analysis scores it like any other row. Q1 under a permutation (2, 0, 3, 1):
+
+    listed: 1. Very important / 2. Rather important / 3. Not very important / 4. Not at all important
+    shown:  1. Not very important / 2. Very important / 3. Not at all important / 4. Rather important
+    answer {"1": .1, "2": .6, "3": .0, "4": .3}  ->  stored {"3": .1, "1": .6, "4": .0, "2": .3}
+
+The stored row's `choice_keys` are the codes in the shown order (as for the paper's shuffled
+questionnaire), which the position analysis reads to find the first and last listed option.
+"""
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
+from utils.core.records import ProbeResult, SurveyItem
+from utils.probing.prompts import FormatExample, PromptSet, load_prompt_set
+
+FAMILIES = ("order", "reversed", "examples", "template", "labels")
+SPEC = re.compile(r"^(?P<family>[a-z]+)(?::(?P<count>\d+|reversed))?(?:@(?P<seed>\d+))?$")
+EXAMPLES_SHOWN = 5  # as many as the default prompt shows
+MIN_POOL = 20
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One member of a family: `order`, index 3, seed 0 is the third permutation of every item."""
+
+    family: str
+    index: int
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        """The condition's folder: `order-3`, `order-3@7` for seed 7 (so seeds never share a folder)."""
+        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+
+    def columns(self) -> dict[str, str]:
+        """The identity columns the rows of this perturbation carry."""
+        return {"perturb_family": self.family, "perturb_index": str(self.index), "perturb_seed": str(self.seed)}
+
+
+def parse_spec(text: str) -> list[Perturbation]:
+    """`"order:2@7"` -> [order-1 seed 7, order-2 seed 7]; a bad spec is one line saying the grammar.
+
+    >>> [p.name for p in parse_spec("order:reversed")], [p.name for p in parse_spec("labels")]
+    (['reversed-1'], ['labels-1'])
+    """
+    m = SPEC.match(text.strip().lower())
+    family, count = (m["family"], m["count"]) if m else ("", None)
+    if family == "order" and count == "reversed":
+        family, count = "reversed", "1"
+    if family in ("labels", "reversed") and count is None:
+        count = "1"
+    if not m or family not in FAMILIES or count is None or count == "reversed" or int(count) < 1 \
+            or (family in ("labels", "reversed") and count != "1"):
+        raise UserError(f"--perturb {text!r}: write order:K, order:reversed, examples:K, template:K or labels "
+                        "(K at least 1), optionally @SEED, e.g. order:5@1")
+    return [Perturbation(family, i, int(m["seed"] or 0)) for i in range(1, int(count) + 1)]
+
+
+def parse_specs(texts: tuple[str, ...] | list[str]) -> list[Perturbation]:
+    """Several specs, each member once, in the order given."""
+    return list(dict.fromkeys(p for t in texts for p in parse_spec(t)))
+
+
+def permutation(item_id: str, n: int, p: Perturbation) -> tuple[int, ...]:
+    """Listing positions in the shown order: seeded by (seed, index, item), so an item's
+    permutation does not change when other items are added or left out (`--limit`)."""
+    if p.family == "reversed":
+        return tuple(range(n - 1, -1, -1))
+    if p.family != "order":
+        return tuple(range(n))
+    rng = np.random.default_rng([p.seed, p.index, zlib.crc32(item_id.encode("utf-8"))])
+    return tuple(int(i) for i in rng.permutation(n))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An item as one perturbation shows it. `item` is what the prober sees (labels in shown
+    order); `codes[j]` is the WVS code of the option labelled `item.choice_keys[j]`."""
+
+    item: SurveyItem
+    codes: tuple[str, ...]
+    original: SurveyItem
+
+    def stored(self) -> SurveyItem:
+        """The item as its results row records it: codes and options in the shown order, the
+        original semantic `order` (what the metric walks along)."""
+        if self.item == self.original:  # shown as it is (examples, template)
+            return self.original
+        return replace(self.original, choices=self.item.choices, choice_keys=self.codes, answer="")
+
+    def to_codes(self, by_label: dict[str, float]) -> dict[str, float]:
+        labels = dict(zip(self.item.choice_keys, self.codes))
+        return {labels.get(k, k): v for k, v in by_label.items()}
+
+
+def show(item: SurveyItem, p: Perturbation | None, letters: tuple[str, ...] = ()) -> Shown:
+    """`item` as `p` shows it; None (or a family that keeps the options) shows it as it is."""
+    if p is None or p.family in ("examples", "template"):
+        return Shown(item, item.choice_keys, item)
+    n = len(item.choice_keys)
+    if p.family == "labels":
+        if len(letters) < n:
+            raise UserError(f"inputs/perturb/labels has {len(letters)} letters; item {item.id} has {n} options")
+        return Shown(replace(item, choice_keys=tuple(letters[:n]), order=tuple(letters[:n]), answer=""),
+                     item.choice_keys, item)
+    perm = permutation(item.id, n, p)
+    labels = tuple(str(j + 1) for j in range(n))
+    shown = replace(item, choices=tuple(item.choices[i] for i in perm), choice_keys=labels, order=labels, answer="")
+    return Shown(shown, tuple(item.choice_keys[i] for i in perm), item)
+
+
+def restore(result: ProbeResult, shown: Shown) -> ProbeResult:
+    """The prober's answer over shown labels -> over the item's codes (distribution and the
+    `sample` method's counts); the raw text keeps the labels the model saw."""
+    extra = dict(result.extra)
+    if "sample_counts" in extra:
+        extra["sample_counts"] = shown.to_codes(extra["sample_counts"])
+    dist = shown.to_codes(result.distribution) if result.distribution is not None else None
+    return replace(result, distribution=dist, extra=extra)
+
+
+@lru_cache(maxsize=16)
+def _data(kind: str, language: str, inputs_dir: Path) -> dict:
+    path = Path(inputs_dir) / "perturb" / kind / f"{language}.json"
+    if not path.is_file():
+        raise UserError(f"{path} not found; the {kind} perturbation needs it for {language} (inputs/README.md)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example_set(pool: tuple[FormatExample, ...], p: Perturbation, n: int = EXAMPLES_SHOWN) -> tuple[FormatExample, ...]:
+    """`n` examples of the pool, drawn without replacement with (seed, index)."""
+    if len(pool) < max(n, MIN_POOL):
+        raise UserError(f"the examples perturbation needs a pool of at least {max(n, MIN_POOL)} format examples; "
+                        f"inputs/perturb/format_examples has {len(pool)}")
+    idx = np.random.default_rng([p.seed, p.index]).choice(len(pool), n, replace=False)
+    return tuple(pool[int(i)] for i in idx)
+
+
+def lettered(ex: FormatExample, letters: tuple[str, ...]) -> FormatExample:
+    """A format example with its options lettered by position, its made-up shares to match."""
+    to = {k: letters[j] for j, (k, _) in enumerate(ex.options)}
+    return FormatExample(ex.question, tuple((to[k], c) for k, c in ex.options),
+                         {to[k]: v for k, v in ex.percentages.items()})
+
+
+def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Path = INPUTS_DIR) -> PromptSet:
+    """The templates and format examples `p` asks with (the language's own for `order`)."""
+    ps = load_prompt_set(language, inputs_dir=inputs_dir)
+    if p is None or p.family in ("order", "reversed"):
+        return ps
+    if p.family == "examples":
+        pool = load_prompt_set(language, f"perturb/format_examples/{language}.json", inputs_dir=inputs_dir).examples
+        return replace(ps, examples=example_set(pool, p))
+    if p.family == "template":
+        wordings = _data("templates", language, Path(inputs_dir))["wordings"]
+        if p.index > len(wordings):
+            raise UserError(f"inputs/perturb/templates/{language}.json has {len(wordings)} wordings; "
+                            f"template:K takes K up to {len(wordings)}")
+        return replace(ps, templates={**ps.templates, **wordings[p.index - 1]})
+    spec = _data("labels", language, Path(inputs_dir))
+    letters = tuple(spec["labels"])
+    return replace(ps, templates={**ps.templates, **spec["templates"]},
+                   examples=tuple(lettered(ex, letters) for ex in ps.examples))
+
+
+def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
+    return tuple(_data("labels", language, Path(inputs_dir))["labels"])
