@@ -26,6 +26,11 @@ start, so the user's own cache is neither used nor touched. Each start also writ
 next-token log-probabilities of one fixed prompt; every start must give exactly the numbers of
 the converted model.
 
+The CPU columns are the process's user+system seconds and the main thread's alone, up to the
+loaded model: on a shared machine the wall time follows the load, the main thread's CPU time
+much less, and on a quiet machine a start takes about that long (the checksum thread runs on
+another core).
+
 The last line is `ratio: X`: the median later start before against now, start-up seconds.
 """
 from __future__ import annotations
@@ -43,32 +48,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `write_entry_as_before` uses utils.probing.model_cache
 CHILD = """
-import json, sys, time
+import json, resource, sys, time
 t0 = time.perf_counter()
 from utils.probing.bundled_model import load_bundled_model
 t1 = time.perf_counter()
 tokenizer, model = load_bundled_model(quiet=True)
 t2 = time.perf_counter()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+main = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
 import torch
 text = tokenizer.apply_chat_template([{"role": "user", "content": "Answer 1, 2 or 10."}], tokenize=False,
                                      add_generation_prompt=True)
 ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
 with torch.inference_mode():
     torch.save(torch.log_softmax(model(ids).logits[0, -1], dim=-1), sys.argv[1])
-print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
+print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1, "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                  "main_cpu_s": main.ru_utime + main.ru_stime}))
 """
 # What any start pays before it reads a byte of the model: the imports of torch and transformers' Llama.
 FLOOR = """
-import json, time
+import json, resource, time
 t0 = time.perf_counter()
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 import transformers.models.llama.modeling_llama
-print(json.dumps({"startup_s": time.perf_counter() - t0}))
+t2 = time.perf_counter()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+main = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+print(json.dumps({"startup_s": t2 - t0, "load_s": float("nan"), "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                  "main_cpu_s": main.ru_utime + main.ru_stime}))
 """
 # A later start as it was before (see the docstring), on an entry written by `write_entry_as_before`.
 BEFORE = """
-import json, sys, time
+import json, resource, sys, time
 t0 = time.perf_counter()
 import torch
 from pathlib import Path
@@ -81,12 +93,15 @@ problem = entry_problem(entry, gguf_sha256(bundled_model_dir() / BUNDLED_GGUF, c
 assert problem is None, problem
 tokenizer, model = load_model(entry, dtype="float32", quiet=True)
 t2 = time.perf_counter()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+main = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
 text = tokenizer.apply_chat_template([{"role": "user", "content": "Answer 1, 2 or 10."}], tokenize=False,
                                      add_generation_prompt=True)
 ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
 with torch.inference_mode():
     torch.save(torch.log_softmax(model(ids).logits[0, -1], dim=-1), sys.argv[1])
-print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1}))
+print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1, "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                  "main_cpu_s": main.ru_utime + main.ru_stime}))
 """
 
 
@@ -178,20 +193,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"bundled SmolLM2-135M-Instruct; torch {torch.__version__}, {os.cpu_count()} CPUs; "
           f"cache entry {size:.0f} MiB; load average (1/5/15 min) at the start and after each pair: {'; '.join(loads)}")
-    print("| start | runs | startup s (median) | load s (median) |")
-    print("| --- | ---: | ---: | ---: |")
-    print(f"| first (cache empty: hash, convert, write the entry) | 1 | {cold['startup_s']:.1f} | "
-          f"{cold['load_s']:.1f} |")
-    print(f"| later, before (checksums, then load; tied weight as lm_head.weight) | {len(before)} | "
-          f"{median(before, 'startup_s'):.1f} | {median(before, 'load_s'):.1f} |")
-    print(f"| later (read the cached entry, checksums verified) | {len(warm)} | {median(warm, 'startup_s'):.1f} | "
-          f"{median(warm, 'load_s'):.1f} |")
+    def row(label: str, runs: list[dict]) -> str:
+        cells = [median(runs, key) for key in ("startup_s", "load_s", "cpu_s", "main_cpu_s")]
+        return f"| {label} | {len(runs)} | " + " | ".join("-" if c != c else f"{c:.1f}" for c in cells) + " |"
+
+    print("| start | runs | startup s (median) | load s (median) | CPU s, process (median) | "
+          "CPU s, main thread (median) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(row("first (cache empty: hash, convert, write the entry)", [cold]))
+    print(row("later, before (checksums, then load; tied weight as lm_head.weight)", before))
+    print(row("later (read the cached entry, checksums verified)", warm))
     if floor:
-        print(f"| imports alone (torch, transformers' Llama and Auto classes) | {len(floor)} | "
-              f"{median(floor, 'startup_s'):.1f} | - |")
+        print(row("imports alone (torch, transformers' Llama and Auto classes)", floor))
     if off:
-        print(f"| cache switched off (convert every start) | {len(off)} | {median(off, 'startup_s'):.1f} | "
-              f"{median(off, 'load_s'):.1f} |")
+        print(row("cache switched off (convert every start)", off))
     print("later starts, each: " + ", ".join(f"{r['startup_s']:.1f}" for r in warm)
           + "; before, each: " + ", ".join(f"{r['startup_s']:.1f}" for r in before))
     print(f"first start against a later start: {cold['startup_s'] / median(warm, 'startup_s'):.1f}x")

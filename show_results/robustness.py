@@ -83,9 +83,14 @@ def summary_table(sc: Scoring, scores: dict[Run, Scored], table: pd.DataFrame, s
         sp = spread[(spread.model == r.model) & (spread.condition == "none") & (spread.family == "all")]
         std, rng_ = (float(sp["std"].iloc[0]), float(sp["range"].iloc[0])) if len(sp) else (np.nan, np.nan)
         gap = orig - u_score
+        others = [x.answers for o, x in scores.items() if o.model == r.model and o.condition == "none"
+                  and o.family != rb.ORIGINAL and not o.repeat]
+        moved = rb.answer_distances(scored.answers, others, sc.n_options, sc.metric)
         rows.append({"model": r.model, "original": orig, "uniform": u_score, "gap": gap,
                      "prompt_std": std, "prompt_range": rng_, "n_prompts": int(sp["n"].iloc[0]) if len(sp) else 0,
-                     "std_over_gap": std / abs(gap) if gap else np.nan})
+                     "std_over_gap": std / abs(gap) if gap else np.nan,
+                     "dist_to_uniform": moved["dist_to_uniform"], "dist_between_prompts": moved["dist_between_prompts"],
+                     "dist_between_prompts_max": moved["dist_between_prompts_max"]})
     return pd.DataFrame(rows)
 
 

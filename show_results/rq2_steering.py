@@ -105,8 +105,10 @@ def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, 
         scores = {method: np.where(kept, sc.similarity(sc.model(load_answers(path, ids, orders, policy)), human),
                                    np.nan) for method, path in conds.items() if path is not None}
         # every condition of this model and country on the items all of them answered, so the
-        # gains, the best method and the paired tests compare like with like (n_items says how many)
-        common = np.all([np.isfinite(v) for v in scores.values()], axis=0) if scores else kept
+        # gains, the best method and the paired tests compare like with like (n_items says how many);
+        # a condition that answered nothing (all unparsed) is shown empty instead of emptying the others
+        answered = [np.isfinite(v) for v in scores.values() if np.isfinite(v).any()]
+        common = np.all(answered, axis=0) if answered else kept
         for method, s in scores.items():
             s = np.where(common, s, np.nan)
             mean, std, n = metrics.summarize(s)

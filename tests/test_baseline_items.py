@@ -164,3 +164,24 @@ def test_rq2_scores_every_condition_on_the_items_all_answered(case, items, tmp_p
                                        shares[(156, it.id)]) for it in items[:N_MODEL]]))
     assert df.loc["persona", "score"] == pytest.approx(china(last), abs=1e-6)
     assert df.loc["persona", "gain"] == pytest.approx(china(last) - china(first), abs=1e-6)
+
+
+def test_rq2_condition_that_answered_nothing_does_not_empty_the_others(case, items, tmp_path):
+    """A condition with every answer unparsed has no items; the others keep their shared items
+    (it used to make the shared set empty and the table figure fail)."""
+    human, res, out, shares, keys, first = case
+    last = {it.id: {it.order[-1]: 100} for it in items}
+    write_results(res / "RQ2" / "persona" / "China" / "m12" / "results.csv", last, keys)
+    broken = res / "RQ2" / "few-shot" / "China" / "m12" / "results.csv"
+    write_results(broken, last, keys)
+    table = pd.read_csv(broken)
+    table["response"] = "I would rather not say."  # no distribution in any answer
+    table.to_csv(broken, index=False)
+    script = load_script("show_results/rq2_steering.py")
+    assert script.main(["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png",
+                        "--min-coverage", "0", "--inputs-dir", str(_steering_inputs(tmp_path))]) == 0
+    df = pd.read_csv(out / "rq2_steering_scores.csv")
+    df = df[df["model"] == "m12"].set_index("method")
+    assert df.loc["few-shot", "n_items"] == 0 and np.isnan(df.loc["few-shot", "score"])
+    assert df.loc["none", "n_items"] == N_MODEL and df.loc["persona", "n_items"] == N_MODEL
+    assert (out / "rq2_steering_table.png").is_file()

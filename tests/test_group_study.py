@@ -79,3 +79,5 @@ def test_study_with_by_age_shows_the_group_figures(tmp_path, capsys):
     assert len(page.images) == 7  # country, group and RQ2 figures (table, gains, group steering), with captions
     assert any("(rq1_group_scores.png). RQ1 by respondent group (--by)" in c for c in page.captions)
     assert any("(rq1_groups.png). RQ1 by respondent group, across countries" in c for c in page.captions)
+    cells = {cell for t in page.tables for row in t["rows"] for cell in row}
+    assert "persona/Japan/age=18-29" in cells and "persona/Japan" in cells  # the coverage table tells them apart

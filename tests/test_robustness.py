@@ -52,6 +52,21 @@ def write_fixture(root, rng):
                             "perturb_family": "" if family == "original" else family,
                             "perturb_index": "" if family == "original" else str(index),
                             "perturb_seed": "" if family == "original" else "0"})
+    for model in MODELS:  # one RQ2 cell under the original prompt: persona toward Japan
+        dist = rng.dirichlet(np.ones(4), size=len(ITEMS))
+        answers[model, "persona/Japan"] = dist
+        folder = root / "results" / "RQ2" / "persona" / "Japan" / model
+        folder.mkdir(parents=True)
+        with open(folder / "results.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, COLUMNS)
+            w.writeheader()
+            for q, d in zip(ITEMS, dist):
+                w.writerow({"id": q, "question": "?", "choices": repr(["a"] * 4), "choice_keys": "['1', '2', '3', '4']",
+                            "answer": "", "type": "Opinion-Dependent", "response": "",
+                            "distribution": json.dumps({str(k + 1): float(d[k]) for k in range(4)}),
+                            "method": "logprob", "status": "ok", "experiment": "RQ2", "model": model,
+                            "steering_method": "persona", "country": "Japan", "language": "English",
+                            "variant": "default", "perturb_family": "", "perturb_index": "", "perturb_seed": ""})
     return human, counts, answers, listings
 
 
@@ -72,17 +87,20 @@ def ran(tmp_path_factory):
 
 
 def expected_scores(counts, answers):
+    """RQ1 prompts: mean over countries of the mean over items; the RQ2 cell: Japan's mean."""
     shares = counts / counts.sum(-1, keepdims=True)
+    japan = COUNTRIES.index(392)
     return {key: float(np.mean([np.mean([w1_score(d[i], shares[c, i]) for i in range(len(ITEMS))])
-                                for c in range(len(COUNTRIES))])) for key, d in answers.items()}
+                                for c in (range(len(COUNTRIES)) if len(key) == 3 else [japan])]))
+            for key, d in answers.items()}
 
 
 def test_per_prompt_scores_and_spreads_match_an_independent_computation(ran):
     out, counts, answers, _ = ran
     want = expected_scores(counts, answers)
     got = pd.read_csv(out / "robustness_scores.csv")
-    assert len(got) == len(want)
-    for r in got.itertuples():
+    assert len(got) == len(want) + len(MODELS) * 4  # and each RQ1 prompt as Japan's unsteered base
+    for r in got[got.condition == "none"].itertuples():
         key = (r.model, r.family, 0 if r.family == "original" else r.index)
         assert r.score == pytest.approx(want[key], abs=2e-6)
         assert r.n_items == len(ITEMS) and r.n_countries == len(COUNTRIES)
@@ -91,11 +109,11 @@ def test_per_prompt_scores_and_spreads_match_an_independent_computation(ran):
     for model in MODELS:
         every = [want[model, f, i] for f, i in PROMPTS]
         orders = [want[model, "order", 1], want[model, "order", 2]]
-        row = spread[(spread.model == model) & (spread.family == "all")].iloc[0]
+        row = spread[(spread.model == model) & (spread.condition == "none") & (spread.family == "all")].iloc[0]
         assert row["mean"] == pytest.approx(np.mean(every), abs=2e-6)
         assert row["std"] == pytest.approx(np.std(every, ddof=1), abs=2e-6)
         assert row["range"] == pytest.approx(max(every) - min(every), abs=2e-6) and row["n"] == 4
-        row = spread[(spread.model == model) & (spread.family == "order")].iloc[0]
+        row = spread[(spread.model == model) & (spread.condition == "none") & (spread.family == "order")].iloc[0]
         assert row["std"] == pytest.approx(np.std(orders, ddof=1), abs=2e-6) and row["n"] == 2
 
 
@@ -140,9 +158,31 @@ def test_position_rankings_and_summary_match(ran):
         assert r.uniform == pytest.approx(uniform, abs=2e-6)
         assert r.gap == pytest.approx(want[r.model, "original", 0] - uniform, abs=2e-6)
         assert r.std_over_gap == pytest.approx(np.std(every, ddof=1) / abs(r.gap), rel=1e-4)
+        # with no human data: how far the answers move between prompts, and from the uniform answer
+        orig = answers[r.model, "original", 0]
+        moved = [np.mean([1 - w1_score(orig[i], answers[r.model, f, k][i]) for i in range(len(ITEMS))])
+                 for f, k in PROMPTS[1:]]
+        assert r.dist_between_prompts == pytest.approx(np.mean(moved), abs=2e-6)
+        assert r.dist_between_prompts_max == pytest.approx(max(moved), abs=2e-6)
+        assert r.dist_to_uniform == pytest.approx(np.mean([1 - w1_score(orig[i], np.full(4, .25))
+                                                           for i in range(len(ITEMS))]), abs=2e-6)
     assert (out / "robustness.png").is_file() and (out / "robustness_position.png").is_file()
     assert "| model |" in (out / "robustness_summary.md").read_text() and \
         r"\toprule" in (out / "robustness_summary.tex").read_text()
+
+
+def test_steering_gain_against_the_prompt_spread_of_its_base(ran):
+    out, counts, answers, _ = ran
+    shares = counts / counts.sum(-1, keepdims=True)
+    japan = COUNTRIES.index(392)
+    got = pd.read_csv(out / "robustness_steering.csv").set_index("model")
+    for model in MODELS:
+        base = [np.mean([w1_score(answers[model, f, i][q], shares[japan, q]) for q in range(len(ITEMS))])
+                for f, i in PROMPTS]
+        steered = np.mean([w1_score(answers[model, "persona/Japan"][q], shares[japan, q]) for q in range(len(ITEMS))])
+        row = got.loc[model]
+        assert row["condition"] == "persona/Japan" and row["gain_original"] == pytest.approx(steered - base[0], abs=2e-6)
+        assert row["base_std"] == pytest.approx(np.std(base, ddof=1), abs=2e-6) and row["n_prompts_base"] == 4
 
 
 def test_steering_gain_against_the_prompt_spread_by_hand():
@@ -154,7 +194,11 @@ def test_steering_gain_against_the_prompt_spread_by_hand():
     assert got["gain_original"] == pytest.approx(.02) and got["gain_std"] == pytest.approx(gains.std(ddof=1))
     assert got["base_std"] == pytest.approx(np.std([.70, .66, .74], ddof=1))
     assert got["gain_over_spread"] == pytest.approx(.02 / np.std([.70, .66, .74], ddof=1))
-    assert got["sign_kept"] == pytest.approx(2 / 3)
+    assert got["sign_kept"] == pytest.approx(2 / 3) and got["n_prompts_both"] == 3
+    # a cell asked under the original prompt only is read against the base's spread alone
+    only = rb.steering_against_spread(df[(df.condition != "persona/Japan") | (df.perturbation == "original")]).iloc[0]
+    assert only["gain_original"] == pytest.approx(.02) and np.isnan(only["gain_std"]) and np.isnan(only["sign_kept"])
+    assert only["gain_over_spread"] == pytest.approx(.02 / np.std([.70, .66, .74], ddof=1))
 
 
 def test_respondent_bootstrap_adds_the_sampling_error_of_a_plain_loop():

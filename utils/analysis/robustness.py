@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from utils.analysis import metrics
+
 ORIGINAL = "original"  # the unperturbed prompt, one member of every comparison
 KEYS = ["model", "condition"]
 
@@ -80,6 +82,30 @@ def decomposition(scores: pd.DataFrame, condition: str = "none") -> pd.DataFrame
         rows.append({"condition": condition, "family": fam, "n_models": wide.shape[0], "n_prompts": wide.shape[1]}
                     | variance_shares(wide.to_numpy()))
     return pd.DataFrame(rows)
+
+
+def answer_distances(original: np.ndarray, others: list[np.ndarray], n_options: np.ndarray,
+                     metric: str = "w1") -> dict[str, float]:
+    """How far a model's answers move with the prompt, with no human data: the mean distance
+    (1 - the metric, for w1 W1/(N-1)) between its answers [I, K] under the original prompt and under
+    each other prompt (their mean and largest), next to its distance from the uniform answer.
+    Items count where both answers exist.
+
+    >>> answer_distances(np.array([[1., 0.]]), [np.array([[.5, .5]])], np.array([2]))
+    {'dist_to_uniform': 0.5, 'dist_between_prompts': 0.5, 'dist_between_prompts_max': 0.5, 'n_prompts': 1}
+    """
+    n_options = np.asarray(n_options)
+
+    def mean_distance(a, b):
+        both = np.isfinite(a).all(-1) & np.isfinite(b).all(-1)
+        if not both.any():
+            return np.nan
+        return float(np.mean(1 - metrics.similarity(a[both], b[both], n_options[both], metric)))
+
+    moved = [mean_distance(original, o) for o in others]
+    return {"dist_to_uniform": mean_distance(original, metrics.uniform(n_options, original.shape[-1])),
+            "dist_between_prompts": float(np.mean(moved)) if moved else np.nan,
+            "dist_between_prompts_max": float(np.max(moved)) if moved else np.nan, "n_prompts": len(moved)}
 
 
 def edge_positions(listings: list[tuple[str, ...]], orders: list[tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +161,10 @@ def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:
 
 def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
     """Each steering cell's gain over no steering (RQ1's prompt scored against that country,
-    condition "none/<country>") under each prompt, next to the prompt spread of the unsteered score:
-    the gain under the original prompt, its mean and std over prompts, the std of the base, the
-    ratio |original gain| / base std, and the share of prompts under which the gain keeps its sign."""
+    condition "none/<country>") next to the prompt spread of the unsteered score: the gain under
+    the original prompt, the std of the base over every prompt it was asked under, the ratio
+    |original gain| / base std, and, where the steered cell was asked under perturbations too, the
+    gain's mean and std over the prompts both have and the share of them keeping its sign."""
     base = scores[scores["condition"].str.startswith("none/")]
     rows = []
     for (model, cond), d in scores[~scores["condition"].str.startswith("none/")].groupby(KEYS, sort=False):
@@ -146,14 +173,17 @@ def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
         country = cond.split("/", 1)[1]
         b = base[(base["model"] == model) & (base["condition"] == f"none/{country}")].set_index("perturbation")["score"]
         s = d.set_index("perturbation")["score"]
-        common = s.index.intersection(b.index)
-        if ORIGINAL not in common or len(common) < 2:
+        if ORIGINAL not in s.index or ORIGINAL not in b.index or len(b) < 2:
             continue
+        common = s.index.intersection(b.index)
         gain = s[common] - b[common]
         g0 = float(gain[ORIGINAL])
-        base_std = float(b[common].std(ddof=1))
-        rows.append({"model": model, "condition": cond, "gain_original": g0, "gain_mean": float(gain.mean()),
-                     "gain_std": float(gain.std(ddof=1)), "base_std": base_std,
+        base_std = float(b.std(ddof=1))
+        several = len(common) > 1
+        rows.append({"model": model, "condition": cond, "gain_original": g0,
+                     "gain_mean": float(gain.mean()) if several else np.nan,
+                     "gain_std": float(gain.std(ddof=1)) if several else np.nan, "base_std": base_std,
                      "gain_over_spread": abs(g0) / base_std if base_std > 0 else np.nan,
-                     "sign_kept": float((np.sign(gain) == np.sign(g0)).mean()), "n_prompts": len(common)})
+                     "sign_kept": float((np.sign(gain) == np.sign(g0)).mean()) if several else np.nan,
+                     "n_prompts_base": len(b), "n_prompts_both": len(common)})
     return pd.DataFrame(rows)

@@ -13,10 +13,11 @@ A minimal study (the bundled model, RQ1 only, synthetic human data):
 Sections: `[study]` (name), `[output]` (results_root, figures, report, human_dir), `[probe]`
 (methods and any flag of the probing scripts, e.g. `limit = 10`, `max_attempts = 2`),
 `[[models]]` (backend `api` or `local`, see `ModelSpec`), `[experiments.RQ1]`,
-`[experiments.RQ2]` (countries, steering_methods; "all" or a list), `[experiments.sensitivity]`
-(variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`) and
-`[analysis]` (weights, metric, paper_compat, formats, and `[analysis.scripts.<name>]` flags for
-one script). Relative paths are relative to the folder the command runs in, as for every flag.
+`[experiments.RQ2]` (countries, steering_methods; "all" or a list; groups, e.g. ["age=18-29"]: a
+group-steered run per cell whose method names the people), `[experiments.sensitivity]`
+(variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`; groups and
+min_group_n for synthetic tables) and `[analysis]` (weights, metric, paper_compat, formats, by: a
+group variable to score by, docs/groups.md; and `[analysis.scripts.<name>]` flags for one script). Relative paths are relative to the folder the command runs in, as for every flag.
 """
 from __future__ import annotations
 
