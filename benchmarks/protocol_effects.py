@@ -87,8 +87,11 @@ def markdown(df) -> str:
         if isinstance(v, float):
             return "" if np.isnan(v) else f"{v:.4f}"
         return "" if v is None else str(v)
+    def shown(column: str, v) -> str:
+        return str(int(v)) if column == "items" and isinstance(v, float) and not np.isnan(v) else cell(v)
     lines = ["| " + " | ".join(df.columns) + " |", "|" + " --- |" * len(df.columns)]
-    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)])
+    return "\n".join(lines + ["| " + " | ".join(shown(c, v) for c, v in zip(df.columns, r)) + " |"
+                               for r in df.itertuples(index=False)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         dists[name] = answers(prober, requests)
         seconds[name] = time.monotonic() - start
+        print(f"{name}: {len(requests)} items in {seconds[name]:.1f} s", flush=True)
     names = list(plan)
     rows = []
     for i, name in enumerate(names):

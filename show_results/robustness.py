@@ -13,7 +13,8 @@ model's prompts are scored on the items all of them answered (per country). Writ
   items, or items and respondents), n_items;
 - robustness_spread.csv: per model and condition, per family and over all prompts: mean, std, range;
 - robustness_summary.csv/.md/.tex: per model, the original score, the uniform answer's on the same
-  items, their gap, the prompt std and range and the std as a share of the gap;
+  items, their gap, the prompt std and range and the std as a share of the gap; and, needing no human
+  data, how far its answers move between prompts next to how far they are from the uniform answer;
 - robustness_variance.csv: the two-way (models x prompts) variance shares, over all prompts and per family;
 - robustness_position.csv and robustness_position.png/.pdf: mass on the first and last listed option,
   model against people, per prompt;

@@ -65,7 +65,7 @@ def test_the_row_keeps_answers_counts_and_unreadable():
     item = SurveyItem("Q1", "How important is family?", ("Very", "Rather", "Not very"), ("1", "2", "3"), "")
     answers = ["1", "1", "2", "??", "1"]
     row = result_row(item, sample_result("Q1", answers, item.choice_keys), "sample")
-    assert COLUMNS[-2:] == ["sample_counts", "n_unreadable"]
+    assert {"sample_counts", "n_unreadable"} <= set(COLUMNS)
     assert json.loads(row["raw_text"]) == answers
     assert json.loads(row["sample_counts"]) == {"1": 3, "2": 1, "3": 0} and row["n_unreadable"] == "1"
     dist = json.loads(row["distribution"])

@@ -73,6 +73,12 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                        type=choice_of(sensitivity_variants(), "variant"),
                        help="sensitivity run instead of RQ1: number (3 format examples), prob (other made-up "
                             "numbers), order (shuffled options); results under Discussion/sensitivity/<variant>")
+        p.add_argument("--perturb", action="append", default=None, metavar="SPEC",
+                       help="also ask RQ1 under prompt perturbations, each its own condition and folder "
+                            "(Robustness/RQ1/<family>-<k>): order:K (K random option orders), order:reversed, "
+                            "examples:K (other made-up examples), template:K (other instruction wordings), labels "
+                            "(lettered options); @SEED picks another seed (order:5@1); repeat the flag for several "
+                            "(docs/robustness.md)")
     p.add_argument("--method", choices=METHODS, type=choice_of(METHODS, "method"), default=default_method,
                    help="verbalized: the model writes the distribution (the paper's method); "
                         "logprob: option probabilities from the model's next-token log-probs; "
@@ -108,6 +114,10 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
     p.add_argument("--release-dir", type=Path, default=None, metavar="PATH",
                    help="--protocol release: a checkout of the paper's release "
                         "(https://github.com/nlply/global-opinion-alignment)")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="ask every item R times for independent answers, each repeat its own condition with its "
+                        "seed (Repeats/<condition>/repeat-<r>); verbalized at --temperature above 0, or sample "
+                        "(default 1; docs/robustness.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return p

@@ -36,6 +36,7 @@ class Condition:
     folder: tuple[str, ...]  # results sub-folders before the model's own
     requests: list[ProbeRequest] = field(compare=False)
     labels: dict[str, str] = field(default_factory=dict, compare=False)  # country, steering_method, variant, language
+    shown: dict = field(default_factory=dict, compare=False)  # item id -> perturb.Shown: its options as --perturb showed them
 
 
 def _json(path: Path) -> dict:

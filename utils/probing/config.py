@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-EXPERIMENT_FLAGS = {"RQ1": ("variant",), "RQ2": ("country", "steering_method", "group", "human")}
+EXPERIMENT_FLAGS = {"RQ1": ("variant", "perturb"), "RQ2": ("country", "steering_method", "group", "human")}
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class ProbeConfig:
     log_level: str
     backend: Backend
     variant: str | None = None  # RQ1 scripts only
+    perturb: tuple[str, ...] | None = None  # RQ1 only: `--perturb order:5 ...`, each member its own condition
+    repeats: int = 1  # `--repeats R`: R independent answers per item (utils/probing/repeats.py)
     country: str | None = None  # RQ2 scripts only
     steering_method: str | None = None  # RQ2 scripts only
     group: tuple[str, ...] | None = None  # RQ2 only: `--group age=18-29`, each its own condition; None: whole country
@@ -94,8 +96,9 @@ class ProbeConfig:
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENT_FLAGS:
             raise ValueError(f"experiment must be RQ1 or RQ2, not {self.experiment!r}")
-        if isinstance(self.group, list):  # argparse's append gives a list; the record keeps a tuple
-            object.__setattr__(self, "group", tuple(self.group))
+        for name in ("group", "perturb"):  # argparse's append gives a list; the record keeps a tuple
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any], experiment: str, backend: str) -> ProbeConfig:

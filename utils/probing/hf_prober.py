@@ -246,6 +246,12 @@ class HFProber:
             scores[key] = total + torch.logsumexp(steps[b, len(toks) - 1][ends], dim=0).item()
         return scores
 
+    def reseed(self, seed: int) -> None:
+        """Draw from `seed` from now on (`--repeats`): the `sample` generator and torch's own, which
+        `generate` samples `verbalized` answers from at a temperature above 0."""
+        self.sample_seed, self._generator = seed, None
+        torch.manual_seed(seed)
+
     # -- sample -------------------------------------------------------------------------
     def _sample_generator(self) -> torch.Generator:
         """One seeded generator for the prober's lifetime, so the same run draws the same answers

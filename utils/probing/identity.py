@@ -38,6 +38,9 @@ GROUP_COLUMNS = ["group_var", "group"]
 # them read as ours (`LEGACY_DEFAULTS`).
 PROTOCOL_COLUMNS = ["protocol", "release_commit"]
 LEGACY_DEFAULTS = {"protocol": "ours"}
+# The prompt perturbation a row was asked under (`--perturb`, utils/probing/perturb.py), empty for the
+# prompt as it is; last, so files written before them read as unperturbed.
+PERTURB_COLUMNS = ["perturb_family", "perturb_index", "perturb_seed", "repeat", "seed"]  # and --repeats
 GENERATING_METHODS = ("verbalized", "sample")
 
 
@@ -78,6 +81,11 @@ class RunIdentity:
     group: str = ""
     protocol: str = "ours"
     release_commit: str = ""  # `--protocol release`: the release's git commit, or `sha256:` of its files
+    perturb_family: str = ""  # `--perturb`: order, reversed, examples, template or labels; "" the prompt as is
+    perturb_index: str = ""
+    perturb_seed: str = ""
+    repeat: str = ""  # `--repeats`: 2..R for the repeats after the first; "" the run as it is
+    seed: str = ""  # the repeat's sampling seed (a local model's; empty for an API server, which is sent none)
 
     def columns(self) -> dict[str, str]:
         return asdict(self)
@@ -128,6 +136,7 @@ def identity_for(config: ProbeConfig, model: str, experiment: str, labels: dict[
         max_new_tokens=_number(config.max_new_tokens) if generates else "",
         samples=_number(config.samples) if method == "sample" else "",
         group_var=labels.get("group_var", ""), group=labels.get("group", ""),
+        **{c: labels.get(c, "") for c in PERTURB_COLUMNS},
     )
 
 

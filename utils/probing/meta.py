@@ -70,6 +70,9 @@ def input_files(experiment: str, labels: dict[str, str], questions_dir: Path | N
     if experiment == "RQ1":  # Q151, asked for RQ3: the cross-wave mapping and its wording (`rq1_items`)
         folder = questionnaire_path(language, questions_dir).parent
         files += [folder / "WV567.jsonl", folder / "extra" / "WV7_English.jsonl"]
+    family = {"examples": "format_examples", "template": "templates", "labels": "labels"}.get(labels.get("perturb_family", ""))
+    if family:  # --perturb: the wordings, letters or example pool it read
+        files.append(inputs_dir / "perturb" / family / f"{language}.json")
     if experiment == "RQ2":
         files += [inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"]
         methods = json.loads(files[-2].read_text(encoding="utf-8"))["methods"]

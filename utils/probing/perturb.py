@@ -40,7 +40,8 @@ import numpy as np
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.records import ProbeResult, SurveyItem
-from utils.probing.prompts import FormatExample, PromptSet, load_prompt_set
+from utils.probing.conditions import Condition
+from utils.probing.prompts import FormatExample, PromptSet, build_requests, load_prompt_set
 
 FAMILIES = ("order", "reversed", "examples", "template", "labels")
 SPEC = re.compile(r"^(?P<family>[a-z]+)(?::(?P<count>\d+|reversed))?(?:@(?P<seed>\d+))?$")
@@ -179,7 +180,7 @@ def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Pa
         return ps
     if p.family == "examples":
         pool = load_prompt_set(language, f"perturb/format_examples/{language}.json", inputs_dir=inputs_dir).examples
-        return replace(ps, examples=example_set(pool, p))
+        return replace(ps, examples=example_set(pool, p), every_method=True)
     if p.family == "template":
         wordings = _data("templates", language, Path(inputs_dir))["wordings"]
         if p.index > len(wordings):
@@ -194,3 +195,19 @@ def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Pa
 
 def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
     return tuple(_data("labels", language, Path(inputs_dir))["labels"])
+
+
+def perturbed_conditions(items: list[SurveyItem], method: str, specs: tuple[str, ...] | list[str],
+                         inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
+    """One RQ1 condition per member of `specs` (`["order:5", "labels"]`), on the same items as the
+    original: folder `Robustness/RQ1/<member>`, the member's identity columns among its labels, and
+    how each item was shown (`Condition.shown`), which the runner uses to map answers back."""
+    out = []
+    for p in parse_specs(specs):
+        ps = prompt_set(p, "English", inputs_dir)
+        letters = letters_for("English", inputs_dir) if p.family == "labels" else ()
+        shown = {it.id: show(it, p, letters) for it in items}
+        requests = build_requests([s.item for s in shown.values()], method, ps)
+        out.append(Condition("RQ1", ("Robustness", "RQ1", p.name), requests, {"language": "English"} | p.columns(),
+                             shown))
+    return out

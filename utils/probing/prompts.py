@@ -94,6 +94,7 @@ class PromptSet:
     language: str
     templates: dict[str, str | None]
     examples: tuple[FormatExample, ...]
+    every_method: bool = False  # show the made-up examples whatever the method (the `examples` perturbation)
 
 
 def _read_json(path: Path) -> dict:
@@ -132,6 +133,12 @@ def format_percentages(percentages: dict[str, float]) -> str:
     return "{" + ", ".join(f"'{k}': '{pct(v)}'" for k, v in percentages.items()) + "}"
 
 
+def one_answer(ex: FormatExample) -> str:
+    """An example's reply where the method asks for one option (`logprob`, `sample`): the option
+    with the largest share. `{"1": 20, "2": 50, "3": 30}` -> `2`."""
+    return max(ex.percentages, key=lambda k: ex.percentages[k])
+
+
 def _fill(template: str, **values: str) -> str:
     return Template(template).safe_substitute(**values)
 
@@ -158,7 +165,9 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
     language (article and case included), so no code composes grammar.
     `real_examples` replaces the made-up format examples by real distributions; with the
     logprob method, examples are shown only when they are real (they carry information; the
-    format examples only teach a reply format that logprob does not use).
+    format examples only teach a reply format that logprob does not use), or when the prompt set
+    asks for them (`every_method`: the `examples` perturbation), each then replying with its most
+    common made-up option (`one_answer`), the one-option reply logprob and sample ask for.
     """
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -173,10 +182,12 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
     if not t.get(key):
         raise UserError(f"inputs/prompts/{ps.language}.json has no {key!r} template")
     options = item.answer or _options(ps, zip(item.choice_keys, item.choices))
-    shown = real_examples if real_examples is not None else (ps.examples if method == "verbalized" else ())
+    shown = real_examples if real_examples is not None else \
+        (ps.examples if method == "verbalized" or ps.every_method else ())
     examples = "".join(
         _fill(t["example"], n=str(i), question=ex.question, options=_options(ps, ex.options),
-              reply=format_percentages(ex.percentages))
+              reply=format_percentages(ex.percentages) if wording == "verbalized" or real_examples is not None
+              else one_answer(ex))
         for i, ex in enumerate(shown, start=1)
     )
     intro = t["examples_intro"]

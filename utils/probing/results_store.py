@@ -35,7 +35,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
 from utils.core.secrets import redact
-from utils.probing.identity import GROUP_COLUMNS, IDENTITY_COLUMNS, LEGACY_DEFAULTS, PROTOCOL_COLUMNS
+from utils.probing.identity import GROUP_COLUMNS, IDENTITY_COLUMNS, LEGACY_DEFAULTS, PERTURB_COLUMNS, PROTOCOL_COLUMNS
 from utils.probing.row_checks import row_problem
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,14 @@ PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "
 STORE_COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
                                  "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
 SAMPLE_COLUMNS = ["sample_counts", "n_unreadable"]  # method `sample` only (utils/probing/sampling.py); else empty
-COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS + GROUP_COLUMNS + PROTOCOL_COLUMNS
+COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS + GROUP_COLUMNS + PROTOCOL_COLUMNS + PERTURB_COLUMNS
 # Files written before the group columns existed: read with those empty and rewritten with them,
 # since a row without a group was steered toward the whole country, which is what empty says.
 LEGACY_COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS
 # Files written before the protocol columns: read as asked under our protocol (`LEGACY_DEFAULTS`).
 BEFORE_PROTOCOL = LEGACY_COLUMNS + GROUP_COLUMNS
+# Files written before the perturbation columns: read as asked under the prompt as it is (empty).
+BEFORE_PERTURB = BEFORE_PROTOCOL + PROTOCOL_COLUMNS
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -199,10 +201,11 @@ class ResultStore:
         if not records and torn:  # killed while writing the header
             self.path.unlink()
             return {}
-        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL):
+        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL,
+                                                            BEFORE_PERTURB):
             self.path.unlink()  # header only (a failed start): nothing to resume
             return {}
-        if not records or records[0] not in (COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL):
+        if not records or records[0] not in (COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL, BEFORE_PERTURB):
             raise UserError(_header_problem(self.path, records[0] if records else []))
         header, upgrade = records[0], records[0] != COLUMNS
         body = records[1:]
@@ -211,7 +214,8 @@ class ResultStore:
             if len(rec) != len(header):
                 raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(header)}; "
                                 "fix or delete that row (its item will be asked again)")
-            row = dict.fromkeys(COLUMNS, "") | (LEGACY_DEFAULTS if upgrade else {}) | dict(zip(header, rec))
+            legacy = LEGACY_DEFAULTS if upgrade and "protocol" not in header else {}
+            row = dict.fromkeys(COLUMNS, "") | legacy | dict(zip(header, rec))
             problem = row_problem(row)
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "

@@ -34,6 +34,7 @@ from utils.core.errors import Stopped, UserError
 from utils.core.records import Prober, ProbeRequest, ProbeResult
 from utils.core.secrets import redact
 from utils.probing.identity import prompt_sha256
+from utils.probing.perturb import restore
 from utils.probing.results_store import ResultStore, result_row
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,13 @@ def guarded_probe_item(prober: Prober, request: ProbeRequest, max_attempts: int)
         return ProbeResult(request.item.id, "error", None, error=reason)
 
 
-def check_stored_rows(requests: list[ProbeRequest], store: ResultStore) -> None:
-    """Refuse to resume into a file whose finished rows were asked with other option codes."""
+def check_stored_rows(requests: list[ProbeRequest], store: ResultStore, shown: dict | None = None) -> None:
+    """Refuse to resume into a file whose finished rows were asked with other option codes
+    (`shown`: the options as `--perturb` showed them, stored by code in the shown order)."""
     for r in requests:
         row = store.rows.get(r.item.id)
-        if row and row["status"] == "ok" and row["choice_keys"] != repr(list(r.item.choice_keys)):
+        keys = shown[r.item.id].stored().choice_keys if shown and r.item.id in shown else r.item.choice_keys
+        if row and row["status"] == "ok" and row["choice_keys"] != repr(list(keys)):
             raise UserError(f"{store.path}: {r.item.id} was answered over options {row['choice_keys']}, "
                             f"but the questionnaire now has {list(r.item.choice_keys)}; use another "
                             "--results-root for the changed questionnaire, or delete that row")
@@ -128,10 +131,11 @@ def in_threads(fn: Callable, items: list, workers: int, stop: threading.Event) -
 
 def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStore, *,
                  concurrency: int = 1, max_attempts: int = 3, progress: bool = True,
-                 identity: dict[str, str] | None = None) -> RunSummary:
+                 identity: dict[str, str] | None = None, shown: dict | None = None) -> RunSummary:
     """Ask every request without an `ok` row in `store`; `identity` (see `utils/probing/identity.py`)
-    is written on each row, with the row's own `prompt_sha256`."""
-    check_stored_rows(requests, store)
+    is written on each row, with the row's own `prompt_sha256`. `shown` (item id -> `perturb.Shown`)
+    maps each answer over the labels the model saw back to the item's codes before it is stored."""
+    check_stored_rows(requests, store, shown)
     done = store.finished_ids()
     pending = [r for r in requests if r.item.id not in done]
     summary = RunSummary(total=len(requests), skipped=len(requests) - len(pending), ok=0, unparsed=0, errors=0)
@@ -142,8 +146,11 @@ def run_requests(prober: Prober, requests: list[ProbeRequest], store: ResultStor
 
     def record(request: ProbeRequest, result: ProbeResult) -> None:
         row_identity = {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}
+        item, view = request.item, (shown or {}).get(request.item.id)
+        if view is not None:
+            item, result = view.stored(), restore(result, view)
         with lock:
-            store.append(result_row(request.item, result, request.method, row_identity))
+            store.append(result_row(item, result, request.method, row_identity))
             if result.status == "ok":
                 summary.ok += 1
             elif result.status == "unparsed":

@@ -31,6 +31,8 @@ from utils.probing.conditions import (
 )
 from utils.probing.identity import RunIdentity, identity_conflict, identity_for, model_id_for, prompt_sha256
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
+from utils.probing.perturb import perturbed_conditions
+from utils.probing.repeats import repeated
 from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
 from utils.probing.release_protocol import release_protocol_for
 from utils.probing.results_store import ResultStore
@@ -54,10 +56,18 @@ def select_items(items, limit: int | None, ids: str | None):
 
 def build_conditions(config: ProbeConfig) -> list[Condition]:
     """The conditions the flags select, every prompt rendered; a bad selection (country, steering
-    method, item id, limit) is a one-line UserError before any model or key is touched."""
+    method, item id, limit) is a one-line UserError before any model or key is touched. With
+    `--repeats R` each condition is followed by its repeats (utils/probing/repeats.py)."""
+    return repeated(selected_conditions(config), config)
+
+
+def selected_conditions(config: ProbeConfig) -> list[Condition]:
+    """The conditions of the selection flags, each asked once."""
     def select(items):
         return select_items(items, config.limit, config.ids)
 
+    if config.protocol == "release" and config.perturb:
+        raise UserError("--protocol release asks as the paper's release did, which had no perturbations; drop --perturb")
     if config.protocol == "release":  # the release's own items, prompts and messages, read from its checkout
         if config.group:
             raise UserError("--protocol release asks as the paper's release did, which had no groups; drop --group")
@@ -85,9 +95,12 @@ def build_conditions(config: ProbeConfig) -> list[Condition]:
         return [rq2_condition(c, m, config.method, select, config.questions_dir, group=g, human=config.human)
                 for g in groups for m in methods for c in countries]
     if config.variant:
+        if config.perturb:
+            raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
         return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
     items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
-    return [rq1_condition(items, config.method, load_prompt_set("English"))]
+    original = rq1_condition(items, config.method, load_prompt_set("English"))
+    return [original] + perturbed_conditions(items, config.method, config.perturb or ())
 
 
 def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -196,9 +209,11 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
                             else {str(config.release_dir): plan.identity.release_commit})  # the release read
             if prober is None:
                 prober = make_prober()
+            if hasattr(prober, "reseed"):  # --repeats: each repeat draws from its own seed
+                prober.reseed(int(cond.labels.get("seed") or 0))
             summary = run_requests(prober, cond.requests, store, concurrency=config.concurrency,
                                    max_attempts=config.max_attempts, progress=not config.quiet,
-                                   identity=plan.identity.columns())
+                                   identity=plan.identity.columns(), shown=cond.shown)
             elapsed = time.monotonic() - started
             if store.rows:
                 write_run_meta(out_dir / "run_meta.json",

@@ -50,6 +50,7 @@ ANALYSES = (
     Analysis("sensitivity", ("RQ1", "sensitivity")),
     Analysis("rq3_temporal", ("RQ1",), (5, 6, 7)),
     Analysis("elicitation", ("RQ1",)),  # only across probe methods: `run_comparison`
+    Analysis("robustness", ("RQ1", "perturbed"), paper_compat=False),  # runs with [experiments.RQ1] perturb
 )
 
 
@@ -147,7 +148,7 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
 def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
              script_flags: dict[str, dict], log, only: tuple[str, ...] = ()) -> list[Outcome]:
     found = find_result_files(results_root) if Path(results_root).is_dir() else []
-    present = {f.experiment for f in found}
+    present = {f.experiment for f in found} | ({"perturbed"} if any(f.perturbation for f in found) else set())
     by = flags.get("by")
     steered = {f.group_var for f in found if f.group_var}  # group variables some RQ2 run was steered toward
     common = shared_argv({k: v for k, v in flags.items() if k != "by"})

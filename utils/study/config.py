@@ -68,6 +68,7 @@ class Experiments:
     rq2_methods: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     rq2_groups: tuple[str, ...] = ()  # e.g. "age=18-29": each RQ2 cell also steered toward that group
+    perturb: tuple[str, ...] = ()  # e.g. "order:5": RQ1 also asked under each prompt perturbation (docs/robustness.md)
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,18 @@ def _experiments(raw: dict) -> Experiments:
     if sens is not None:
         known(sens, ("variants",), "[experiments.sensitivity]")
         variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
+    perturb: tuple[str, ...] = ()
     if "RQ1" in raw:
-        known(table(raw, "RQ1"), (), "[experiments.RQ1]")
-    return Experiments("RQ1" in raw, countries, methods, variants, groups)
+        rq1 = table(raw, "RQ1")
+        known(rq1, ("perturb",), "[experiments.RQ1]")
+        given = rq1.get("perturb", [])
+        if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
+            raise UserError(f"experiments.RQ1.perturb must be a list like [\"order:5\", \"template:3\"], not {given!r}")
+        from utils.probing.perturb import parse_specs  # checks each spec, one line if one is wrong
+
+        parse_specs(given)
+        perturb = tuple(given)
+    return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb)
 
 
 def _human(raw: dict, human_dir: Path) -> HumanSpec:

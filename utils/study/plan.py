@@ -65,7 +65,7 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
             head += ["--model_name_or_path", model.model_name_or_path]
         specs: list[tuple[str, str, list[str]]] = []
         if ex.rq1:
-            specs.append(("RQ1", "RQ1", []))
+            specs.append(("RQ1", "RQ1", [a for spec in ex.perturb for a in ("--perturb", spec)]))
         for steering in ex.rq2_methods:
             for country in ex.rq2_countries:
                 specs.append(("RQ2", f"RQ2 {steering}/{country}", ["--country", country, "--steering_method", steering]))
@@ -87,7 +87,7 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
 
 _CACHE: dict[tuple, list[Condition]] = {}
 _PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
-                "protocol", "release_dir", "group", "human")
+                "protocol", "release_dir", "group", "human", "perturb")
 
 
 def _conditions(config: ProbeConfig) -> list[Condition]:
