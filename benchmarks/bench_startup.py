@@ -47,13 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `write_entry_as_before` uses utils.probing.model_cache
-CHILD = """
-import json, resource, sys, time
-t0 = time.perf_counter()
-from utils.probing.bundled_model import load_bundled_model
-t1 = time.perf_counter()
-tokenizer, model = load_bundled_model(quiet=True)
-t2 = time.perf_counter()
+# Every start ends the same way: its CPU times, then one forward pass whose log-probabilities are
+# saved (sys.argv[1]) so the ways can be checked to give the same model.
+MEASURE = """
 cpu = resource.getrusage(resource.RUSAGE_SELF)
 main = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
 import torch
@@ -65,6 +61,14 @@ with torch.inference_mode():
 print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1, "cpu_s": cpu.ru_utime + cpu.ru_stime,
                   "main_cpu_s": main.ru_utime + main.ru_stime}))
 """
+CHILD = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from utils.probing.bundled_model import load_bundled_model
+t1 = time.perf_counter()
+tokenizer, model = load_bundled_model(quiet=True)
+t2 = time.perf_counter()
+""" + MEASURE
 # What any start pays before it reads a byte of the model: the imports of torch and transformers' Llama.
 FLOOR = """
 import json, resource, time
@@ -93,16 +97,7 @@ problem = entry_problem(entry, gguf_sha256(bundled_model_dir() / BUNDLED_GGUF, c
 assert problem is None, problem
 tokenizer, model = load_model(entry, dtype="float32", quiet=True)
 t2 = time.perf_counter()
-cpu = resource.getrusage(resource.RUSAGE_SELF)
-main = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
-text = tokenizer.apply_chat_template([{"role": "user", "content": "Answer 1, 2 or 10."}], tokenize=False,
-                                     add_generation_prompt=True)
-ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-with torch.inference_mode():
-    torch.save(torch.log_softmax(model(ids).logits[0, -1], dim=-1), sys.argv[1])
-print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1, "cpu_s": cpu.ru_utime + cpu.ru_stime,
-                  "main_cpu_s": main.ru_utime + main.ru_stime}))
-"""
+""" + MEASURE
 
 
 def start(cache_dir: Path, out: Path, use_cache: bool = True, before: Path | None = None,
