@@ -52,6 +52,17 @@ def answer_for(prompt: str) -> dict[str, float]:
     return {k: round(100 * w / total, 2) for k, w in zip(keys, weights)}
 
 
+def answer_picking(choose):
+    """An `answer_for` replacement: 100% on the option line that `choose(question, [(label, text), ...])`
+    picks, for tests whose model must prefer one option whatever order or labels it is shown in."""
+    def answer(prompt: str) -> dict[str, float]:
+        question = re.findall(r"^Question: (.*)$", prompt, re.M)[-1]
+        lines = re.findall(r"^(\w+)\. (.*)$", prompt.rsplit("Options:", 1)[-1], re.M)
+        pick = choose(question, lines)
+        return {label: 100.0 if label == pick else 0.0 for label, _ in lines}
+    return answer
+
+
 class FakeOpenAIServer:
     """`with FakeOpenAIServer() as srv:` then point a client at `srv.base_url`."""
 

@@ -97,12 +97,7 @@ def test_examples_templates_and_labels_read_their_data(items):
 
 def _server_model(monkeypatch, choose):
     """The fake server answers 100% on the option line `choose(question, [(label, text), ...])` picks."""
-    def answer(prompt: str) -> dict[str, float]:
-        question = re.findall(r"^Question: (.*)$", prompt, re.M)[-1]
-        lines = re.findall(r"^(\w+)\. (.*)$", prompt.rsplit("Options:", 1)[-1], re.M)
-        pick = choose(question, lines)
-        return {label: 100.0 if label == pick else 0.0 for label, _ in lines}
-    monkeypatch.setattr(openai_server, "answer_for", answer)
+    monkeypatch.setattr(openai_server, "answer_for", openai_server.answer_picking(choose))
 
 
 def _scores(tmp_path, server, items, members, name: str) -> dict[str, np.ndarray]:

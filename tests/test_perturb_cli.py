@@ -45,12 +45,7 @@ def test_bad_perturb_flags_are_one_line(tmp_path, capsys):
 
 
 def _answers(monkeypatch, choose):
-    def answer(prompt: str) -> dict[str, float]:
-        question = re.findall(r"^Question: (.*)$", prompt, re.M)[-1]
-        lines = re.findall(r"^(\w+)\. (.*)$", prompt.rsplit("Options:", 1)[-1], re.M)
-        pick = choose(question, lines)
-        return {label: 100.0 if label == pick else 0.0 for label, _ in lines}
-    monkeypatch.setattr(openai_server, "answer_for", answer)
+    monkeypatch.setattr(openai_server, "answer_for", openai_server.answer_picking(choose))
 
 
 def _run(tmp_path, srv, *extra) -> int:
