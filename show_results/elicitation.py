@@ -9,10 +9,12 @@ the `method` column of the rows, or verbalized for the original release's files)
 items all of the model's methods answered (utils/analysis/elicitation.py):
 
 - elicitation_items.csv: per item and pair of methods, the chosen metric between the two answers;
-- elicitation_pairs.csv: its mean per pair, with a bootstrap 95% interval over items;
+- elicitation_pairs.csv: its mean per pair, with a bootstrap 95% interval over items (no human
+  answers in it, so `--bootstrap` leaves it as it is);
 - elicitation_methods.csv: per method, the alignment with each country (mean over countries,
-  bootstrap 95% interval resampling items), the mean normalized entropy, and the uniform answer
-  and the human answers (entropy) as references;
+  bootstrap 95% interval resampling items, or with `--bootstrap respondents` also each country's
+  answers to each item), the mean normalized entropy, and the uniform answer and the human answers
+  (entropy) as references;
 - elicitation.png/.pdf: one row of three panels per model.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import elicitation, metrics  # noqa: E402
+from utils.analysis import elicitation, metrics, resample  # noqa: E402
 from utils.analysis.answers import load_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
@@ -61,8 +63,9 @@ def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, syntheti
         ax_agree.legend(loc="lower left", fontsize=7)
         m = methods[(methods["model"] == model) & (methods["kind"] == "method")]
         x = np.arange(len(m))
-        ax_align.errorbar(x, m["alignment"], yerr=[m["alignment"] - m["ci_low"], m["ci_high"] - m["alignment"]],
-                          fmt="none", ecolor="0.4", elinewidth=1.2, capsize=3)
+        # clipped at the dot: a --bootstrap respondents interval may lie below it (docs/robustness.md)
+        yerr = np.clip([m["alignment"] - m["ci_low"], m["ci_high"] - m["alignment"]], 0, None)
+        ax_align.errorbar(x, m["alignment"], yerr=yerr, fmt="none", ecolor="0.4", elinewidth=1.2, capsize=3)
         ax_align.scatter(x, m["alignment"], color=[method_color(k) for k in m["method"]], s=40, zorder=3)
         base = methods[(methods["model"] == model) & (methods["kind"] == "baseline")]["alignment"].iloc[0]
         ax_align.axhline(base, color="0.4", ls=":", lw=1.2, label="uniform answer")
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, nargs="+", default=None, metavar="ROOT",
                     help="results roots to read together, e.g. one per probe method (default: --results-root)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
+    resample.add_argument(ap)
     cfg = parse_args(ap, argv)
     roots = list(cfg.extra["compare"] or [])
     if not roots or cfg.results_root != RESULTS_DIR:
@@ -118,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(answers) < 2 or common == 0:
             print(f"note: {r.model}: fewer than two methods with answers to the same items; left out")
             continue
-        parts.append(elicitation.compare(sc, r.model, answers, cfg.extra["n_boot"], cfg.seed))
+        parts.append(elicitation.compare(sc, r.model, answers, cfg.extra["n_boot"], cfg.seed,
+                                         cfg.extra["bootstrap"]))
     if not parts:
         raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
     items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))

@@ -7,9 +7,11 @@ options of each row come from its own `choice_keys`, so items outside our questi
 too. Rows with a `distribution` column (ours) are read from it at full precision; the others
 (the release's) are parsed from `response`. Output columns: experiment, method (the condition),
 country, model, id, option (the questionnaire's code), probability, status (`ok`, or why not),
-probe_method, file_option (the code as written in the file) and remap (`by_position` where the
+probe_method, file_option (the code as written in the file), remap (`by_position` where the
 file numbers an item's options 1..N instead of by WVS code, as the release's Korean and Chinese
-questionnaires do for Q119 and Q122-Q129, and the options were mapped by position).
+questionnaires do for Q119 and Q122-Q129, and the options were mapped by position) and
+perturbation (`order-3@0` for a file asked under `--perturb`, RQ1 or an RQ2 cell, `#2` added for a
+`--repeats` answer; empty for the prompt as it is), so such rows never read as the original run's.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
 from utils.core.result_layout import find_result_files, option_keys, read_result_rows  # noqa: E402
 
 COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status",
-           "probe_method", "file_option", "remap"]
+           "probe_method", "file_option", "remap", "perturbation"]
 
 
 def number(p: float) -> str:
@@ -69,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
                     back = {v: k for k, v in (mapping or {}).items()}
                     remap = "by_position" if mapping else ""
                     remapped += [item] if mapping else []
-                    out.writerows(meta + [k, number(p), "ok", f.probe_method, back.get(k, k), remap]
+                    out.writerows(meta + [k, number(p), "ok", f.probe_method, back.get(k, k), remap, f.perturbation]
                                   for k, p in ans.distribution.items())
                 else:
-                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.probe_method, "", ""])
+                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.probe_method, "", "", f.perturbation])
             total, parsed_total = total + len(rows), parsed_total + ok
             present = {r.get("id", "") for r in rows}
             asked_its_way = rows[0].get("protocol") == "release" or "status" not in rows[0]  # or the release's file
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             absent = len(set(codes) - present) - len(untranslated)
             why = (f"; {len(untranslated)} more not in the release's translation, so never asked its way "
                    f"({', '.join(untranslated)})") if untranslated else ""
-            print(f"{f.experiment:12s} {f.method:18s} {f.country:10s} {f.model:45s} {ok:4d}/{len(rows):<4d} "
+            what = f"{f.method} [{f.perturbation}]" if f.perturbation else f.method
+            print(f"{f.experiment:12s} {what:18s} {f.country:10s} {f.model:45s} {ok:4d}/{len(rows):<4d} "
                   f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
             if remapped:
                 print(f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "

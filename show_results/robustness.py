@@ -19,7 +19,10 @@ model's prompts are scored on the items all of them answered (per country). Writ
 - robustness_position.csv and robustness_position.png/.pdf: mass on the first and last listed option,
   model against people, per prompt;
 - robustness_rankings.csv: Kendall's tau between prompts of the ranking of models and, per model, of countries;
-- robustness_steering.csv: each RQ2 gain under every prompt against the spread of the unsteered score;
+- robustness_steering.csv: each RQ2 gain under every prompt against the spread of the unsteered score, and,
+  where the RQ2 cell was asked under perturbations too, its own score's spread and whether the gain keeps its sign;
+- robustness_steering_prompts.csv: per RQ2 cell and prompt both it and its base were asked under, the
+  steered score, the unsteered one and the gain;
 - robustness_repeats.csv: with `--repeats` runs, the std of each score over repeats;
 - robustness.png/.pdf: each model's score under every prompt, the original marked, the uniform answer as a line.
 """
@@ -220,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                write_csv(rankings, cfg.output, "robustness_rankings.csv")]
     if len(steering):
         written.append(write_csv(steering, cfg.output, "robustness_steering.csv"))
+    gains = rb.steering_gains(one)
+    if len(gains) and (gains["perturbation"] != rb.ORIGINAL).any():  # RQ2 cells asked under --perturb
+        written.append(write_csv(gains, cfg.output, "robustness_steering_prompts.csv"))
     repeats = repeat_table(table)
     if len(repeats):
         written.append(write_csv(repeats, cfg.output, "robustness_repeats.csv"))

@@ -6,11 +6,13 @@ pooled world population, read against the uniform baseline and the split-half hu
 Writes rq1_model_scores.csv, one row per model (kind = model) plus the uniform-answer baseline
 (kind = baseline) and the split-half ceiling (kind = ceiling): mean, std, min and max of the
 per-country scores, the number of countries and items, the score against all countries' answers
-pooled (with its std over items and bootstrap 95% interval) and the normalized entropy of the
-model's distributions averaged over all items. The baseline and the ceiling are computed on exactly
-the items each model answered (per country): models that answered the same items share one pair of
-rows, else each gets its own, and `items_of` says whose items they are ("every model" when all
-answered the same) and `n_items` how many. Figure: rq1_model_level.png/.pdf.
+pooled (with its std over items and bootstrap 95% interval: resampling items, or with `--bootstrap
+respondents` also each country's answers to each item, pooled again in every draw) and the
+normalized entropy of the model's distributions averaged over all items. The baseline and the
+ceiling are computed on exactly the items each model answered (per country): models that answered
+the same items share one pair of rows, else each gets its own, and `items_of` says whose items they
+are ("every model" when all answered the same) and `n_items` how many. Figure:
+rq1_model_level.png/.pdf.
 """
 from __future__ import annotations
 
@@ -21,19 +23,22 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
+from utils.analysis import metrics, paper_compat_scripts, resample  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
 
 
 def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_items, entropy: float,
-        n_boot: int, seed: int, items_of: str) -> dict:
+        n_boot: int, seed: int, items_of: str, ci: tuple[float, float] | None = None) -> dict:
+    """One table row; `ci` the pooled score's interval when drawn elsewhere (`--bootstrap
+    respondents`), else the bootstrap over items."""
     c = per_country[~np.isnan(per_country)]
     pm, ps, _ = metrics.summarize(pooled)
-    lo, hi = metrics.bootstrap_ci(pooled, n_boot, seed=seed)
+    lo, hi = metrics.bootstrap_ci(pooled, n_boot, seed=seed) if ci is None else ci
     if not c.size:  # e.g. the ceiling of shares without respondent counts: left out, not made up
         c = np.array([np.nan])
     return {"kind": kind, "model": model, "mean": c.mean(), "std": c.std(), "min": c.min(), "max": c.max(),
@@ -51,17 +56,48 @@ def on_items(scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
     return np.where(scored, scores, np.nan)
 
 
-def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.DataFrame, dict]:
+def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_boot: int, seed: int,
+                     mode: str) -> list[tuple[float, float]]:
+    """Interval of the pooled score of each [I, K] answer set (on the items `masks` [I] allows),
+    all under the same resamples (utils/analysis/resample.py): each draw picks, with replacement,
+    as many items as some set scores, among those, resamples every country's answers to each of
+    them (`respondents`; cells without respondent counts stay as they are) and pools the countries
+    again. When every set scores the same m items this is the bootstrap over items of
+    `metrics.bootstrap_ci` (m picks) with the survey's sampling error added."""
+    items = np.any(masks, axis=0)  # items nobody scores are not drawn (a run of 12 items: 12 picks)
+    if not items.any():
+        return [(np.nan, np.nan)] * len(answers)
+    known = sc.human.has_respondents
+    known = None if known is None else known[:, items]
+    counts, n_opt = sc.counts[:, items], sc.n_options[items]
+    shape = counts.shape[:2]
+
+    def pooled_score(a):
+        def score(drawn):  # [C, I, K] -> the pooled score, the same in every country's row
+            pooled = drawn.sum(0)
+            if known is not None:  # as Scoring.pooled: no pooled population where a count is unknown
+                pooled = np.where(known.all(0)[:, None], pooled, np.nan)
+            return np.broadcast_to(metrics.similarity(a, pooled, n_opt, sc.metric), shape)
+        return score
+
+    draws = resample.country_draws([pooled_score(a[items]) for a in answers], counts, n_boot, seed, mode, known,
+                                   [np.broadcast_to(m[items], shape) for m in masks], pass_counts=True)
+    return [tuple(float(v) for v in resample.interval(d[:, 0])) for d in draws]
+
+
+def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"
+                ) -> tuple[pd.DataFrame, dict]:
     """One row per model, then the uniform answer and the split-half ceiling on exactly the items
     (per country) that model answered: one pair of rows per set of items, shared by the models
     that answered the same items (`items_of` names them, or says "every model"), so a model that
-    answered 12 items is read against baselines on those 12, not on all 144."""
+    answered 12 items is read against baselines on those 12, not on all 144. `bootstrap`
+    "respondents" widens the pooled score's interval by the survey's sampling error."""
     pooled_human = sc.pooled()  # [I, K] every country's answers together
     u = metrics.uniform(sc.n_options, sc.shares.shape[-1])
     uni_items, uni_pooled = sc.uniform_scores(), sc.similarity(u, pooled_human)  # [C, I], [I]
     ceil_items = sc.ceiling(repeats, seed)  # [C, I]
     human_ent = metrics.normalized_entropy(sc.shares, sc.n_options)  # [C, I]
-    per_country, rows, groups = {}, [], {}
+    per_country, model_rows, groups = {}, [], {}
     for model, ans in answers.items():
         s = sc.scores(ans)  # [C, I]
         mean = metrics.summarize(s)[0]
@@ -69,10 +105,16 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.D
         pooled = sc.similarity(sc.model(ans), pooled_human)
         ent = metrics.mean_normalized_entropy(sc.model(ans), sc.n_options)
         scored, pooled_ok = np.isfinite(s), np.isfinite(pooled)  # the model's items, per country and pooled
-        rows.append(row("model", model, mean, pooled, scored.any(0).sum(), ent, n_boot, seed, model))
+        model_rows.append((model, mean, pooled, scored.any(0).sum(), ent, sc.model(ans), pooled_ok))
         groups.setdefault((scored.tobytes(), pooled_ok.tobytes()), (scored, pooled_ok, []))[2].append(model)
+    cis = [None] * (len(model_rows) + len(groups))  # None: the bootstrap over items, in `row`
+    if bootstrap == "respondents":  # every model and every uniform row under the same resamples
+        cis = pooled_intervals(sc, [r[5] for r in model_rows] + [u] * len(groups),
+                               [r[6] for r in model_rows] + [g[1] for g in groups.values()], n_boot, seed, bootstrap)
+    rows = [row("model", model, mean, pooled, n, ent, n_boot, seed, model, ci)
+            for (model, mean, pooled, n, ent, _, _), ci in zip(model_rows, cis)]
     baselines = {}
-    for scored, pooled_ok, models in groups.values():
+    for (scored, pooled_ok, models), ci in zip(groups.values(), cis[len(model_rows):]):
         items_of = "every model" if len(groups) == 1 else "; ".join(models)
         n = scored.any(0).sum()
         uni = metrics.summarize(on_items(uni_items, scored))[0]
@@ -80,7 +122,7 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int) -> tuple[pd.D
         with np.errstate(all="ignore"):
             h_ent = float(np.nanmean(on_items(human_ent, scored))) if scored.any() else np.nan
         rows.append(row("baseline", "uniform answer", uni, on_items(uni_pooled, pooled_ok), n, 1.0, n_boot, seed,
-                        items_of))
+                        items_of, ci))
         rows.append(row("ceiling", "split-half human", ceil, np.full(len(sc.n_options), np.nan), n, h_ent, n_boot,
                         seed, items_of))
         for m in models:
@@ -128,13 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
+    resample.add_argument(ap)
     cfg = parse_args(ap, argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
+        if cfg.extra["bootstrap"] != "items":
+            raise UserError("--paper-compat reproduces the paper's arithmetic and cannot be combined with "
+                            "--bootstrap respondents")
         return report_written(paper_compat_scripts.rq1_model_level(cfg))
     sc = load_scoring(cfg)
     answers = rq1_answers(cfg.results_root, list(sc.human.item_ids), list(sc.human.orders), cfg.models,
                           answer_policy(cfg, sc))
-    df, drawn = model_table(sc, answers, cfg.extra["n_boot"], cfg.extra["repeats"], cfg.seed)
+    df, drawn = model_table(sc, answers, cfg.extra["n_boot"], cfg.extra["repeats"], cfg.seed, cfg.extra["bootstrap"])
     written = [write_csv(df, cfg.output, "rq1_model_scores.csv")] + plot(df, drawn, sc.human.synthetic, cfg.output)
     for r in df.itertuples():
         print(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled {r.pooled_score:.4f}  "

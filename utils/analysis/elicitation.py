@@ -12,7 +12,8 @@ not helped or hurt by answering other items:
 
 - agreement: per item, the chosen metric between two methods' answers (1: identical);
 - alignment: the metric against each country, mean over items per country, then over countries,
-  with a percentile bootstrap interval that resamples the items;
+  with a percentile bootstrap interval that resamples the items (`bootstrap="respondents"`: also
+  each country's answers to each item, utils/analysis/resample.py);
 - entropy: normalized entropy averaged over items (1: uniform; near 0: one option always, as
   sampling from a peaked model gives).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis import metrics
+from utils.analysis import metrics, resample
 from utils.analysis.metrics import _quiet_nan_warnings
 from utils.core.errors import UserError
 from utils.core.result_layout import find_result_files
@@ -49,7 +50,7 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
             raise UserError(f"results root {root} not found; run code/RQ1/prob_by_llm.py (or prob_by_api.py) "
                             "with --method logprob, verbalized or sample first")
         for f in find_result_files(Path(root)):
-            if f.experiment != "RQ1":
+            if f.experiment != "RQ1" or f.perturbation:  # `--perturb` / `--repeats` runs: robustness.py reads them
                 continue
             method = getattr(f, "probe_method", "") or "verbalized"
             have = found.setdefault(f.model, {})
@@ -96,12 +97,32 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
     return point, float(lo), float(hi)
 
 
-def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: int
+def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int, seed: int,
+                         mode: str = "respondents") -> dict[str, tuple[float, float]]:
+    """method -> interval of its alignment (mean over countries of each country's mean over the
+    `common` items) under resamples of the items and of each country's answers to each item
+    (utils/analysis/resample.py), the same resamples for every method; cells without respondent
+    counts (shares without n) are not resampled."""
+    if not common.any():
+        return {m: (np.nan, np.nan) for m in answers}
+    n_opt, known = sc.n_options[common], sc.human.has_respondents
+
+    def similarity(a):
+        return lambda shares: metrics.similarity(a[None], shares, n_opt, sc.metric)
+
+    draws = resample.country_draws([similarity(a[common]) for a in answers.values()], sc.counts[:, common], n_boot,
+                                   seed, mode, None if known is None else known[:, common])
+    return {m: tuple(float(v) for v in resample.interval(resample.mean_over(d))) for m, d in zip(answers, draws)}
+
+
+def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: int, bootstrap: str = "items"
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-item agreement, per-pair summary, per-method table) for one model.
 
     `answers` maps method -> [I, K] answers in `sc`'s items; only items every method answered
-    (and some country asked) are used."""
+    (and some country asked) are used. `bootstrap` "respondents" widens the alignment intervals by
+    the survey's sampling error; the agreement between two methods involves no human answers, so
+    its interval resamples the items in either case."""
     ids = np.array(sc.human.item_ids)
     model_ans = {m: sc.model(a) for m, a in answers.items()}
     common = np.all([np.isfinite(a).all(-1) for a in model_ans.values()], axis=0)
@@ -117,9 +138,16 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
                       "ci_low": float(lo), "ci_high": float(hi)})
     rows = []
     uniform = metrics.uniform(sc.n_options, sc.shares.shape[-1])
-    for method, ans in {"uniform answer": uniform, **model_ans}.items():
+    candidates = {"uniform answer": uniform, **model_ans}
+    drawn = respondent_intervals(sc, candidates, common, n_boot, seed, bootstrap) if bootstrap == "respondents" else {}
+    for method, ans in candidates.items():
         s = sc.similarity(ans[None], sc.shares)[:, common]
-        mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        if method in drawn:
+            with _quiet_nan_warnings():
+                mean = float(np.nanmean(np.nanmean(s, -1)))
+            lo, hi = drawn[method] if np.isfinite(mean) else (np.nan, np.nan)
+        else:
+            mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
         n_c = int(np.isfinite(s).any(-1).sum())
         ent = metrics.mean_normalized_entropy(ans[common], sc.n_options[common]) if common.any() else np.nan
         rows.append({"model": model, "method": method, "kind": "baseline" if method == "uniform answer" else "method",

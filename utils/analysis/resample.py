@@ -16,7 +16,9 @@ lower bound on the survey's sampling error. Cells without respondent counts (sha
 are left as they are.
 
 Items: each draw picks I items with replacement, the same picks for every country; a country's mean
-is over the picked items it answered.
+is over the picked items it answered. The picks come from their own random stream (the seed), the
+people's multinomials from another (the seed and 1), so `items` and `respondents` draw the same
+items: the two intervals are paired, and the respondents' one differs by the survey's error alone.
 
     >>> rng = np.random.default_rng(0)
     >>> resample_counts(np.array([[0., 0.], [3., 1.]]), rng).sum(-1).tolist()
@@ -53,24 +55,28 @@ def resample_counts(counts: np.ndarray, rng: np.random.Generator, known: np.ndar
 
 def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], counts: np.ndarray,
                   n_boot: int = 1000, seed: int = 0, mode: str = "items", known: np.ndarray | None = None,
-                  item_masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+                  item_masks: Sequence[np.ndarray | None] | None = None, pass_counts: bool = False) -> np.ndarray:
     """[R, n_boot, C] per-country mean scores of R answer sets under the same resamples.
 
     similarities[r](shares [C, I, K]) -> [C, I] item scores of answer set r against those shares;
     counts [C, I, K] the human answers the shares come from; item_masks[r] [C, I] False where an
     item is not to be scored for r. Each draw resamples the people once and the items once for all
-    R, so the draws of two models are paired, and the costly part (the multinomials) is paid once."""
+    R, so the draws of two models are paired, and the costly part (the multinomials) is paid once.
+    With `pass_counts` the similarities get the (resampled) counts instead of their shares, for a
+    score that needs the numbers of answers (all countries pooled: rq1_model_level.py); the draws
+    are the same."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    rng = np.random.default_rng(seed)
+    rng, people = np.random.default_rng(seed), np.random.default_rng([seed, 1])  # paired picks across modes
     counts = np.asarray(counts, float)
     n_c, n_i = counts.shape[:2]
     masks = list(item_masks) if item_masks is not None else [None] * len(similarities)
-    fixed = None if mode == "respondents" else [f(_shares(counts)) for f in similarities]
+    view = (lambda c: c) if pass_counts else _shares
+    fixed = None if mode == "respondents" else [f(view(counts)) for f in similarities]
     out = np.full((len(similarities), n_boot, n_c), np.nan)
     for b in range(n_boot):
         picks = rng.integers(0, n_i, n_i)
-        shares = _shares(resample_counts(counts, rng, known)) if fixed is None else None
+        shares = view(resample_counts(counts, people, known)) if fixed is None else None
         for r, f in enumerate(similarities):
             s = fixed[r] if fixed is not None else f(shares)
             if masks[r] is not None:

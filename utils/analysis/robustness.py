@@ -159,31 +159,68 @@ def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:
             "n_ranked": len(wide), "n_pairs": len(taus)}
 
 
-def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
-    """Each steering cell's gain over no steering (RQ1's prompt scored against that country,
-    condition "none/<country>") next to the prompt spread of the unsteered score: the gain under
-    the original prompt, the std of the base over every prompt it was asked under, the ratio
-    |original gain| / base std, and, where the steered cell was asked under perturbations too, the
-    gain's mean and std over the prompts both have and the share of them keeping its sign."""
+def _steering_pairs(scores: pd.DataFrame):
+    """(model, steering cell, its scores by prompt, the unsteered base's scores by prompt) for every
+    RQ2 cell whose base (RQ1's answers scored against that country, `none/<country>`) exists."""
     base = scores[scores["condition"].str.startswith("none/")]
-    rows = []
     for (model, cond), d in scores[~scores["condition"].str.startswith("none/")].groupby(KEYS, sort=False):
         if "/" not in cond:
             continue
         country = cond.split("/", 1)[1]
         b = base[(base["model"] == model) & (base["condition"] == f"none/{country}")].set_index("perturbation")["score"]
-        s = d.set_index("perturbation")["score"]
-        if ORIGINAL not in s.index or ORIGINAL not in b.index or len(b) < 2:
+        yield model, cond, d.set_index("perturbation")["score"], b
+
+
+def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each steering cell's gain over no steering (RQ1's prompt scored against that country,
+    condition "none/<country>") next to the prompt spread of the unsteered score: the gain under
+    the original prompt, the std of the base over every prompt it was asked under, the ratio
+    |original gain| / base std; where the steered cell was asked under perturbations too
+    (`--perturb` on the RQ2 scripts), its own score's mean and std over its prompts, and the gain's
+    mean, std, lowest and highest over the prompts both have, with the share of them keeping the
+    original gain's sign. A cell with one prompt whose base has one too says nothing about prompts
+    and is left out."""
+    rows = []
+    for model, cond, s, b in _steering_pairs(scores):
+        if ORIGINAL not in s.index or ORIGINAL not in b.index or (len(b) < 2 and len(s) < 2):
             continue
         common = s.index.intersection(b.index)
         gain = s[common] - b[common]
         g0 = float(gain[ORIGINAL])
-        base_std = float(b.std(ddof=1))
+        base_std = float(b.std(ddof=1)) if len(b) > 1 else np.nan
         several = len(common) > 1
         rows.append({"model": model, "condition": cond, "gain_original": g0,
                      "gain_mean": float(gain.mean()) if several else np.nan,
                      "gain_std": float(gain.std(ddof=1)) if several else np.nan, "base_std": base_std,
                      "gain_over_spread": abs(g0) / base_std if base_std > 0 else np.nan,
                      "sign_kept": float((np.sign(gain) == np.sign(g0)).mean()) if several else np.nan,
-                     "n_prompts_base": len(b), "n_prompts_both": len(common)})
+                     "n_prompts_base": len(b), "n_prompts_both": len(common),
+                     "steered_original": float(s[ORIGINAL]), "steered_mean": float(s.mean()),
+                     "steered_std": float(s.std(ddof=1)) if len(s) > 1 else np.nan, "n_prompts_steered": len(s),
+                     "gain_min": float(gain.min()) if several else np.nan,
+                     "gain_max": float(gain.max()) if several else np.nan})
+    return pd.DataFrame(rows)
+
+
+def steering_gains(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per steering cell and prompt that both the cell and its unsteered base were asked
+    under: the steered score, the base's, the gain (steered minus base under the same prompt) and
+    whether it has the original prompt's sign (empty where the original is missing).
+
+    >>> df = pd.DataFrame({"model": "m", "condition": ["none/Japan"] * 2 + ["persona/Japan"] * 2,
+    ...                    "perturbation": ["original", "order-1"] * 2, "family": ["original", "order"] * 2,
+    ...                    "score": [.70, .66, .72, .65]})
+    >>> steering_gains(df)[["perturbation", "gain", "same_sign"]].round(2).values.tolist()
+    [['original', 0.02, True], ['order-1', -0.01, False]]
+    """
+    family = dict(zip(scores["perturbation"], scores["family"])) if "family" in scores else {}
+    rows = []
+    for model, cond, s, b in _steering_pairs(scores):
+        common = s.index.intersection(b.index)
+        g0 = float(s[ORIGINAL] - b[ORIGINAL]) if ORIGINAL in common else np.nan
+        for prompt in common:
+            gain = float(s[prompt] - b[prompt])
+            rows.append({"model": model, "condition": cond, "perturbation": prompt, "family": family.get(prompt, ""),
+                         "steered": float(s[prompt]), "base": float(b[prompt]), "gain": gain,
+                         "same_sign": bool(np.sign(gain) == np.sign(g0)) if np.isfinite(g0) else None})
     return pd.DataFrame(rows)

@@ -5,7 +5,9 @@ Every `results.csv` under a results root is one run: the unperturbed RQ1 and RQ2
 each, identified by their columns (family, index, seed; `repeat` for `--repeats`), never by their
 folder. An RQ2 run is scored against its own country without the items its few-shot prompt shows,
 and the RQ1 runs are also scored as each steered country's base (`none/<country>`), so a steering
-gain can be read under every prompt.
+gain can be read under every prompt; an RQ2 cell asked under `--perturb` (its rows carry the cell's
+`steering_method` and `country` and the member's columns) is that cell under that prompt, and its gain
+is read against the base under the same prompt. Runs steered toward a respondent group are left out.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
     RQ1/<model>/results.csv                           -> ("RQ1", "none", "", model)
     RQ2/<method>/<country>/<model>/results.csv        -> ("RQ2", method, country, model)
     Discussion/sensitivity/<variant>/<model>/results.csv -> ("sensitivity", variant, "", model)
+    Robustness/RQ1/<member>/<model>/results.csv       -> ("RQ1", "none", "", model), perturbation "order-3@0"
+    Robustness/RQ2/<method>/<country>/<member>/<model>/results.csv
+                                                      -> ("RQ2", method, country, model), perturbation "order-3@0"
 
 `<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file whose rows carry the identity
 columns (`IDENTITY_COLUMNS`, written by our runs) is described by its first row, wherever it lies;

@@ -73,12 +73,13 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                        type=choice_of(sensitivity_variants(), "variant"),
                        help="sensitivity run instead of RQ1: number (3 format examples), prob (other made-up "
                             "numbers), order (shuffled options); results under Discussion/sensitivity/<variant>")
-        p.add_argument("--perturb", action="append", default=None, metavar="SPEC",
-                       help="also ask RQ1 under prompt perturbations, each its own condition and folder "
-                            "(Robustness/RQ1/<family>-<k>): order:K (K random option orders), order:reversed, "
-                            "examples:K (other made-up examples), template:K (other instruction wordings), labels "
-                            "(lettered options); @SEED picks another seed (order:5@1); repeat the flag for several "
-                            "(docs/robustness.md)")
+    where = "Robustness/RQ1/<member>" if experiment == "RQ1" else \
+        "Robustness/RQ2/<method>/<country>/<member>, for every cell selected; few-shot cells get no examples member"
+    p.add_argument("--perturb", action="append", default=None, metavar="SPEC",
+                   help=f"also ask under prompt perturbations, each member its own condition and folder ({where}): "
+                        "order:K (K random option orders), order:reversed, examples:K (other made-up examples), "
+                        "template:K (other instruction wordings), labels (lettered options); @SEED picks another "
+                        "seed (order:5@1); repeat the flag for several (docs/robustness.md)")
     p.add_argument("--method", choices=METHODS, type=choice_of(METHODS, "method"), default=default_method,
                    help="verbalized: the model writes the distribution (the paper's method); "
                         "logprob: option probabilities from the model's next-token log-probs; "

@@ -114,6 +114,27 @@ def sensitivity_condition(variant: str, method: str, select, questions_dir: Path
                      {"variant": variant, "language": "English"})
 
 
+@dataclass(frozen=True)
+class Rq2Cell:
+    """One RQ2 cell before it is rendered: its selected items, prompt set, steering (`names`,
+    `phrases`, `real_examples`: what `build_requests` takes), labels and folder. Kept apart from
+    the condition so `--perturb` can ask the same cell under other prompts (perturb.member_condition)."""
+
+    items: list[SurveyItem]
+    ps: PromptSet
+    steer: dict
+    labels: dict[str, str]
+    folder: tuple[str, ...]
+
+    @property
+    def real_examples(self) -> bool:
+        """Whether the examples shown are real shares (the few-shot methods), i.e. the steering itself."""
+        return self.steer.get("real_examples") is not None
+
+    def condition(self, method: str) -> Condition:
+        return Condition("RQ2", self.folder, build_requests(self.items, method, self.ps, **self.steer), self.labels)
+
+
 def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
                   inputs_dir: Path = INPUTS_DIR, group: tuple[str, str] | None = None,
                   human: Path | None = None) -> Condition:
@@ -121,6 +142,12 @@ def rq2_condition(country: str, steering: str, method: str, select, questions_di
     instruction names that group inside the country (utils/probing/group_steering.py), the
     few-shot examples are the group's own shares where `human` gives them, and the condition gets
     its own identity columns (`group_var`, `group`) and folder (`RQ2/<method>/<country>/age=18-29`)."""
+    return rq2_cell(country, steering, select, questions_dir, inputs_dir, group, human).condition(method)
+
+
+def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR,
+             group: tuple[str, str] | None = None, human: Path | None = None) -> Rq2Cell:
+    """The cell `rq2_condition` renders (its docstring says what `group` and `human` change)."""
     spec = steering_methods(inputs_dir)[steering]
     info = steering_countries(inputs_dir)[country]
     language = info["language"] if spec["language"] == "country" else spec["language"]
@@ -143,7 +170,7 @@ def rq2_condition(country: str, steering: str, method: str, select, questions_di
     if group:
         labels |= {"group_var": group[0], "group": group[1]}
         folder += (f"{group[0]}={group[1]}",)
-    return Condition("RQ2", folder, build_requests(select(all_items), method, ps, **steer), labels)
+    return Rq2Cell(select(all_items), ps, steer, labels, folder)
 
 
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-EXPERIMENT_FLAGS = {"RQ1": ("variant", "perturb"), "RQ2": ("country", "steering_method", "group", "human")}
+EXPERIMENT_FLAGS = {"RQ1": ("variant", "perturb"), "RQ2": ("country", "steering_method", "group", "human", "perturb")}
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class ProbeConfig:
     log_level: str
     backend: Backend
     variant: str | None = None  # RQ1 scripts only
-    perturb: tuple[str, ...] | None = None  # RQ1 only: `--perturb order:5 ...`, each member its own condition
+    perturb: tuple[str, ...] | None = None  # `--perturb order:5 ...` (RQ1 and RQ2), each member its own condition
     repeats: int = 1  # `--repeats R`: R independent answers per item (utils/probing/repeats.py)
     country: str | None = None  # RQ2 scripts only
     steering_method: str | None = None  # RQ2 scripts only
@@ -122,7 +122,8 @@ class ProbeConfig:
     def arguments(self) -> dict[str, Any]:
         """The flags as `run_meta.json` records them: one flat dict with the script's own flag
         names (the experiment's selection flags only where the script has them), paths as text."""
-        other = {k for e, names in EXPERIMENT_FLAGS.items() if e != self.experiment for k in names}
+        other = {k for e, names in EXPERIMENT_FLAGS.items() if e != self.experiment for k in names} \
+            - set(EXPERIMENT_FLAGS[self.experiment])  # a flag both scripts have (`perturb`) is this one's too
         out = {f.name: getattr(self, f.name) for f in fields(self)
                if f.name not in ("experiment", "backend") and f.name not in other}
         out |= {f.name: getattr(self.backend, f.name) for f in fields(self.backend) if f.init}

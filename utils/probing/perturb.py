@@ -25,6 +25,16 @@ stored, so the analysis scores it like any other row. Q1 under a permutation (2,
 
 The stored row's `choice_keys` are the codes in the shown order (as for the paper's shuffled
 questionnaire), which the position analysis reads to find the first and last listed option.
+
+RQ1 and RQ2 alike. A member is built from its condition's items, method, labels and steering
+(`member_condition`): RQ1's `Robustness/RQ1/<member>`, an RQ2 cell's
+`Robustness/RQ2/<method>/<country>/<member>` (a `--group` cell adds its `age=18-29` before the
+member). The wording and labels files give, per language, the template the condition's method and
+naming read (`prompts.template_key`: `logprob_persona` for persona under logprob); a missing file or
+key is a one-line error naming both. Real few-shot examples stay as they are under `order` (only
+the asked item's options move) and are lettered like the question under `labels`; `examples`
+swaps made-up format examples, so a few-shot cell, whose examples are the steering itself, has no
+`examples` member (`applicable_specs`).
 """
 from __future__ import annotations
 
@@ -41,7 +51,7 @@ from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.records import ProbeResult, SurveyItem
 from utils.probing.conditions import Condition
-from utils.probing.prompts import FormatExample, PromptSet, build_requests, load_prompt_set
+from utils.probing.prompts import FormatExample, PromptSet, build_requests, load_prompt_set, template_key
 
 FAMILIES = ("order", "reversed", "examples", "template", "labels")
 SPEC = re.compile(r"^(?P<family>[a-z]+)(?::(?P<count>\d+|reversed))?(?:@(?P<seed>\d+))?$")
@@ -89,6 +99,16 @@ def parse_spec(text: str) -> list[Perturbation]:
 def parse_specs(texts: tuple[str, ...] | list[str]) -> list[Perturbation]:
     """Several specs, each member once, in the order given."""
     return list(dict.fromkeys(p for t in texts for p in parse_spec(t)))
+
+
+def applicable_specs(texts: tuple[str, ...] | list[str], real_examples: bool) -> tuple[str, ...]:
+    """The specs a condition can be asked under: all of them, but no `examples:K` where the examples
+    shown are real shares (the few-shot methods), since those examples are the steering itself.
+
+    >>> applicable_specs(["order:2", "examples:3@1"], real_examples=True)
+    ('order:2',)
+    """
+    return tuple(t for t in texts if not (real_examples and parse_spec(t)[0].family == "examples"))
 
 
 def permutation(item_id: str, n: int, p: Perturbation) -> tuple[int, ...]:
@@ -149,12 +169,37 @@ def restore(result: ProbeResult, shown: Shown) -> ProbeResult:
     return replace(result, distribution=dist, extra=extra)
 
 
+def _path(kind: str, language: str, inputs_dir: Path) -> Path:
+    return Path(inputs_dir) / "perturb" / kind / f"{language}.json"
+
+
 @lru_cache(maxsize=16)
 def _data(kind: str, language: str, inputs_dir: Path) -> dict:
-    path = Path(inputs_dir) / "perturb" / kind / f"{language}.json"
+    path = _path(kind, language, inputs_dir)
     if not path.is_file():
         raise UserError(f"{path} not found; the {kind} perturbation needs it for {language} (inputs/README.md)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid UTF-8 JSON: {exc}") from None
+
+
+def _field(kind: str, language: str, inputs_dir: Path, name: str):
+    """A top-level key of a perturbation file (`wordings`, `labels`, `templates`), or one line
+    naming the file and the key."""
+    value = _data(kind, language, Path(inputs_dir)).get(name)
+    if not value:
+        raise UserError(f"{_path(kind, language, inputs_dir)} has no {name!r} key; the {kind} perturbation reads it")
+    return value
+
+
+def _with_key(templates: dict, key: str | None, kind: str, language: str, inputs_dir: Path, where: str) -> dict:
+    """`templates` after checking they hold `key`, the template this condition's method and naming
+    read: without it the original wording would be asked under the perturbation's name."""
+    if key is not None and not templates.get(key):
+        raise UserError(f"{_path(kind, language, inputs_dir)}: {where} has no {key!r} key, the template this "
+                        f"condition reads (keys as in inputs/prompts/{language}.json)")
+    return templates
 
 
 def example_set(pool: tuple[FormatExample, ...], p: Perturbation, n: int = EXAMPLES_SHOWN) -> tuple[FormatExample, ...]:
@@ -173,8 +218,11 @@ def lettered(ex: FormatExample, letters: tuple[str, ...]) -> FormatExample:
                          {to[k]: v for k, v in ex.percentages.items()})
 
 
-def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Path = INPUTS_DIR) -> PromptSet:
-    """The templates and format examples `p` asks with (the language's own for `order`)."""
+def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Path = INPUTS_DIR,
+               key: str | None = None) -> PromptSet:
+    """The templates and format examples `p` asks with (the language's own for `order`); `key`
+    (`prompts.template_key`, e.g. `logprob_persona`) is the template the condition reads, which a
+    wording or the labels file must then have."""
     ps = load_prompt_set(language, inputs_dir=inputs_dir)
     if p is None or p.family in ("order", "reversed"):
         return ps
@@ -182,32 +230,46 @@ def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Pa
         pool = load_prompt_set(language, f"perturb/format_examples/{language}.json", inputs_dir=inputs_dir).examples
         return replace(ps, examples=example_set(pool, p), every_method=True)
     if p.family == "template":
-        wordings = _data("templates", language, Path(inputs_dir))["wordings"]
+        wordings = _field("templates", language, inputs_dir, "wordings")
         if p.index > len(wordings):
-            raise UserError(f"inputs/perturb/templates/{language}.json has {len(wordings)} wordings; "
+            raise UserError(f"{_path('templates', language, inputs_dir)} has {len(wordings)} wordings; "
                             f"template:K takes K up to {len(wordings)}")
-        return replace(ps, templates={**ps.templates, **wordings[p.index - 1]})
-    spec = _data("labels", language, Path(inputs_dir))
-    letters = tuple(spec["labels"])
-    return replace(ps, templates={**ps.templates, **spec["templates"]},
+        wording = _with_key(wordings[p.index - 1], key, "templates", language, inputs_dir, f"wording {p.index}")
+        return replace(ps, templates={**ps.templates, **wording})
+    letters = letters_for(language, inputs_dir)
+    templates = _with_key(_field("labels", language, inputs_dir, "templates"), key, "labels", language, inputs_dir,
+                          "'templates'")
+    return replace(ps, templates={**ps.templates, **templates},
                    examples=tuple(lettered(ex, letters) for ex in ps.examples))
 
 
 def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
-    return tuple(_data("labels", language, Path(inputs_dir))["labels"])
+    return tuple(_field("labels", language, inputs_dir, "labels"))
+
+
+def member_condition(p: Perturbation, items: list[SurveyItem], method: str, *, experiment: str = "RQ1",
+                     folder: tuple[str, ...] = ("RQ1",), labels: dict[str, str] | None = None,
+                     steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> Condition:
+    """Member `p` of a condition (its items, folder, labels with the language, and RQ2's steering:
+    `names`, `phrases`, `real_examples`) as a condition of its own: folder
+    `Robustness/<folder>/<member>`, the member's identity columns among its labels, and how each
+    item was shown (`Condition.shown`), which the runner uses to map answers back."""
+    labels = dict(labels or {"language": "English"})
+    language, steer = labels["language"], dict(steer or {})
+    if p.family == "examples" and steer.get("real_examples") is not None:
+        raise UserError("the examples perturbation swaps made-up format examples; a few-shot condition shows "
+                        "real shares instead, which are its steering (leave examples:K out for it)")
+    ps = prompt_set(p, language, inputs_dir, template_key(method, steer.get("names")))
+    letters = letters_for(language, inputs_dir) if p.family == "labels" else ()
+    if letters and steer.get("real_examples") is not None:  # lettered as the question is, as format examples are
+        steer["real_examples"] = tuple(lettered(ex, letters) for ex in steer["real_examples"])
+    shown = {it.id: show(it, p, letters) for it in items}
+    requests = build_requests([s.item for s in shown.values()], method, ps, **steer)
+    return Condition(experiment, ("Robustness", *folder, p.name), requests, labels | p.columns(), shown)
 
 
 def perturbed_conditions(items: list[SurveyItem], method: str, specs: tuple[str, ...] | list[str],
                          inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
     """One RQ1 condition per member of `specs` (`["order:5", "labels"]`), on the same items as the
-    original: folder `Robustness/RQ1/<member>`, the member's identity columns among its labels, and
-    how each item was shown (`Condition.shown`), which the runner uses to map answers back."""
-    out = []
-    for p in parse_specs(specs):
-        ps = prompt_set(p, "English", inputs_dir)
-        letters = letters_for("English", inputs_dir) if p.family == "labels" else ()
-        shown = {it.id: show(it, p, letters) for it in items}
-        requests = build_requests([s.item for s in shown.values()], method, ps)
-        out.append(Condition("RQ1", ("Robustness", "RQ1", p.name), requests, {"language": "English"} | p.columns(),
-                             shown))
-    return out
+    original: folder `Robustness/RQ1/<member>` (`member_condition`)."""
+    return [member_condition(p, items, method, inputs_dir=inputs_dir) for p in parse_specs(specs)]

@@ -139,6 +139,14 @@ def one_answer(ex: FormatExample) -> str:
     return max(ex.percentages, key=lambda k: ex.percentages[k])
 
 
+def template_key(method: str, names: str | None = None) -> str:
+    """The instruction template a method and naming read: `("sample", "persona")` ->
+    `"logprob_persona"` (sample asks in the logprob words), `("verbalized", None)` -> `"verbalized"`.
+    One place, so a perturbation that swaps templates knows which key its condition needs."""
+    wording = WORDING.get(method, method)
+    return f"{wording}_{names}" if names else wording
+
+
 def _fill(template: str, **values: str) -> str:
     return Template(template).safe_substitute(**values)
 
@@ -178,7 +186,7 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
                         f"(country_phrases in inputs/prompts/{ps.language}.json)")
     t = ps.templates
     wording = WORDING.get(method, method)
-    key = f"{wording}_{names}" if names else wording
+    key = template_key(method, names)
     if not t.get(key):
         raise UserError(f"inputs/prompts/{ps.language}.json has no {key!r} template")
     options = item.answer or _options(ps, zip(item.choice_keys, item.choices))

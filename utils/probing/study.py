@@ -20,18 +20,19 @@ from utils.core.records import Prober
 from utils.probing.config import ProbeConfig
 from utils.probing.conditions import (
     Condition,
+    Rq2Cell,
     choose,
     paper_steering_methods,
     rq1_condition,
     rq1_items,
-    rq2_condition,
+    rq2_cell,
     sensitivity_condition,
     steering_countries,
     steering_methods,
 )
 from utils.probing.identity import RunIdentity, identity_conflict, identity_for, model_id_for, prompt_sha256
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
-from utils.probing.perturb import perturbed_conditions
+from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
 from utils.probing.repeats import repeated
 from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
 from utils.probing.release_protocol import release_protocol_for
@@ -87,13 +88,13 @@ def selected_conditions(config: ProbeConfig) -> list[Condition]:
             if config.human is not None:
                 raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
                                 "or leave out --human")
-            return [rq2_condition(c, m, config.method, select, config.questions_dir)
-                    for m in methods for c in countries]
+            return with_members([rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries],
+                                config)
         groups = parse_groups(config.group)
         if config.human is not None and not Path(config.human).is_file():
             raise UserError(f"--human {config.human} not found; prepare it with dataset/prepare_wvs.py --groups ...")
-        return [rq2_condition(c, m, config.method, select, config.questions_dir, group=g, human=config.human)
-                for g in groups for m in methods for c in countries]
+        return with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
+                             for g in groups for m in methods for c in countries], config)
     if config.variant:
         if config.perturb:
             raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
@@ -101,6 +102,27 @@ def selected_conditions(config: ProbeConfig) -> list[Condition]:
     items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
     original = rq1_condition(items, config.method, load_prompt_set("English"))
     return [original] + perturbed_conditions(items, config.method, config.perturb or ())
+
+
+def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
+    """Each RQ2 cell, then its `--perturb` members (`Robustness/RQ2/<method>/<country>/<member>`).
+    A few-shot cell's examples are real shares, the steering itself, so it gets no `examples`
+    member; one printed line says which cells were left without."""
+    specs = config.perturb or ()
+    parse_specs(specs)  # a bad spec is one line even where every cell would skip it
+    out, skipped = [], []
+    for cell in cells:
+        kept = applicable_specs(specs, cell.real_examples)
+        if kept != tuple(specs):
+            skipped.append("/".join(cell.folder[1:]))
+        out.append(cell.condition(config.method))
+        out += [member_condition(p, cell.items, config.method, experiment="RQ2", folder=cell.folder,
+                                 labels=cell.labels, steer=cell.steer) for p in parse_specs(kept)]
+    if skipped:
+        print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
+              f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "
+              "itself (docs/robustness.md)")
+    return out
 
 
 def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -134,7 +134,7 @@ def parse_summary(figures: Path, shown: set[Path]) -> str:
         df = read_csv(p)
         if df.empty or "status" not in df.columns:
             continue
-        keys = [c for c in ("experiment", "method", "country", "model") if c in df.columns]
+        keys = [c for c in ("experiment", "method", "country", "model", "perturbation") if c in df.columns]
         per_item = df.drop_duplicates(keys + ["id"]) if "id" in df.columns else df
         table = per_item.groupby(keys + ["status"], dropna=False).size().unstack("status", fill_value=0).reset_index()
         out.append(f"<h3>{H.esc(os.path.relpath(p, figures))}</h3>" + H.frame_table(table, 60, p))

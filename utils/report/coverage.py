@@ -96,6 +96,7 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
         counts, method, note = read_counts(path)
         rq2 = f"{rf.method}/{rf.country}" + (f"/{rf.group_var}={rf.group}" if rf.group_var else "")  # --group runs
         condition = {"RQ1": "RQ1", "RQ2": rq2}.get(rf.experiment, f"variant {rf.method}")
+        condition += f" [{rf.perturbation}]" if rf.perturbation else ""  # --perturb / --repeats: its own file
         out.append(FileCoverage(path, tree, rf.experiment, condition, rf.model, method or tree, planned,
                                 sum(counts.values()), counts["ok"], counts["unparsed"], counts["error"], note))
     order = {"RQ1": 0, "RQ2": 1, "sensitivity": 2}

@@ -50,7 +50,7 @@ ANALYSES = (
     Analysis("sensitivity", ("RQ1", "sensitivity")),
     Analysis("rq3_temporal", ("RQ1",), (5, 6, 7)),
     Analysis("elicitation", ("RQ1",)),  # only across probe methods: `run_comparison`
-    Analysis("robustness", ("RQ1", "perturbed"), paper_compat=False),  # runs with [experiments.RQ1] perturb
+    Analysis("robustness", ("RQ1", "perturbed"), paper_compat=False),  # with RQ1 or RQ2 `perturb` in the study
 )
 
 
@@ -90,18 +90,19 @@ def shared_argv(flags: dict) -> list[str]:
 
 def paper_compat_argv(argv: list[str]) -> list[str]:
     """`argv` for the paper's arithmetic: without the corrected analysis's own choices (metric,
-    weights, dropped options), which `--paper-compat` refuses rather than ignores.
+    weights, dropped options, `[analysis.scripts.<name>] bootstrap`), which `--paper-compat`
+    refuses rather than ignores.
 
-    >>> paper_compat_argv(["--out", "f", "--metric", "jsd", "--drop-nonsubstantive"])
+    >>> paper_compat_argv(["--out", "f", "--metric", "jsd", "--drop-nonsubstantive", "--bootstrap", "respondents"])
     ['--out', 'f', '--paper-compat']
     """
     out, skip = [], False
     for a in argv:
         if skip:
             skip = False
-        elif a in ("--metric", "--weights", "--by"):
+        elif a in ("--metric", "--weights", "--by", "--bootstrap"):
             skip = True
-        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive", "--by"):
+        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive", "--by", "--bootstrap"):
             out.append(a)
     return out + ["--paper-compat"]
 

@@ -14,7 +14,8 @@ Sections: `[study]` (name), `[output]` (results_root, figures, report, human_dir
 (methods and any flag of the probing scripts, e.g. `limit = 10`, `max_attempts = 2`),
 `[[models]]` (backend `api` or `local`, see `ModelSpec`), `[experiments.RQ1]`,
 `[experiments.RQ2]` (countries, steering_methods; "all" or a list; groups, e.g. ["age=18-29"]: a
-group-steered run per cell whose method names the people), `[experiments.sensitivity]`
+group-steered run per cell whose method names the people; perturb, as for RQ1: every cell also
+under each prompt perturbation), `[experiments.sensitivity]`
 (variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`; groups and
 min_group_n for synthetic tables) and `[analysis]` (weights, metric, paper_compat, formats, by: a
 group variable to score by, docs/groups.md; and `[analysis.scripts.<name>]` flags for one script). Relative paths are relative to the folder the command runs in, as for every flag.
@@ -69,6 +70,7 @@ class Experiments:
     variants: tuple[str, ...] = ()
     rq2_groups: tuple[str, ...] = ()  # e.g. "age=18-29": each RQ2 cell also steered toward that group
     perturb: tuple[str, ...] = ()  # e.g. "order:5": RQ1 also asked under each prompt perturbation (docs/robustness.md)
+    rq2_perturb: tuple[str, ...] = ()  # the same for every RQ2 cell (few-shot cells without `examples`)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def _experiments(raw: dict) -> Experiments:
     sens = table(raw, "sensitivity") if "sensitivity" in raw else None
     countries = methods = variants = groups = ()
     if rq2 is not None:
-        known(rq2, ("countries", "steering_methods", "groups"), "[experiments.RQ2]")
+        known(rq2, ("countries", "steering_methods", "groups", "perturb"), "[experiments.RQ2]")
         countries = choice(rq2.get("countries", "all"), list(steering_countries()), "experiments.RQ2.countries")
         methods = choice(rq2.get("steering_methods", "all"), list(steering_methods()),
                           "experiments.RQ2.steering_methods", all_means=paper_steering_methods())
@@ -210,14 +212,21 @@ def _experiments(raw: dict) -> Experiments:
     if "RQ1" in raw:
         rq1 = table(raw, "RQ1")
         known(rq1, ("perturb",), "[experiments.RQ1]")
-        given = rq1.get("perturb", [])
-        if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
-            raise UserError(f"experiments.RQ1.perturb must be a list like [\"order:5\", \"template:3\"], not {given!r}")
-        from utils.probing.perturb import parse_specs  # checks each spec, one line if one is wrong
+        perturb = _perturb(rq1, "RQ1")
+    rq2_perturb = _perturb(rq2, "RQ2") if rq2 is not None else ()
+    return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb, rq2_perturb)
 
-        parse_specs(given)
-        perturb = tuple(given)
-    return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb)
+
+def _perturb(section: dict, experiment: str) -> tuple[str, ...]:
+    """`[experiments.<experiment>] perturb = ["order:5", ...]`, each spec checked (one line if one is wrong)."""
+    given = section.get("perturb", [])
+    if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
+        raise UserError(f"experiments.{experiment}.perturb must be a list like [\"order:5\", \"template:3\"], "
+                        f"not {given!r}")
+    from utils.probing.perturb import parse_specs
+
+    parse_specs(given)
+    return tuple(given)
 
 
 def _human(raw: dict, human_dir: Path) -> HumanSpec:

@@ -19,6 +19,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.probing.conditions import Condition, steering_methods
 from utils.probing.config import ProbeConfig
+from utils.probing.perturb import applicable_specs
 from utils.probing.prompts import prompt_text
 from utils.probing.study import build_conditions
 from utils.study.argv import flag_argv, parse
@@ -67,11 +68,14 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
         if ex.rq1:
             specs.append(("RQ1", "RQ1", [a for spec in ex.perturb for a in ("--perturb", spec)]))
         for steering in ex.rq2_methods:
+            # a few-shot cell's examples are the steering itself: no `examples` member (perturb.applicable_specs)
+            members = [a for spec in applicable_specs(ex.rq2_perturb, steering_methods()[steering]["examples"] ==
+                                                      "country") for a in ("--perturb", spec)]
             for country in ex.rq2_countries:
-                specs.append(("RQ2", f"RQ2 {steering}/{country}", ["--country", country, "--steering_method", steering]))
+                cell = ["--country", country, "--steering_method", steering]
+                specs.append(("RQ2", f"RQ2 {steering}/{country}", cell + members))
                 if steering_methods()[steering].get("names"):  # only a method naming the people names a group
-                    specs += [("RQ2", f"RQ2 {steering}/{country}/{group}",
-                               ["--country", country, "--steering_method", steering, "--group", group])
+                    specs += [("RQ2", f"RQ2 {steering}/{country}/{group}", cell + ["--group", group] + members)
                               for group in ex.rq2_groups]
         for variant in ex.variants:
             specs.append(("RQ1", f"sensitivity {variant}", ["--variant", variant]))
