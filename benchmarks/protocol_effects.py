@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--release-dir", type=Path, required=True, help="a checkout of the paper's release")
     ap.add_argument("--out", type=Path, default=Path("figures") / "protocol_effects.csv", help="CSV to write")
     ap.add_argument("--limit", type=int, default=None, help="only the first N items (a quick look)")
-    ap.add_argument("--methods", default="logprob,sample", help="comma-separated: logprob, sample (default both)")
+    ap.add_argument("--methods", default="logprob,sample",
+                    help="comma-separated: logprob, sample (default both; `sample` takes hours on 2 CPU cores)")
     ap.add_argument("--samples", type=int, default=40, help="answers drawn per item by `sample` (default 40)")
     ap.add_argument("--human", type=Path, default=None,
                     help="prepared human table (dataset/prepare_wvs.py): adds the RQ1 mean score and country ranking")
@@ -285,8 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods or set(methods) - {"logprob", "sample"}:
         ap.error("--methods takes logprob and/or sample")
-
-    import pandas as pd
 
     from utils.probing.bundled_model import load_bundled_model
     from utils.probing.hf_prober import HFProber
@@ -304,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scoring against {len(data.country_codes)} countries of {args.human}"
               + (" (SYNTHETIC: not findings about people)" if data.synthetic else ""), flush=True)
     tokenizer, model = load_bundled_model(quiet=True)
+    protocol = load_release_protocol(args.release_dir, "local")
+    fixed = acceptance_rows(args.release_dir) + translation_rows(protocol)
+    fixed += [{"step": f"{what}: not measured"} for what in NOT_MEASURED]
     rows = []
     for method, plan in plans.items():
         dists, seconds = {}, {}
@@ -318,15 +320,18 @@ def main(argv: list[str] | None = None) -> int:
             seconds[name] = time.monotonic() - start
             print(f"{method} {name}: {len(requests)} items in {seconds[name]:.1f} s", flush=True)
         rows += step_rows(method, dists, seconds, n_options, human)
-    protocol = load_release_protocol(args.release_dir, "local")
-    rows += acceptance_rows(args.release_dir) + translation_rows(protocol)
-    rows += [{"step": f"{what}: not measured"} for what in NOT_MEASURED]
-    df = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out, index=False, float_format="%.4f")
+        df = write(rows + fixed, args.out)  # after each method, so a long `sample` run keeps what is done
     print(markdown(df))
     print(f"wrote {args.out}")
     return 0
+
+
+def write(rows: list[dict], out: Path):
+    import pandas as pd
+    df = pd.DataFrame(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False, float_format="%.4f")
+    return df
 
 
 if __name__ == "__main__":

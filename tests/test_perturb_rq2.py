@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from openai_server import FakeOpenAIServer
 from scipy.stats import wasserstein_distance
+from answer_files import write_answers
 from wvs_fixtures import load_script
 
 from utils.analysis.answers import load_answers, model_files
@@ -287,27 +288,14 @@ COUNTRIES = [156, 392, 840]  # 392: Japan
 MODELS = ["org/m-a", "org/m-b"]
 PROMPTS = {"none": ["original", "order-1", "template-1"], "persona/Japan": ["original", "order-1", "order-2"],
            "few-shot/Japan": ["original", "template-1"]}
-COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response", "distribution", "method",
-           "status", "experiment", "model", "steering_method", "country", "language", "variant",
-           "perturb_family", "perturb_index", "perturb_seed"]
-
-
 def _write(root, model, cond, prompt, dist):
     steering, country = cond.split("/") if "/" in cond else ("none", "")
     family, index = prompt.split("-") if prompt != "original" else ("", "")
     layout = ("RQ1",) if cond == "none" else ("RQ2", steering, country)
     folder = root.joinpath(*(layout if not family else ("Robustness", *layout, prompt)), model)
-    folder.mkdir(parents=True)
-    with open(folder / "results.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, COLUMNS)
-        w.writeheader()
-        for q, d in zip(ITEMS, dist):
-            w.writerow({"id": q, "question": "?", "choices": repr(["a"] * 4), "choice_keys": "['1', '2', '3', '4']",
-                        "answer": "", "type": "Opinion-Dependent", "response": "",
-                        "distribution": json.dumps({str(k + 1): float(d[k]) for k in range(4)}), "method": "logprob",
-                        "status": "ok", "experiment": "RQ1" if cond == "none" else "RQ2", "model": model,
-                        "steering_method": steering, "country": country, "language": "English", "variant": "default",
-                        "perturb_family": family, "perturb_index": index, "perturb_seed": "0" if family else ""})
+    write_answers(folder, ITEMS, dist, experiment="RQ1" if cond == "none" else "RQ2", model=model,
+                  steering_method=steering, country=country, perturb_family=family, perturb_index=index,
+                  perturb_seed="0" if family else "")
 
 
 def test_robustness_gives_each_steering_gain_under_every_prompt(tmp_path):

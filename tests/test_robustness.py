@@ -3,14 +3,13 @@
 the respondent bootstrap against a plain loop."""
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import kendalltau, wasserstein_distance
+from answer_files import write_answers
 from wvs_fixtures import load_script
 
 from utils.analysis import resample
@@ -20,9 +19,6 @@ ITEMS = ["Q1", "Q2", "Q3", "Q4", "Q5"]  # four options each, codes 1-4 in order
 COUNTRIES = [156, 276, 392, 840]
 MODELS = ["org/model-a", "org/model-b", "org/model-c"]
 PROMPTS = [("original", 0), ("order", 1), ("order", 2), ("template", 1)]
-COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response", "distribution", "method",
-           "status", "experiment", "model", "steering_method", "country", "language", "variant",
-           "perturb_family", "perturb_index", "perturb_seed"]
 
 
 def write_fixture(root, rng):
@@ -39,34 +35,15 @@ def write_fixture(root, rng):
         listing = [tuple(str(k + 1) for k in (rng.permutation(4) if family == "order" else range(4))) for _ in ITEMS]
         answers[model, family, index], listings[model, family, index] = dist, listing
         folder = root / "results" / ("RQ1" if family == "original" else f"Robustness/RQ1/{family}-{index}") / model
-        folder.mkdir(parents=True)
-        with open(folder / "results.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, COLUMNS)
-            w.writeheader()
-            for q, d, keys in zip(ITEMS, dist, listing):
-                w.writerow({"id": q, "question": "?", "choices": repr(["a"] * 4), "choice_keys": repr(list(keys)),
-                            "answer": "", "type": "Opinion-Dependent", "response": "",
-                            "distribution": json.dumps({str(k + 1): float(d[k]) for k in range(4)}),
-                            "method": "logprob", "status": "ok", "experiment": "RQ1", "model": model,
-                            "steering_method": "none", "language": "English", "variant": "default",
-                            "perturb_family": "" if family == "original" else family,
-                            "perturb_index": "" if family == "original" else str(index),
-                            "perturb_seed": "" if family == "original" else "0"})
+        original = family == "original"
+        write_answers(folder, ITEMS, dist, listing, experiment="RQ1", model=model, steering_method="none",
+                      perturb_family="" if original else family, perturb_index="" if original else str(index),
+                      perturb_seed="" if original else "0")
     for model in MODELS:  # one RQ2 cell under the original prompt: persona toward Japan
         dist = rng.dirichlet(np.ones(4), size=len(ITEMS))
         answers[model, "persona/Japan"] = dist
-        folder = root / "results" / "RQ2" / "persona" / "Japan" / model
-        folder.mkdir(parents=True)
-        with open(folder / "results.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, COLUMNS)
-            w.writeheader()
-            for q, d in zip(ITEMS, dist):
-                w.writerow({"id": q, "question": "?", "choices": repr(["a"] * 4), "choice_keys": "['1', '2', '3', '4']",
-                            "answer": "", "type": "Opinion-Dependent", "response": "",
-                            "distribution": json.dumps({str(k + 1): float(d[k]) for k in range(4)}),
-                            "method": "logprob", "status": "ok", "experiment": "RQ2", "model": model,
-                            "steering_method": "persona", "country": "Japan", "language": "English",
-                            "variant": "default", "perturb_family": "", "perturb_index": "", "perturb_seed": ""})
+        write_answers(root / "results" / "RQ2" / "persona" / "Japan" / model, ITEMS, dist, experiment="RQ2",
+                      model=model, steering_method="persona", country="Japan")
     return human, counts, answers, listings
 
 
