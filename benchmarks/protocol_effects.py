@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("figures") / "protocol_effects.csv", help="CSV to write")
     ap.add_argument("--limit", type=int, default=None, help="only the first N items (a quick look)")
     ap.add_argument("--methods", default="logprob,sample",
-                    help="comma-separated: logprob, sample (default both; `sample` takes hours on 2 CPU cores)")
+                    help="comma-separated: logprob, sample (default both; `sample` took 55 min on 2 CPU cores with --samples 20)")
     ap.add_argument("--samples", type=int, default=40, help="answers drawn per item by `sample` (default 40)")
     ap.add_argument("--human", type=Path, default=None,
                     help="prepared human table (dataset/prepare_wvs.py): adds the RQ1 mean score and country ranking")

@@ -12,7 +12,7 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.probing.hf_prober import HFProber
 from utils.probing.hf_sampling import items_per_batch, sample_items
 from utils.probing.prompts import build_requests, load_prompt_set
-from utils.probing.sampling import read_code
+from utils.probing.sampling import code_complete, read_code
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,55 @@ def test_batched_sampler_at_temperature_0_is_plain_greedy_generation(untied, req
             assert g.answers[0].split()[0] == stop_early[i] and len(g.answers[0].split()) == 2
         else:
             assert g.answers == [w] * 3
+
+
+def plain_sampler(model, tok, seqs, keys, samples: int, steps: int, seed: int) -> list[list[str]]:
+    """The rule written plainly: every answer's next-token logits from a forward pass over its whole
+    text (prompt + its answer so far, no cache, no other answer anywhere), the unfinished answers'
+    tokens drawn together, item by item, from one generator."""
+    gen = torch.Generator().manual_seed(seed)
+    answers = {(i, b): [] for i in range(len(seqs)) for b in range(samples)}
+    active = list(answers)
+    for _ in range(steps):
+        logits = torch.stack([model(torch.tensor([seqs[i] + answers[i, b]])).logits[0, -1] for i, b in active])
+        tokens = torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=gen)[:, 0].tolist()
+        still = []
+        for (i, b), t in zip(active, tokens):
+            if t == tok.eos_token_id:
+                continue
+            answers[i, b].append(t)
+            if not code_complete(tok.decode(answers[i, b], skip_special_tokens=True), keys[i]):
+                still.append((i, b))
+        active = still
+        if not active:
+            break
+    return [[tok.decode(answers[i, b], skip_special_tokens=True) for b in range(samples)] for i in range(len(seqs))]
+
+
+@pytest.mark.parametrize("use_prefix", [False, True])
+def test_answers_at_temperature_1_equal_a_plain_sampler(untied, requests, use_prefix):
+    """Sampled answers, drawn with the same seed, equal those of `plain_sampler`: each answer is
+    computed as if it were alone, though all answers of all items share one row per item. One
+    answer is made to stop early, so items then feed different numbers of tokens (the fillers)."""
+    tok, model = untied
+    prober = HFProber(model, tok, "sample")
+    seqs = [prober.encode(r) for r in requests[:3]]
+    keys = [("never-a-code",)] * 3
+    with torch.inference_mode():
+        first = plain_sampler(model, tok, seqs, keys, samples=4, steps=5, seed=3)
+        assert all(len(set(a)) == 4 for a in first)  # the answers of an item differ from one another
+        keys = [(first[0][1].split()[0],), ("never-a-code",), ("never-a-code",)]  # item 0's answer 1 stops early
+        want = plain_sampler(model, tok, seqs, keys, samples=4, steps=5, seed=3)
+        assert len(want[0][1].split()) == 2 and want[0][1] != first[0][1]
+        p, cache = 0, None
+        if use_prefix:
+            p = next(i for i in range(min(map(len, seqs))) if len({s[i] for s in seqs}) > 1)
+            cache = DynamicCache()
+            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{prober._cache_kw: cache})
+        got = sample_items(model, tok, seqs, keys, samples=4, temperature=1.0, max_new_tokens=5, prefix_len=p,
+                           prefix_cache=cache, pad_id=prober._pad, cache_kw=prober._cache_kw,
+                           generator=torch.Generator().manual_seed(3))
+    assert [g.answers for g in got] == want
 
 
 def test_sampling_follows_the_models_distribution(untied, requests):

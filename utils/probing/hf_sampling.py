@@ -2,19 +2,33 @@
 
 Asking an item N times the plain way runs its whole prompt through the model N times. Here
 every prompt token is computed once per batch of items, and only the few answer tokens N
-times:
+times, and the prompt's key/value cache is never copied per answer:
 
     1. prefill  rows `[prefix (cached)] + pad gap + item`, one row per item (B rows); the gap
                 evens out the items' lengths and is masked out, as in verbalized batching
-    2. expand   the key/value cache and the last logits, each row N times (B*N rows)
-    3. sample   one token for every row still writing per step, at `temperature`; a row
-                leaves the batch once it has written a whole option code (a code followed by
-                something that cannot continue it, so "1" is not cut from "10") or ended; at
-                most `max_new_tokens` steps
+    2. sample   the first token of all N answers from the item's last logits, at `temperature`
+    3. branch   each step feeds, in the item's own row, the last token of each of its answers
+                still being written, side by side; a 4D mask lets each new token see the
+                prompt and its own answer's earlier tokens only, and all of them take the
+                position the answer's next token has, so each answer is computed as if alone
+                (tested against plain `generate` at temperature 0). An answer stops once it
+                has written a whole option code (a code followed by something that cannot
+                continue it, so "1" is not cut from "10") or ended; at most `max_new_tokens`
+                steps
+
+    item row:  [prefix] gap | item tokens | a1 b1 c1 | a2 c2 | a3 ...     (b stopped at "2.")
+    a2 sees:   prefix, item tokens, a1, itself
+
+The earlier layout copied the prompt's cache N times (B*N rows), and every step then moved
+that copy through memory. Measured with the bundled model on this project's 2-core machine,
+quiet, 8 items x 20 answers (seed 0, which drew the very same answers both ways): with the
+release's 1,000-token prompt 71.3 s before, 26.1 s now; with our 104-token prompt 17.5 s and
+17.0 s, as the answer tokens themselves then cost the most. `benchmarks/local_sample.py` (run
+by bench_local.py) times it against N separate generations.
 
 A worked example: 2 items of 100 prompt tokens sharing a 60-token prefix, N = 40, answers of
 2 tokens ("3" then end of turn): the plain way computes 80 x 100 prompt tokens and 80 x 2
-answer steps; this computes 2 x 40 prompt tokens, then 2 steps of 80 rows.
+answer steps; this computes 2 x 40 prompt tokens, then one step of 2 rows x 40 tokens.
 
 Sampling is ancestral from softmax(logits / temperature), with no top-k or top-p, so the
 shares estimate the distribution the model would sample from.
@@ -31,7 +45,7 @@ from transformers import DynamicCache
 
 from utils.probing.sampling import code_complete
 
-ROW_BUDGET = 256  # rows (items x samples) per batch; bounds the repeated key/value cache's memory
+ROW_BUDGET = 256  # answers (items x samples) per batch; bounds each step's input and its mask
 
 
 def items_per_batch(batch_size: int, samples: int, row_budget: int = ROW_BUDGET) -> int:
@@ -64,13 +78,45 @@ def _next_tokens(logits: torch.Tensor, temperature: float, generator: torch.Gene
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
+PROMPT, NOBODY = -1, -2  # owners of key/value slots besides the answers' branches 0..samples-1
+
+
+def _branch_step(active: list[int], new: list[list[int]], n_items: int, samples: int, pad_id: int,
+                 device) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """The next input, one row per item: the last token of each of its unfinished answers side by
+    side (a row with fewer is filled with pads that belong to nobody); the branch owning each new
+    slot; and where each answer of `active`, in order, finds its logits in the [items, width] output."""
+    per_item: list[list[int]] = [[] for _ in range(n_items)]
+    for r in active:
+        per_item[r // samples].append(r)
+    width = max(map(len, per_item))
+    ids = [[pad_id] * width for _ in range(n_items)]
+    branch = [[NOBODY] * width for _ in range(n_items)]
+    at_item, at_col = [], []
+    for i, rs in enumerate(per_item):
+        for j, r in enumerate(rs):
+            ids[i][j], branch[i][j] = new[r][-1], r % samples
+            at_item.append(i)
+            at_col.append(j)
+    t = lambda x: torch.tensor(x, device=device)  # noqa: E731
+    return t(ids), t(branch), (t(at_item), t(at_col))
+
+
+def _branch_mask(owner: torch.Tensor, branch: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[items, 1, new, slots] additive mask: a new token sees the prompt's slots and its own
+    answer's (itself included), never another answer's, a gap or a filler."""
+    theirs = owner[:, None, :]
+    sees = (theirs == PROMPT) | ((theirs == branch[:, :, None]) & (branch[:, :, None] >= 0))
+    return torch.zeros(sees.shape, dtype=dtype, device=owner.device).masked_fill_(~sees, torch.finfo(dtype).min)[:, None]
+
+
 def sample_items(model, tokenizer, seqs: list[list[int]], keys: list[Sequence[str]], *, samples: int,
                  temperature: float, max_new_tokens: int, prefix_len: int = 0,
                  prefix_cache: DynamicCache | None = None, pad_id: int = 0, cache_kw: str = "past_key_values",
                  generator: torch.Generator | None = None) -> list[SampledItem]:
     """`samples` answers to each prompt of `seqs` (token ids, all starting with the
     `prefix_len` tokens that `prefix_cache` holds when given), from one prefill and one
-    sampling loop over all rows."""
+    sampling loop over all branches."""
     device = next(model.parameters()).device
     p = prefix_len if prefix_cache is not None else 0
     width = max(len(s) for s in seqs) - p
@@ -80,39 +126,35 @@ def sample_items(model, tokenizer, seqs: list[list[int]], keys: list[Sequence[st
     cache = copy.deepcopy(prefix_cache) if p else DynamicCache()
     if p and len(seqs) > 1:
         cache.batch_repeat_interleave(len(seqs))
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    keep = "logits_to_keep" in inspect.signature(model.forward).parameters
     out = model(torch.tensor(rows, device=device), attention_mask=mask, position_ids=positions, use_cache=True,
-                **{cache_kw: cache}, **keep)
+                **{cache_kw: cache}, **({"logits_to_keep": 1} if keep else {}))
     logits = out.logits[:, -1].repeat_interleave(samples, dim=0)
-    cache.batch_repeat_interleave(samples)
-    mask = mask.repeat_interleave(samples, dim=0)
-    pos = torch.tensor([len(s) for s in seqs], device=device).repeat_interleave(samples)
-    n_rows = len(seqs) * samples
+    owner = torch.where(mask.bool(), PROMPT, NOBODY)  # [items, slots]: who may see each key/value slot
+    lengths = torch.tensor([len(s) for s in seqs], device=device)
+    n_rows = len(seqs) * samples  # one per answer, item by item: answer r is item r // samples, branch r % samples
     row_keys = [keys[r // samples] for r in range(n_rows)]
     ends = _eos_ids(model, tokenizer)
     new: list[list[int]] = [[] for _ in range(n_rows)]
-    active = list(range(n_rows))  # rows still writing; finished rows leave the batch
+    active = list(range(n_rows))  # answers still being written; finished ones are no longer fed
     for step in range(max_new_tokens):
         tokens = _next_tokens(logits, temperature, generator)
         still = []
-        for i, (r, t) in enumerate(zip(active, tokens.tolist())):
+        for r, t in zip(active, tokens.tolist()):
             if t in ends:
                 continue
             new[r].append(t)
             if not code_complete(tokenizer.decode(new[r], skip_special_tokens=True), row_keys[r]):
-                still.append(i)
+                still.append(r)
         if not still or step == max_new_tokens - 1:
             break
-        if len(still) < len(active):
-            keep_rows = torch.tensor(still, device=device)
-            cache.batch_select_indices(keep_rows)
-            mask, pos, tokens = mask[keep_rows], pos[keep_rows], tokens[keep_rows]
-            active = [active[i] for i in still]
-        mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
-        out = model(tokens[:, None], attention_mask=mask, position_ids=pos[:, None], use_cache=True,
-                    **{cache_kw: cache}, **keep)
-        pos = pos + 1
-        logits = out.logits[:, -1]
+        active = still
+        ids, branch, at = _branch_step(active, new, len(seqs), samples, pad_id, device)
+        owner = torch.cat([owner, branch], dim=1)
+        out = model(ids, attention_mask=_branch_mask(owner, branch, model.dtype),
+                    position_ids=(lengths + step)[:, None].expand_as(ids), use_cache=True, **{cache_kw: cache},
+                    **({"logits_to_keep": ids.shape[1]} if keep else {}))
+        logits = out.logits[:, -ids.shape[1]:][at]
     texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in new]
     return [SampledItem(texts[i * samples:(i + 1) * samples], sum(len(ids) for ids in new[i * samples:(i + 1) * samples]))
             for i in range(len(seqs))]

@@ -174,7 +174,9 @@ class ReleaseProtocol:
         return self._condition("RQ1", ("RQ1",), {"language": "English"}, "English", select,
                                lambda common, row: common.get_prompt_of_rq1(row))
 
-    def rq2(self, steering: str, country: str, select: Callable = list) -> Condition:
+    def rq2(self, steering: str, country: str, select: Callable = list, examples: str | None = None) -> Condition:
+        """With `examples`, every file the release's prompt function reads is read from that path
+        instead (benchmarks/few_shot_real_shares.py: its few-shot file with other numbers)."""
         steering = _pick(steering, self.steering_methods(), "steering method")
         country = _pick(country, self.countries(), "country")
         language = self.language(steering, country)
@@ -185,7 +187,7 @@ class ReleaseProtocol:
         # no placeholder with a global `args.culture` the module never defines, so as published it
         # raises NameError; the script's own arguments as that global leave the text as written.
         return self._condition("RQ2", ("RQ2", steering, country), labels, language, select,
-                               lambda common, row: common.get_prompt_of_rq2(args, row), names={"args": args})
+                               lambda common, row: common.get_prompt_of_rq2(args, row), examples, {"args": args})
 
     def sensitivity(self, variant: str, select: Callable = list) -> Condition:
         variant = _pick(variant, list(VARIANTS), "sensitivity variant")
