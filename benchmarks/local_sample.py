@@ -3,8 +3,8 @@
 Naive: for each item, `samples` separate `model.generate` calls on the whole prompt, sampling at
 temperature 1 (no top-k, no top-p), each stopped by the same rule as ours (a whole option code
 written, end of text, or 16 new tokens). Ours: `HFProber(method="sample")`, which computes each
-prompt once per batch of items and samples all rows of all items together, dropping rows as
-they finish (utils/probing/hf_sampling.py). Both read the answers with the same reader.
+prompt once per batch of items and samples all answers of all items together, as branches of
+their items' rows, feeding an answer no more once it is finished (utils/probing/hf_sampling.py). Both read the answers with the same reader.
 
 The answers are random, so the two ways cannot be compared answer by answer; the table shows how
 many answers named an option and the total variation distance between the two ways' pooled

@@ -15,7 +15,7 @@ instruction, and for `verbalized` the format examples), computed once by `prepar
   (`packing.gap_rows`), sharing one copy of the prefix cache; each row stops on its own.
 * `sample`: `samples` short answers per item at `sample_temperature`, read as option codes
   (`sampling`); each prompt is computed once and all answers of up to `batch_size` items
-  (at most 256 rows) are sampled together (`hf_sampling`).
+  (at most 256 answers) are sampled together, as branches of their items' rows (`hf_sampling`).
 
 `ask(batch)` scores the items it is given. `probe()` keeps the one-item-in, one-result-out
 contract through `batching.BatchQueue`: the first probe of a batch asks it, the next ones are
