@@ -78,7 +78,8 @@ def with_shares(text: str, items: list[dict]) -> str:
         keys = [m["key"].strip("'") for m in ENTRY.finditer(lines[i])]
         if sorted(keys) != sorted(shares):
             raise SystemExit(f"{item.get('id', '?')}: the file's answer has codes {keys}, the shares {sorted(shares)}")
-        lines[i] = ENTRY.sub(lambda m: f"{m['key']}{m['sep']}{shares[m['key'].strip(chr(39))]:.2f}{m['end']}", lines[i])
+        lines[i] = ENTRY.sub(lambda m, shares=shares: "{}{}{:.2f}{}".format(
+            m["key"], m["sep"], shares[m["key"].strip("'")], m["end"]), lines[i])
     return "".join(lines)
 
 
