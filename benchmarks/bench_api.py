@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import openai  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.core.result_layout import read_results  # noqa: E402
+from utils.core.results.table import read_table  # noqa: E402
 from utils.probing.api_prober import APIProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 from utils.probing.results_store import ResultStore  # noqa: E402
@@ -81,7 +81,7 @@ def timed_run(base_url: str, requests, out: Path, concurrency: int) -> tuple[flo
 
 
 def rows_without_timing(path: Path) -> list[dict[str, str]]:
-    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_results(path)]
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_table(path).rows]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 encoding="utf-8"))["items"]]
             p = rq2_file_scores(f.path, human, code, few)
             kept = np.array([q not in few for q in ids])
-            d = metrics.summarize(np.where(kept, sc.scores(default[f.model])[codes.index(code)], np.nan))[0]
+            d = metrics.summarize(np.where(kept, sc.scores(default[f.spec.model])[codes.index(code)], np.nan))[0]
             mean_rows[country] = round(float(np.mean(p)), 4) - float(d)
-        rq2.append(pd.Series(mean_rows, name=f.model))
+        rq2.append(pd.Series(mean_rows, name=f.spec.model))
     rq2 = pd.DataFrame(rq2)
     out.append(row("RQ2 rules (answer-order options, integer keys -> 2N, support 1..len, rounding)",
                    "No Steering score per model and country", rq2.to_numpy().ravel()))

@@ -191,14 +191,14 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
     """Both acceptance rules on the release's own stored RQ1 replies: how many each accepts, the
     range of their sums, and how far our reading of an accepted reply is from the release's."""
     from utils.core.parsing import parse_distribution
-    from utils.core.result_layout import read_results
+    from utils.core.results.table import read_table
     from utils.probing.release_accept import accept_api, accepted_shares
 
     files = sorted((release_dir / "results" / "RQ1").rglob("results.csv"))
     n = ours_ok = theirs_ok = 0
     sums, moved = [], []
     for path in files:
-        for row in read_results(path):
+        for row in read_table(path).rows:
             keys = ast.literal_eval(row["choice_keys"])
             n += 1
             ours = parse_distribution(row["response"], keys)

@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis.paper_compat import load_paper_human, read_answer
 from utils.core.paths import INPUTS_DIR
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 PULL = {"persona": 0.15, "language": -0.05, "language_persona": 0.1, "few-shot": 0.3, "language_few-shot": 0.2}
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         src = a.rq1 / "RQ1" / model / "results.csv"
         (a.out / "RQ1" / model).mkdir(parents=True, exist_ok=True)
         shutil.copy(src, a.out / "RQ1" / model / "results.csv")
-        rows = read_results(src)
+        rows = read_table(src).rows
         for country, spec in countries.items():
             code = int(spec["wvs_code"])
             for method, pull in PULL.items():

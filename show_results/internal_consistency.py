@@ -83,8 +83,8 @@ def consistency_table(sc, topics, rq1: dict, rq2: list, codes: dict, policy) -> 
                 "country_code": np.nan}
         rows += subject_rows(base, score_topics(load_answers(path, ids, orders, policy), ids, orders, topics))
     for f in rq2:
-        base = {"kind": "model", "model": f.model, "method": f.method, "steer_country": f.country,
-                "country": f.country, "country_code": codes.get(f.country, np.nan)}
+        base = {"kind": "model", "model": f.spec.model, "method": f.spec.condition, "steer_country": f.spec.country,
+                "country": f.spec.country, "country_code": codes.get(f.spec.country, np.nan)}
         rows += subject_rows(base, score_topics(load_answers(f.path, ids, orders, policy), ids, orders, topics))
     pooled = sc.pooled()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -246,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Output(cfg.output.dir, cfg.output.formats)  # no alignment metric here: names as they are
     sc = load_scoring(cfg)
     policy = answer_policy(cfg, sc)
-    rq1 = {f.model: f.path for f in model_files(cfg.results_root, "RQ1", cfg.models, policy)}
+    rq1 = {f.spec.model: f.path for f in model_files(cfg.results_root, "RQ1", cfg.models, policy)}
     if not rq1:
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {cfg.results_root}; run "
                         "code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first")
-    rq2 = [f for f in model_files(cfg.results_root, "RQ2", None, policy) if f.model in rq1]
+    rq2 = [f for f in model_files(cfg.results_root, "RQ2", None, policy) if f.spec.model in rq1]
     df = consistency_table(sc, topics, rq1, rq2, steering_codes(cfg.extra["inputs_dir"]), policy)
     dist = distance_table(df)
     synthetic = sc.human.synthetic

@@ -26,7 +26,8 @@ from utils.analysis.paper_compat import release_translation_gaps  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
-from utils.core.result_layout import find_result_files, option_keys, read_result_rows  # noqa: E402
+from utils.core.results.table import option_keys  # noqa: E402
+from utils.core.results.tree import find_results  # noqa: E402
 
 COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status",
            "probe_method", "file_option", "remap", "perturbation"]
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                          "(default dataset/questions)")
     args = ap.parse_args(argv)
     root = Path(args.results_root)
-    files = find_result_files(root) if root.is_dir() else []
+    files = find_results(root) if root.is_dir() else []
     if not files:
         raise UserError(f"no results.csv under {root} in the RQ1/RQ2/Discussion layout; "
                         "run code/RQ1/prob_by_llm.py (or prob_by_api.py) first")
@@ -59,32 +60,34 @@ def main(argv: list[str] | None = None) -> int:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(COLUMNS)
         for f in files:
-            rows = read_result_rows(f.path)  # empty, header-only, garbled: one line, exit code 2
+            rows = f.read().rows  # empty, header-only, garbled: one line, exit code 2
+            spec = f.spec
+            condition, country = spec.condition or "none", spec.country or ""  # RQ1's, as the tables name it
             ok, remapped = 0, []
             for row in rows:
                 item = row.get("id", "")
                 mapping = position_map(option_keys(row), codes.get(item))
                 ans = read_row(row, codes.get(item), args.tolerance)
-                meta = [f.experiment, f.method, f.country, f.model, item]
+                meta = [spec.experiment, condition, country, spec.model, item]
                 if ans.ok:
                     ok += 1
                     back = {v: k for k, v in (mapping or {}).items()}
                     remap = "by_position" if mapping else ""
                     remapped += [item] if mapping else []
-                    out.writerows(meta + [k, number(p), "ok", f.probe_method, back.get(k, k), remap, f.perturbation]
+                    out.writerows(meta + [k, number(p), "ok", spec.method, back.get(k, k), remap, spec.prompt]
                                   for k, p in ans.distribution.items())
                 else:
-                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.probe_method, "", "", f.perturbation])
+                    out.writerow(meta + ["", "", ans.detail or ans.reason, spec.method, "", "", spec.prompt])
             total, parsed_total = total + len(rows), parsed_total + ok
             present = {r.get("id", "") for r in rows}
             asked_its_way = rows[0].get("protocol") == "release" or "status" not in rows[0]  # or the release's file
-            gaps = release_translation_gaps(f.method, f.country) if f.experiment == "RQ2" and asked_its_way else ()
+            gaps = release_translation_gaps(condition, country) if spec.experiment == "RQ2" and asked_its_way else ()
             untranslated = [i for i in gaps if i in codes and i not in present]
             absent = len(set(codes) - present) - len(untranslated)
             why = (f"; {len(untranslated)} more not in the release's translation, so never asked its way "
                    f"({', '.join(untranslated)})") if untranslated else ""
-            what = f"{f.method} [{f.perturbation}]" if f.perturbation else f.method
-            print(f"{f.experiment:12s} {what:18s} {f.country:10s} {f.model:45s} {ok:4d}/{len(rows):<4d} "
+            what = f"{condition} [{spec.prompt}]" if spec.prompt else condition
+            print(f"{spec.experiment:12s} {what:18s} {country:10s} {spec.model:45s} {ok:4d}/{len(rows):<4d} "
                   f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
             if remapped:
                 print(f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "

@@ -45,7 +45,7 @@ from utils.analysis.plotting import COLORS, Output, legend_below, plt, save, tit
 from utils.analysis.robustness_runs import Run, Scored, find_runs, item_scores  # noqa: E402
 from utils.analysis.scoring import Scoring, load_scoring  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
-from utils.core.result_layout import option_keys, read_result_rows  # noqa: E402
+from utils.core.results.table import option_keys, read_complete  # noqa: E402
 
 
 def score_table(sc: Scoring, scores: dict[Run, Scored], n_boot: int, seed: int, mode: str) -> pd.DataFrame:
@@ -104,7 +104,7 @@ def position_table(sc: Scoring, runs: list[Run], scores: dict[Run, Scored]) -> p
     for r in runs:
         if r.condition != "none" or r.repeat:
             continue
-        latest = {row.get("id", ""): row for row in read_result_rows(r.path)}
+        latest = read_complete(r.path).latest
         listings = [tuple(option_keys(latest[i])) if i in latest else () for i in ids]
         first, last = rb.edge_positions(listings, orders)
         scored = np.isfinite(scores[r].scores).any(0)

@@ -84,11 +84,11 @@ def score_table(sc, results_root: Path, models: str | None, few_shot_dir: Path, 
         raise UserError(f"no RQ2 results (RQ2/<method>/<country>/<model>/results.csv) under {results_root}; "
                         "run code/RQ2/prob_by_llm.py or code/RQ2/prob_by_api.py first")
     methods, codes = steering_setup(inputs_dir)
-    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
+    rq1 = {f.spec.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
     row_of = {int(c): i for i, c in enumerate(h.country_codes)}
-    conditions = {(f.model, f.country): {} for f in files}
+    conditions = {(f.spec.model, f.spec.country): {} for f in files}
     for f in files:
-        conditions[(f.model, f.country)][f.method] = f.path
+        conditions[(f.spec.model, f.spec.country)][f.spec.condition] = f.path
     rows, items, missing = [], {}, set()
     for (model, country), paths in conditions.items():
         code = country_code(country, codes)
@@ -205,15 +205,15 @@ def group_table(sc, scorings: dict, by: str, cfg, policy=None) -> pd.DataFrame:
     the same method's whole-country run and the model's RQ1 answer scored against the group; all
     on the items the four share, out of the 144 minus the country's few-shot items."""
     inputs_dir = cfg.extra["inputs_dir"]
-    files = [f for f in model_files(cfg.results_root, "RQ2", cfg.models, policy, groups=True) if f.group_var == by]
+    files = [f for f in model_files(cfg.results_root, "RQ2", cfg.models, policy, groups=True) if f.spec.group and f.spec.group[0] == by]
     if not files:
         raise UserError(f"no RQ2 results steered toward a {by} group under {cfg.results_root}; run "
                         f"code/RQ2/prob_by_llm.py (or prob_by_api.py) with --group {by}=<group> first")
     h = sc.human
     ids, orders = list(h.item_ids), list(h.orders)
     codes = steering_setup(inputs_dir)[1]
-    whole = {(f.model, f.country, f.method): f.path for f in model_files(cfg.results_root, "RQ2", cfg.models, policy)}
-    rq1 = {f.model: f.path for f in model_files(cfg.results_root, "RQ1", policy=policy)}
+    whole = {(f.spec.model, f.spec.country, f.spec.condition): f.path for f in model_files(cfg.results_root, "RQ2", cfg.models, policy)}
+    rq1 = {f.spec.model: f.path for f in model_files(cfg.results_root, "RQ1", policy=policy)}
 
     def answers(path):
         return sc.model(load_answers(path, ids, orders, policy)) if path is not None else np.full(
@@ -221,22 +221,22 @@ def group_table(sc, scorings: dict, by: str, cfg, policy=None) -> pd.DataFrame:
 
     rows = []
     for f in files:
-        code = country_code(f.country, codes)
-        g = scorings.get(f.group)
+        code = country_code(f.spec.country, codes)
+        g = scorings.get(f.spec.group[1])
         if g is None or code not in set(g.human.country_codes.tolist()) or code not in set(h.country_codes.tolist()):
-            print(f"note: no human data for {by}={f.group} in {f.country}; {f.path} is left out")
+            print(f"note: no human data for {by}={f.spec.group[1]} in {f.spec.country}; {f.path} is left out")
             continue
         gi, ci = list(g.human.country_codes).index(code), list(h.country_codes).index(code)
-        kept = np.array([i not in few_shot_ids(f.country, inputs_dir / "few_shot") for i in ids])
+        kept = np.array([i not in few_shot_ids(f.spec.country, inputs_dir / "few_shot") for i in ids])
         steered = answers(f.path)
         s = {"score_group": g.similarity(steered, g.shares[gi]), "score_country": sc.similarity(steered, sc.shares[ci]),
-             "base_group": g.similarity(answers(whole.get((f.model, f.country, f.method))), g.shares[gi]),
-             "none_group": g.similarity(answers(rq1.get(f.model)), g.shares[gi])}
+             "base_group": g.similarity(answers(whole.get((f.spec.model, f.spec.country, f.spec.condition))), g.shares[gi]),
+             "none_group": g.similarity(answers(rq1.get(f.spec.model)), g.shares[gi])}
         common = kept & np.all([np.isfinite(v) for k, v in s.items() if not np.isnan(v).all()], axis=0)
         means = {k: float(np.mean(v[common])) if common.any() and np.isfinite(v[common]).all() else np.nan
                  for k, v in s.items()}
-        rows.append({"model": f.model, "country": f.country, "country_code": code, "method": f.method,
-                     "group_var": by, "group": f.group, **means,
+        rows.append({"model": f.spec.model, "country": f.spec.country, "country_code": code, "method": f.spec.condition,
+                     "group_var": by, "group": f.spec.group[1], **means,
                      "gain_group": means["score_group"] - means["base_group"],
                      "n_items": int(common.sum())})
     if not rows:

@@ -37,10 +37,10 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy=None) -
     if not files:
         raise UserError(f"no sensitivity results (Discussion/sensitivity/<variant>/<model>/results.csv) under "
                         f"{results_root}; run code/RQ1/prob_by_llm.py or prob_by_api.py with --variant first")
-    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
+    rq1 = {f.spec.model: f.path for f in model_files(results_root, "RQ1", policy=policy)}
     by_model: dict[str, dict[str, Path]] = {}
     for f in files:
-        by_model.setdefault(f.model, {})[f.method] = f.path
+        by_model.setdefault(f.spec.model, {})[f.spec.condition] = f.path
     rows = []
     for model, variants in by_model.items():
         conds = ({"default": rq1[model]} if model in rq1 else {}) | \

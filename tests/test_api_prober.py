@@ -7,7 +7,7 @@ from openai_server import answer_for
 
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.api_prober import APIProber, build_payload, make_client, read_completion, resolve_endpoint
 from utils.probing.prompts import build_requests, load_prompt_set, prompt_text
 from utils.probing.results_store import ResultStore
@@ -98,7 +98,7 @@ def test_concurrent_run_equals_sequential(server, items, tmp_path):
         with ResultStore(tmp_path / f"c{conc}" / "results.csv") as store:
             run_requests(prober_for(server), reqs, store, concurrency=conc, progress=False)
         rows[conc] = [(r["id"], r["distribution"], r["response"])
-                      for r in read_results(tmp_path / f"c{conc}" / "results.csv")]
+                      for r in read_table(tmp_path / f"c{conc}" / "results.csv").rows]
     assert rows[1] == rows[8] and len(rows[1]) == 30
 
 

@@ -10,7 +10,7 @@ import pytest
 from openai_server import FakeOpenAIServer, answer_for
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.api_prober import APIProber, build_payload
 from utils.probing.cli import api_main
 from utils.probing.prompts import build_requests, load_prompt_set
@@ -95,7 +95,7 @@ def test_prob_by_api_sample_gives_shares_in_twentieths(tmp_path, honour_n):
                          "--quiet"])
     assert code == 0
     assert len(srv.requests) == (10 if honour_n else 200)
-    rows = read_results(tmp_path / "RQ1" / "X" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "X" / "results.csv").rows
     assert len(rows) == 10 and {r["status"] for r in rows} == {"ok"} and {r["method"] for r in rows} == {"sample"}
     for r in rows:
         dist, counts = json.loads(r["distribution"]), json.loads(r["sample_counts"])

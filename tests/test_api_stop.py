@@ -18,7 +18,7 @@ from openai_server import FakeOpenAIServer
 
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.api_prober import APIProber
 from utils.probing.prompts import build_requests, load_prompt_set
 
@@ -50,7 +50,7 @@ def script(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
 
 
 def ok_rows(tmp_path: Path) -> list[str]:
-    rows = read_results(tmp_path / "RQ1" / "m" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "m" / "results.csv").rows
     return sorted(r["id"] for r in rows if r["status"] == "ok")
 
 

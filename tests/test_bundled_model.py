@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 pytestmark = pytest.mark.slow
 LLM = Path(__file__).resolve().parents[1] / "code" / "RQ1" / "prob_by_llm.py"
@@ -19,7 +19,7 @@ def test_main_command_gives_valid_distributions_for_all_144_items(tmp_path):
                           capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / "RQ1" / "SmolLM2-135M-Instruct"
-    rows = read_results(folder / "results.csv")
+    rows = read_table(folder / "results.csv").rows
     assert len(rows) == 145 and len({r["id"] for r in rows}) == 145  # the 144 and Q151 (for RQ3)
     valid = [r for r in rows if r["status"] == "ok" and abs(sum(json.loads(r["distribution"]).values()) - 1) < 1e-9]
     assert len(valid) / len(rows) >= 0.99

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openai_server import FakeOpenAIServer
 
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
@@ -71,7 +71,7 @@ def test_api_script_against_local_server(tmp_path, server):
                "--results-root", str(tmp_path), "--quiet", env={"OPENAI_API_KEY": "sk-canary-123"}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     folder = tmp_path / "RQ1" / "org" / "test-model"
-    rows = read_results(folder / "results.csv")
+    rows = read_table(folder / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3", "Q4", "Q5"] and {r["status"] for r in rows} == {"ok"}
     meta = json.loads((folder / "run_meta.json").read_text())
     assert meta["model"] == "org/test-model" and meta["summary"]["ok"] == 5
@@ -103,11 +103,11 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
             proc.wait()
             if results.exists():
                 text = results.read_text()
-                for row in read_results(results) if text.endswith("\n") else []:
+                for row in read_table(results).rows if text.endswith("\n") else []:
                     seen.setdefault(row["id"], row["distribution"])
         done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    rows = read_results(results)
+    rows = read_table(results).rows
     ids = [r["id"] for r in rows]
     assert len(ids) == 145 and len(set(ids)) == 145  # RQ1's 144 items and Q151
     assert all(r["status"] == "ok" for r in rows)
@@ -127,7 +127,7 @@ def test_batch_size_flag_reaches_the_local_prober(tiny_model_dir, tmp_path):
         assert proc.returncode == 0, proc.stderr
         folder = root / "RQ1" / tiny_model_dir.name
         assert json.loads((folder / "run_meta.json").read_text())["arguments"]["batch_size"] == int(size)
-        got[size] = {r["id"]: json.loads(r["distribution"]) for r in read_results(folder / "results.csv")}
+        got[size] = {r["id"]: json.loads(r["distribution"]) for r in read_table(folder / "results.csv").rows}
     assert got["1"].keys() == got["4"].keys() and len(got["1"]) == 6
     for item, dist in got["1"].items():
         assert dist.keys() == got["4"][item].keys()
@@ -146,12 +146,12 @@ def test_sigterm_keeps_finished_rows_and_says_how_to_resume(tmp_path):
                                 env={**os.environ, "OPENAI_API_KEY": "sk-test-sigterm-0000"})
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if results.exists() and len(read_results(results)) >= 3:
+            if results.exists() and len(read_table(results).rows) >= 3:
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-        kept = [r["id"] for r in read_results(results)]
+        kept = [r["id"] for r in read_table(results).rows]
         assert proc.returncode == 128 + signal.SIGTERM, err
         assert err.strip().splitlines() == ["stopped by SIGTERM: finished rows are saved; rerun the same command "
                                             "to resume"]

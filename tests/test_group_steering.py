@@ -18,9 +18,11 @@ from utils.core.paths import INPUTS_DIR
 from utils.probing.cli import local_config
 from utils.probing.conditions import steering_countries
 from utils.probing.group_steering import group_phrases
-from utils.probing.identity import GROUP_COLUMNS
 from utils.probing.prompts import PHRASE_KEYS
-from utils.probing.results_store import COLUMNS, LEGACY_COLUMNS, ResultStore
+from utils.core.results.schema import COLUMNS, VERSIONS
+from utils.probing.results_store import ResultStore
+
+LEGACY_COLUMNS = VERSIONS[2]  # before the group columns
 from utils.probing.study import build_conditions, plan_conditions
 
 PHRASES = INPUTS_DIR / "groups" / "phrases"
@@ -51,21 +53,21 @@ def test_every_group_has_whole_phrases_in_every_language(language):
 def test_each_group_is_its_own_condition(tmp_path):
     conds = conditions("--country", "Japan", "--steering_method", "persona", "--group", "age=18-29",
                        "--group", "sex=female", "--limit", "2")
-    assert [c.folder for c in conds] == [("RQ2", "persona", "Japan", "age=18-29"),
-                                         ("RQ2", "persona", "Japan", "sex=female")]
-    assert [(c.labels["group_var"], c.labels["group"]) for c in conds] == [("age", "18-29"), ("sex", "female")]
+    assert [c.spec.condition_folder() for c in conds] == [("RQ2", "persona", "Japan", "age=18-29"),
+                                                          ("RQ2", "persona", "Japan", "sex=female")]
+    assert [c.spec.group for c in conds] == [("age", "18-29"), ("sex", "female")]
     text = conds[0].requests[0].messages[-1].content
     assert "a respondent aged 18 to 29 in Japan would choose" in text
     assert "a female respondent in Japan would choose" in conds[1].requests[0].messages[-1].content
     # the paper's condition is unchanged by the new option
     plain = conditions("--country", "Japan", "--steering_method", "persona", "--limit", "2")[0]
-    assert plain.folder == ("RQ2", "persona", "Japan") and "group_var" not in plain.labels
+    assert plain.spec.condition_folder() == ("RQ2", "persona", "Japan") and plain.spec.group is None
     assert "a Japanese respondent would choose" in plain.requests[0].messages[-1].content
     config = local_config(["--country", "Japan", "--steering_method", "persona", "--group", "age=18-29",
                            "--results-root", str(tmp_path)], "RQ2")
     plan = plan_conditions(config, "org/m", conds[:1])[0]
     assert plan.out_dir == tmp_path / "RQ2" / "persona" / "Japan" / "age=18-29" / "org" / "m"
-    assert (plan.identity.group_var, plan.identity.group) == ("age", "18-29")
+    assert plan.spec.group == ("age", "18-29") and plan.spec.columns()["group_var"] == "age"
 
 
 def test_language_form_names_the_group_in_the_language():
@@ -133,6 +135,6 @@ def test_files_before_the_group_columns_are_read_and_upgraded(tmp_path):
         assert store.rows["Q1"]["group_var"] == "" and store.rows["Q1"]["status"] == "ok"
     with open(path, newline="", encoding="utf-8") as fh:
         records = list(csv.reader(fh))
-    assert records[0] == COLUMNS and set(GROUP_COLUMNS) <= set(COLUMNS)
+    assert tuple(records[0]) == COLUMNS and {"group_var", "group"} <= set(COLUMNS)
     assert dict(zip(records[0], records[1]))["response"] == row["response"]
     assert np.array_equal(np.array(records[1][:len(LEGACY_COLUMNS)]), np.array([row[c] for c in LEGACY_COLUMNS]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.hf_prober import HFProber
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
@@ -85,7 +85,7 @@ def test_each_result_is_returned_once_and_rows_match_a_sequential_run(tiny_model
             summary = run_requests(HFProber(model, tokenizer, "logprob", batch_size=batch), requests, store,
                                    concurrency=conc, progress=False)
         assert summary.ok == len(requests)
-        files[name] = read_results(tmp_path / name / "results.csv")
+        files[name] = read_table(tmp_path / name / "results.csv").rows
     assert [r["id"] for r in files["batched"]] == [r.item.id for r in requests]
     for a, b in zip(files["seq"], files["batched"]):
         assert a["id"] == b["id"] and a["prompt_tokens"] == b["prompt_tokens"]
@@ -148,7 +148,7 @@ def test_re_asks_are_batched_too(tiny_model, verbalized_requests, tmp_path):
         summary = run_requests(prober, verbalized_requests, store, max_attempts=2, progress=False)
     assert summary.unparsed == len(verbalized_requests)
     assert calls == [(len(verbalized_requests), 1), (len(verbalized_requests), 2)]
-    assert all(r["attempts"] == "2" for r in read_results(tmp_path / "results.csv"))
+    assert all(r["attempts"] == "2" for r in read_table(tmp_path / "results.csv").rows)
 
 
 def test_verbalized_is_one_at_a_time_on_the_cpu_by_default(tiny_model, verbalized_requests):

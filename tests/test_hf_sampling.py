@@ -165,12 +165,12 @@ def test_prober_batches_items_and_keeps_every_answer(untied, requests):
 def test_bundled_model_end_to_end(tmp_path):
     """`prob_by_llm.py --method sample` with the bundled SmolLM2-135M-Instruct: distributions in
     steps of 1/readable answers, answers that name options, and the counts in the row."""
-    from utils.core.result_layout import read_results
+    from utils.core.results.table import read_table
     from utils.probing.cli import local_main
 
     assert local_main(["--method", "sample", "--samples", "8", "--limit", "3", "--results-root", str(tmp_path),
                        "--quiet", "--max-attempts", "1"]) in (0, 1)
-    rows = read_results(tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"]
     assert any(r["status"] == "ok" for r in rows)  # the 135M model names an option often enough
     for r in rows:

@@ -13,8 +13,8 @@ from openai_server import FakeOpenAIServer
 from utils.core.errors import UserError
 from utils.core.records import Message
 from utils.probing.cli import api_config, api_main, api_prober_factory
-from utils.probing.identity import IDENTITY_COLUMNS, prompt_sha256
-from utils.probing.results_store import COLUMNS, STORE_COLUMNS
+from utils.core.results.schema import COLUMNS, STORE_COLUMNS
+from utils.probing.identity import prompt_sha256
 from utils.probing.study import build_conditions, run_conditions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_every_row_carries_its_identity(srv, tmp_path, capsys):
     rq1 = rows_of(results(tmp_path, "RQ1"))
     rq2 = rows_of(results(tmp_path, "RQ2", "language", "Japan"))
     sens = rows_of(results(tmp_path, "Discussion", "sensitivity", "number"))
-    assert list(rq1[0])[: len(STORE_COLUMNS) + len(IDENTITY_COLUMNS)] == STORE_COLUMNS + IDENTITY_COLUMNS
+    assert tuple(rq1[0]) == COLUMNS
     pick = ["experiment", "model", "method", "steering_method", "country", "language", "variant", "temperature",
             "max_new_tokens", "samples"]
     assert [r[k] for k in pick for r in rq1[:1]] == ["RQ1", MODEL, "verbalized", "none", "", "English", "default",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
 pytestmark = [pytest.mark.llamacpp, pytest.mark.slow]
@@ -46,7 +46,7 @@ def test_limit_5_against_llama_cpp(llama_server, tmp_path, method, expect_ok):
                            "--limit", "5", "--method", method, "--max-attempts", "2", "--results-root", str(tmp_path),
                            "--quiet"], capture_output=True, text=True, timeout=600,
                           env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"})
-    rows = read_results(tmp_path / "RQ1" / "X" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "X" / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
     if expect_ok:  # llama.cpp returns top_logprobs: every item gets a distribution
         assert proc.returncode == 0, proc.stderr
@@ -67,7 +67,7 @@ def test_sample_against_llama_cpp(llama_server, tmp_path):
                           capture_output=True, text=True, timeout=600,
                           env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"})
     assert proc.returncode in (0, 1), proc.stderr  # 1: some rows unparsed (a 135M model rambles)
-    rows = read_results(tmp_path / "RQ1" / "X" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "X" / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"] and {r["method"] for r in rows} == {"sample"}
     assert any(r["status"] == "ok" for r in rows)
     for r in rows:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
-from utils.core.result_layout import describe
+from utils.core.results.tree import describe
 from utils.probing.results_store import ResultStore, result_row
 
 SCRIPT = Path(__file__).resolve().parents[1] / "show_results" / "parse_report.py"
@@ -23,10 +23,10 @@ def report(root: Path, out: Path) -> tuple[list[dict], str]:
 
 
 def test_layout_is_read_from_paths(tmp_path):
-    f = describe(tmp_path / "RQ2" / "persona" / "China" / "Qwen" / "Q-7B" / "results.csv", tmp_path)
-    assert (f.experiment, f.method, f.country, f.model) == ("RQ2", "persona", "China", "Qwen/Q-7B")
-    f = describe(tmp_path / "Discussion" / "sensitivity" / "order" / "m" / "results.csv", tmp_path)
-    assert (f.experiment, f.method, f.country, f.model) == ("sensitivity", "order", "", "m")
+    f = describe(tmp_path / "RQ2" / "persona" / "China" / "Qwen" / "Q-7B" / "results.csv", tmp_path).spec
+    assert (f.experiment, f.condition, f.country, f.model) == ("RQ2", "persona", "China", "Qwen/Q-7B")
+    f = describe(tmp_path / "Discussion" / "sensitivity" / "order" / "m" / "results.csv", tmp_path).spec
+    assert (f.experiment, f.condition, f.country, f.model) == ("sensitivity", "order", None, "m")
 
 
 def test_tidy_rows_for_our_results(tmp_path):

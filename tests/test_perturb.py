@@ -16,6 +16,7 @@ from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
+from utils.core.results.spec import Experiment, RunSpec
 from utils.probing import perturb
 from utils.probing.api_prober import APIProber
 from utils.probing.prompts import build_requests, prompt_text, render_messages
@@ -33,7 +34,8 @@ def test_specs_expand_to_members_with_their_seed():
         [("order", 1, 7), ("order", 2, 7), ("order", 3, 7)]
     assert [p.name for p in perturb.parse_specs(["order:2", "order:reversed", "labels", "order:1"])] == \
         ["order-1", "order-2", "reversed-1", "labels-1"]
-    assert perturb.parse_spec("template:2")[1].columns() == \
+    columns = RunSpec(Experiment.RQ1, perturbation=perturb.parse_spec("template:2")[1]).columns()
+    assert {k: columns[k] for k in ("perturb_family", "perturb_index", "perturb_seed")} == \
         {"perturb_family": "template", "perturb_index": "2", "perturb_seed": "0"}
     for bad in ("order", "order:0", "colour:3", "labels:2", "examples:x", "order:reversed:2"):
         with pytest.raises(UserError, match="write order:K"):

@@ -13,7 +13,8 @@ from openai_server import FakeOpenAIServer
 
 from utils.analysis.answers import load_answers
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import find_result_files, read_results
+from utils.core.results.table import read_table
+from utils.core.results.tree import find_results
 from utils.probing.cli import api_main, local_main
 from utils.probing.prompts import render_messages
 from utils.probing import perturb
@@ -58,10 +59,10 @@ def _scores(root) -> dict[str, float]:
     items = [it for it in load_questionnaire(questionnaire_path()) if it.id in IDS.split(",")]
     human = np.random.default_rng(3).dirichlet(np.ones(4), size=len(items))  # Q1-Q6 have four options
     out = {}
-    for f in find_result_files(root):
+    for f in find_results(root):
         ans = load_answers(f.path, [it.id for it in items], [it.order for it in items])
         cdf = np.abs(np.cumsum(ans, 1) - np.cumsum(human, 1)).sum(1)
-        out[f.perturbation or "original"] = float(np.mean(1 - cdf / 3))
+        out[f.spec.prompt or "original"] = float(np.mean(1 - cdf / 3))
     return out
 
 
@@ -76,7 +77,7 @@ def test_the_runner_maps_answers_back_so_content_scores_the_same(tmp_path, monke
     scores = _scores(tmp_path)
     assert set(scores) == {"original", "order-1@0", "order-2@0", "order-3@0", "reversed-1@0"}
     assert max(scores.values()) - min(scores.values()) < 1e-12
-    rows = read_results(tmp_path / "Robustness" / "RQ1" / "reversed-1" / "test-model" / "results.csv")
+    rows = read_table(tmp_path / "Robustness" / "RQ1" / "reversed-1" / "test-model" / "results.csv").rows
     assert rows[0]["perturb_family"] == "reversed" and rows[0]["choice_keys"] == "['4', '3', '2', '1']"
     assert json.loads(rows[0]["distribution"]) == {"4": 0.0, "3": 0.0, "2": 1.0, "1": 0.0}
 
@@ -97,9 +98,9 @@ def test_repeats_are_their_own_conditions(tmp_path, capsys):
         assert api_main(argv + ["--repeats", "3"]) == 0
         assert api_main(argv + ["--method", "logprob", "--repeats", "2"]) == 2
     assert "--repeats asks again" in capsys.readouterr().err
-    files = {f.perturbation: f.path for f in find_result_files(tmp_path)}
+    files = {f.spec.prompt: f.path for f in find_results(tmp_path)}
     assert set(files) == {"", "#2", "#3"}
-    rows = {k: read_results(p) for k, p in files.items()}
+    rows = {k: read_table(p).rows for k, p in files.items()}
     assert [r["repeat"] for r in rows["#3"]] == ["3", "3"] and rows["#3"][0]["seed"] == ""  # an API server gets no seed
     counts = {k: [r["sample_counts"] for r in v] for k, v in rows.items()}
     assert len({json.dumps(c) for c in counts.values()}) > 1  # independent answers
@@ -113,8 +114,8 @@ def test_a_local_model_repeats_from_recorded_seeds(tmp_path, tiny_model_dir):
             "--repeats", "2"]
     assert local_main(argv + ["--results-root", str(tmp_path / "a")]) in (0, 1)
     assert local_main(argv + ["--results-root", str(tmp_path / "b")]) in (0, 1)
-    a = {f.perturbation: read_results(f.path)[0] for f in find_result_files(tmp_path / "a")}
-    b = {f.perturbation: read_results(f.path)[0] for f in find_result_files(tmp_path / "b")}
+    a = {f.spec.prompt: read_table(f.path).rows[0] for f in find_results(tmp_path / "a")}
+    b = {f.spec.prompt: read_table(f.path).rows[0] for f in find_results(tmp_path / "b")}
     assert a["#2"]["seed"] == "1" and a["#2"]["repeat"] == "2" and a[""]["seed"] == ""
     assert a[""]["raw_text"] == b[""]["raw_text"] and a["#2"]["raw_text"] == b["#2"]["raw_text"]
     assert a[""]["raw_text"] != a["#2"]["raw_text"]

@@ -26,7 +26,9 @@ from utils.analysis.answers import load_answers, model_files
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import find_result_files, read_results
+from utils.core.results.spec import Experiment, RunSpec
+from utils.core.results.table import read_table
+from utils.core.results.tree import find_results
 from utils.probing import perturb
 from utils.probing.cli import api_config, api_main, api_prober_factory, local_main
 from utils.probing.conditions import rq2_cell
@@ -79,9 +81,9 @@ def _scores(root, items) -> dict[tuple[str, str], float]:
     human = np.random.default_rng(3).dirichlet(np.ones(4), size=len(items))
     pos = np.arange(4)
     out = {}
-    for f in find_result_files(root):
+    for f in find_results(root):
         ans = load_answers(f.path, [it.id for it in items], [it.order for it in items])
-        out[f.method, f.perturbation or "original"] = float(np.mean(
+        out[f.spec.condition, f.spec.prompt or "original"] = float(np.mean(
             [1 - wasserstein_distance(pos, pos, a, h) / 3 for a, h in zip(ans, human)]))
     return out
 
@@ -90,8 +92,7 @@ def _cells(inputs, items, steering: str, specs: list[str]):
     """A Japan cell of `steering` and its members, built from the inputs copy."""
     cell = rq2_cell("Japan", steering, lambda its: [it for it in its if it.id in IDS], None, inputs)
     return [cell.condition("verbalized")] + [
-        perturb.member_condition(p, cell.items, "verbalized", experiment="RQ2", folder=cell.folder,
-                                 labels=cell.labels, steer=cell.steer, inputs_dir=inputs)
+        perturb.member_condition(p, cell.items, "verbalized", cell.spec, steer=cell.steer, inputs_dir=inputs)
         for p in perturb.parse_specs(perturb.applicable_specs(specs, cell.real_examples))]
 
 
@@ -131,22 +132,22 @@ def test_a_model_that_picks_the_first_listed_option_does_not(tmp_path, inputs, i
     scores = _scores(tmp_path, items)
     for method in ("persona", "few-shot"):
         assert len({round(v, 9) for (m, _), v in scores.items() if m == method}) > 2, scores
-        rev = read_results(tmp_path / "Robustness" / "RQ2" / method / "Japan" / "reversed-1" / "test-model" /
-                           "results.csv")
+        rev = read_table(tmp_path / "Robustness" / "RQ2" / method / "Japan" / "reversed-1" / "test-model" /
+                           "results.csv").rows
         assert all(json.loads(r["distribution"])["4"] == 1.0 for r in rev)  # the first listed was code 4
 
 
 def test_few_shot_examples_are_shown_as_the_question_is(inputs, items):
     few = _cells(inputs, items, "few-shot", ["order:1", "labels", "examples:1"])
-    assert [c.folder[-1] for c in few] == ["Japan", "order-1", "labels-1"]  # no examples member
+    assert [c.spec.condition_folder()[-1] for c in few] == ["Japan", "order-1", "labels-1"]  # no examples member
     original, order, labels = (c.requests[0].messages[-1].content for c in few)
     block = original.split("Now the real question.")[0]
     assert order.split("Now the real question.")[0] == block  # order: the real examples as they are
     assert "A. Trust completely" in labels and "{'A': '" in labels  # labels: the examples lettered too
     assert "1. Trust completely" not in labels and "1. " not in labels.split("Now the real question.")[1]
     with pytest.raises(UserError, match="leave examples:K out"):
-        perturb.member_condition(perturb.parse_spec("examples:1")[0], items, "verbalized", experiment="RQ2",
-                                 folder=("RQ2", "few-shot", "Japan"), labels={"language": "English"},
+        perturb.member_condition(perturb.parse_spec("examples:1")[0], items, "verbalized",
+                                 RunSpec(Experiment.RQ2, steering="few-shot", country="Japan", language="English"),
                                  steer={"real_examples": ()}, inputs_dir=inputs)
     persona = _cells(inputs, items, "persona", ["template:1", "examples:1"])
     wording = json.loads((inputs / "perturb" / "templates" / "English.json").read_text())["wordings"][0]
@@ -170,16 +171,16 @@ def test_members_have_their_folders_identity_columns_and_resume(tmp_path, monkey
         asked = len(srv.requests)
         assert asked == 4 * len(IDS)
         assert _run_cli(tmp_path, srv) == 0 and len(srv.requests) == asked  # resumed: nothing asked again
-    folders = sorted(str(f.path.parent.relative_to(tmp_path)) for f in find_result_files(tmp_path))
+    folders = sorted(str(f.path.parent.relative_to(tmp_path)) for f in find_results(tmp_path))
     assert folders == ["RQ2/persona/Japan/test-model", "Robustness/RQ2/persona/Japan/order-1/test-model",
                        "Robustness/RQ2/persona/Japan/order-2/test-model",
                        "Robustness/RQ2/persona/Japan/reversed-1/test-model"]
-    rows = read_results(tmp_path / "Robustness" / "RQ2" / "persona" / "Japan" / "order-2" / "test-model" /
-                        "results.csv")
+    rows = read_table(tmp_path / "Robustness" / "RQ2" / "persona" / "Japan" / "order-2" / "test-model" /
+                        "results.csv").rows
     assert {(r["experiment"], r["steering_method"], r["country"], r["language"], r["perturb_family"],
              r["perturb_index"], r["perturb_seed"]) for r in rows} == \
         {("RQ2", "persona", "Japan", "English", "order", "2", "0")}
-    described = {(f.experiment, f.method, f.country, f.perturbation) for f in find_result_files(tmp_path)}
+    described = {(f.spec.experiment, f.spec.condition, f.spec.country, f.spec.prompt) for f in find_results(tmp_path)}
     assert described == {("RQ2", "persona", "Japan", p) for p in ("", "order-1@0", "order-2@0", "reversed-1@0")}
     # the paper's analyses read the original prompt only; the parse report names each file's prompt
     assert [f.path.parent.parent.name for f in model_files(tmp_path, "RQ2")] == ["Japan"]
@@ -235,7 +236,7 @@ synthetic = true
     study = load_study(toml)
     assert study.experiments.rq2_perturb == ("order:2", "examples:1") and study.experiments.perturb == ()
     (jobs,) = study_jobs(study).values()
-    got = {j.label: ([c.folder[-1] for c in j.conditions], estimate(j).prompts) for j in jobs}
+    got = {j.label: ([c.spec.condition_folder()[-1] for c in j.conditions], estimate(j).prompts) for j in jobs}
     assert got == {"logprob RQ2 persona/Japan": (["Japan", "order-1", "order-2", "examples-1"], 8),
                    "logprob RQ2 few-shot/Japan": (["Japan", "order-1", "order-2"], 6)}
     toml.write_text(toml.read_text().replace('"examples:1"', '"colour:3"'), encoding="utf-8")
@@ -262,8 +263,7 @@ def test_bad_combinations_are_one_line(tmp_path, capsys, inputs):
 
     def build():
         perturb._data.cache_clear()  # the file changes below; a run reads it once
-        return perturb.member_condition(member, cell.items, "logprob", experiment="RQ2", folder=cell.folder,
-                                        labels=cell.labels, steer=cell.steer, inputs_dir=inputs)
+        return perturb.member_condition(member, cell.items, "logprob", cell.spec, steer=cell.steer, inputs_dir=inputs)
 
     path = inputs / "perturb" / "templates" / "Japanese.json"
     path.unlink(missing_ok=True)
@@ -347,4 +347,4 @@ def test_robustness_gives_each_steering_gain_under_every_prompt(tmp_path):
             assert row["sign_kept"] == pytest.approx(np.mean(np.sign(g) == np.sign(gains["original"])))
     # the unperturbed RQ2 analyses see one file per model and cell, never a perturbed one
     files = model_files(tmp_path / "results", "RQ2")
-    assert len(files) == len(MODELS) * 2 and not any(f.perturbation for f in files)
+    assert len(files) == len(MODELS) * 2 and not any(f.spec.prompt for f in files)

@@ -109,7 +109,7 @@ def test_every_rq2_method_and_country_sends_the_releases_messages(release, wvs, 
             args = SimpleNamespace(steering_method=method, country=country, culture=country)
             monkeypatch.setattr(release, "args", args, raising=False)
             cond = api.rq2(method, country)
-            assert cond.labels == {"country": country, "steering_method": method, "language": language}
+            assert (cond.spec.country, cond.spec.steering, cond.spec.language) == (country, method, language)
             assert [r.item.id for r in cond.requests] == [row["id"] for row in rows]
             for i, (request, row) in enumerate(zip(cond.requests, rows)):
                 with inside(REFERENCE):
@@ -153,7 +153,7 @@ def test_sensitivity_variants_are_the_release_rq1_prompt_with_its_variant_inputs
         for f in (copy / "inputs" / "few_shot").glob("*.txt"):
             f.write_bytes((REFERENCE / VARIANTS[variant][1]).read_bytes())
         cond = api.sensitivity(variant)
-        assert cond.folder == ("Discussion", "sensitivity", variant)
+        assert cond.spec.condition_folder() == ("Discussion", "sensitivity", variant)
         for i, (request, row) in enumerate(zip(cond.requests, rows, strict=True)):
             with inside(copy):
                 instruction = release.get_prompt_of_rq1(row)
@@ -390,7 +390,7 @@ def run_script(script: str, *args: str) -> "subprocess.CompletedProcess":
 def test_rq1_api_script_sends_the_releases_messages(release, wvs, server, tmp_path):
     """The done criterion: `prob_by_api.py --protocol release --release-dir ../shared/reference/paper-release`
     against a local server sends, item by item, the messages the release's own functions build."""
-    from utils.core.result_layout import read_results
+    from utils.core.results.table import read_table
 
     proc = run_script("code/RQ1/prob_by_api.py", "--protocol", "release", "--release-dir",
                       "../shared/reference/paper-release", "--base_url", server.base_url, "--model_name_or_path",
@@ -406,7 +406,7 @@ def test_rq1_api_script_sends_the_releases_messages(release, wvs, server, tmp_pa
     for item_id, body in sent.items():
         assert body["messages"] == system + [{"role": "user", "content": user[item_id]}], item_id
         assert body["temperature"] == 0 and "max_tokens" not in body and "logprobs" not in body
-    results = read_results(tmp_path / "RQ1" / "m" / "results.csv")
+    results = read_table(tmp_path / "RQ1" / "m" / "results.csv").rows
     assert len(results) == 144 and "Q151" not in {r["id"] for r in results}  # the release's items
     assert {(r["protocol"], r["release_commit"], r["method"], r["status"]) for r in results} == \
         {("release", open_release(REFERENCE).commit, "verbalized", "ok")}
@@ -417,7 +417,7 @@ def test_rq1_api_script_sends_the_releases_messages(release, wvs, server, tmp_pa
 
 
 def test_rq2_api_script_under_the_release_protocol(release, wvs, server, tmp_path, monkeypatch):
-    from utils.core.result_layout import read_results
+    from utils.core.results.table import read_table
 
     """The cell whose release prompt needs the module global `args` (see ReleaseProtocol.rq2)."""
     proc = run_script("code/RQ2/prob_by_api.py", "--protocol", "release", "--release-dir", str(REFERENCE),
@@ -430,7 +430,7 @@ def test_rq2_api_script_under_the_release_protocol(release, wvs, server, tmp_pat
     with inside(REFERENCE):
         expected = [release.get_prompt_of_rq2(args, row) for row in rows]
     assert sorted(b["messages"][-1]["content"] for b in server.requests) == sorted(expected)
-    results = read_results(tmp_path / "RQ2" / "language_persona" / "Japan" / "m" / "results.csv")
+    results = read_table(tmp_path / "RQ2" / "language_persona" / "Japan" / "m" / "results.csv").rows
     assert {(r["language"], r["protocol"]) for r in results} == {("Japanese", "release")}
 
 
@@ -537,14 +537,17 @@ def test_rq1_asks_q151_for_rq3_and_scores_the_144():
 def test_files_written_before_the_protocol_columns_read_as_ours(tmp_path):
     import csv
 
-    from utils.probing.results_store import BEFORE_PROTOCOL, COLUMNS, ResultStore
+    from utils.core.results.schema import COLUMNS, VERSIONS
+    from utils.probing.results_store import ResultStore
+
+    before_protocol = VERSIONS[3]
 
     path = tmp_path / "results.csv"
-    row = dict.fromkeys(BEFORE_PROTOCOL, "") | {"id": "Q1", "status": "ok", "method": "verbalized",
+    row = dict.fromkeys(before_protocol, "") | {"id": "Q1", "status": "ok", "method": "verbalized",
                                                  "choice_keys": "['1', '2']", "distribution": '{"1": 1.0}',
                                                  "attempts": "1"}
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, BEFORE_PROTOCOL, lineterminator="\n")
+        w = csv.DictWriter(fh, before_protocol, lineterminator="\n")
         w.writeheader()
         w.writerow(row)
     with ResultStore(path) as store:
@@ -606,14 +609,14 @@ def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
     from utils.analysis.coverage import AnswerPolicy
     from utils.analysis.paper_compat import release_translation_gaps
     from utils.core.records import ProbeResult
-    from utils.probing.identity import RunIdentity
+    from utils.core.results.spec import Experiment, RunSpec
     from utils.probing.results_store import ResultStore, result_row
 
     items = [r.item for r in load_release_protocol(REFERENCE, "api").rq1().requests]
     gaps = release_translation_gaps("language", "China")
     path = tmp_path / "results.csv"  # a release-protocol Chinese file: the 132 its translation has
-    ident = RunIdentity("RQ2", "m", "verbalized", steering_method="language", country="China", language="Chinese",
-                        protocol="release", release_commit="x").columns()
+    ident = RunSpec(Experiment.RQ2, model="m", steering="language", country="China", language="Chinese",
+                    protocol="release", release_commit="x").columns()
     with ResultStore(path) as store:
         for it in items:
             if it.id not in gaps:

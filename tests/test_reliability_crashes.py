@@ -34,7 +34,7 @@ from openai_server import FakeOpenAIServer  # noqa: E402
 from reliability_figures import report_figures  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.core.result_layout import read_results  # noqa: E402
+from utils.core.results.table import read_table  # noqa: E402
 from utils.probing.results_store import COLUMNS  # noqa: E402
 
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
@@ -139,7 +139,7 @@ def kill_campaign(harness: Harness, main: str, argv: list[str], results: Path, n
         seen.update(now)
     pid = harness.start(main, argv)  # the last restart runs to the end
     assert harness.wait(pid) == 0
-    final = read_results(results)
+    final = read_table(results).rows
     assert [r["id"] for r in final] == sorted({r["id"] for r in final}, key=[r["id"] for r in final].index)
     assert len(final) == n_items and all(r["status"] == "ok" for r in final)
     by_id = {r["id"]: r for r in final}
@@ -188,7 +188,7 @@ def test_two_runs_on_one_results_file(tmp_path):
     assert first.returncode == 0, err
     assert second.returncode == 2 and second.stderr.count("\n") == 1
     assert "another run is writing" in second.stderr and "Traceback" not in second.stderr
-    rows = read_results(results)
+    rows = read_table(results).rows
     expected = [it.id for it in load_questionnaire(questionnaire_path())[:40]]
     assert [r["id"] for r in rows] == expected and all(r["status"] == "ok" for r in rows)
     FIGURES["concurrent second runs refused"] += 1

@@ -25,7 +25,7 @@ from reliability_figures import report_figures
 
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.api_prober import APIProber, _retry_after_s
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
@@ -167,8 +167,8 @@ def test_every_other_fault_is_recorded_and_a_rerun_asks_only_those(server, reque
     assert summary.skipped == 3 and summary.ok == len(names)
     asked = [json.dumps(r["messages"]) for r in server.requests[before:]]
     assert len(asked) == len(names) and len(set(asked)) == len(names)
-    assert [r["id"] for r in read_results(path)] == [r.item.id for r in reqs]
-    assert all(r["status"] == "ok" for r in read_results(path))
+    assert [r["id"] for r in read_table(path).rows] == [r.item.id for r in reqs]
+    assert all(r["status"] == "ok" for r in read_table(path).rows)
     FIGURES["faults injected"] += injected
     FIGURES["items recorded with their reason"] += len(names)
     FIGURES["fault kinds recorded as a row"] = len(RECORDED)
@@ -246,7 +246,7 @@ def test_storm_of_faults_through_the_script(tmp_path):
         srv.script.extend(rng.choice(kinds) if rng.random() < 0.35 else None for _ in range(200))
         first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         injected = srv.faults_served
-        rows = read_results(results)
+        rows = read_table(results).rows
         assert first.returncode in (0, 1), first.stderr
         assert sorted(r["id"] for r in rows) == sorted({r["id"] for r in rows}) and len(rows) == 145
         failed = [r for r in rows if r["status"] != "ok"]
@@ -256,7 +256,7 @@ def test_storm_of_faults_through_the_script(tmp_path):
         second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert second.returncode == 0, second.stderr
         assert len(srv.requests) - before == len(failed)  # only the failed items were asked again
-    final = read_results(results)
+    final = read_table(results).rows
     ok_before = {r["id"]: r for r in rows if r["status"] == "ok"}
     assert len(final) == 145 and all(r["status"] == "ok" for r in final)
     assert all(ok_before[r["id"]] == r for r in final if r["id"] in ok_before)  # no answer lost or changed

@@ -21,7 +21,7 @@ from wvs_fixtures import load_script, microdata
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.cli import api_main, local_main
 from utils.probing.results_store import COLUMNS, MAX_TEXT_CHARS, ResultStore, result_row
 
@@ -206,7 +206,7 @@ def test_a_torn_last_row_is_repaired_not_refused(done_run, srv, capsys):
     path.write_bytes(data[:-40])  # as a kill in the middle of the last write would leave it
     rc, err = call(api_main, base_args(srv, done_run) + ["--limit", "5"], capsys)
     assert rc == 0, err
-    assert [r["id"] for r in read_results(path)] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    assert [r["id"] for r in read_table(path).rows] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
 
 
 # -- WVS files -------------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_an_answer_of_megabytes_is_stored_capped(size, tmp_path, capsys):
         s.script.extend([("content", content)] * (1 if size < 200_000 else 3))
         rc, err = call(api_main, base_args(s, tmp_path) + ["--limit", "2"], capsys)
     assert rc in (0, 1), err
-    rows = read_results(tmp_path / "RQ1" / "m" / "results.csv")
+    rows = read_table(tmp_path / "RQ1" / "m" / "results.csv").rows
     q1 = rows[0]
     assert len(q1["response"]) < MAX_TEXT_CHARS + 100 and len(q1["raw_text"]) < MAX_TEXT_CHARS + 100
     assert "characters cut" in q1["raw_text"] and q1["raw_text"].endswith(mapping)  # the answer's end is kept

@@ -21,7 +21,7 @@ from reliability_figures import report_figures
 
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
 from utils.probing.cli import main_guard
 from utils.probing.prompts import build_requests, load_prompt_set
@@ -69,7 +69,7 @@ def test_canary_key_never_written_even_when_the_server_echoes_it(tmp_path, key_e
         proc = subprocess.run(args + ["--base_url", srv.base_url], capture_output=True, text=True, env=env,
                               cwd=tmp_path, timeout=300)
         assert srv.auth_headers and all(h == f"Bearer {key}" for h in srv.auth_headers)  # it was used
-    rows = {r["id"]: r for r in read_results(tmp_path / "results" / "RQ1" / "m" / "results.csv")}
+    rows = {r["id"]: r for r in read_table(tmp_path / "results" / "RQ1" / "m" / "results.csv").rows}
     assert "401" in rows["Q1"]["error"] and "[redacted]" in rows["Q1"]["error"]
     assert rows["Q2"]["status"] == "ok" and "[redacted]" in rows["Q3"]["response"]
     assert "503" in rows["Q4"]["error"] and "retry 1/1" in proc.stderr

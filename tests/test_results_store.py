@@ -9,8 +9,9 @@ from utils.core.errors import UserError
 from utils.core.paths import model_folder, results_dir
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
-from utils.core.result_layout import read_results
-from utils.probing.results_store import COLUMNS, ResultStore, result_row
+from utils.core.results.table import read_table
+from utils.core.results.schema import COLUMNS
+from utils.probing.results_store import ResultStore, result_row
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +34,16 @@ def test_append_resume_and_newest_row_wins(tmp_path, items):
         assert store.finished_ids() == {items[1].id}
         store.append(ok_row(items[0], 0.25))
         store.compact([i.id for i in items])
-    rows = read_results(path)
+    rows = read_table(path).rows
     assert [r["id"] for r in rows] == [items[0].id, items[1].id]
-    assert '"1": 0.25' in rows[0]["distribution"] and list(rows[0]) == COLUMNS
+    assert '"1": 0.25' in rows[0]["distribution"] and tuple(rows[0]) == COLUMNS
 
 
 def test_paper_columns_come_first_in_paper_format(tmp_path, items):
     with ResultStore(tmp_path / "results.csv") as store:
         store.append(ok_row(items[0]))
-    row = read_results(tmp_path / "results.csv")[0]
-    assert COLUMNS[:7] == ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
+    row = read_table(tmp_path / "results.csv").rows[0]
+    assert COLUMNS[:7] == ("id", "question", "choices", "choice_keys", "answer", "type", "response")
     assert row["choice_keys"] == "['1', '2', '3', '4']" and row["answer"].startswith("1. ")
 
 
@@ -59,7 +60,7 @@ def test_torn_tail_is_cut_and_earlier_rows_kept(tmp_path, items, keep):
     path.write_bytes(data[: before + max(1, int(keep * last))])  # killed in the middle of the last record
     with ResultStore(path) as store:
         assert set(store.rows) == {items[0].id, items[1].id}
-    assert len(read_results(path)) == 2
+    assert len(read_table(path).rows) == 2
 
 
 def test_second_writer_is_refused(tmp_path, items):
@@ -143,7 +144,7 @@ def test_the_lock_still_excludes_after_lock_files_are_removed(tmp_path, items):
 
 
 def test_an_older_file_without_identity_columns_is_refused_unchanged(tmp_path, items):
-    from utils.probing.results_store import STORE_COLUMNS
+    from utils.core.results.schema import STORE_COLUMNS
 
     path = tmp_path / "results.csv"
     row = ok_row(items[0])

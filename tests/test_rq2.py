@@ -142,7 +142,7 @@ def test_unnamed_few_shot_is_an_extra_method(tmp_path):
     share = f"'{next(iter(few[0]['percentages'].values())):.2f}".rstrip("0").rstrip(".") + "%'"
     assert share in a and share in b
     assert "Argentinian" in a and "Argentinian" not in b
-    assert unnamed.folder == ("RQ2", "few-shot-unnamed", "Argentina")
+    assert unnamed.spec.condition_folder() == ("RQ2", "few-shot-unnamed", "Argentina")
 
 
 def test_unknown_country_and_method_are_one_line(tmp_path):
@@ -168,7 +168,7 @@ def test_a_new_country_is_only_data(tmp_path):
         {"id": "Q150", "percentages": {"1": 12.5, "2": 87.5}}]}))
     keep = lambda items: items[:3]  # noqa: E731
     persona = rq2_condition("Atlantis", "persona", "verbalized", keep, None, inputs)
-    assert persona.folder == ("RQ2", "persona", "Atlantis") and len(persona.requests) == 3
+    assert persona.spec.condition_folder() == ("RQ2", "persona", "Atlantis") and len(persona.requests) == 3
     assert "Atlantean people" in persona.requests[0].messages[0].content
     few = rq2_condition("Atlantis", "few-shot", "logprob", keep, None, inputs)
     assert "'87.5%'" in few.requests[0].messages[0].content

@@ -12,7 +12,8 @@ from openai_server import FakeOpenAIServer
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.probing.cli import api_config, api_prober_factory
-from utils.probing.identity import RunIdentity, prompt_sha256
+from utils.core.results.spec import Decoding, Experiment, RunSpec
+from utils.probing.identity import prompt_sha256
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
 from utils.probing.runner import run_requests
@@ -42,7 +43,7 @@ def requests():
 
 
 def test_each_row_gets_the_run_identity_and_its_own_prompt_hash(tmp_path, requests):
-    ident = RunIdentity("RQ1", "org/m", "verbalized", language="English", temperature="0", max_new_tokens="512")
+    ident = RunSpec(Experiment.RQ1, model="org/m", language="English", decoding=Decoding("0", "512"))
     with ResultStore(tmp_path / "results.csv") as store:
         run_requests(Uniform(), requests, store, progress=False, identity=ident.columns())
         rows = list(store.rows.values())

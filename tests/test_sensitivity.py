@@ -9,7 +9,7 @@ import pytest
 from openai_server import FakeOpenAIServer
 
 from utils.core.paths import REPO_ROOT
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 API = REPO_ROOT / "code" / "RQ1" / "prob_by_api.py"
 
@@ -38,7 +38,7 @@ def test_variant_results_go_to_the_discussion_folder(tmp_path):
                                "--variant", "order", "--limit", "3", "--results-root", str(tmp_path), "--quiet"],
                               capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    rows = read_results(tmp_path / "Discussion" / "sensitivity" / "order" / "org" / "m" / "results.csv")
+    rows = read_table(tmp_path / "Discussion" / "sensitivity" / "order" / "org" / "m" / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"]
     assert rows[0]["choice_keys"] == "['1', '3', '2', '4']"  # as presented
     assert set(json.loads(rows[0]["distribution"])) == {"1", "2", "3", "4"}

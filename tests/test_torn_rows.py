@@ -12,7 +12,7 @@ from wvs_fixtures import load_script
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
-from utils.core.result_layout import read_result_rows
+from utils.core.results.table import read_complete
 from utils.probing.results_store import ResultStore, result_row
 
 
@@ -52,7 +52,7 @@ def test_analysis_names_a_torn_last_row_and_the_repair(tmp_path, items, keep, ca
     path.write_bytes(data[: before + int(keep * (len(data) - before))])  # cut inside the last record
     line = line_of_byte(data, before)
     with pytest.raises(UserError) as exc:
-        read_result_rows(path)
+        read_complete(path)
     text = str(exc.value)
     assert f"the last row (line {line}) is incomplete" in text and "rerun the probing command" in text
     assert "mixes conditions" not in text
@@ -68,7 +68,7 @@ def test_analysis_names_a_torn_last_row_and_the_repair(tmp_path, items, keep, ca
 def test_a_complete_file_is_read(tmp_path, items):
     path = tmp_path / "results.csv"
     stored(path, items)
-    assert [r["id"] for r in read_result_rows(path)] == [it.id for it in items]
+    assert [r["id"] for r in read_complete(path).rows] == [it.id for it in items]
 
 
 def test_the_store_says_in_one_line_that_it_repaired_a_torn_row(tmp_path, items, caplog):
@@ -88,4 +88,4 @@ def test_the_store_says_in_one_line_that_it_repaired_a_torn_row(tmp_path, items,
         with ResultStore(path):
             pass
     assert not [r for r in caplog.records if "cut off mid-row" in r.getMessage()]
-    assert [r["id"] for r in read_result_rows(path)] == [it.id for it in items[:-1]]
+    assert [r["id"] for r in read_complete(path).rows] == [it.id for it in items[:-1]]

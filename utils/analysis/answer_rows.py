@@ -30,7 +30,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import option_keys
+from utils.core.results.table import option_keys, status_of
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def read_row(row: dict[str, str], codes: Sequence[str] | None = None, tolerance:
     keys = option_keys(row)
     mapping = position_map(keys, codes)
     if "distribution" in row and "status" in row:  # our files
-        status = row.get("status") or "error"
+        status = status_of(row)
         if status == "error":
             return RowAnswer(None, "error", ((row.get("error") or "").strip().splitlines() or ["error"])[0][:80])
         if status != "ok":

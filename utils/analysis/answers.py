@@ -18,7 +18,8 @@ from utils.analysis.coverage import UNTRANSLATED, AnswerPolicy, Coverage, check
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import ResultFile, find_result_files, one_per_condition, read_result_rows
+from utils.core.results.table import read_complete
+from utils.core.results.tree import ResultsFile, find_results, one_per_condition
 
 log = logging.getLogger(__name__)
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"
@@ -41,10 +42,11 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
     file has one, else the parsed `response`; renumbered options mapped by position). The file's
     coverage is logged once and a file below `policy.min_coverage` is refused (`coverage.check`)."""
     policy = policy or AnswerPolicy()
-    latest = {row.get("id", ""): row for row in read_result_rows(path)}  # newest row of an id wins
+    table = read_complete(path)
+    latest = table.latest
     n_k = max(len(o) for o in orders)
     out = np.full((len(item_ids), n_k), np.nan)
-    first = next(iter(latest.values()))
+    first = table.rows[0]
     method = first.get("method")
     cov = Coverage(f"{path}{f' [{method}]' if method else ''}", len(item_ids))
     untranslated = ()  # asked the release's way in a language its translation lacks items of
@@ -75,7 +77,7 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
 
 
 def model_files(results_root: Path, experiment: str, models: str | None = None,
-                policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultFile]:
+                policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultsFile]:
     """The results files of one experiment (one per model and condition). RQ2 runs steered toward
     a respondent group (`--group`) are left out unless `groups`, so every analysis of the paper's
     conditions reads exactly those; `rq2_steering.py --by` asks for them."""
@@ -83,15 +85,15 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
     # the prompt as it is: `--perturb` and `--repeats` runs are read by show_results/robustness.py
-    files = [f for f in find_result_files(root)
-             if f.experiment == experiment and (groups or not f.group_var) and not f.perturbation]
+    files = [f for f in find_results(root)
+             if f.spec.experiment == experiment and (groups or not f.spec.group) and not f.spec.prompt]
     files = one_per_condition(files, policy.probe_method if policy else None)
     if models and models.strip().lower() != "all":  # `--models all`: every model found
         wanted = [m.strip() for m in models.split(",") if m.strip()]
-        unknown = [m for m in wanted if m not in {f.model for f in files}]
+        unknown = [m for m in wanted if m not in {f.spec.model for f in files}]
         if unknown:
             raise UserError(f"no {experiment} results for model(s) {', '.join(unknown)} under {root}")
-        files = [f for f in files if f.model in wanted]
+        files = [f for f in files if f.spec.model in wanted]
     return files
 
 
@@ -102,7 +104,7 @@ def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
     files = model_files(results_root, "RQ1", models, policy)
     if not files:
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
-    return {f.model: load_answers(f.path, item_ids, orders, policy) for f in files}
+    return {f.spec.model: load_answers(f.path, item_ids, orders, policy) for f in files}
 
 
 def short_name(model: str) -> str:

@@ -29,7 +29,7 @@ import pandas as pd
 from utils.analysis import metrics, resample
 from utils.analysis.metrics import _quiet_nan_warnings
 from utils.core.errors import UserError
-from utils.core.result_layout import find_result_files
+from utils.core.results.tree import find_results
 
 METHOD_ORDER = ("logprob", "verbalized", "sample")
 
@@ -49,15 +49,15 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
         if not Path(root).is_dir():
             raise UserError(f"results root {root} not found; run code/RQ1/prob_by_llm.py (or prob_by_api.py) "
                             "with --method logprob, verbalized or sample first")
-        for f in find_result_files(Path(root)):
-            if f.experiment != "RQ1" or f.perturbation:  # `--perturb` / `--repeats` runs: robustness.py reads them
+        for f in find_results(Path(root)):
+            if f.spec.experiment != "RQ1" or f.spec.prompt:  # `--perturb` / `--repeats` runs: robustness.py reads them
                 continue
-            method = getattr(f, "probe_method", "") or "verbalized"
-            have = found.setdefault(f.model, {})
+            method = f.spec.method
+            have = found.setdefault(f.spec.model, {})
             if method in have and have[method].resolve() == f.path.resolve():
                 continue  # the same file, reached through two spellings of one root
             if method in have:
-                raise UserError(f"{f.model} has two {method} RQ1 results files: {have[method]} and {f.path}; "
+                raise UserError(f"{f.spec.model} has two {method} RQ1 results files: {have[method]} and {f.path}; "
                                 "move one out of the results roots")
             have[method] = f.path
     if models:

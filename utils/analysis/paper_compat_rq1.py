@@ -26,23 +26,24 @@ import pandas as pd
 from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.result_layout import ResultFile, read_results
+from utils.core.results.table import read_table
+from utils.core.results.tree import ResultsFile
 
 log = logging.getLogger(__name__)
 # left out of the model-level notebook's pooled score and per-country figure (Japan's few-shot items)
 MODEL_LEVEL_SKIP = ("Q60", "Q70", "Q90", "Q110", "Q130")
 
 
-def rq1_questions(questions_dir: Path | None = None, rq1_files: list[ResultFile] = ()) -> dict[str, list[str]]:
+def rq1_questions(questions_dir: Path | None = None, rq1_files: list[ResultsFile] = ()) -> dict[str, list[str]]:
     """id -> choice_keys of the opinion-dependent items. The notebooks take them from gpt-4's RQ1
     file, in its row order (which decides the consistency figure's item); we use that file's
     order when it is among `rq1_files` and the questionnaire's otherwise."""
     items = load_questionnaire(questionnaire_path("English", questions_dir))
     keys = {it.id: list(it.choice_keys) for it in items if it.type in ("", OPINION)}
-    ref = next((f for f in rq1_files if f.model == "gpt-4"), None)
+    ref = next((f for f in rq1_files if f.spec.model == "gpt-4"), None)
     if ref is None:
         return keys
-    order = [r.get("id", "") for r in read_results(ref.path) if r.get("type", OPINION) == OPINION]
+    order = [r.get("id", "") for r in read_table(ref.path).rows if r.get("type", OPINION) == OPINION]
     first = list(dict.fromkeys(i for i in order if i in keys))
     return {i: keys[i] for i in first + [i for i in keys if i not in first]}
 
@@ -53,7 +54,7 @@ def first_answers(path: Path, ids, skip=()) -> dict[str, dict]:
     original code would stop on it) the item is left out."""
     out: dict[str, dict] = {}
     wanted, seen = set(ids) - set(skip), set()
-    for n, row in enumerate(read_results(path), start=2):
+    for n, row in enumerate(read_table(path).rows, start=2):
         q = row.get("id", "")
         if q not in wanted or q in seen or row.get("type", OPINION) != OPINION:
             continue
@@ -113,8 +114,8 @@ def country_scores(answers: dict[str, dict], human: PaperHuman, questions: dict[
     return pd.DataFrame(rows, columns=["model", "country_code", "country", "score", "std", "n_items"])
 
 
-def rq1_answers_paper(files: list[ResultFile], questions: dict[str, list[str]], skip=()) -> dict[str, dict]:
-    return {f.model: first_answers(f.path, questions, skip) for f in files}
+def rq1_answers_paper(files: list[ResultsFile], questions: dict[str, list[str]], skip=()) -> dict[str, dict]:
+    return {f.spec.model: first_answers(f.path, questions, skip) for f in files}
 
 
 def normalized_entropy(dist: dict) -> float:
@@ -180,7 +181,7 @@ def matrix_dists_model(path: Path, questions: dict[str, list[str]]) -> dict[str,
 
 def first_answers_any_type(path: Path, ids) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for n, row in enumerate(read_results(path), start=2):
+    for n, row in enumerate(read_table(path).rows, start=2):
         q = row.get("id", "")
         if q in ids and q not in out and (row.get("response") or "").strip():
             out[q] = read_answer(row["response"], f"{path}, line {n}")

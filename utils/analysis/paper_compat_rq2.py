@@ -28,7 +28,7 @@ from scipy.stats import ttest_ind
 
 from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, release_translation_gaps, stars
 from utils.core.errors import UserError
-from utils.core.result_layout import read_results
+from utils.core.results.table import read_table
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()
     q_list: list[str] = []
     answers: dict[str, tuple[list, list[float]]] = {}
     dropped = set()
-    for n, row in enumerate(read_results(path), start=2):
+    for n, row in enumerate(read_table(path).rows, start=2):
         if row.get("type", OPINION) != OPINION:
             continue
         q = row.get("id", "")

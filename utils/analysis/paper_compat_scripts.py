@@ -81,8 +81,8 @@ def human_alignment_matrix(config: AnalysisConfig, countries: str = "", no_model
     kinds = {k: "country" for k in dists}
     if not no_models:
         for f in model_files(config.results_root, "RQ1", paper_models(config.models, config.results_root, "RQ1")):
-            dists[short_name(f.model)] = matrix_dists_model(f.path, questions)  # labels as the default's
-            kinds[short_name(f.model)] = "model"
+            dists[short_name(f.spec.model)] = matrix_dists_model(f.path, questions)  # labels as the default's
+            kinds[short_name(f.spec.model)] = "model"
     labels = list(dists)
     df = pd.DataFrame(matrix([dists[k] for k in labels]), columns=labels)
     df.insert(0, "kind", [kinds[k] for k in labels])
@@ -103,11 +103,11 @@ def rq2_conditions(results_root: Path, models: str | None) -> dict:
     if not files:
         raise UserError(f"no RQ2 results (RQ2/<method>/<country>/<model>/results.csv) under {results_root}; "
                         "run code/RQ2/prob_by_llm.py or code/RQ2/prob_by_api.py first")
-    rq1 = {f.model: f.path for f in model_files(results_root, "RQ1")}
+    rq1 = {f.spec.model: f.path for f in model_files(results_root, "RQ1")}
     conditions: dict = {}
     for f in files:
-        paths = conditions.setdefault((f.model, f.country), {"none": rq1[f.model]} if f.model in rq1 else {})
-        paths[f.method] = f.path
+        paths = conditions.setdefault((f.spec.model, f.spec.country), {"none": rq1[f.spec.model]} if f.spec.model in rq1 else {})
+        paths[f.spec.condition] = f.path
     return conditions
 
 
@@ -150,10 +150,10 @@ def rq3_temporal(config: AnalysisConfig, wave_items) -> list[Path]:
 def sensitivity(config: AnalysisConfig) -> list[Path]:
     human = load_paper_human(config.human)
     files, questions, answers = _rq1(config)
-    variants = [f for f in model_files(config.results_root, "sensitivity", config.models) if f.model in answers]
+    variants = [f for f in model_files(config.results_root, "sensitivity", config.models) if f.spec.model in answers]
     rows = []
-    runs = [(f.model, "default", answers[f.model]) for f in files] + \
-        [(f.model, f.method, rq1_answers_paper([f], questions)[f.model]) for f in variants]
+    runs = [(f.spec.model, "default", answers[f.spec.model]) for f in files] + \
+        [(f.spec.model, f.spec.condition, rq1_answers_paper([f], questions)[f.spec.model]) for f in variants]
     for model, variant, ans in runs:
         d = country_scores({model: ans}, human, questions)
         rows.append({"model": model, "variant": variant, "score": d["score"].mean(), "std": d["score"].std(ddof=0),

@@ -48,7 +48,7 @@ def paper_models(models: str | None, results_root: Path, experiment: str) -> str
     """`paper_selection` over the models that have `experiment` results under `results_root`."""
     from utils.analysis.answers import model_files  # answers imports much; only this needs it
 
-    return paper_selection(models, [f.model for f in model_files(results_root, experiment)])
+    return paper_selection(models, [f.spec.model for f in model_files(results_root, experiment)])
 
 
 def sort_models(df: pd.DataFrame) -> pd.DataFrame:

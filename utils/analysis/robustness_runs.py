@@ -22,7 +22,7 @@ from utils.analysis.robustness import ORIGINAL
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
-from utils.core.result_layout import find_result_files, read_result_rows
+from utils.core.results.tree import find_results
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,15 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
     if not root.is_dir():
         raise UserError(f"results root {root} not found; run a probing script with --perturb first")
     runs = []
-    for f in find_result_files(root):
-        if f.experiment not in ("RQ1", "RQ2") or f.group_var or (probe_method and f.probe_method != probe_method):
+    for f in find_results(root):
+        spec = f.spec
+        if spec.experiment not in ("RQ1", "RQ2") or spec.group or (probe_method and spec.method != probe_method):
             continue
-        first = read_result_rows(f.path)[0]
-        family = first.get("perturb_family") or ORIGINAL
-        cond = "none" if f.experiment == "RQ1" else f"{f.method}/{f.country}"
-        runs.append(Run(f.path, f.model, cond, family, int(first.get("perturb_index") or 0),
-                        int(first.get("perturb_seed") or 0), int(first.get("repeat") or 0)))
+        f.read()  # a damaged or cut-off file: one line now, not a wrong score later
+        p = spec.perturbation
+        cond = "none" if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
+        runs.append(Run(f.path, spec.model, cond, p.family if p else ORIGINAL, p.index if p else 0, p.seed if p else 0,
+                        spec.repeat or 0))
     if models and models.strip().lower() != "all":
         wanted = {m.strip() for m in models.split(",")}
         runs = [r for r in runs if r.model in wanted]

@@ -26,16 +26,18 @@ from utils.core.flag_parser import match_name
 from utils.core.paths import INPUTS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, SurveyItem
+from utils.core.results.spec import Experiment, RunSpec
 from utils.probing.group_steering import group_phrases, group_shares
 from utils.probing.prompts import PHRASE_KEYS, PromptSet, build_requests, example_from_item, load_prompt_set
 
 
 @dataclass(frozen=True)
 class Condition:
-    experiment: str  # "RQ1", "RQ2" or "sensitivity"
-    folder: tuple[str, ...]  # results sub-folders before the model's own
+    """A condition's spec (what it is and where its results go, before the model and the way of
+    asking are filled in) and its rendered requests."""
+
+    spec: RunSpec
     requests: list[ProbeRequest] = field(compare=False)
-    labels: dict[str, str] = field(default_factory=dict, compare=False)  # country, steering_method, variant, language
     shown: dict = field(default_factory=dict, compare=False)  # item id -> perturb.Shown: its options as --perturb showed them
 
 
@@ -101,7 +103,7 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
 
 
 def rq1_condition(items: list[SurveyItem], method: str, ps: PromptSet) -> Condition:
-    return Condition("RQ1", ("RQ1",), build_requests(items, method, ps), {"language": ps.language})
+    return Condition(RunSpec(Experiment.RQ1, language=ps.language), build_requests(items, method, ps))
 
 
 def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None,
@@ -110,21 +112,20 @@ def sensitivity_condition(variant: str, method: str, select, questions_dir: Path
     qname = spec.get("questionnaire", "English")
     items = select(load_questionnaire(questionnaire_path(qname, questions_dir), "English"))
     ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"), inputs_dir)
-    return Condition("sensitivity", ("Discussion", "sensitivity", variant), build_requests(items, method, ps),
-                     {"variant": variant, "language": "English"})
+    return Condition(RunSpec(Experiment.SENSITIVITY, variant=variant, language="English"),
+                     build_requests(items, method, ps))
 
 
 @dataclass(frozen=True)
 class Rq2Cell:
     """One RQ2 cell before it is rendered: its selected items, prompt set, steering (`names`,
-    `phrases`, `real_examples`: what `build_requests` takes), labels and folder. Kept apart from
-    the condition so `--perturb` can ask the same cell under other prompts (perturb.member_condition)."""
+    `phrases`, `real_examples`: what `build_requests` takes) and spec. Kept apart from the
+    condition so `--perturb` can ask the same cell under other prompts (perturb.member_condition)."""
 
     items: list[SurveyItem]
     ps: PromptSet
     steer: dict
-    labels: dict[str, str]
-    folder: tuple[str, ...]
+    spec: RunSpec
 
     @property
     def real_examples(self) -> bool:
@@ -132,7 +133,7 @@ class Rq2Cell:
         return self.steer.get("real_examples") is not None
 
     def condition(self, method: str) -> Condition:
-        return Condition("RQ2", self.folder, build_requests(self.items, method, self.ps, **self.steer), self.labels)
+        return Condition(self.spec, build_requests(self.items, method, self.ps, **self.steer))
 
 
 def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
@@ -141,7 +142,7 @@ def rq2_condition(country: str, steering: str, method: str, select, questions_di
     """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
     instruction names that group inside the country (utils/probing/group_steering.py), the
     few-shot examples are the group's own shares where `human` gives them, and the condition gets
-    its own identity columns (`group_var`, `group`) and folder (`RQ2/<method>/<country>/age=18-29`)."""
+    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
     return rq2_cell(country, steering, select, questions_dir, inputs_dir, group, human).condition(method)
 
 
@@ -165,12 +166,8 @@ def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, in
     if spec["examples"] == "country":
         steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir,
                                                       group=group, human=human, code=info.get("wvs_code")))
-    labels = {"country": country, "steering_method": steering, "language": language}
-    folder: tuple[str, ...] = ("RQ2", steering, country)
-    if group:
-        labels |= {"group_var": group[0], "group": group[1]}
-        folder += (f"{group[0]}={group[1]}",)
-    return Rq2Cell(select(all_items), ps, steer, labels, folder)
+    spec = RunSpec(Experiment.RQ2, steering=steering, country=country, language=language, group=group or None)
+    return Rq2Cell(select(all_items), ps, steer, spec)
 
 
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:

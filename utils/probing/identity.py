@@ -1,46 +1,34 @@
-"""What a results row was asked under, and the check that a rerun asks under the same.
+"""What a run's rows are asked under (its `RunSpec`, filled in from the flags), and the check that
+a rerun asks under the same as the rows already in its file.
 
 A row's identity used to live only in its folder path, so a rerun with another `--method`,
 prompt or temperature quietly resumed into the same `results.csv` and mixed two conditions.
-Now every row carries its identity in columns (`IDENTITY_COLUMNS`, after the store's own), and
-`identity_conflict` compares the rows already in a file with what a run is about to ask, so the
-run can stop before a model is loaded or a request sent.
+Every row carries its spec's columns, and `identity_conflict` compares the rows already in a
+file with what a run is about to ask, so the run can stop before a model is loaded or a request
+is sent:
 
-    >>> ident = RunIdentity("RQ1", "org/model", "logprob", language="English")
-    >>> rows = {"Q1": {**ident.columns(), "prompt_sha256": "ab"}}
-    >>> identity_conflict(rows, RunIdentity("RQ1", "org/model", "verbalized", language="English"), {})
+    >>> from utils.core.results.spec import Experiment
+    >>> spec = RunSpec(Experiment.RQ1, model="org/model", method="logprob", language="English")
+    >>> rows = {"Q1": {**spec.columns(), "prompt_sha256": "ab"}}
+    >>> identity_conflict(rows, spec.replace(method="verbalized"), {})
     'method: logprob in the file, verbalized now'
 
-`prompt_sha256` is per item: the SHA-256 of the exact messages sent, as canonical JSON
-(`prompt_sha256`), so an edited prompt file, questionnaire wording or option order is caught
-item by item. Decoding settings are recorded where they change answers: `temperature` and
-`max_new_tokens` for methods that generate text (`verbalized`, `sample`), `samples` for
-`sample`; they are empty for `logprob`, which reads one forward pass.
+`prompt_sha256` is per item: the SHA-256 of the exact messages sent, as canonical JSON, so an
+edited prompt file, questionnaire wording or option order is caught item by item. Decoding
+settings are recorded where they change answers: `temperature` and `max_new_tokens` for methods
+that generate text (`verbalized`, `sample`), `samples` for `sample`; they are empty for
+`logprob`, which reads one forward pass.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from utils.core.records import Message
+from utils.core.results.spec import Decoding, RunSpec
 from utils.probing.config import LocalBackend, ProbeConfig
 
-# after the store's own columns (which already hold `method`); helper columns come after these
-IDENTITY_COLUMNS = ["experiment", "model", "steering_method", "country", "language", "variant",
-                    "temperature", "max_new_tokens", "samples", "prompt_sha256"]
-# The respondent group an RQ2 condition steers toward (`--group age=18-29`), empty for the whole
-# country; last in the file, so files written before them read as whole-country rows.
-GROUP_COLUMNS = ["group_var", "group"]
-# How the rows were asked: "ours" or "release" (the paper's release's own prompts, decoding and rule,
-# `--protocol release`) and that release's commit; after the group columns, so files written before
-# them read as ours (`LEGACY_DEFAULTS`).
-PROTOCOL_COLUMNS = ["protocol", "release_commit"]
-LEGACY_DEFAULTS = {"protocol": "ours"}
-# The prompt perturbation a row was asked under (`--perturb`, utils/probing/perturb.py), empty for the
-# prompt as it is; last, so files written before them read as unperturbed.
-PERTURB_COLUMNS = ["perturb_family", "perturb_index", "perturb_seed", "repeat", "seed"]  # and --repeats
 GENERATING_METHODS = ("verbalized", "sample")
 
 
@@ -61,34 +49,6 @@ def _number(value) -> str:
         return ""
     number = float(value)
     return str(int(number)) if number.is_integer() else repr(number)
-
-
-@dataclass(frozen=True)
-class RunIdentity:
-    """Everything a run's rows share (the per-item `prompt_sha256` aside), as CSV strings."""
-
-    experiment: str
-    model: str
-    method: str
-    steering_method: str = "none"
-    country: str = ""
-    language: str = ""
-    variant: str = "default"
-    temperature: str = ""
-    max_new_tokens: str = ""
-    samples: str = ""
-    group_var: str = ""
-    group: str = ""
-    protocol: str = "ours"
-    release_commit: str = ""  # `--protocol release`: the release's git commit, or `sha256:` of its files
-    perturb_family: str = ""  # `--perturb`: order, reversed, examples, template or labels; "" the prompt as is
-    perturb_index: str = ""
-    perturb_seed: str = ""
-    repeat: str = ""  # `--repeats`: 2..R for the repeats after the first; "" the run as it is
-    seed: str = ""  # the repeat's sampling seed (a local model's; empty for an API server, which is sent none)
-
-    def columns(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def model_identity(model_name: str, gguf_file: str | None = None) -> str:
@@ -112,40 +72,33 @@ def model_id_for(config: ProbeConfig, model_name: str) -> str:
     return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
-def identity_for(config: ProbeConfig, model: str, experiment: str, labels: dict[str, str]) -> RunIdentity:
-    """The identity of one condition of a run: `labels` are the condition's (country, language...)."""
+def run_spec(config: ProbeConfig, condition: RunSpec, name: str, model: str | None = None) -> RunSpec:
+    """A condition's spec with the model (`name` as given; `model` as rows record it, by default
+    `model_id_for`), the way of asking and its decoding filled in from the run's config."""
+    model = model or model_id_for(config, name)
     method = config.method
-    generates = method in GENERATING_METHODS
-    temperature = config.sample_temperature if method == "sample" else config.temperature
     if config.protocol == "release":  # the release's decoding and commit
         from utils.probing.release_protocol import release_protocol_for
 
         release = release_protocol_for(config)
-        decoding = release.decoding(experiment)
-        return RunIdentity(
-            experiment=experiment, model=model, method=method,
-            steering_method=labels.get("steering_method") or "none", country=labels.get("country", ""),
-            language=labels.get("language", ""), variant=labels.get("variant") or "default",
-            temperature="0" if decoding.greedy else _number(decoding.temperature),
-            max_new_tokens=_number(decoding.max_tokens), protocol="release", release_commit=release.commit)
-    return RunIdentity(
-        experiment=experiment, model=model, method=method,
-        steering_method=labels.get("steering_method") or "none", country=labels.get("country", ""),
-        language=labels.get("language", ""), variant=labels.get("variant") or "default",
-        temperature=_number(temperature) if generates else "",
-        max_new_tokens=_number(config.max_new_tokens) if generates else "",
-        samples=_number(config.samples) if method == "sample" else "",
-        group_var=labels.get("group_var", ""), group=labels.get("group", ""),
-        **{c: labels.get(c, "") for c in PERTURB_COLUMNS},
-    )
+        decoding = release.decoding(condition.experiment)
+        return condition.replace(model=model, name=name, method=method, protocol="release",
+                                 release_commit=release.commit, decoding=Decoding(
+                                     "0" if decoding.greedy else _number(decoding.temperature),
+                                     _number(decoding.max_tokens)))
+    generates = method in GENERATING_METHODS
+    temperature = config.sample_temperature if method == "sample" else config.temperature
+    return condition.replace(model=model, name=name, method=method, decoding=Decoding(
+        _number(temperature) if generates else "", _number(config.max_new_tokens) if generates else "",
+        _number(config.samples) if method == "sample" else ""))
 
 
-def identity_conflict(rows: dict[str, dict[str, str]], identity: RunIdentity, prompts: dict[str, str]) -> str:
+def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: dict[str, str]) -> str:
     """The first difference between stored `rows` and this run, as `field: X in the file, Y now`;
     "" when they agree. `prompts` maps item id -> this run's `prompt_sha256`; only items this run
     asks are compared on it."""
-    wanted = identity.columns()
-    protocol_first = {f: wanted[f] for f in PROTOCOL_COLUMNS} | wanted  # it explains every other difference
+    wanted = spec.columns()
+    protocol_first = {f: wanted[f] for f in ("protocol", "release_commit")} | wanted  # it explains every other difference
     for field, now in protocol_first.items():
         stored = sorted({r.get(field, "") for r in rows.values()})
         other = [v for v in stored if v != now]

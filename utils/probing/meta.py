@@ -12,6 +12,7 @@ from pathlib import Path
 
 from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
+from utils.core.results.spec import Experiment, RunSpec
 from utils.core.secrets import redact_value
 
 PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "pandas", "scipy")
@@ -48,44 +49,45 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def input_files(experiment: str, labels: dict[str, str], questions_dir: Path | None,
-                inputs_dir: Path = INPUTS_DIR) -> list[Path]:
+def input_files(spec: RunSpec, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR) -> list[Path]:
     """The data files a condition's prompts were rendered from: its questionnaire, prompt
     templates and format examples, for RQ1 the files Q151 comes from, and for RQ2 the steering
     specs and the country's few-shot file.
 
-    >>> [p.name for p in input_files("RQ1", {"language": "English"}, None)]
+    >>> [p.name for p in input_files(RunSpec(Experiment.RQ1, language="English"), None)]
     ['WV7_English.jsonl', 'English.json', 'English.json', 'WV567.jsonl', 'WV7_English.jsonl']
     """
-    language = labels.get("language") or "English"
+    experiment = spec.experiment
+    language = spec.language or "English"
     questionnaire, examples = language, f"format_examples/{language}.json"
     files = []
     if experiment == "sensitivity":
-        spec = json.loads((inputs_dir / "sensitivity" / "variants.json").read_text(encoding="utf-8"))
-        spec = spec["variants"].get(labels.get("variant", ""), {})
-        questionnaire, examples = spec.get("questionnaire", questionnaire), spec.get("examples_file", examples)
+        variant = json.loads((inputs_dir / "sensitivity" / "variants.json").read_text(encoding="utf-8"))
+        variant = variant["variants"].get(spec.variant or "", {})
+        questionnaire, examples = variant.get("questionnaire", questionnaire), variant.get("examples_file", examples)
         files.append(inputs_dir / "sensitivity" / "variants.json")
     files[:0] = [questionnaire_path(questionnaire, questions_dir), inputs_dir / "prompts" / f"{language}.json",
                  inputs_dir / examples]
     if experiment == "RQ1":  # Q151, asked for RQ3: the cross-wave mapping and its wording (`rq1_items`)
         folder = questionnaire_path(language, questions_dir).parent
         files += [folder / "WV567.jsonl", folder / "extra" / "WV7_English.jsonl"]
-    family = {"examples": "format_examples", "template": "templates", "labels": "labels"}.get(labels.get("perturb_family", ""))
+    family = spec.perturbation.family if spec.perturbation else ""
+    family = {"examples": "format_examples", "template": "templates", "labels": "labels"}.get(family)
     if family:  # --perturb: the wordings, letters or example pool it read
         files.append(inputs_dir / "perturb" / family / f"{language}.json")
     if experiment == "RQ2":
         files += [inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"]
         methods = json.loads(files[-2].read_text(encoding="utf-8"))["methods"]
-        if methods.get(labels.get("steering_method", ""), {}).get("examples") == "country":
+        if methods.get(spec.steering or "", {}).get("examples") == "country":
             extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
-            files += [inputs_dir / "few_shot" / f"{labels.get('country', '')}.json", extra]
+            files += [inputs_dir / "few_shot" / f"{spec.country or ''}.json", extra]
     return files
 
 
-def input_hashes(cond, questions_dir: Path | None) -> dict[str, str]:
+def input_hashes(spec: RunSpec, questions_dir: Path | None) -> dict[str, str]:
     """`{file: sha256}` of `input_files` that exist (paths relative to the repository when inside it)."""
     out = {}
-    for path in input_files(cond.experiment, cond.labels, questions_dir):
+    for path in input_files(spec, questions_dir):
         path = Path(path).resolve()
         if path.is_file():
             key = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)

@@ -50,6 +50,7 @@ import numpy as np
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.records import ProbeResult, SurveyItem
+from utils.core.results.spec import Experiment, Perturbation, RunSpec
 from utils.probing.conditions import Condition
 from utils.probing.prompts import FormatExample, PromptSet, build_requests, load_prompt_set, template_key
 
@@ -57,24 +58,6 @@ FAMILIES = ("order", "reversed", "examples", "template", "labels")
 SPEC = re.compile(r"^(?P<family>[a-z]+)(?::(?P<count>\d+|reversed))?(?:@(?P<seed>\d+))?$")
 EXAMPLES_SHOWN = 5  # as many as the default prompt shows
 MIN_POOL = 20
-
-
-@dataclass(frozen=True)
-class Perturbation:
-    """One member of a family: `order`, index 3, seed 0 is the third permutation of every item."""
-
-    family: str
-    index: int
-    seed: int = 0
-
-    @property
-    def name(self) -> str:
-        """The condition's folder: `order-3`, `order-3@7` for seed 7 (so seeds never share a folder)."""
-        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
-
-    def columns(self) -> dict[str, str]:
-        """The identity columns the rows of this perturbation carry."""
-        return {"perturb_family": self.family, "perturb_index": str(self.index), "perturb_seed": str(self.seed)}
 
 
 def parse_spec(text: str) -> list[Perturbation]:
@@ -247,15 +230,13 @@ def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tup
     return tuple(_field("labels", language, inputs_dir, "labels"))
 
 
-def member_condition(p: Perturbation, items: list[SurveyItem], method: str, *, experiment: str = "RQ1",
-                     folder: tuple[str, ...] = ("RQ1",), labels: dict[str, str] | None = None,
+def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base: RunSpec,
                      steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> Condition:
-    """Member `p` of a condition (its items, folder, labels with the language, and RQ2's steering:
-    `names`, `phrases`, `real_examples`) as a condition of its own: folder
-    `Robustness/<folder>/<member>`, the member's identity columns among its labels, and how each
-    item was shown (`Condition.shown`), which the runner uses to map answers back."""
-    labels = dict(labels or {"language": "English"})
-    language, steer = labels["language"], dict(steer or {})
+    """Member `p` of a condition (its items, its spec `base` and RQ2's steering: `names`, `phrases`,
+    `real_examples`) as a condition of its own: its spec names the member (so its own folder
+    `Robustness/<folder>/<member>` and identity columns), and how each item was shown
+    (`Condition.shown`), which the runner uses to map answers back."""
+    language, steer = base.language or "English", dict(steer or {})
     if p.family == "examples" and steer.get("real_examples") is not None:
         raise UserError("the examples perturbation swaps made-up format examples; a few-shot condition shows "
                         "real shares instead, which are its steering (leave examples:K out for it)")
@@ -265,11 +246,12 @@ def member_condition(p: Perturbation, items: list[SurveyItem], method: str, *, e
         steer["real_examples"] = tuple(lettered(ex, letters) for ex in steer["real_examples"])
     shown = {it.id: show(it, p, letters) for it in items}
     requests = build_requests([s.item for s in shown.values()], method, ps, **steer)
-    return Condition(experiment, ("Robustness", *folder, p.name), requests, labels | p.columns(), shown)
+    return Condition(base.replace(perturbation=p), requests, shown)
 
 
 def perturbed_conditions(items: list[SurveyItem], method: str, specs: tuple[str, ...] | list[str],
                          inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
     """One RQ1 condition per member of `specs` (`["order:5", "labels"]`), on the same items as the
     original: folder `Robustness/RQ1/<member>` (`member_condition`)."""
-    return [member_condition(p, items, method, inputs_dir=inputs_dir) for p in parse_specs(specs)]
+    base = RunSpec(Experiment.RQ1, language="English")
+    return [member_condition(p, items, method, base, inputs_dir=inputs_dir) for p in parse_specs(specs)]

@@ -31,6 +31,7 @@ from utils.core.errors import UserError
 from utils.core.flag_parser import match_name
 from utils.core.questionnaire import load_questionnaire
 from utils.core.records import Message, ProbeRequest, ProbeResult, SurveyItem
+from utils.core.results.spec import Experiment, RunSpec
 from utils.probing.config import ProbeConfig
 from utils.probing.conditions import Condition
 from utils.probing.release_accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
@@ -160,7 +161,7 @@ class ReleaseProtocol:
         have = {it.id for _, it in self.questionnaire(language)}
         return [it.id for _, it in self.questionnaire("English") if it.id not in have]
 
-    def _condition(self, experiment, folder, labels, name, select, build, examples=None, names=None) -> Condition:
+    def _condition(self, spec, name, select, build, examples=None, names=None) -> Condition:
         pairs = self.questionnaire(name)
         chosen = {it.id for it in select([it for _, it in pairs])}
         requests = []
@@ -168,10 +169,10 @@ class ReleaseProtocol:
             for row, item in pairs:
                 if item.id in chosen:
                     requests.append(ProbeRequest(item, self.messages(build(common, row)), "verbalized"))
-        return Condition(experiment, folder, requests, labels)
+        return Condition(spec, requests)
 
     def rq1(self, select: Callable = list) -> Condition:
-        return self._condition("RQ1", ("RQ1",), {"language": "English"}, "English", select,
+        return self._condition(RunSpec(Experiment.RQ1, language="English"), "English", select,
                                lambda common, row: common.get_prompt_of_rq1(row))
 
     def rq2(self, steering: str, country: str, select: Callable = list, examples: str | None = None) -> Condition:
@@ -182,18 +183,17 @@ class ReleaseProtocol:
         language = self.language(steering, country)
         args = SimpleNamespace(steering_method=steering, country=country,
                                culture=self.checkout.common.country_human_dict.get(country, country))
-        labels = {"country": country, "steering_method": steering, "language": language}
         # `names`: one of the release's language_persona branches (Japan's) formats a text that has
         # no placeholder with a global `args.culture` the module never defines, so as published it
         # raises NameError; the script's own arguments as that global leave the text as written.
-        return self._condition("RQ2", ("RQ2", steering, country), labels, language, select,
+        spec = RunSpec(Experiment.RQ2, steering=steering, country=country, language=language)
+        return self._condition(spec, language, select,
                                lambda common, row: common.get_prompt_of_rq2(args, row), examples, {"args": args})
 
     def sensitivity(self, variant: str, select: Callable = list) -> Condition:
         variant = _pick(variant, list(VARIANTS), "sensitivity variant")
         name, examples = VARIANTS[variant]
-        return self._condition("sensitivity", ("Discussion", "sensitivity", variant),
-                               {"variant": variant, "language": "English"}, name, select,
+        return self._condition(RunSpec(Experiment.SENSITIVITY, variant=variant, language="English"), name, select,
                                lambda common, row: common.get_prompt_of_rq1(row), examples)
 
 

@@ -32,7 +32,6 @@ def repeated(conditions: list[Condition], config: ProbeConfig) -> list[Condition
     out = []
     for cond in conditions:
         out.append(cond)
-        out += [replace(cond, folder=("Repeats", *cond.folder, f"repeat-{r}"),
-                        labels={**cond.labels, "repeat": str(r), "seed": str(r - 1) if seeded else ""})
+        out += [replace(cond, spec=cond.spec.replace(repeat=r, seed=r - 1 if seeded else None))
                 for r in range(2, config.repeats + 1)]
     return out

@@ -8,11 +8,9 @@ newest row for an id wins. At the end of a run the file is rewritten (atomically
 temporary file) with one row per id in questionnaire order. A lock file stops two runs from
 writing the same results at once.
 
-Columns: the original release's `id, question, choices, choice_keys, answer, type, response`
-followed by ours (see `COLUMNS`); `distribution` is JSON `{"1": 0.25, ...}` over the item's codes;
-then the identity columns (what the row was asked under, `utils/probing/identity.py`), which a
-rerun must match to resume into the file. A row that cannot be trusted is found on opening
-(`row_checks.py`).
+Columns and their earlier generations: `utils/core/results/schema.py`; a resumed file of an earlier
+generation is rewritten in the current one. A row that cannot be trusted (a hand edit gone wrong)
+is refused on opening (`schema.check_row`), with its record number.
 
 Two guards on what is written: text columns longer than `MAX_TEXT_CHARS` keep their first and
 last halves around a marker (a runaway answer of megabytes would otherwise make every later
@@ -34,23 +32,11 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
+from utils.core.results.schema import COLUMNS, STORE_COLUMNS, check_row, header_problem, migrate, version_of
+from utils.core.results.table import decode, parse_records, status_of
 from utils.core.secrets import redact
-from utils.probing.identity import GROUP_COLUMNS, IDENTITY_COLUMNS, LEGACY_DEFAULTS, PERTURB_COLUMNS, PROTOCOL_COLUMNS
-from utils.probing.row_checks import row_problem
 
 log = logging.getLogger(__name__)
-PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
-STORE_COLUMNS = PAPER_COLUMNS + ["distribution", "method", "status", "attempts", "raw_text", "error",
-                                 "latency_s", "prompt_tokens", "completion_tokens", "finished_at"]
-SAMPLE_COLUMNS = ["sample_counts", "n_unreadable"]  # method `sample` only (utils/probing/sampling.py); else empty
-COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS + GROUP_COLUMNS + PROTOCOL_COLUMNS + PERTURB_COLUMNS
-# Files written before the group columns existed: read with those empty and rewritten with them,
-# since a row without a group was steered toward the whole country, which is what empty says.
-LEGACY_COLUMNS = STORE_COLUMNS + IDENTITY_COLUMNS + SAMPLE_COLUMNS
-# Files written before the protocol columns: read as asked under our protocol (`LEGACY_DEFAULTS`).
-BEFORE_PROTOCOL = LEGACY_COLUMNS + GROUP_COLUMNS
-# Files written before the perturbation columns: read as asked under the prompt as it is (empty).
-BEFORE_PERTURB = BEFORE_PROTOCOL + PROTOCOL_COLUMNS
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -174,62 +160,43 @@ class ResultStore:
     def _load(self) -> dict[str, dict[str, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return {}
-        data = self.path.read_bytes()
+        text = decode(self.path, self.path.read_bytes())
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(data) - 4:  # a cut multi-byte char at the very end is a torn tail
-                raise UserError(f"{self.path} is not UTF-8 (byte {exc.start}); restore it or move it away") from None
-            text = data[: exc.start].decode("utf-8")
-        records: list[list[str]] = []
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        start = end = 0  # the line the last record read starts on, and the line it ends on
-        try:
-            for rec in reader:
-                records.append(rec)
-                start, end = end + 1, reader.line_num
-            # a last record without its newline, or short of fields, was cut short
-            torn = not text.endswith("\n") or (len(records) > 1 and len(records[-1]) != len(records[0]))
-            if torn:
-                records.pop()
-        except csv.Error as exc:
-            if "unexpected end of data" not in str(exc):  # damage before the end is not a torn tail
-                raise UserError(f"{self.path}, line {reader.line_num}: not a valid CSV record ({exc}); "
-                                "fix or delete that row (its item will be asked again)") from None
-            torn = True  # an unclosed quote at the end: the cut record was never yielded
-            start = end + 1
-        if not records and torn:  # killed while writing the header
+            records, torn = parse_records(text)
+        except csv.Error as exc:  # damage before the end is not a torn tail ("line N: why")
+            line, _, why = str(exc).partition(": ")
+            raise UserError(f"{self.path}, {line}: not a valid CSV record ({why}); fix or delete that row "
+                            "(its item will be asked again)") from None
+        if not records and torn is not None:  # killed while writing the header
             self.path.unlink()
             return {}
-        if records and len(records) == 1 and records[0] in (COLUMNS, STORE_COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL,
-                                                            BEFORE_PERTURB):
+        version = version_of(records[0]) if records else None
+        if len(records) == 1 and (version or records[0] == list(STORE_COLUMNS)):
             self.path.unlink()  # header only (a failed start): nothing to resume
             return {}
-        if not records or records[0] not in (COLUMNS, LEGACY_COLUMNS, BEFORE_PROTOCOL, BEFORE_PERTURB):
-            raise UserError(_header_problem(self.path, records[0] if records else []))
-        header, upgrade = records[0], records[0] != COLUMNS
-        body = records[1:]
+        if version is None:
+            raise UserError(header_problem(self.path, records[0] if records else []))
+        header = records[0]
         rows: dict[str, dict[str, str]] = {}
-        for n, rec in enumerate(body, start=2):
+        for n, rec in enumerate(records[1:], start=2):
             if len(rec) != len(header):
                 raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(header)}; "
                                 "fix or delete that row (its item will be asked again)")
-            legacy = LEGACY_DEFAULTS if upgrade and "protocol" not in header else {}
-            row = dict.fromkeys(COLUMNS, "") | legacy | dict(zip(header, rec))
-            problem = row_problem(row)
+            row = migrate(dict(zip(header, rec)), version)
+            problem = check_row(row).problem
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
                                 "or delete the row to have its item asked again")
-            rows[row["id"]] = row
-        if torn or upgrade:
+            rows[row["id"]] = row  # the newest row of an id wins
+        if torn is not None or tuple(header) != COLUMNS:
             self._rewrite(list(rows.values()))
-        if torn:
+        if torn is not None:
             log.warning("%s: the last row (line %d) was incomplete, cut off mid-row (a full disk or an interrupted "
-                        "copy); removed it, and its item is asked again", self.path, start)
+                        "copy); removed it, and its item is asked again", self.path, torn)
         return rows
 
     def finished_ids(self) -> set[str]:
-        return {i for i, r in self.rows.items() if r["status"] == "ok"}
+        return {i for i, r in self.rows.items() if status_of(r) == "ok"}
 
     # -- writing ------------------------------------------------------------------------
     def append(self, row: dict[str, str]) -> None:
@@ -266,12 +233,3 @@ class ResultStore:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
-
-def _header_problem(path: Path, header: list[str]) -> str:
-    """One line on a results file whose columns are not this version's."""
-    if set(STORE_COLUMNS) <= set(header) and not set(IDENTITY_COLUMNS) <= set(header):
-        return (f"{path} was written by an earlier version of this toolkit, without the columns that say "
-                "what each row was asked under (method, prompt, model...), so a rerun cannot tell whether it "
-                "would mix conditions; move the file away, or pass another --results-root or --run-name")
-    return (f"{path} does not have this toolkit's columns; move it away or pass another --results-root "
-            "(parse_report.py reads the paper's files)")

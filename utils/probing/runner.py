@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from utils.core.errors import Stopped, UserError
 from utils.core.records import Prober, ProbeRequest, ProbeResult
+from utils.core.results.table import status_of
 from utils.core.secrets import redact
 from utils.probing.identity import prompt_sha256
 from utils.probing.perturb import restore
@@ -82,7 +83,7 @@ def check_stored_rows(requests: list[ProbeRequest], store: ResultStore, shown: d
     for r in requests:
         row = store.rows.get(r.item.id)
         keys = shown[r.item.id].stored().choice_keys if shown and r.item.id in shown else r.item.choice_keys
-        if row and row["status"] == "ok" and row["choice_keys"] != repr(list(keys)):
+        if row and status_of(row) == "ok" and row["choice_keys"] != repr(list(keys)):
             raise UserError(f"{store.path}: {r.item.id} was answered over options {row['choice_keys']}, "
                             f"but the questionnaire now has {list(r.item.choice_keys)}; use another "
                             "--results-root for the changed questionnaire, or delete that row")

@@ -30,7 +30,9 @@ from utils.probing.conditions import (
     steering_countries,
     steering_methods,
 )
-from utils.probing.identity import RunIdentity, identity_conflict, identity_for, model_id_for, prompt_sha256
+from utils.core.results.spec import RunSpec
+from utils.core.results.tree import named_run
+from utils.probing.identity import identity_conflict, prompt_sha256, run_spec
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
 from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
 from utils.probing.repeats import repeated
@@ -114,10 +116,9 @@ def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
     for cell in cells:
         kept = applicable_specs(specs, cell.real_examples)
         if kept != tuple(specs):
-            skipped.append("/".join(cell.folder[1:]))
+            skipped.append("/".join(cell.spec.condition_folder()[1:]))
         out.append(cell.condition(config.method))
-        out += [member_condition(p, cell.items, config.method, experiment="RQ2", folder=cell.folder,
-                                 labels=cell.labels, steer=cell.steer) for p in parse_specs(kept)]
+        out += [member_condition(p, cell.items, config.method, cell.spec, steer=cell.steer) for p in parse_specs(kept)]
     if skipped:
         print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "
@@ -137,8 +138,7 @@ def dry_run(conditions: list[Condition], path: Path) -> int:
     path.write_text("", encoding="utf-8")
     n = chars = 0
     for c in conditions:
-        labels = {"experiment": c.experiment, "country": "", "steering_method": "", "variant": "", **c.labels}
-        n += write_dry_run(c.requests, path, labels, append=True)
+        n += write_dry_run(c.requests, path, c.spec.dry_run_fields(), append=True)
         chars += sum(len(prompt_text(r)) for r in c.requests)
     print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, "
           f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
@@ -151,20 +151,14 @@ class Planned:
 
     cond: Condition
     out_dir: Path
-    identity: RunIdentity
+    spec: RunSpec
     pending: int
 
 
 def results_root(config: ProbeConfig) -> Path:
     """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
-    in the paper's layout inside; point the analysis's --results-root at it)."""
-    root = Path(config.results_root)
-    name = config.run_name
-    if not name:
-        return root
-    if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
-        raise UserError(f"--run-name {name!r} must be one folder name, e.g. verbalized-t07")
-    return root / "runs" / name
+    in the paper's layout inside; the analyses read it with the same --run-name)."""
+    return named_run(config.results_root, config.run_name)
 
 
 def check_destination(config: ProbeConfig, model_name: str) -> Path:
@@ -178,25 +172,24 @@ def plan_conditions(config: ProbeConfig, model_name: str, conditions: list[Condi
                     model_id: str | None = None) -> list[Planned]:
     """Check every condition's stored rows against this run before anything is loaded or sent:
     a file asked under another identity is a one-line UserError, and the file is not touched."""
-    folder = model_folder(model_name)
     root = results_root(config)
     plans = []
     for cond in conditions:
-        out_dir = results_dir(root, *cond.folder, folder)
-        identity = identity_for(config, model_id or model_id_for(config, model_name), cond.experiment, cond.labels)
+        spec = run_spec(config, cond.spec, model_name, model_id)
+        out_dir = results_dir(root, spec.folder())
         pending = len(cond.requests)
         if (out_dir / "results.csv").is_file():
             with ResultStore(out_dir / "results.csv") as store:
-                check_identity(store, identity, cond)
+                check_identity(store, spec, cond)
                 done = store.finished_ids()
                 pending = sum(r.item.id not in done for r in cond.requests)
-        plans.append(Planned(cond, out_dir, identity, pending))
+        plans.append(Planned(cond, out_dir, spec, pending))
     return plans
 
 
-def check_identity(store: ResultStore, identity: RunIdentity, cond: Condition) -> None:
+def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
     prompts = {r.item.id: prompt_sha256(r.messages) for r in cond.requests}
-    conflict = identity_conflict(store.rows, identity, prompts)
+    conflict = identity_conflict(store.rows, spec, prompts)
     if conflict:
         raise UserError(f"{store.path} holds rows asked otherwise ({conflict}); nothing was changed. "
                         "Give this run its own folder with --run-name NAME, or another --results-root")
@@ -208,7 +201,7 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
 
     Every condition's stored rows are checked against this run first (`plan_conditions`), and the
     model is made (`make_prober`, called at most once) only when some item is left to ask.
-    `model_id` is the model as rows record it (default: `model_id_for(config, model_name)`)."""
+    `model_id` is the model as rows record it (default: `identity.model_id_for(config, model_name)`)."""
     plans = plan_conditions(config, model_name, conditions, model_id=model_id)
     if not any(p.pending for p in plans):
         n = sum(len(p.cond.requests) for p in plans)
@@ -219,28 +212,28 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
     bad = 0
     for plan in plans:
         cond, out_dir = plan.cond, plan.out_dir
+        where = "/".join(cond.spec.condition_folder())
         if not plan.pending:
-            print(f"{'/'.join(cond.folder)}: nothing left to do ({len(cond.requests)} items already ok)")
+            print(f"{where}: nothing left to do ({len(cond.requests)} items already ok)")
             continue
         started = time.monotonic()
         with ResultStore(out_dir / "results.csv") as store:
-            check_identity(store, plan.identity, cond)  # again under the lock: another run may have written
-            meta = run_meta(config.arguments(), **{**cond.labels, **plan.identity.columns()},
-                            n_items=len(cond.requests),
-                            inputs=input_hashes(cond, config.questions_dir) if config.protocol == "ours"
-                            else {str(config.release_dir): plan.identity.release_commit})  # the release read
+            check_identity(store, plan.spec, cond)  # again under the lock: another run may have written
+            meta = run_meta(config.arguments(), **plan.spec.columns(), n_items=len(cond.requests),
+                            inputs=input_hashes(plan.spec, config.questions_dir) if config.protocol == "ours"
+                            else {str(config.release_dir): plan.spec.release_commit})  # the release read
             if prober is None:
                 prober = make_prober()
             if hasattr(prober, "reseed"):  # --repeats: each repeat draws from its own seed
-                prober.reseed(int(cond.labels.get("seed") or 0))
+                prober.reseed(plan.spec.seed or 0)
             summary = run_requests(prober, cond.requests, store, concurrency=config.concurrency,
                                    max_attempts=config.max_attempts, progress=not config.quiet,
-                                   identity=plan.identity.columns(), shown=cond.shown)
+                                   identity=plan.spec.columns(), shown=cond.shown)
             elapsed = time.monotonic() - started
             if store.rows:
                 write_run_meta(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
-        print(f"{'/'.join(cond.folder)}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+        print(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
     return 0 if bad == 0 else 1
 

@@ -9,12 +9,13 @@ method); the folders above the layout are kept as `tree`.
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.core.result_layout import describe
+from utils.core.errors import UserError
+from utils.core.results.table import read_table
+from utils.core.results.tree import ResultsFile, describe
 
 ANCHORS = ("RQ1", "RQ2", "Discussion")
 
@@ -43,7 +44,7 @@ class FileCoverage:
         return self.planned is not None and self.ok >= self.planned
 
 
-def _locate(path: Path, root: Path):
+def _locate(path: Path, root: Path) -> tuple[str, ResultsFile] | None:
     parts = path.relative_to(root).parts
     for i, p in enumerate(parts[:-1]):
         if p in ANCHORS:
@@ -55,27 +56,18 @@ def _locate(path: Path, root: Path):
 
 
 def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
-    """Status counts of a results file (last row per id wins), its method, and a note if unreadable."""
+    """Status counts of a results file (its newest row per id), its method, and a note if unreadable."""
     counts = {"ok": 0, "unparsed": 0, "error": 0}
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = {r.get("id", ""): r for r in csv.DictReader(fh) if r.get("id")}
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        table = read_table(path)
+    except (OSError, UserError) as exc:
         return counts, "", f"unreadable: {exc}"
+    rows = table.latest
     methods = {r.get("method", "") for r in rows.values()} - {""}
     for r in rows.values():
-        status = r.get("status") or _release_status(r)
+        status = table.status(r)
         counts[status if status in counts else "error"] += 1
     return counts, ",".join(sorted(methods)), ""
-
-
-def _release_status(row: dict[str, str]) -> str:
-    """The original release's files have no status: ok when the response parses over its options."""
-    from utils.core.parsing import parse_distribution
-    from utils.core.result_layout import option_keys
-
-    parsed = parse_distribution(row.get("response") or "", option_keys(row))
-    return "ok" if parsed.distribution is not None else "unparsed"
 
 
 def tree_coverage(root: Path) -> list[FileCoverage]:
@@ -85,7 +77,8 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
         located = _locate(path, root)
         if located is None:
             continue
-        tree, rf = located
+        tree, found = located
+        spec = found.spec
         meta_path = path.parent / "run_meta.json"
         planned = None
         if meta_path.is_file():
@@ -94,10 +87,10 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
             except ValueError:
                 planned = None
         counts, method, note = read_counts(path)
-        rq2 = f"{rf.method}/{rf.country}" + (f"/{rf.group_var}={rf.group}" if rf.group_var else "")  # --group runs
-        condition = {"RQ1": "RQ1", "RQ2": rq2}.get(rf.experiment, f"variant {rf.method}")
-        condition += f" [{rf.perturbation}]" if rf.perturbation else ""  # --perturb / --repeats: its own file
-        out.append(FileCoverage(path, tree, rf.experiment, condition, rf.model, method or tree, planned,
+        rq2 = f"{spec.steering}/{spec.country}" + (f"/{'='.join(spec.group)}" if spec.group else "")  # --group runs
+        condition = {"RQ1": "RQ1", "RQ2": rq2}.get(spec.experiment, f"variant {spec.variant}")
+        condition += f" [{spec.prompt}]" if spec.prompt else ""  # --perturb / --repeats: its own file
+        out.append(FileCoverage(path, tree, str(spec.experiment), condition, spec.model, method or tree, planned,
                                 sum(counts.values()), counts["ok"], counts["unparsed"], counts["error"], note))
     order = {"RQ1": 0, "RQ2": 1, "sensitivity": 2}
     return sorted(out, key=lambda c: (c.tree, c.model, order.get(c.experiment, 3), c.condition))

@@ -23,7 +23,7 @@ from types import ModuleType
 
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
-from utils.core.result_layout import find_result_files
+from utils.core.results.tree import find_results
 from utils.study.argv import flag_argv, parse
 
 
@@ -148,10 +148,10 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
 
 def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
              script_flags: dict[str, dict], log, only: tuple[str, ...] = ()) -> list[Outcome]:
-    found = find_result_files(results_root) if Path(results_root).is_dir() else []
-    present = {f.experiment for f in found} | ({"perturbed"} if any(f.perturbation for f in found) else set())
+    found = find_results(results_root) if Path(results_root).is_dir() else []
+    present = {str(f.spec.experiment) for f in found} | ({"perturbed"} if any(f.spec.prompt for f in found) else set())
     by = flags.get("by")
-    steered = {f.group_var for f in found if f.group_var}  # group variables some RQ2 run was steered toward
+    steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
     common = shared_argv({k: v for k, v in flags.items() if k != "by"})
     outcomes = []
     for a in ANALYSES:

@@ -39,7 +39,7 @@ class Job:
 
     @property
     def experiment(self) -> str:
-        return self.conditions[0].experiment if self.conditions else self.kind
+        return str(self.conditions[0].spec.experiment) if self.conditions else self.kind
 
 
 def method_root(study: Study, method: str) -> Path:

@@ -15,7 +15,6 @@ or API key is missing the study stops before its first request, unless asked to 
 """
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import time
@@ -73,14 +72,15 @@ def _once(make: Callable[[], Prober]) -> Callable[[], Prober]:
 
 def ok_count(job: Job, cond, name: str) -> int:
     """How many of a condition's items have an ok row in its results file."""
-    from utils.core.paths import model_folder, results_dir
+    from utils.core.paths import results_dir
+    from utils.core.results.table import read_table
     from utils.probing.study import results_root
 
-    path = results_dir(results_root(job.config), *cond.folder, model_folder(name)) / "results.csv"
+    path = results_dir(results_root(job.config), cond.spec.replace(name=name).folder()) / "results.csv"
     if not path.is_file():
         return 0
-    with open(path, newline="", encoding="utf-8") as fh:
-        ok = {r["id"] for r in csv.DictReader(fh) if r.get("status") == "ok"}
+    table = read_table(path)
+    ok = {i for i, r in table.latest.items() if table.status(r) == "ok"}
     return sum(r.item.id in ok for r in cond.requests)
 
 
@@ -103,7 +103,7 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
                 if ok_count(job, cond, name) >= len(cond.requests):
                     out.done += 1
                 else:
-                    out.incomplete.append(f"{job.method} {'/'.join(cond.folder)}")
+                    out.incomplete.append(f"{job.method} {'/'.join(cond.spec.condition_folder())}")
     except UserError as exc:
         out.error = redact(str(exc))
     except (KeyboardInterrupt, SystemExit):

@@ -1,0 +1,197 @@
+"""`RunSpec`: what one results file was asked under, in one frozen record.
+
+Every row of a results file carries its spec as identity columns, the folder the file lives in is
+the spec's, and reading a file back gives its spec again, so this is the only place that knows how
+a condition is named on disk:
+
+    RunSpec(RQ2, steering="persona", country="Japan", group=("age", "18-29"), name="gpt-4o")
+        folder   RQ2/persona/Japan/age=18-29/gpt-4o
+        columns  experiment=RQ2, steering_method=persona, country=Japan, group_var=age, group=18-29, ...
+    RunSpec(RQ1, perturbation=Perturbation("order", 3), repeat=2, name="org/m")
+        folder   Repeats/Robustness/RQ1/order-3/repeat-2/org/m
+
+The release's own files have no identity columns; `from_path` reads what their folders say
+(`RQ1/<model>`, `RQ2/<method>/<country>/<model>`, `Discussion/sensitivity/<variant>/<model>`).
+Files keep the column values earlier versions wrote (`none` for no steering, `default` for no
+variant), so old files read as before; inside the code those are None.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from utils.core.paths import model_folder
+
+
+class Experiment(StrEnum):
+    RQ1 = "RQ1"
+    RQ2 = "RQ2"
+    SENSITIVITY = "sensitivity"
+
+
+# What earlier versions wrote for "no steering" and "no sensitivity variant"; kept in files.
+_NO_STEERING, _NO_VARIANT = "none", "default"
+
+
+@dataclass(frozen=True, order=True)
+class Perturbation:
+    """One member of a prompt-perturbation family (`--perturb`): `order` index 3 seed 0 is the third
+    permutation of every item."""
+
+    family: str
+    index: int
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        """Its folder: `order-3`, `order-3@7` for seed 7 (so seeds never share a folder)."""
+        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """The decoding settings a row records, as its columns write them ("" where they do not apply:
+    `logprob` reads one forward pass; `samples` is for `sample` only)."""
+
+    temperature: str = ""
+    max_new_tokens: str = ""
+    samples: str = ""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One condition of one model, asked one way. `model` is the model as rows record it (a local
+    folder's absolute path); `name` the model as given, which names its folder."""
+
+    experiment: Experiment
+    steering: str | None = None  # RQ2's steering method
+    country: str | None = None
+    language: str = ""
+    variant: str | None = None  # a sensitivity variant
+    group: tuple[str, str] | None = None  # (group_var, group) an RQ2 run was steered toward
+    perturbation: Perturbation | None = None
+    repeat: int | None = None  # `--repeats`: 2..R; None for the run as it is
+    seed: int | None = None  # a repeat's sampling seed (local models only)
+    model: str = ""
+    method: str = "verbalized"  # how the model was asked; the release asked every model this way
+    decoding: Decoding = Decoding()
+    protocol: str = "ours"
+    release_commit: str = ""
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "experiment", Experiment(self.experiment))
+        if not self.name:
+            object.__setattr__(self, "name", self.model)
+
+    replace = dataclasses.replace
+
+    # -- what the condition is called ------------------------------------------------------
+    @property
+    def condition(self) -> str | None:
+        """The condition within its experiment: the steering method (RQ2), the variant
+        (sensitivity), None for RQ1."""
+        return {Experiment.RQ2: self.steering, Experiment.SENSITIVITY: self.variant}.get(self.experiment)
+
+    @property
+    def prompt(self) -> str:
+        """`order-3@0` (`#2` added for a repeat): which prompt and draw, "" for the prompt as it is."""
+        p = self.perturbation
+        name = f"{p.family}-{p.index}@{p.seed}" if p else ""
+        return name + (f"#{self.repeat}" if self.repeat else "")
+
+    def key(self) -> tuple:
+        """What two files must not share to be scored as different runs of one model."""
+        return (self.experiment, self.condition, self.country or "", self.group, self.model, self.prompt)
+
+    def label(self) -> str:
+        """`RQ1`, `RQ2 persona/Japan/age=18-29`, `sensitivity order`, with `[order-3@0]` for a member."""
+        where = {Experiment.RQ1: "RQ1",
+                 Experiment.RQ2: f"RQ2 {self.steering}/{self.country}" + (f"/{'='.join(self.group)}" if self.group
+                                                                         else ""),
+                 Experiment.SENSITIVITY: f"sensitivity {self.variant}"}[self.experiment]
+        return where + (f" [{self.prompt}]" if self.prompt else "")
+
+    # -- on disk ----------------------------------------------------------------------------
+    def condition_folder(self) -> tuple[str, ...]:
+        """The folders before the model's own."""
+        base = {Experiment.RQ1: ("RQ1",),
+                Experiment.RQ2: ("RQ2", str(self.steering), str(self.country)) + (
+                    (f"{self.group[0]}={self.group[1]}",) if self.group else ()),
+                Experiment.SENSITIVITY: ("Discussion", "sensitivity", str(self.variant))}[self.experiment]
+        if self.perturbation:
+            base = ("Robustness", *base, self.perturbation.name)
+        if self.repeat:
+            base = ("Repeats", *base, f"repeat-{self.repeat}")
+        return base
+
+    def folder(self) -> PurePosixPath:
+        """Where the results file lives under a results root (the model's name checked to stay inside)."""
+        return PurePosixPath(*self.condition_folder()) / model_folder(self.name)
+
+    def columns(self) -> dict[str, str]:
+        """The identity columns every row of the file carries, in the file's column order."""
+        g, p = self.group or ("", ""), self.perturbation
+        return {
+            "experiment": str(self.experiment), "model": self.model, "method": self.method,
+            "steering_method": self.steering or _NO_STEERING, "country": self.country or "",
+            "language": self.language, "variant": self.variant or _NO_VARIANT,
+            "temperature": self.decoding.temperature, "max_new_tokens": self.decoding.max_new_tokens,
+            "samples": self.decoding.samples, "group_var": g[0], "group": g[1], "protocol": self.protocol,
+            "release_commit": self.release_commit, "perturb_family": p.family if p else "",
+            "perturb_index": str(p.index) if p else "", "perturb_seed": str(p.seed) if p else "",
+            "repeat": str(self.repeat) if self.repeat else "", "seed": "" if self.seed is None else str(self.seed),
+        }
+
+    def dry_run_fields(self) -> dict[str, str]:
+        """What a `--dry-run` line says of its condition (empty where the condition has no such part)."""
+        out = {"experiment": str(self.experiment), "country": self.country or "", "steering_method": self.steering or "",
+               "variant": self.variant or ""}
+        if self.language:
+            out["language"] = self.language
+        if self.group:
+            out |= {"group_var": self.group[0], "group": self.group[1]}
+        if self.perturbation:
+            p = self.perturbation
+            out |= {"perturb_family": p.family, "perturb_index": str(p.index), "perturb_seed": str(p.seed)}
+        if self.repeat:
+            out |= {"repeat": str(self.repeat), "seed": "" if self.seed is None else str(self.seed)}
+        return out
+
+    # -- read back --------------------------------------------------------------------------
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> RunSpec:
+        """The spec a row of ours records (the inverse of `columns`)."""
+        def text(name: str) -> str:
+            return row.get(name) or ""
+
+        steering, variant, family = text("steering_method"), text("variant"), text("perturb_family")
+        return cls(
+            Experiment(row["experiment"]), steering=None if steering in ("", _NO_STEERING) else steering,
+            country=text("country") or None, language=text("language"),
+            variant=None if variant in ("", _NO_VARIANT) else variant,
+            group=(text("group_var"), text("group")) if text("group_var") else None,
+            perturbation=Perturbation(family, int(text("perturb_index") or 0), int(text("perturb_seed") or 0))
+            if family else None,
+            repeat=int(text("repeat")) if text("repeat") not in ("", "0") else None,
+            seed=int(text("seed")) if text("seed") else None,
+            model=row["model"], method=text("method") or "verbalized",
+            decoding=Decoding(text("temperature"), text("max_new_tokens"), text("samples")),
+            protocol=text("protocol") or "ours", release_commit=text("release_commit"))
+
+    @classmethod
+    def from_path(cls, parts: tuple[str, ...]) -> RunSpec | None:
+        """The spec of a file without identity columns (the release's) from its folders under the
+        results root, e.g. ("RQ2", "persona", "Japan", "gpt-4"); None outside the paper's layout."""
+        if len(parts) >= 2 and parts[0] == "RQ1":
+            return cls(Experiment.RQ1, model="/".join(parts[1:]))
+        if len(parts) >= 4 and parts[0] == "RQ2":
+            return cls(Experiment.RQ2, steering=parts[1], country=parts[2], model="/".join(parts[3:]))
+        if len(parts) >= 4 and parts[:2] == ("Discussion", "sensitivity"):
+            return cls(Experiment.SENSITIVITY, variant=parts[2], model="/".join(parts[3:]))
+        return None
+
+
+IDENTITY_COLUMNS = tuple(RunSpec(Experiment.RQ1).columns())

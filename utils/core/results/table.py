@@ -1,0 +1,199 @@
+"""The one reader of `results.csv` files, ours and the release's: the store resumes through it, the
+analysis, the report and the study runner read through it.
+
+    table = read_table(path)
+    table.latest["Q1"]        the newest row of Q1 (a rerun appends; the newest row of an id wins)
+    table.spec                what the file was asked under (`RunSpec`), from its rows or its folders
+    table.status(row)         ok, unparsed or error (the release's files: whether the answer parses)
+
+A process killed while writing leaves at most a torn last record (no newline, or short of
+fields, or an unclosed quote): `read_table` reports it (`torn_line`) and leaves it out; the store
+then repairs the file, and the analysis refuses it until the run that wrote it has resumed.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import csv
+import io
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+from utils.core.errors import UserError
+from utils.core.parsing import parse_distribution
+from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, check_row, migrate, version_of
+from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec
+
+_FIELD_LIMIT = 1 << 30
+
+
+@contextlib.contextmanager
+def long_fields():
+    """Files edited by hand, or written before text columns were capped, may hold long fields. The
+    csv module reads them only with its field limit raised, which is process-wide: it is raised for
+    the duration of a read, so importing this module changes nothing."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, _FIELD_LIMIT))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
+@dataclass(frozen=True, eq=False)
+class ResultsTable:
+    """A results file as read: its header, its rows in file order (ours migrated to the current
+    columns), and where it was cut off, if it was."""
+
+    path: Path
+    header: tuple[str, ...]
+    rows: tuple[dict[str, str], ...]
+    version: int | None  # our column generation (1: before identity columns); None for the release's files
+    torn_line: int | None = None  # the line a torn last record started on (left out of `rows`)
+    folders: tuple[str, ...] = field(default=(), compare=False)  # the file's folders under its results root
+
+    @property
+    def ours(self) -> bool:
+        return self.version is not None
+
+    @cached_property
+    def latest(self) -> dict[str, dict[str, str]]:
+        """id -> its newest row: a rerun appends a new row for an item asked again."""
+        return {row["id"]: row for row in self.rows if row.get("id")}
+
+    @cached_property
+    def spec(self) -> RunSpec | None:
+        """What the file was asked under: its first row's identity columns, or (the release's files,
+        and ours from before the identity columns) what its folders say."""
+        first = self.rows[0] if self.rows else {}
+        if first.get("experiment") and first.get("model"):
+            return RunSpec.from_row(first)
+        found = RunSpec.from_path(self.folders)
+        if found is not None and first.get("method"):
+            found = found.replace(method=first["method"])
+        return found
+
+    def status(self, row: dict[str, str]) -> str:
+        return status_of(row)
+
+    def problems(self) -> list[str]:
+        """`record N (Q1) is 'ok' but ...` for every row of ours that cannot be trusted."""
+        if not self.ours:
+            return []
+        out = []
+        for n, row in enumerate(self.rows, start=2):
+            problem = check_row(row).problem
+            if problem:
+                out.append(f"record {n} ({row.get('id') or 'no id'}) {problem}")
+        return out
+
+
+def status_of(row: dict[str, str]) -> str:
+    """ok, unparsed or error: the one rule. Our rows say it in their `status`; a release row (no
+    status column) is ok when its answer parses over its own options."""
+    if "status" in row:
+        return row["status"] or "error"
+    keys = option_keys(row)
+    return "ok" if keys and parse_distribution(row.get("response") or "", keys).ok else "unparsed"
+
+
+def option_keys(row: dict[str, str]) -> list[str]:
+    """A row's option codes from its `choice_keys` column ("['1', '2']" -> ["1", "2"]), so rows of any
+    questionnaire, ours or the release's, are read over their own options (a literal, never run)."""
+    try:
+        keys = ast.literal_eval(row.get("choice_keys") or "[]")
+    except (ValueError, SyntaxError):
+        return []
+    return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
+
+
+def parse_records(text: str, newline_ends: bool = True) -> tuple[list[list[str]], int | None]:
+    """CSV records of `text` and the line a torn last record starts on (None if the text ends with a
+    whole record). Our files end every record with a newline (`newline_ends`), so a last record
+    without one was cut; the release's files make no such promise. Damage before the end is a
+    `csv.Error`, not a torn tail."""
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = end = 0  # the line the last record read starts on, and the line it ends on
+    try:
+        with long_fields():
+            for rec in reader:
+                records.append(rec)
+                start, end = end + 1, reader.line_num
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            raise csv.Error(f"line {reader.line_num}: {exc}") from None
+        return records, end + 1  # an unclosed quote at the end: the cut record was never yielded
+    if records and ((newline_ends and not text.endswith("\n"))
+                    or (len(records) > 1 and len(records[-1]) != len(records[0]))):
+        records.pop()
+        return records, start
+    return records, None
+
+
+def decode(path: Path, data: bytes) -> str:
+    """UTF-8 text of a results file; a multi-byte character cut at the very end is a torn tail."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(data) - 4:
+            raise UserError(f"{path} is not UTF-8 (byte {exc.start}); restore it or move it away") from None
+        return data[: exc.start].decode("utf-8")
+
+
+def read_table(path: Path, root: Path | None = None) -> ResultsTable:
+    """Read a results file; `root` (its results root) lets a file without identity columns say
+    what it is from its folders. A file that is not a results file is a one-line `UserError`."""
+    path = Path(path)
+    how = "rerun the probe for it (it resumes) or move it out of the results root"
+    text = decode(path, path.read_bytes())
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    ours = "status" in next(csv.reader([first_line]), [])  # our files: every record ends with a newline
+    try:
+        records, torn = parse_records(text, newline_ends=ours)
+    except csv.Error as exc:
+        raise UserError(f"{path} is not a results file (not CSV: {exc}); {how}") from None
+    header = tuple(records[0]) if records else ()
+    version = version_of(header) or (1 if header == STORE_COLUMNS else None)
+    if version is None and not set(NEEDED_COLUMNS) <= set(header) and header:
+        missing = [c for c in NEEDED_COLUMNS if c not in header]
+        raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {how}")
+    rows = []
+    for rec in records[1:]:
+        if len(rec) != len(header):
+            raise UserError(f"{path}: record {len(rows) + 2} has {len(rec)} fields, expected {len(header)}; "
+                            "fix or delete that row (its item will be asked again)")
+        row = dict(zip(header, rec))
+        rows.append(migrate(row, version) if version else row)
+    folders = PurePosixPath(path.relative_to(root)).parts[:-1] if root is not None else ()
+    return ResultsTable(path, header, tuple(rows), version, torn, folders)
+
+
+def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
+    """`read_table` for analysis: an empty, header-only, torn, damaged or mixed file is a one-line
+    `UserError` naming it (and the row), rather than scores computed from it."""
+    how = "rerun the probe for it (it resumes) or move it out of the results root"
+    table = read_table(path, root)
+    if not table.header:
+        raise UserError(f"{path} is empty; {how}")
+    if not table.rows:
+        raise UserError(f"{path} has a header but no rows; {how}")
+    if table.torn_line is not None:
+        raise UserError(f"{path}: the last row (line {table.torn_line}) is incomplete, cut off mid-row (a full disk "
+                        "or an interrupted copy); rerun the probing command that wrote it, which repairs the file "
+                        "and asks that item again")
+    problems = table.problems()
+    if problems:
+        raise UserError(f"{path}: {problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}, "
+                        "which the probe that wrote it never writes (a hand edit or a damaged file); fix or delete "
+                        "that row and rerun the probe, which asks its item again")
+    mixed = {c: sorted({r.get(c) or "" for r in table.rows}) for c in IDENTITY_COLUMNS
+             if c in table.header and c != "seed"}
+    mixed = {c: v for c, v in mixed.items() if len(v) > 1}
+    if mixed:
+        what = "; ".join(f"{c}: {', '.join(x or '(empty)' for x in v)}" for c, v in mixed.items())
+        raise UserError(f"{path} mixes conditions ({what}); keep one condition per file "
+                        "(move the rows of the others to their own --results-root)")
+    return table
+

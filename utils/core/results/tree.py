@@ -1,0 +1,97 @@
+"""Finding the results files under a results root, each with what it was asked under.
+
+    RQ1/<model>/results.csv                                 our runs and the release's
+    RQ2/<method>/<country>/[<var>=<group>/]<model>/results.csv
+    Discussion/sensitivity/<variant>/<model>/results.csv
+    Robustness/<any of the above>/<member>/<model>/...      `--perturb`
+    Repeats/<any of the above>/repeat-<r>/<model>/...       `--repeats`
+    runs/<NAME>/...                                         a named run (`--run-name`): left out
+
+`<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file of ours says what it is in its
+first row, wherever it lies; the release's files by their folders (`RunSpec.from_path`). A named
+run is a separate results root of its own: the analyses read it with `--run-name NAME`, and never
+walk into it from the root above, where it would be a second file for the same model and condition.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from utils.core.errors import UserError
+from utils.core.results.spec import RunSpec
+from utils.core.results.table import ResultsTable, long_fields, read_complete
+
+NAMED_RUNS = "runs"  # `<results-root>/runs/<NAME>`: a run given its own folder with --run-name
+
+
+@dataclass(frozen=True)
+class ResultsFile:
+    """A results file found under `root`, and its spec (read from its first row or its folders)."""
+
+    path: Path
+    spec: RunSpec
+    root: Path
+
+    def read(self) -> ResultsTable:
+        """The whole file, refused with one line if it is damaged, cut off or mixes conditions."""
+        return read_complete(self.path, self.root)
+
+
+def named_run(root: Path, name: str | None) -> Path:
+    """`root`, or `<root>/runs/<name>` for a run given its own folder with `--run-name NAME`."""
+    root = Path(root)
+    if not name:
+        return root
+    if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
+        raise UserError(f"--run-name {name!r} must be one folder name, e.g. verbalized-t07")
+    return root / NAMED_RUNS / name
+
+
+def _first_row(path: Path) -> dict[str, str]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh, long_fields():
+            return next(csv.DictReader(fh), None) or {}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}  # an unreadable file is described by its folders; reading it says what is wrong
+
+
+def describe(path: Path, root: Path) -> ResultsFile | None:
+    """A file's spec from its first row's identity columns when it has them, else from its folders."""
+    row = _first_row(path)
+    if row.get("experiment") and row.get("model"):
+        return ResultsFile(path, RunSpec.from_row(row), root)
+    spec = RunSpec.from_path(PurePosixPath(path.relative_to(root)).parts[:-1])
+    if spec is not None and row.get("method"):  # ours, from before the identity columns
+        spec = spec.replace(method=row["method"])
+    return None if spec is None else ResultsFile(path, spec, root)
+
+
+def find_results(root: Path) -> list[ResultsFile]:
+    """Every results file under `root` in the layout above, named runs left out."""
+    root = Path(root)
+    paths = [p for p in sorted(root.rglob("results.csv")) if p.relative_to(root).parts[0] != NAMED_RUNS]
+    return [f for f in (describe(p, root) for p in paths) if f is not None]
+
+
+def one_per_condition(files: list[ResultsFile], probe_method: str | None = None) -> list[ResultsFile]:
+    """Keep `probe_method`'s files (all when None); refuse two files for one model and condition
+    (`RunSpec.key`), which would be scored as one model twice."""
+    if probe_method:
+        found = sorted({f.spec.method for f in files})
+        files = [f for f in files if f.spec.method == probe_method]
+        if found and not files:
+            raise UserError(f"no results by probe method {probe_method} (found {', '.join(found)}); "
+                            "choose one of those with --probe-method")
+    seen: dict[tuple, ResultsFile] = {}
+    for f in files:
+        other = seen.setdefault(f.spec.key(), f)
+        if other is f:
+            continue
+        if other.spec.method != f.spec.method:
+            raise UserError(f"{f.spec.model} has {f.spec.experiment} results by more than one probe method "
+                            f"({other.spec.method}: {other.path}; {f.spec.method}: {f.path}); "
+                            "choose one with --probe-method")
+        raise UserError(f"two results files for {f.spec.model} in the same condition: {other.path} and {f.path}; "
+                        "move one out of the results root")
+    return files
