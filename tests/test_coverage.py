@@ -161,7 +161,7 @@ def test_probe_method_chooses_between_two_runs_of_one_model(tmp_path, capsys):
     res, out = tmp_path / "results", tmp_path / "out"
     human = write_human(tmp_path / "WV7.csv")
     write_ours(res / "RQ1" / "org" / "m1" / "results.csv", M1, "logprob")
-    write_ours(res / "runs" / "verbalized" / "results.csv", M2, "verbalized")  # same model, its own folder
+    write_ours(res / "verbalized" / "results.csv", M2, "verbalized")  # same model, its own folder
     argv = ["--human", str(human), "--results-root", str(res), "--out", str(out), "--formats", "png", "--n-boot", "10"]
     rc, _, err = call("rq1_country_level", argv, capsys)
     assert rc == 2 and err.count("\n") == 1

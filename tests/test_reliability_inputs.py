@@ -181,7 +181,7 @@ RESULTS = {
     "ok summing to 2": (_set(3, "distribution", '{"1": 1.5, "2": 0.5}'), "sums to 2"),
     "a negative share": (_set(1, "distribution", '{"1": 1.5, "2": -0.5}'), "not a JSON mapping"),
     "an empty id": (_set(4, "id", ""), "has no id"),
-    "non-UTF-8 bytes": (lambda d: d.replace(b"important", b"import\xe0nt", 1), "is not UTF-8"),
+    "non-UTF-8 bytes": (lambda d: d.replace(b"important", b"import\xe0nt", 1), "not a results file (not UTF-8"),
     "answered over other codes": (_set(1, "choice_keys", "['1', '2']"), "Q1 was answered over options"),
 }
 

@@ -138,7 +138,8 @@ def decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(data) - 4:
-            raise UserError(f"{path} is not UTF-8 (byte {exc.start}); restore it or move it away") from None
+            raise UserError(f"{path} is not a results file (not UTF-8 text, byte {exc.start}); restore it or "
+                            "move it away") from None
         return data[: exc.start].decode("utf-8")
 
 
