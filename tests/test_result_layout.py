@@ -41,7 +41,7 @@ def test_our_older_files_take_the_probe_method_from_the_method_column(tmp_path):
 def test_identity_columns_win_over_the_path(tmp_path):
     ident = {"experiment": "RQ2", "model": "org/m", "method": "logprob", "steering_method": "language_persona",
              "country": "Korea", "language": "Korean", "variant": "default"}
-    path = write(tmp_path / "runs" / "anything" / "results.csv", [row(**ident), row("Q2", **ident)])
+    path = write(tmp_path / "elsewhere" / "anything" / "results.csv", [row(**ident), row("Q2", **ident)])
     f = describe(path, tmp_path)
     assert f == ResultFile(path, "RQ2", "language_persona", "Korea", "org/m", "logprob", "Korean")
     sens = write(tmp_path / "RQ1" / "x" / "results.csv", [row(**ident | {"experiment": "sensitivity", "variant": "order",

@@ -7,7 +7,10 @@
     Robustness/RQ2/<method>/<country>/<member>/<model>/results.csv
                                                       -> ("RQ2", method, country, model), perturbation "order-3@0"
 
-`<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file whose rows carry the identity
+`<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). `runs/<NAME>/` directly under a root
+holds the named runs (`--run-name NAME`), each a root of its own in the same layout: a walk of the
+root leaves them out, so a run kept apart never joins the default analysis (`named_run` reads one).
+A file whose rows carry the identity
 columns (`IDENTITY_COLUMNS`, written by our runs) is described by its first row, wherever it lies;
 the path is the source of identity only for files without them (the original release's). Either
 way it is read once here, so no other code splits file names.
@@ -27,6 +30,7 @@ IDENTITY_COLUMNS = ("experiment", "model", "method", "steering_method", "country
                     "temperature", "max_new_tokens", "samples", "group_var", "group", "protocol", "release_commit",
                     "perturb_family", "perturb_index", "perturb_seed", "repeat")
 NEEDED_COLUMNS = ("id", "choice_keys", "response")
+RUNS_FOLDER = "runs"  # <root>/runs/<NAME>: the named runs, each a results root of its own
 
 
 @dataclass(frozen=True)
@@ -96,9 +100,27 @@ def _from_path(path: Path, root: Path) -> ResultFile | None:
     return None
 
 
+def named_run(root: Path, name: str) -> Path:
+    """`<root>/runs/<name>`: where `--run-name NAME` keeps a run apart, and where an analysis given
+    the same `--run-name` reads it.
+
+    >>> named_run(Path("results"), "t07")
+    PosixPath('results/runs/t07')
+    """
+    if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
+        raise UserError(f"--run-name {name!r} must be one folder name, e.g. verbalized-t07")
+    return Path(root) / RUNS_FOLDER / name
+
+
+def result_paths(root: Path) -> list[Path]:
+    """Every `results.csv` under `root` but those of the named runs (`<root>/runs/<NAME>/...`)."""
+    root = Path(root)
+    return [p for p in sorted(root.rglob("results.csv")) if p.relative_to(root).parts[0] != RUNS_FOLDER]
+
+
 def find_result_files(root: Path) -> list[ResultFile]:
     root = Path(root)
-    found = (describe(p, root) for p in sorted(root.rglob("results.csv")))
+    found = (describe(p, root) for p in result_paths(root))
     return [f for f in found if f is not None]
 
 

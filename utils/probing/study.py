@@ -17,6 +17,7 @@ from utils.core.errors import UserError
 from utils.core.groups import load_group_vars, parse_group
 from utils.core.paths import model_folder, results_dir
 from utils.core.records import Prober
+from utils.core.result_layout import named_run
 from utils.probing.config import ProbeConfig
 from utils.probing.conditions import (
     Condition,
@@ -157,14 +158,9 @@ class Planned:
 
 def results_root(config: ProbeConfig) -> Path:
     """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
-    in the paper's layout inside; point the analysis's --results-root at it)."""
+    in the paper's layout inside; the analyses read it with the same --run-name NAME)."""
     root = Path(config.results_root)
-    name = config.run_name
-    if not name:
-        return root
-    if name in (".", "..") or "/" in name or "\\" in name or not name.strip():
-        raise UserError(f"--run-name {name!r} must be one folder name, e.g. verbalized-t07")
-    return root / "runs" / name
+    return named_run(root, config.run_name) if config.run_name else root
 
 
 def check_destination(config: ProbeConfig, model_name: str) -> Path:
@@ -199,7 +195,8 @@ def check_identity(store: ResultStore, identity: RunIdentity, cond: Condition) -
     conflict = identity_conflict(store.rows, identity, prompts)
     if conflict:
         raise UserError(f"{store.path} holds rows asked otherwise ({conflict}); nothing was changed. "
-                        "Give this run its own folder with --run-name NAME, or another --results-root")
+                        "Give this run its own folder with --run-name NAME (analyse it with show_results/*.py "
+                        "--run-name NAME), or another --results-root")
 
 
 def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[], Prober],
