@@ -19,6 +19,7 @@ items all of the model's methods answered (utils/analysis/elicitation.py):
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -91,13 +92,17 @@ def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, syntheti
     return save(fig, out, "elicitation")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--compare", type=Path, nargs="+", default=None, metavar="ROOT",
                     help="results roots to read together, e.g. one per probe method (default: --results-root)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     roots = list(cfg.extra["compare"] or [])
     if not roots or cfg.results_root != RESULTS_DIR:
         roots.insert(0, cfg.results_root)

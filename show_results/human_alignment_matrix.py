@@ -13,6 +13,7 @@ or another model on exactly the items both answered.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -97,12 +98,16 @@ def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Output
     return save(fig, out, stem)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--countries", default=",".join(map(str, COUNTRIES_12)),
                     help="WVS codes of the small version (default: the study's 12)")
     ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         return report_written(paper_compat_scripts.human_alignment_matrix(
             cfg, cfg.extra["countries"], cfg.extra["no_models"]))

@@ -28,6 +28,7 @@ model's prompts are scored on the items all of them answered (per country). Writ
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -198,11 +199,15 @@ def write_summary(summary: pd.DataFrame, out: Output, caption: str) -> list[Path
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000; 0: none)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:
         raise UserError("robustness.py has no --paper-compat: the paper ran no perturbations")
     sc = load_scoring(cfg)

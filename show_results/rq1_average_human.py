@@ -15,6 +15,7 @@ arithmetic (utils/analysis/paper_compat_rq1.py) and the files end in _paper_comp
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -70,11 +71,15 @@ def plot(df: pd.DataFrame, summary: pd.DataFrame, tau: float, synthetic: bool, o
     return save(fig, out, stem)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--tau", type=float, default=avg.TAU,
                     help=f"margin around the average human's score (default {avg.TAU}, the paper's)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.extra["tau"] < 0:
         ap.error("--tau is a margin of alignment score, at least 0")
     if cfg.paper_compat:

@@ -15,6 +15,7 @@ model, the share of countries closest to each group, with the gap written beside
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -84,12 +85,16 @@ def plot(summary: pd.DataFrame, per_group: pd.DataFrame, synthetic: bool, out: O
     return save(fig, out, "rq1_groups")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     add_by(ap, "comma-separated group variables to compare (default: every one the table has)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the countries (default 1000)")
     ap.add_argument("--n-perm", type=int, default=2000, help="label shuffles of the permutation test (default 2000)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:
         raise UserError("rq1_groups.py has no --paper-compat form: the paper had no respondent groups")
     found = table_groups(read_long_table(cfg.human, None)[0])

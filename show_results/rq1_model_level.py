@@ -16,6 +16,7 @@ rq1_model_level.png/.pdf.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -166,12 +167,16 @@ def plot(df: pd.DataFrame, drawn: dict, synthetic: bool, out: Output) -> list[Pa
     return save(fig, out, "rq1_model_level")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         if cfg.extra["bootstrap"] != "items":
             raise UserError("--paper-compat reproduces the paper's arithmetic and cannot be combined with "

@@ -12,6 +12,7 @@ is how many, `n_items_answered` the variant's own), so a delta compares prompts,
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -113,8 +114,12 @@ def plot(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     return save(fig, out, "sensitivity")
 
 
+def build_parser() -> argparse.ArgumentParser:
+    return parser(__doc__.splitlines()[0])
+
+
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(parser(__doc__.splitlines()[0]), argv)
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         return report_written(paper_compat_scripts.sensitivity(cfg))
     sc = load_scoring(cfg)

@@ -81,6 +81,21 @@ def test_api_script_against_local_server(tmp_path, server):
     assert "sk-canary-123" not in proc.stdout + proc.stderr
 
 
+def test_a_base_url_without_scheme_is_refused_at_once_with_the_url_meant(tmp_path, server):
+    """`127.0.0.1:PORT` would be retried for ~43 s per item; it is one line before anything is
+    sent, and the URL it suggests is the one that works."""
+    bare = server.base_url.removeprefix("http://").removesuffix("/v1")
+    started = time.monotonic()
+    proc = run(API, "--base_url", bare, "--model_name_or_path", "m", "--limit", "2", "--results-root", str(tmp_path),
+               "--quiet", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"did you mean {server.base_url}?" in proc.stderr and time.monotonic() - started < 30
+    assert server.requests == [] and not (tmp_path / "RQ1").exists()
+    proc = run(API, "--base_url", server.base_url, "--model_name_or_path", "m", "--limit", "2",
+               "--results-root", str(tmp_path), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0 and len(server.requests) == 2, proc.stderr
+
+
 def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     """Kill the API run with SIGKILL several times; the restarted run ends with 145 unique ids,
     and every row that was on disk before a kill is still there unchanged."""

@@ -22,6 +22,7 @@ from utils.core.logs import log_to_stderr
 from utils.core.paths import RESULTS_DIR
 from utils.core.records import Prober
 from utils.core.secrets import redact
+from utils.probing.base_url import check_base_url
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.prompts import METHODS
 from utils.probing.sampling import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
@@ -41,6 +42,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def base_url(text: str) -> str:
+    """argparse type for `--base_url`: a URL with http:// or https:// (utils/probing/base_url.py)."""
+    try:
+        return check_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def non_negative_float(text: str) -> float:
@@ -199,8 +208,8 @@ def api_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
     p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized",
                       experiment)
     p.add_argument("--model_name_or_path", required=True, help="model name as the server knows it, e.g. gpt-4o, deepseek-chat")
-    p.add_argument("--base_url", default=None,
-                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
+    p.add_argument("--base_url", default=None, type=base_url,
+                   help="OpenAI-compatible endpoint with http:// or https://, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
     p.add_argument("--api-key-env", default=None,
                    help="environment variable holding the key (default OPENAI_API_KEY, DEEPSEEK_API_KEY for deepseek-*)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of 429/5xx/timeouts per request (default 6)")
