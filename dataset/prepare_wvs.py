@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.core.groups import GroupVar, load_group_vars, parse_group_vars  # noqa: E402
 from utils.analysis.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402

@@ -23,10 +23,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import elicitation, metrics, resample  # noqa: E402
 from utils.analysis.answers import load_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.analysis.answer_rows import position_map, questionnaire_codes, read_row  # noqa: E402
 from utils.analysis.flags import add_run_name, results_root_of, run  # noqa: E402
 from utils.analysis.paper_compat import release_translation_gaps  # noqa: E402

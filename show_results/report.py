@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.analysis.flags import FIGURES_DIR, HUMAN_DIR, add_run_name, results_root_of, run  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.paths import RESULTS_DIR, output_file, output_folder  # noqa: E402

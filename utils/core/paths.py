@@ -88,10 +88,12 @@ def output_folder(path: str | Path, flag: str = "--out") -> Path:
     if path.suffix.lower() in FILE_SUFFIXES:
         raise UserError(f"{flag} {path} is a file name, but {flag} is the folder this script writes its PNG, PDF "
                         f"and CSV files into; give a folder, e.g. {flag} {path.with_suffix('')}")
-    blocker = _file_in_the_way(path.expanduser().absolute())
+    full = path.expanduser().absolute()
+    blocker = _file_in_the_way(full)
     if blocker is not None:
-        raise UserError(f"{flag} {shown(path)}: {blocker} is a file, but {flag} is the folder this script writes "
-                        "its files into; give a folder that is not a file")
+        where = f"{shown(path)} is" if blocker == full else f"{shown(path)}: {blocker} is"
+        raise UserError(f"{flag} {where} a file, but {flag} is the folder this script writes its files into; "
+                        "give a folder")
     return path
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser, choice_of
 from utils.core.logs import log_to_stderr
+from utils.core.missing_packages import missing_package
 from utils.core.paths import RESULTS_DIR
 from utils.core.records import Prober
 from utils.core.secrets import redact
@@ -160,8 +161,9 @@ def with_protocol(flags: dict, argv: list[str] | None) -> dict:
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
-    """Print a UserError as one line (exit 2) instead of a traceback; any other exception as
-    its traceback with secrets redacted (exit 1)."""
+    """Print a UserError as one line (exit 2) instead of a traceback; a missing package as one
+    line naming the install command (exit 1); any other exception as its traceback with secrets
+    redacted (exit 1)."""
     def wrapped(argv: list[str] | None = None, **kwargs) -> int:
         previous = _stop_on_sigterm()
         try:
@@ -174,7 +176,11 @@ def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
             print(f"{'stopped by SIGTERM' if by else 'interrupted'}: finished rows are saved; "
                   "rerun the same command to resume", file=sys.stderr)
             return 128 + signal.SIGTERM if by else 130
-        except Exception:  # noqa: BLE001 - shown in full, only with the key taken out
+        except Exception as exc:  # noqa: BLE001 - shown in full, only with the key taken out
+            missing = missing_package(exc)  # torch or openai, imported when the model is made
+            if missing:
+                print(f"error: {missing}", file=sys.stderr)
+                return 1
             print(redact(traceback.format_exc()), end="", file=sys.stderr)
             print("finished rows are saved; rerun the same command to resume", file=sys.stderr)
             return 1

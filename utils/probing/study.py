@@ -15,7 +15,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.groups import load_group_vars, parse_group
-from utils.core.paths import model_folder, results_dir
+from utils.core.paths import model_folder, not_found, results_dir
 from utils.core.records import Prober
 from utils.core.result_layout import named_run
 from utils.probing.config import ProbeConfig
@@ -93,7 +93,7 @@ def selected_conditions(config: ProbeConfig) -> list[Condition]:
                                 config)
         groups = parse_groups(config.group)
         if config.human is not None and not Path(config.human).is_file():
-            raise UserError(f"--human {config.human} not found; prepare it with dataset/prepare_wvs.py --groups ...")
+            raise UserError(f"{not_found(config.human, '--human')}; prepare it with dataset/prepare_wvs.py --groups ...")
         return with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
                              for g in groups for m in methods for c in countries], config)
     if config.variant:

@@ -31,6 +31,7 @@ from typing import Any
 from utils.core.groups import load_group_vars, parse_group, parse_group_vars
 from utils.core.errors import UserError
 from utils.core.flag_parser import suggest
+from utils.core.paths import not_found, repo_hint
 from utils.probing.base_url import check_base_url
 from utils.probing.conditions import (
     paper_steering_methods,
@@ -122,7 +123,8 @@ def load_study(path: Path) -> Study:
     """Read and check a study file; any problem is a `UserError` naming the file and the key."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"study file {path} not found; see configs/demo.toml for an example")
+        raise UserError(not_found(path, "study file") if repo_hint(path) else
+                        f"{not_found(path, 'study file')}; see configs/demo.toml for an example")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
