@@ -68,9 +68,11 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
     p = OneLineParser(description=description)
     if experiment == "RQ2":
         p.add_argument("--country", default="all",
-                       help=f"steering target: {', '.join(steering_countries())} or all (default all)")
+                       help=f"steering target(s), comma-separated, in any case: {', '.join(steering_countries())}; "
+                            "or all (default all)")
         p.add_argument("--steering_method", default="all",
-                       help=f"{', '.join(steering_methods())}, or all: the paper's five (default all)")
+                       help=f"comma-separated, in any case: {', '.join(steering_methods())}; or all: the paper's five "
+                            "(default all)")
         p.add_argument("--group", action="append", default=None, metavar="VAR=LABEL",
                        help="steer toward a respondent group inside the country, e.g. age=18-29 (groups in "
                             "inputs/groups/groups.json); repeat for several, each its own condition and folder; "
@@ -107,7 +109,7 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                    help="give this run its own folder, <results-root>/runs/NAME (in the paper's layout inside), "
                         "e.g. to keep a run with other settings apart from the default one")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N items (a quick look)")
-    p.add_argument("--ids", default=None, help="comma-separated item ids to ask, e.g. Q1,Q2")
+    p.add_argument("--ids", default=None, help="comma-separated item ids to ask, in any case, e.g. Q1,Q2")
     p.add_argument("--dry-run", type=Path, default=None, metavar="FILE",
                    help="write the rendered prompts to FILE as JSONL and exit; loads and calls no model")
     p.add_argument("--max-attempts", type=positive_int, default=3,

@@ -42,13 +42,13 @@ from utils.probing.runner import run_requests
 
 
 def select_items(items, limit: int | None, ids: str | None):
-    if ids:
-        wanted = [i.strip() for i in ids.split(",") if i.strip()]
-        known = {it.id for it in items}
+    if ids:  # in any case: q1 is Q1
+        wanted = [i.strip().upper() for i in ids.split(",") if i.strip()]
+        known = {it.id.upper() for it in items}
         unknown = [i for i in wanted if i not in known]
         if unknown:
             raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
-        items = [it for it in items if it.id in set(wanted)]
+        items = [it for it in items if it.id.upper() in set(wanted)]
     if limit is not None:
         if limit < 1:
             raise UserError("--limit must be at least 1")
