@@ -213,11 +213,12 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
               f"under {results_root(config)}; no model was loaded")
         return 0
     prober: Prober | None = None
-    bad = 0
+    bad = asked = accepted = 0
     for plan in plans:
         cond, out_dir = plan.cond, plan.out_dir
         if not plan.pending:
             print(f"{'/'.join(cond.folder)}: nothing left to do ({len(cond.requests)} items already ok)")
+            accepted += len(cond.requests)
             continue
         started = time.monotonic()
         with ResultStore(out_dir / "results.csv") as store:
@@ -238,6 +239,16 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
                 write_run_meta(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
+        asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
         print(f"{'/'.join(cond.folder)}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    if config.protocol == "release" and asked and not accepted:
+        print(release_rejected_all(asked))
     return 0 if bad == 0 else 1
+
+
+def release_rejected_all(asked: int) -> str:
+    """Why a `--protocol release` run can end with nothing ok: the model wrote no distribution."""
+    return (f"0 of {asked} answers were accepted by the release's rule: its prompts ask the model to write out a "
+            "distribution (e.g. {'1': '30%', ...}), which this model did not (the bundled 135M model writes none); "
+            "use a larger model, or ask our way with --protocol ours --method logprob")
 
