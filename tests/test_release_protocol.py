@@ -627,8 +627,9 @@ def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
 
 
 def test_a_model_that_writes_no_distribution_is_told_why_nothing_was_accepted(tmp_path):
-    """The bundled 135M model answers the release's prompts without a distribution; here a server
-    that answers one option code, as it does. The run ends with one line saying why 0 are ok."""
+    """The bundled 135M model answers the release's prompts with no distribution (it lists the
+    options back); here a server that answers one option code, no distribution either. The run
+    ends with one line saying why 0 are ok."""
     from openai_server import FakeOpenAIServer
 
     with FakeOpenAIServer(pick_one=True) as srv:
