@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.probing.cli import main_guard  # noqa: E402

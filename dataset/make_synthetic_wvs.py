@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
 from utils.analysis.wave_map import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402

@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.core.groups import GroupVar, load_group_vars, parse_group_vars  # noqa: E402
 from utils.analysis.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
 from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
@@ -65,6 +68,9 @@ def prepare(args) -> Path:
     weight_col = None if weight_col.lower() == "none" else weight_col
     specs = wave_items(args.wave, load_questionnaire(questionnaire_path("English")), load_wave_map())
     available = {c.upper() for c in file_columns(args.input)}
+    wrong = wrong_file(args, available, country_col, specs)
+    if wrong:  # said before the weight, whose suggestion (--weight-column none) would only lead here
+        raise UserError(wrong)
     if weight_col and weight_col.upper() not in available:
         raise UserError(f"{args.input} has no weight column {weight_col}; name it with --weight-column, "
                         "or pass --weight-column none to count respondents only")
@@ -93,6 +99,29 @@ def prepare(args) -> Path:
     print(f"wave {args.wave}: {meta['countries']} countries, {meta['respondents']} respondents, {len(specs)} items, "
           f"{meta['valid_share']:.1%} valid answers{' (synthetic data)' if synthetic else ''}")
     return output
+
+
+def wrong_file(args, available: set[str], country_col: str, specs) -> str | None:
+    """What the file is when it lacks this wave's country or item columns (a prepared long table,
+    another wave's file), with the flag that then works; None when the columns are there."""
+    lacking = [s.variable for s in specs if s.variable.upper() not in available]
+    if not lacking and country_col.upper() in available:
+        return None
+    if {"COUNTRY_CODE", "ITEM_ID", "OPTION"} <= available:
+        return (f"{args.input} is a prepared long table already (one row per country, item and answer), not WVS "
+                f"microdata; pass it to the analyses as --human {args.input}")
+    questionnaire, wave_map = load_questionnaire(questionnaire_path("English")), load_wave_map()
+    for wave in sorted(set(WAVE_COLUMNS) - {args.wave}):
+        theirs = [s.variable for s in wave_items(wave, questionnaire, wave_map)]
+        present = sum(v.upper() in available for v in theirs)
+        if WAVE_COLUMNS[wave][0] in available and present >= 0.9 * len(theirs):
+            return (f"{args.input} is a wave {wave} file ({WAVE_COLUMNS[wave][0]} and {present} of the {len(theirs)} "
+                    f"wave {wave} item columns are there), not wave {args.wave}; pass --wave {wave}")
+    if not lacking:
+        return f"{args.input} has no country column {country_col}; name it with --country-column"
+    more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+    return (f"{args.input} has no column {', '.join(lacking[:5])}{more} of the {len(specs)} item columns of wave "
+            f"{args.wave}; is it that wave's WVS microdata file (from worldvaluessurvey.org)?")
 
 
 def group_columns(args, available: set[str]) -> list[tuple[GroupVar, str]]:

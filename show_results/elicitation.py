@@ -19,13 +19,16 @@ items all of the model's methods answered (utils/analysis/elicitation.py):
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import elicitation, metrics, resample  # noqa: E402
 from utils.analysis.answers import load_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -91,13 +94,17 @@ def plot(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, syntheti
     return save(fig, out, "elicitation")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--compare", type=Path, nargs="+", default=None, metavar="ROOT",
                     help="results roots to read together, e.g. one per probe method (default: --results-root)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     roots = list(cfg.extra["compare"] or [])
     if not roots or cfg.results_root != RESULTS_DIR:
         roots.insert(0, cfg.results_root)

@@ -13,15 +13,18 @@ or another model on exactly the items both answered.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.cluster.hierarchy import leaves_list, linkage  # noqa: E402
+from scipy.spatial.distance import squareform  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -97,12 +100,16 @@ def plot(df: pd.DataFrame, stem: str, heading: str, synthetic: bool, out: Output
     return save(fig, out, stem)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--countries", default=",".join(map(str, COUNTRIES_12)),
                     help="WVS codes of the small version (default: the study's 12)")
     ap.add_argument("--no-models", action="store_true", help="countries only (no RQ1 results needed)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         return report_written(paper_compat_scripts.human_alignment_matrix(
             cfg, cfg.extra["countries"], cfg.extra["no_models"]))

@@ -15,17 +15,21 @@ perturbation (`order-3@0` for a file asked under `--perturb`, RQ1 or an RQ2 cell
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.analysis.answer_rows import position_map, questionnaire_codes, read_row  # noqa: E402
-from utils.analysis.flags import run  # noqa: E402
+from utils.analysis.flags import add_run_name, results_root_of, run  # noqa: E402
 from utils.analysis.paper_compat import release_translation_gaps  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
-from utils.core.paths import REPO_ROOT, RESULTS_DIR  # noqa: E402
+from utils.core.paths import REPO_ROOT, RESULTS_DIR, output_file, shown  # noqa: E402
 from utils.core.results.table import option_keys  # noqa: E402
 from utils.core.results.tree import find_results  # noqa: E402
 
@@ -38,20 +42,28 @@ def number(p: float) -> str:
     return f"{p:.12g}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = FlagParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="root in the paper's layout (default: results/)")
+    ap.add_argument("--results-root", type=Path, default=RESULTS_DIR,
+                    help="root in the paper's layout (default: results/); the named runs in its runs/ folder are left out")
+    add_run_name(ap)
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "figures" / "parse_report.csv",
-                    help="tidy CSV to write (default: figures/parse_report.csv)")
+                    help="the CSV FILE to write (default: figures/parse_report.csv); unlike the figure scripts' "
+                         "--out, which is a folder")
     ap.add_argument("--tolerance", type=float, default=25.0, help="percentage points a sum may be off 100")
     ap.add_argument("--questions-dir", type=Path, default=None,
                     help="folder of WV7_English.jsonl, whose codes renumbered options are mapped onto "
                          "(default dataset/questions)")
-    args = ap.parse_args(argv)
-    root = Path(args.results_root)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    output_file(args.out, "parse_report.csv")
+    root = results_root_of(args.results_root, args.run_name)
     files = find_results(root) if root.is_dir() else []
     if not files:
-        raise UserError(f"no results.csv under {root} in the RQ1/RQ2/Discussion layout; "
+        raise UserError(f"no results.csv under {shown(root)} in the RQ1/RQ2/Discussion layout; "
                         "run code/RQ1/prob_by_llm.py (or prob_by_api.py) first")
     codes = questionnaire_codes(args.questions_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,22 +17,35 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis.flags import FIGURES_DIR, HUMAN_DIR, run  # noqa: E402
-from utils.core.paths import RESULTS_DIR  # noqa: E402
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+from utils.analysis.flags import FIGURES_DIR, HUMAN_DIR, add_run_name, results_root_of, run  # noqa: E402
+from utils.core.flag_parser import FlagParser  # noqa: E402
+from utils.core.paths import RESULTS_DIR, output_file, output_folder  # noqa: E402
 from utils.report.build import write_report  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results-root", type=Path, default=RESULTS_DIR, help="results tree (default results/)")
+    add_run_name(ap)
     ap.add_argument("--figures", type=Path, default=FIGURES_DIR,
-                    help="folder the show_results scripts wrote to (default figures/); searched recursively")
+                    help="the FOLDER the show_results scripts wrote to (default figures/); searched recursively")
     ap.add_argument("--human", type=Path, nargs="*", default=[HUMAN_DIR / "WV7.csv"],
                     help="the prepared human table(s) scored against (their .meta.json says if synthetic)")
-    ap.add_argument("--out", type=Path, default=None, help="HTML file to write (default <figures>/report.html)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="the HTML FILE to write (default <figures>/report.html); unlike the figure scripts' --out, "
+                         "a file")
     ap.add_argument("--title", default="Global opinion alignment: study report", help="page title")
-    args = ap.parse_args(argv)
-    out = write_report(args.results_root, args.figures, args.human, args.out or args.figures / "report.html",
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    results_root = results_root_of(args.results_root, args.run_name)
+    figures = output_folder(args.figures, "--figures")
+    out = write_report(results_root, figures, args.human, output_file(args.out or figures / "report.html", "report.html"),
                        args.title)
     print(f"wrote {out}")
     return 0

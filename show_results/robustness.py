@@ -28,13 +28,16 @@ model's prompts are scored on the items all of them answered (per country). Writ
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, resample  # noqa: E402
 from utils.analysis import robustness as rb  # noqa: E402
 from utils.analysis.answers import short_name  # noqa: E402
@@ -198,11 +201,15 @@ def write_summary(summary: pd.DataFrame, out: Output, caption: str) -> list[Path
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals (default 1000; 0: none)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:
         raise UserError("robustness.py has no --paper-compat: the paper ran no perturbations")
     sc = load_scoring(cfg)

@@ -15,13 +15,16 @@ arithmetic (utils/analysis/paper_compat_rq1.py) and the files end in _paper_comp
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import average_human as avg  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.config import AnalysisConfig  # noqa: E402
@@ -70,11 +73,15 @@ def plot(df: pd.DataFrame, summary: pd.DataFrame, tau: float, synthetic: bool, o
     return save(fig, out, stem)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--tau", type=float, default=avg.TAU,
                     help=f"margin around the average human's score (default {avg.TAU}, the paper's)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.extra["tau"] < 0:
         ap.error("--tau is a margin of alignment score, at least 0")
     if cfg.paper_compat:

@@ -20,13 +20,16 @@ rq1_country_all. Across countries: show_results/rq1_groups.py (docs/groups.md).
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts, resample  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -152,14 +155,18 @@ def plot_groups(groups: pd.DataFrame, countries: pd.DataFrame, by: str, syntheti
     return save(fig, out, "rq1_group_scores")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--top", type=int, default=6, help="countries shown at each end in the main figure (default 6)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
     resample.add_argument(ap)
     add_by(ap, "also score each group of GROUPVAR in every country: rq1_group_scores.csv and its figure")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         if cfg.extra["bootstrap"] != "items":
             raise UserError("--paper-compat reproduces the paper's arithmetic and cannot be combined with --bootstrap respondents")

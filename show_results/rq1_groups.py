@@ -15,13 +15,16 @@ model, the share of countries closest to each group, with the gap written beside
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import add_by, parse_args, parser, report_written, run  # noqa: E402
@@ -84,12 +87,16 @@ def plot(summary: pd.DataFrame, per_group: pd.DataFrame, synthetic: bool, out: O
     return save(fig, out, "rq1_groups")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     add_by(ap, "comma-separated group variables to compare (default: every one the table has)")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the countries (default 1000)")
     ap.add_argument("--n-perm", type=int, default=2000, help="label shuffles of the permutation test (default 2000)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:
         raise UserError("rq1_groups.py has no --paper-compat form: the paper had no respondent groups")
     found = table_groups(read_long_table(cfg.human, None)[0])

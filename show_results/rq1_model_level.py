@@ -16,13 +16,16 @@ rq1_model_level.png/.pdf.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts, resample  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -166,12 +169,16 @@ def plot(df: pd.DataFrame, drawn: dict, synthetic: bool, out: Output) -> list[Pa
     return save(fig, out, "rq1_model_level")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the items (default 1000)")
     ap.add_argument("--repeats", type=int, default=10, help="random splits for the human ceiling (default 10)")
     resample.add_argument(ap)
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         if cfg.extra["bootstrap"] != "items":
             raise UserError("--paper-compat reproduces the paper's arithmetic and cannot be combined with "

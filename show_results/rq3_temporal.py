@@ -21,13 +21,16 @@ the model in Wave 7" to rq3_temporal.csv and the figure.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.average_human import TAU  # noqa: E402
@@ -98,7 +101,7 @@ def plot(summary: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     return save(fig, out, "rq3_temporal")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0], human_default=None)
     ap.add_argument("--human", type=Path, nargs="+", default=[HUMAN_DIR / f"WV{w}.csv" for w in WAVES],
                     help="prepared tables of the waves (default dataset/human/WV5.csv WV6.csv WV7.csv); "
@@ -108,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                          "(appropriately or over-aligned, at least the average human's score minus --tau; the "
                          "paper's Table 8), writing rq3_selected_countries.csv; all: no selection (default)")
     ap.add_argument("--tau", type=float, default=TAU, help=f"margin for --select aligned (default {TAU})")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     mapping = load_wave_map()
     selected, sel_files = select_countries(cfg, cfg.human_paths(), cfg.extra["tau"]) if cfg.extra["select"] == "aligned" else (None, [])
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)

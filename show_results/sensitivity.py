@@ -12,14 +12,17 @@ is how many, `n_items_answered` the variant's own), so a delta compares prompts,
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from scipy.stats import spearmanr
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -113,8 +116,12 @@ def plot(df: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]:
     return save(fig, out, "sensitivity")
 
 
+def build_parser() -> argparse.ArgumentParser:
+    return parser(__doc__.splitlines()[0])
+
+
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(parser(__doc__.splitlines()[0]), argv)
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         return report_written(paper_compat_scripts.sensitivity(cfg))
     sc = load_scoring(cfg)

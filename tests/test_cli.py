@@ -66,6 +66,26 @@ def test_unknown_item_id_is_one_line(tmp_path):
     assert proc.returncode == 2 and "Q999" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_item_ids_are_matched_without_case(tmp_path):
+    out = tmp_path / "p.jsonl"
+    proc = run(LLM, "--dry-run", str(out), "--ids", "q1,Q57,q119", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["Q1", "Q57", "Q119"]
+
+
+def test_rq2_takes_lists_of_countries_and_steering_methods_in_order(tmp_path):
+    out = tmp_path / "p.jsonl"
+    proc = run(ROOT / "code" / "RQ2" / "prob_by_llm.py", "--dry-run", str(out), "--ids", "Q1",
+               "--country", "korea, Japan", "--steering_method", "persona,LANGUAGE", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["steering_method"], r["country"]) for r in rows] == [
+        ("persona", "Korea"), ("persona", "Japan"), ("language", "Korea"), ("language", "Japan")]
+    proc = run(ROOT / "code" / "RQ2" / "prob_by_llm.py", "--dry-run", str(out), "--country", "Japan,Japn", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "unknown country 'Japn' (did you mean Japan?)" in proc.stderr
+
+
 def test_api_script_against_local_server(tmp_path, server):
     proc = run(API, "--base_url", server.base_url, "--model_name_or_path", "org/test-model", "--limit", "5",
                "--results-root", str(tmp_path), "--quiet", env={"OPENAI_API_KEY": "sk-canary-123"}, cwd=tmp_path)
@@ -79,6 +99,21 @@ def test_api_script_against_local_server(tmp_path, server):
     for path in folder.iterdir():  # the key is used, never stored
         assert "sk-canary-123" not in path.read_text()
     assert "sk-canary-123" not in proc.stdout + proc.stderr
+
+
+def test_a_base_url_without_scheme_is_refused_at_once_with_the_url_meant(tmp_path, server):
+    """`127.0.0.1:PORT` would be retried for ~43 s per item; it is one line before anything is
+    sent, and the URL it suggests is the one that works."""
+    bare = server.base_url.removeprefix("http://").removesuffix("/v1")
+    started = time.monotonic()
+    proc = run(API, "--base_url", bare, "--model_name_or_path", "m", "--limit", "2", "--results-root", str(tmp_path),
+               "--quiet", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"did you mean {server.base_url}?" in proc.stderr and time.monotonic() - started < 30
+    assert server.requests == [] and not (tmp_path / "RQ1").exists()
+    proc = run(API, "--base_url", server.base_url, "--model_name_or_path", "m", "--limit", "2",
+               "--results-root", str(tmp_path), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0 and len(server.requests) == 2, proc.stderr
 
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path):

@@ -132,11 +132,31 @@ def test_count_codes_matches_python_counter():
 
 
 @pytest.mark.parametrize("drop, message", [("Q5", "no column Q5"), ("W_WEIGHT", "--weight-column none"),
-                                            ("B_COUNTRY", "no column B_COUNTRY")])
+                                            ("B_COUNTRY", "no country column B_COUNTRY; name it with --country-column")])
 def test_missing_column_is_one_line(tmp_path, capsys, drop, message):
     rc, _ = run_prepare(tmp_path, microdata(7).drop(columns=[drop]))
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("wave, given", [(6, 7), (7, 6), (6, 5)])
+def test_another_waves_file_is_named_and_the_suggested_wave_works(tmp_path, capsys, wave, given):
+    """Not `--weight-column none` (the wrong file has no weight of that name either), which would
+    only lead to a second error: the wave the file is, which then works."""
+    rc, _ = run_prepare(tmp_path, microdata(wave), wave=given)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"is a wave {wave} file" in err and f"pass --wave {wave}" in err, err
+    assert "--weight-column" not in err
+    rc, _ = run_prepare(tmp_path, microdata(wave), wave=wave)
+    assert rc == 0
+
+
+def test_a_prepared_table_given_as_input_is_named(tmp_path, capsys):
+    rc, out = run_prepare(tmp_path, microdata(7))
+    assert rc == 0
+    assert prepare_wvs.main(["--wave", "7", "--input", str(out), "--output", str(tmp_path / "again.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "is a prepared long table already" in err and f"--human {out}" in err and err.count("\n") == 1
 
 
 def test_no_weights_mode(tmp_path):

@@ -627,3 +627,18 @@ def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
         load_answers(path, [it.id for it in items], [it.order for it in items], AnswerPolicy())
     assert "132/144 items scored (100.0% of the 132 the release's translation has); left out: 12 not in the " \
            "release's translation (Q83, Q84" in caplog.text
+
+
+def test_a_model_that_writes_no_distribution_is_told_why_nothing_was_accepted(tmp_path):
+    """The bundled 135M model answers the release's prompts with no distribution (it lists the
+    options back); here a server that answers one option code, no distribution either. The run
+    ends with one line saying why 0 are ok."""
+    from openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer(pick_one=True) as srv:
+        proc = run_script("code/RQ1/prob_by_api.py", "--protocol", "release", "--release-dir", str(REFERENCE),
+                          "--base_url", srv.base_url, "--model_name_or_path", "m", "--results-root", str(tmp_path),
+                          "--quiet", "--limit", "2", "--max-attempts", "1")
+    assert proc.returncode == 1 and len(srv.requests) == 2, proc.stderr
+    assert "0 of 2 answers were accepted by the release's rule" in proc.stdout
+    assert "use a larger model, or ask our way with --protocol ours --method logprob" in proc.stdout

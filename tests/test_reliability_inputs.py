@@ -219,7 +219,7 @@ def _wvs(tmp_path, df, raw_edit=None) -> tuple[int, str, Path]:
 
 
 WVS = {
-    "no country column": (lambda df: df.drop(columns=["B_COUNTRY"]), None, "no column B_COUNTRY"),
+    "no country column": (lambda df: df.drop(columns=["B_COUNTRY"]), None, "no country column B_COUNTRY; name it with --country-column"),
     "an item column missing": (lambda df: df.drop(columns=["Q46"]), None, "no column Q46"),
     "text labels in a numeric column": (lambda df: df.assign(Q1=df["Q1"].map(lambda v: f"Answer {v}")), None,
                                         "column Q1 holds text"),

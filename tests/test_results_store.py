@@ -156,3 +156,43 @@ def test_an_older_file_without_identity_columns_is_refused_unchanged(tmp_path, i
     with pytest.raises(UserError, match="earlier version of this toolkit.*--results-root"):
         ResultStore(path).__enter__()
     assert path.read_bytes() == before and not (tmp_path / "results.csv.lock").exists()
+
+
+def test_a_file_re_saved_by_pandas_is_named_and_its_recovery_works(tmp_path, items):
+    """`pd.read_csv(p).to_csv(p)` adds an index column and retypes values; the one line says what
+    happened and gives the command that writes the rows back as the toolkit reads them."""
+    import shlex
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        for it in items[:3]:
+            store.append(ok_row(it, 0.3))
+    before = {r["id"]: r["distribution"] for r in read_results(path)}
+    pd.read_csv(path).to_csv(path)
+    with pytest.raises(UserError) as err:
+        ResultStore(path).__enter__()
+    message = str(err.value)
+    assert "\n" not in message and "re-saved by another program" in message
+    assert "which added an index column (without a name)" in message
+    command = message.split("every value as text: ", 1)[1]
+    assert command.startswith("python -c ")
+    subprocess.run([sys.executable, *shlex.split(command)[1:]], check=True)
+    with ResultStore(path) as store:
+        assert store.finished_ids() == set(before)
+        assert {i: r["distribution"] for i, r in store.rows.items()} == before
+
+
+def test_a_file_with_its_columns_moved_says_so(tmp_path, items):
+    import pandas as pd
+
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        store.append(ok_row(items[0]))
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df[list(reversed(df.columns))].to_csv(path, index=False)
+    with pytest.raises(UserError, match="re-saved by another program .*, with its columns in another order; to recover"):
+        ResultStore(path).__enter__()

@@ -96,12 +96,23 @@ def test_all_steering_methods_means_the_papers_five(tmp_path):
     (MINIMAL.replace("synthetic = true", "synthetic = 'yes'"), "human.synthetic must be true or false"),
     (MINIMAL.replace("synthetic = true", "tables = {6 = 'WV6.csv'}"), "needs Wave 7"),
     (MINIMAL + "\n[outputs]\nx = 1", "unknown key(s) outputs in top level"),
-    ("[study]\nnmae = 'y'\n" + MINIMAL, "unknown key(s) nmae in [study]; allowed: name"),
+    ("[study]\nnmae = 'y'\n" + MINIMAL, "unknown key(s) nmae in [study] (did you mean name?); allowed: name"),
     ("[[models]\nbackend = 'local'", "is not valid TOML"),
     (MINIMAL + "\n[analysis]\nonly = ['rq9_magic']", "analysis.only: unknown 'rq9_magic'"),
     (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: error: argument --metric: invalid choice"),
     (MINIMAL + "\n[analysis]\nbootstraps = 5", "'bootstraps' is not a flag"),
     (MINIMAL + "\n[analysis.scripts.rq9_magic]\nn_boot = 5", "analysis.scripts: unknown rq9_magic"),
+    (MINIMAL + "\n[analysis.scripts.rq1_country_levl]\nn_boot = 5", "unknown rq1_country_levl (did you mean rq1_country_level?)"),
+    # a misspelt key of one script is found when the study is read, not after the probing
+    (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nnboot = 200",
+     "[analysis.scripts.rq1_country_level]: 'nboot' is not a flag of show_results/rq1_country_level.py that a study "
+     "may set (did you mean n_boot?)"),
+    (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nn_boot = 'many'", "argument --n-boot/--n_boot: invalid int value: 'many'"),
+    (MINIMAL + "\n[analysis.scripts.elicitation]\nbootstrap = 'people'", "argument --bootstrap: invalid choice"),
+    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nout = 'x'", "'out' is not a flag of show_results/rq1_model_level.py"),
+    ("[[models]]\nbackend = 'api'\nmodel_name_or_path = 'm'\nbase_url = 'localhost:8000'\n[experiments.RQ1]\n"
+     "[human]\nsynthetic = true", "models[0].base_url: 'localhost:8000' has no http:// or https://; did you mean "
+     "http://localhost:8000/v1?"),
 ])
 def test_bad_study_is_one_line_naming_the_key(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -114,6 +125,8 @@ def test_bad_study_is_one_line_naming_the_key(tmp_path, text, message):
 @pytest.mark.parametrize("probe, message", [
     ("limit = 'many'", "argument --limit: invalid int value"),
     ("warp_speed = 9", "'warp_speed' is not a flag of code/RQ1/prob_by_llm.py"),
+    ("limt = 3", "[probe] (model 'SmolLM2-135M-Instruct'): 'limt' is not a flag of code/RQ1/prob_by_llm.py that a "
+     "study may set (did you mean limit?)"),
     ("results_root = 'elsewhere'", "'results_root' is not a flag"),  # [output] decides where results go
 ])
 def test_bad_probe_flags_fail_before_anything_runs(tmp_path, probe, message):
@@ -121,6 +134,7 @@ def test_bad_probe_flags_fail_before_anything_runs(tmp_path, probe, message):
     with pytest.raises(UserError) as err:
         study_jobs(study)
     assert message in str(err.value) and "model 'SmolLM2-135M-Instruct'" in str(err.value)
+    assert str(err.value).startswith(f"{study.path}: ") and "\n" not in str(err.value)
 
 
 def test_flags_take_the_parsers_own_spelling():
@@ -135,3 +149,22 @@ def test_unknown_model_filter_is_one_line(tmp_path):
     study = load_study(write(tmp_path, MINIMAL))
     with pytest.raises(UserError, match="--models: unknown gpt-5; the study has SmolLM2-135M-Instruct"):
         study_jobs(study, ["gpt-5"])
+
+
+PENDING_BUILD_PARSER = {"rq2_steering", "internal_consistency"}  # owned by another change at the time; added at merge
+
+
+def test_every_analysis_script_shows_its_flags_without_running():
+    """The study checks `[analysis.scripts.<name>]` against each script's `build_parser()`, the
+    parser its main uses: it must hold the script's own flags besides the shared ones."""
+    from utils.study.analyses import ANALYSES, _module
+
+    own = {"rq1_country_level": "--n-boot", "rq1_model_level": "--repeats", "rq1_groups": "--n-perm",
+           "rq1_average_human": "--tau", "human_alignment_matrix": "--no-models", "rq3_temporal": "--select",
+           "elicitation": "--compare", "robustness": "--bootstrap", "parse_report": "--tolerance",
+           "sensitivity": "--paper-compat"}
+    for a in ANALYSES:
+        if a.script in PENDING_BUILD_PARSER:
+            continue
+        options = _module(a.script).build_parser()._option_string_actions
+        assert own[a.script] in options, a.script

@@ -13,14 +13,13 @@ from utils.analysis.config import AnalysisConfig
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
 from utils.core.logs import log_to_stderr
-from utils.core.paths import REPO_ROOT, RESULTS_DIR
+from utils.core.paths import REPO_ROOT, RESULTS_DIR, not_found, output_folder, repo_hint, shown
+from utils.core.results.tree import NAMED_RUNS as RUNS_FOLDER, named_run
 
 log = logging.getLogger(__name__)
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"
 FIGURES_DIR = REPO_ROOT / "figures"
 RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
-
-
 
 
 def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv") -> argparse.ArgumentParser:
@@ -29,8 +28,11 @@ def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv")
         ap.add_argument("--human", type=Path, default=human_default,
                         help=f"long table of human answers from dataset/prepare_wvs.py (default {human_default.relative_to(REPO_ROOT)})")
     ap.add_argument("--results-root", type=Path, default=RESULTS_DIR,
-                    help="results in the paper's layout, ours or the paper's released folder (default results/)")
-    ap.add_argument("--out", type=Path, default=FIGURES_DIR, help="folder for the PNG, PDF and CSV (default figures/)")
+                    help="results in the paper's layout, ours or the paper's released folder (default results/); "
+                         "the named runs in its runs/ folder are left out")
+    add_run_name(ap)
+    ap.add_argument("--out", type=Path, default=FIGURES_DIR,
+                    help="the FOLDER this script writes its PNG, PDF and CSV files into (default figures/)")
     ap.add_argument("--weights", choices=["none", "survey"], default="none",
                     help="none: count respondents, as the paper does (default); survey: use the WVS weights")
     ap.add_argument("--drop-nonsubstantive", action="store_true",
@@ -56,6 +58,9 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> AnalysisC
     """Parse and check the flags, and hand back the one frozen `AnalysisConfig` the library takes
     (argparse stays here, at the edge); the script's own flags are in its `extra`."""
     flags = vars(ap.parse_args(argv))
+    flags["results_root"] = results_root_of(flags["results_root"], flags.pop("run_name", None))
+    if "out" in flags:
+        output_folder(flags["out"])
     formats = [f.strip().lower() for f in str(flags.get("formats", "png,pdf")).split(",") if f.strip()]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad or not formats:
@@ -70,6 +75,29 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> AnalysisC
         if flags.get("by"):
             ap.error("--paper-compat reproduces the paper, which had no respondent groups; drop --by")
     return AnalysisConfig.from_flags(flags)
+
+
+def add_run_name(ap: argparse.ArgumentParser) -> None:
+    """--run-name NAME: read the run a probing script wrote with the same --run-name."""
+    ap.add_argument("--run-name", default=None, metavar="NAME",
+                    help=f"read <results-root>/{RUNS_FOLDER}/NAME, the run a probing script wrote with --run-name "
+                         "NAME, instead of the results root itself")
+
+
+def results_root_of(root: Path, run_name: str | None) -> Path:
+    """`--results-root`, or the named run in it; a missing one is a UserError that shows the full
+    path (and the repository's, where a relative path exists only there) or the runs there are."""
+    root = Path(root)
+    if not run_name:
+        if not root.exists() and repo_hint(root):
+            raise UserError(not_found(root, "--results-root"))
+        return root
+    path = named_run(root, run_name)
+    if not path.is_dir():
+        runs = sorted(p.name for p in (root / RUNS_FOLDER).iterdir() if p.is_dir()) if (root / RUNS_FOLDER).is_dir() else []
+        there = f"the runs there: {', '.join(runs)}" if runs else f"a probing script writes it with --run-name {run_name}"
+        raise UserError(f"no run named {run_name!r}: {shown(path)} does not exist; {there}")
+    return path
 
 
 def add_by(ap: argparse.ArgumentParser, what: str) -> None:

@@ -29,6 +29,7 @@ from utils.core.groups import ALL, WHOLE
 from utils.analysis.microdata import meta_path
 from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
+from utils.core.paths import not_found, repo_hint
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[
     group rows reads as before; None keeps every row."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"human data {path} not found; run dataset/prepare_wvs.py first "
+        if repo_hint(path):  # a relative path that exists from the repository root
+            raise UserError(not_found(path, "human data"))
+        raise UserError(f"{not_found(path, 'human data')}; run dataset/prepare_wvs.py first "
                         "(or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
     if path.suffix.lower() == ".dta":
         raise UserError(f"cannot read human data {path}: a Stata file is WVS microdata, not the long table the "

@@ -29,6 +29,7 @@ import pandas as pd
 from utils.core.groups import ALL, GroupVar
 from utils.analysis.wave_map import ItemSpec, country_names
 from utils.core.errors import UserError
+from utils.core.paths import not_found
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _match(available: list[str], wanted: list[str], path: Path) -> dict[str, str
 def file_columns(path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"input file {path} not found")
+        raise UserError(not_found(path, "input file"))
     if path.suffix.lower() == ".dta":
         try:
             with pd.read_stata(path, iterator=True) as reader:

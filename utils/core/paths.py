@@ -1,4 +1,10 @@
-"""Where things live, and how a model name becomes a results folder that stays inside the root."""
+"""Where things live, how a model name becomes a results folder that stays inside the root, and
+how a path the user gave is shown when it is wrong.
+
+Paths on the command line and in study files are relative to the current directory, while the
+defaults (results/, dataset/human/, figures/) are the repository's, so a message shows the path
+it looked at in full and, for a relative path that exists only from the repository root, says so.
+"""
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
@@ -38,3 +44,68 @@ def results_dir(results_root: Path, *parts: str | PurePosixPath) -> Path:
     if not target.is_relative_to(root):
         raise UserError(f"results path {target} would be outside the results root {root}")
     return target
+
+
+# Names that say "a file", refused where a flag names a folder (a figure script's --out)
+FILE_SUFFIXES = (".csv", ".png", ".pdf", ".svg", ".md", ".tex", ".html", ".json", ".txt")
+
+
+def shown(path: str | Path) -> str:
+    """A path for a message, absolute (not resolved: a symlink stays as given)."""
+    return str(Path(path).expanduser().absolute())
+
+
+def repo_hint(path: str | Path) -> str:
+    """For a relative `path` missing from here but present under the repository root, the
+    sentence that says so; else "".
+
+    >>> repo_hint("dataset/questions")  # doctest: +SKIP  (run from another directory)
+    '; did you mean /repo/dataset/questions? paths are relative to the current directory (/home/me)'
+    """
+    given = Path(path).expanduser()
+    if given.is_absolute() or given.exists() or not (REPO_ROOT / given).exists():
+        return ""
+    return f"; did you mean {REPO_ROOT / given}? paths are relative to the current directory ({Path.cwd()})"
+
+
+def not_found(path: str | Path, what: str) -> str:
+    """`what /abs/path not found` and, where it applies, `repo_hint`'s sentence."""
+    return f"{what} {shown(path)} not found{repo_hint(path)}"
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first existing one of `path` and its parents, when it is a file (no folder can go there)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def output_folder(path: str | Path, flag: str = "--out") -> Path:
+    """A folder a script writes several files into: a file name (`x.csv`) or a file in the way is
+    a UserError now, not a FileExistsError after the scoring."""
+    path = Path(path)
+    if path.suffix.lower() in FILE_SUFFIXES:
+        raise UserError(f"{flag} {path} is a file name, but {flag} is the folder this script writes its PNG, PDF "
+                        f"and CSV files into; give a folder, e.g. {flag} {path.with_suffix('')}")
+    full = path.expanduser().absolute()
+    blocker = _file_in_the_way(full)
+    if blocker is not None:
+        where = f"{shown(path)} is" if blocker == full else f"{shown(path)}: {blocker} is"
+        raise UserError(f"{flag} {where} a file, but {flag} is the folder this script writes its files into; "
+                        "give a folder")
+    return path
+
+
+def output_file(path: str | Path, example: str, flag: str = "--out") -> Path:
+    """One file a script writes (`example`: a name for it): an existing folder there, or a file
+    where a parent folder must go, is a UserError now."""
+    path = Path(path)
+    full = path.expanduser().absolute()
+    if full.is_dir():
+        raise UserError(f"{flag} {shown(path)} is a folder, but {flag} is the one file this script writes; "
+                        f"give a file name, e.g. {flag} {path / example}")
+    blocker = _file_in_the_way(full.parent)
+    if blocker is not None:
+        raise UserError(f"{flag} {shown(path)}: {blocker} is a file, so no folder can hold {path.name} there")
+    return path

@@ -19,9 +19,11 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser, choice_of
 from utils.core.logs import log_to_stderr
+from utils.core.missing_packages import missing_package
 from utils.core.paths import RESULTS_DIR
 from utils.core.records import Prober
 from utils.core.secrets import redact
+from utils.probing.base_url import check_base_url
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.prompts import METHODS
 from utils.probing.sampling import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
@@ -43,6 +45,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def base_url(text: str) -> str:
+    """argparse type for `--base_url`: a URL with http:// or https:// (utils/probing/base_url.py)."""
+    try:
+        return check_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def non_negative_float(text: str) -> float:
     """argparse type for `--sample-temperature`: 0 or more."""
     try:
@@ -58,9 +68,11 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
     p = OneLineParser(description=description)
     if experiment == "RQ2":
         p.add_argument("--country", default="all",
-                       help=f"steering target: {', '.join(steering_countries())} or all (default all)")
+                       help=f"steering target(s), comma-separated, in any case: {', '.join(steering_countries())}; "
+                            "or all (default all)")
         p.add_argument("--steering_method", default="all",
-                       help=f"{', '.join(steering_methods())}, or all: the paper's five (default all)")
+                       help=f"comma-separated, in any case: {', '.join(steering_methods())}; or all: the paper's five "
+                            "(default all)")
         p.add_argument("--group", action="append", default=None, metavar="VAR=LABEL",
                        help="steer toward a respondent group inside the country, e.g. age=18-29 (groups in "
                             "inputs/groups/groups.json); repeat for several, each its own condition and folder; "
@@ -97,7 +109,7 @@ def common_parser(description: str, default_method: str, experiment: str = "RQ1"
                    help="give this run its own folder, <results-root>/runs/NAME (in the paper's layout inside), "
                         "e.g. to keep a run with other settings apart from the default one")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N items (a quick look)")
-    p.add_argument("--ids", default=None, help="comma-separated item ids to ask, e.g. Q1,Q2")
+    p.add_argument("--ids", default=None, help="comma-separated item ids to ask, in any case, e.g. Q1,Q2")
     p.add_argument("--dry-run", type=Path, default=None, metavar="FILE",
                    help="write the rendered prompts to FILE as JSONL and exit; loads and calls no model")
     p.add_argument("--max-attempts", type=positive_int, default=3,
@@ -151,8 +163,9 @@ def with_protocol(flags: dict, argv: list[str] | None) -> dict:
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
-    """Print a UserError as one line (exit 2) instead of a traceback; any other exception as
-    its traceback with secrets redacted (exit 1)."""
+    """Print a UserError as one line (exit 2) instead of a traceback; a missing package as one
+    line naming the install command (exit 1); any other exception as its traceback with secrets
+    redacted (exit 1)."""
     def wrapped(argv: list[str] | None = None, **kwargs) -> int:
         previous = _stop_on_sigterm()
         try:
@@ -165,7 +178,11 @@ def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
             print(f"{'stopped by SIGTERM' if by else 'interrupted'}: finished rows are saved; "
                   "rerun the same command to resume", file=sys.stderr)
             return 128 + signal.SIGTERM if by else 130
-        except Exception:  # noqa: BLE001 - shown in full, only with the key taken out
+        except Exception as exc:  # noqa: BLE001 - shown in full, only with the key taken out
+            missing = missing_package(exc)  # torch or openai, imported when the model is made
+            if missing:
+                print(f"error: {missing}", file=sys.stderr)
+                return 1
             print(redact(traceback.format_exc()), end="", file=sys.stderr)
             print("finished rows are saved; rerun the same command to resume", file=sys.stderr)
             return 1
@@ -199,8 +216,8 @@ def api_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
     p = common_parser("Ask a model behind an OpenAI-compatible API for WVS answer distributions.", "verbalized",
                       experiment)
     p.add_argument("--model_name_or_path", required=True, help="model name as the server knows it, e.g. gpt-4o, deepseek-chat")
-    p.add_argument("--base_url", default=None,
-                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
+    p.add_argument("--base_url", default=None, type=base_url,
+                   help="OpenAI-compatible endpoint with http:// or https://, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)")
     p.add_argument("--api-key-env", default=None,
                    help="environment variable holding the key (default OPENAI_API_KEY, DEEPSEEK_API_KEY for deepseek-*)")
     p.add_argument("--max-retries", type=int, default=6, help="retries of 429/5xx/timeouts per request (default 6)")

@@ -70,17 +70,21 @@ def few_shot_items(country: str, inputs_dir: Path = INPUTS_DIR) -> list[dict]:
 
 
 def choose(value: str | None, valid: list[str], what: str, all_means: list[str] | None = None) -> list[str]:
-    """`all`/None -> `all_means` (default: every valid value); a known value, in any case
-    (`japan` -> `Japan`) -> [value]; else a one-line error with the nearest name.
+    """`all`/None -> `all_means` (default: every valid value); known values, comma-separated, in
+    any case, in the order given (`korea,japan` -> [Korea, Japan]); else a one-line error naming
+    the first unknown one and its nearest name.
 
-    >>> choose("Japn", ["Japan", "Korea"], "country")
+    >>> choose("korea,Japan", ["Japan", "Korea"], "country")
+    ['Korea', 'Japan']
+    >>> choose("Japan,Japn", ["Japan", "Korea"], "country")
     Traceback (most recent call last):
     utils.core.errors.UserError: unknown country 'Japn' (did you mean Japan?); choose one of: Japan, Korea (or all)
     """
     if value is None or value.strip().lower() == "all":
         return list(valid if all_means is None else all_means)
+    names = [v.strip() for v in value.split(",") if v.strip()]
     try:
-        return [match_name(value, valid, what, extra=" (or all)")]
+        return list(dict.fromkeys(match_name(v, valid, what, extra=" (or all)") for v in names or [value]))
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

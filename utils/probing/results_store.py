@@ -232,4 +232,3 @@ class ResultStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
-

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.groups import load_group_vars, parse_group
-from utils.core.paths import model_folder, results_dir
+from utils.core.paths import model_folder, not_found, results_dir
 from utils.core.records import Prober
 from utils.probing.config import ProbeConfig
 from utils.probing.conditions import (
@@ -43,13 +43,13 @@ from utils.probing.runner import run_requests
 
 
 def select_items(items, limit: int | None, ids: str | None):
-    if ids:
-        wanted = [i.strip() for i in ids.split(",") if i.strip()]
-        known = {it.id for it in items}
+    if ids:  # in any case: q1 is Q1
+        wanted = [i.strip().upper() for i in ids.split(",") if i.strip()]
+        known = {it.id.upper() for it in items}
         unknown = [i for i in wanted if i not in known]
         if unknown:
             raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
-        items = [it for it in items if it.id in set(wanted)]
+        items = [it for it in items if it.id.upper() in set(wanted)]
     if limit is not None:
         if limit < 1:
             raise UserError("--limit must be at least 1")
@@ -94,7 +94,7 @@ def selected_conditions(config: ProbeConfig) -> list[Condition]:
                                 config)
         groups = parse_groups(config.group)
         if config.human is not None and not Path(config.human).is_file():
-            raise UserError(f"--human {config.human} not found; prepare it with dataset/prepare_wvs.py --groups ...")
+            raise UserError(f"{not_found(config.human, '--human')}; prepare it with dataset/prepare_wvs.py --groups ...")
         return with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
                              for g in groups for m in methods for c in countries], config)
     if config.variant:
@@ -192,7 +192,8 @@ def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
     conflict = identity_conflict(store.rows, spec, prompts)
     if conflict:
         raise UserError(f"{store.path} holds rows asked otherwise ({conflict}); nothing was changed. "
-                        "Give this run its own folder with --run-name NAME, or another --results-root")
+                        "Give this run its own folder with --run-name NAME (analyse it with show_results/*.py "
+                        "--run-name NAME), or another --results-root")
 
 
 def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[], Prober],
@@ -209,12 +210,13 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
               f"under {results_root(config)}; no model was loaded")
         return 0
     prober: Prober | None = None
-    bad = 0
+    bad = asked = accepted = 0
     for plan in plans:
         cond, out_dir = plan.cond, plan.out_dir
         where = "/".join(cond.spec.condition_folder())
         if not plan.pending:
             print(f"{where}: nothing left to do ({len(cond.requests)} items already ok)")
+            accepted += len(cond.requests)
             continue
         started = time.monotonic()
         with ResultStore(out_dir / "results.csv") as store:
@@ -234,6 +236,16 @@ def run_conditions(config: ProbeConfig, model_name: str, make_prober: Callable[[
                 write_run_meta(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
+        asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
         print(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    if config.protocol == "release" and asked and not accepted:
+        print(release_rejected_all(asked))
     return 0 if bad == 0 else 1
+
+
+def release_rejected_all(asked: int) -> str:
+    """Why a `--protocol release` run can end with nothing ok: the model wrote no distribution."""
+    return (f"0 of {asked} answers were accepted by the release's rule: its prompts ask the model to write out a "
+            "distribution (e.g. {'1': '30%', ...}), which this model did not (the bundled 135M model writes none); "
+            "use a larger model, or ask our way with --protocol ours --method logprob")
 

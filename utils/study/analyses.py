@@ -77,6 +77,22 @@ def _module(script: str) -> ModuleType | None:
     return module
 
 
+# set by the study itself for every script ([output], [human]), never in [analysis.scripts.<name>]
+SCRIPT_RESERVED = ("results_root", "run_name", "out", "human", "help")
+
+
+def check_script_flags(script: str, flags: dict) -> None:
+    """`[analysis.scripts.<script>]` checked by that script's own parser (its `build_parser()`)
+    when the study is read, so a misspelt key fails before the probing, not after it, with the
+    nearest flag ("did you mean n_boot?"). A script without `build_parser` checks them when it runs."""
+    module = _module(script)
+    build = getattr(module, "build_parser", None)
+    if build is None:
+        return
+    ap, where = build(), f"[analysis.scripts.{script}]"
+    parse(ap, flag_argv(ap, flags, where, f"show_results/{script}.py", reserved=SCRIPT_RESERVED), where)
+
+
 def shared_argv(flags: dict) -> list[str]:
     """The study's [analysis] keys as the shared analysis flags, checked by that parser."""
     from utils.analysis.flags import parser

@@ -17,22 +17,27 @@ import io
 from typing import Any
 
 from utils.core.errors import UserError
+from utils.core.flag_parser import suggest
 
 # set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a flag
 RESERVED = ("results_root", "method", "dry_run", "help", "run_name", "model_name_or_path")
 
 
-def flag_argv(parser: argparse.ArgumentParser, flags: dict[str, Any], where: str, script: str = "") -> list[str]:
+def flag_argv(parser: argparse.ArgumentParser, flags: dict[str, Any], where: str, script: str = "",
+              reserved: tuple[str, ...] = RESERVED) -> list[str]:
     """`{"max_new_tokens": 64, "quiet": True, "ids": ["Q1", "Q2"]}` -> the parser's own spelling:
-    `["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2"]`. False leaves a switch off."""
+    `["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2"]`. False leaves a switch off. A key
+    that is no flag, or one the study sets itself (`reserved`), is a UserError with the nearest key."""
     known = parser._option_string_actions  # noqa: SLF001 - the parser's own table of flag spellings
     argv: list[str] = []
     for key, value in flags.items():
         opt = next((o for o in (f"--{key.replace('_', '-')}", f"--{key}", f"--{key.replace('-', '_')}") if o in known),
                    None)
-        if opt is None or known[opt].dest in RESERVED:
+        if opt is None or known[opt].dest in reserved:
             script = script or "code/RQ1/prob_by_api.py"
-            raise UserError(f"{where}: {key!r} is not a flag of {script} that a study may set (see python {script} --help)")
+            keys = {a.dest for a in parser._actions if a.option_strings and a.dest not in reserved}  # noqa: SLF001
+            raise UserError(f"{where}: {key!r} is not a flag of {script} that a study may set"
+                            f"{suggest(key, sorted(keys))}; see python {script} --help")
         if isinstance(value, bool):
             argv += [opt] if value else []
         elif isinstance(value, list):

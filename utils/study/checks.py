@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from utils.core.errors import UserError
+from utils.core.flag_parser import suggest
 from utils.probing.prompts import METHODS
 
 
@@ -11,7 +12,8 @@ def known(table: dict, allowed, where: str) -> None:
     unknown = sorted(set(table) - set(allowed))
     if unknown:
         allowed_txt = ", ".join(sorted(allowed)) or "nothing"
-        raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}; allowed: {allowed_txt}")
+        raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}{suggest(unknown[0], allowed)}; "
+                        f"allowed: {allowed_txt}")
 
 
 def table(data: dict, key: str) -> dict:

@@ -30,13 +30,16 @@ from typing import Any
 
 from utils.core.groups import load_group_vars, parse_group, parse_group_vars
 from utils.core.errors import UserError
+from utils.core.flag_parser import suggest
+from utils.core.paths import not_found, repo_hint
+from utils.probing.base_url import check_base_url
 from utils.probing.conditions import (
     paper_steering_methods,
     sensitivity_variants,
     steering_countries,
     steering_methods,
 )
-from utils.study.analyses import ANALYSES, shared_argv
+from utils.study.analyses import ANALYSES, check_script_flags, shared_argv
 from utils.study.checks import as_list, choice, known, table, text
 from utils.study.checks import methods as methods_of
 
@@ -120,7 +123,8 @@ def load_study(path: Path) -> Study:
     """Read and check a study file; any problem is a `UserError` naming the file and the key."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"study file {path} not found; see configs/demo.toml for an example")
+        raise UserError(not_found(path, "study file") if repo_hint(path) else
+                        f"{not_found(path, 'study file')}; see configs/demo.toml for an example")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -182,6 +186,11 @@ def _model(raw: Any, i: int) -> ModelSpec:
     options = raw.get("options", {})
     if not isinstance(options, dict):
         raise UserError(f"{where}.options must be a table of script flags, e.g. {{max_new_tokens = 4096}}")
+    if "base_url" in raw:  # a URL without http:// would retry every item for ~43 s: refused now
+        try:
+            check_base_url(text(raw["base_url"], f"{where}.base_url"))
+        except ValueError as exc:
+            raise UserError(f"{where}.base_url: {exc}") from None
     flags = {k: v for k, v in raw.items() if k in MODEL_KEYS[backend]} | options
     methods = methods_of(raw["methods"], f"{where}.methods") if "methods" in raw else ()
     return ModelSpec(name, backend, model, methods, prices["price_prompt"], prices["price_output"], flags)
@@ -281,7 +290,10 @@ def _analysis(raw: dict) -> AnalysisSpec:
                         "[analysis.scripts.rq1_country_level] n_boot = 200")
     unknown = sorted(set(scripts) - set(names))
     if unknown:
-        raise UserError(f"analysis.scripts: unknown {', '.join(unknown)}; the scripts are {', '.join(names)}")
+        raise UserError(f"analysis.scripts: unknown {', '.join(unknown)}{suggest(unknown[0], names)}; "
+                        f"the scripts are {', '.join(names)}")
+    for script, flags in scripts.items():  # a misspelt key fails now, not after hours of probing
+        check_script_flags(script, flags)
     if "by" in raw:  # scored by respondent group: rq1_country_level, rq1_groups (not a flag every script takes)
         raw["by"] = parse_group_vars(text(raw["by"], "analysis.by"), load_group_vars())[0].name
     shared_argv({k: v for k, v in raw.items() if k != "by"})  # a bad flag fails now, not after hours of probing

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.paths import repo_hint, shown
 from utils.probing.config import ApiBackend, ProbeConfig
 from utils.study.config import Study
 from utils.study.plan import Job
@@ -51,7 +52,8 @@ def human_inputs(study: Study) -> list[Input]:
         elif Path(table).is_file():
             out.append(Input("human data", str(table), needed_by))
         else:
-            out.append(Input("human data", str(table), needed_by,
+            hint = repo_hint(table)  # a relative path that exists from the repository root
+            out.append(Input("human data", str(table), needed_by, f"not found at {shown(table)}{hint}" if hint else
                              f"not found; prepare it with python dataset/prepare_wvs.py --wave {wave} "
                              f"--input <WVS file> --output {table}"))
     return out

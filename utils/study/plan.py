@@ -58,9 +58,9 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
 
     ex = study.experiments
     jobs = []
+    probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
     for method in study.model_methods(model):
-        where = f"model {model.name!r}"
-        base = {**study.probe, **model.flags}
+        where = f"{study.path}: model {model.name!r}"
         head = ["--method", method, "--results-root", str(method_root(study, method))]
         if model.model_name_or_path:
             head += ["--model_name_or_path", model.model_name_or_path]
@@ -82,7 +82,8 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
         for kind, label, extra in specs:
             parser = parser_for(model, kind)
             script = f"code/{kind}/prob_by_{'api' if model.backend == 'api' else 'llm'}.py"
-            argv = head + extra + flag_argv(parser, base, where, script)
+            argv = (head + extra + flag_argv(parser, probe, f"{study.path}: [probe] (model {model.name!r})", script)
+                    + flag_argv(parser, model.flags, where, script))
             flags = with_protocol(parse(parser, argv, f"{where}, {label}"), argv)
             config = ProbeConfig.from_flags(flags, kind, model.backend)
             jobs.append(Job(model, method, kind, f"{method} {label}", config, _conditions(config)))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.missing_packages import missing_package
 from utils.core.records import Prober
 from utils.core.secrets import redact
 from utils.probing.config import ProbeConfig
@@ -109,8 +110,9 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
-        out.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
-        log(redact(traceback.format_exc()))
+        out.error = missing_package(exc) or redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        if not missing_package(exc):
+            log(redact(traceback.format_exc()))
     if out.error:
         log(f"[{model.name}] failed: {out.error}")
     return out

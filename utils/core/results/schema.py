@@ -59,7 +59,23 @@ def migrate(row: dict[str, str], version: int) -> dict[str, str]:
 
 
 def header_problem(path, header: list[str]) -> str:
-    """One line on a results file whose columns are not a generation of ours."""
+    """One line on a results file whose columns are not a generation of ours: one re-saved by another
+    program (an index column added, columns moved) is told how to get its rows back."""
+    ours = next((cols for _, cols in sorted(VERSIONS.items(), reverse=True) if set(cols) <= set(header)), None)
+    if ours is not None:
+        extra = [c for c in header if c not in ours]
+        if extra and all(c == "" or c.startswith("Unnamed:") for c in extra) and \
+                tuple(c for c in header if c in ours) == ours:
+            fix = (f"python -c \"import pandas as pd; p = '{path}'; pd.read_csv(p, dtype=str, keep_default_na=False, "
+                   "index_col=0).to_csv(p, index=False)\"")
+            name = f"{extra[0]!r}" if extra[0] else "without a name"
+            return (f"{path} was re-saved by another program (pandas, a spreadsheet), which added an index column "
+                    f"({name}); to recover its rows, write it back without that column, every value as text: {fix}")
+        what = f"extra column(s) {', '.join(map(repr, extra))}" if extra else "its columns in another order"
+        return (f"{path} was re-saved by another program (pandas, a spreadsheet), with {what}; to recover its rows, "
+                "write it back with exactly this toolkit's columns in their order (COLUMNS in "
+                "utils/core/results/schema.py), no index column, every value as text (pandas: "
+                "read_csv(dtype=str, keep_default_na=False), to_csv(index=False)); or move it away")
     if set(STORE_COLUMNS) <= set(header) and not set(_FIRST_IDENTITY) <= set(header):
         return (f"{path} was written by an earlier version of this toolkit, without the columns that say "
                 "what each row was asked under (method, prompt, model...), so a rerun cannot tell whether it "
