@@ -15,7 +15,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.results.table import read_table
-from utils.core.results.tree import ResultsFile, describe
+from utils.core.results.tree import ResultsFile, describe, result_paths
 
 ANCHORS = ("RQ1", "RQ2", "Discussion")
 
@@ -73,7 +73,7 @@ def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
 def tree_coverage(root: Path) -> list[FileCoverage]:
     root = Path(root)
     out = []
-    for path in sorted(root.rglob("results.csv")) if root.is_dir() else []:
+    for path in result_paths(root):
         located = _locate(path, root)
         if located is None:
             continue

@@ -7,12 +7,15 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from utils.core.results.tree import result_paths
 from utils.report import html as H
 
 
 def read_metas(results_root: Path) -> list[dict]:
     metas = []
-    for path in sorted(Path(results_root).rglob("run_meta.json")) if Path(results_root).is_dir() else []:
+    for path in (p.parent / "run_meta.json" for p in result_paths(results_root)):
+        if not path.is_file():
+            continue
         try:
             metas.append(json.loads(path.read_text(encoding="utf-8")))
         except ValueError:

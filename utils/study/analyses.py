@@ -23,7 +23,7 @@ from types import ModuleType
 
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
-from utils.core.results.tree import find_results
+from utils.core.results.tree import find_results, result_paths
 from utils.study.argv import flag_argv, parse
 
 
@@ -129,7 +129,7 @@ STAMP = ".analysis_inputs.json"
 def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_flags: dict) -> str:
     """A hash of everything the analyses read: the results files, the human tables, the flags and
     the analysis code (sizes and modification times), so a finished study reruns none of them."""
-    files = sorted(Path(results_root).rglob("results.csv")) if Path(results_root).is_dir() else []
+    files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
     files += sorted((REPO_ROOT / "show_results").glob("*.py")) + sorted((REPO_ROOT / "utils" / "analysis").glob("*.py"))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (str(f), -1, -1) for f in files]

@@ -67,11 +67,17 @@ def describe(path: Path, root: Path) -> ResultsFile | None:
     return None if spec is None else ResultsFile(path, spec, root)
 
 
+def result_paths(root: Path) -> list[Path]:
+    """Every `results.csv` under `root` (none if it is not a folder), the named runs' left out."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [p for p in sorted(root.rglob("results.csv")) if p.relative_to(root).parts[0] != NAMED_RUNS]
+
+
 def find_results(root: Path) -> list[ResultsFile]:
     """Every results file under `root` in the layout above, named runs left out."""
-    root = Path(root)
-    paths = [p for p in sorted(root.rglob("results.csv")) if p.relative_to(root).parts[0] != NAMED_RUNS]
-    return [f for f in (describe(p, root) for p in paths) if f is not None]
+    return [f for f in (describe(p, Path(root)) for p in result_paths(root)) if f is not None]
 
 
 def one_per_condition(files: list[ResultsFile], probe_method: str | None = None) -> list[ResultsFile]:
