@@ -99,6 +99,24 @@ def test_load_human_reads_one_group(grouped, weights):
     assert men.shares()[:, 0, 0].min() > h.shares()[:, 0, 0].max() + 0.2
 
 
+def test_a_label_two_variables_share_reads_the_named_variables_rows(tmp_path):
+    """`middle` is a group of both education and income: education=middle must read the
+    education rows only, never the income rows that carry the same label."""
+    counts = {("all", "all"): (50, 50), ("education", "lower"): (5, 15), ("education", "middle"): (30, 10),
+              ("income", "middle"): (4, 36), ("income", "high"): (11, 9)}
+    rows = [{"country_code": c, "item_id": "Q1", "option": str(k + 1), "count": n * (1 + (c == 276)),
+             "group_var": var, "group": label}
+            for c in (276, 840) for (var, label), pair in counts.items() for k, n in enumerate(pair)]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    for var in ("education", "income"):
+        h = load_human(path, ["Q1"], [("1", "2")], group=(var, "middle"))
+        assert h.group == (var, "middle") and h.country_codes.tolist() == [276, 840]
+        want = counts[(var, "middle")]
+        assert h.counts[:, 0].tolist() == [[2 * want[0], 2 * want[1]], [want[0], want[1]]], var
+        assert h.respondents.tolist() == [2 * sum(want), sum(want)]
+
+
 def test_unknown_group_names_what_exists(grouped):
     _, out = grouped
     with pytest.raises(UserError, match="its age groups: 18-29, 30-49, 50[+]"):

@@ -112,10 +112,11 @@ def test_a_local_model_repeats_from_recorded_seeds(tmp_path, tiny_model_dir):
     argv = ["--model_name_or_path", str(tiny_model_dir), "--ids", "Q1", "--quiet", "--method", "sample",
             "--samples", "4", "--sample-temperature", "50", "--max-new-tokens", "3", "--max-attempts", "1",
             "--repeats", "2"]
-    assert local_main(argv + ["--results-root", str(tmp_path / "a")]) in (0, 1)
-    assert local_main(argv + ["--results-root", str(tmp_path / "b")]) in (0, 1)
+    assert local_main(argv + ["--results-root", str(tmp_path / "a")]) == 1
+    assert local_main(argv + ["--results-root", str(tmp_path / "b")]) == 1
     a = {f.spec.prompt: read_table(f.path).rows[0] for f in find_results(tmp_path / "a")}
     b = {f.spec.prompt: read_table(f.path).rows[0] for f in find_results(tmp_path / "b")}
+    assert {r["status"] for r in [*a.values(), *b.values()]} == {"unparsed"}
     assert a["#2"]["seed"] == "1" and a["#2"]["repeat"] == "2" and a[""]["seed"] == ""
     assert a[""]["raw_text"] == b[""]["raw_text"] and a["#2"]["raw_text"] == b["#2"]["raw_text"]
     assert a[""]["raw_text"] != a["#2"]["raw_text"]

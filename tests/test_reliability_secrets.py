@@ -1,8 +1,9 @@
 """Secrets: a canary key, set only in the environment, is used but never written anywhere.
 
 Checked places: results.csv, run_meta.json, the lock file, stdout and stderr with DEBUG logging
-(which includes the openai and HTTP libraries' own logs), tracebacks, and dry-run output; also
-when the server echoes the key back in an error or an answer, as some servers do.
+(which includes the openai and HTTP libraries' own logs), tracebacks, and the study's dry run
+(which reads the key to say whether it is set); also when the server echoes the key back in an
+error or an answer, as some servers do.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -30,7 +32,7 @@ from utils.probing.runner import run_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
-LLM = ROOT / "code" / "RQ1" / "prob_by_llm.py"
+STUDY = ROOT / "code" / "run_study.py"
 FIGURES: Counter = Counter()
 
 
@@ -80,17 +82,39 @@ def test_canary_key_never_written_even_when_the_server_echoes_it(tmp_path, key_e
     FIGURES["key leaks"] += 0
 
 
-def test_dry_run_output_has_no_key(tmp_path):
+@pytest.mark.parametrize("key_env", ["OPENAI_API_KEY", "MY_LAB_CREDENTIAL"])
+def test_study_dry_run_reads_the_key_and_prints_only_its_name(tmp_path, key_env):
+    """`run_study.py --dry-run` is the one dry run that reads the key: it checks that a hosted
+    model's key is set and lists it among the inputs, by the variable's name alone."""
     key = canary()
-    out = tmp_path / "prompts.jsonl"
-    for script in (API, LLM):
-        args = [sys.executable, str(script), "--dry-run", str(out), "--limit", "3", "--log-level", "DEBUG"]
-        if script == API:
-            args += ["--model_name_or_path", "gpt-4o"]
-        proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": key},
-                              cwd=tmp_path, timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        assert_no_leak(key, stdout=proc.stdout, stderr=proc.stderr, dry_run=out.read_text())
+    config = tmp_path / "study.toml"
+    config.write_text(textwrap.dedent(f"""
+        [study]
+        name = "secret"
+        [output]
+        results_root = "{tmp_path}/results"
+        figures = "{tmp_path}/figures"
+        report = "{tmp_path}/report.html"
+        human_dir = "{tmp_path}/human"
+        [probe]
+        methods = ["verbalized"]
+        limit = 3
+        [[models]]
+        name = "hosted"
+        backend = "api"
+        model_name_or_path = "gpt-4o"
+        api_key_env = "{key_env}"
+        [experiments.RQ1]
+        [human]
+        synthetic = true
+        """), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}, key_env: key}
+    proc = subprocess.run([sys.executable, str(STUDY), "--config", str(config), "--dry-run", "--log-level", "DEBUG"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    # the key was read: the variable is listed as set (unset, the line says MISSING)
+    assert any(line.split()[:4] == ["ok", "API", "key", key_env] for line in proc.stdout.splitlines()), proc.stdout
+    assert_no_leak(key, stdout=proc.stdout, stderr=proc.stderr, **files_text(tmp_path))
 
 
 def test_a_key_typed_as_a_flag_is_refused_without_echo(tmp_path):

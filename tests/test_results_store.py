@@ -47,6 +47,52 @@ def test_paper_columns_come_first_in_paper_format(tmp_path, items):
     assert row["choice_keys"] == "['1', '2', '3', '4']" and row["answer"].startswith("1. ")
 
 
+def failed_row(item, status="error"):
+    return result_row(item, ProbeResult(item.id, status, None, raw_text="...", error="timeout"), "verbalized")
+
+
+@pytest.mark.parametrize("older,newer,finished", [
+    ("unparsed", "ok", True),   # a retried item that now has its answer
+    ("ok", "error", False),     # the rule is "newest wins", not "ok wins": the item is asked again
+    ("ok", "ok", True),         # two answers: the second one's distribution is the one kept
+])
+def test_reopening_a_file_with_two_rows_of_an_id_keeps_the_newest(tmp_path, items, older, newer, finished):
+    """Rows are only appended, so an id asked twice has two rows until the file is compacted; the
+    rows are read back by opening the file (not from the writing store's memory)."""
+    path = tmp_path / "results.csv"
+    rows = [ok_row(items[0], p1) if status == "ok" else failed_row(items[0], status)
+            for status, p1 in [(older, 0.5), (newer, 0.25)]]
+    with ResultStore(path) as store:
+        store.append(rows[0])
+        store.append(ok_row(items[1]))
+        store.append(rows[1])
+    assert [r["id"] for r in read_results(path)] == [items[0].id, items[1].id, items[0].id]
+    with ResultStore(path) as store:
+        assert store.rows[items[0].id]["status"] == newer
+        assert store.rows[items[0].id]["distribution"] == rows[1]["distribution"]
+        assert (items[0].id in store.finished_ids()) is finished
+        store.compact([i.id for i in items])
+    assert [(r["id"], r["status"], r["distribution"]) for r in read_results(path)] == [
+        (items[0].id, newer, rows[1]["distribution"]), (items[1].id, "ok", ok_row(items[1])["distribution"])]
+
+
+def test_repairing_a_torn_tail_keeps_the_ok_answer_that_followed_a_failed_row(tmp_path, items):
+    """A crash right after an item's retry succeeded: the repair rewrites the file from the rows
+    it read, and the item's newest row (its answer) must be the one that survives."""
+    path = tmp_path / "results.csv"
+    with ResultStore(path) as store:
+        store.append(failed_row(items[0]))
+        store.append(ok_row(items[0], 0.25))
+        before = path.stat().st_size
+        store.append(ok_row(items[1]))
+    data = path.read_bytes()
+    path.write_bytes(data[: before + (len(data) - before) // 2])  # killed in the middle of the last record
+    with ResultStore(path) as store:
+        assert store.finished_ids() == {items[0].id}
+    assert [(r["id"], r["status"], r["distribution"]) for r in read_results(path)] == [
+        (items[0].id, "ok", ok_row(items[0], 0.25)["distribution"])]
+
+
 @pytest.mark.parametrize("keep", [0.0, 0.1, 0.5, 0.9, 0.999])
 def test_torn_tail_is_cut_and_earlier_rows_kept(tmp_path, items, keep):
     path = tmp_path / "results.csv"
