@@ -66,13 +66,13 @@ def test_reopening_a_file_with_two_rows_of_an_id_keeps_the_newest(tmp_path, item
         store.append(rows[0])
         store.append(ok_row(items[1]))
         store.append(rows[1])
-    assert [r["id"] for r in read_results(path)] == [items[0].id, items[1].id, items[0].id]
+    assert [r["id"] for r in read_table(path).rows] == [items[0].id, items[1].id, items[0].id]
     with ResultStore(path) as store:
         assert store.rows[items[0].id]["status"] == newer
         assert store.rows[items[0].id]["distribution"] == rows[1]["distribution"]
         assert (items[0].id in store.finished_ids()) is finished
         store.compact([i.id for i in items])
-    assert [(r["id"], r["status"], r["distribution"]) for r in read_results(path)] == [
+    assert [(r["id"], r["status"], r["distribution"]) for r in read_table(path).rows] == [
         (items[0].id, newer, rows[1]["distribution"]), (items[1].id, "ok", ok_row(items[1])["distribution"])]
 
 
@@ -89,7 +89,7 @@ def test_repairing_a_torn_tail_keeps_the_ok_answer_that_followed_a_failed_row(tm
     path.write_bytes(data[: before + (len(data) - before) // 2])  # killed in the middle of the last record
     with ResultStore(path) as store:
         assert store.finished_ids() == {items[0].id}
-    assert [(r["id"], r["status"], r["distribution"]) for r in read_results(path)] == [
+    assert [(r["id"], r["status"], r["distribution"]) for r in read_table(path).rows] == [
         (items[0].id, "ok", ok_row(items[0], 0.25)["distribution"])]
 
 
@@ -217,7 +217,7 @@ def test_a_file_re_saved_by_pandas_is_named_and_its_recovery_works(tmp_path, ite
     with ResultStore(path) as store:
         for it in items[:3]:
             store.append(ok_row(it, 0.3))
-    before = {r["id"]: r["distribution"] for r in read_results(path)}
+    before = {r["id"]: r["distribution"] for r in read_table(path).rows}
     pd.read_csv(path).to_csv(path)
     with pytest.raises(UserError) as err:
         ResultStore(path).__enter__()
