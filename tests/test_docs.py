@@ -308,3 +308,42 @@ def test_the_checkers_catch_mistakes(tmp_path):
         "docs/page.md: python missing_script.py: no such script",
         "docs/page.md: python tool.py: unknown flag(s) --delta",
     ]
+
+
+SHARED = re.compile(r"\.\./shared\b|(?<![\w.])shared/reference\b")
+
+
+def private_paths(root: Path = ROOT) -> list[str]:
+    """Every line of a page a user reads (README.md, docs/*.md, inputs/README.md, the comments of
+    configs/*.toml) that names a path under `../shared`: the project's own machine keeps the
+    paper's release there, a user has only their clone of it."""
+    pages = doc_files(root) + [root / "inputs" / "README.md"]
+    found = []
+    for path in pages + sorted((root / "configs").glob("*.toml")):
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            text = line.split("#", 1)[1] if path.suffix == ".toml" and "#" in line else line
+            if path.suffix == ".toml" and "#" not in line:
+                continue
+            if SHARED.search(text):
+                found.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    return found
+
+
+def test_no_page_names_the_projects_private_copy_of_the_release():
+    """Issue 28: eleven places told a user to pass `../shared/reference/paper-release`, which a user
+    does not have; pages say "a clone of the paper's public release" instead."""
+    assert private_paths() == []
+
+
+def test_the_private_path_check_catches_one(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "README.md").write_text("pass `--results-root <paper-release>/results` (a clone)\n")
+    (tmp_path / "docs" / "a.md").write_text("ok\npython x.py --release-dir ../shared/reference/paper-release\n")
+    (tmp_path / "configs" / "s.toml").write_text('# see shared/reference/paper-release\nroot = "../shared/x"\n')
+    assert private_paths(tmp_path) == [
+        "docs/a.md:2: python x.py --release-dir ../shared/reference/paper-release",
+        "configs/s.toml:1: # see shared/reference/paper-release",
+    ]

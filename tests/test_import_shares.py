@@ -58,7 +58,7 @@ def test_shares_reproduce_the_counts_scores(counts_table, tmp_path, capsys):
     assert import_shares.main(["--input", str(src), "--output", str(table)]) == 0
     said = capsys.readouterr().out
     assert "could not place 1 countries: XKX" in said
-    assert "could not place 3 items: CHN/Q9999, 276/Q9999, united states/Q9999" in said
+    assert "could not place 1 items (not in the questionnaire or WV567.jsonl): Q9999 (3 countries)" in said
     assert "codes outside the item (kept as invalid)" in said  # China's negative codes
 
     ids, orders = questionnaire_items()

@@ -298,13 +298,13 @@ def test_paper_compat_reads_the_papers_models_in_its_order(tmp_path, caplog):
         assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs))) == 0
     assert sum("no human data for Korea" in r.getMessage() for r in caplog.records) == 1  # once, not per model
     table = pd.read_csv(out / "rq2_paper_table_paper_compat.csv", dtype=str)
-    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "AVG"]  # Aya23 first, as the paper
+    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "AVG", "human_data"]  # Aya23 first
     long = pd.read_csv(out / "rq2_steering_scores_paper_compat.csv")
     china = long[(long["country"] == "China") & (long["method"] == "language_persona")].set_index("model")["score"]
     assert china["AVG"] == pytest.approx(round((china["gpt-4"] + china["CohereLabs/aya-23-35B"]) / 2, 4), abs=1e-12)
     assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs), "--models", "all")) == 0
     table = pd.read_csv(out / "rq2_paper_table_paper_compat.csv", dtype=str)
-    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "gpt-4o", "AVG"]
+    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "gpt-4o", "AVG", "human_data"]
 
 
 def test_default_analysis_warns_once_per_missing_country(tmp_path, capsys):

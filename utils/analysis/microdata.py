@@ -302,6 +302,14 @@ def meta_path(table_path: Path) -> Path:
     return Path(table_path).with_suffix(".meta.json")
 
 
+def synthetic_table(table_path: Path) -> bool:
+    """Whether a prepared table's `.meta.json` says its answers are synthetic (no meta: False)."""
+    try:
+        return bool(json.loads(meta_path(table_path).read_text(encoding="utf-8")).get("synthetic"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def write_long_table(table: pd.DataFrame, path: Path, meta: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
