@@ -108,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     written = write_tables(table(summary), cfg.output, "rq1_groups", CAPTION, csv=summary)
     written.append(write_csv(per_group, cfg.output, "rq1_groups_by_group.csv"))
     written += plot(summary, per_group, sc.human.synthetic, cfg.output)
-    for r in summary.itertuples():
+    empty = sorted(set(summary.loc[summary["n_countries"] == 0, "group_var"]))
+    for var in empty:  # e.g. 300 respondents per country: every age group fell below --min-group-n somewhere
+        print(f"note: no country has a score for every {var} group (a group with fewer respondents than "
+              f"--min-group-n is dropped where it is), so {var} has no gap to show; prepare the table with a "
+              "lower --min-group-n or more respondents")
+    for r in summary[summary["n_countries"] > 0].itertuples():
         print(f"{r.model:40s} {r.group_var:10s} closest: {r.closest}; gap {r.best_group} - {r.worst_group} "
               f"{r.gap:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}], p = {r.p_value:.3g} over {r.n_countries} countries")
     return report_written(written)

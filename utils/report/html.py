@@ -106,8 +106,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def image(path: Path, alt: str) -> str:
     """The PNG embedded, always fitted to the page's width so nothing is cut off. One wider than
-    the page (the RQ2 table's panels, a matrix of 66 countries: 150 dpi, 2,000-3,000 px) is
-    shrunk, and a click shows it at its full pixel width in a box that scrolls (its labels
+    the page (the RQ2 table's panels, a matrix of 66 countries: at 150 dpi up to 2,611 px on the
+    release's answers) is shrunk, and a click shows it at its full pixel width in a box that scrolls (its labels
     readable), a second click fits it again: a hidden checkbox and its label, no JavaScript."""
     raw = Path(path).read_bytes()
     data = base64.b64encode(raw).decode("ascii")
