@@ -245,3 +245,38 @@ def test_a_row_the_prober_refuses_is_never_scored(tmp_path, capsys, edit):
     with pytest.raises(UserError, match=EDITS[edit][1].split(",")[0]):  # the prober refuses the same file
         with ResultStore(target):
             pass
+
+
+def test_a_large_tree_shows_some_lines_and_counts_the_rest():
+    """Issue 28: the release's 351 RQ2 files printed one coverage line each (484 lines in all). A
+    run shows the lines of the first SHOW_COMPLETE complete files and the first SHOW_PROBLEMS with
+    items left out or renumbered, counts the others and says so in one closing line; a small run
+    shows every line and no closing line, as before."""
+    from utils.analysis import coverage
+
+    def cov(name: str, left_out: bool = False, remapped: bool = False) -> Coverage:
+        c = Coverage(name, 2, scored=["Q1"] if left_out else ["Q1", "Q2"])
+        if left_out:
+            c.add("Q2", "unparsed")
+        if remapped:
+            c.remapped.append("Q1")
+        return c
+
+    buf = io.StringIO()
+    show_reports(buf)
+    policy = AnswerPolicy(min_coverage=0)
+    for i in range(3):
+        check(cov(f"small{i}.csv"), policy, Path(f"small{i}.csv"))
+    assert len(buf.getvalue().splitlines()) == 3 and coverage.summary() == ""
+    buf = io.StringIO()
+    show_reports(buf)
+    files = [cov(f"ok{i}.csv") for i in range(30)] + [cov(f"bad{i}.csv", left_out=True) for i in range(20)] + \
+        [cov(f"ko{i}.csv", remapped=True) for i in range(5)]
+    for c in files:
+        check(c, policy, Path(c.label))
+    lines = buf.getvalue().splitlines()
+    assert sum("2/2 items scored" in x and "ok" in x for x in lines) == coverage.SHOW_COMPLETE
+    assert len(lines) == coverage.SHOW_COMPLETE + coverage.SHOW_PROBLEMS
+    assert coverage.summary() == ("coverage of 35 more results file(s) not shown: 22 with every item scored, "
+                                  "8 with items left out, 5 with options mapped by position "
+                                  "(python show_results/parse_report.py lists every row)")

@@ -184,6 +184,27 @@ def test_rq2_steering(case, tmp_path):
     assert (out / "rq2_steering_table.png").is_file() and (out / "rq2_steering_gains.png").is_file()
 
 
+def test_rq2_flags_a_best_method_that_loses_to_no_steering(case, tmp_path, capsys):
+    """Issue 28: the "best" steering method was boxed in gold and named best even when it scored
+    below no steering. best_beats_none says whether it beats it, and a note counts the rows where not."""
+    human, res, out = case
+    worse = {"Q1": {"4": 100}, "Q57": {"1": 50, "2": 50}, "Q119": {"1": 100}}  # China: Q1 0.1667, Q119 0
+    write_results(res / "RQ2" / "language" / "China" / "org" / "m1" / "results.csv", worse)
+    script, inputs = load_script("show_results/rq2_steering.py"), str(_steering_inputs(tmp_path))
+    capsys.readouterr()
+    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    wide = pd.read_csv(out / "rq2_steering_table.csv").set_index("model")
+    row = wide.loc["org/m1"]
+    assert row["best_method"] == "language" and row["best_gain"] == pytest.approx((1 / 6 - 5 / 6) / 2, abs=1e-6)
+    assert not row["best_beats_none"]
+    said = capsys.readouterr().out
+    assert "note: in 2 of 2 rows (model or AVG, and country) no steering method beats no steering" in said
+    write_results(res / "RQ2" / "persona" / "China" / "org" / "m1" / "results.csv", M2)  # 1.0: beats it
+    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    assert pd.read_csv(out / "rq2_steering_table.csv").set_index("model").loc["org/m1", "best_beats_none"]
+    assert "no steering method beats no steering" not in capsys.readouterr().out
+
+
 def test_rq2_leaves_out_a_model_with_a_single_condition_unless_asked(case, tmp_path, capsys):
     """Issue 28: the release's stray `gpt-4o` (one RQ2 cell, no RQ1 answer) became a one-cell panel,
     a column of the ready-to-paste table and one AVG cell over eight models where all others are

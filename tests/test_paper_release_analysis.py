@@ -136,6 +136,8 @@ def test_rq2_on_the_release_leaves_out_its_stray_model(rq2_human, tmp_path, caps
         "note: gpt-4o has a single RQ2 condition (language_persona, Korea) where the other models have up to 50; "
         "left out of the tables, figures and averages (--models all, or --models gpt-4o, includes it)"]
     assert len(said.out.splitlines()) <= 60 and "Warning" not in said.err
+    closing = [x for x in said.out.splitlines() if x.startswith("coverage of ")]  # the lines not shown, counted
+    assert len(closing) == 1 and "more results file(s) not shown" in closing[0]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
     scores = pd.read_csv(out / "rq2_steering_scores.csv")
     assert set(scores["model"]) == set(PAPER_MODELS) | {"AVG"}

@@ -96,7 +96,7 @@ def test_a_wide_figure_fits_the_page_and_opens_at_full_size(tmp_path, inches, la
 def test_an_analysis_with_nothing_to_show_says_why_on_the_page(tmp_path):
     """Issue 28: the demo's internal-consistency section said "ok" with nothing to show for the model.
     The script now ends with one line saying what is missing, and the page lists it."""
-    from utils.report.build import not_drawn_section
+    from utils.report.build import not_drawn_section, write_report
 
     logs = tmp_path / "logprob" / "logs"
     logs.mkdir(parents=True)
@@ -105,6 +105,8 @@ def test_an_analysis_with_nothing_to_show_says_why_on_the_page(tmp_path):
     (logs / "rq1_country_level.log").write_text("python show_results/rq1_country_level.py ...\nwrote x.csv\n")
     html = not_drawn_section(tmp_path)
     assert "<h2>Analyses with nothing to show</h2>" in html
+    page = write_report(tmp_path / "no-results", tmp_path, [], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html in page  # the page carries the section
     assert "logprob/internal_consistency" in html and "no model answered every item of a topic" in html
     assert "rq1_country_level" not in html
     (logs / "internal_consistency.log").write_text("python show_results/internal_consistency.py ...\nwrote x.csv\n")
