@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,9 @@ def ttest(steered: list[float], base: list[float]) -> float:
     """Two-sided Student's t-test p-value (independent samples, equal variances)."""
     if len(steered) < 2 or len(base) < 2:
         return float("nan")
-    return float(ttest_ind(steered, base).pvalue)
+    with warnings.catch_warnings():  # scipy's precision warning for a near-constant sample: its p stands
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return float(ttest_ind(steered, base).pvalue)
 
 
 def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot) -> pd.DataFrame:

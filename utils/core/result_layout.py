@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.row_checks import check_rows
 
 # What a row was asked under; equal on every row of one file. `prompt_sha256` differs per item.
 IDENTITY_COLUMNS = ("experiment", "model", "method", "steering_method", "country", "language", "variant",
@@ -135,9 +136,17 @@ def option_keys(row: dict[str, str]) -> list[str]:
 
 
 def read_results(path: Path) -> list[dict[str, str]]:
-    """Rows of a results file (ours or the paper's), as dicts of strings."""
+    """Rows of a results file (ours or the paper's), as dicts of strings; a row of ours that the
+    prober would refuse (`row_checks`) is a one-line UserError naming it."""
     with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        rows, lines, end = [], [], reader.line_num
+        for row in reader:
+            rows.append(row)
+            lines.append(end + 1)
+            end = reader.line_num
+    check_rows(path, zip(lines, rows))
+    return rows
 
 
 def read_result_rows(path: Path) -> list[dict[str, str]]:
@@ -148,10 +157,11 @@ def read_result_rows(path: Path) -> list[dict[str, str]]:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
-            rows, last_line, end = [], 0, reader.line_num
-            for row in reader:  # the line each record starts on, to name a torn last one
+            rows, lines, end = [], [], reader.line_num
+            for row in reader:  # the line each record starts on, to name a torn or damaged one
                 rows.append(row)
-                last_line, end = end + 1, reader.line_num
+                lines.append(end + 1)
+                end = reader.line_num
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a results file (not UTF-8 text); {how}") from None
     except csv.Error as exc:
@@ -164,9 +174,10 @@ def read_result_rows(path: Path) -> list[dict[str, str]]:
     if not rows:
         raise UserError(f"{path} has a header but no rows; {how}")
     if _torn(path, rows[-1], columns):
-        raise UserError(f"{path}: the last row (line {last_line}) is incomplete, cut off mid-row (a full disk or "
+        raise UserError(f"{path}: the last row (line {lines[-1]}) is incomplete, cut off mid-row (a full disk or "
                         "an interrupted copy); rerun the probing command that wrote it, which repairs the file "
                         "and asks that item again")
+    check_rows(path, zip(lines, rows))  # the prober's own row checks: a hand edit is not scored
     mixed = {c: sorted({r.get(c) or "" for r in rows}) for c in IDENTITY_COLUMNS if c in columns}
     mixed = {c: v for c, v in mixed.items() if len(v) > 1}
     if mixed:

@@ -12,7 +12,7 @@ Columns: the original release's `id, question, choices, choice_keys, answer, typ
 followed by ours (see `COLUMNS`); `distribution` is JSON `{"1": 0.25, ...}` over the item's codes;
 then the identity columns (what the row was asked under, `utils/probing/identity.py`), which a
 rerun must match to resume into the file. A row that cannot be trusted is found on opening
-(`row_checks.py`).
+(`utils/core/row_checks.py`, which the analysis applies too).
 
 Two guards on what is written: text columns longer than `MAX_TEXT_CHARS` keep their first and
 last halves around a marker (a runaway answer of megabytes would otherwise make every later
@@ -36,7 +36,7 @@ from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
 from utils.core.secrets import redact
 from utils.probing.identity import GROUP_COLUMNS, IDENTITY_COLUMNS, LEGACY_DEFAULTS, PERTURB_COLUMNS, PROTOCOL_COLUMNS
-from utils.probing.row_checks import row_problem
+from utils.core.row_checks import row_problem
 
 log = logging.getLogger(__name__)
 PAPER_COLUMNS = ["id", "question", "choices", "choice_keys", "answer", "type", "response"]
