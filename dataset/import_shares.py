@@ -29,9 +29,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import pandas as pd  # noqa: E402
 from utils.analysis.answers import questionnaire_items  # noqa: E402
 from utils.core.groups import ALL, load_group_vars, parse_group  # noqa: E402
 from utils.analysis.microdata import meta_path  # noqa: E402

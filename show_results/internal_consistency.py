@@ -21,15 +21,18 @@ item only (utils/analysis/paper_compat_consistency.py), for the models and the p
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import paper_compat_consistency  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.consistency import TOPICS_FILE, load_topics, score_topics, steering_effect  # noqa: E402
@@ -226,13 +229,17 @@ def plot_steering(dist: pd.DataFrame, topics, synthetic: bool, out: Output) -> l
     return save(fig, out, "internal_consistency_steering")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/countries.json (steering country -> WVS code; default inputs/)")
     ap.add_argument("--topics", type=Path, default=TOPICS_FILE,
                     help="topics, items and each item's orientation (default inputs/analysis/consistency_topics.json)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the notebook's last-item entropy (README: --paper-compat)
         return report_written(paper_compat_consistency.internal_consistency(cfg))
     topics = load_topics(cfg.extra["topics"])

@@ -25,14 +25,17 @@ moved the model toward it, beyond naming the country. Figure: rq2_group_steering
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts, significance  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
@@ -301,14 +304,18 @@ def plot_group_steering(gdf: pd.DataFrame, by: str, synthetic: bool, out: Output
     return save(fig, out, "rq2_group_steering")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
     significance.add_arguments(ap)
     add_by(ap, "also score the runs steered toward a GROUPVAR group (--group) against that group and the whole "
                "country: rq2_group_steering.csv and its figure")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         codes = steering_setup(cfg.extra["inputs_dir"])[1]
         return report_written(paper_compat_scripts.rq2_steering(
