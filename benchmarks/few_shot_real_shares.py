@@ -1,7 +1,7 @@
 """How much the survey's real shares change the answers to the release's English few-shot prompt
 for Germany and Korea, whose example numbers are its format examples' made-up ones.
 
-    python benchmarks/few_shot_real_shares.py --release-dir ../shared/reference/paper-release
+    python benchmarks/few_shot_real_shares.py --release-dir <paper-release>
     python benchmarks/few_shot_real_shares.py --release-dir ... --human dataset/human/WV7.csv   # + scores
 
 The release's English few-shot prompts for Germany and Korea (`inputs/few_shot/lang-En_dist-

@@ -1,6 +1,6 @@
 """How much each difference between our protocol and the paper's release moves a model's answers.
 
-    python benchmarks/protocol_effects.py --release-dir ../shared/reference/paper-release
+    python benchmarks/protocol_effects.py --release-dir <paper-release>
     python benchmarks/protocol_effects.py --release-dir ... --human dataset/human/WV7.csv   # + scores
 
 The bundled model (SmolLM2-135M-Instruct) on the CPU, the 144 RQ1 items, read by `logprob` (one

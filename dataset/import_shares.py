@@ -26,11 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import pandas as pd  # noqa: E402
 from utils.analysis.answers import questionnaire_items  # noqa: E402
 from utils.core.groups import ALL, load_group_vars, parse_group  # noqa: E402
 from utils.analysis.microdata import meta_path  # noqa: E402
@@ -124,14 +127,37 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(args.output, index=False)
     meta_path(args.output).write_text(json.dumps({"source": str(args.input), "kind": "shares",
                                                   "synthetic": bool(args.synthetic)}, indent=1), encoding="utf-8")
-    for what, keys in unplaced.items():
-        if keys:
-            shown = ", ".join(keys[:12]) + (f" and {len(keys) - 12} more" if len(keys) > 12 else "")
-            print(f"could not place {len(keys)} {what}: {shown}" if "kept" not in what
-                  else f"note: {len(keys)} {what}: {shown}")
+    for line in unplaced_lines(unplaced):
+        print(line)
     print(f"wrote {args.output}: {table['country_code'].nunique()} countries, {table['item_id'].nunique()} items, "
           f"{len(table)} rows{'' if table['n'].notna().any() else ' (no respondent counts n)'}")
     return 0
+
+
+def unplaced_lines(unplaced: dict[str, list[str]], shown: int = 12) -> list[str]:
+    """What could not be placed, one line per kind. Items are named once by id with the number of
+    countries that gave them: a source covering more of the survey than the questionnaire (such
+    as CultureSPA's file) would otherwise list each country/item key.
+
+    >>> unplaced_lines({"countries": [], "items": ["AUS/Q7", "MEX/Q7"]})
+    ['could not place 1 items (not in the questionnaire or WV567.jsonl): Q7 (2 countries)']
+    """
+    def listed(keys: list[str]) -> str:
+        return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+    lines = []
+    for what, keys in unplaced.items():
+        if not keys:
+            continue
+        if what == "items":
+            by_item = Counter(k.rsplit("/", 1)[-1] for k in keys)
+            named = [f"{i} ({n} countr{'y' if n == 1 else 'ies'})" for i, n in by_item.items()]
+            lines.append(f"could not place {len(by_item)} items (not in the questionnaire or WV567.jsonl): "
+                         f"{listed(named)}")
+        else:
+            lines.append(f"could not place {len(keys)} {what}: {listed(keys)}" if "kept" not in what
+                         else f"note: {len(keys)} {what}: {listed(keys)}")
+    return lines
 
 
 def with_group(table: pd.DataFrame, args) -> pd.DataFrame:

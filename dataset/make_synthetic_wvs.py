@@ -1,11 +1,12 @@
 """Write a WVS-shaped synthetic wave file, to try the pipeline without the licensed WVS data.
 
-    python dataset/make_synthetic_wvs.py --wave 7 --out /tmp/synthetic_WV7.csv
-    python dataset/prepare_wvs.py --wave 7 --input /tmp/synthetic_WV7.csv
+    python dataset/make_synthetic_wvs.py --wave 7        # -> dataset/human/raw/synthetic_WV7.csv
+    python dataset/prepare_wvs.py --wave 7 --input dataset/human/raw/synthetic_WV7.csv   # -> dataset/human/WV7_synthetic.csv
 
 The file has the wave's real column names (B_COUNTRY, W_WEIGHT, Q1... or V2, V258/V259, V4...),
-negative missing codes and weights, and a SYNTHETIC_DATA column, so the prepared table and every
-figure drawn from it say "synthetic data". The answers are made up (see utils/analysis/synthetic_wvs.py).
+negative missing codes and weights, and a SYNTHETIC_DATA column, so the prepared table (named
+WV<wave>_synthetic.csv, never the real table's WV<wave>.csv) and every figure, table and console
+summary drawn from it say "synthetic data". The answers are made up (see utils/analysis/synthetic_wvs.py).
 """
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
 from utils.analysis.wave_map import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
+from utils.core.paths import REPO_ROOT  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wave", type=int, default=7, choices=sorted(WAVE_COLUMNS), help="wave whose layout to copy (default 7)")
-    ap.add_argument("--out", type=Path, required=True, help="file to write: .csv, .csv.gz or .dta")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="file to write: .csv, .csv.gz or .dta (default dataset/human/raw/synthetic_WV<wave>.csv)")
     ap.add_argument("--respondents", type=int, default=300, help="respondents per country (default 300)")
     ap.add_argument("--countries", default="all",
                     help="comma-separated WVS country codes, or all (the 66 Wave 7 countries; waves 5 and 6 keep ~70%%)")
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     df = synthetic_microdata(args.wave, specs, codes, args.respondents, args.seed)
+    args.out = args.out or REPO_ROOT / "dataset" / "human" / "raw" / f"synthetic_WV{args.wave}.csv"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() == ".dta":
         df.to_stata(args.out, write_index=False)

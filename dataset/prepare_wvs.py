@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wave", type=int, required=True, choices=sorted(WAVE_COLUMNS), help="WVS wave of the input file")
     ap.add_argument("--input", type=Path, required=True, help="the wave's microdata file (.csv, .csv.gz or .dta)")
-    ap.add_argument("--output", type=Path, default=None, help="long table to write (default dataset/human/WV<wave>.csv)")
+    ap.add_argument("--output", type=Path, default=None,
+                    help="long table to write (default dataset/human/WV<wave>.csv; synthetic data: "
+                         "dataset/human/WV<wave>_synthetic.csv)")
     ap.add_argument("--country-column", default=None, help="country variable (default B_COUNTRY for wave 7, V2 for 5 and 6)")
     ap.add_argument("--weight-column", default=None,
                     help="weight variable (default W_WEIGHT, V258, V259 for waves 7, 6, 5); 'none' if the file has none")
@@ -81,7 +83,8 @@ def prepare(args) -> Path:
     df = read_microdata(args.input, list(dict.fromkeys(columns)), exact=(weight_col,) if weight_col else ())
     table = prepare_long_table(df, args.wave, specs, country_col, weight_col, groups=groups,
                                min_group_n=args.min_group_n)
-    output = args.output or HUMAN_DIR / f"WV{args.wave}.csv"
+    # synthetic data never take the real table's default name, where they could pass as real
+    output = args.output or HUMAN_DIR / f"WV{args.wave}{'_synthetic' if synthetic else ''}.csv"
     whole = table[table["group_var"] == "all"]
     per_country = whole.groupby(["country_code", "item_id"])["count"].sum().groupby("country_code").max()
     valid = whole.loc[whole["status"] == "valid", "count"].sum()

@@ -1,7 +1,8 @@
-"""Made-up RQ2 answers, to draw the README's RQ2 pictures (the release has no RQ2 answers).
+"""Made-up RQ2 answers, to draw the docs' RQ2 pictures (drawn before the release's own RQ2 answers
+were at hand; docs/analysis.md runs the scripts on those too).
 
-    python docs/make_rq2_demo.py --rq1 path/to/paper-release/results --human dataset/human/WV7.csv --out /tmp/rq2demo
-    python show_results/rq2_steering.py --human dataset/human/WV7.csv --results-root /tmp/rq2demo --out /tmp/rq2fig
+    python docs/make_rq2_demo.py --rq1 <paper-release>/results --human dataset/human/WV7_synthetic.csv --out /tmp/rq2demo
+    python show_results/rq2_steering.py --human dataset/human/WV7_synthetic.csv --results-root /tmp/rq2demo --out /tmp/rq2fig
 
 Each steered answer is the model's RQ1 answer moved a method-specific share of the way toward the
 country's (synthetic) human distribution, plus noise: numbers for pictures, not findings.

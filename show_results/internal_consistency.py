@@ -21,20 +21,24 @@ item only (utils/analysis/paper_compat_consistency.py), for the models and the p
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import paper_compat_consistency  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.consistency import TOPICS_FILE, load_topics, score_topics, steering_effect  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.paper_table import to_latex, to_markdown  # noqa: E402
+from utils.analysis.paper_table import write_tables  # noqa: E402
 from utils.analysis.plotting import (  # noqa: E402
     COLORS,
     Output,
@@ -173,19 +177,11 @@ def steering_summary(dist: pd.DataFrame, topics) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_table(table: pd.DataFrame, out: Output, stem: str, caption: str) -> list[Path]:
-    Path(out.dir).mkdir(parents=True, exist_ok=True)
-    paths = [Path(out.dir) / f"{stem}{ext}" for ext in (".csv", ".md", ".tex")]
-    table.to_csv(paths[0], index=False)
-    paths[1].write_text(to_markdown(table), encoding="utf-8")
-    paths[2].write_text(to_latex(table, caption), encoding="utf-8")
-    return paths
-
-
 def plot(df: pd.DataFrame, topics, synthetic: bool, out: Output) -> list[Path]:
     models = list(dict.fromkeys(df.loc[df["kind"] == "model", "model"]))
     methods = [m for m in dict.fromkeys(df.loc[df["kind"] == "model", "method"]) if m != "none"]
-    fig, axes = grid(len(topics), 3, 0.45 * len(models) + 1.8, 3.6, sharey=True)
+    # at least wide enough for its two-line title: with one or two models the titles ran into each other
+    fig, axes = grid(len(topics), 3, max(0.45 * len(models) + 1.8, 3.0), 3.6, sharey=True)
     rng = np.random.default_rng(0)
     for ax, t in zip(axes, topics):
         d = df[df["topic"] == t.name]
@@ -204,12 +200,12 @@ def plot(df: pd.DataFrame, topics, synthetic: bool, out: Output) -> list[Path]:
             ax.scatter(np.full(v.size, i - 0.08), v, s=40, marker="D", color=COLORS[0], zorder=3,
                        label="model, no steering" if i == 1 else None)
         ax.set_xticks(range(len(models) + 1), ["people"] + [short_name(m) for m in models], rotation=30, ha="right")
-        ax.set_title(f"{t.label} ({', '.join(i.id for i in t.items)})", fontsize=9)
+        ax.set_title(f"{t.label}\n({', '.join(i.id for i in t.items)})", fontsize=9)
     axes[0].set_ylim(0.48, 1.02)  # 0.5 is the lowest value the statistic can take
     axes[0].set_ylabel("consistency (1 - mean |position - mean|)")
     title(fig, "Internal consistency per topic (our statistic; items from the supplementary Table 9)", synthetic)
     fig.tight_layout()
-    legend_below(fig, axes[0], ncol=len(methods) + 3)  # under the rotated model names, not on them
+    legend_below(fig, axes[0], ncol=min(len(methods) + 3, 4))  # under the rotated model names, not on them
     return save(fig, out, "internal_consistency")
 
 
@@ -233,44 +229,54 @@ def plot_steering(dist: pd.DataFrame, topics, synthetic: bool, out: Output) -> l
     return save(fig, out, "internal_consistency_steering")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/countries.json (steering country -> WVS code; default inputs/)")
     ap.add_argument("--topics", type=Path, default=TOPICS_FILE,
                     help="topics, items and each item's orientation (default inputs/analysis/consistency_topics.json)")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the notebook's last-item entropy (README: --paper-compat)
         return report_written(paper_compat_consistency.internal_consistency(cfg))
     topics = load_topics(cfg.extra["topics"])
-    out = Output(cfg.output.dir, cfg.output.formats)  # no alignment metric here: names as they are
+    out = replace(cfg.output, metric="w1")  # no alignment metric here: names as they are
     sc = load_scoring(cfg)
     policy = answer_policy(cfg, sc)
     rq1 = {f.spec.model: f.path for f in model_files(cfg.results_root, "RQ1", cfg.models, policy)}
     if not rq1:
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {cfg.results_root}; run "
                         "code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first")
-    rq2 = [f for f in model_files(cfg.results_root, "RQ2", None, policy) if f.spec.model in rq1]
+    # models named: all their RQ2 conditions; by default a model with a single one is left out, as everywhere
+    rq2 = [f for f in model_files(cfg.results_root, "RQ2", "all" if cfg.models else None, policy) if f.spec.model in rq1]
     df = consistency_table(sc, topics, rq1, rq2, steering_codes(cfg.extra["inputs_dir"]), policy)
+    unscored = sorted({r.model for r in df[df["kind"] == "model"].itertuples()} -
+                      set(df.loc[(df["kind"] == "model") & df["consistency"].notna(), "model"]))
+    if set(unscored) == set(rq1):  # e.g. the demo's first 12 items: nothing to show for any model, so say why
+        items = "; ".join(f"{t.label} {', '.join(i.id for i in t.items)}" for t in topics)
+        raise UserError(f"no model answered every item of a topic ({items}): {', '.join(unscored)} did not, e.g. a "
+                        "run with --limit; ask those items (rerun the probe without --limit) to score internal "
+                        "consistency")
     dist = distance_table(df)
     synthetic = sc.human.synthetic
     written = [write_csv(df, out, "internal_consistency.csv"),
                write_csv(dist, out, "internal_consistency_distance.csv")]
     summary = summary_table(df, dist, topics)
-    written += write_table(summary, out, "internal_consistency_table",
-                           "Internal consistency per topic (ours: 1 - mean absolute deviation of the items' mean "
-                           "positions); distance: mean absolute difference from each country's people")
+    written += write_tables(summary, out, "internal_consistency_table",
+                            "Internal consistency per topic (ours: 1 - mean absolute deviation of the items' mean "
+                            "positions); distance: mean absolute difference from each country's people")
     written += plot(df, topics, synthetic, out)
-    unscored = sorted({r.model for r in df[df["kind"] == "model"].itertuples()} -
-                      set(df.loc[(df["kind"] == "model") & df["consistency"].notna(), "model"]))
     if unscored:  # e.g. a run on the first few items only
         print(f"note: no answers to every item of any topic from {', '.join(unscored)}; left out of the distances")
     if rq2 and not (dist["method"] != "none").any():
         print("note: no steering condition answered every item of a topic; no steering table")
     elif rq2:
-        written += write_table(steering_summary(dist, topics), out, "internal_consistency_steering",
-                               "Steering: mean change of the absolute difference from the target country's people "
-                               "(negative: closer), and how many target countries moved closer")
+        written += write_tables(steering_summary(dist, topics), out, "internal_consistency_steering",
+                                "Steering: mean change of the absolute difference from the target country's people "
+                                "(negative: closer), and how many target countries moved closer")
         written += plot_steering(dist, topics, synthetic, out)
     print(summary.to_string(index=False))
     return report_written(written)

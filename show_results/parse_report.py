@@ -42,6 +42,28 @@ def number(p: float) -> str:
     return f"{p:.12g}"
 
 
+SHOWN = 12  # lines of single files shown; a larger tree (the release: 372 files) is summed up per condition
+
+
+def summary(said: list[tuple]) -> list[str]:
+    """What is printed: every file's line for a small tree; for a larger one the files with rows
+    not parsed, items absent or options renumbered, up to SHOWN lines, then one line per
+    experiment and condition, and how many files' lines were not shown."""
+    lines = [x for _, _, _, line, note in said for x in (line, note) if x]
+    out = lines[:SHOWN]
+    if len(said) > SHOWN:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for f, ok, n, _, _ in said:
+            g = groups.setdefault((f.spec.experiment, f.spec.condition_name), [0, 0, 0])
+            g[0], g[1], g[2] = g[0] + 1, g[1] + ok, g[2] + n
+        out += [f"{exp:12s} {method:18s} {k:3d} files  {ok}/{n} parsed ({ok / max(n, 1):.2%})"
+                for (exp, method), (k, ok, n) in groups.items()]
+    if len(lines) > SHOWN:
+        out.append(f"{len(lines) - SHOWN} more line(s) on files with rows not parsed, items absent or options "
+                   "mapped by position not shown: every row is in the CSV")
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = FlagParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results-root", type=Path, default=RESULTS_DIR,
@@ -68,13 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     codes = questionnaire_codes(args.questions_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     total = parsed_total = 0
+    said: list[tuple] = []  # (file, parsed, rows, its line if it has something to say, its remap note)
     with args.out.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(COLUMNS)
         for f in files:
             rows = f.read().rows  # empty, header-only, garbled: one line, exit code 2
             spec = f.spec
-            condition, country = spec.condition or "none", spec.country or ""  # RQ1's, as the tables name it
+            condition, country = spec.condition_name, spec.country or ""
             ok, remapped = 0, []
             for row in rows:
                 item = row.get("id", "")
@@ -86,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                     back = {v: k for k, v in (mapping or {}).items()}
                     remap = "by_position" if mapping else ""
                     remapped += [item] if mapping else []
-                    out.writerows(meta + [k, number(p), "ok", spec.method, back.get(k, k), remap, spec.prompt]
+                    out.writerows(meta + [k, number(p), "ok", f.spec.method, back.get(k, k), remap, f.spec.prompt]
                                   for k, p in ans.distribution.items())
                 else:
-                    out.writerow(meta + ["", "", ans.detail or ans.reason, spec.method, "", "", spec.prompt])
+                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.spec.method, "", "", f.spec.prompt])
             total, parsed_total = total + len(rows), parsed_total + ok
             present = {r.get("id", "") for r in rows}
             asked_its_way = rows[0].get("protocol") == "release" or "status" not in rows[0]  # or the release's file
@@ -99,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
             why = (f"; {len(untranslated)} more not in the release's translation, so never asked its way "
                    f"({', '.join(untranslated)})") if untranslated else ""
             what = f"{condition} [{spec.prompt}]" if spec.prompt else condition
-            print(f"{spec.experiment:12s} {what:18s} {country:10s} {spec.model:45s} {ok:4d}/{len(rows):<4d} "
-                  f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
-            if remapped:
-                print(f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "
-                      f"the questionnaire's codes ({', '.join(remapped)}); remap = by_position in {args.out.name}")
+            line = (f"{spec.experiment:12s} {what:18s} {country:10s} {spec.model:45s} {ok:4d}/{len(rows):<4d} "
+                    f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
+            note = (f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "
+                    f"the questionnaire's codes ({', '.join(remapped)}); remap = by_position in {args.out.name}")
+            said.append((f, ok, len(rows), line if ok < len(rows) or absent or why or len(files) <= SHOWN else "",
+                         note if remapped else ""))
+    for text in summary(said):
+        print(text)
     print(f"overall: {parsed_total}/{total} parsed ({parsed_total / max(total, 1):.2%}); wrote {args.out}")
     return 0
 

@@ -43,7 +43,7 @@ from utils.analysis import robustness as rb  # noqa: E402
 from utils.analysis.answers import short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import parse_args, parser, report_written, run  # noqa: E402
-from utils.analysis.paper_table import to_markdown  # noqa: E402
+from utils.analysis.paper_table import write_tables  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, legend_below, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.robustness_runs import Run, Scored, find_runs, item_scores  # noqa: E402
 from utils.analysis.scoring import Scoring, load_scoring  # noqa: E402
@@ -181,24 +181,10 @@ def plot_position(pos: pd.DataFrame, synthetic: bool, out: Output) -> list[Path]
     return save(fig, out, "robustness_position")
 
 
-def to_latex(df: pd.DataFrame, caption: str) -> str:
-    cols = "l" + "r" * (len(df.columns) - 1)
-    esc = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&"})
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(str(c).translate(esc) for c in df.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(str(v).translate(esc) for v in row) + r" \\" for row in df.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption.translate(esc)}}}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
-
-
 def write_summary(summary: pd.DataFrame, out: Output, caption: str) -> list[Path]:
     shown = summary.assign(model=[short_name(m) for m in summary["model"]])
-    shown = shown.round(4).astype(str)
-    paths = [write_csv(summary, out, "robustness_summary.csv"), out.name("robustness_summary", ".md"),
-             out.name("robustness_summary", ".tex")]
-    paths[1].write_text(to_markdown(shown), encoding="utf-8")
-    paths[2].write_text(to_latex(shown, caption), encoding="utf-8")
-    return paths
+    return write_tables(shown.round(4).astype(str), out, "robustness_summary", caption, labels=1, rules=False,
+                        csv=summary)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """RQ1, country level: each model's alignment with each country, sorted, with 95% intervals.
 
     python show_results/rq1_country_level.py --human dataset/human/WV7.csv \
-        --results-root ../shared/reference/paper-release/results --out figures/
+        --results-root <paper-release>/results --out figures/
 
 Writes rq1_country_scores.csv (model, country_code, country, score, std, n_items: the mean and
 population std over the items both sides answered), rq1_country_details.csv (adds the bootstrap

@@ -31,7 +31,7 @@ from utils.analysis.flags import add_by, parse_args, parser, report_written, run
 from utils.analysis.group_scores import gap_summary, group_scores, group_scorings, groups_in_table  # noqa: E402
 from utils.analysis.human_data import read_long_table, table_groups  # noqa: E402
 from utils.analysis.paper_compat import stars  # noqa: E402
-from utils.analysis.paper_table import to_latex, to_markdown  # noqa: E402
+from utils.analysis.paper_table import write_tables  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, grid, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
@@ -112,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     scores = pd.concat([group_scores(group_scorings(cfg, by, items, orders), answers, by) for by in wanted],
                        ignore_index=True)
     summary, per_group = gap_summary(scores, cfg.extra["n_boot"], cfg.extra["n_perm"], cfg.seed)
-    written = [write_csv(summary, cfg.output, "rq1_groups.csv"),
-               write_csv(per_group, cfg.output, "rq1_groups_by_group.csv")]
-    shown = table(summary)
-    for ext, text in ((".md", to_markdown(shown)), (".tex", to_latex(shown, CAPTION))):
-        path = cfg.output.name("rq1_groups", ext)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+    written = write_tables(table(summary), cfg.output, "rq1_groups", CAPTION, csv=summary)
+    written.append(write_csv(per_group, cfg.output, "rq1_groups_by_group.csv"))
     written += plot(summary, per_group, sc.human.synthetic, cfg.output)
-    for r in summary.itertuples():
+    empty = sorted(set(summary.loc[summary["n_countries"] == 0, "group_var"]))
+    for var in empty:  # e.g. 300 respondents per country: every age group fell below --min-group-n somewhere
+        print(f"note: no country has a score for every {var} group (a group with fewer respondents than "
+              f"--min-group-n is dropped where it is), so {var} has no gap to show; prepare the table with a "
+              "lower --min-group-n or more respondents")
+    for r in summary[summary["n_countries"] > 0].itertuples():
         print(f"{r.model:40s} {r.group_var:10s} closest: {r.closest}; gap {r.best_group} - {r.worst_group} "
               f"{r.gap:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}], p = {r.p_value:.3g} over {r.n_countries} countries")
     return report_written(written)

@@ -8,7 +8,8 @@ out of the 144 minus that country's five few-shot items (inputs/few_shot/<Countr
 real distributions the few-shot prompts show. Writes rq2_steering_scores.csv (model, country,
 country_code, method, score, std, n_items the items shared by the conditions, n_items_answered
 the condition's own, gain over none), rq2_steering_table.csv (one row per model and country, a column per condition, the
-best method and its gain) and two figures: rq2_steering_table (scores, best per row boxed) and
+best method, its gain and best_beats_none, False where even the best is no better than no
+steering) and two figures: rq2_steering_table (scores, best per row boxed) and
 rq2_steering_gains (gain of each method over no steering, per country).
 Significance (utils/analysis/significance.py, --test rel|ind, --correction none|holm): p_value and
 stars per condition against none, and rows with model AVG (mean over models) per country and
@@ -24,19 +25,23 @@ moved the model toward it, beyond naming the country. Figure: rq2_group_steering
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.core.missing_packages import explain_missing_packages  # noqa: E402
+
+explain_missing_packages(__name__)  # a missing package: one line naming the install command
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from utils.analysis import metrics, paper_compat_scripts, significance  # noqa: E402
 from utils.analysis.answers import load_answers, model_files, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import add_by, parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.group_scores import group_scorings, groups_in_table  # noqa: E402
+from utils.analysis.paper_models import sort_models  # noqa: E402
 from utils.analysis.paper_table import write_paper_table  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, grid, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
@@ -133,16 +138,46 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
     steered = w.drop(columns=["none"], errors="ignore")
     w["best_method"] = steered.idxmax(axis=1)
     w["best_gain"] = steered.max(axis=1) - w.get("none", np.nan)
+    # the best of the five can still be worse than asking plainly: say so rather than crown it
+    w["best_beats_none"] = pd.Series([None if pd.isna(g) else bool(g > 0) for g in w["best_gain"]], index=w.index,
+                                     dtype=object)  # empty where there is no RQ1 answer to beat
     w.insert(0, "n_items", n)
     w.columns.name = None
     return w.reset_index()
+
+
+def _told(flag) -> bool | None:
+    """A best_beats_none cell as True, False or None (no RQ1 answer to beat), whatever its dtype."""
+    return None if flag is None or pd.isna(flag) else bool(flag)
+
+
+def summary_lines(wide: pd.DataFrame) -> list[str]:
+    """What the console shows: each model's mean over its countries per condition, the AVG rows
+    (per country, over the models), and how often the best method does not beat no steering."""
+    conds = [c for c in wide.columns if c not in ("model", "country", "country_code", "n_items", "best_method",
+                                                  "best_gain", "best_beats_none")]
+    models = wide[wide["model"] != "AVG"]
+    per_model = models.groupby("model", sort=False)[conds].mean()
+    per_model.insert(0, "countries", models.groupby("model", sort=False).size())
+    per_model.index = [short_name(m) for m in per_model.index]
+    avg = wide[wide["model"] == "AVG"].set_index("country")[conds + ["best_method", "best_gain"]]
+    fmt = {"float_format": lambda x: f"{x:.4f}"}
+    lines = ["mean over countries, per model and condition:", per_model.to_string(**fmt)]
+    if len(avg):
+        lines += ["AVG over the models, per country:", avg.to_string(**fmt)]
+    worse = wide[[_told(b) is False for b in wide["best_beats_none"]]]
+    if len(worse):
+        rows = f"{len(worse)} of {int(wide['best_beats_none'].notna().sum())}"
+        lines.append(f"note: in {rows} rows (model or AVG, and country) no steering method beats no steering "
+                     "(best_beats_none False in rq2_steering_table.csv; dashed box in the figure)")
+    return lines
 
 
 def plot_table(wide: pd.DataFrame, synthetic: bool, out: Output, marks: dict | None = None) -> list[Path]:
     """marks: {(model, country, condition): stars} written after the values."""
     marks = marks or {}
     conds = [c for c in wide.columns if c not in ("model", "country", "country_code", "n_items", "best_method",
-                                                   "best_gain")]
+                                                   "best_gain", "best_beats_none")]
     models = list(dict.fromkeys(wide["model"]))
     n_rows = wide.groupby("model").size().max()
     fig, axes = grid(len(models), 2, 1.05 * len(conds) + 2.4, 0.32 * n_rows + 1.6)
@@ -150,25 +185,26 @@ def plot_table(wide: pd.DataFrame, synthetic: bool, out: Output, marks: dict | N
         d = wide[wide["model"] == model]
         m = d[conds].to_numpy(dtype=float)
         gain = m - m[:, :1] if conds[0] == "none" else m - np.nanmean(m, 1, keepdims=True)
-        lim = np.nanmax(np.abs(gain)) or 1e-3
+        lim = (np.nanmax(np.abs(gain)) if np.isfinite(gain).any() else 0.0) or 1e-3  # no RQ1 answer: no gains
         im = heatmap(ax, gain, d["country"].tolist(), conds, vmin=-lim, vmax=lim, cmap="RdBu", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="gain over none")
         for r, row in enumerate(m):
-            best = d["best_method"].iloc[r]
+            best, beats = d["best_method"].iloc[r], _told(d["best_beats_none"].iloc[r]) is True
             for c, v in enumerate(row):
                 if np.isfinite(v):
                     is_best = conds[c] == best
-                    dark = abs(gain[r, c]) > 0.55 * lim
+                    dark = abs(gain[r, c]) > 0.55 * lim if np.isfinite(gain[r, c]) else False
                     star = marks.get((model, d["country"].iloc[r], conds[c]), "")
                     ax.text(c, r, f"{v:.3f}{star}", ha="center", va="center", fontsize=7.5,
-                            color="white" if dark else "black", fontweight="bold" if is_best else "normal")
-                    if is_best:
-                        ax.add_patch(plt.Rectangle((c - 0.48, r - 0.45), 0.96, 0.9, fill=False, lw=1.6, ec="gold"))
+                            color="white" if dark else "black", fontweight="bold" if is_best and beats else "normal")
+                    if is_best:  # gold: beats no steering; dashed grey: the best, yet no better than none
+                        ax.add_patch(plt.Rectangle((c - 0.48, r - 0.45), 0.96, 0.9, fill=False, lw=1.6,
+                                                   ec="gold" if beats else "0.45", ls="-" if beats else "--"))
         ax.set_title(short_name(model), fontsize=9)
         ax.tick_params(axis="x", rotation=30)
         plt.setp(ax.get_xticklabels(), ha="right")
-    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method; "
-          "stars: p against no steering)", synthetic, out.metric)
+    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method, dashed where "
+          "it does not beat no steering; stars: p against no steering)", synthetic, out.metric)
     fig.tight_layout()
     return save(fig, out, "rq2_steering_table")
 
@@ -268,14 +304,18 @@ def plot_group_steering(gdf: pd.DataFrame, by: str, synthetic: bool, out: Output
     return save(fig, out, "rq2_group_steering")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--inputs-dir", type=Path, default=INPUTS_DIR,
                     help="folder with steering/ and few_shot/ (default inputs/)")
     significance.add_arguments(ap)
     add_by(ap, "also score the runs steered toward a GROUPVAR group (--group) against that group and the whole "
                "country: rq2_group_steering.csv and its figure")
-    cfg = parse_args(ap, argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(build_parser(), argv)
     if cfg.paper_compat:  # the original arithmetic (README: --paper-compat)
         codes = steering_setup(cfg.extra["inputs_dir"])[1]
         return report_written(paper_compat_scripts.rq2_steering(
@@ -290,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     marks = {(r.model, r.country, r.method): r.stars for r in df.itertuples()}
     written = [write_csv(significance.for_csv(df), cfg.output, "rq2_steering_scores.csv"),
                write_csv(wide, cfg.output, "rq2_steering_table.csv")]
-    written += write_paper_table(df, cfg.output, "rq2_paper_table", significance.caption(cfg.extra["test"], cfg.extra["correction"]))
+    written += write_paper_table(sort_models(df), cfg.output, "rq2_paper_table",  # the paper's column order
+                                 significance.caption(cfg.extra["test"], cfg.extra["correction"]))
     written += plot_table(wide, sc.human.synthetic, cfg.output, marks)
     written += plot_gains(df, sc.human.synthetic, cfg.output)
     if cfg.extra["by"]:
@@ -299,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                           answer_policy(cfg, sc))
         written.append(write_csv(gdf, cfg.output, "rq2_group_steering.csv"))
         written += plot_group_steering(gdf, by, sc.human.synthetic, cfg.output)
-    print(wide.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("\n".join(summary_lines(wide)))
     return report_written(written)
 
 

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ids, orders = [w.id for w in mapping], [w.order for w in mapping]
     scorings = {}
     for path in cfg.human_paths():
-        sc = load_scoring(cfg, ids, orders, human_path=path)
+        sc = load_scoring(cfg, ids, orders, human_path=path, expected_wave=None)
         if sc.human.wave is None:
             raise UserError(f"{path} has no single wave in its wave column; prepare each wave separately")
         scorings[sc.human.wave] = sc

@@ -75,10 +75,10 @@ def test_our_rows_are_read_by_status_not_reparsed(tmp_path):
             ours("Q3", ["1", "2", "3", "4"], None, "ok", response=good)]  # ok without a distribution: unreadable
     assert [read_row(r).reason for r in rows] == ["unparsed", "error", "unparsed"]
     assert read_row(rows[1]).detail == "HTTP 500" and read_row(rows[2]).detail == "bad_distribution"
-    assert np.isnan(load_answers(write(tmp_path / "r.csv", rows[:2]), IDS, ORDERS,
-                                 AnswerPolicy(min_coverage=0.0))[:2]).all()
-    with pytest.raises(UserError, match=r"r\.csv: record 4 \(Q3\) is 'ok' but its distribution is not a JSON mapping"):
-        load_answers(write(tmp_path / "r.csv", rows), IDS, ORDERS, AnswerPolicy(min_coverage=0.0))  # a damaged file
+    assert np.isnan(load_answers(write(tmp_path / "r.csv", rows[:2]), IDS, ORDERS, AnswerPolicy(min_coverage=0.0))[:2]).all()
+    # an `ok` row the prober would refuse is a damaged file, never a quiet "unparsed" (issue 28)
+    with pytest.raises(UserError, match=r"r2.csv, line 4 \(Q3\) is 'ok' but its distribution is not a JSON mapping"):
+        load_answers(write(tmp_path / "r2.csv", rows), IDS, ORDERS, AnswerPolicy(min_coverage=0.0))
 
 
 def test_the_newest_row_of_an_id_wins(tmp_path):

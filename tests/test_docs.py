@@ -308,3 +308,92 @@ def test_the_checkers_catch_mistakes(tmp_path):
         "docs/page.md: python missing_script.py: no such script",
         "docs/page.md: python tool.py: unknown flag(s) --delta",
     ]
+
+
+SHARED = re.compile(r"\.\./shared\b|(?<![\w.])shared/reference\b")
+
+
+def private_paths(root: Path = ROOT) -> list[str]:
+    """Every line of a page a user reads (README.md, docs/*.md, inputs/README.md, the comments of
+    configs/*.toml) that names a path under `../shared`: the project's own machine keeps the
+    paper's release there, a user has only their clone of it."""
+    pages = doc_files(root) + [root / "inputs" / "README.md"]
+    found = []
+    for path in pages + sorted((root / "configs").glob("*.toml")):
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            text = line.split("#", 1)[1] if path.suffix == ".toml" and "#" in line else line
+            if path.suffix == ".toml" and "#" not in line:
+                continue
+            if SHARED.search(text):
+                found.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    return found
+
+
+def test_no_page_names_the_projects_private_copy_of_the_release():
+    """Issue 28: eleven places told a user to pass `../shared/reference/paper-release`, which a user
+    does not have; pages say "a clone of the paper's public release" instead."""
+    assert private_paths() == []
+
+
+def test_the_private_path_check_catches_one(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "README.md").write_text("pass `--results-root <paper-release>/results` (a clone)\n")
+    (tmp_path / "docs" / "a.md").write_text("ok\npython x.py --release-dir ../shared/reference/paper-release\n")
+    (tmp_path / "configs" / "s.toml").write_text('# see shared/reference/paper-release\nroot = "../shared/x"\n')
+    assert private_paths(tmp_path) == [
+        "docs/a.md:2: python x.py --release-dir ../shared/reference/paper-release",
+        "configs/s.toml:1: # see shared/reference/paper-release",
+    ]
+
+
+def test_results_format_names_every_column_the_store_writes():
+    """Issue 28: docs/results-format.md lacked `group_var` and `group`; every column of
+    `results_store.COLUMNS` is named in its table, in backticks."""
+    from utils.probing.results_store import COLUMNS
+
+    text = (ROOT / "docs" / "results-format.md").read_text(encoding="utf-8")
+    table = "\n".join(line for line in text.splitlines() if line.startswith("| `"))
+    named = set(re.findall(r"`([a-z_0-9]+)", table)) | {c for cell in re.findall(r"`([^`]+)`", table)
+                                                        for c in re.split(r",\s*", cell)}
+    assert [c for c in COLUMNS if c not in named] == []
+
+
+def config_references(root: Path = ROOT) -> list[str]:
+    """What the comments of configs/*.toml point a reader to that is not there: a `docs/*.md` page
+    or a README section (`README, "Title"`) by a heading that does not exist."""
+    readme = (root / "README.md").read_text(encoding="utf-8") if (root / "README.md").is_file() else ""
+    headings = {m.strip() for m in re.findall(r"^#+\s+(.+)$", readme, flags=re.M)}
+    missing = []
+    for path in sorted((root / "configs").glob("*.toml")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            comment = line.split("#", 1)[1] if "#" in line else ""
+            for page in re.findall(r"\bdocs/[\w-]+\.md", comment):
+                if not (root / page).is_file():
+                    missing.append(f"{path.name}:{n}: {page}")
+            for title in re.findall(r'README,?\s+"([^"]+)"', comment):
+                if title not in headings:
+                    missing.append(f'{path.name}:{n}: README section "{title}"')
+    return missing
+
+
+def test_config_comments_point_to_what_exists(tmp_path):
+    """Issue 28: configs/paper.toml sent readers to a README section that does not exist."""
+    assert config_references() == []
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "README.md").write_text("# T\n\n## Set up\n")
+    (tmp_path / "configs" / "s.toml").write_text('# see README, "Set up"\n# see README, "Human data"\n'
+                                                 "# and docs/nowhere.md\n")
+    assert config_references(tmp_path) == ['s.toml:2: README section "Human data"', "s.toml:3: docs/nowhere.md"]
+
+
+def test_every_analysis_script_is_named_in_the_layout_and_the_analysis_page():
+    """Issue 28: docs/layout.md omitted internal_consistency.py (and docs/analysis.md's table of
+    scripts it and rq1_groups.py); a new script has to be named in both."""
+    scripts = sorted(p.stem for p in (ROOT / "show_results").glob("*.py"))
+    layout = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    table = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
+    assert [s for s in scripts if not re.search(rf"\b{s}\b", layout)] == []
+    assert [s for s in scripts if f"`show_results/{s}.py`" not in table] == []

@@ -14,6 +14,7 @@ m2 equals China's distributions (score 1); m2 vs Germany: 1/6, .5, 0 -> .222222.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def test_rq1_country_level(case):
     human, res, out = case
     assert load_script("show_results/rq1_country_level.py").main(args(human, res, out, "--n-boot", "200", "--formats", "png,pdf")) == 0
     df = pd.read_csv(out / "rq1_country_scores.csv")
-    assert list(df.columns) == ["model", "country_code", "country", "score", "std", "n_items"]
+    assert list(df.columns) == ["model", "country_code", "country", "score", "std", "n_items", "human_data"]  # synthetic
     got = {(r.model, r.country): (r.score, r.std, r.n_items) for r in df.itertuples()}
     m1_cn, m1_de = [5 / 6, 0.75, 0.0], [0.0, 0.75, 1.0]
     assert got[("org/m1", "China")] == pytest.approx((np.mean(m1_cn), np.std(m1_cn), 3), abs=1e-6)
@@ -181,6 +182,62 @@ def test_rq2_steering(case, tmp_path):
     long = pd.read_csv(out / "rq2_steering_scores.csv")
     assert set(long["method"]) == {"none", "persona", "language"}
     assert (out / "rq2_steering_table.png").is_file() and (out / "rq2_steering_gains.png").is_file()
+
+
+def test_rq2_flags_a_best_method_that_loses_to_no_steering(case, tmp_path, capsys):
+    """Issue 28: the "best" steering method was boxed in gold and named best even when it scored
+    below no steering. best_beats_none says whether it beats it, and a note counts the rows where not."""
+    human, res, out = case
+    worse = {"Q1": {"4": 100}, "Q57": {"1": 50, "2": 50}, "Q119": {"1": 100}}  # China: Q1 0.1667, Q119 0
+    write_results(res / "RQ2" / "language" / "China" / "org" / "m1" / "results.csv", worse)
+    script, inputs = load_script("show_results/rq2_steering.py"), str(_steering_inputs(tmp_path))
+    capsys.readouterr()
+    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    wide = pd.read_csv(out / "rq2_steering_table.csv").set_index("model")
+    row = wide.loc["org/m1"]
+    assert row["best_method"] == "language" and row["best_gain"] == pytest.approx((1 / 6 - 5 / 6) / 2, abs=1e-6)
+    assert not row["best_beats_none"]
+    said = capsys.readouterr().out
+    assert "note: in 2 of 2 rows (model or AVG, and country) no steering method beats no steering" in said
+    write_results(res / "RQ2" / "persona" / "China" / "org" / "m1" / "results.csv", M2)  # 1.0: beats it
+    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    assert pd.read_csv(out / "rq2_steering_table.csv").set_index("model").loc["org/m1", "best_beats_none"]
+    assert "no steering method beats no steering" not in capsys.readouterr().out
+
+
+def test_rq2_leaves_out_a_model_with_a_single_condition_unless_asked(case, tmp_path, capsys):
+    """Issue 28: the release's stray `gpt-4o` (one RQ2 cell, no RQ1 answer) became a one-cell panel,
+    a column of the ready-to-paste table and one AVG cell over eight models where all others are
+    over seven, with a raw numpy warning. By default such a model is named in one line and left
+    out; `--models all` (or naming it) brings it back, and the figure still draws without a warning."""
+    human, res, out = case
+    for model, persona, language in (("org/m1", M2, M1), ("m2", M1, M2)):
+        write_results(res / "RQ2" / "persona" / "China" / model / "results.csv", persona)
+        write_results(res / "RQ2" / "language" / "China" / model / "results.csv", language)
+    write_results(res / "RQ2" / "persona" / "China" / "lone" / "results.csv", M1)  # one condition, no RQ1
+    inputs = ["--inputs-dir", str(_steering_inputs(tmp_path))]
+    script = load_script("show_results/rq2_steering.py")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a raw numpy warning fails the test
+        assert script.run(script.main, args(human, res, out, *inputs)) == 0
+    said = capsys.readouterr()
+    notes = [line for line in said.out.splitlines() if "lone" in line]
+    assert notes == ["note: lone has a single RQ2 condition (persona, China) where the other models have up to 2; "
+                     "left out of the tables, figures and averages (--models all, or --models lone, includes it)"]
+    assert "Warning" not in said.err
+    long = pd.read_csv(out / "rq2_steering_scores.csv")
+    assert set(long["model"]) == {"org/m1", "m2", "AVG"}
+    assert "lone" not in pd.read_csv(out / "rq2_paper_table.csv").columns
+    persona = long[long["method"] == "persona"].set_index("model")["score"]
+    assert persona["AVG"] == pytest.approx((persona["org/m1"] + persona["m2"]) / 2, abs=2e-6)  # over the two
+    for chosen in ("all", "lone,org/m1"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            assert script.run(script.main, args(human, res, out, *inputs, "--models", chosen)) == 0
+        assert "lone" in set(pd.read_csv(out / "rq2_steering_scores.csv")["model"])
+        assert "lone" in pd.read_csv(out / "rq2_paper_table.csv").columns
+        assert "note: lone" not in capsys.readouterr().out
 
 
 def test_rq2_without_few_shot_file_says_what_is_missing(case, tmp_path, capsys):

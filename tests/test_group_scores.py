@@ -157,6 +157,27 @@ def test_rq1_groups_counts_and_gap_match_hand_scores(sex_case, capsys):
     assert r"\begin{tabular}" in (out / "rq1_groups.tex").read_text() and (out / "rq1_groups.png").is_file()
 
 
+def test_rq1_groups_says_when_no_country_has_every_group(sex_case, tmp_path, capsys):
+    """Each country keeps one sex only (as when --min-group-n drops the other there): no gap can be
+    computed. The script says so in one note instead of printing `gap  -  nan [nan, nan]` per model."""
+    _, human, res, _, _ = sex_case
+    table = pd.read_csv(human, dtype={"option": str, "group_var": str, "group": str})
+    first = sorted(table["country_code"].unique())[0]
+    sex = table["group_var"] == "sex"
+    drop = sex & (((table["group"] == "female") & (table["country_code"] == first))
+                  | ((table["group"] == "male") & (table["country_code"] != first)))
+    lopsided = tmp_path / "WV7.csv"
+    table[~drop].to_csv(lopsided, index=False)
+    script = load_script("show_results/rq1_groups.py")
+    capsys.readouterr()
+    assert script.run(script.main, ["--human", str(lopsided), "--results-root", str(res), "--out",
+                                    str(tmp_path / "out"), "--formats", "png", "--by", "sex", "--n-boot", "20",
+                                    "--n-perm", "19"]) == 0
+    out = capsys.readouterr().out
+    assert "note: no country has a score for every sex group" in out
+    assert not [line for line in out.splitlines() if line.startswith(("m1", "m2"))]  # no per-model line of nothing
+
+
 @pytest.mark.parametrize("script, argv, message", [
     ("rq1_country_level", ["--by", "sex", "--paper-compat"], "--paper-compat reproduces the paper, which had no "
                                                              "respondent groups; drop --by"),

@@ -294,3 +294,39 @@ def test_a_stata_file_is_named_as_microdata(tmp_path):
     microdata(5).to_stata(path, write_index=False)
     with pytest.raises(UserError, match=r"WVS microdata.*prepare_wvs.py --wave <5, 6 or 7> --input"):
         read_long_table(path)
+
+
+def test_an_empty_table_is_one_line(tmp_path, capsys):
+    """Issue 28: an empty human-data file gave pandas' own message; it is one line saying what to do."""
+    empty = tmp_path / "WV7.csv"
+    empty.write_text("")
+    script = load_script("show_results/rq1_country_level.py")
+    assert script.run(script.main, ["--human", str(empty), "--results-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: human data {empty} is empty (not even a header); prepare it again with "
+                   "python dataset/prepare_wvs.py --wave 7 --input <WVS file>\n")
+
+
+def test_a_table_of_another_wave_read_as_wave_7_gets_a_note(tmp_path, capsys):
+    """Issue 28: a Wave 6 table passed for RQ1 was scored on the 75 items it shares with Wave 7
+    without a word; the scripts that mean Wave 7 say so in one note, rq3_temporal (all waves) not."""
+    from utils.analysis import coverage
+    from utils.analysis.config import AnalysisConfig
+    from utils.analysis.paper_compat import load_paper_human
+    from utils.analysis.scoring import load_scoring
+
+    src, table = tmp_path / "wv6.csv", tmp_path / "WV6.csv"
+    microdata(6, seed=2).to_csv(src, index=False)
+    assert load_script("dataset/prepare_wvs.py").main(["--wave", "6", "--input", str(src), "--output", str(table)]) == 0
+    coverage.show_reports()
+    capsys.readouterr()
+    load_scoring(AnalysisConfig(human=table))
+    load_paper_human(table)
+    said = capsys.readouterr().out.splitlines()
+    assert said == [f"note: {table} holds Wave 6 answers, not Wave 7's: only the items that wave shares with Wave 7 "
+                    "are compared; pass a Wave 7 table for RQ1 and RQ2 (rq3_temporal.py compares waves)"]  # once
+    coverage.show_reports()  # notes are said once per run: a fresh run for the calls that must say none
+    load_scoring(AnalysisConfig(human=table), expected_wave=6)
+    load_scoring(AnalysisConfig(human=table), expected_wave=None)  # RQ3: any wave
+    load_paper_human(table, expected_wave=None)
+    assert capsys.readouterr().out == ""

@@ -58,7 +58,7 @@ def test_shares_reproduce_the_counts_scores(counts_table, tmp_path, capsys):
     assert import_shares.main(["--input", str(src), "--output", str(table)]) == 0
     said = capsys.readouterr().out
     assert "could not place 1 countries: XKX" in said
-    assert "could not place 3 items: CHN/Q9999, 276/Q9999, united states/Q9999" in said
+    assert "could not place 1 items (not in the questionnaire or WV567.jsonl): Q9999 (3 countries)" in said
     assert "codes outside the item (kept as invalid)" in said  # China's negative codes
 
     ids, orders = questionnaire_items()
@@ -140,3 +140,43 @@ def test_scripts_run_on_shares_and_leave_out_what_needs_respondents(tmp_path, ca
     assert np.isnan(m.loc["ceiling", "mean"]) and np.isnan(m.loc["model", "pooled_score"])
     assert m.loc["ceiling", "n_countries"] == 0
     assert (tmp_path / "shares" / "rq1_country_top_bottom.png").stat().st_size > 0
+
+
+CULTURESPA_COUNTRIES = ["AUS", "BOL", "BRA", "CAN", "CHN", "DEU", "ETH", "GBR", "IND", "KEN", "MEX", "NGA", "NLD",
+                        "NZL", "RUS", "THA", "UKR", "USA", "ZWE"]
+
+
+def test_the_culturespa_shape_is_read_as_it_is(tmp_path, capsys):
+    """shaoyangxu/CultureSPA's data/proportions_group_by_country.json, in its exact shape: ISO3 ->
+    item -> option code -> share of all respondents (missing answers dropped, so an item's shares sum
+    to less than 1), options in no particular order, an empty item (`"Q82": {}`), items beyond the
+    questionnaire, no respondent counts. Its 19 countries are all placed by the country table; each
+    item's shares are renormalized over its codes, checked against a hand computation."""
+    import_shares = load_script("dataset/import_shares.py")
+    assert all(k.lower() in import_shares.country_index() for k in CULTURESPA_COUNTRIES)
+    data = {
+        "AUS": {"Q1": {"2": 0.0767, "1": 0.9024, "4": 0.0022, "3": 0.0132}, "Q7": {"1": 0.82, "2": 0.18},
+                "Q57": {"1": 0.534, "2": 0.4545}, "Q82": {}},
+        "MEX": {"Q1": {"1": 0.6, "2": 0.3}, "Q57": {}, "Q7": {"1": 0.5}},
+        "GBR": {"Q57": {"2": 0.7, "1": 0.25}},
+    }
+    src, out = tmp_path / "proportions_group_by_country.json", tmp_path / "culturespa_WV7.csv"
+    src.write_text(json.dumps(data, indent=4))
+    assert import_shares.main(["--input", str(src), "--output", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "could not place 2 items (not in the questionnaire or WV567.jsonl): Q7 (2 countries), Q82 (1 country)" \
+        in said and "no respondent counts n" in said
+    table = pd.read_csv(out, dtype={"option": str})
+    assert sorted(table["country_code"].unique().tolist()) == [36, 484, 826]  # AUS, MEX, GBR by WVS code
+    ids, orders = questionnaire_items()
+    human = load_human(out, ids, orders)
+    shares = human.shares()
+    at = {int(c): i for i, c in enumerate(human.country_codes)}
+    q1, q57 = ids.index("Q1"), ids.index("Q57")
+    aus = np.array([0.9024, 0.0767, 0.0132, 0.0022])  # Q1's codes 1-4, in order
+    np.testing.assert_allclose(shares[at[36], q1, :4], aus / aus.sum(), atol=1e-12)
+    np.testing.assert_allclose(shares[at[36], q57, :2], np.array([0.534, 0.4545]) / 0.9885, atol=1e-12)
+    np.testing.assert_allclose(shares[at[484], q1, :4], [2 / 3, 1 / 3, 0, 0], atol=1e-12)
+    assert np.isnan(shares[at[484], q57]).all()  # the empty item: not asked there, never made up
+    np.testing.assert_allclose(shares[at[826], q57, :2], [0.25 / 0.95, 0.7 / 0.95], atol=1e-12)
+    assert human.has_respondents is not None and not human.has_respondents.any()  # no n: no ceiling, no pool

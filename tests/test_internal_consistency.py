@@ -298,13 +298,13 @@ def test_paper_compat_reads_the_papers_models_in_its_order(tmp_path, caplog):
         assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs))) == 0
     assert sum("no human data for Korea" in r.getMessage() for r in caplog.records) == 1  # once, not per model
     table = pd.read_csv(out / "rq2_paper_table_paper_compat.csv", dtype=str)
-    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "AVG"]  # Aya23 first, as the paper
+    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "AVG", "human_data"]  # Aya23 first
     long = pd.read_csv(out / "rq2_steering_scores_paper_compat.csv")
     china = long[(long["country"] == "China") & (long["method"] == "language_persona")].set_index("model")["score"]
     assert china["AVG"] == pytest.approx(round((china["gpt-4"] + china["CohereLabs/aya-23-35B"]) / 2, 4), abs=1e-12)
     assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs), "--models", "all")) == 0
     table = pd.read_csv(out / "rq2_paper_table_paper_compat.csv", dtype=str)
-    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "gpt-4o", "AVG"]
+    assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "gpt-4o", "AVG", "human_data"]
 
 
 def test_default_analysis_warns_once_per_missing_country(tmp_path, capsys):
@@ -335,3 +335,26 @@ def test_release_answers_when_present():
         ans = load_answers(f.path, ids, orders, AnswerPolicy(0.0))
         for s in cons.score_topics(ans, ids, orders, cons.load_topics()):
             assert 0.5 <= float(s.consistency) <= 1.0, (f.model, s.topic.name)
+
+
+@pytest.mark.parametrize("models", [["org/m1"], ["org/m1", "m2"]])
+def test_panel_titles_do_not_overlap(case, monkeypatch, models):
+    """Issue 28: with one or two models the three panels were so narrow that their titles
+    ("Gender fairness (Q29, Q30, Q31, Q33)", ...) ran into each other. Each title's drawn box must
+    lie inside its own panel's column, left of the next title."""
+    import matplotlib.pyplot as plt
+
+    human, res, out = case
+    kept = []
+    monkeypatch.setattr(plt, "close", lambda fig=None, *a, **k: kept.append(fig))
+    assert load_script("show_results/internal_consistency.py").main(
+        argv(human, res, out, "--models", ",".join(models))) == 0
+    fig = next(f for f in kept if f is not None and f._suptitle is not None
+               and f._suptitle.get_text().startswith("Internal consistency per topic"))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len(boxes) == 3
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, (left, right)  # no overlap, left to right
+    plt.close("all")

@@ -17,6 +17,7 @@ from conftest import REFERENCE
 from scipy.stats import wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
+from utils.analysis.paper_models import PAPER_MODELS
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/paper-release is not present")
@@ -47,7 +48,7 @@ def independent_scores(df: pd.DataFrame) -> pd.DataFrame:
             counts = people[it.id].value_counts()
             human[(int(country), it.id)] = np.array([counts.get(int(code), 0) for code in it.order], dtype=float)
     rows = []
-    for path in sorted(RESULTS.rglob("results.csv")):
+    for path in sorted((RESULTS / "RQ1").rglob("results.csv")):  # the release holds RQ2 and sensitivity too
         model = str(path.parent.relative_to(RESULTS / "RQ1"))
         answers = {}
         for r in pd.read_csv(path, dtype=str).itertuples():
@@ -103,9 +104,52 @@ def test_every_script_runs_on_the_release(prepared, capsys):
     matrix = pd.read_csv(out / "human_alignment_matrix.csv")
     assert len(matrix) == 3 + 7
     capsys.readouterr()
-    # the release has no RQ2 or sensitivity results: those scripts say what to run, in one line
-    for name, hint in (("rq2_steering", "code/RQ2/prob_by_"), ("sensitivity", "--variant")):
-        mod = load_script(f"show_results/{name}.py")
-        assert mod.run(mod.main, ["--human", str(tables[7]), *common]) == 2
-        err = capsys.readouterr().err.strip()
-        assert hint in err and "\n" not in err
+    # the release's sensitivity answers: 7 models x 3 variants beside their RQ1 answers
+    mod = load_script("show_results/sensitivity.py")
+    assert mod.run(mod.main, ["--human", str(tables[7]), *common]) == 0
+    sens = pd.read_csv(out / "sensitivity_scores.csv")
+    assert sens.groupby("model")["variant"].nunique().tolist() == [4] * 7  # default, number, prob, order
+
+
+@pytest.fixture(scope="module")
+def rq2_human(tmp_path_factory):
+    """A Wave 7 table of three RQ2 countries, Korea among them (the stray gpt-4o's one cell)."""
+    tmp = tmp_path_factory.mktemp("rq2")
+    microdata(7, seed=3, countries={156: 100, 392: 100, 410: 100}).to_csv(tmp / "wvs7.csv", index=False)
+    assert load_script("dataset/prepare_wvs.py").main(["--wave", "7", "--input", str(tmp / "wvs7.csv"),
+                                                       "--output", str(tmp / "WV7.csv")]) == 0
+    return tmp / "WV7.csv"
+
+
+def test_rq2_on_the_release_leaves_out_its_stray_model(rq2_human, tmp_path, capsys, recwarn):
+    """Issue 28: the default RQ2 analysis of the release mixed in `RQ2/language_persona/Korea/gpt-4o`
+    (a one-cell panel, a column of the paper table, Korea's +Language Persona AVG over eight models),
+    printed a raw numpy warning and 488 lines. Now gpt-4o is named in one line and left out, AVG is
+    over the seven, nothing is warned raw, and the console is a summary."""
+    out = tmp_path / "out"
+    mod = load_script("show_results/rq2_steering.py")
+    capsys.readouterr()
+    assert mod.run(mod.main, ["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
+                              "--formats", "png"]) == 0
+    said = capsys.readouterr()
+    assert [x for x in said.out.splitlines() if "gpt-4o" in x] == [
+        "note: gpt-4o has a single RQ2 condition (language_persona, Korea) where the other models have up to 50; "
+        "left out of the tables, figures and averages (--models all, or --models gpt-4o, includes it)"]
+    assert len(said.out.splitlines()) <= 60 and "Warning" not in said.err
+    closing = [x for x in said.out.splitlines() if x.startswith("coverage of ")]  # the lines not shown, counted
+    assert len(closing) == 1 and "more results file(s) not shown" in closing[0]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    scores = pd.read_csv(out / "rq2_steering_scores.csv")
+    assert set(scores["model"]) == set(PAPER_MODELS) | {"AVG"}
+    paper = pd.read_csv(out / "rq2_paper_table.csv")
+    assert list(paper.columns[2:]) == [m.rsplit("/", 1)[-1] for m in PAPER_MODELS] + ["AVG"]  # the paper's order
+    cell = scores[(scores["country"] == "Korea") & (scores["method"] == "language_persona")].set_index("model")
+    assert cell.loc["AVG", "score"] == pytest.approx(cell.drop("AVG")["score"].mean(), abs=1e-6)  # over seven
+    assert len(cell) == 8 and set(pd.read_csv(out / "rq2_steering_table.csv")["model"]) == set(PAPER_MODELS) | {"AVG"}
+    assert "best_beats_none" in pd.read_csv(out / "rq2_steering_table.csv").columns
+    # asked for, it is there, as its one cell
+    assert mod.run(mod.main, ["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
+                              "--formats", "png", "--models", "all"]) == 0
+    scores = pd.read_csv(out / "rq2_steering_scores.csv")
+    assert scores[scores["model"] == "gpt-4o"][["country", "method"]].values.tolist() == [["Korea", "language_persona"]]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

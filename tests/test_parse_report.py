@@ -82,3 +82,26 @@ def test_renumbered_options_are_named_in_the_report(tmp_path):
     assert {r["remap"] for r in rows if r["id"] == "Q1"} == {""}
     notes = [x for x in stdout.splitlines() if "mapped by position" in x]
     assert len(notes) == 1 and str(path) in notes[0] and "(Q122)" in notes[0]
+
+
+def test_a_large_tree_is_summed_up_per_condition(tmp_path):
+    """Issue 28: on the release (372 files) the report printed one line per file, 423 lines. Beyond
+    12 files it prints the files with something to say (up to 12 lines), one line per experiment
+    and condition, and how many lines it left out; every row stays in the CSV."""
+    from test_answers import release, write
+
+    keys = ["1", "2", "3", "4"]
+    for i in range(15):  # complete
+        write(tmp_path / "RQ1" / f"m{i}" / "results.csv", [release("Q1", keys, {"1": 100})])
+    for i in range(14):  # one row unreadable each
+        write(tmp_path / "RQ2" / "persona" / "Japan" / f"m{i}" / "results.csv",
+              [release("Q1", keys, {"1": 100}), release("Q57", ["1", "2"], {"9": 100})])
+    rows, stdout = report(tmp_path, tmp_path / "out.csv")
+    lines = stdout.splitlines()
+    assert len({r["model"] for r in rows}) == 15 and len(rows) == 15 * 4 + 14 * (4 + 1)  # every row, by option
+    # every file lacks most of the questionnaire: the first 12 are shown, the other 17 counted
+    assert sum("of the questionnaire's 144 items absent" in x for x in lines) == 12
+    assert [x.split() for x in lines if " files  " in x] == [["RQ1", "none", "15", "files", "15/15", "parsed", "(100.00%)"],
+                                                           ["RQ2", "persona", "14", "files", "14/28", "parsed", "(50.00%)"]]
+    assert "17 more line(s) on files with rows not parsed" in stdout and lines[-1].startswith("overall: 29/43 parsed")
+    assert len(lines) == 12 + 2 + 2

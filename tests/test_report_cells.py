@@ -71,7 +71,10 @@ def test_whole_numbers_leaves_scores_and_fractional_codes_alone():
 
 
 @pytest.mark.parametrize("inches, large", [(6, False), (16, True)])
-def test_a_large_figure_is_shown_at_full_size(tmp_path, inches, large):
+def test_a_wide_figure_fits_the_page_and_opens_at_full_size(tmp_path, inches, large):
+    """Issue 28: a figure wider than the page was shown at full size in a box, cut off until one
+    scrolled. Every figure now fits the page's width; a wider one toggles to full size on a click
+    (a hidden checkbox and its label: no JavaScript), and nothing is ever wider than the page."""
     fig, ax = plt.subplots(figsize=(inches, inches))
     ax.plot([0, 1], [0, 1])
     path = tmp_path / "f.png"
@@ -80,8 +83,31 @@ def test_a_large_figure_is_shown_at_full_size(tmp_path, inches, large):
     width = inches * 150
     assert H.png_size(path.read_bytes())[0] == width
     html = H.image(path, "x")
+    assert "width=" not in html and "figure img{max-width:100%" in H.STYLE  # fitted, never cut off
     if large:
-        assert f'width="{width}"' in html and 'class="zoom"' in html and "full size" in html
-        assert "img.large{max-width:none}" in H.STYLE and ".zoom{" in H.STYLE  # not shrunk to the page
+        key = re.search(r'<input type="checkbox" class="zoom-toggle" id="([\w-]+)">', html).group(1)
+        assert f'<label for="{key}"' in html and f"full size ({width} px wide)" in html
+        assert ".zoom-toggle:checked+label img{max-width:none" in H.STYLE  # the click shows every pixel
+        assert ".zoom-toggle{display:none}" in H.STYLE
     else:
-        assert "zoom" not in html and "width=" not in html
+        assert "zoom" not in html and "<label" not in html
+
+
+def test_an_analysis_with_nothing_to_show_says_why_on_the_page(tmp_path):
+    """Issue 28: the demo's internal-consistency section said "ok" with nothing to show for the model.
+    The script now ends with one line saying what is missing, and the page lists it."""
+    from utils.report.build import not_drawn_section, write_report
+
+    logs = tmp_path / "logprob" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "internal_consistency.log").write_text("python show_results/internal_consistency.py ...\n"
+                                                   "error: no model answered every item of a topic (...)\n")
+    (logs / "rq1_country_level.log").write_text("python show_results/rq1_country_level.py ...\nwrote x.csv\n")
+    html = not_drawn_section(tmp_path)
+    assert "<h2>Analyses with nothing to show</h2>" in html
+    page = write_report(tmp_path / "no-results", tmp_path, [], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html in page  # the page carries the section
+    assert "logprob/internal_consistency" in html and "no model answered every item of a topic" in html
+    assert "rq1_country_level" not in html
+    (logs / "internal_consistency.log").write_text("python show_results/internal_consistency.py ...\nwrote x.csv\n")
+    assert not_drawn_section(tmp_path) == ""

@@ -151,9 +151,6 @@ def test_unknown_model_filter_is_one_line(tmp_path):
         study_jobs(study, ["gpt-5"])
 
 
-PENDING_BUILD_PARSER = {"rq2_steering", "internal_consistency"}  # owned by another change at the time; added at merge
-
-
 def test_every_analysis_script_shows_its_flags_without_running():
     """The study checks `[analysis.scripts.<name>]` against each script's `build_parser()`, the
     parser its main uses: it must hold the script's own flags besides the shared ones."""
@@ -162,9 +159,7 @@ def test_every_analysis_script_shows_its_flags_without_running():
     own = {"rq1_country_level": "--n-boot", "rq1_model_level": "--repeats", "rq1_groups": "--n-perm",
            "rq1_average_human": "--tau", "human_alignment_matrix": "--no-models", "rq3_temporal": "--select",
            "elicitation": "--compare", "robustness": "--bootstrap", "parse_report": "--tolerance",
-           "sensitivity": "--paper-compat"}
+           "sensitivity": "--paper-compat", "rq2_steering": "--test", "internal_consistency": "--topics"}
     for a in ANALYSES:
-        if a.script in PENDING_BUILD_PARSER:
-            continue
         options = _module(a.script).build_parser()._option_string_actions
         assert own[a.script] in options, a.script

@@ -9,12 +9,13 @@ Options numbered 1..N instead of by code are mapped by position (`answer_rows`).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from utils.analysis.answer_rows import listing, read_row
-from utils.analysis.coverage import UNTRANSLATED, AnswerPolicy, Coverage, check
+from utils.analysis.coverage import NOTES, UNTRANSLATED, AnswerPolicy, Coverage, check
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
@@ -80,7 +81,11 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
                 policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultsFile]:
     """The results files of one experiment (one per model and condition). RQ2 runs steered toward
     a respondent group (`--group`) are left out unless `groups`, so every analysis of the paper's
-    conditions reads exactly those; `rq2_steering.py --by` asks for them."""
+    conditions reads exactly those; `rq2_steering.py --by` asks for them.
+
+    models: "a,b" exactly those; "all" every model found; None (no `--models`) every model but
+    one with a single condition where others have several (`lone_models`), which is named in a
+    note and left out of the tables, figures and averages."""
     root = Path(results_root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
@@ -94,7 +99,37 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
         if unknown:
             raise UserError(f"no {experiment} results for model(s) {', '.join(unknown)} under {root}")
         files = [f for f in files if f.spec.model in wanted]
+    elif not models:
+        lone = lone_models(files)
+        for model in lone:
+            (f,) = [f for f in files if f.spec.model == model]
+            NOTES.info("%s has a single %s condition (%s) where the other models have up to %d; left out of the "
+                       "tables, figures and averages (--models all, or --models %s, includes it)", model, experiment,
+                       ", ".join(x for x in (f.spec.condition, f.spec.country) if x), max(_per_model(files).values()),
+                       model)
+        files = [f for f in files if f.spec.model not in lone]
     return files
+
+
+def _per_model(files: list[ResultsFile]) -> dict[str, int]:
+    return dict(Counter(f.spec.model for f in files))
+
+
+def lone_models(files: list[ResultsFile]) -> list[str]:
+    """Models with a single condition (results file) where some other model has several: the
+    paper's release holds one such, `RQ2/language_persona/Korea/gpt-4o`, which would otherwise
+    be a one-cell panel, a table column and one AVG cell over eight models where all others are
+    over seven. Where every model has one file (RQ1), none is.
+
+    >>> from utils.core.results.spec import Experiment, RunSpec
+    >>> from utils.core.results.tree import ResultsFile
+    >>> def f(method, country, model):
+    ...     return ResultsFile(None, RunSpec(Experiment.RQ2, steering=method, country=country, model=model), None)
+    >>> lone_models([f("persona", "Japan", "m1"), f("language", "Japan", "m1"), f("persona", "Korea", "m2")])
+    ['m2']
+    """
+    per = _per_model(files)
+    return sorted(m for m, n in per.items() if n == 1) if per and max(per.values()) > 1 else []
 
 
 def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from utils.analysis.coverage import DEFAULT_MIN as DEFAULT_MIN_COVERAGE
+from utils.analysis.microdata import synthetic_table
 from utils.analysis.plotting import Output
 from utils.core.paths import RESULTS_DIR
 
@@ -44,6 +45,11 @@ class AnalysisConfig:
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
+    def synthetic(self) -> bool:
+        """The human data are synthetic (every table and figure says so)."""
+        return self.output.synthetic
+
+    @property
     def metric(self) -> str:
         return self.output.metric
 
@@ -64,15 +70,17 @@ class AnalysisConfig:
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> AnalysisConfig:
         """From parsed flags as a plain mapping (`vars(namespace)`): the shared flags become fields,
-        the rest goes to `extra`. `formats` is a list already checked by `flags.parse_args`."""
+        the rest goes to `extra`. `formats` is a list already checked by `flags.parse_args`; the
+        output is marked synthetic when any human table's `.meta.json` says so."""
         flags = dict(flags)
         human = flags.pop("human", None)
         if isinstance(human, (list, tuple)):
             human = tuple(Path(p) for p in human)
         elif human is not None:
             human = Path(human)
+        paths = [human] if isinstance(human, Path) else list(human or ())
         output = Output(Path(flags.pop("out", "figures")), tuple(flags.pop("formats", ("png", "pdf"))),
-                        flags.pop("metric", "w1"))
+                        flags.pop("metric", "w1"), any(synthetic_table(p) for p in paths))
         questions_dir = flags.pop("questions_dir", None)
         return cls(human=human, results_root=Path(flags.pop("results_root", RESULTS_DIR)), output=output,
                    weights=flags.pop("weights", "none"), drop_nonsubstantive=bool(flags.pop("drop_nonsubstantive", False)),

@@ -20,6 +20,13 @@ and one line is logged per file (shown on stdout by `flags.run`), e.g.
 
 Coverage is scored / (items - not asked). Below `--min-coverage` (default 0.9) the file is
 refused with one line, unless asked for (`--min-coverage 0`).
+
+What a run shows (`show_reports`): the first lines of files with every item scored
+(`SHOW_COMPLETE`) and of files with items left out or options mapped by position
+(`SHOW_PROBLEMS`); past those, files are counted, and one closing line (`summary`) says how many
+were not shown. A run of a few files shows every line, as before; the paper's release (351 RQ2
+files) shows twenty lines and the count instead of four hundred. The same handler shows the
+analysis' notes (`NOTES`: a model left out, a table of another wave) once each, as `note: ...`.
 """
 from __future__ import annotations
 
@@ -39,6 +46,8 @@ if TYPE_CHECKING:
     from utils.analysis.config import AnalysisConfig
 
 log = logging.getLogger(__name__)
+NOTES = logging.getLogger("utils.analysis.notes")  # one-line notes of the analysis, shown once each
+SHOW_COMPLETE, SHOW_PROBLEMS = 8, 12  # coverage lines shown before the rest are only counted
 UNTRANSLATED = "not in the release's translation"
 REASONS = ("not asked", UNTRANSLATED, "unparsed", "error", "absent")
 UNWANTED = ("not asked", UNTRANSLATED)  # items a file is not expected to have
@@ -77,6 +86,16 @@ class Coverage:
     @property
     def ratio(self) -> float:
         return len(self.scored) / self.wanted if self.wanted else 0.0
+
+    @property
+    def left_out_wanted(self) -> int:
+        """Items it was expected to have and did not score (unparsed, error, absent)."""
+        return sum(len(self.left_out[r]) for r in REASONS if r not in UNWANTED)
+
+    @property
+    def complete(self) -> bool:
+        """Every item it was expected to have is scored, and none was renumbered."""
+        return not self.remapped and not self.left_out_wanted
 
     def line(self) -> str:
         """'<label>: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40)'"""
@@ -128,22 +147,76 @@ def check(cov: Coverage, policy: AnswerPolicy, path: Path) -> None:
     """Log the file's coverage once; refuse it below the floor with one line."""
     if path not in policy.reported:
         policy.reported.add(path)
-        log.info("%s", cov.line())
+        log.info("%s", cov.line(), extra={"coverage": cov})
         if cov.remapped:
-            log.info("%s", cov.remap_line())
+            log.info("%s", cov.remap_line(), extra={"coverage": cov})
     if cov.ratio < policy.min_coverage:
         raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}; finish the run "
                         "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
 
 
 def show_reports(stream: TextIO | None = None) -> None:
-    """Print this module's coverage lines, plain, on `stream` or else on whatever stdout is current
-    when a line comes: scripts call it at start, and several may run in one process (the study
-    runner, the tests), each with its own stdout."""
-    for h in list(log.handlers):
-        log.removeHandler(h)
-    handler = logging.StreamHandler(stream) if stream is not None else CurrentStreamHandler("stdout")
-    handler.setFormatter(logging.Formatter("coverage %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    """Print this module's coverage lines and the analysis' notes, plain, on `stream` or else on
+    whatever stdout is current when a line comes: scripts call it at start, and several may run in
+    one process (the study runner, the tests), each with its own stdout."""
+    for logger, fmt, chooser in ((log, "coverage %(message)s", CoverageLines()),
+                                 (NOTES, "note: %(message)s", OncePerMessage())):
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        handler = logging.StreamHandler(stream) if stream is not None else CurrentStreamHandler("stdout")
+        handler.setFormatter(logging.Formatter(fmt))
+        handler.addFilter(chooser)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def summary() -> str:
+    """The closing line: how many files' coverage lines were not shown ("" when all were)."""
+    found = (f for h in log.handlers for f in h.filters if isinstance(f, CoverageLines))
+    return next((f.summary() for f in found), "")
+
+
+class OncePerMessage(logging.Filter):
+    """Each distinct message once (a note raised by every call of a helper is said once)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        new = text not in self.seen
+        self.seen.add(text)
+        return new
+
+
+class CoverageLines(logging.Filter):
+    """Lets through at most SHOW_COMPLETE coverage lines of complete files and SHOW_PROBLEMS of
+    the others; files past those are counted for `summary`. Records without a Coverage pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.shown = {True: 0, False: 0}  # complete? -> lines shown
+        self.hidden: dict[str, set[str]] = {"every item scored": set(), "items left out": set(),
+                                            "options mapped by position": set()}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        cov = getattr(record, "coverage", None)
+        if cov is None:
+            return True
+        complete = cov.complete
+        if self.shown[complete] < (SHOW_COMPLETE if complete else SHOW_PROBLEMS):
+            self.shown[complete] += 1
+            return True
+        remap = record.getMessage() == cov.remap_line() or not cov.left_out_wanted
+        kind = "every item scored" if complete else "options mapped by position" if remap else "items left out"
+        self.hidden[kind].add(cov.label)
+        return False
+
+    def summary(self) -> str:
+        parts = [f"{len(files)} with {kind}" for kind, files in self.hidden.items() if files]
+        if not parts:
+            return ""
+        return (f"coverage of {len(set().union(*self.hidden.values()))} more results file(s) not shown: "
+                f"{', '.join(parts)} (python show_results/parse_report.py lists every row)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from utils.analysis import coverage
 from utils.analysis.config import AnalysisConfig
+from utils.analysis.plotting import SYNTHETIC_NOTE
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
 from utils.core.logs import log_to_stderr
@@ -74,7 +75,10 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> AnalysisC
             ap.error(f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}")
         if flags.get("by"):
             ap.error("--paper-compat reproduces the paper, which had no respondent groups; drop --by")
-    return AnalysisConfig.from_flags(flags)
+    config = AnalysisConfig.from_flags(flags)
+    if config.synthetic:  # the first line a reader sees, as on every table and figure
+        print(f"{SYNTHETIC_NOTE} ({', '.join(map(str, config.human_paths()))})")
+    return config
 
 
 def add_run_name(ap: argparse.ArgumentParser) -> None:
@@ -108,7 +112,9 @@ def add_by(ap: argparse.ArgumentParser, what: str) -> None:
 
 
 def report_written(paths: list[Path]) -> int:
-    """End a script: name the files it wrote; exit code 0."""
+    """End a script: say how many coverage lines were not shown, name the files it wrote; exit code 0."""
+    if coverage.summary():
+        print(coverage.summary())
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.analysis.coverage import NOTES
 from utils.core.groups import ALL, WHOLE
 from utils.analysis.microdata import meta_path
 from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
@@ -102,16 +103,21 @@ def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[
     group rows reads as before; None keeps every row."""
     path = Path(path)
     if not path.is_file():
+        synthetic = path.with_name(f"{path.stem}_synthetic{path.suffix}")
         if repo_hint(path):  # a relative path that exists from the repository root
             raise UserError(not_found(path, "human data"))
-        raise UserError(f"{not_found(path, 'human data')}; run dataset/prepare_wvs.py first "
-                        "(or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
+        hint = (f"; {synthetic} holds synthetic data: pass it as --human to try the pipeline" if synthetic.is_file()
+                else " (or dataset/make_synthetic_wvs.py to try the pipeline without WVS data)")
+        raise UserError(f"{not_found(path, 'human data')}; run dataset/prepare_wvs.py first{hint}")
     if path.suffix.lower() == ".dta":
         raise UserError(f"cannot read human data {path}: a Stata file is WVS microdata, not the long table the "
                         f"analysis reads{microdata_hint(path, [], force=True)}")
     try:
         table = pd.read_csv(path, dtype={"option": str, "item_id": str, "country": str, "variable": str,
                                          "group_var": str, "group": str})
+    except pd.errors.EmptyDataError:
+        raise UserError(f"human data {path} is empty (not even a header); prepare it again with "
+                        "python dataset/prepare_wvs.py --wave 7 --input <WVS file>") from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read human data {path}: {str(exc).splitlines()[0]}") from None
     missing = [c for c in ("country_code", "item_id", "option") if c not in table.columns]
@@ -207,6 +213,16 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     return HumanData(np.asarray(codes, dtype=int), names, tuple(item_ids), tuple(map(tuple, orders)), counts,
                      invalid, weights, wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None),
                      bool(meta.get("synthetic", False)), str(path), has_n, tuple(group), respondents)
+
+
+def note_other_wave(path: Path, found: int | None, expected: int | None = 7) -> None:
+    """A note when a table of another wave (`found`, from its `wave` column) is read where Wave 7
+    is meant (RQ1, RQ2: the questionnaire's wave): only the items that wave shares with Wave 7 get
+    compared, which would otherwise pass without a word. `expected` None: any wave (RQ3)."""
+    if expected is not None and found is not None and found != expected:
+        NOTES.info("%s holds Wave %d answers, not Wave %d's: only the items that wave shares with Wave %d are "
+                   "compared; pass a Wave %d table for RQ1 and RQ2 (rq3_temporal.py compares waves)", path, found,
+                   expected, expected, expected)
 
 
 def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.ndarray, i_idx: np.ndarray,

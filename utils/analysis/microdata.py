@@ -244,10 +244,14 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
         key = country[inside] * n_g + member[inside]  # one "country" per (country, group)
         keys, sizes = np.unique(key, return_counts=True)
         small = keys[sizes < min_group_n]
-        for k, n in zip(small, sizes[sizes < min_group_n]):
-            c = int(k // n_g)
-            log.warning("dropped group %s=%s in %s (%d): %d respondents, fewer than the minimum %d (--min-group-n)",
-                        var.name, var.labels[k % n_g], names.get(c, f"country {c}"), c, n, min_group_n)
+        for g in range(n_g):  # one line per group, not per country: 66 countries x 3 ages were 190 lines
+            where = [(int(k // n_g), int(n)) for k, n in zip(small, sizes[sizes < min_group_n]) if k % n_g == g]
+            if where:
+                shown = ", ".join(f"{names.get(c, f'country {c}')} ({n})" for c, n in where[:6])
+                log.warning("dropped group %s=%s in %d countr%s with fewer than the minimum %d respondents "
+                            "(--min-group-n): %s%s", var.name, var.labels[g], len(where),
+                            "y" if len(where) == 1 else "ies", min_group_n, shown,
+                            f", ... {len(where) - 6} more" if len(where) > 6 else "")
         kept = inside.copy()
         kept[inside] = ~np.isin(key, small)
         if not kept.any():
@@ -301,6 +305,14 @@ def _long_rows(wave: int, specs: list[ItemSpec], names: dict[int, str], c_codes:
 
 def meta_path(table_path: Path) -> Path:
     return Path(table_path).with_suffix(".meta.json")
+
+
+def synthetic_table(table_path: Path) -> bool:
+    """Whether a prepared table's `.meta.json` says its answers are synthetic (no meta: False)."""
+    try:
+        return bool(json.loads(meta_path(table_path).read_text(encoding="utf-8")).get("synthetic"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_long_table(table: pd.DataFrame, path: Path, meta: dict) -> None:

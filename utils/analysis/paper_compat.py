@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
 
-from utils.analysis.human_data import read_long_table
+from utils.analysis.human_data import note_other_wave, read_long_table
 from utils.analysis.wave_map import country_names
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
@@ -137,9 +137,10 @@ class PaperHuman:
         return None if total == 0 else [v / total for v in n]
 
 
-def load_paper_human(path: Path, wave: int | None = None) -> PaperHuman:
+def load_paper_human(path: Path, wave: int | None = None, expected_wave: int | None = 7) -> PaperHuman:
     """The long table's unweighted `count` per country, item and integer code (every code, the
-    negative missing codes too: the original compares raw column values)."""
+    negative missing codes too: the original compares raw column values). A table of another
+    wave than `expected_wave` is said in a note (None: any wave, as RQ3 reads three)."""
     table, meta = read_long_table(path)
     if "count" not in table.columns:
         raise UserError(f"{path} has no count column; --paper-compat counts respondents, unweighted")
@@ -159,6 +160,7 @@ def load_paper_human(path: Path, wave: int | None = None) -> PaperHuman:
         known.update(zip(first["country_code"].astype(int), first["country"].astype(str)))
     codes = sorted({c for c, _ in counts})
     waves = sorted(table["wave"].dropna().unique()) if "wave" in table.columns else []
+    found = wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None)
+    note_other_wave(path, found, expected_wave if wave is None else None)
     return PaperHuman(dict(counts), {c: known.get(c, f"country {c}") for c in codes},
-                      bool(meta.get("synthetic", False)),
-                      wave if wave is not None else (int(waves[0]) if len(waves) == 1 else None))
+                      bool(meta.get("synthetic", False)), found)

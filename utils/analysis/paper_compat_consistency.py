@@ -25,6 +25,7 @@ from utils.analysis.paper_compat_rq1 import (
     rq1_questions,
 )
 from utils.analysis.paper_models import paper_models
+from utils.analysis.plotting import write_csv
 from utils.core.errors import UserError
 
 WHAT = "normalized entropy of the last item only (the notebook's 'consistency', as written)"
@@ -52,8 +53,4 @@ def internal_consistency(config: AnalysisConfig) -> list[Path]:
                         human_dists(human, questions, None), questions)
     for r in df.itertuples():
         print(f"{r.model:45s} consistency {r.consistency:.4f} (last item {r.item}; paper-compat)")
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "internal_consistency_paper_compat.csv"
-    df.to_csv(path, index=False)
-    return [path]
+    return [write_csv(df, config.output, "internal_consistency_paper_compat.csv", None)]

@@ -26,7 +26,7 @@ import pandas as pd
 from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.results.table import read_table
+from utils.core.results.table import read_complete
 from utils.core.results.tree import ResultsFile
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def rq1_questions(questions_dir: Path | None = None, rq1_files: list[ResultsFile
     ref = next((f for f in rq1_files if f.spec.model == "gpt-4"), None)
     if ref is None:
         return keys
-    order = [r.get("id", "") for r in read_table(ref.path).rows if r.get("type", OPINION) == OPINION]
+    order = [r.get("id", "") for r in read_complete(ref.path).rows if r.get("type", OPINION) == OPINION]
     first = list(dict.fromkeys(i for i in order if i in keys))
     return {i: keys[i] for i in first + [i for i in keys if i not in first]}
 
@@ -54,7 +54,8 @@ def first_answers(path: Path, ids, skip=()) -> dict[str, dict]:
     original code would stop on it) the item is left out."""
     out: dict[str, dict] = {}
     wanted, seen = set(ids) - set(skip), set()
-    for n, row in enumerate(read_table(path).rows, start=2):
+    table = read_complete(path)
+    for n, row in zip(table.lines, table.rows):
         q = row.get("id", "")
         if q not in wanted or q in seen or row.get("type", OPINION) != OPINION:
             continue
@@ -181,7 +182,8 @@ def matrix_dists_model(path: Path, questions: dict[str, list[str]]) -> dict[str,
 
 def first_answers_any_type(path: Path, ids) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for n, row in enumerate(read_table(path).rows, start=2):
+    table = read_complete(path)
+    for n, row in zip(table.lines, table.rows):
         q = row.get("id", "")
         if q in ids and q not in out and (row.get("response") or "").strip():
             out[q] = read_answer(row["response"], f"{path}, line {n}")

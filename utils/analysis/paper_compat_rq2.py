@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from scipy.stats import ttest_ind
 
 from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, release_translation_gaps, stars
 from utils.core.errors import UserError
-from utils.core.results.table import read_table
+from utils.core.results.table import read_complete
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()
     q_list: list[str] = []
     answers: dict[str, tuple[list, list[float]]] = {}
     dropped = set()
-    for n, row in enumerate(read_table(path).rows, start=2):
+    table = read_complete(path)
+    for n, row in zip(table.lines, table.rows):
         if row.get("type", OPINION) != OPINION:
             continue
         q = row.get("id", "")
@@ -84,7 +86,9 @@ def ttest(steered: list[float], base: list[float]) -> float:
     """Two-sided Student's t-test p-value (independent samples, equal variances)."""
     if len(steered) < 2 or len(base) < 2:
         return float("nan")
-    return float(ttest_ind(steered, base).pvalue)
+    with warnings.catch_warnings():  # scipy's precision warning for a near-constant sample: its p stands
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return float(ttest_ind(steered, base).pvalue)
 
 
 def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot) -> pd.DataFrame:

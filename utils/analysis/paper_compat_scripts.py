@@ -25,6 +25,7 @@ from utils.analysis.paper_compat_rq1 import (
 from utils.analysis.paper_compat_rq2 import rq2_paper_table
 from utils.analysis.paper_models import paper_models, sort_models
 from utils.analysis.paper_table import write_paper_table
+from utils.analysis.plotting import Output, write_csv
 from utils.analysis.significance import for_csv
 from utils.core.errors import UserError
 
@@ -32,12 +33,8 @@ RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or poin
 DIGITS = 12  # scores are already rounded to 4 decimals; p-values are text (significance.for_csv)
 
 
-def _csv(df: pd.DataFrame, out: Path, name: str) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / name
-    df.round(DIGITS).to_csv(path, index=False)
-    return path
+def _csv(df: pd.DataFrame, out: Output, name: str) -> Path:
+    return write_csv(df, out, name, DIGITS)  # marked like every CSV when the human data are synthetic
 
 
 def _rq1(config: AnalysisConfig):
@@ -55,7 +52,7 @@ def rq1_country_level(config: AnalysisConfig) -> list[Path]:
     df = df.sort_values(["model", "score"], ascending=[True, False], kind="stable")
     for model, d in df.groupby("model", sort=False):
         print(f"{model:45s} mean {d['score'].mean():.4f} over {len(d)} countries (paper-compat)")
-    return [_csv(df, config.out, "rq1_country_scores_paper_compat.csv")]
+    return [_csv(df, config.output, "rq1_country_scores_paper_compat.csv")]
 
 
 def rq1_model_level(config: AnalysisConfig) -> list[Path]:
@@ -68,8 +65,8 @@ def rq1_model_level(config: AnalysisConfig) -> list[Path]:
     if len(summary):  # the notebook's figure for the people, all countries pooled (last item's entropy)
         print(f"{'people (all countries pooled)':45s} consistency {summary['people_consistency'].iloc[0]:.4f} "
               "(paper-compat)")
-    return [_csv(summary, config.out, "rq1_model_scores_paper_compat.csv"),
-            _csv(per_country, config.out, "rq1_model_country_scores_paper_compat.csv")]
+    return [_csv(summary, config.output, "rq1_model_scores_paper_compat.csv"),
+            _csv(per_country, config.output, "rq1_model_country_scores_paper_compat.csv")]
 
 
 def human_alignment_matrix(config: AnalysisConfig, countries: str = "", no_models: bool = False) -> list[Path]:
@@ -87,13 +84,13 @@ def human_alignment_matrix(config: AnalysisConfig, countries: str = "", no_model
     df = pd.DataFrame(matrix([dists[k] for k in labels]), columns=labels)
     df.insert(0, "kind", [kinds[k] for k in labels])
     df.insert(0, "label", labels)
-    written = [_csv(df, config.out, "human_alignment_matrix_paper_compat.csv")]
+    written = [_csv(df, config.output, "human_alignment_matrix_paper_compat.csv")]
     codes = [int(c) for c in str(countries or "").split(",") if c.strip()]
     small = [human.names[c] for c in codes if c in human.names]
     if small:  # the study's 12 countries (--countries) and the models, as the default's small matrix
         keep = small + [k for k in labels if kinds[k] == "model"]
         part = df.set_index("label").loc[keep, ["kind", *keep]].reset_index()
-        written.append(_csv(part, config.out, f"human_alignment_matrix_{len(codes)}_paper_compat.csv"))
+        written.append(_csv(part, config.output, f"human_alignment_matrix_{len(codes)}_paper_compat.csv"))
     return written
 
 
@@ -116,7 +113,7 @@ def rq2_steering(config: AnalysisConfig, country_code, few_shot) -> list[Path]:
     human = load_paper_human(config.human)
     conditions = rq2_conditions(config.results_root, paper_models(config.models, config.results_root, "RQ2"))
     df = sort_models(rq2_paper_table(conditions, human, country_code, few_shot))  # columns in the paper's order
-    written = [_csv(for_csv(df), config.out, "rq2_steering_scores_paper_compat.csv")]
+    written = [_csv(for_csv(df), config.output, "rq2_steering_scores_paper_compat.csv")]
     written += write_paper_table(df, config.output, "rq2_paper_table_paper_compat",
                                  "RQ2 alignment per steering method (paper-compat arithmetic; stars: Student's "
                                  "t-test against No Steering, * p<.05, ** p<.01, *** p<.001)")
@@ -130,7 +127,7 @@ def rq3_temporal(config: AnalysisConfig, wave_items) -> list[Path]:
     if not files:
         raise UserError(f"no RQ1 results under {config.results_root}; {RUN_RQ1}")
     answers = rq1_answers_paper(files, questions)
-    humans = [load_paper_human(p) for p in config.human_paths()]
+    humans = [load_paper_human(p, expected_wave=None) for p in config.human_paths()]
     frames = []
     for h in humans:
         if h.wave is None:
@@ -143,8 +140,8 @@ def rq3_temporal(config: AnalysisConfig, wave_items) -> list[Path]:
         for countries, part in (("all surveyed", d), ("in all waves", d[d["country_code"].isin(common)])):
             rows.append({"model": model, "wave": wave, "countries": countries, "n_countries": len(part),
                          "score": part["score"].mean(), "std": part["score"].std(ddof=0)})
-    return [_csv(df, config.out, "rq3_country_scores_paper_compat.csv"),
-            _csv(pd.DataFrame(rows), config.out, "rq3_temporal_paper_compat.csv")]
+    return [_csv(df, config.output, "rq3_country_scores_paper_compat.csv"),
+            _csv(pd.DataFrame(rows), config.output, "rq3_temporal_paper_compat.csv")]
 
 
 def sensitivity(config: AnalysisConfig) -> list[Path]:
@@ -161,5 +158,5 @@ def sensitivity(config: AnalysisConfig) -> list[Path]:
     df = pd.DataFrame(rows)
     base = df[df["variant"] == "default"].set_index("model")["score"]
     df["delta"] = df["score"] - df["model"].map(base)
-    return [_csv(df, config.out, "sensitivity_scores_paper_compat.csv")]
+    return [_csv(df, config.output, "sensitivity_scores_paper_compat.csv")]
 

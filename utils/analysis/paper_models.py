@@ -9,8 +9,8 @@ exactly those.
 
     >>> paper_selection(None, ["gpt-4o", "gpt-4", "CohereLabs/aya-23-35B"])
     'CohereLabs/aya-23-35B,gpt-4'
-    >>> paper_selection("all", ["gpt-4o", "gpt-4"]) is None
-    True
+    >>> paper_selection("all", ["gpt-4o", "gpt-4"])
+    'all'
 """
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ ALL = "all"
 
 def paper_selection(models: str | None, found: Iterable[str]) -> str | None:
     """The `--models` value to read under `--paper-compat`: not given -> the paper's models among
-    those `found`, in the paper's order (every model found, i.e. None, when none of the seven is
-    there: our own runs of other models); `all` -> None (every model); a list -> as given."""
+    those `found`, in the paper's order (None, the default reading, when none of the seven is
+    there: our own runs of other models); `all` -> `all` (every model); a list -> as given."""
     if models is not None and models.strip().lower() == ALL:
-        return None
+        return ALL
     if models:
         return models
     present = set(found)
@@ -48,7 +48,7 @@ def paper_models(models: str | None, results_root: Path, experiment: str) -> str
     """`paper_selection` over the models that have `experiment` results under `results_root`."""
     from utils.analysis.answers import model_files  # answers imports much; only this needs it
 
-    return paper_selection(models, [f.spec.model for f in model_files(results_root, experiment)])
+    return paper_selection(models, [f.spec.model for f in model_files(results_root, experiment, ALL)])
 
 
 def sort_models(df: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,11 @@ model and AVG; each cell the score to 4 decimals with its stars, e.g. `0.7712**`
     | Country | Condition   | gpt-4    | AVG     |
     | Japan   | No Steering | 0.7712   | 0.7650  |
     |         | +Language   | 0.7801** | 0.7702* |
+
+`write_tables` writes any such table (this one, the internal-consistency and robustness
+summaries) as CSV, Markdown and LaTeX; drawn from synthetic human data, each says so where a
+reader of that format looks: a `human_data` column (`plotting.write_csv`), a first line of the
+Markdown, a comment atop the LaTeX and a note in its caption.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis.answers import short_name
-from utils.analysis.plotting import Output  # noqa: E402
+from utils.analysis.plotting import SYNTHETIC_NOTE, Output, write_csv
 
 ROWS = [("none", "No Steering"), ("language", "+Language"), ("persona", "Persona"),
         ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
@@ -38,8 +43,9 @@ def layout(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    head = "| " + " | ".join(table.columns) + " |"
+def to_markdown(table: pd.DataFrame, note: str = "") -> str:
+    """A pipe table; `note` (e.g. synthetic human data) as a bold first line above it."""
+    head = ("" if not note else f"**{note}**\n\n") + "| " + " | ".join(table.columns) + " |"
     rule = "|" + "|".join("---" if i < 2 else "---:" for i in range(len(table.columns))) + "|"
     body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([head, rule] + body) + "\n"
@@ -51,32 +57,41 @@ def _tex(text: str) -> str:
     return text
 
 
-def to_latex(table: pd.DataFrame, caption: str = "") -> str:
-    """A booktabs tabular; stars become superscripts (`0.7801$^{**}$`), a rule between countries."""
+def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int = 2, rules: bool = True) -> str:
+    """A booktabs tabular; stars become superscripts (`0.7801$^{**}$`), with `rules` a rule
+    between groups (a new value in the first column, e.g. a country); the first `labels` columns
+    left-aligned. `note` (e.g. synthetic human data) goes in a comment on the first line and at
+    the end of the caption."""
     def cell(v: str) -> str:
         num = v.rstrip("*")
         return _tex(num) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
 
-    cols = "ll" + "r" * (len(table.columns) - 2)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+    cols = "l" * labels + "r" * (len(table.columns) - labels)
+    lines = ([f"% {note}"] if note else []) + [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
              " & ".join(_tex(c) for c in table.columns) + r" \\", r"\midrule"]
     for n, row in enumerate(table.itertuples(index=False)):
-        if row[0] and n:
+        if rules and row[0] and n:
             lines.append(r"\midrule")
-        lines.append(" & ".join([_tex(str(row[0])), _tex(str(row[1]))] + [cell(str(v)) for v in row[2:]]) + r" \\")
+        lines.append(" & ".join([_tex(str(v)) for v in row[:labels]] + [cell(str(v)) for v in row[labels:]]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    caption = " ".join(x for x in (caption, f"({note[:1].upper()}{note[1:]}.)" if note else "") if x)
     if caption:
         lines.append(rf"\caption{{{_tex(caption)}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 
-def write_paper_table(df: pd.DataFrame, out: Output, stem: str, caption: str = "") -> list[Path]:
-    """Write <stem>.csv, <stem>.md and <stem>.tex (named for the metric, as every output); returns the paths."""
-    Path(out.dir).mkdir(parents=True, exist_ok=True)
-    table = layout(df)
-    paths = [out.name(stem, ext) for ext in (".csv", ".md", ".tex")]
-    table.to_csv(paths[0], index=False)
-    paths[1].write_text(to_markdown(table), encoding="utf-8")
-    paths[2].write_text(to_latex(table, caption), encoding="utf-8")
+def write_tables(table: pd.DataFrame, out: Output, stem: str, caption: str = "", labels: int = 2,
+                 rules: bool = True, csv: pd.DataFrame | None = None) -> list[Path]:
+    """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named for the metric
+    as every output and marked when the human data are synthetic; returns the paths."""
+    note = SYNTHETIC_NOTE if out.synthetic else ""
+    paths = [write_csv(table if csv is None else csv, out, f"{stem}.csv"), out.name(stem, ".md"), out.name(stem, ".tex")]
+    paths[1].write_text(to_markdown(table, note), encoding="utf-8")
+    paths[2].write_text(to_latex(table, caption, note, labels, rules), encoding="utf-8")
     return paths
+
+
+def write_paper_table(df: pd.DataFrame, out: Output, stem: str, caption: str = "") -> list[Path]:
+    """The paper's layout of `df` (`layout`) as <stem>.csv, .md and .tex (`write_tables`)."""
+    return write_tables(layout(df), out, stem, caption)

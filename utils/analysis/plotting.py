@@ -1,5 +1,5 @@
 """Plotting helpers shared by the `show_results/` scripts: one look, PNG + PDF + CSV per figure,
-and a visible mark on every figure drawn from synthetic human data."""
+and a visible mark on every figure and CSV drawn from synthetic human data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,17 +20,21 @@ plt.rcParams.update({
 })
 COLORS = plt.get_cmap("tab10").colors
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
+HUMAN_DATA_COLUMN = "human_data"  # valued "synthetic" in every CSV drawn from synthetic human data
 
 
 @dataclass(frozen=True)
 class Output:
     """Where a script's files go and how they are named: the folder, the figure formats and the
     metric (a non-default metric adds '_jsd'/'_tvd' to every file name and '(1 - JSD)' to titles;
-    the paper's w1 leaves names as they are). Built once from the flags by `flags.parse_args`."""
+    the paper's w1 leaves names as they are); `synthetic` when the human data are (their
+    `.meta.json` says so), which marks every table written (`write_csv`, `paper_table`). Built
+    once from the flags by `flags.parse_args`."""
 
     dir: Path
     formats: tuple[str, ...] = ("png", "pdf")
     metric: str = "w1"
+    synthetic: bool = False
 
     def name(self, stem: str, ext: str) -> Path:
         return Path(self.dir) / f"{stem}{'' if self.metric == 'w1' else '_' + self.metric}{ext}"
@@ -56,10 +60,16 @@ def save(fig, out: Output, stem: str) -> list[Path]:
     return paths
 
 
-def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int = 6) -> Path:
+def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int | None = 6) -> Path:
+    """Every CSV a script writes goes through here: named for the metric, numbers rounded to
+    `digits` (None: as they are), and drawn from synthetic human data, a last column `human_data` valued `synthetic`
+    in every row (the table stays machine-readable and cannot pass as real when copied on)."""
     Path(out.dir).mkdir(parents=True, exist_ok=True)
     path = out.name(Path(name).stem, Path(name).suffix)
-    df.round(digits).to_csv(path, index=False)
+    df = df if digits is None else df.round(digits)
+    if out.synthetic:
+        df = df.assign(**{HUMAN_DATA_COLUMN: "synthetic"})
+    df.to_csv(path, index=False)
     return path
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from utils.analysis import metrics
 from utils.analysis.answers import questionnaire_items
-from utils.analysis.human_data import HumanData, keep_mask, load_human
+from utils.analysis.human_data import HumanData, keep_mask, load_human, note_other_wave
 from utils.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -87,13 +87,15 @@ class Scoring:
 
 
 def load_scoring(config: AnalysisConfig, item_ids=None, orders=None, wave: int | None = None,
-                 human_path: Path | None = None) -> Scoring:
+                 human_path: Path | None = None, expected_wave: int | None = 7) -> Scoring:
     """The human side of a script's comparisons, as its `AnalysisConfig` asks (weights, dropped
-    options, metric); `human_path` overrides `config.human` (one wave of several)."""
+    options, metric); `human_path` overrides `config.human` (one wave of several). A table of
+    another wave than `expected_wave` is said in a note (None: any wave, as RQ3 reads three)."""
     if item_ids is None:
         item_ids, orders = questionnaire_items(config.questions_dir)
     path = human_path or config.human
     human = load_human(path, item_ids, orders, config.weights, wave)
+    note_other_wave(path, human.wave, expected_wave if wave is None else None)
     if not len(human.country_codes):
         raise UserError(f"{path} has no countries{f' for wave {wave}' if wave else ''}")
     return Scoring.build(human, config.drop_nonsubstantive, config.metric)

@@ -14,6 +14,8 @@ the paired test's p is 0 (`***`), the independent test's p = 0.288 (no star).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind, ttest_rel
@@ -42,7 +44,15 @@ def caption(test: str, correction: str) -> str:
 
 
 def p_value(steered: np.ndarray, base: np.ndarray, test: str = "rel") -> float:
-    """Two-sided p-value of steered vs base item scores (NaN where an item was not scored)."""
+    """Two-sided p-value of steered vs base item scores (NaN where an item was not scored).
+    scipy's "precision loss" warning for a nearly constant sample is not printed raw among a
+    script's lines: the p-value scipy returns for it stands."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return _p_value(steered, base, test)
+
+
+def _p_value(steered: np.ndarray, base: np.ndarray, test: str) -> float:
     steered, base = np.asarray(steered, float), np.asarray(base, float)
     if test == "rel":
         both = np.isfinite(steered) & np.isfinite(base)

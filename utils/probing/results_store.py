@@ -162,7 +162,7 @@ class ResultStore:
             return {}
         text = decode(self.path, self.path.read_bytes())
         try:
-            records, torn = parse_records(text)
+            records, _, torn = parse_records(text)
         except csv.Error as exc:  # damage before the end is not a torn tail ("line N: why")
             line, _, why = str(exc).partition(": ")
             raise UserError(f"{self.path}, {line}: not a valid CSV record ({why}); fix or delete that row "

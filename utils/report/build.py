@@ -4,8 +4,8 @@ tables of `--paper-compat` where they were made. Built only from files on disk (
 human tables' `.meta.json`, the figures folder), so it can be rebuilt at any time.
 
 Sections, in order: banner (synthetic human data), what was run, coverage, human data, figures
-(grouped by figures sub-folder, i.e. by probe method in a study), RQ2 with significance,
-reproduction (paper-compat), other tables. Captions come from `inputs/report/captions.json`.
+(grouped by figures sub-folder, i.e. by probe method in a study), the analyses with nothing to
+show and why, RQ2 with significance, reproduction (paper-compat), other tables. Captions come from `inputs/report/captions.json`.
 """
 from __future__ import annotations
 
@@ -116,6 +116,19 @@ def figures_section(figures: Path, captions: dict, shown: set[Path]) -> str:
     return "".join(out)
 
 
+def not_drawn_section(figures: Path) -> str:
+    """The analyses a study ran that had nothing to show (the demo's 12 items hold none of internal
+    consistency's topics), each with the one line it ended with (`logs/<script>.log`), so a figure
+    missing from this page is explained instead of silently absent."""
+    rows = []
+    for log in sorted(Path(figures).rglob("logs/*.log")) if Path(figures).is_dir() else []:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        said = next((x for x in reversed(lines) if x.startswith("error: ")), None)
+        if said:
+            rows.append([os.path.relpath(log.parent.parent / log.stem, figures), said.removeprefix("error: ")])
+    return ("<h2>Analyses with nothing to show</h2>" + H.table(["analysis", "why"], rows)) if rows else ""
+
+
 def csv_section(title: str, intro: str, paths: list[Path], shown: set[Path], figures: Path) -> str:
     paths = [p for p in paths if p not in shown]
     if not paths:
@@ -161,7 +174,7 @@ def write_report(results_root: Path, figures: Path, human: list[Path] | dict, ou
                 f"<code>{H.esc(figures)}</code>" + (f", study <code>{H.esc(config)}</code>" if config else "")
                 + f". Rebuild: <code>{H.esc(rebuild)}</code></p>")
     body += [run_info_section(results_root), coverage_section(results_root), human_html,
-             figures_section(figures, captions, shown)]
+             figures_section(figures, captions, shown), not_drawn_section(figures)]
     rq2 = [p for p in csvs if p.name in ("rq2_paper_table.csv", "rq2_steering_scores.csv")]
     body.append(csv_section("RQ2 with significance", "Each steered condition against no steering over the same "
                             "items (stars: * p &lt; 0.05, ** p &lt; 0.01, *** p &lt; 0.001), laid out as the "

@@ -9,6 +9,7 @@ the file reads the same when mailed, archived or opened offline.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import math
 from pathlib import Path
@@ -23,11 +24,13 @@ h3{margin-bottom:.3em}
 .banner{background:#c62828;color:#fff;padding:10px 14px;font-weight:600;margin:12px 0;border-radius:4px}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 4px}th,td{border:1px solid #d6d6d6;padding:2px 7px}
 th{background:#f2f2f2;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.bad td{background:#fff3e0}figure{margin:14px 0 6px}figure img{max-width:100%;border:1px solid #eee}
+tr.bad td{background:#fff3e0}figure{margin:14px 0 6px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:13px;color:#333;margin-top:4px}.note{color:#555;font-size:12.5px}
 .scroll{max-height:420px;overflow:auto;display:inline-block;max-width:100%}
 code{background:#f4f4f4;padding:0 3px}
-.zoom{max-height:900px;overflow:auto;border:1px solid #eee}figure img.large{max-width:none}
+.zoom-toggle{display:none}.zoom-toggle+label{display:block}.zoom-toggle+label img{cursor:zoom-in}
+.zoom-toggle:checked+label{max-height:900px;overflow:auto;border:1px solid #eee}
+.zoom-toggle:checked+label img{max-width:none;cursor:zoom-out}
 """
 
 
@@ -91,7 +94,7 @@ def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None
     return f'<div class="scroll">{table([str(c) for c in df.columns], rows)}</div>{note}'
 
 
-FULL_SIZE_PX = 1800  # wider PNGs (the 66-country matrix) are shown at full size in a scroll box
+PAGE_PX = 1144  # the page's content width in CSS pixels (1180 less padding): wider PNGs are shrunk to it
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -102,18 +105,21 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def image(path: Path, alt: str) -> str:
-    """The PNG embedded. One wider than `FULL_SIZE_PX` (a matrix of 66 countries and the models)
-    would be shrunk to the page's width until its labels cannot be read: it is shown at its full
-    pixel width (150 dpi: labels of 8 pt are about 17 px high) in a box that scrolls, with a
-    note saying so."""
+    """The PNG embedded, always fitted to the page's width so nothing is cut off. One wider than
+    the page (the RQ2 table's panels, a matrix of 66 countries: at 150 dpi up to 2,611 px on the
+    release's answers) is shrunk, and a click shows it at its full pixel width in a box that scrolls (its labels
+    readable), a second click fits it again: a hidden checkbox and its label, no JavaScript."""
     raw = Path(path).read_bytes()
     data = base64.b64encode(raw).decode("ascii")
     width, _ = png_size(raw)
-    if width <= FULL_SIZE_PX:
-        return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
-    return (f'<div class="zoom"><img class="large" width="{width}" '
-            f'src="data:image/png;base64,{data}" alt="{esc(alt)}"></div>'
-            f'<p class="note">shown at full size ({width} px wide) so its labels can be read; scroll inside the box</p>')
+    img = f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+    if width <= PAGE_PX:
+        return img
+    key = "zoom-" + hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:10]
+    return (f'<input type="checkbox" class="zoom-toggle" id="{key}"><label for="{key}" '
+            f'title="click: full size / fit to the page">{img}</label>'
+            f'<p class="note">fitted to the page; click the figure for its full size ({width} px wide), '
+            f'click again to fit it</p>')
 
 
 def page(title: str, body: str) -> str:

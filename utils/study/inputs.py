@@ -7,6 +7,7 @@ missing (`--ask-anyway` runs what can run, as before). No key is read beyond whe
 is set, and no value is ever shown: only the variable's name.
 
     ok       API key         OPENAI_API_KEY                 model gpt-4o
+    ok       human data      dataset/human/WV6.csv          analyses (wave 6) (SYNTHETIC: made-up answers, ...)
     MISSING  human data      dataset/human/WV7.csv          analyses (wave 7): not found; prepare it with ...
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils.analysis.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
 from utils.probing.config import ApiBackend, ProbeConfig
@@ -49,6 +51,9 @@ def human_inputs(study: Study) -> list[Input]:
         needed_by = f"analyses (wave {wave})"
         if study.human.synthetic:
             out.append(Input("human data", str(table), needed_by, note="synthetic: the run makes it"))
+        elif Path(table).is_file() and synthetic_table(table):  # made up: it must not pass for the WVS
+            out.append(Input("human data", str(table), needed_by,
+                             note="SYNTHETIC: made-up answers, not WVS data; every score from it is marked so"))
         elif Path(table).is_file():
             out.append(Input("human data", str(table), needed_by))
         else:

@@ -31,8 +31,8 @@ class Experiment(StrEnum):
     SENSITIVITY = "sensitivity"
 
 
-# What earlier versions wrote for "no steering" and "no sensitivity variant"; kept in files.
-_NO_STEERING, _NO_VARIANT = "none", "default"
+# What files (and the tables drawn from them) call "no steering" and "no sensitivity variant".
+NO_STEERING, _NO_VARIANT = "none", "default"
 
 
 @dataclass(frozen=True, order=True)
@@ -96,6 +96,11 @@ class RunSpec:
         return {Experiment.RQ2: self.steering, Experiment.SENSITIVITY: self.variant}.get(self.experiment)
 
     @property
+    def condition_name(self) -> str:
+        """The condition as tables name it: RQ1's is `none` (no steering)."""
+        return self.condition or NO_STEERING
+
+    @property
     def prompt(self) -> str:
         """`order-3@0` (`#2` added for a repeat): which prompt and draw, "" for the prompt as it is."""
         p = self.perturbation
@@ -136,7 +141,7 @@ class RunSpec:
         g, p = self.group or ("", ""), self.perturbation
         return {
             "experiment": str(self.experiment), "model": self.model, "method": self.method,
-            "steering_method": self.steering or _NO_STEERING, "country": self.country or "",
+            "steering_method": self.steering or NO_STEERING, "country": self.country or "",
             "language": self.language, "variant": self.variant or _NO_VARIANT,
             "temperature": self.decoding.temperature, "max_new_tokens": self.decoding.max_new_tokens,
             "samples": self.decoding.samples, "group_var": g[0], "group": g[1], "protocol": self.protocol,
@@ -169,7 +174,7 @@ class RunSpec:
 
         steering, variant, family = text("steering_method"), text("variant"), text("perturb_family")
         return cls(
-            Experiment(row["experiment"]), steering=None if steering in ("", _NO_STEERING) else steering,
+            Experiment(row["experiment"]), steering=None if steering in ("", NO_STEERING) else steering,
             country=text("country") or None, language=text("language"),
             variant=None if variant in ("", _NO_VARIANT) else variant,
             group=(text("group_var"), text("group")) if text("group_var") else None,

@@ -19,6 +19,7 @@ import io
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
@@ -51,6 +52,7 @@ class ResultsTable:
     rows: tuple[dict[str, str], ...]
     version: int | None  # our column generation (1: before identity columns); None for the release's files
     torn_line: int | None = None  # the line a torn last record started on (left out of `rows`)
+    lines: tuple[int, ...] = ()  # the line each row starts on, for messages
     folders: tuple[str, ...] = field(default=(), compare=False)  # the file's folders under its results root
 
     @property
@@ -78,14 +80,14 @@ class ResultsTable:
         return status_of(row)
 
     def problems(self) -> list[str]:
-        """`record N (Q1) is 'ok' but ...` for every row of ours that cannot be trusted."""
+        """`line N (Q1) is 'ok' but ...` for every row of ours that cannot be trusted."""
         if not self.ours:
             return []
         out = []
-        for n, row in enumerate(self.rows, start=2):
+        for line, row in zip(self.lines, self.rows):
             problem = check_row(row).problem
             if problem:
-                out.append(f"record {n} ({row.get('id') or 'no id'}) {problem}")
+                out.append(f"line {line} ({(row.get('id') or '').strip() or 'no id'}) {problem}")
         return out
 
 
@@ -108,28 +110,35 @@ def option_keys(row: dict[str, str]) -> list[str]:
     return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
 
 
-def parse_records(text: str, newline_ends: bool = True) -> tuple[list[list[str]], int | None]:
-    """CSV records of `text` and the line a torn last record starts on (None if the text ends with a
-    whole record). Our files end every record with a newline (`newline_ends`), so a last record
-    without one was cut; the release's files make no such promise. Damage before the end is a
-    `csv.Error`, not a torn tail."""
+class Records(NamedTuple):
+    records: list[list[str]]
+    starts: list[int]  # the line each record starts on (a text field may span lines)
+    torn_line: int | None  # the line a torn last record starts on; None when the text ends with a whole one
+
+
+def parse_records(text: str, newline_ends: bool = True) -> Records:
+    """The CSV records of `text`. Our files end every record with a newline (`newline_ends`), so a
+    last record without one was cut; the release's files make no such promise. Damage before the
+    end is a `csv.Error` ("line N: why"), not a torn tail."""
     records: list[list[str]] = []
+    starts: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = end = 0  # the line the last record read starts on, and the line it ends on
+    end = 0  # the line the last record read ends on
     try:
         with long_fields():
             for rec in reader:
                 records.append(rec)
-                start, end = end + 1, reader.line_num
+                starts.append(end + 1)
+                end = reader.line_num
     except csv.Error as exc:
         if "unexpected end of data" not in str(exc):
             raise csv.Error(f"line {reader.line_num}: {exc}") from None
-        return records, end + 1  # an unclosed quote at the end: the cut record was never yielded
+        return Records(records, starts, end + 1)  # an unclosed quote at the end: the cut record was never yielded
     if records and ((newline_ends and not text.endswith("\n"))
                     or (len(records) > 1 and len(records[-1]) != len(records[0]))):
         records.pop()
-        return records, start
-    return records, None
+        return Records(records, starts, starts.pop())
+    return Records(records, starts, None)
 
 
 def decode(path: Path, data: bytes) -> str:
@@ -152,7 +161,7 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
     first_line = text.split("\n", 1)[0].rstrip("\r")
     ours = "status" in next(csv.reader([first_line]), [])  # our files: every record ends with a newline
     try:
-        records, torn = parse_records(text, newline_ends=ours)
+        records, starts, torn = parse_records(text, newline_ends=ours)
     except csv.Error as exc:
         raise UserError(f"{path} is not a results file (not CSV: {exc}); {how}") from None
     header = tuple(records[0]) if records else ()
@@ -168,7 +177,7 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
         row = dict(zip(header, rec))
         rows.append(migrate(row, version) if version else row)
     folders = PurePosixPath(path.relative_to(root)).parts[:-1] if root is not None else ()
-    return ResultsTable(path, header, tuple(rows), version, torn, folders)
+    return ResultsTable(path, header, tuple(rows), version, torn, tuple(starts[1:]), folders)
 
 
 def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
@@ -186,9 +195,9 @@ def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
                         "and asks that item again")
     problems = table.problems()
     if problems:
-        raise UserError(f"{path}: {problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}, "
-                        "which the probe that wrote it never writes (a hand edit or a damaged file); fix or delete "
-                        "that row and rerun the probe, which asks its item again")
+        more = f" ({len(problems) - 1} more rows like it)" if len(problems) > 1 else ""
+        raise UserError(f"{path}, {problems[0]}: the file was edited by hand or damaged{more}; fix that row, or "
+                        "delete it and rerun the probing command to ask its item again")
     mixed = {c: sorted({r.get(c) or "" for r in table.rows}) for c in IDENTITY_COLUMNS
              if c in table.header and c != "seed"}
     mixed = {c: v for c, v in mixed.items() if len(v) > 1}
