@@ -203,11 +203,11 @@ def stored_run(path: Path) -> Path:
     """m1's RQ1 answers to the fixture's three items, written by the prober's own store."""
     from utils.core.questionnaire import load_questionnaire, questionnaire_path
     from utils.core.records import ProbeResult
-    from utils.probing.identity import RunIdentity
+    from utils.core.results.spec import Experiment, RunSpec
     from utils.probing.results_store import ResultStore, result_row
 
     items = {it.id: it for it in load_questionnaire(questionnaire_path("English"))}
-    ident = RunIdentity("RQ1", "org/m1", "verbalized", language="English").columns()
+    ident = RunSpec(Experiment.RQ1, model="org/m1", language="English").columns()
     path.parent.mkdir(parents=True, exist_ok=True)
     with ResultStore(path) as store:
         for item_id, answer in M1.items():

@@ -334,7 +334,7 @@ def test_release_answers_when_present():
     for f in files:
         ans = load_answers(f.path, ids, orders, AnswerPolicy(0.0))
         for s in cons.score_topics(ans, ids, orders, cons.load_topics()):
-            assert 0.5 <= float(s.consistency) <= 1.0, (f.model, s.topic.name)
+            assert 0.5 <= float(s.consistency) <= 1.0, (f.spec.model, s.topic.name)
 
 
 @pytest.mark.parametrize("models", [["org/m1"], ["org/m1", "m2"]])

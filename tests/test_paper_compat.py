@@ -149,7 +149,7 @@ def test_rq1_country_scores_on_release_answers(reference, human_table, micro):
     ours = country_scores(answers, load_paper_human(human_table), questions)
     assert len(ours) == 2 * 3
     for r in ours.itertuples():
-        llm = ref_first_rows(next(f.path for f in files if f.model == r.model), questions)
+        llm = ref_first_rows(next(f.path for f in files if f.spec.model == r.model), questions)
         hum = {q: h for q, k in questions.items() if (h := ref_human(micro, r.country_code, q, k)) is not None}
         s = ref_rq1(llm, hum, questions)
         assert (r.score, r.std, r.n_items) == (round(np.mean(s), 4), round(np.std(s), 4), len(s))
@@ -162,7 +162,7 @@ def test_rq1_model_level_extras_on_release_answers(reference, human_table, micro
     summary, per_country = model_level(rq1_answers_paper(files, questions), load_paper_human(human_table), questions)
     pooled = {q: h for q, k in questions.items() if (h := ref_human(micro, None, q, k)) is not None}
     for r in summary.itertuples():
-        llm = {q: d for q, d in ref_first_rows(next(f.path for f in files if f.model == r.model), questions).items()
+        llm = {q: d for q, d in ref_first_rows(next(f.path for f in files if f.spec.model == r.model), questions).items()
                if q not in SKIP5}
         s = ref_rq1(pooled, llm, questions)  # the notebook passes the human side first
         score = round(np.mean(s), 4)

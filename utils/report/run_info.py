@@ -13,9 +13,7 @@ from utils.report import html as H
 
 def read_metas(results_root: Path) -> list[dict]:
     metas = []
-    for path in (p.parent / "run_meta.json" for p in result_paths(results_root)):
-        if not path.is_file():
-            continue
+    for path in result_paths(results_root, "run_meta.json"):
         try:
             metas.append(json.loads(path.read_text(encoding="utf-8")))
         except ValueError:

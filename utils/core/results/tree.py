@@ -67,12 +67,13 @@ def describe(path: Path, root: Path) -> ResultsFile | None:
     return None if spec is None else ResultsFile(path, spec, root)
 
 
-def result_paths(root: Path) -> list[Path]:
-    """Every `results.csv` under `root` (none if it is not a folder), the named runs' left out."""
+def result_paths(root: Path, name: str = "results.csv") -> list[Path]:
+    """Every `results.csv` (or `run_meta.json`...) under `root` (none if it is not a folder), the
+    named runs' left out."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return [p for p in sorted(root.rglob("results.csv")) if p.relative_to(root).parts[0] != NAMED_RUNS]
+    return [p for p in sorted(root.rglob(name)) if p.relative_to(root).parts[0] != NAMED_RUNS]
 
 
 def find_results(root: Path) -> list[ResultsFile]:
