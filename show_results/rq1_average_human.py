@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(build_parser(), argv)
+    ap = build_parser()
+    cfg = parse_args(ap, argv)
     if cfg.extra["tau"] < 0:
         ap.error("--tau is a margin of alignment score, at least 0")
     if cfg.paper_compat:
