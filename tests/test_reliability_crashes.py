@@ -35,7 +35,7 @@ from reliability_figures import report_figures  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.results.table import read_table  # noqa: E402
-from utils.probing.results_store import COLUMNS  # noqa: E402
+from utils.core.results.schema import COLUMNS  # noqa: E402
 
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
 KILLS = 20
@@ -99,7 +99,7 @@ def complete_rows(path: Path) -> tuple[list[dict[str, str]], bool]:
         torn = True
     if not records:
         return [], torn
-    assert records[0] == COLUMNS, "header damaged"
+    assert tuple(records[0]) == COLUMNS, "header damaged"
     assert all(len(r) == len(COLUMNS) for r in records[1:]), "a record short of fields before the end"
     return [dict(zip(COLUMNS, r)) for r in records[1:]], torn
 
