@@ -1,0 +1,160 @@
+"""A survey on disk: three files side by side in one folder, written whole or not at all.
+
+    <name>.survey.json       {"name": "opinionqa", "wave": "26", "source": ..., "licence": ...,
+                              "metric": "w1", "non_substantive_policy": "drop", "language": "English"}
+    <name>.questions.jsonl   {"id": "SAFECRIME_W26", "question": "How safe, ...", "scale": "ordinal",
+                              "options": [{"code": "1", "label": "Very safe", "position": 1.0}, ...],
+                              "non_substantive": ["99"]}          (plus "translations": {...} if any)
+    <name>.csv               population,group_var,group,item_id,option,share,count
+                             United States,,,SAFECRIME_W26,1,0.2812,1169
+
+The three are written under temporary names and renamed only once all are complete, so a failed
+import leaves what was there before. Reading checks every line and names the file and line of
+the first problem: an option code the item lacks, a share that is not a number, or a cell whose
+shares do not sum to 1.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from utils.core.errors import UserError
+from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item, check_survey
+
+COLUMNS = ("population", "group_var", "group", "item_id", "option", "share", "count")
+SUM_TOLERANCE = 1e-6
+QUESTIONS = ".questions.jsonl"
+
+
+def survey_paths(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    folder = Path(folder)
+    return folder / f"{name}.survey.json", folder / f"{name}{QUESTIONS}", folder / f"{name}.csv"
+
+
+def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
+    """The three files of `data` in `folder` (made if missing); returns their paths."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--output {folder} is a file; name the folder the survey's files go in")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = survey_paths(folder, data.survey.name)
+    s = data.survey
+    meta = {"name": s.name, "wave": s.wave, "source": s.source, "licence": s.licence, "metric": s.metric,
+            "non_substantive_policy": s.policy, "language": s.language}
+    temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in paths]
+    try:
+        temps[0].write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with temps[1].open("w", encoding="utf-8") as fh:
+            for item in data.items:
+                fh.write(json.dumps(_item_json(item), ensure_ascii=False) + "\n")
+        with temps[2].open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(COLUMNS)
+            for c in data.cells:
+                w.writerow([c.population, c.group_var, c.group, c.item_id, c.option, repr(float(c.share)),
+                            "" if c.count is None else _number(c.count)])
+        for tmp, path in zip(temps, paths):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+    return paths
+
+
+def read_survey(questions: Path) -> SurveyData:
+    """`<folder>/<name>.questions.jsonl` and the two files beside it -> a checked `SurveyData`."""
+    questions = Path(questions)
+    if not questions.name.endswith(QUESTIONS):
+        raise UserError(f"{questions}: a survey's questionnaire is named <survey>{QUESTIONS}")
+    meta_path, _, table_path = survey_paths(questions.parent, questions.name[: -len(QUESTIONS)])
+    for p in (meta_path, questions, table_path):
+        if not p.is_file():
+            raise UserError(f"{p} not found; import the survey with python dataset/import_survey.py")
+    survey = _read_meta(meta_path)
+    items = tuple(_read_items(questions))
+    return SurveyData(survey, items, tuple(_read_cells(table_path, {i.id: i for i in items}, survey.policy)))
+
+
+def _item_json(item: Item) -> dict:
+    out = {"id": item.id, "question": item.question, "scale": item.scale,
+           "options": [{"code": o.code, "label": o.label, "position": o.position} for o in item.options],
+           "non_substantive": list(item.non_substantive)}
+    return {**out, "translations": item.translations} if item.translations else out
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _read_meta(path: Path) -> Survey:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        survey = Survey(name=str(meta["name"]), wave=str(meta.get("wave", "")), source=str(meta.get("source", "")),
+                        licence=str(meta.get("licence", "")), metric=str(meta.get("metric", "w1")),
+                        policy=str(meta.get("non_substantive_policy", "keep")),
+                        language=str(meta.get("language", "English")))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a survey description ({exc}); it needs at least a name") from None
+    check_survey(survey, str(path))
+    return survey
+
+
+def _read_items(path: Path):
+    seen = set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            obj = json.loads(line)
+            item = Item(id=str(obj["id"]), question=str(obj["question"]), scale=str(obj.get("scale", "ordinal")),
+                        options=tuple(Option(str(o["code"]), str(o["label"]),
+                                             None if o.get("position") is None else float(o["position"]))
+                                      for o in obj["options"]),
+                        non_substantive=tuple(str(c) for c in obj.get("non_substantive", [])),
+                        translations={str(k): str(v) for k, v in obj.get("translations", {}).items()})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{where}: not an item ({type(exc).__name__}: {exc}); each line needs id, question and "
+                            "options [{code, label, position}]") from None
+        check_item(item, where)
+        if item.id in seen:
+            raise UserError(f"{where}: item {item.id} appears twice")
+        seen.add(item.id)
+        yield item
+
+
+def _read_cells(path: Path, items: dict[str, Item], policy: str) -> list[Cell]:
+    cells, sums, first = [], defaultdict(float), {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in COLUMNS[:-1] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path} lacks column(s) {', '.join(missing)}; the columns are {', '.join(COLUMNS)}")
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            item = items.get(row["item_id"])
+            if item is None or row["option"] not in item.scored(policy):
+                what = "an item the questionnaire lacks" if item is None else \
+                    f"option {row['option']!r}, which item {item.id} does not score (it scores {list(item.scored(policy))})"
+                raise UserError(f"{where}: {what}")
+            try:
+                share = float(row["share"])
+                count = float(row["count"]) if row.get("count") not in (None, "") else None
+            except ValueError:
+                raise UserError(f"{where}: share and count must be numbers") from None
+            if not share >= 0:
+                raise UserError(f"{where}: share must be a number >= 0, not {row['share']!r}")
+            cell = Cell(row["population"], row["group_var"], row["group"], row["item_id"], row["option"], share, count)
+            key = (cell.population, cell.group_var, cell.group, cell.item_id)
+            sums[key] += share
+            first.setdefault(key, where)
+            cells.append(cell)
+    for key, total in sums.items():
+        if not math.isclose(total, 1.0, abs_tol=SUM_TOLERANCE):
+            raise UserError(f"{first[key]}: the shares of {key[3]} for {'/'.join(k for k in key[:3] if k)} sum to "
+                            f"{total:.6g}, not 1; each population cell's shares must sum to 1")
+    return cells

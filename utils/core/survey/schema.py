@@ -1,0 +1,115 @@
+"""The survey-agnostic records: a survey, its items and its human answers per population cell.
+
+One shape for every source, so the probers and the analyses never branch on the survey. An
+OpinionQA item and one of its cells, as `opinionqa.py` makes them:
+
+    Item(id="WORLDDANGER_W26", question="Compared to 50 years ago, do you think",
+         options=(Option("1", "We live in a safer world", 1.0),
+                  Option("2", "We live in a more dangerous world", 2.0),
+                  Option("3", "The world we live in is neither safer nor more dangerous", 1.5),
+                  Option("99", "Refused", None)),
+         scale="ordinal", non_substantive=("99",))
+    Cell("United States", "POLPARTY", "Democrat", "WORLDDANGER_W26", "1", share=0.1333, count=198.0)
+
+Positions are numbers with ties allowed (OpinionQA puts "neither" at 1.5), or None: every option
+of a nominal item, and the non-substantive options of an ordinal one. A cell's shares cover the
+options its survey's policy scores and sum to 1: with `policy="drop"` the non-substantive options
+have no rows and the rest were renormalized (OpinionQA's refusals); with `"keep"` they are
+options like the others (the WVS's "Hard to say").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from utils.core.errors import UserError
+
+METRICS = ("w1", "jsd", "tvd")  # 1 - W1/(N-1) over positions, 1 - Jensen-Shannon distance, 1 - TVD
+POLICIES = ("keep", "drop")  # non-substantive options scored as options, or left out and renormalized
+SCALES = ("ordinal", "nominal")
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Who asked, where the files come from, under which terms, and how the survey is scored."""
+
+    name: str
+    wave: str = ""
+    source: str = ""
+    licence: str = ""
+    metric: str = "w1"
+    policy: str = "keep"
+    language: str = "English"
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    label: str
+    position: float | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question; `options` in the source's order; `translations` maps language -> text."""
+
+    id: str
+    question: str
+    options: tuple[Option, ...]
+    scale: str = "ordinal"
+    non_substantive: tuple[str, ...] = ()
+    translations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(o.code for o in self.options)
+
+    def scored(self, policy: str) -> tuple[str, ...]:
+        """The codes a cell's shares cover under `policy`."""
+        return tuple(c for c in self.codes if policy == "keep" or c not in self.non_substantive)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One option's share of a population (a country, or a group inside it: `group_var` names
+    the variable as the source does, `group` the label; both empty for the whole population)."""
+
+    population: str
+    group_var: str
+    group: str
+    item_id: str
+    option: str
+    share: float
+    count: float | None = None
+
+
+@dataclass(frozen=True)
+class SurveyData:
+    survey: Survey
+    items: tuple[Item, ...]
+    cells: tuple[Cell, ...]
+
+
+def check_survey(survey: Survey, where: str) -> None:
+    if survey.metric not in METRICS:
+        raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, not {survey.metric!r}")
+    if survey.policy not in POLICIES:
+        raise UserError(f"{where}: non_substantive_policy must be keep or drop, not {survey.policy!r}")
+    if not survey.name or any(c in survey.name for c in "/\\"):
+        raise UserError(f"{where}: the survey needs a name usable as a file name, not {survey.name!r}")
+
+
+def check_item(item: Item, where: str) -> None:
+    """An item that cannot be asked or scored is a UserError naming it."""
+    codes = item.codes
+    if len(codes) < 2 or len(set(codes)) != len(codes):
+        raise UserError(f"{where}: item {item.id} needs at least two options with distinct codes, not {list(codes)}")
+    if item.scale not in SCALES:
+        raise UserError(f"{where}: item {item.id} scale must be ordinal or nominal, not {item.scale!r}")
+    if not set(item.non_substantive) <= set(codes):
+        raise UserError(f"{where}: item {item.id} lists non-substantive codes {list(item.non_substantive)} "
+                        f"that are not among its option codes {list(codes)}")
+    for o in item.options:  # a non-substantive option of an ordinal item may have a place (WVS) or not
+        if item.scale == "nominal" and o.position is not None:
+            raise UserError(f"{where}: item {item.id} is nominal, so option {o.code} takes null as its position")
+        if item.scale == "ordinal" and o.position is None and o.code not in item.non_substantive:
+            raise UserError(f"{where}: item {item.id} is ordinal, so option {o.code} needs a number as its position")

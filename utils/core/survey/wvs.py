@@ -1,0 +1,70 @@
+"""The WVS questionnaire and a prepared WVS long table -> the survey schema, with no number changed.
+
+The questionnaire (`dataset/questions/WV7_English.jsonl`, read by `utils/core/questionnaire.py`)
+gives the items: options in the order the model is shown them, each placed at its rank in the
+item's semantic `order` (Q122's codes 2, 1, 0 at 1, 2, 3), which is where the analysis's
+1 - W1/(N-1) puts them. Non-substantive codes (Q119's 0 "Hard to say") come from the caller
+and are kept as options, as the paper scores them. The long table (`dataset/prepare_wvs.py`:
+`country, item_id, option, count, weighted_count`, plus `group_var`/`group` rows) gives each
+population's shares: an option's count over the counts of the item's codes in that country (or
+group), the missing and other codes left out, as the analysis computes them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from utils.core.errors import UserError
+from utils.core.groups import ALL
+from utils.core.records import SurveyItem
+from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData
+
+SOURCE = "World Values Survey wave {wave} microdata (worldvaluessurvey.org), prepared by dataset/prepare_wvs.py"
+LICENCE = "WVS Association: free for non-commercial research after registration; no redistribution"
+
+
+def wvs_items(questionnaire: list[SurveyItem], non_substantive: Mapping[str, tuple[str, ...]]) -> tuple[Item, ...]:
+    out = []
+    for q in questionnaire:
+        ordinal = q.scale == "ordinal"
+        options = tuple(Option(k, label, float(q.order.index(k) + 1) if ordinal else None)
+                        for k, label in zip(q.choice_keys, q.choices))
+        out.append(Item(q.id, q.question, options, q.scale, tuple(non_substantive.get(q.id, ()))))
+    return tuple(out)
+
+
+def read_wvs(table: Path, questionnaire: list[SurveyItem], non_substantive: Mapping[str, tuple[str, ...]],
+             weights: str = "none") -> SurveyData:
+    """The survey `wvs<wave>` of a prepared table: the questionnaire's items that the table answers,
+    with shares from `count` (weights "none", the paper's) or `weighted_count` ("survey");
+    `count` stays the respondents who gave the option either way."""
+    items = wvs_items(questionnaire, non_substantive)
+    column = {"none": "count", "survey": "weighted_count"}.get(weights)
+    try:
+        df = pd.read_csv(table, dtype={"option": str, "item_id": str, "country": str, "group_var": str, "group": str},
+                         keep_default_na=False, na_values={"count": [""], "weighted_count": [""]})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UserError(f"cannot read the WVS long table {table}: {str(exc).splitlines()[0]}") from None
+    if column is None or column not in df.columns or not {"country", "item_id", "option", "count"} <= set(df.columns):
+        raise UserError(f"{table} is not a prepared WVS table with {column or weights!r} counts; make it with "
+                        "python dataset/prepare_wvs.py (--weights takes none or survey)")
+    if "group_var" not in df.columns:
+        df["group_var"] = df["group"] = ALL
+    codes = {i.id: set(i.codes) for i in items}
+    df = df[[o in codes.get(i, ()) for i, o in zip(df["item_id"], df["option"])]]
+    keys = ["country", "group_var", "group", "item_id"]
+    total = df.groupby(keys, sort=False)[column].transform("sum")
+    df = df.assign(share=df[column] / total)[total > 0]
+    waves = sorted({str(w) for w in df.get("wave", pd.Series(["7"]))})
+    if df.empty:
+        raise UserError(f"{table} has no answers to the questionnaire's items; is it a prepared WVS table?")
+    if len(waves) != 1:
+        raise UserError(f"{table} holds waves {', '.join(waves)}; import one wave's table at a time")
+    cells = tuple(Cell(c, "" if v == ALL else v, "" if g == ALL else g, i, o, float(s), float(n))
+                  for c, v, g, i, o, s, n in zip(df["country"], df["group_var"], df["group"], df["item_id"],
+                                                 df["option"], df["share"], df["count"]))
+    answered = {c.item_id for c in cells}
+    survey = Survey(f"wvs{waves[0]}", waves[0], SOURCE.format(wave=waves[0]), LICENCE, metric="w1", policy="keep")
+    return SurveyData(survey, tuple(i for i in items if i.id in answered), cells)
