@@ -12,7 +12,6 @@ downloaded: --input is a file or folder you have.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +26,7 @@ from utils.core.survey.codebook import import_codebook  # noqa: E402
 from utils.core.survey.files import write_survey  # noqa: E402
 from utils.core.survey.globalopinionqa import read_globalopinionqa  # noqa: E402
 from utils.core.survey.opinionqa import read_opinionqa  # noqa: E402
-from utils.core.survey.schema import SurveyData, check_survey  # noqa: E402
+from utils.core.survey.schema import SurveyData  # noqa: E402
 from utils.core.survey.wvs import read_wvs  # noqa: E402
 
 FORMATS = ("opinionqa", "globalopinionqa", "codebook", "wvs")
@@ -42,16 +41,11 @@ def main(argv: list[str] | None = None) -> int:
                          "dataset/prepare_wvs.py wrote")
     ap.add_argument("--output", type=Path, required=True, help="folder to write the survey's three files into")
     ap.add_argument("--codebook", type=Path, help="with --format codebook: the codebook (.toml or .json)")
-    ap.add_argument("--name", help="the survey's name, which names its files (default: the format's, or the "
-                                   "codebook's [survey] name)")
     ap.add_argument("--weights", choices=["none", "survey"], default="none",
                     help="with --format wvs: shares of respondents (none, the paper's) or survey-weighted")
     args = ap.parse_args(argv)
     try:
         data, notes = load(args.format, args.input, args.codebook, args.weights)
-        if args.name:
-            data = SurveyData(replace(data.survey, name=args.name), data.items, data.cells)
-            check_survey(data.survey, "--name")
         for note in notes:
             print(note)
         paths = write_survey(data, args.output)

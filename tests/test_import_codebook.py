@@ -12,7 +12,7 @@ import tomllib
 import numpy as np
 import pandas as pd
 import pytest
-from wvs_fixtures import load_script
+from wvs_fixtures import ROOT, load_script
 
 from utils.core.survey.files import read_survey
 
@@ -48,7 +48,10 @@ answers = "importance"
 [items.agree]
 variable = "v72"
 question = "When a mother works for pay, the children suffer."
-answers = {scale = "ordinal", options = [[1, "Agree"], [3, "Neither", 1.5], [2, "Disagree"], [8, "Don't know"]], non_substantive = [8]}
+[items.agree.answers]
+scale = "ordinal"
+non_substantive = [8]
+options = [[1, "Agree"], [3, "Neither", 1.5], [2, "Disagree"], [8, "Don't know"]]
 """
 
 
@@ -110,6 +113,9 @@ def test_microdata_become_the_schema(tmp_path, capsys, book_kind, data_kind):
      "item v1: answers must name an [answers.<name>] table"),
     (lambda text: text.replace('metric = "w1"', 'metric = "w2"'), "metric must be one of w1, jsd, tvd"),
     (lambda text: text + "[oops", "is not valid TOML"),
+    (lambda text: text.replace('labels = {1 = "male", 2 = "female"}', ''), "each [groups.<name>] needs variable and labels"),
+    (lambda text: text.replace('[3, "Neither", 1.5]', '[3, "Neither", "middle"]'),
+     "item agree: an option is [code, label] or [code, label, position]"),
 ])
 def test_a_wrong_codebook_is_one_line(tmp_path, capsys, edit, message):
     microdata().to_csv(tmp_path / "d.csv", index=False)
@@ -125,3 +131,18 @@ def test_a_missing_microdata_file_is_one_line(tmp_path, capsys):
     assert import_survey.main(["--format", "codebook", "--codebook", str(tmp_path / "evs.toml"),
                                "--input", str(tmp_path / "none.dta"), "--output", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == f"error: microdata file {tmp_path / 'none.dta'} not found\n"
+
+
+def test_the_worked_codebook_of_the_docs_imports(tmp_path, capsys):
+    text = (ROOT / "docs" / "surveys.md").read_text(encoding="utf-8")
+    (tmp_path / "evs2017.toml").write_text(text.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    rng = np.random.default_rng(3)
+    n = 300
+    pd.DataFrame({"country": rng.choice([276, 40, 999], n), "gweight": rng.uniform(0.5, 1.5, n),
+                  "v225": rng.choice([1, 2], n), "v72": rng.choice([1, 2, 3, 4, -2], n),
+                  "v80": rng.choice([1, 2, 3, 4, 5, -1], n)}).to_stata(tmp_path / "ZA7500.dta", write_index=False)
+    assert import_survey.main(["--format", "codebook", "--codebook", str(tmp_path / "evs2017.toml"),
+                               "--input", str(tmp_path / "ZA7500.dta"), "--output", str(tmp_path / "out")]) == 0
+    data = read_survey(tmp_path / "out" / "evs2017.questions.jsonl")
+    assert {c.population for c in data.cells} == {"Germany", "Austria", "999"}
+    assert [i.id for i in data.items] == ["v72", "v80"] and {c.group for c in data.cells} == {"", "male", "female"}

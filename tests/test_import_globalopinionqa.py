@@ -20,7 +20,8 @@ import_survey = load_script("dataset/import_survey.py")
 
 GERMANY = "When it comes to Germany's decision-making in the European Union, do you think Germany has"
 ROWS = [  # (question, {country: shares}, options, source)
-    (GERMANY, {"Belgium": [0.21, 0.07, 0.69, 0.03], "France": [0.35, 0.09, 0.54, 0.02], "Côte d'Ivoire": [0.5, 0, 0.5, 0]},
+    (GERMANY, {"Belgium": [0.21, 0.07, 0.69, 0.03], "France": [0.35, 0.09, 0.54, 0.02],
+               "Côte d'Ivoire": [0.5, 0, 0.5, 0]},
      ["Too much influence", "Too little influence", "About the right amount of influence", "DK/Refused"], "GAS"),
     ("How important is family in your life?", {"Nigeria": [0.9, 0.06, 0.02, 0.01, 0.0]},
      ["Very important", "Rather important", "Not very important", "Not at all important", "Don't know"], "WVS"),

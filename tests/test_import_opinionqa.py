@@ -51,7 +51,8 @@ SEX = {  # question -> group -> answers by option text ("nan": a label that is n
 }
 PARTY_RACE = {"SAFECRIME_W26": {
     "Democrat": {"Asian": {"Not at all safe": 3.0, "Not too safe": 8.0, "Somewhat safe": 28.0, "Very safe": 9.0},
-                 "Refused": {"Somewhat safe": 4.0}, "White": {"Refused": 2.0, "Somewhat safe": 625.0, "Very safe": 335.0}},
+                 "Refused": {"Somewhat safe": 4.0},
+                 "White": {"Refused": 2.0, "Somewhat safe": 625.0, "Very safe": 335.0}},
     "Republican": {"Mixed Race": {}, "White": {"Not too safe": 105.0, "Refused": 1.0, "Very safe": 337.0},
                    "Black": {"Refused": 1.0}},
     "Refused": {"White": {"Very safe": 7.0}},
@@ -133,7 +134,8 @@ def test_a_wave_folder_becomes_the_schema(tmp_path, capsys):
         [("1", 1.0), ("2", 2.0), ("3", 1.5), ("99", None)]
     assert items["GUN_W26"].options[1].label == "No, I don't own any guns"
     assert items["IMPREASONGUN_W26"].scale == "nominal" and items["SAFECRIME_W26"].non_substantive == ("99",)
-    assert "group cells whose label is no group (nan, Refused), left out: 3" in printed  # nan, Democrat/Refused, Refused/White
+    # nan, Democrat/Refused, Refused/White
+    assert "group cells whose label is no group (nan, Refused), left out: 3" in printed
     assert "items without answers in any group file (left out): 1" in printed
     assert "group cells with no answer but refusals (left out): 2" in printed  # Mixed Race {}, Black: refusal only
 

@@ -1,40 +1,13 @@
 """Any survey's microdata (one row per respondent) -> the survey schema, told how by a small codebook.
 
-Where the files come from: the user's own download from the survey's archive (e.g. GESIS for the
-European Values Study), under that archive's terms; the codebook (TOML or JSON) is written by the
-user from the survey's documentation. Nothing is shipped or downloaded here. A codebook:
-
-    [survey]
-    name = "evs2017"                  # the files' name: evs2017.questions.jsonl, evs2017.csv
-    wave = "2017"
-    source = "European Values Study 2017, integrated dataset (GESIS ZA7500)"
-    licence = "GESIS terms of use: academic research and teaching, no redistribution"
-    metric = "w1"                     # w1, jsd or tvd
-    non_substantive_policy = "keep"   # keep: such options are options; drop: left out, rest renormalized
-
-    [data]
-    population = "country"            # the variable naming the population (a country)
-    weight = "gweight"                # optional; without it each respondent counts 1
-    missing = [-1, -2, -3, -4, -5]    # codes that are no answer, left out of every share
-    populations = {40 = "Austria", 276 = "Germany"}   # optional: a value -> the name to write
-
-    [groups.sex]                      # optional: group_var "sex", groups by the variable's codes
-    variable = "v225"
-    labels = {1 = "male", 2 = "female"}
-
-    [answers.agree4]                  # an option set items share; positions 1, 2, ... in this order
-    scale = "ordinal"                 # unless an option gives a third number: [3, "Neither", 2.5]
-    options = [[1, "Agree strongly"], [2, "Agree"], [3, "Disagree"], [4, "Disagree strongly"]]
-    non_substantive = []
-
-    [items.v72]                       # the item's id and, unless `variable` says otherwise, its column
-    question = "When a mother works for pay, the children suffer."
-    answers = "agree4"                # or an inline table with scale, options, non_substantive
-
-Shares are weighted; `count` is the number of respondents who gave the option. Codes that are
-neither options nor `missing` are left out and counted in one line per import. Files: CSV (`,`
-`;` or tab), Stata `.dta`, SPSS `.sav` (the last needs the pyreadstat package); variable names
-match without regard to case.
+`dataset/prepare_wvs.py` knows the WVS's columns; a codebook (TOML or JSON, written by the user from
+the survey's documentation) says the same for any survey: the population, weight and group
+variables, the missing codes, and per item its variable, question and options (code, label and,
+unless 1, 2, ... in order, a position). docs/surveys.md has a worked one for the European Values
+Study. The microdata are the user's own download, under its archive's terms; nothing is shipped
+or downloaded. Shares are weighted, `count` is respondents; codes that are neither options nor
+missing are left out and counted in one line. Files: CSV (`,` `;` or tab), Stata `.dta`, SPSS
+`.sav` (with the pyreadstat package); variable names match without regard to case.
 """
 from __future__ import annotations
 
@@ -45,16 +18,20 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core.errors import UserError
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item, check_survey
+from utils.core.survey.schema import Cell, Item, Option, SurveyData, check_item, survey_from
 
 
 def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[str]]:
     """(the survey, one-line notes) from a codebook and the microdata it describes."""
     book = _load(Path(codebook))
-    survey, data = _survey(book, codebook), book.get("data", {})
+    survey, data = survey_from(book.get("survey", {}), f"codebook {codebook}"), book["data"]
     items, variables = _items(book, codebook)
-    groups = {name: (g["variable"], {code_text(k): str(v) for k, v in g["labels"].items()})
-              for name, g in book.get("groups", {}).items()}
+    try:
+        groups = {name: (str(g["variable"]), {code_text(k): str(v) for k, v in g["labels"].items()})
+                  for name, g in book.get("groups", {}).items()}
+    except (KeyError, TypeError, AttributeError):
+        raise UserError(f"codebook {codebook}: each [groups.<name>] needs variable and labels = {{code = \"label\"}}") \
+            from None
     wanted = [data["population"], *([data["weight"]] if data.get("weight") else []), *variables.values(),
               *[v for v, _ in groups.values()]]
     df = read_microdata(Path(microdata), wanted)
@@ -106,7 +83,8 @@ def _cells(item: Item, policy: str, var: str, pop, label, code, weight) -> list[
     for (population, group), row in shares.iterrows():
         total = float(row.sum())
         if total > 0:
-            out += [Cell(str(population), var, str(group), item.id, c, float(row[c]) / total, float(counts.at[(population, group), c]))
+            n = counts.loc[(population, group)]
+            out += [Cell(str(population), var, str(group), item.id, c, float(row[c]) / total, float(n[c]))
                     for c in shares.columns]
     return out
 
@@ -115,37 +93,39 @@ def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
     """The named columns of a CSV, Stata or SPSS file, named in lower case; a missing one is a UserError."""
     if not path.is_file():
         raise UserError(f"microdata file {path} not found")
-    suffix = path.name.lower()
+    kind = next((k for k in ("sav", "dta") if path.name.lower().endswith("." + k)), "csv")
     try:
-        if suffix.endswith(".sav"):
-            try:
-                import pyreadstat  # optional: only SPSS files need it
-            except ModuleNotFoundError:
-                raise UserError(f"reading {path} (SPSS) needs the pyreadstat package: pip install pyreadstat, "
-                                "or save the file as .csv or .dta") from None
-            header = pyreadstat.read_sav(str(path), metadataonly=True)[1].column_names
-            read = lambda cols: pyreadstat.read_sav(str(path), usecols=cols)[0]  # noqa: E731
-        elif suffix.endswith(".dta"):
-            with pd.read_stata(path, iterator=True) as reader:
-                header = list(reader.variable_labels())
-            read = lambda cols: pd.read_stata(path, columns=cols, convert_categoricals=False)  # noqa: E731
-        else:
-            sep = _separator(path)
-            header = list(pd.read_csv(path, nrows=0, sep=sep).columns)
-            read = lambda cols: pd.read_csv(path, usecols=cols, sep=sep, low_memory=False)  # noqa: E731
-        actual = {str(c).strip().lower(): c for c in header}
+        actual = {str(c).strip().lower(): c for c in _read(path, kind, None)}
         if lacking := [c for c in dict.fromkeys(columns) if c.lower() not in actual]:
             raise UserError(f"{path} has no column {', '.join(lacking)}; the codebook names variables the file lacks")
-        df = read([actual[c.lower()] for c in dict.fromkeys(columns)])
+        df = _read(path, kind, [actual[c.lower()] for c in dict.fromkeys(columns)])
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"cannot read microdata {path}: {str(exc).splitlines()[0]}") from None
     return df.rename(columns=lambda c: str(c).strip().lower())
 
 
-def _separator(path: Path) -> str:
+def _read(path: Path, kind: str, columns: list[str] | None):
+    """The file's column names (`columns` None), else those columns' data."""
+    if kind == "sav":
+        try:
+            import pyreadstat  # optional: only SPSS files need it
+        except ModuleNotFoundError:
+            raise UserError(f"reading {path} (SPSS) needs the pyreadstat package: pip install pyreadstat, "
+                            "or save the file as .csv or .dta") from None
+        if columns is None:
+            return pyreadstat.read_sav(str(path), metadataonly=True)[1].column_names
+        return pyreadstat.read_sav(str(path), usecols=columns)[0]
+    if kind == "dta":
+        if columns is None:
+            with pd.read_stata(path, iterator=True) as reader:
+                return list(reader.variable_labels())
+        return pd.read_stata(path, columns=columns, convert_categoricals=False)
     with path.open(encoding="utf-8", errors="replace") as fh:
-        line = fh.readline()
-    return max([",", ";", "\t"], key=line.count)
+        first = fh.readline()
+    sep = max([",", ";", "\t"], key=first.count)
+    if columns is None:
+        return list(pd.read_csv(path, nrows=0, sep=sep).columns)
+    return pd.read_csv(path, usecols=columns, sep=sep, low_memory=False)
 
 
 def _load(path: Path) -> dict:
@@ -161,21 +141,12 @@ def _load(path: Path) -> dict:
     return book
 
 
-def _survey(book: dict, path: Path) -> Survey:
-    s = book.get("survey", {})
-    survey = Survey(name=str(s.get("name", "")), wave=str(s.get("wave", "")), source=str(s.get("source", "")),
-                    licence=str(s.get("licence", "")), metric=str(s.get("metric", "w1")),
-                    policy=str(s.get("non_substantive_policy", "keep")), language=str(s.get("language", "English")))
-    check_survey(survey, f"codebook {path}")
-    return survey
-
-
 def _items(book: dict, path: Path) -> tuple[list[Item], dict[str, str]]:
     """The items in the codebook's order and each one's variable."""
     items, variables = [], {}
     for item_id, spec in book["items"].items():
         where = f"codebook {path}, item {item_id}"
-        answers = spec.get("answers")
+        answers = spec.get("answers") if isinstance(spec, dict) else None
         answers = book.get("answers", {}).get(answers) if isinstance(answers, str) else answers
         if not isinstance(answers, dict) or not answers.get("options"):
             raise UserError(f"{where}: answers must name an [answers.<name>] table or be one (with options)")
@@ -183,10 +154,13 @@ def _items(book: dict, path: Path) -> tuple[list[Item], dict[str, str]]:
         nonsub = tuple(code_text(c) for c in answers.get("non_substantive", []))
         options, k = [], 0
         for entry in answers["options"]:
+            if not isinstance(entry, list) or not 2 <= len(entry) <= 3 or \
+                    (len(entry) == 3 and not isinstance(entry[2], (int, float))):
+                raise UserError(f"{where}: an option is [code, label] or [code, label, position], not {entry!r}")
             code = code_text(entry[0])
             k += scale == "ordinal" and code not in nonsub
-            place = float(entry[2]) if len(entry) > 2 else float(k) if scale == "ordinal" and code not in nonsub else None
-            options.append(Option(code, str(entry[1]), place))
+            place = float(k) if scale == "ordinal" and code not in nonsub else None
+            options.append(Option(code, str(entry[1]), float(entry[2]) if len(entry) == 3 else place))
         item = Item(str(item_id), str(spec.get("question", "")), tuple(options), scale, nonsub)
         check_item(item, where)
         items.append(item)

@@ -1,17 +1,13 @@
-"""A survey on disk: three files side by side in one folder, written whole or not at all.
+"""A survey on disk: three files side by side (docs/surveys.md), written whole or not at all.
 
-    <name>.survey.json       {"name": "opinionqa", "wave": "26", "source": ..., "licence": ...,
-                              "metric": "w1", "non_substantive_policy": "drop", "language": "English"}
-    <name>.questions.jsonl   {"id": "SAFECRIME_W26", "question": "How safe, ...", "scale": "ordinal",
-                              "options": [{"code": "1", "label": "Very safe", "position": 1.0}, ...],
-                              "non_substantive": ["99"]}          (plus "translations": {...} if any)
+    <name>.survey.json       {"name": "opinionqa", "wave": "26", "metric": "w1", "non_substantive_policy": "drop", ...}
+    <name>.questions.jsonl   {"id": "WORLDDANGER_W26", "question": "...", "scale": "ordinal", "non_substantive": ["99"],
+                              "options": [{"code": "1", "label": "We live in a safer world", "position": 1.0}, ...]}
     <name>.csv               population,group_var,group,item_id,option,share,count
-                             United States,,,SAFECRIME_W26,1,0.2812,1169
+                             United States,,,WORLDDANGER_W26,1,0.0969449121962954,403
 
-The three are written under temporary names and renamed only once all are complete, so a failed
-import leaves what was there before. Reading checks every line and names the file and line of
-the first problem: an option code the item lacks, a share that is not a number, or a cell whose
-shares do not sum to 1.
+They are written under temporary names and renamed once all three are complete, so a failed
+import leaves what was there. Reading names the file and line of the first problem.
 """
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item, check_survey
+from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item, survey_from, survey_json
 
 COLUMNS = ("population", "group_var", "group", "item_id", "option", "share", "count")
 SUM_TOLERANCE = 1e-6
@@ -42,12 +38,9 @@ def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
         raise UserError(f"--output {folder} is a file; name the folder the survey's files go in")
     folder.mkdir(parents=True, exist_ok=True)
     paths = survey_paths(folder, data.survey.name)
-    s = data.survey
-    meta = {"name": s.name, "wave": s.wave, "source": s.source, "licence": s.licence, "metric": s.metric,
-            "non_substantive_policy": s.policy, "language": s.language}
     temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in paths]
     try:
-        temps[0].write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        temps[0].write_text(json.dumps(survey_json(data.survey), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         with temps[1].open("w", encoding="utf-8") as fh:
             for item in data.items:
                 fh.write(json.dumps(_item_json(item), ensure_ascii=False) + "\n")
@@ -92,15 +85,9 @@ def _number(x: float) -> str:
 
 def _read_meta(path: Path) -> Survey:
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        survey = Survey(name=str(meta["name"]), wave=str(meta.get("wave", "")), source=str(meta.get("source", "")),
-                        licence=str(meta.get("licence", "")), metric=str(meta.get("metric", "w1")),
-                        policy=str(meta.get("non_substantive_policy", "keep")),
-                        language=str(meta.get("language", "English")))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a survey description ({exc}); it needs at least a name") from None
-    check_survey(survey, str(path))
-    return survey
+        return survey_from(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not JSON ({exc})") from None
 
 
 def _read_items(path: Path):
@@ -137,10 +124,11 @@ def _read_cells(path: Path, items: dict[str, Item], policy: str) -> list[Cell]:
         for row in reader:
             where = f"{path}, line {reader.line_num}"
             item = items.get(row["item_id"])
-            if item is None or row["option"] not in item.scored(policy):
-                what = "an item the questionnaire lacks" if item is None else \
-                    f"option {row['option']!r}, which item {item.id} does not score (it scores {list(item.scored(policy))})"
-                raise UserError(f"{where}: {what}")
+            if item is None:
+                raise UserError(f"{where}: item {row['item_id']!r}, which the questionnaire lacks")
+            if row["option"] not in item.scored(policy):
+                raise UserError(f"{where}: option {row['option']!r}, which item {item.id} does not score "
+                                f"(it scores {list(item.scored(policy))})")
             try:
                 share = float(row["share"])
                 count = float(row["count"]) if row.get("count") not in (None, "") else None

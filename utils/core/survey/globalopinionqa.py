@@ -1,22 +1,18 @@
 """GlobalOpinionQA's `global_opinions.csv` -> the survey schema (one population per country).
 
-Where the file comes from: Anthropic's dataset `Anthropic/llm_global_opinions` on the Hugging Face
-hub (`data/global_opinions.csv`; Durmus et al. 2023, "Towards Measuring the Representation of
-Subjective Global Opinions in Language Models"), licensed CC BY-NC-SA 4.0 as its dataset card
-states; its questions and shares come from the Pew Global Attitudes Survey and the World Values
-Survey, whose own terms still apply. Nothing is shipped or downloaded here.
+The file: Anthropic's dataset `Anthropic/llm_global_opinions` on the Hugging Face hub (Durmus et al.
+2023), CC BY-NC-SA 4.0 by its dataset card; its questions and shares come from the Pew Global
+Attitudes Survey and the WVS, whose terms still apply. Nothing is shipped or downloaded. Columns:
+`question`, `selections` (`defaultdict(<class 'list'>, {'Belgium': [0.19, 0.43, 0.38], ...})`),
+`options` (`['Yes', 'No', 'DK/Refused']`), `source` (GAS or WVS); the Python texts are read by
+`literal.parse_literal`, never evaluated.
 
-Columns: `question`; `selections`, e.g. `defaultdict(<class 'list'>, {'Belgium': [0.19, 0.43,
-0.38], ...})`: per country the shares of the options; `options`, e.g. `['Yes', 'No', 'DK/Refused']`;
-`source`, `GAS` or `WVS`. Both Python texts are read by `literal.parse_literal`, never evaluated.
-
-Policies: options are nominal and scored by 1 - Jensen-Shannon distance, as in the GlobalOpinionQA
-paper; "DK/Refused"-like options are marked non-substantive and kept as options (the file's shares
-include them). A question whose options repeat, whose share lists do not match its options (copies
-carry merged option lists), or whose shares do not sum to about 1 in some country is named in one
-line and left out; the rest are renormalized to sum to 1. An item's id is its source and the
-first 10 hex digits of the SHA-1 of its question text (`GAS_1a2b3c4d5e`), stable across copies of
-the file; a question text seen again gets `_2`, `_3` in file order.
+Policies: items are nominal, scored by 1 - Jensen-Shannon distance as in the GlobalOpinionQA paper;
+"DK/Refused"-like options are non-substantive but kept (the file's shares include them). A question
+whose options repeat, whose share lists do not match its options (merged options), or whose shares
+do not sum to about 1 is named in one line and left out; the rest are renormalized. An item's id
+is its source and 10 hex digits of the SHA-1 of its text (`GAS_1a2b3c4d5e`); a text seen again
+gets `_2`, `_3` in file order.
 """
 from __future__ import annotations
 
@@ -30,6 +26,7 @@ from utils.core.errors import UserError
 from utils.core.survey.literal import parse_literal
 from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item
 
+COLUMNS = ("question", "selections", "options", "source")
 SUM_TOLERANCE = 0.05  # the file's shares are rounded percents: sums of 0.99 or 1.01 are normal
 NON_SUBSTANTIVE = re.compile(r"\b(DK|don.t know|refused|no answer)\b", re.I)
 SOURCE = ("GlobalOpinionQA (Durmus et al. 2023), Anthropic/llm_global_opinions on the Hugging Face hub, "
@@ -45,8 +42,8 @@ def read_globalopinionqa(path: Path) -> tuple[SurveyData, list[str]]:
     items, cells, notes, seen = [], [], [], {}
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        if missing := [c for c in ("question", "selections", "options", "source") if c not in (reader.fieldnames or [])]:
-            raise UserError(f"{path} lacks column(s) {', '.join(missing)}; is it GlobalOpinionQA's global_opinions.csv?")
+        if missing := [c for c in COLUMNS if c not in (reader.fieldnames or [])]:
+            raise UserError(f"{path} lacks column(s) {', '.join(missing)}; is it GlobalOpinionQA's file?")
         for row in reader:
             where = f"{path}, line {reader.line_num}"
             options, selections = _parse(row, where)

@@ -1,33 +1,26 @@
 """OpinionQA's human data folders -> the survey schema (population "United States", groups by attribute).
 
-Where the files come from: OpinionQA (Santurkar et al. 2023, "Whose Opinions Do Language Models
-Reflect?", github.com/tatsu-lab/opinions_qa) releases them as `human_resp/` in its dataset on
-CodaLab, one folder per Pew Research Center American Trends Panel wave. The answers are Pew's:
-use them under Pew Research Center's terms for its survey data (the opinions_qa repository has no
-licence file of its own). Nothing is shipped or downloaded here.
+The files: `human_resp/` of OpinionQA's dataset (Santurkar et al. 2023, github.com/tatsu-lab/opinions_qa,
+data on CodaLab), one folder per Pew Research Center American Trends Panel wave; the answers are
+Pew's, under Pew's terms for its survey data (the repository adds no licence). Nothing is shipped
+or downloaded. A wave folder holds `info.csv` (per question `key`, `question`, and as Python text
+`references` (the options), `option_mapping` ({1.0: 'Very safe', ..., 99.0: 'Refused'}) and
+`option_ordinal` ([1.0, 2.0, 1.5]: positions of the first options; the rest are refusals, as
+OpinionQA's code reads it)) and `<ATTRIBUTE>_data.json` (per question, per group label, answers
+counted by option text; `POLPARTY_RACE_data.json` nests party, then race, and adds `marginals`).
 
-A wave folder, e.g. `American_Trends_Panel_W26/`, holds
-- `info.csv`: one row per question: `key` (SAFECRIME_W26), `question`, `references` (the options
-  as Python text, refusal last), `option_mapping` ({1.0: 'Very safe', ..., 99.0: 'Refused'}: the
-  codes) and `option_ordinal` ([1.0, 2.0, 1.5]: the positions of the first options; the rest are
-  refusals, as OpinionQA's own code reads it);
-- `<ATTRIBUTE>_data.json`: per question key `MC_options`, `question_text` and, per group label, the
-  answers counted by option text: {"SEX": ... "Female": {"Very safe": 510.0, "Refused": 6.0}};
-  the intersectional files (`POLPARTY_RACE_data.json`) nest one level deeper (party, then race)
-  and add `marginals`, which is not a group.
-
-Policies, as the OpinionQA paper scores: refusals are left out and the rest renormalized; a label
-that is no group (`nan`, `Refused`) is left out; the whole population is one attribute's groups
-added together, non-groups included (`NONE_data.json` is not read: in the files seen it holds the
-party groups, not the whole population). An item whose `option_ordinal` gives every option the same
-place (OpinionQA's mark for an unordered question) is nominal.
+Policies, as the OpinionQA paper scores: refusals are left out and the rest renormalized; labels
+that are no group (`nan`, `Refused`) are left out; the whole population is one attribute's groups
+added together, non-groups included (`NONE_data.json` is not read: in the released waves it holds
+party groups). An `option_ordinal` with one position for all options marks an unordered question:
+the item is nominal.
 """
 from __future__ import annotations
 
 import csv
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from utils.core.errors import UserError
@@ -37,7 +30,7 @@ from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, che
 POPULATION = "United States"
 NON_GROUPS = ("nan", "Refused")
 NOT_GROUPS = ("MC_options", "question_text", "marginals")  # keys of a question that hold no group
-SOURCE = ("Pew Research Center, American Trends Panel waves {waves}, as released in OpinionQA's human_resp "
+SOURCE = ("Pew Research Center, American Trends Panel, wave(s) {waves}, as released in OpinionQA's human_resp "
           "folders (Santurkar et al. 2023, github.com/tatsu-lab/opinions_qa)")
 LICENCE = "Pew Research Center's terms of use for its survey data; the OpinionQA repository adds no licence"
 

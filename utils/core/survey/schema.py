@@ -89,6 +89,22 @@ class SurveyData:
     cells: tuple[Cell, ...]
 
 
+def survey_from(meta: dict, where: str) -> Survey:
+    """A survey's description (a codebook's [survey], a `<name>.survey.json`) -> a checked `Survey`."""
+    if not isinstance(meta, dict):
+        raise UserError(f"{where}: the survey's description must be a table of name, wave, source, ...")
+    survey = Survey(str(meta.get("name", "")), str(meta.get("wave", "")), str(meta.get("source", "")),
+                    str(meta.get("licence", "")), str(meta.get("metric", "w1")),
+                    str(meta.get("non_substantive_policy", "keep")), str(meta.get("language", "English")))
+    check_survey(survey, where)
+    return survey
+
+
+def survey_json(s: Survey) -> dict:
+    return {"name": s.name, "wave": s.wave, "source": s.source, "licence": s.licence, "metric": s.metric,
+            "non_substantive_policy": s.policy, "language": s.language}
+
+
 def check_survey(survey: Survey, where: str) -> None:
     if survey.metric not in METRICS:
         raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, not {survey.metric!r}")

@@ -1,13 +1,10 @@
 """The WVS questionnaire and a prepared WVS long table -> the survey schema, with no number changed.
 
-The questionnaire (`dataset/questions/WV7_English.jsonl`, read by `utils/core/questionnaire.py`)
-gives the items: options in the order the model is shown them, each placed at its rank in the
-item's semantic `order` (Q122's codes 2, 1, 0 at 1, 2, 3), which is where the analysis's
-1 - W1/(N-1) puts them. Non-substantive codes (Q119's 0 "Hard to say") come from the caller
-and are kept as options, as the paper scores them. The long table (`dataset/prepare_wvs.py`:
-`country, item_id, option, count, weighted_count`, plus `group_var`/`group` rows) gives each
-population's shares: an option's count over the counts of the item's codes in that country (or
-group), the missing and other codes left out, as the analysis computes them.
+Options keep the order the model is shown them, each placed at its rank in the item's semantic
+`order` (Q122's codes 2, 1, 0 at 1, 2, 3), where the analysis's 1 - W1/(N-1) puts them; the
+non-substantive codes (Q119's 0 "Hard to say") come from the caller and are kept, as the paper
+scores them. A share is an option's count over the counts of the item's codes in that country or
+group (`dataset/prepare_wvs.py`'s table), the missing and other codes left out, as the analysis does.
 """
 from __future__ import annotations
 
