@@ -22,7 +22,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from bench_local import random_model  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.probing.hf_prober import HFProber  # noqa: E402
+from utils.probing.backends.hf.prober import HFProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 

@@ -29,7 +29,7 @@ import openai  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.results.table import read_table  # noqa: E402
-from utils.probing.api_prober import APIProber  # noqa: E402
+from utils.probing.backends.api.prober import APIProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 from utils.probing.results_store import ResultStore  # noqa: E402
 from utils.probing.runner import run_requests  # noqa: E402
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     c = args.concurrency
     runs = []  # (label, concurrency, seconds, summary, path)
     retries = RetryCounter()
-    api_log = logging.getLogger("utils.probing.api_prober")
+    api_log = logging.getLogger("utils.probing.backends.api.prober")
     api_log.addHandler(retries)
     api_log.propagate = False  # counted, not printed
     with tempfile.TemporaryDirectory() as tmp:

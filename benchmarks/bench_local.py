@@ -7,7 +7,7 @@ logprob. The naive way (the original approach): for each item and each option co
 prompt plus the code through the model, no cache, one sequence at a time, reading the code's
 log-probability and then the probability that the answer ends. Ours (`HFProber`): the shared
 prompt prefix computed once, then `batch_size` items per forward pass, each with all its codes,
-packed with a block attention mask (see utils/probing/hf_prober.py). Both run here on the same items
+packed with a block attention mask (see utils.probing.backends.hf.prober.py). Both run here on the same items
 (every 9th of the 144), timings include `prepare()`; the probabilities must agree to 1e-4.
 
 verbalized. Naive: the whole prompt, greedy generation up to 256 new tokens (or end of text),
@@ -51,9 +51,9 @@ from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py
 
 from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
-from utils.probing.hf_loading import DTYPES, load_model, torch_dtype  # noqa: E402
-from utils.probing.hf_prober import HFProber  # noqa: E402
+from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
+from utils.probing.backends.hf.loading import DTYPES, load_model, torch_dtype  # noqa: E402
+from utils.probing.backends.hf.prober import HFProber  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -150,7 +150,7 @@ def bench_verbalized(model, tokenizer, items, n_verb: int, args) -> tuple[float,
     ours_rows = []  # (way, seconds, results)
     for batched in (False, True):
         prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=256, batch_size=args.batch_size)
-        prober.batch_generation = batched  # off by default on the CPU (see utils/probing/hf_prober.py)
+        prober.batch_generation = batched  # off by default on the CPU (see utils.probing.backends.hf.prober.py)
         start = time.perf_counter()
         prober.prepare(vreqs)
         results = [prober.probe(r) for r in vreqs]

@@ -44,7 +44,7 @@ from utils.analysis import metrics  # noqa: E402
 from utils.core.paths import INPUTS_DIR  # noqa: E402
 from utils.core.records import ProbeRequest  # noqa: E402
 from utils.probing.conditions import few_shot_items, steering_countries  # noqa: E402
-from utils.probing.release_protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
+from utils.probing.release.protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
 
 COUNTRIES = ("Germany", "Korea")
 # one example's answer entry as the release writes it: '1': '31.01%' (a key may lack its quotes: 5: '5.47%')
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [c for c in countries if c not in known]:
         ap.error(f"unknown country {unknown[0]!r}; choose from {', '.join(known)}")
 
-    from utils.probing.bundled_model import load_bundled_model
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.bundled import load_bundled_model
+    from utils.probing.backends.hf.prober import HFProber
 
     protocol = load_release_protocol(args.release_dir, "local")
     tokenizer, model = load_bundled_model(quiet=True)

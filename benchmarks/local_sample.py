@@ -4,7 +4,7 @@ Naive: for each item, `samples` separate `model.generate` calls on the whole pro
 temperature 1 (no top-k, no top-p), each stopped by the same rule as ours (a whole option code
 written, end of text, or 16 new tokens). Ours: `HFProber(method="sample")`, which computes each
 prompt once per batch of items and samples all answers of all items together, as branches of
-their items' rows, feeding an answer no more once it is finished (utils/probing/hf_sampling.py). Both read the answers with the same reader.
+their items' rows, feeding an answer no more once it is finished (utils.probing.backends.hf.branches.py). Both read the answers with the same reader.
 
 The answers are random, so the two ways cannot be compared answer by answer; the table shows how
 many answers named an option and the total variation distance between the two ways' pooled
@@ -20,10 +20,10 @@ import time
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from utils.probing.hf_prober import HFProber
-from utils.probing.hf_sampling import items_per_batch
+from utils.probing.backends.hf.prober import HFProber
+from utils.probing.backends.hf.branches import items_per_batch
 from utils.probing.prompts import build_requests, load_prompt_set
-from utils.probing.sampling import MAX_ANSWER_TOKENS, code_complete, summarize
+from utils.probing.methods.sample import MAX_ANSWER_TOKENS, code_complete, summarize
 
 
 class _CodeWritten(StoppingCriteria):

@@ -49,7 +49,7 @@ from utils.analysis import metrics  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.records import Message, ProbeRequest, SurveyItem  # noqa: E402
 from utils.probing.prompts import load_prompt_set, render_messages  # noqa: E402
-from utils.probing.release_protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
+from utils.probing.release.protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
 
 NOT_MEASURED = ("decoding (temperature, token limit): the bundled model's answers are read, not written",
                 "re-asking (same prompt, same temperature): nothing to re-ask when no answer is written")
@@ -192,7 +192,7 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
     range of their sums, and how far our reading of an accepted reply is from the release's."""
     from utils.core.parsing import parse_distribution
     from utils.core.results.table import read_table
-    from utils.probing.release_accept import accept_api, accepted_shares
+    from utils.probing.release.accept import accept_api, accepted_shares
 
     files = sorted((release_dir / "results" / "RQ1").rglob("results.csv"))
     n = ours_ok = theirs_ok = 0
@@ -222,7 +222,7 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
 
 def translation_rows(protocol: ReleaseProtocol) -> list[dict]:
     """The items each of the release's translations lacks (not asked under its protocol)."""
-    from utils.probing.release_protocol import WAVE
+    from utils.probing.release.protocol import WAVE
     rows, total = [], len(protocol.questionnaire("English"))
     for path in sorted(protocol.checkout.path("dataset/questions").glob(f"{WAVE}_*.jsonl")):
         language = path.stem.split("_", 1)[1]
@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     if not methods or set(methods) - {"logprob", "sample"}:
         ap.error("--methods takes logprob and/or sample")
 
-    from utils.probing.bundled_model import load_bundled_model
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.bundled import load_bundled_model
+    from utils.probing.backends.hf.prober import HFProber
 
     plans = {m: steps(args.release_dir, m) for m in methods}
     if args.limit:

@@ -8,7 +8,7 @@ from openai_server import answer_for
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, build_payload, make_client, read_completion, resolve_endpoint
+from utils.probing.backends.api.prober import APIProber, build_payload, make_client, read_completion, resolve_endpoint
 from utils.probing.prompts import build_requests, load_prompt_set, prompt_text
 from utils.probing.results_store import ResultStore
 from utils.probing.runner import run_requests

@@ -11,7 +11,7 @@ from openai_server import FakeOpenAIServer, answer_for
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, build_payload
+from utils.probing.backends.api.prober import APIProber, build_payload
 from utils.probing.cli import api_main
 from utils.probing.prompts import build_requests, load_prompt_set
 

@@ -19,7 +19,7 @@ from openai_server import FakeOpenAIServer
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber
+from utils.probing.backends.api.prober import APIProber
 from utils.probing.prompts import build_requests, load_prompt_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_a_server_that_answered_once_keeps_the_retry_rules(requests, caplog):
     finally:
         srv.kill()
         srv.wait()
-    caplog.set_level(logging.WARNING, logger="utils.probing.api_prober")
+    caplog.set_level(logging.WARNING, logger="utils.probing.backends.api.prober")
     result = prober.probe(requests[1])  # no UserError: recorded as this item's error after its retries
     assert result.status == "error" and result.error.startswith("APIConnectionError")
     assert sum("retry" in r.getMessage() for r in caplog.records) == 3

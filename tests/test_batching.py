@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from utils.probing.batching import BatchQueue, pack
-from utils.probing.packing import code_scores, ends_answer_mask, gap_rows, packed_layout, shared_prefix_len
+from utils.probing.backends.hf.packing import code_scores, ends_answer_mask, gap_rows, packed_layout, shared_prefix_len
 
 SIZES = {"A": 100, "B": 300, "C": 50, "D": 10, "E": 600}
 

@@ -8,7 +8,7 @@ import torch
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.hf_prober import HFProber
+from utils.probing.backends.hf.prober import HFProber
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
 from utils.probing.runner import run_requests
@@ -121,7 +121,7 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_model, verbalized_r
 
 def test_rows_stop_on_their_own(tiny_model):
     """One row's closed mapping or end of text stops that row only, at its own length."""
-    from utils.probing.stopping import MappingClosed as _MappingClosed
+    from utils.probing.backends.hf.stopping import MappingClosed as _MappingClosed
 
     tokenizer, _ = tiny_model
     start = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

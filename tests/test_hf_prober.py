@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.probing.hf_prober import HFProber
+from utils.probing.backends.hf.prober import HFProber
 from utils.probing.prompts import build_requests, load_prompt_set
 
 
@@ -77,7 +77,7 @@ def test_verbalized_is_bounded_and_recorded(tiny_model, tiny_model_dir, items):
 
 
 def test_verbalized_stops_when_mapping_closes(tiny_model):
-    from utils.probing.stopping import MappingClosed as _MappingClosed
+    from utils.probing.backends.hf.stopping import MappingClosed as _MappingClosed
 
     tokenizer, _ = tiny_model
     prefix = tokenizer("Reply:", add_special_tokens=False)["input_ids"]

@@ -9,10 +9,10 @@ import torch
 from transformers import AutoTokenizer, DynamicCache, LlamaConfig, LlamaForCausalLM
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.probing.hf_prober import HFProber
-from utils.probing.hf_sampling import items_per_batch, sample_items
+from utils.probing.backends.hf.prober import HFProber
+from utils.probing.backends.hf.branches import items_per_batch, sample_items
 from utils.probing.prompts import build_requests, load_prompt_set
-from utils.probing.sampling import code_complete, read_code
+from utils.probing.methods.sample import code_complete, read_code
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
 from utils.core.results.spec import Experiment, RunSpec
 from utils.probing import perturb
-from utils.probing.api_prober import APIProber
+from utils.probing.backends.api.prober import APIProber
 from utils.probing.prompts import build_requests, prompt_text, render_messages
 from utils.probing.results_store import ResultStore, result_row
 from utils.probing.runner import probe_item

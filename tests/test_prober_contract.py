@@ -12,8 +12,8 @@ import pytest
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
-from utils.probing.api_prober import APIProber
-from utils.probing.hf_prober import HFProber
+from utils.probing.backends.api.prober import APIProber
+from utils.probing.backends.hf.prober import HFProber
 from utils.probing.prompts import build_requests, load_prompt_set
 
 

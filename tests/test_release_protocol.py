@@ -21,9 +21,9 @@ import pytest
 
 from utils.core.errors import UserError
 from utils.core.records import Message
-from utils.probing.release_accept import accept_api, accept_local, accepted_shares
-from utils.probing.release_loader import files_sha256, open_release
-from utils.probing.release_protocol import VARIANTS, load_release_protocol
+from utils.probing.release.accept import accept_api, accept_local, accepted_shares
+from utils.probing.release.loader import files_sha256, open_release
+from utils.probing.release.protocol import VARIANTS, load_release_protocol
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "paper-release"
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/paper-release is not present")
@@ -352,7 +352,7 @@ def test_an_answer_read_the_release_way(api):
 def test_the_api_prober_reasks_the_same_request_until_the_release_accepts(api, server):
     import openai
 
-    from utils.probing.api_prober import APIProber
+    from utils.probing.backends.api.prober import APIProber
     from utils.probing.runner import probe_item
 
     request = api.rq1().requests[0]
@@ -467,7 +467,7 @@ def test_the_local_prober_applies_the_chat_template_to_the_releases_messages(rel
     release tokenizes it; greedy generation to its token limit gives the release's own reply."""
     import torch
 
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.prober import HFProber
 
     tokenizer, model = tiny_model
     local = load_release_protocol(REFERENCE, "local")

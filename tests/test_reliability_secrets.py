@@ -22,7 +22,7 @@ from reliability_figures import report_figures
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
+from utils.probing.backends.api.prober import APIProber, make_client, resolve_endpoint
 from utils.probing.cli import main_guard
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore

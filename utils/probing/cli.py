@@ -24,9 +24,9 @@ from utils.core.records import Prober
 from utils.core.secrets import redact
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.prompts import METHODS
-from utils.probing.sampling import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
+from utils.probing.methods.sample import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
 from utils.probing.config import ApiBackend, LocalBackend, ProbeConfig
-from utils.probing.release_protocol import release_protocol_for
+from utils.probing.release.protocol import release_protocol_for
 from utils.probing.study import build_conditions, check_destination, dry_run, run_conditions
 
 OneLineParser = FlagParser  # both spellings of every flag, one-line errors (utils/core/flag_parser.py)
@@ -215,7 +215,7 @@ def api_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig:
 
 def api_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]]:
     """(model name for the results folder, a function that makes the prober); nothing is sent."""
-    from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
+    from utils.probing.backends.api.prober import APIProber, make_client, resolve_endpoint
 
     api = config.backend
     if not isinstance(api, ApiBackend):
@@ -241,7 +241,7 @@ def api_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]]:
 
 @main_guard
 def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    from utils.probing.api_prober import make_client, resolve_endpoint
+    from utils.probing.backends.api.prober import make_client, resolve_endpoint
 
     config = api_config(argv, experiment)
     _setup_logging(config.log_level)
@@ -285,7 +285,7 @@ def local_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig
 
 def local_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]]:
     """(model name for the results folder, a function that loads the model); nothing is loaded yet."""
-    from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME
+    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME
 
     local = config.backend
     if not isinstance(local, LocalBackend):
@@ -296,9 +296,9 @@ def local_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]
         path, gguf, name = config.model_name_or_path, local.gguf_file, config.model_name_or_path
 
     def make() -> Prober:
-        from utils.probing.bundled_model import load_bundled_model
-        from utils.probing.hf_loading import load_model
-        from utils.probing.hf_prober import HFProber
+        from utils.probing.backends.hf.bundled import load_bundled_model
+        from utils.probing.backends.hf.loading import load_model
+        from utils.probing.backends.hf.prober import HFProber
 
         where = dict(device=local.device, dtype=local.dtype, device_map=local.device_map, quiet=config.quiet)
         if path is None:
@@ -324,8 +324,8 @@ def local_prober_factory(config: ProbeConfig) -> tuple[str, Callable[[], Prober]
 def check_local_model(config: ProbeConfig) -> ProbeConfig:
     """The model is there and the device exists, before anything is loaded; returns the config
     with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records."""
-    from utils.probing.bundled_model import bundled_model_dir
-    from utils.probing.hf_loading import check_source, resolve_device
+    from utils.probing.backends.hf.bundled import bundled_model_dir
+    from utils.probing.backends.hf.loading import check_source, resolve_device
 
     if config.model_name_or_path is None:
         bundled_model_dir()

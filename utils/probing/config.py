@@ -90,7 +90,7 @@ class ProbeConfig:
     steering_method: str | None = None  # RQ2 scripts only
     group: tuple[str, ...] | None = None  # RQ2 only: `--group age=18-29`, each its own condition; None: whole country
     human: Path | None = None  # RQ2 only: long table whose group shares feed the few-shot examples of --group
-    protocol: str = "ours"  # "release": ask as the paper's release does (utils/probing/release_protocol.py)
+    protocol: str = "ours"  # "release": ask as the paper's release does (utils.probing.release.protocol.py)
     release_dir: Path | None = None  # the release checkout `--protocol release` reads its prompts from
 
     def __post_init__(self) -> None:

@@ -78,7 +78,7 @@ def run_spec(config: ProbeConfig, condition: RunSpec, name: str, model: str | No
     model = model or model_id_for(config, name)
     method = config.method
     if config.protocol == "release":  # the release's decoding and commit
-        from utils.probing.release_protocol import release_protocol_for
+        from utils.probing.release.protocol import release_protocol_for
 
         release = release_protocol_for(config)
         decoding = release.decoding(condition.experiment)

@@ -37,7 +37,7 @@ from utils.probing.meta import input_hashes, run_meta, write_run_meta
 from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
 from utils.probing.repeats import repeated
 from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
-from utils.probing.release_protocol import release_protocol_for
+from utils.probing.release.protocol import release_protocol_for
 from utils.probing.results_store import ResultStore
 from utils.probing.runner import run_requests
 

@@ -59,7 +59,7 @@ def human_inputs(study: Study) -> list[Input]:
 
 def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
-    from utils.probing.api_prober import DEEPSEEK_BASE_URL, resolve_endpoint
+    from utils.probing.backends.api.prober import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
     if not isinstance(api, ApiBackend):
@@ -77,8 +77,8 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
 
 def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The model folder, cached hub id or GGUF file, or the bundled model's package."""
-    from utils.probing.bundled_model import bundled_model_dir
-    from utils.probing.hf_loading import check_source
+    from utils.probing.backends.hf.bundled import bundled_model_dir
+    from utils.probing.backends.hf.loading import check_source
 
     needed_by = f"model {name}"
     try:

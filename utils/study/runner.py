@@ -45,7 +45,7 @@ def _factory(model: ModelSpec, config: ProbeConfig) -> tuple[str, Callable[[], P
     from utils.probing import cli
 
     if model.backend == "api":
-        from utils.probing.api_prober import make_client, resolve_endpoint
+        from utils.probing.backends.api.prober import make_client, resolve_endpoint
 
         api = config.backend
         make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env))  # key first

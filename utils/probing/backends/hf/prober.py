@@ -39,9 +39,9 @@ from transformers import DynamicCache, StoppingCriteriaList
 from utils.core.parsing import parse_distribution
 from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.probing.batching import BatchQueue, pack
-from utils.probing.hf_sampling import items_per_batch, sample_items
-from utils.probing.option_scoring import distribution_text, ends_answer_flags, logprob_record, normalize_log_scores
-from utils.probing.packing import (
+from utils.probing.backends.hf.branches import items_per_batch, sample_items
+from utils.probing.methods.logprob import distribution_text, ends_answer_flags, logprob_record, normalize_log_scores
+from utils.probing.backends.hf.packing import (
     additive_mask,
     code_scores,
     ends_answer_mask,
@@ -49,8 +49,8 @@ from utils.probing.packing import (
     packed_layout,
     shared_prefix_len,
 )
-from utils.probing.sampling import MAX_ANSWER_TOKENS, sample_result
-from utils.probing.stopping import MappingClosed
+from utils.probing.methods.sample import MAX_ANSWER_TOKENS, sample_result
+from utils.probing.backends.hf.stopping import MappingClosed
 
 log = logging.getLogger(__name__)
 # Attention implementations that take a custom 4D float mask; others score items one by one.
@@ -151,7 +151,7 @@ class HFProber:
     def _choose(self, request: ProbeRequest, waiting) -> list[ProbeRequest]:
         """This request and the next ones not asked yet, within `batch_size` and (logprob)
         `PACK_TOKENS`, which bounds the mask and attention memory."""
-        if self.method == "sample":  # N rows per item: see utils/probing/hf_sampling.py
+        if self.method == "sample":  # N rows per item: see utils.probing.backends.hf.branches.py
             return pack(request, waiting, self._own_len,
                         items_per_batch(self.batch_size, self.samples) if self._packable else 1)
         batched = self._packable and (self.method == "logprob" or self.batch_generation)

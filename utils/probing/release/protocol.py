@@ -12,7 +12,7 @@ What differs from `--protocol ours` (utils/probing/prompts.py): the release's wo
 examples, questionnaire files and system message; its decoding (`decoding()`: the API scripts'
 default temperature with no token limit; greedy local generation with its `max_new_tokens`); its
 re-asking (the same prompt at the same temperature) and its acceptance rule
-(utils/probing/release_accept.py). Items its translations lack are not asked (`missing_items`).
+(utils.probing.release.accept.py). Items its translations lack are not asked (`missing_items`).
 
 The sensitivity variants, which the release ships as inputs but no script for, are its RQ1 prompt
 with `inputs/sensitivity/<variant>.txt` read in place of its format-example file (`number`,
@@ -34,8 +34,8 @@ from utils.core.records import Message, ProbeRequest, ProbeResult, SurveyItem
 from utils.core.results.spec import Experiment, RunSpec
 from utils.probing.config import ProbeConfig
 from utils.probing.conditions import Condition
-from utils.probing.release_accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
-from utils.probing.release_loader import (
+from utils.probing.release.accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
+from utils.probing.release.loader import (
     COMMON,
     RELEASE_URL,
     ReleaseCheckout,

@@ -41,14 +41,14 @@ from utils.core.errors import Stopped, UserError
 from utils.core.parsing import parse_distribution
 from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.core.secrets import redact, register_secret
-from utils.probing.api_sampling import FanOut, choice_texts
-from utils.probing.option_scoring import (
+from utils.probing.backends.api.fan_out import FanOut, choice_texts
+from utils.probing.methods.logprob import (
     distribution_text,
     logprob_record,
     normalize_log_scores,
     scores_from_top_logprobs,
 )
-from utils.probing.sampling import MAX_ANSWER_TOKENS, sample_result
+from utils.probing.methods.sample import MAX_ANSWER_TOKENS, sample_result
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class APIProber:
 
     def _probe_sample(self, request: ProbeRequest) -> ProbeResult:
         """`samples` answers at `sample_temperature` (one request with `n`, or one per answer
-        where the server ignores `n`: utils/probing/api_sampling.py), read as option codes."""
+        where the server ignores `n`: utils.probing.backends.api.fan_out.py), read as option codes."""
         start = time.monotonic()
 
         def send(n: int) -> dict:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
-from utils.probing.sampling import code_complete
+from utils.probing.methods.sample import code_complete
 
 ROW_BUDGET = 256  # answers (items x samples) per batch; bounds each step's input and its mask
 

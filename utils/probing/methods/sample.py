@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from utils.core.records import ProbeResult
-from utils.probing.option_scoring import distribution_text
+from utils.probing.methods.logprob import distribution_text
 
 DEFAULT_SAMPLES = 40
 DEFAULT_TEMPERATURE = 1.0

@@ -1,0 +1,1 @@
+"""The backend for OpenAI-compatible chat-completions servers (OpenAI, DeepSeek, vLLM, llama.cpp)."""

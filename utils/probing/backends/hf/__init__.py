@@ -1,0 +1,1 @@
+"""The backend for local Hugging Face causal language models: loading, packing, sampling."""

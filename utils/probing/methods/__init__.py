@@ -1,0 +1,1 @@
+"""The elicitation methods: how an answer distribution is read from a model."""
