@@ -162,13 +162,16 @@ def steps(release_dir: Path, method: str = "logprob") -> dict[str, list[ProbeReq
     return plan
 
 
-def answers(prober, requests: list[ProbeRequest]) -> np.ndarray:
+def answers(backend, method, requests: list[ProbeRequest]) -> np.ndarray:
     """[items, K] distributions in each item's semantic order (NaN rows where none was read)."""
-    prober.prepare(requests)
+    from utils.probing.loop import ask
+
+    backend.prepare(requests)
+    got = dict(ask(backend, method, requests))
     k = max(len(r.item.order) for r in requests)
     out = np.full((len(requests), k), np.nan)
     for i, r in enumerate(requests):
-        result = prober.probe(r)
+        result = got[r]
         if result.distribution is not None:
             out[i] = 0.0
             out[i, :len(r.item.order)] = [result.distribution.get(c, 0.0) for c in r.item.order]
@@ -288,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--methods takes logprob and/or sample")
 
     from utils.probing.backends.hf.bundled import load_bundled_model
-    from utils.probing.backends.hf.prober import HFProber
+    from utils.probing.backends.hf.backend import HFBackend
+    from utils.probing.methods.logprob import Logprob
+    from utils.probing.methods.sample import Sample
 
     plans = {m: steps(args.release_dir, m) for m in methods}
     if args.limit:
@@ -314,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             runs.insert(1, ("ours, another seed", plan["ours"]))
         for name, requests in runs:
             seed = 1 if name == "ours, another seed" else 0
-            prober = HFProber(model, tokenizer, method, samples=args.samples, sample_seed=seed)
+            backend = HFBackend(model, tokenizer, seed=seed)
             start = time.monotonic()
-            dists[name] = answers(prober, requests)
+            dists[name] = answers(backend, Sample(args.samples) if method == "sample" else Logprob(), requests)
             seconds[name] = time.monotonic() - start
             print(f"{method} {name}: {len(requests)} items in {seconds[name]:.1f} s", flush=True)
         rows += step_rows(method, dists, seconds, n_options, human)

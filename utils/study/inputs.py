@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.probing.config import ApiBackend, ProbeConfig
+from utils.probing.config import ApiOptions, ProbeConfig
 from utils.study.config import Study
 from utils.study.plan import Job
 
@@ -59,10 +59,10 @@ def human_inputs(study: Study) -> list[Input]:
 
 def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
-    from utils.probing.backends.api.prober import DEEPSEEK_BASE_URL, resolve_endpoint
+    from utils.probing.backends.api.backend import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
-    if not isinstance(api, ApiBackend):
+    if not isinstance(api, ApiOptions):
         raise TypeError("api_inputs needs the config of an api model")
     endpoint = resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env)
     needed_by = f"model {name}"
