@@ -51,11 +51,15 @@ def test_batched_equals_one_at_a_time(tiny_model, requests, one_at_a_time, batch
     assert_close(scored(backend, requests), one_at_a_time)
 
 
-def test_unpacked_path_equals_packed(tiny_model, requests, one_at_a_time):
-    """Attention implementations without custom masks (flash-attention) score item by item."""
-    tokenizer, model = tiny_model
-    backend = HFBackend(model, tokenizer, batch_size=8)
-    backend._packable = False
+def test_a_model_without_masked_attention_is_switched_to_it(tiny_model_dir, requests, one_at_a_time):
+    """Packed scoring needs a custom mask, which flash-attention takes not: such a model is asked
+    with torch's sdpa, and scores as any other."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).eval()
+    model.config._attn_implementation = "flash_attention_2"  # as loaded with it (not installed here)
+    backend = HFBackend(model, AutoTokenizer.from_pretrained(str(tiny_model_dir)), batch_size=8)
+    assert model.config._attn_implementation == "sdpa"
     assert_close(scored(backend, requests), one_at_a_time)
 
 

@@ -388,20 +388,24 @@ def test_the_plan_is_rendered_once_and_its_hash_names_every_prompt(tmp_path, mon
         return api_config(["--model_name_or_path", "m", "--protocol", "release", "--release-dir", str(release),
                            "--limit", "3"], "RQ2")
 
+    def checkout(name: str) -> Path:  # a copy at a fixed commit, so only its files tell the plans apart
+        copy = tmp_path / name
+        shutil.copytree(REFERENCE, copy, ignore=shutil.ignore_patterns("results", "*.pdf"))
+        (copy / ".git").mkdir()
+        (copy / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
+        return copy
+
+    same, changed = checkout("same"), checkout("changed")
+    few_shot = changed / "inputs" / "few_shot" / "lang-En_dist-Korea.txt"
+    few_shot.write_text(few_shot.read_text(encoding="utf-8").replace("%", " %", 1), encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # relative paths of the release's code are read from the checkout, not from here
     monkeypatch.setattr(os, "chdir", lambda path: pytest.fail(f"the working directory was changed to {path}"))
-    plan = plan_for(config(REFERENCE))
-    assert plan.sha256 == plan_for(config(REFERENCE)).sha256 and len(plan.sha256) == 64
+    plan, other = plan_for(config(same)), plan_for(config(changed))
+    assert plan.release_commit == other.release_commit and plan.sha256 == plan_for(config(same)).sha256
     assert len(plan.conditions) == 50 and {len(c.requests) for c in plan.conditions} == {3}
-    copy = tmp_path / "release"
-    shutil.copytree(REFERENCE, copy, ignore=shutil.ignore_patterns("results", "*.pdf"))
-    few_shot = copy / "inputs" / "few_shot" / "lang-En_dist-Korea.txt"
-    few_shot.write_text(few_shot.read_text(encoding="utf-8").replace("%", " %", 1), encoding="utf-8")
-    changed = plan_for(config(copy))
-    assert changed.sha256 != plan.sha256
-    differ = [c.spec.condition_folder() for c, d in zip(plan.conditions, changed.conditions)
+    differ = [c.spec.condition_folder() for c, d in zip(plan.conditions, other.conditions)
               if [r.messages for r in c.requests] != [r.messages for r in d.requests]]
-    assert differ == [("RQ2", "few-shot", "Korea")]
+    assert differ == [("RQ2", "few-shot", "Korea")] and other.sha256 != plan.sha256
 
 
 def test_repeats_under_the_release_follow_its_decoding(tmp_path, capsys):

@@ -21,7 +21,7 @@ from utils.core.logs import log_to_stderr
 from utils.core.secrets import redact
 from utils.probing.backends.api import api_backend, check_key
 from utils.probing.backends.hf import check_local_model, hf_backend
-from utils.probing.config import ProbeConfig, default_of, flag_fields, flag_name
+from utils.probing.probe_config import ProbeConfig, default_of, flag_fields, flag_name
 from utils.probing.grid import dry_run, plan_for
 from utils.probing.loop import check_destination, run_conditions
 

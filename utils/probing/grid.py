@@ -36,7 +36,7 @@ from utils.probing.conditions import (
     steering_countries,
     steering_methods,
 )
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.probing.identity import number_text
 from utils.probing.methods import Method
 from utils.probing.methods.logprob import Logprob

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from utils.core.records import Message
 from utils.core.results.spec import RunSpec
-from utils.probing.config import LocalOptions, ProbeConfig
+from utils.probing.probe_config import LocalOptions, ProbeConfig
 
 
 def prompt_sha256(messages: tuple[Message, ...] | list[Message]) -> str:

@@ -41,7 +41,7 @@ from utils.core.results.table import status_of
 from utils.core.results.tree import named_run
 from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan
 from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256, run_spec
 from utils.probing.meta import input_hashes, run_meta, write_run_meta

@@ -42,7 +42,6 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +155,6 @@ def _path(kind: str, language: str, inputs_dir: Path) -> Path:
     return Path(inputs_dir) / "perturb" / kind / f"{language}.json"
 
 
-@lru_cache(maxsize=16)
 def _data(kind: str, language: str, inputs_dir: Path) -> dict:
     path = _path(kind, language, inputs_dir)
     if not path.is_file():

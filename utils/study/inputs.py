@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.probing.config import ApiOptions, ProbeConfig
+from utils.probing.probe_config import ApiOptions, ProbeConfig
 from utils.study.config import Study
 from utils.study.plan import Job
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.probing.conditions import Condition, steering_methods
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan, plan_for
 from utils.probing.perturb import applicable_specs
 from utils.probing.prompts import prompt_text

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.secrets import redact
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.study.config import ModelSpec, Study
 from utils.study.plan import Job, method_root
 

@@ -33,7 +33,7 @@ from utils.core.records import Message, ProbeRequest, ProbeResult, SurveyItem
 from utils.core.results.spec import Decoding, Experiment, RunSpec
 from utils.probing.backends import Completion
 from utils.probing.conditions import Condition, choose
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan, plan_sha256
 from utils.probing.identity import number_text
 from utils.probing.methods.verbalized import Verbalized

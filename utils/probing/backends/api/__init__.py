@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from utils.probing.config import ApiOptions, ProbeConfig
+from utils.probing.probe_config import ApiOptions, ProbeConfig
 
 
 def api_backend(config: ProbeConfig) -> tuple[str, Callable]:

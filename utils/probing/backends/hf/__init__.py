@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from utils.probing.config import LocalOptions, ProbeConfig
+from utils.probing.probe_config import LocalOptions, ProbeConfig
 
 
 def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, Callable]:

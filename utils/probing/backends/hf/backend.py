@@ -17,9 +17,9 @@ shares (the instruction, and for `verbalized` the format examples), computed onc
   rows (`branches.py`).
 
 Which items go together: `batches`, by `packing.pack`, in the order the requests are given.
-Attention implementations that take no custom mask (flash-attention) ask items one at a time.
-Draws (a temperature above 0) come from the backend's own generator and random state, set by
-`seed(n)`: never torch's global seed. Loading models: `loading.py`.
+Packing and batching need an attention that takes a custom mask, so a model loaded with one that
+does not (flash-attention) is switched to torch's sdpa. Draws (a temperature above 0) come from
+the backend's own generator and random state, set by `seed(n)`: never torch's global seed.
 """
 from __future__ import annotations
 
@@ -49,8 +49,7 @@ from utils.probing.backends.hf.packing import (
 )
 
 log = logging.getLogger(__name__)
-# Attention implementations that take a custom 4D float mask; others score items one by one.
-PACKABLE_ATTENTION = ("sdpa", "eager")
+MASKED_ATTENTION = ("sdpa", "eager")  # attention implementations that take a custom 4D float mask
 
 
 class StopWhen(StoppingCriteria):
@@ -93,9 +92,8 @@ class HFBackend:
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_kw = "logits_to_keep" in params
-        # Packing (scoring) needs a custom 4D mask and batching (generating) a padding gap
-        # between prefix and item; other attention implementations ask items one by one.
-        self._packable = getattr(model.config, "_attn_implementation", None) in PACKABLE_ATTENTION
+        if getattr(model.config, "_attn_implementation", None) not in MASKED_ATTENTION:
+            model.set_attn_implementation("sdpa")
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         # Batched generation is for accelerators. On the 2-core CPU it measured slower with the
         # bundled model (benchmarks/bench_local.py): an 8-row step costs ~3 one-row steps, and a
@@ -140,11 +138,11 @@ class HFBackend:
         """Consecutive runs of `requests`: within `batch_size` and (scoring) `PACK_TOKENS`, which
         bounds the mask and attention memory; n answers each: at most 256 answers in all."""
         if isinstance(how, Score):
-            most, budget = (self.batch_size if self._packable else 1), self.PACK_TOKENS
+            most, budget = self.batch_size, self.PACK_TOKENS
         elif how.n > 1:
-            most, budget = (items_per_batch(self.batch_size, how.n) if self._packable else 1), math.inf
+            most, budget = items_per_batch(self.batch_size, how.n), math.inf
         else:
-            most, budget = (self.batch_size if self._packable and self.batch_generation else 1), math.inf
+            most, budget = (self.batch_size if self.batch_generation else 1), math.inf
         rest = list(range(len(requests)))
         while rest:
             batch = pack(rest[0], rest[1:], lambda i: self._own_len(requests[i], isinstance(how, Score)), most, budget)
@@ -152,7 +150,7 @@ class HFBackend:
             rest = rest[len(batch):]
 
     def option_logprobs(self, requests: list[ProbeRequest], how: Score) -> Iterator[tuple[int, Scores]]:
-        for idx, batch, share, scored in self._asked(requests, how, self._score_batch):
+        for idx, batch, share, scored in self._asked(requests, how, self._score):
             for i, r, scores in zip(idx, batch, scored):
                 yield i, Scores(scores, Usage(share, len(self.encode(r))))
 
@@ -231,9 +229,6 @@ class HFBackend:
                 self._key_ids[k] = self.tokenizer(k, add_special_tokens=False)["input_ids"]
         return [self._key_ids[k] for k in keys]
 
-    def _score_batch(self, batch: list[ProbeRequest]) -> list[dict[str, float]]:
-        return self._score(batch) if self._packable else [self._score_unpacked(batch[0])]
-
     def _score(self, batch: list[ProbeRequest]) -> list[dict[str, float]]:
         """Log-score of each option code of each request, from one packed forward pass
         (without a usable prefix cache each item is packed whole)."""
@@ -256,31 +251,6 @@ class HFBackend:
         logp = torch.log_softmax(logits.float(), dim=-1)
         stop = torch.logsumexp(logp[:, self._ends_answer_mask()], dim=-1).tolist()  # log P(answer ends here)
         return code_scores(lay, codes, [r.item.choice_keys for r in batch], logp.cpu(), stop)
-
-    def _score_unpacked(self, request: ProbeRequest) -> dict[str, float]:
-        """One item, for attention implementations without custom masks (flash-attention):
-        its tokens over the prefix cache, then all codes as a right-padded batch."""
-        keys, ids = request.item.choice_keys, self.encode(request)
-        p, cache = self._prefix_for([ids], 1)
-        cache = cache or DynamicCache()
-        out = self.model(torch.tensor([ids[p:]], device=self.device), use_cache=True, **{self._cache_kw: cache})
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        key_ids = self._codes(keys)
-        # Right padding needs no mask: causal attention keeps every read position blind to
-        # the pads after it.
-        width = max(len(k) for k in key_ids)
-        batch = torch.tensor([k + [self._pad or 0] * (width - len(k)) for k in key_ids], device=self.device)
-        cache.batch_repeat_interleave(len(keys))
-        out = self.model(batch, use_cache=True, **{self._cache_kw: cache})
-        steps = torch.log_softmax(out.logits.float(), dim=-1)  # [code, j]: after the code's first j+1 tokens
-        ends = self._ends_answer_mask()
-        scores: dict[str, float] = {}
-        for b, (key, toks) in enumerate(zip(keys, key_ids)):
-            total = first[toks[0]].item()
-            for j in range(1, len(toks)):
-                total += steps[b, j - 1, toks[j]].item()
-            scores[key] = total + torch.logsumexp(steps[b, len(toks) - 1][ends], dim=0).item()
-        return scores
 
     # -- generating ---------------------------------------------------------------------
     def _branches(self, batch: list[ProbeRequest], how: Generate) -> list[tuple[list[str], int]]:
@@ -332,7 +302,7 @@ def _devices(device: torch.device) -> list[str]:
 
 
 def _seeded_state(n: int, device: torch.device) -> list:
-    """The random state `torch.manual_seed(n)` would set, made without touching the global one."""
+    """The random state that seeding torch's global generators with `n` would set, made without touching them."""
     return [torch.Generator(device=d).manual_seed(n).get_state() for d in _devices(device)]
 
 

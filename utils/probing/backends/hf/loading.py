@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.probing.config import DTYPES  # torch is imported only to load
+from utils.probing.probe_config import DTYPES  # torch is imported only to load
 
 log = logging.getLogger(__name__)
 DEVICE_ALIASES = {"gpu": "cuda"}
