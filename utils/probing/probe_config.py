@@ -184,8 +184,11 @@ class ProbeConfig:
         if unknown:
             raise UserError(f"unknown setting {unknown[0]!r}{suggest(unknown[0], known)} for "
                             f"code/{experiment}/{SCRIPTS[backend]}; see its --help")
-        settings = {name: _read(f, values[name], backend) if name in values else default_of(f, backend)
+        settings = {name: _read(f, values[name]) if name in values else default_of(f, backend)
                     for name, f in known.items()}
+        if backend == "api" and settings["model_name_or_path"] is None:
+            raise UserError(f"code/{experiment}/{SCRIPTS[backend]} needs --model_name_or_path, the model's name "
+                            "as the server knows it (e.g. gpt-4o)")
         settings = _with_protocol(settings, set(values))
         inner = {f.name: settings.pop(f.name) for f in fields(OPTIONS[backend]) if f.init}
         other = {f.name: None for f in fields(cls) if f.metadata and f.name not in settings}  # the other script's
@@ -215,7 +218,7 @@ def default_of(f: dataclasses.Field, backend: str) -> Any:
     return default[backend] if isinstance(default, dict) else default
 
 
-def _read(f: dataclasses.Field, value: Any, backend: str) -> Any:
+def _read(f: dataclasses.Field, value: Any) -> Any:
     """A setting as its flag's parser reads it; a tuple for a flag given several times."""
     action = f.metadata["parse"].get("action")
     if value is None or action == "store_true":
