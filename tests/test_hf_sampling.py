@@ -141,7 +141,8 @@ def test_sampling_follows_the_models_distribution(untied, requests):
     with torch.inference_mode():
         probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), -1)
         got = sample_items(model, tok, [ids], stops([("x",)]), samples=1000, temperature=1.0, max_new_tokens=1,
-                           pad_id=backend._pad, cache_kw=backend._cache_kw, generator=torch.Generator().manual_seed(0))[0]
+                           pad_id=backend._pad, cache_kw=backend._cache_kw,
+                           generator=torch.Generator().manual_seed(0))[0]
     firsts = [tok(a, add_special_tokens=False)["input_ids"][:1] for a in got.answers]
     seen = torch.zeros_like(probs)
     for f in firsts:

@@ -264,7 +264,6 @@ def test_bad_combinations_are_one_line(tmp_path, capsys, inputs):
     member = perturb.parse_spec("template:1")[0]
 
     def build():
-        perturb._data.cache_clear()  # the file changes below; a run reads it once
         return perturb.member_condition(member, cell.items, "logprob", cell.spec, steer=cell.steer, inputs_dir=inputs)
 
     path = inputs / "perturb" / "templates" / "Japanese.json"

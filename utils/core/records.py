@@ -35,7 +35,7 @@ class Message:
 
 @dataclass(frozen=True)
 class ProbeRequest:
-    """Everything a prober needs to ask one item: the rendered chat and the options to score."""
+    """Everything a backend needs to ask one item: the rendered chat and the options to score."""
 
     item: SurveyItem
     messages: tuple[Message, ...]

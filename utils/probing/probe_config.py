@@ -7,9 +7,9 @@ file's `[probe]` / `[[models]]` keys and a hand-typed command cannot drift apart
     >>> c = ProbeConfig.from_mapping({"model_name_or_path": "gpt-4o", "limit": 3}, "RQ1", "api")
     >>> c.method, c.limit, c.samples, c.backend.kind, c.backend.max_retries
     ('verbalized', 3, 40, 'api', 6)
-    >>> ProbeConfig.from_mapping({"limt": 3}, "RQ1", "local")
+    >>> ProbeConfig.from_mapping({"limt": 3}, "RQ1", "local")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    utils.core.errors.UserError: unknown setting 'limt' (did you mean limit?) for code/RQ1/prob_by_llm.py; see its --help
+    utils.core.errors.UserError: unknown setting 'limt' (did you mean limit?) for code/RQ1/prob_by_llm.py; ...
 
 Layout: the flags every script has are fields of `ProbeConfig`; the experiment's own selection
 flags (`variant` for RQ1; `country`, `steering_method`, `group` and `human` for RQ2) are None
@@ -121,12 +121,12 @@ class ProbeConfig:
         "steer toward a respondent group inside the country, e.g. age=18-29 (groups in inputs/groups/groups.json); "
         "repeat for several, each its own condition and folder; persona and few-shot methods and their language "
         "forms only", only="RQ2", action="append", metavar="VAR=LABEL")
-    human: Path | None = flag("with --group: long table from dataset/prepare_wvs.py --groups whose group shares replace "
-                              "the country's in the few-shot examples (default: the country's own shares)", only="RQ2",
-                              type=Path)
-    variant: str | None = flag("sensitivity run instead of RQ1: number (3 format examples), prob (other made-up numbers), "
-                               "order (shuffled options); results under Discussion/sensitivity/<variant>", only="RQ1",
-                               names=sensitivity_variants, pick="variant")
+    human: Path | None = flag("with --group: long table from dataset/prepare_wvs.py --groups whose group shares "
+                              "replace the country's in the few-shot examples (default: the country's own shares)",
+                              only="RQ2", type=Path)
+    variant: str | None = flag("sensitivity run instead of RQ1: number (3 format examples), prob (other made-up "
+                               "numbers), order (shuffled options); results under Discussion/sensitivity/<variant>",
+                               only="RQ1", names=sensitivity_variants, pick="variant")
     perturb: tuple[str, ...] | None = flag(
         "also ask under prompt perturbations, each member its own condition and folder ({where}): order:K (K random "
         "option orders), order:reversed, examples:K (other made-up examples), template:K (other instruction wordings), "
@@ -142,8 +142,9 @@ class ProbeConfig:
                                      type=non_negative_float)
     questions_dir: Path | None = flag("folder holding WV7_<Language>.jsonl (default: dataset/questions)", type=Path)
     results_root: Path = flag("where results go (default: results/)", RESULTS_DIR, type=Path)
-    run_name: str | None = flag("give this run its own folder, <results-root>/runs/NAME (in the paper's layout inside), "
-                                "e.g. to keep a run with other settings apart from the default one", metavar="NAME")
+    run_name: str | None = flag("give this run its own folder, <results-root>/runs/NAME (in the paper's layout "
+                                "inside), e.g. to keep a run with other settings apart from the default one",
+                                metavar="NAME")
     limit: int | None = flag("ask only the first N items (a quick look)", type=int)
     ids: str | None = flag("comma-separated item ids to ask, e.g. Q1,Q2")
     dry_run: Path | None = flag("write the rendered prompts to FILE as JSONL and exit; loads and calls no model",

@@ -38,7 +38,8 @@ class ModelOutcome:
     done: int = 0  # conditions complete
 
 
-def _factory(model: ModelSpec, config: ProbeConfig, special_tokens: bool) -> tuple[str, Callable, str | None, ProbeConfig]:
+def _factory(model: ModelSpec, config: ProbeConfig,
+             special_tokens: bool) -> tuple[str, Callable, str | None, ProbeConfig]:
     """(results name, backend maker, identity, config as run) exactly as the model's script would
     make them; the config comes back with the local device as torch names it (`gpu` -> `cuda`)."""
     from utils.probing.backends.api import api_backend, check_key

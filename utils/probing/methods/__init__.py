@@ -25,7 +25,8 @@ class Method(Protocol):
 
     def how(self, attempt: int) -> Generate | Score: ...
 
-    def ask(self, backend: Backend, requests: list[ProbeRequest], attempt: int) -> Iterator[tuple[int, ProbeResult]]: ...
+    def ask(self, backend: Backend, requests: list[ProbeRequest],
+            attempt: int) -> Iterator[tuple[int, ProbeResult]]: ...
 
 
 def usage(u: Usage) -> dict:

@@ -55,4 +55,5 @@ class Verbalized:
     def ask(self, backend: Backend, requests: list[ProbeRequest], attempt: int) -> Iterator[tuple[int, ProbeResult]]:
         for i, got in backend.generate(requests, self.how(attempt)):
             item = requests[i].item
-            yield i, failed(item, got) if isinstance(got, Failure) else replace(self.read(item, got), **usage(got.usage))
+            yield i, failed(item, got) if isinstance(got, Failure) else \
+                replace(self.read(item, got), **usage(got.usage))

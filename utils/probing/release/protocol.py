@@ -243,7 +243,8 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
     if config.release_dir is None:
         raise UserError(f"--protocol release needs --release-dir PATH, a checkout of {RELEASE_URL}")
     if config.perturb:
-        raise UserError("--protocol release asks as the paper's release did, which had no perturbations; drop --perturb")
+        raise UserError("--protocol release asks as the paper's release did, which had no perturbations; "
+                        "drop --perturb")
     if config.group:
         raise UserError("--protocol release asks as the paper's release did, which had no groups; drop --group")
     local = config.backend.kind == "local"

@@ -169,10 +169,15 @@ class ApiBackend:
     def _each(self, requests: list[ProbeRequest], ask: Callable) -> Iterator[tuple[int, object]]:
         """`(index, ask(request))` in the order they finish. A `UserError` (nothing answers) or
         `Stopped` is raised here; anything else one item raises is that item's `Failure`."""
+        stopped_by: list[Exception] = []  # the UserError or stop that ends the run: nothing more is asked
+
         def one(request: ProbeRequest):
+            if stopped_by:
+                raise Stopped()
             try:
                 return ask(request)
-            except (UserError, Stopped):
+            except (UserError, Stopped) as exc:
+                stopped_by.append(exc)
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded with its type, never retried or hidden
                 log.error("%s: %s", request.item.id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
@@ -183,9 +188,13 @@ class ApiBackend:
         try:
             while waiting:  # a short timeout: a blocking wait cannot be interrupted by Ctrl-C everywhere
                 done, waiting = wait(waiting, timeout=0.25, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield futures[fut], fut.result()
+                done = sorted(done, key=futures.__getitem__)
+                yield from ((futures[f], f.result()) for f in done if f.exception() is None)
+                failed = [f.exception() for f in done if f.exception() is not None]
+                if failed:  # after handing back what finished beside it
+                    raise stopped_by[0] if stopped_by else failed[0]
         finally:  # leaving early (a stop, an error): take no further item
+            stopped_by.append(Stopped())
             for fut in futures:
                 fut.cancel()
 

@@ -28,7 +28,8 @@ def payload(request, model: str, how: Generate | Score) -> dict:
     if how.max_tokens is not None:
         out["max_tokens"] = how.max_tokens
     if isinstance(how, Score):
-        out.update(logprobs=True, top_logprobs=TOP_LOGPROBS, max_tokens=min(how.max_tokens or SCORE_TOKENS, SCORE_TOKENS))
+        out.update(logprobs=True, top_logprobs=TOP_LOGPROBS,
+                   max_tokens=min(how.max_tokens or SCORE_TOKENS, SCORE_TOKENS))
     elif how.n > 1:
         out["n"] = how.n
     return out
