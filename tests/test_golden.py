@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from conftest import REFERENCE, ROOT
 
-from golden import produce
+from golden import files, produce
 
 SHOWN = 25  # file names listed per kind in a failure message
 
@@ -54,3 +54,21 @@ def test_golden(group: str, tmp_path):
     missing, extra, changed = produce.compare(expected, produce.hashes(tmp_path, [group]))
     assert not (missing or extra or changed), describe(group, missing, extra, changed, str(tmp_path / group))
     shutil.rmtree(tmp_path / group)  # hundreds of MB of prompt files; pytest keeps its last three runs' folders
+
+
+def test_normalization_counts_real_changes_only(tmp_path):
+    """Wall-clock columns, last-bit float noise and the output folder do not count; a changed number does."""
+    subs = [(str(tmp_path), "<OUT>")]
+
+    def normalized(score: str, share: str, latency: str, out: str) -> str:
+        src, dst = tmp_path / "results.csv", tmp_path / "normalized.csv"
+        src.write_text("id,score,distribution,latency_s,finished_at,file,count\n"
+                       f'Q1,{score},"{{""1"": {share}}}",{latency},2026-12-07T07:38:37+00:00,{out}/r.csv,7\n')
+        files.normalize_csv(src, dst, subs)
+        return dst.read_text()
+
+    base = normalized("0.1234567890123", "0.25000000000000006", "2.232", str(tmp_path))
+    assert base == 'id,score,distribution,file,count\nQ1,0.123456789,"{""1"": 0.25}",<OUT>/r.csv,7\n'
+    assert normalized("0.1234567890124", "0.25000000000000011", "9.9", str(tmp_path)) == base  # noise
+    assert normalized("0.1234567891123", "0.25000000000000006", "2.232", str(tmp_path)) != base  # 1e-10
+    assert normalized("0.1234567890123", "0.2500000001", "2.232", str(tmp_path)) != base

@@ -140,7 +140,7 @@ class Analysis:
 
     script: str
     flags: tuple[str, ...] = ()  # speed: small bootstrap and split counts
-    paper_compat: bool = True  # it honours --paper-compat
+    paper_compat: bool = True  # it accepts --paper-compat (robustness and rq1_groups refuse it)
     by: bool = False  # it has a --by GROUPVAR form
     waves: bool = False  # it reads the three waves (rq3)
     groups_table: bool = False  # it always reads the table with groups
@@ -154,8 +154,8 @@ ANALYSES = (
     Analysis("rq2_steering", by=True),
     Analysis("rq3_temporal", waves=True),
     Analysis("sensitivity"),
-    Analysis("internal_consistency"),
-    Analysis("elicitation", SMALL_BOOT),
+    Analysis("internal_consistency"),  # at fbf3fef its --metric jsd/tvd tables equal the w1 ones
+    Analysis("elicitation", SMALL_BOOT),  # at fbf3fef its --paper-compat tables equal the default ones
     Analysis("robustness", SMALL_BOOT, paper_compat=False),  # it refuses the flag: the paper ran no perturbations
     Analysis("rq1_groups", ("--by", "age", *SMALL_BOOT, "--n-perm", "50"), paper_compat=False, groups_table=True),
 )
