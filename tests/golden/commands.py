@@ -68,11 +68,14 @@ def command_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Command:
-    """One command line: a script of the repository and its arguments; stdout kept in `stdout` if given."""
+    """One command line: a script of the repository and its arguments; stdout kept in `stdout` if given.
+    With `refusal`, an exit code 2 (a one-line refusal of the input) is an outcome like any other: its
+    line is kept in that file (a refusal added or lifted is then a change the check sees)."""
 
     script: str
     args: tuple[str, ...]
     stdout: Path | None = None
+    refusal: Path | None = None
 
 
 def run(ctx: Context, cmd: Command) -> None:
@@ -81,6 +84,10 @@ def run(ctx: Context, cmd: Command) -> None:
     proc = subprocess.run(argv, cwd=ctx.work, env=ctx.env, capture_output=True, text=True)
     if ctx.log:
         ctx.log(f"  {time.perf_counter() - t0:6.1f} s  {replace_paths(' '.join(argv[1:]), ctx.substitutions())}")
+    if proc.returncode == 2 and cmd.refusal is not None:
+        cmd.refusal.parent.mkdir(parents=True, exist_ok=True)
+        cmd.refusal.write_text(proc.stderr.strip().splitlines()[-1] + "\n", encoding="utf-8")
+        return
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
         raise GoldenError(f"exit {proc.returncode}: {' '.join(argv[1:])}\n{tail}")

@@ -181,9 +181,11 @@ def analysis_commands(ctx: Context, root: Path, figures: Path, analyses: Sequenc
         forms += [("_".join(f.lstrip("-").replace("-", "_") for f in args), args) for args in extra.get(a.script, [])]
         for name, args in forms:
             h = ("--human", str(tables["WV7_groups"])) if name == "by_age" else human
+            out = figures / f"{a.script}-{name}"
             cmds.append(Command(f"show_results/{a.script}.py", (
-                "--results-root", str(root), *h, "--out", str(figures / f"{a.script}-{name}"),
-                "--formats", "png", *common, *a.flags, *(scripts_args or {}).get(a.script, ()), *args)))
+                "--results-root", str(root), *h, "--out", str(out),
+                "--formats", "png", *common, *a.flags, *(scripts_args or {}).get(a.script, ()), *args),
+                refusal=out / "refused.txt"))
     return cmds
 
 
