@@ -51,7 +51,7 @@ from utils.analysis.plotting import (  # noqa: E402
     write_csv,
 )
 from utils.analysis.scoring import load_scoring  # noqa: E402
-from utils.analysis.wave_map import country_names  # noqa: E402
+from utils.analysis.human.wave_map import country_names  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.paths import INPUTS_DIR  # noqa: E402
 

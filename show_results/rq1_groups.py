@@ -29,7 +29,7 @@ from utils.analysis.answers import rq1_answers, short_name  # noqa: E402
 from utils.analysis.coverage import answer_policy  # noqa: E402
 from utils.analysis.flags import add_by, parse_args, parser, report_written, run  # noqa: E402
 from utils.analysis.group_scores import gap_summary, group_scores, group_scorings, groups_in_table  # noqa: E402
-from utils.analysis.human_data import read_long_table, table_groups  # noqa: E402
+from utils.analysis.human.human_data import read_long_table, table_groups  # noqa: E402
 from utils.analysis.paper_compat import stars  # noqa: E402
 from utils.analysis.paper_table import write_tables  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, grid, save, title, write_csv  # noqa: E402

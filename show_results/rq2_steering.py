@@ -45,7 +45,7 @@ from utils.analysis.paper_models import sort_models  # noqa: E402
 from utils.analysis.paper_table import write_paper_table  # noqa: E402
 from utils.analysis.plotting import COLORS, Output, grid, heatmap, plt, save, title, write_csv  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
-from utils.analysis.wave_map import country_names  # noqa: E402
+from utils.analysis.human.wave_map import country_names  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.paths import INPUTS_DIR  # noqa: E402
 

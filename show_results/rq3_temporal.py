@@ -39,7 +39,7 @@ from utils.analysis.flags import HUMAN_DIR, parse_args, parser, report_written, 
 from utils.analysis.plotting import COLORS, Output, grid, legend_below, save, title, write_csv  # noqa: E402
 from utils.analysis.rq3_selection import keep_selected, select_countries  # noqa: E402
 from utils.analysis.scoring import load_scoring  # noqa: E402
-from utils.analysis.wave_map import load_wave_map  # noqa: E402
+from utils.analysis.human.wave_map import load_wave_map  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 
 WAVES = (5, 6, 7)

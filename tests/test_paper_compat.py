@@ -17,7 +17,7 @@ from scipy.stats import ttest_ind, wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
 from utils.analysis.answers import load_answers, model_files, questionnaire_items
-from utils.analysis.human_data import load_human
+from utils.analysis.human.human_data import load_human
 from utils.analysis.paper_compat import PaperHuman, load_paper_human, read_answer, stars
 from utils.analysis.paper_compat_rq1 import (
     country_scores,

@@ -517,7 +517,7 @@ def test_rq1_asks_q151_for_rq3_and_scores_the_144():
     import json
 
     from utils.analysis.answers import questionnaire_items
-    from utils.analysis.wave_map import load_wave_map
+    from utils.analysis.human.wave_map import load_wave_map
     from utils.probing.conditions import rq1_items
 
     items = rq1_items()

@@ -17,14 +17,11 @@ import numpy as np
 from utils.analysis.answer_rows import listing, read_row
 from utils.analysis.coverage import NOTES, UNTRANSLATED, AnswerPolicy, Coverage, check
 from utils.core.errors import UserError
-from utils.core.paths import REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_complete
 from utils.core.results.tree import ResultsFile, find_results, one_per_condition
 
 log = logging.getLogger(__name__)
-HUMAN_DIR = REPO_ROOT / "dataset" / "human"
-FIGURES_DIR = REPO_ROOT / "figures"
 RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
 
 

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from utils.analysis.coverage import DEFAULT_MIN as DEFAULT_MIN_COVERAGE
-from utils.analysis.microdata import synthetic_table
+from utils.analysis.human.microdata import synthetic_table
 from utils.analysis.plotting import Output
 from utils.core.paths import RESULTS_DIR
 

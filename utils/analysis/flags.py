@@ -14,13 +14,10 @@ from utils.analysis.plotting import SYNTHETIC_NOTE
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
 from utils.core.logs import log_to_stderr
-from utils.core.paths import REPO_ROOT, RESULTS_DIR, not_found, output_folder, repo_hint, shown
+from utils.core.paths import FIGURES_DIR, HUMAN_DIR, REPO_ROOT, RESULTS_DIR, not_found, output_folder, repo_hint, shown
 from utils.core.results.tree import NAMED_RUNS as RUNS_FOLDER, named_run
 
 log = logging.getLogger(__name__)
-HUMAN_DIR = REPO_ROOT / "dataset" / "human"
-FIGURES_DIR = REPO_ROOT / "figures"
-RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
 
 
 def parser(description: str, human_default: Path | None = HUMAN_DIR / "WV7.csv") -> argparse.ArgumentParser:

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wasserstein_distance
 
-from utils.analysis.human_data import note_other_wave, read_long_table
-from utils.analysis.wave_map import country_names
+from utils.analysis.human.human_data import note_other_wave, read_long_table
+from utils.analysis.human.wave_map import country_names
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 

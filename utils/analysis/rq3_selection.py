@@ -18,7 +18,7 @@ from utils.analysis import average_human as avg
 from utils.analysis.answers import rq1_answers
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import answer_policy
-from utils.analysis.human_data import read_long_table
+from utils.analysis.human.human_data import read_long_table
 from utils.analysis.plotting import write_csv
 from utils.analysis.scoring import load_scoring
 from utils.core.errors import UserError

@@ -10,7 +10,7 @@ import numpy as np
 
 from utils.analysis import metrics
 from utils.analysis.answers import questionnaire_items
-from utils.analysis.human_data import HumanData, keep_mask, load_human, note_other_wave
+from utils.analysis.human.human_data import HumanData, keep_mask, load_human, note_other_wave
 from utils.core.errors import UserError
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ import pandas as pd
 
 from utils.analysis.coverage import NOTES
 from utils.core.groups import ALL, WHOLE
-from utils.analysis.microdata import meta_path
-from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
+from utils.analysis.human.microdata import meta_path
+from utils.analysis.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found, repo_hint
 
