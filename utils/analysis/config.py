@@ -1,65 +1,55 @@
-"""The analysis settings a `show_results/` script hands the library: one frozen, typed record.
+"""The options every analysis shares: one frozen, typed record (`AnalysisConfig`).
 
-argparse stays at the edge (STYLE.md, point 13): `flags.parse_args` turns the parsed flags into an
-`AnalysisConfig` and nothing below the scripts reads an `argparse.Namespace`. The flags every
-script shares (`flags.parser`) are typed fields; a script's own flags (`--n-boot`, `--tau`,
-`--countries`, ...) stay in `extra`, a read-only mapping the script itself reads and passes on
-as plain arguments, so the library never depends on one script's flag names. Why a mapping and
-not one dataclass per script: eight scripts would each grow a class for one to three numbers that
-only their own `main` reads.
+An analysis takes it and a frozen record of its own options (`utils/analysis/registry.py`); the
+`show_results/` scripts build both from their flags (`cli.py`), the study runner from a study
+file's keys. `from_values` is the one way from plain values (a flag or a TOML key each) to the
+record, with the checks both need:
 
-    >>> cfg = AnalysisConfig.from_flags({"out": "figs", "formats": ["png"], "n_boot": 200})
-    >>> cfg.output, cfg.extra["n_boot"]
-    (Output(dir=PosixPath('figs'), formats=('png',), metric='w1'), 200)
+    >>> cfg = AnalysisConfig.from_values({"out": "figs", "formats": "png", "metric": "jsd"})
+    >>> cfg.output
+    Output(dir=PosixPath('figs'), formats=('png',), metric='jsd', synthetic=False, suffix='')
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from utils.analysis.coverage import DEFAULT_MIN as DEFAULT_MIN_COVERAGE
 from utils.analysis.human.microdata import synthetic_table
-from utils.analysis.plotting import Output
-from utils.core.paths import RESULTS_DIR
+from utils.analysis.paper.rules import PAPER
+from utils.analysis.rules import OURS, Rules
+from utils.analysis.tables import Output
+from utils.core.errors import UserError
+from utils.core.paths import FIGURES_DIR, RESULTS_DIR
+
+FORMATS = ("png", "pdf", "svg")
+METRICS = ("w1", "jsd", "tvd")
+WEIGHTS = ("none", "survey")  # none: count respondents (the paper's); survey: the WVS weights
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What every analysis script shares. `human` is one prepared table, or several (RQ3's waves);
-    `output` says where files go (folder, formats, metric in the names)."""
+    """What every analysis shares. `human` is one prepared table, or several (RQ3's waves);
+    `output` says where files go (folder, formats, metric and rules in the names); `rules` is the
+    arithmetic (ours, or the paper's under `--paper-compat`)."""
 
     human: Path | tuple[Path, ...] | None = None
     results_root: Path = RESULTS_DIR
-    output: Output = field(default_factory=lambda: Output(Path("figures")))
-    weights: str = "none"  # none: count respondents (the paper's); survey: the WVS weights
+    output: Output = field(default_factory=lambda: Output(FIGURES_DIR))
+    weights: str = "none"
     drop_nonsubstantive: bool = False
-    models: str | None = None  # comma-separated model names, None: all found
+    models: str | None = None  # comma-separated model names, all, or None: every model found
     questions_dir: Path | None = None
     seed: int = 0
     min_coverage: float = DEFAULT_MIN_COVERAGE
     probe_method: str | None = None
-    paper_compat: bool = False
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def synthetic(self) -> bool:
-        """The human data are synthetic (every table and figure says so)."""
-        return self.output.synthetic
+    rules: Rules = OURS
 
     @property
     def metric(self) -> str:
         return self.output.metric
-
-    @property
-    def out(self) -> Path:
-        return Path(self.output.dir)
-
-    @property
-    def formats(self) -> tuple[str, ...]:
-        return self.output.formats
 
     def human_paths(self) -> list[Path]:
         """`human` as a list (one table or several)."""
@@ -68,24 +58,47 @@ class AnalysisConfig:
         return [self.human] if isinstance(self.human, Path) else list(self.human)
 
     @classmethod
-    def from_flags(cls, flags: Mapping[str, Any]) -> AnalysisConfig:
-        """From parsed flags as a plain mapping (`vars(namespace)`): the shared flags become fields,
-        the rest goes to `extra`. `formats` is a list already checked by `flags.parse_args`; the
-        output is marked synthetic when any human table's `.meta.json` says so."""
-        flags = dict(flags)
-        human = flags.pop("human", None)
-        if isinstance(human, (list, tuple)):
-            human = tuple(Path(p) for p in human)
-        elif human is not None:
-            human = Path(human)
+    def from_values(cls, values: Mapping[str, Any]) -> AnalysisConfig:
+        """From plain values keyed by field name (`out`, `formats` and `metric` make the `output`,
+        `paper_compat` the rules); a bad one is a UserError naming the flag. The output is marked
+        synthetic when any human table's `.meta.json` says so."""
+        values = dict(values)
+        if problem := flag_problem(values):
+            raise UserError(problem)
+        human = values.pop("human", None)
+        human = tuple(Path(p) for p in human) if isinstance(human, (list, tuple)) else \
+            Path(human) if human is not None else None
         paths = [human] if isinstance(human, Path) else list(human or ())
-        output = Output(Path(flags.pop("out", "figures")), tuple(flags.pop("formats", ("png", "pdf"))),
-                        flags.pop("metric", "w1"), any(synthetic_table(p) for p in paths))
-        questions_dir = flags.pop("questions_dir", None)
-        return cls(human=human, results_root=Path(flags.pop("results_root", RESULTS_DIR)), output=output,
-                   weights=flags.pop("weights", "none"), drop_nonsubstantive=bool(flags.pop("drop_nonsubstantive", False)),
-                   models=flags.pop("models", None),
-                   questions_dir=Path(questions_dir) if questions_dir is not None else None,
-                   seed=int(flags.pop("seed", 0)), min_coverage=float(flags.pop("min_coverage", DEFAULT_MIN_COVERAGE)),
-                   probe_method=flags.pop("probe_method", None), paper_compat=bool(flags.pop("paper_compat", False)),
-                   extra=MappingProxyType(flags))
+        rules = PAPER if values.pop("paper_compat", False) else OURS
+        output = Output(Path(values.pop("out", FIGURES_DIR)), formats(values.pop("formats", "png,pdf")),
+                        values.pop("metric", "w1"), any(synthetic_table(p) for p in paths), rules.suffix)
+        questions_dir = values.pop("questions_dir", None)
+        unknown = sorted(set(values) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise UserError(f"not an analysis option: {', '.join(unknown)}")
+        return cls(human=human, output=output, rules=rules, questions_dir=None if questions_dir is None else
+                   Path(questions_dir), **{k: Path(v) if k == "results_root" else v for k, v in values.items()})
+
+
+def formats(value) -> tuple[str, ...]:
+    """'PNG, pdf' or ['png', 'pdf'] -> ('png', 'pdf')."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(f.strip().lower() for f in items if str(f).strip())
+
+
+def flag_problem(values: Mapping[str, Any]) -> str:
+    """What is wrong with the shared options' values, in one line ("" when nothing is)."""
+    chosen = formats(values.get("formats", "png,pdf"))
+    if not chosen or any(f not in FORMATS for f in chosen):
+        return f"--formats takes png, pdf and/or svg, not {values.get('formats')!r}"
+    for flag, value, allowed in (("--metric", values.get("metric", "w1"), METRICS),
+                                 ("--weights", values.get("weights", "none"), WEIGHTS)):
+        if value not in allowed:
+            return f"{flag} takes {', '.join(allowed)}, not {value!r}"
+    if values.get("paper_compat"):
+        moved = [flag for flag, on in (("--metric", values.get("metric", "w1") != "w1"),
+                                       ("--weights", values.get("weights", "none") != "none"),
+                                       ("--drop-nonsubstantive", values.get("drop_nonsubstantive", False))) if on]
+        if moved:
+            return f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}"
+    return ""

@@ -34,6 +34,8 @@ from utils.core.errors import UserError
 if TYPE_CHECKING:
     from utils.analysis.config import AnalysisConfig
 
+BY_HELP = ("; GROUPVAR is a group variable of the --human table (sex, age, education, settlement, income: "
+           "dataset/prepare_wvs.py --groups)")
 GROUP_SCORE_COLUMNS = ["model", "country", "country_code", "group_var", "group", "score", "n_items",
                        "n_respondents"]
 

@@ -1,6 +1,6 @@
-"""`--paper-compat` for RQ2 (the release's `show_results/rq2_results.py`), with its t-tests.
+"""The arithmetic of the release's `show_results/rq2_results.py`, with its t-tests.
 
-Rules, per results file (No Steering is the model's RQ1 file, scored the same way):
+Per results file (No Steering is the model's RQ1 file, scored the same way):
 * every `Opinion-Dependent` row adds its id to the item list, and its answer overwrites the
   earlier one: the LAST row of an id is scored, as many times as the id has rows;
 * the options are the answer's keys in the answer's order, then the row's `choice_keys` the
@@ -27,17 +27,22 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
-from utils.analysis.paper_compat import OPINION, PaperHuman, item_score, read_answer, release_translation_gaps, stars
+from utils.analysis.paper.answers import OPINION, read_answer
+from utils.analysis.paper.human import PaperHuman
+from utils.analysis.paper.notebooks import item_score
+from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
 from utils.core.results.table import read_complete
 
 log = logging.getLogger(__name__)
+CAPTION = ("RQ2 alignment per steering method (paper-compat arithmetic; stars: Student's t-test against No "
+           "Steering, * p<.05, ** p<.01, *** p<.001)")
 
 
-def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) -> list[float]:
+def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) -> list[float]:
     """The per-item scores `rq2_results.py` averages for one results file and country. `absent`:
-    items the release's translation lacks (`release_translation_gaps`): never scored, whichever
-    protocol asked them, as the paper never had them."""
+    items the release's translation lacks (`steering.release_translation_gaps`): never scored,
+    whichever protocol asked them, as the paper never had them."""
     q_list: list[str] = []
     answers: dict[str, tuple[list, list[float]]] = {}
     dropped = set()
@@ -74,12 +79,8 @@ def rq2_file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()
         shares = human.shares(human.item(country, q), options, f"{path}: {q}")
         if shares is not None:
             human_shares[q] = shares
-    scores = []
-    for q in q_list:
-        if q in answers and q in human_shares:
-            p_model, p_human = answers[q][1], human_shares[q]
-            scores.append(item_score(np.arange(1, len(p_model) + 1), p_model, p_human))
-    return scores
+    return [item_score(np.arange(1, len(answers[q][1]) + 1), answers[q][1], human_shares[q])
+            for q in q_list if q in answers and q in human_shares]
 
 
 def ttest(steered: list[float], base: list[float]) -> float:
@@ -91,39 +92,19 @@ def ttest(steered: list[float], base: list[float]) -> float:
         return float(ttest_ind(steered, base).pvalue)
 
 
-def rq2_paper_table(conditions: dict, human: PaperHuman, country_code, few_shot) -> pd.DataFrame:
-    """Long table model, country, country_code, method, score, n_items, p_value, stars, with AVG rows.
-
-    conditions: {(model, country): {method: path}} with method "none" for No Steering.
-    country_code(country) -> WVS code; few_shot(country) -> the ids left out.
-    """
-    rows, items, missing = [], {}, set()
-    for (model, country), paths in conditions.items():
-        code = country_code(country)
-        if code not in human.names:
-            if country not in missing:  # once per country, not once per model
-                log.warning("no human data for %s (%s); its RQ2 results are left out", country, code)
-            missing.add(country)
-            continue
-        skip = sorted(few_shot(country))
-        for method, path in paths.items():
-            s = rq2_file_scores(path, human, code, skip, release_translation_gaps(method, country))
-            items[(model, country, method)] = s
-            rows.append({"model": model, "country": country, "country_code": code, "method": method,
-                         "score": float(np.round(np.mean(s), 4)) if s else np.nan, "n_items": len(s)})
-    df = pd.DataFrame(rows)
-    if df.empty:
-        raise UserError("none of the RQ2 countries is in the human data; check --human")
-    df["p_value"] = [np.nan if r.method == "none" else
-                     ttest(items[(r.model, r.country, r.method)], items.get((r.model, r.country, "none"), []))
+def significance(df: pd.DataFrame, items: dict) -> pd.DataFrame:
+    """`df` (model, country, country_code, method, score, n_items) with p_value and the AVG rows
+    (mean of the rounded scores, rounded; tests over the item scores of all models pooled).
+    items: {(model, country, method): [item scores]}, method NO_STEERING the base."""
+    df = df.copy()
+    df["p_value"] = [np.nan if r.method == NO_STEERING else
+                     ttest(items[(r.model, r.country, r.method)], items.get((r.model, r.country, NO_STEERING), []))
                      for r in df.itertuples()]
     avg = []
     for (country, method), d in df.groupby(["country", "method"], sort=False):
         pooled = [x for m in d["model"] for x in items[(m, country, method)]]
-        base = [x for m in d["model"] for x in items.get((m, country, "none"), [])]
+        base = [x for m in d["model"] for x in items.get((m, country, NO_STEERING), [])]
         avg.append({"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0],
                     "method": method, "score": float(np.round(d["score"].mean(), 4)),
-                    "n_items": len(pooled), "p_value": np.nan if method == "none" else ttest(pooled, base)})
-    df = pd.concat([df, pd.DataFrame(avg)], ignore_index=True)
-    df["stars"] = [stars(p) for p in df["p_value"]]
-    return df
+                    "n_items": len(pooled), "p_value": np.nan if method == NO_STEERING else ttest(pooled, base)})
+    return pd.concat([df, pd.DataFrame(avg)], ignore_index=True)

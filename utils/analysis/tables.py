@@ -1,30 +1,73 @@
-"""The RQ2 table as the paper's supplementary material lays it out, as CSV, Markdown and LaTeX.
+"""Every table an analysis writes: its CSV, and for the summaries meant to be pasted into a paper
+the same table as Markdown and LaTeX; each named for the metric and the rules, and marked when the
+human data are synthetic.
 
-For each country six rows, No Steering, +Language, Persona, +Language, Few-shot, +Language
-(methods none, language, persona, language_persona, few-shot, language_few-shot); one column per
-model and AVG; each cell the score to 4 decimals with its stars, e.g. `0.7712**`.
+The RQ2 table as the paper's supplementary material lays it out (`layout`): for each country six
+rows, No Steering, +Language, Persona, +Language, Few-shot, +Language (methods none, language,
+persona, language_persona, few-shot, language_few-shot); one column per model and AVG; each cell
+the score to 4 decimals with its stars, e.g. `0.7712**`.
 
     | Country | Condition   | gpt-4    | AVG     |
     | Japan   | No Steering | 0.7712   | 0.7650  |
     |         | +Language   | 0.7801** | 0.7702* |
 
-`write_tables` writes any such table (this one, the internal-consistency and robustness
-summaries) as CSV, Markdown and LaTeX; drawn from synthetic human data, each says so where a
-reader of that format looks: a `human_data` column (`plotting.write_csv`), a first line of the
-Markdown, a comment atop the LaTeX and a note in its caption.
+Drawn from synthetic human data, each table says so where a reader of that format looks: a last
+column `human_data` valued `synthetic` in every CSV row, a first line of the Markdown, a comment
+atop the LaTeX and a note in its caption.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.analysis.answers import short_name
-from utils.analysis.plotting import SYNTHETIC_NOTE, Output, write_csv
-
-ROWS = [("none", "No Steering"), ("language", "+Language"), ("persona", "Persona"),
+SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
+HUMAN_DATA_COLUMN = "human_data"  # valued "synthetic" in every CSV drawn from synthetic human data
+NO_STEERING = "none"  # the RQ2 tables' condition without steering (the model's RQ1 answers)
+ROWS = [(NO_STEERING, "No Steering"), ("language", "+Language"), ("persona", "Persona"),
         ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where an analysis' files go and how they are named: the folder, the figure formats, the
+    metric (a non-default one adds '_jsd'/'_tvd' to every name and '(1 - JSD)' to titles), the
+    rules' suffix ('_paper_compat' under the paper's) and `synthetic` when the human data are
+    (their `.meta.json` says so), which marks every table written."""
+
+    dir: Path
+    formats: tuple[str, ...] = ("png", "pdf")
+    metric: str = "w1"
+    synthetic: bool = False
+    suffix: str = ""
+
+    def name(self, stem: str, ext: str) -> Path:
+        return Path(self.dir) / f"{stem}{self.suffix}{'' if self.metric == 'w1' else '_' + self.metric}{ext}"
+
+
+def short_name(model: str) -> str:
+    """'meta-llama/Meta-Llama-3-70B-Instruct' -> 'Meta-Llama-3-70B-Instruct' for labels."""
+    return model.rsplit("/", 1)[-1]
+
+
+def told(flag) -> bool | None:
+    """A yes/no cell (best_beats_none) as True, False or None (empty), whatever its dtype."""
+    return None if flag is None or pd.isna(flag) else bool(flag)
+
+
+def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int | None = 6) -> Path:
+    """Every CSV goes through here: named by `out`, numbers rounded to `digits` (None: as they
+    are), and, drawn from synthetic human data, a last column `human_data` valued `synthetic` in
+    every row (the table stays machine-readable and cannot pass as real when copied on)."""
+    Path(out.dir).mkdir(parents=True, exist_ok=True)
+    path = out.name(Path(name).stem, Path(name).suffix)
+    df = df if digits is None else df.round(digits)
+    if out.synthetic:
+        df = df.assign(**{HUMAN_DATA_COLUMN: "synthetic"})
+    df.to_csv(path, index=False)
+    return path
 
 
 def layout(df: pd.DataFrame) -> pd.DataFrame:
@@ -67,8 +110,9 @@ def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int
         return _tex(num) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
 
     cols = "l" * labels + "r" * (len(table.columns) - labels)
-    lines = ([f"% {note}"] if note else []) + [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(_tex(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines = ([f"% {note}"] if note else []) + [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}",
+                                               r"\toprule", " & ".join(_tex(c) for c in table.columns) + r" \\",
+                                               r"\midrule"]
     for n, row in enumerate(table.itertuples(index=False)):
         if rules and row[0] and n:
             lines.append(r"\midrule")
@@ -83,15 +127,10 @@ def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int
 
 def write_tables(table: pd.DataFrame, out: Output, stem: str, caption: str = "", labels: int = 2,
                  rules: bool = True, csv: pd.DataFrame | None = None) -> list[Path]:
-    """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named for the metric
-    as every output and marked when the human data are synthetic; returns the paths."""
+    """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named and marked as
+    every output; returns the paths."""
     note = SYNTHETIC_NOTE if out.synthetic else ""
     paths = [write_csv(table if csv is None else csv, out, f"{stem}.csv"), out.name(stem, ".md"), out.name(stem, ".tex")]
     paths[1].write_text(to_markdown(table, note), encoding="utf-8")
     paths[2].write_text(to_latex(table, caption, note, labels, rules), encoding="utf-8")
     return paths
-
-
-def write_paper_table(df: pd.DataFrame, out: Output, stem: str, caption: str = "") -> list[Path]:
-    """The paper's layout of `df` (`layout`) as <stem>.csv, .md and .tex (`write_tables`)."""
-    return write_tables(layout(df), out, stem, caption)
