@@ -11,16 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis import cli  # noqa: E402
+from utils.analysis.cli import script  # noqa: E402
 
-
-def build_parser():
-    return cli.build_parser("sensitivity", __doc__)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main("sensitivity", argv, __doc__)
-
-
+build_parser, main = script("sensitivity", __doc__)
 if __name__ == "__main__":
     sys.exit(main())

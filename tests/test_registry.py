@@ -10,7 +10,7 @@ import pytest
 from test_figures import M1, M2, write_human, write_results
 from wvs_fixtures import load_script
 
-from utils.analysis.config import AnalysisConfig
+from utils.analysis.config import AnalysisConfig, SharedOptions
 from utils.analysis.coverage import Said
 from utils.analysis.registry import ANALYSES
 from utils.analysis.rules import Rules
@@ -66,9 +66,8 @@ def test_coverage_is_returned_not_printed_or_logged(tmp_path, capsys, caplog):
     entry = ANALYSES["rq1_country_level"]
     caplog.set_level(logging.DEBUG)
     said = Said()
-    entry.run(AnalysisConfig.from_values({"human": human, "results_root": res, "out": tmp_path / "o",
-                                          "formats": "png", "min_coverage": 0}), entry.options(n_boot=20, repeats=2),
-              said)
+    config = AnalysisConfig.of(SharedOptions(out=tmp_path / "o", formats="png", min_coverage=0), res, human)
+    entry.run(config, entry.options(n_boot=20, repeats=2), said)
     said = [line for line in said.shown() if line.startswith("coverage ")]
     (m1,) = [line for line in said if "/m1/results.csv: 2/144 items scored" in line]
     assert len(said) == 2 and m1.endswith("1 absent (Q57)")

@@ -39,8 +39,8 @@ def test_a_group_variable_reaches_the_analyses_that_take_it(tmp_path):
 
 @pytest.mark.parametrize("values, message", [
     ({"min_coverage": "most"}, "[analysis]: min_coverage takes float, not 'most'"),
-    ({"seeed": 1}, "'seeed' is not an analysis option a study may set (did you mean seed?)"),
-    ({"out": "figures"}, "'out' is not an analysis option a study may set"),
+    ({"seeed": 1}, "'seeed' is not an option of the analyses (did you mean seed?)"),
+    ({"out": "figures"}, "out is set by the study"),
 ])
 def test_shared_keys_are_checked_with_one_line(values, message):
     with pytest.raises(UserError) as err:
@@ -49,5 +49,5 @@ def test_shared_keys_are_checked_with_one_line(values, message):
 
 
 def test_shared_keys_take_the_toml_types():
-    assert analyses.shared({"min_coverage": 0, "models": ["a", "b"], "formats": ["png", "pdf"]}) == \
-        {"min_coverage": 0.0, "models": "a,b", "formats": "png,pdf"}
+    shared = analyses.shared_options({"min_coverage": 0, "models": ["a", "b"], "formats": ["png", "pdf"]})
+    assert (shared.min_coverage, shared.models, shared.formats) == (0.0, "a,b", "png,pdf")

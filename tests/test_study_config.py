@@ -99,10 +99,11 @@ def test_all_steering_methods_means_the_papers_five(tmp_path):
     ("[study]\nnmae = 'y'\n" + MINIMAL, "unknown key(s) nmae in [study] (did you mean name?); allowed: name"),
     ("[[models]\nbackend = 'local'", "is not valid TOML"),
     (MINIMAL + "\n[analysis]\nonly = ['rq9_magic']", "analysis.only: unknown 'rq9_magic'"),
-    (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "--metric takes w1, jsd, tvd, not 'cosine'"),
-    (MINIMAL + "\n[analysis]\nbootstraps = 5", "[analysis]: 'bootstraps' is not an analysis option a study may set"),
-    (MINIMAL + "\n[analysis]\nmin_coverag = 0", "'min_coverag' is not an analysis option a study may set (did you mean "
+    (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: metric takes w1, jsd, tvd, not 'cosine'"),
+    (MINIMAL + "\n[analysis]\nbootstraps = 5", "[analysis]: 'bootstraps' is not an option of the analyses"),
+    (MINIMAL + "\n[analysis]\nmin_coverag = 0", "'min_coverag' is not an option of the analyses (did you mean "
      "min_coverage?)"),
+    (MINIMAL + "\n[analysis]\nformats = 'gif'", "--formats takes png, pdf and/or svg, not 'gif'"),
     (MINIMAL + "\n[analysis]\nmin_coverage = 'all'", "[analysis]: min_coverage takes float, not 'all'"),
     (MINIMAL + "\n[analysis.scripts.rq9_magic]\nn_boot = 5", "analysis.scripts: unknown rq9_magic"),
     (MINIMAL + "\n[analysis.scripts.rq1_country_levl]\nn_boot = 5", "unknown rq1_country_levl (did you mean rq1_country_level?)"),
@@ -113,7 +114,7 @@ def test_all_steering_methods_means_the_papers_five(tmp_path):
     (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nn_boot = 'many'", "n_boot takes int, not 'many'"),
     (MINIMAL + "\n[analysis.scripts.elicitation]\nbootstrap = 'people'", "bootstrap takes items, respondents, not 'people'"),
     (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nout = 'x'", "'out' is not an option of show_results/rq1_model_level.py"),
-    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nmetric = 'cosine'", "--metric takes w1, jsd, tvd, not 'cosine'"),
+    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nmetric = 'cosine'", "metric takes w1, jsd, tvd, not 'cosine'"),
     ("[[models]]\nbackend = 'api'\nmodel_name_or_path = 'm'\nbase_url = 'localhost:8000'\n[experiments.RQ1]\n"
      "[human]\nsynthetic = true", "models[0].base_url: 'localhost:8000' has no http:// or https://; did you mean "
      "http://localhost:8000/v1?"),

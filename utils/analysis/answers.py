@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from utils.analysis.config import AnalysisConfig
 
 log = logging.getLogger(__name__)
-RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
+RUN_RQ1 = ("run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's "
+           "results)")
 
 
 @dataclass
@@ -228,10 +229,11 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
     lone = lone_models(files)
     for model in lone:
         (f,) = [f for f in files if f.spec.model == model]
+        where = ", ".join(x for x in (f.spec.condition, f.spec.country) if x)
+        most = max(Counter(f.spec.model for f in files).values())
         (policy or AnswerPolicy()).said.note(
-            f"{model} has a single {experiment} condition ({', '.join(x for x in (f.spec.condition, f.spec.country) if x)}"
-            f") where the other models have up to {max(Counter(f.spec.model for f in files).values())}; left out of the "
-            f"tables, figures and averages (--models all, or --models {model}, includes it)")
+            f"{model} has a single {experiment} condition ({where}) where the other models have up to {most}; left "
+            f"out of the tables, figures and averages (--models all, or --models {model}, includes it)")
     return [f for f in files if f.spec.model not in lone]
 
 

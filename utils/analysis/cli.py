@@ -13,15 +13,15 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from utils.analysis.config import FORMATS, METRICS, WEIGHTS, AnalysisConfig, flag_problem
-from utils.analysis.coverage import DEFAULT_MIN, Said
+from utils.analysis.config import AnalysisConfig, SharedOptions
+from utils.analysis.coverage import Said
 from utils.analysis.options import field_types, paper_problem
 from utils.analysis.registry import ANALYSES, Analysis
 from utils.analysis.tables import SYNTHETIC_NOTE
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser
 from utils.core.logs import log_to_stderr
-from utils.core.paths import FIGURES_DIR, HUMAN_DIR, RESULTS_DIR, not_found, output_folder, repo_hint, shown
+from utils.core.paths import HUMAN_DIR, RESULTS_DIR, not_found, output_folder, repo_hint, shown
 from utils.core.results.tree import NAMED_RUNS, named_run
 
 
@@ -41,45 +41,15 @@ def build_parser(name: str, doc: str) -> argparse.ArgumentParser:
                          "the named runs in its runs/ folder are left out")
     add_run_name(ap)
     if entry.shared:
-        _shared(ap, entry)
+        add_options(ap, SharedOptions, skip=() if entry.paper else ("paper_compat",))
     add_options(ap, entry.options)
     return ap
 
 
-def _shared(ap: argparse.ArgumentParser, entry: Analysis) -> None:
-    ap.add_argument("--out", type=Path, default=FIGURES_DIR,
-                    help="the FOLDER this script writes its PNG, PDF and CSV files into (default figures/)")
-    ap.add_argument("--weights", choices=WEIGHTS, default="none",
-                    help="none: count respondents, as the paper does (default); survey: use the WVS weights")
-    ap.add_argument("--drop-nonsubstantive", action="store_true",
-                    help="leave out options that state no opinion (Q119's 0, Q122-Q129's 1) on both sides")
-    ap.add_argument("--models", default=None,
-                    help="comma-separated model names to include, or all (default: all found; under "
-                         "--paper-compat the paper's seven, utils/analysis/paper/models.py)")
-    ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the split halves (default 0)")
-    ap.add_argument("--formats", default="png,pdf", help="figure files to write, comma-separated (default png,pdf)")
-    ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN, metavar="FRACTION",
-                    help="refuse a results file whose share of the items scored is below this "
-                         f"(default {DEFAULT_MIN}; 0 scores any file)")
-    ap.add_argument("--probe-method", default=None,
-                    help="use the results of this probe method (verbalized, logprob, ...) where a model has "
-                         "several (default: whatever is there; an error if a model has more than one)")
-    ap.add_argument("--metric", choices=METRICS, default="w1",
-                    help="w1: 1 - W1/(N-1) over the options' order (the paper's, default); jsd: 1 - Jensen-Shannon "
-                         "distance, base 2 (GlobalOpinionQA); tvd: 1 - total variation distance. Non-default "
-                         "metrics add _jsd/_tvd to file names and say so in titles")
-    if entry.paper:
-        ap.add_argument("--paper-compat", action="store_true",
-                        help="reproduce the original release's arithmetic exactly, slips included (README: "
-                             "'--paper-compat'); writes *_paper_compat.csv, ignores --weights, --drop-nonsubstantive, "
-                             "--metric")
-
-
-def add_options(ap: argparse.ArgumentParser, cls) -> None:
+def add_options(ap: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """One flag per field of an options dataclass: `n_boot` -> `--n-boot`, its type, default and help."""
     kinds = field_types(cls)
-    for f in fields(cls):
+    for f in (f for f in fields(cls) if f.name not in skip):
         kind, many = kinds[f.name]
         meta = {k: v for k, v in f.metadata.items() if k != "ours_only"}
         flag = "--" + f.name.replace("_", "-")
@@ -90,8 +60,9 @@ def add_options(ap: argparse.ArgumentParser, cls) -> None:
 
 
 def from_flags(cls, flags: dict):
-    """The record from parsed flags (argparse's lists become tuples)."""
-    return cls(**{f.name: tuple(v) if isinstance(v := flags[f.name], list) else v for f in fields(cls)})
+    """The record from parsed flags (argparse's lists become tuples); a flag not offered keeps its default."""
+    return cls(**{f.name: tuple(v) if isinstance(v := flags[f.name], list) else v
+                  for f in fields(cls) if f.name in flags})
 
 
 def add_run_name(ap: argparse.ArgumentParser) -> None:
@@ -111,8 +82,10 @@ def results_root_of(root: Path, run_name: str | None) -> Path:
         return root
     path = named_run(root, run_name)
     if not path.is_dir():
-        runs = sorted(p.name for p in (root / NAMED_RUNS).iterdir() if p.is_dir()) if (root / NAMED_RUNS).is_dir() else []
-        there = f"the runs there: {', '.join(runs)}" if runs else f"a probing script writes it with --run-name {run_name}"
+        runs = sorted(p.name for p in (root / NAMED_RUNS).iterdir() if p.is_dir()) \
+            if (root / NAMED_RUNS).is_dir() else []
+        there = f"the runs there: {', '.join(runs)}" if runs else \
+            f"a probing script writes it with --run-name {run_name}"
         raise UserError(f"no run named {run_name!r}: {shown(path)} does not exist; {there}")
     return path
 
@@ -121,13 +94,22 @@ def parse(name: str, argv: list[str] | None, doc: str) -> tuple[AnalysisConfig, 
     """The script's flags as (AnalysisConfig, its options); argparse stays here."""
     entry, ap = ANALYSES[name], build_parser(name, doc)
     flags = vars(ap.parse_args(argv))
-    flags["results_root"] = results_root_of(flags["results_root"], flags.pop("run_name"))
-    options = from_flags(entry.options, {f.name: flags.pop(f.name) for f in fields(entry.options)})
-    if entry.shared:
-        output_folder(flags["out"])
-        if problem := flag_problem(flags) or (paper_problem(options) if flags.get("paper_compat") else ""):
-            ap.error(problem)
-    return AnalysisConfig.from_values(flags), options
+    root = results_root_of(flags["results_root"], flags["run_name"])
+    shared, options = from_flags(SharedOptions, flags), from_flags(entry.options, flags)
+    if not entry.shared:
+        return AnalysisConfig(results_root=root), options
+    output_folder(shared.out)
+    if shared.paper_compat and (problem := paper_problem(shared) or paper_problem(options)):
+        ap.error(problem)
+    try:
+        return AnalysisConfig.of(shared, root, flags.get("human")), options
+    except UserError as exc:  # a bad --formats, said as argparse says a bad flag
+        ap.error(str(exc))
+
+
+def script(name: str, doc: str):
+    """`build_parser, main` of `show_results/<name>.py` (`doc`: its docstring)."""
+    return (lambda: build_parser(name, doc)), (lambda argv=None: main(name, argv, doc))
 
 
 def main(name: str, argv: list[str] | None, doc: str) -> int:

@@ -1,23 +1,21 @@
-"""The options every analysis shares: one frozen, typed record (`AnalysisConfig`).
+"""The options every analysis shares: as given (`SharedOptions`, one field per flag or study key)
+and as an analysis takes them (`AnalysisConfig`: the output named and marked, the rules chosen).
 
-An analysis takes it and a frozen record of its own options (`utils/analysis/registry.py`); the
-`show_results/` scripts build both from their flags (`cli.py`), the study runner from a study
-file's keys. `from_values` is the one way from plain values (a flag or a TOML key each) to the
-record, with the checks both need:
+`SharedOptions` is declared once: the scripts' flags are built from it (`cli.py`) and a study's
+`[analysis]` keys are checked against it (`utils/study/analyses.py`), like each analysis' own
+options dataclass (`registry.py`).
 
-    >>> cfg = AnalysisConfig.from_values({"out": "figs", "formats": "png", "metric": "jsd"})
-    >>> cfg.output
+    >>> AnalysisConfig.of(SharedOptions(out=Path("figs"), formats="png", metric="jsd")).output
     Output(dir=PosixPath('figs'), formats=('png',), metric='jsd', synthetic=False, suffix='')
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from utils.analysis.coverage import DEFAULT_MIN as DEFAULT_MIN_COVERAGE
+from utils.analysis.coverage import DEFAULT_MIN
 from utils.analysis.human.microdata import synthetic_table
+from utils.analysis.options import option
 from utils.analysis.paper.rules import PAPER
 from utils.analysis.rules import OURS, Rules
 from utils.analysis.tables import Output
@@ -25,13 +23,39 @@ from utils.core.errors import UserError
 from utils.core.paths import FIGURES_DIR, RESULTS_DIR
 
 FORMATS = ("png", "pdf", "svg")
-METRICS = ("w1", "jsd", "tvd")
-WEIGHTS = ("none", "survey")  # none: count respondents (the paper's); survey: the WVS weights
+
+
+@dataclass(frozen=True)
+class SharedOptions:
+    """The flags every analysis script has (`paper_compat` only where the analysis takes the paper's rules)."""
+
+    out: Path = option(FIGURES_DIR, "the FOLDER this script writes its PNG, PDF and CSV files into (default figures/)")
+    weights: str = option("none", "none: count respondents, as the paper does (default); survey: use the WVS "
+                          "weights", choices=("none", "survey"), ours_only=True)
+    drop_nonsubstantive: bool = option(False, "leave out options that state no opinion (Q119's 0, Q122-Q129's 1) on "
+                                       "both sides", ours_only=True)
+    models: str | None = option(None, "comma-separated model names to include, or all (default: all found; under "
+                                "--paper-compat the paper's seven, utils/analysis/paper/models.py)")
+    questions_dir: Path | None = option(None, "folder of WV7_English.jsonl (default dataset/questions)")
+    seed: int = option(0, "seed of the bootstrap and the split halves (default 0)")
+    formats: str = option("png,pdf", "figure files to write, comma-separated (default png,pdf)")
+    min_coverage: float = option(DEFAULT_MIN, "refuse a results file whose share of the items scored is below "
+                                 f"this (default {DEFAULT_MIN}; 0 scores any file)", metavar="FRACTION")
+    probe_method: str | None = option(None, "use the results of this probe method (verbalized, logprob, ...) where a "
+                                      "model has several (default: whatever is there; an error if a model has more "
+                                      "than one)")
+    metric: str = option("w1", "w1: 1 - W1/(N-1) over the options' order (the paper's, default); jsd: 1 - "
+                         "Jensen-Shannon distance, base 2 (GlobalOpinionQA); tvd: 1 - total variation distance. "
+                         "Non-default metrics add _jsd/_tvd to file names and say so in titles",
+                         choices=("w1", "jsd", "tvd"), ours_only=True)
+    paper_compat: bool = option(False, "reproduce the original release's arithmetic exactly, slips included (README: "
+                                "'--paper-compat'); writes *_paper_compat.csv, ignores --weights, "
+                                "--drop-nonsubstantive, --metric")
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What every analysis shares. `human` is one prepared table, or several (RQ3's waves);
+    """What every analysis takes. `human` is one prepared table, or several (RQ3's waves);
     `output` says where files go (folder, formats, metric and rules in the names); `rules` is the
     arithmetic (ours, or the paper's under `--paper-compat`)."""
 
@@ -43,7 +67,7 @@ class AnalysisConfig:
     models: str | None = None  # comma-separated model names, all, or None: every model found
     questions_dir: Path | None = None
     seed: int = 0
-    min_coverage: float = DEFAULT_MIN_COVERAGE
+    min_coverage: float = DEFAULT_MIN
     probe_method: str | None = None
     rules: Rules = OURS
 
@@ -58,47 +82,16 @@ class AnalysisConfig:
         return [self.human] if isinstance(self.human, Path) else list(self.human)
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> AnalysisConfig:
-        """From plain values keyed by field name (`out`, `formats` and `metric` make the `output`,
-        `paper_compat` the rules); a bad one is a UserError naming the flag. The output is marked
-        synthetic when any human table's `.meta.json` says so."""
-        values = dict(values)
-        if problem := flag_problem(values):
-            raise UserError(problem)
-        human = values.pop("human", None)
-        human = tuple(Path(p) for p in human) if isinstance(human, (list, tuple)) else \
-            Path(human) if human is not None else None
+    def of(cls, shared: SharedOptions, results_root: Path = RESULTS_DIR,
+           human: Path | tuple[Path, ...] | None = None) -> AnalysisConfig:
+        """The config of `shared` options; `--formats` out of png, pdf, svg is a UserError. The
+        output is marked synthetic when any human table's `.meta.json` says so."""
+        chosen = tuple(f.strip().lower() for f in shared.formats.split(",") if f.strip())
+        if not chosen or any(f not in FORMATS for f in chosen):
+            raise UserError(f"--formats takes png, pdf and/or svg, not {shared.formats!r}")
+        rules = PAPER if shared.paper_compat else OURS
+        human = tuple(map(Path, human)) if isinstance(human, (list, tuple)) else None if human is None else Path(human)
         paths = [human] if isinstance(human, Path) else list(human or ())
-        rules = PAPER if values.pop("paper_compat", False) else OURS
-        output = Output(Path(values.pop("out", FIGURES_DIR)), formats(values.pop("formats", "png,pdf")),
-                        values.pop("metric", "w1"), any(synthetic_table(p) for p in paths), rules.suffix)
-        questions_dir = values.pop("questions_dir", None)
-        unknown = sorted(set(values) - {f for f in cls.__dataclass_fields__})
-        if unknown:
-            raise UserError(f"not an analysis option: {', '.join(unknown)}")
-        return cls(human=human, output=output, rules=rules, questions_dir=None if questions_dir is None else
-                   Path(questions_dir), **{k: Path(v) if k == "results_root" else v for k, v in values.items()})
-
-
-def formats(value) -> tuple[str, ...]:
-    """'PNG, pdf' or ['png', 'pdf'] -> ('png', 'pdf')."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(f.strip().lower() for f in items if str(f).strip())
-
-
-def flag_problem(values: Mapping[str, Any]) -> str:
-    """What is wrong with the shared options' values, in one line ("" when nothing is)."""
-    chosen = formats(values.get("formats", "png,pdf"))
-    if not chosen or any(f not in FORMATS for f in chosen):
-        return f"--formats takes png, pdf and/or svg, not {values.get('formats')!r}"
-    for flag, value, allowed in (("--metric", values.get("metric", "w1"), METRICS),
-                                 ("--weights", values.get("weights", "none"), WEIGHTS)):
-        if value not in allowed:
-            return f"{flag} takes {', '.join(allowed)}, not {value!r}"
-    if values.get("paper_compat"):
-        moved = [flag for flag, on in (("--metric", values.get("metric", "w1") != "w1"),
-                                       ("--weights", values.get("weights", "none") != "none"),
-                                       ("--drop-nonsubstantive", values.get("drop_nonsubstantive", False))) if on]
-        if moved:
-            return f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}"
-    return ""
+        output = Output(Path(shared.out), chosen, shared.metric, any(synthetic_table(p) for p in paths), rules.suffix)
+        return cls(human, Path(results_root), output, shared.weights, shared.drop_nonsubstantive, shared.models,
+                   shared.questions_dir, shared.seed, shared.min_coverage, shared.probe_method, rules)

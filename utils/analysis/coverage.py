@@ -22,7 +22,8 @@ Coverage is scored / (items - not asked). Below `--min-coverage` (default 0.9) t
 refused with one line, unless asked for (`--min-coverage 0`).
 
 An analysis hands these lines, its notes and its own summary lines to the `Said` its caller gave
-it, and the caller prints them (`Said.report`), also when the analysis stops with a UserError: the first lines of files with every
+it, and the caller prints them (`Said.report`), also when the analysis stops with a UserError:
+the first lines of files with every
 item scored (`SHOW_COMPLETE`) and of files with items left out or options mapped by position
 (`SHOW_PROBLEMS`); past those, files are counted, and one closing line (`Said.summary`) says how
 many were not shown. A run of a few files shows every line; the paper's release (351 RQ2 files)

@@ -1,24 +1,11 @@
 """Internal consistency: do a model's answers agree across related questions, as people's do?
 
-The topics and items are the supplementary material's (G.2, Table 9: gender fairness Q29, Q30,
-Q31, Q33; atheism Q165-Q168; democracy Q243, Q250); the statistic is OURS, since the material
-does not give one (utils/analysis/consistency.py): each item's answer distribution becomes its
-mean position between the topic's two stances, in [0, 1], and a topic's consistency is 1 minus
-the mean absolute deviation of its items' positions from their mean (1: one stance throughout;
-0.5: the lowest possible). Every model is scored in every condition it has (RQ1 = No Steering and
-each RQ2 steering condition), and so are each country's people and all countries pooled.
-Writes internal_consistency.csv (subject x topic: consistency, stance, each item's position),
-internal_consistency_distance.csv (|model - people| per model, condition, country and topic; for
-steering conditions, against the target country, with the unsteered distance and whether steering
-moved the model toward the country's people), internal_consistency_table.csv/.md/.tex (models and
-people; mean distance over countries), internal_consistency_steering.csv/.md/.tex when RQ2 results
-exist, and the figures internal_consistency and internal_consistency_steering (PNG, PDF).
---metric does not apply (no alignment score is computed) and leaves the names as they are.
-Under the paper's rules the llms-level notebook's "consistency" instead, which is not this
-statistic but the normalized entropy of one item: its loop appends after it ends, so only the LAST
-item (gpt-4's RQ1 order; Q60, Q70, Q90, Q110, Q130 left out for models) counts; for the models and
-the people of all countries pooled (0.9449 on the WVS data), naming the item it rests on
-(internal_consistency.csv, paper/notebooks.py).
+The topics and items are the supplementary material's (G.2, Table 9); the statistic is OURS
+(`consistency.py`), since the material gives none. Every model is scored in every condition it
+has (RQ1 and each RQ2 steering cell), and so are each country's people and all countries pooled;
+a steered model is compared with its target country's people. Under the paper's rules the
+llms-level notebook's "consistency" instead, which is the normalized entropy of the LAST item only
+(`paper/notebooks.py`). Files and columns: docs/analysis.md, "Internal consistency".
 """
 from __future__ import annotations
 
@@ -102,8 +89,8 @@ def distance_table(df: pd.DataFrame, said: Said) -> pd.DataFrame:
         if r.method == NO_STEERING:
             for p in people[people["topic"] == r.topic].itertuples():
                 rows.append({"model": r.model, "method": NO_STEERING, "country": p.country,
-                             "country_code": int(p.country_code), "topic": r.topic, "model_consistency": r.consistency, "people_consistency": p.consistency,
-                             "distance": abs(r.consistency - p.consistency)})
+                             "country_code": int(p.country_code), "topic": r.topic, "model_consistency": r.consistency,
+                             "people_consistency": p.consistency, "distance": abs(r.consistency - p.consistency)})
             continue
         key = (r.country_code, r.topic)
         if key not in by_code.index:
@@ -185,7 +172,8 @@ def internal_consistency(config: AnalysisConfig, opts: ConsistencyOptions, said:
                         "run with --limit; ask those items (rerun the probe without --limit) to score internal "
                         "consistency")
     dist = distance_table(df, policy.said)
-    written = [write_csv(df, out, "internal_consistency.csv"), write_csv(dist, out, "internal_consistency_distance.csv")]
+    written = [write_csv(df, out, "internal_consistency.csv"),
+               write_csv(dist, out, "internal_consistency_distance.csv")]
     summary = summary_table(df, dist, topics)
     written += write_tables(summary, out, "internal_consistency_table",
                             "Internal consistency per topic (ours: 1 - mean absolute deviation of the items' mean "

@@ -67,7 +67,8 @@ def options_from(cls, values: Mapping[str, Any], where: str, owner: str = "this 
             out[key] = tuple(coerce(kind, v) for v in ([value] if isinstance(value, str) else value)) if many \
                 else coerce(kind, value)
         except (TypeError, ValueError):
-            raise UserError(f"{where}: {key} takes {'a list of ' if many else ''}{kind.__name__}, not {value!r}") from None
+            what = f"{'a list of ' if many else ''}{kind.__name__}"
+            raise UserError(f"{where}: {key} takes {what}, not {value!r}") from None
         choices = cls.__dataclass_fields__[key].metadata.get("choices")
         if choices and out[key] not in choices:
             raise UserError(f"{where}: {key} takes {', '.join(choices)}, not {value!r}{suggest(str(value), choices)}")
@@ -75,8 +76,10 @@ def options_from(cls, values: Mapping[str, Any], where: str, owner: str = "this 
 
 
 def coerce(kind: type, value):
-    """A TOML value as `kind`: `coerce(float, 0)` -> 0.0; a bool where a number is due (or the
-    reverse) is a TypeError, as is any value `kind` cannot take."""
+    """A TOML value as `kind`: `coerce(float, 0)` -> 0.0, `coerce(str, ["a", "b"])` -> "a,b"; a
+    bool where a number is due (or the reverse) is a TypeError, as is any value `kind` cannot take."""
+    if kind is str and isinstance(value, list):
+        return ",".join(map(str, value))
     if kind is bool and not isinstance(value, bool) or kind in (int, float) and isinstance(value, bool):
         raise TypeError(kind)
     return kind(value) if kind in (int, float, str, Path) else value
@@ -84,8 +87,8 @@ def coerce(kind: type, value):
 
 def paper_problem(options) -> str:
     """The `ours_only` options set away from their defaults, as a one-line refusal ("" if none)."""
-    moved = [f"--{f.name.replace('_', '-')} {getattr(options, f.name)}" for f in fields(options)
-             if f.metadata.get("ours_only") and getattr(options, f.name) != f.default]
+    moved = [f"--{f.name.replace('_', '-')}" + ("" if isinstance(v, bool) else f" {v}") for f in fields(options)
+             if f.metadata.get("ours_only") and (v := getattr(options, f.name)) != f.default]
     return f"--paper-compat reproduces the paper's arithmetic and cannot be combined with {', '.join(moved)}" \
         if moved else ""
 

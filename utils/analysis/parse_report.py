@@ -1,15 +1,10 @@
 """Re-parse every response under a results root into one tidy long CSV, and print parse rates.
 
-Works on this toolkit's results and on the original release's (`id, ..., response` only): the
-options of each row come from its own `choice_keys`, so items outside our questionnaire parse
-too. Rows with a `distribution` column (ours) are read from it at full precision; the others
-(the release's) are parsed from `response`. Output columns: experiment, method (the condition),
-country, model, id, option (the questionnaire's code), probability, status (`ok`, or why not),
-probe_method, file_option (the code as written in the file), remap (`by_position` where the
-file numbers an item's options 1..N instead of by WVS code, as the release's Korean and Chinese
-questionnaires do for Q119 and Q122-Q129, and the options were mapped by position) and
-perturbation (`order-3@0` for a file asked under `--perturb`, RQ1 or an RQ2 cell, `#2` added for a
-`--repeats` answer; empty for the prompt as it is), so such rows never read as the original run's.
+Works on our results and on the original release's (`id, ..., response` only): each row's options
+come from its own `choice_keys`, our rows are read from their `distribution` column. Options the
+release's Korean and Chinese questionnaires number 1..N are mapped by position (`remap` =
+`by_position`), and a perturbed or repeated file's rows say so (`perturbation`), so they never
+read as the original run's. Columns: `COLUMNS` below, and docs/probing.md.
 """
 from __future__ import annotations
 

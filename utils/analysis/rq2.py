@@ -1,26 +1,13 @@
 """RQ2, steering: for each model and country, the score with no steering and with each method.
 
-No steering (`none`) is the model's RQ1 answer; each method's answer is
-RQ2/<method>/<country>/<model>. Every condition of a model and country is scored on the same
-items: those all its conditions answered, out of the 144 minus that country's five few-shot items
-(inputs/few_shot/<Country>.json), whose real distributions the few-shot prompts show. Writes
-rq2_steering_scores.csv (model, country, country_code, method, score, std, n_items the items
-shared by the conditions, n_items_answered the condition's own, gain over none),
-rq2_steering_table.csv (one row per model and country, a column per condition, the best method,
-its gain and best_beats_none, False where even the best is no better than no steering) and two
-figures: rq2_steering_table (scores, best per row boxed) and rq2_steering_gains (gain of each
-method over no steering, per country). Significance (utils/analysis/significance.py, --test
-rel|ind, --correction none|holm): p_value and stars per condition against none, and rows with
-model AVG (mean over models) per country and condition. rq2_paper_table.csv/.md/.tex: the
-supplementary material's layout (tables.py). Under the paper's rules the scores and the paper's
-table of its `rq2_results.py` arithmetic (utils/analysis/paper/rq2.py).
-
---by GROUPVAR adds the runs steered toward a group inside the country (`prob_by_*.py --group
-age=18-29`): rq2_group_steering.csv scores each against that group's distribution (score_group)
-and against the whole country's (score_country), next to the same method steered toward the
-whole country and to no steering, both scored against the group (base_group, none_group), on the
-items all four answered; gain_group = score_group - base_group says whether naming the group
-moved the model toward it, beyond naming the country. Figure: rq2_group_steering.
+No steering (`none`) is the model's RQ1 answer. Every condition of a model and country is scored
+on the same items, those all of them answered out of the 144 minus the country's five few-shot
+items (whose real shares the few-shot prompts show), so gains, the best method and the paired
+tests compare like with like; `best_beats_none` says whether even the best method beats no
+steering. `--by GROUPVAR` scores the runs steered toward a group inside the country against that
+group and against the whole country. Under the paper's rules the scores and the paper's table of
+its `rq2_results.py` arithmetic (`paper/rq2.py`). Files and columns: docs/analysis.md, "RQ2
+steering", and docs/groups.md, "Steering toward a group".
 """
 from __future__ import annotations
 
@@ -120,7 +107,7 @@ def score_table(sc, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.D
     return df
 
 
-def paper_table(side, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.DataFrame:
+def paper_table(rules, side, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.DataFrame:
     """The paper's scores of every condition (`paper.file_scores`), its AVG rows and Student's
     tests, models in the paper's order."""
     codes, rows, items = steering.country_codes(inputs_dir), [], {}
@@ -135,8 +122,7 @@ def paper_table(side, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd
                          "score": float(np.round(np.mean(s), 4)) if s else np.nan, "n_items": len(s)})
     if not rows:
         raise UserError("none of the RQ2 countries is in the human data; check --human")
-    df = paper.significance(pd.DataFrame(rows), items)
-    return sort_models(df.assign(stars=[significance.stars(p) for p in df["p_value"]]))
+    return sort_models(significance.add_significance(pd.DataFrame(rows), items, "ind", "none", rules))
 
 
 def wide_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -228,7 +214,7 @@ def rq2_steering(config: AnalysisConfig, opts: SteeringOptions, said: Said) -> l
     side = rules.human(config, policy)
     conds = conditions(config.results_root, rules.models(config, "RQ2"), policy)
     if rules.paper:
-        df, caption = paper_table(side, conds, opts.inputs_dir, policy), paper.CAPTION
+        df, caption = paper_table(rules, side, conds, opts.inputs_dir, policy), paper.CAPTION
     else:
         df = score_table(side, conds, opts.inputs_dir, policy)
         df = significance.add_significance(df, df.attrs.pop("item_scores"), opts.test, opts.correction)

@@ -1,23 +1,11 @@
 """RQ3, time: each model's RQ1 answers scored against WVS Waves 5, 6 and 7.
 
-Uses the items asked in all three waves (dataset/questions/WV567.jsonl; the Wave 5 and 6 tables
-store them under their Wave 7 ids) that the model answered: 75, or 74 for models not asked Q151,
-which is not among the 144 RQ1 items. Each wave is scored over the countries it surveyed, and also
-over the countries surveyed in all three, so a change over waves is not just a change of countries.
-Writes rq3_country_scores.csv (model, wave, country_code, country, score, std, n_items, uniform),
-rq3_temporal.csv (model, wave, countries, n_countries, score, std over countries, n_items, and the
-uniform answer's score on the same countries and items, drawn in the figure so its axis keeps the
-scale honest) and rq3_temporal.png/.pdf. Under the paper's rules the RQ1 notebook's scores per
-wave and their means over countries (no uniform answer, no figure).
-
-`--select aligned --tau 0.02` (the paper's supplementary Table 8) also writes
-rq3_selected_countries.csv: for each model, the countries among those surveyed in all three waves
-that it aligns with appropriately or over-aligns in Wave 7 (its score at least the average human's
-minus tau, `rq1/average_human.py`; Wave 7 scored as in RQ1, the 144 questionnaire items, under the
-analysis' rules), one row per model with `included`, `n_countries`, `countries` and
-`country_codes` (the Table 8 layout); a model with fewer than five is left out with a note. Under
-our rules it adds the country set "all waves, aligned with the model in Wave 7" to rq3_temporal.csv
-and the figure.
+On the items asked in all three waves (dataset/questions/WV567.jsonl) that the model answered;
+each wave over the countries it surveyed and over those surveyed in all three, so a change over
+waves is not just a change of countries, with the uniform answer on the same countries and items
+to keep the scale honest. `--select aligned` (the paper's Table 8) keeps, per model, the countries
+it aligns with in Wave 7 (`rq1/average_human.py`). Under the paper's rules the RQ1 notebook's
+scores per wave, no figure. Files and columns: docs/analysis.md, "RQ3 over time".
 """
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ class Rules:
     paper: bool = False
     suffix: str = ""  # added to every file name
     digits: int = 6  # decimals of the CSVs' numbers
+    paired: bool = True  # RQ2's AVG tests only the models that have a No Steering answer
 
     def models(self, config: AnalysisConfig, experiment: str) -> str | None:
         """The `--models` value to read `experiment` with."""
@@ -62,6 +63,10 @@ class Rules:
 
     def summarize(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return metrics.summarize(scores)
+
+    def average(self, scores: pd.Series) -> float:
+        """An average over models (RQ2's AVG row) of their scores."""
+        return float(scores.mean())
 
 
 OURS = Rules()

@@ -1,14 +1,9 @@
 """Sensitivity: the default RQ1 prompt against the prompt variants that were run (number, prob, order).
 
-For each model with results under Discussion/sensitivity/<variant>/<model>, scores the default
-(RQ1/<model>) and every variant against every country. Writes sensitivity_scores.csv (model,
-variant, score = mean over countries of the per-country mean over items, std over countries,
-delta from the default, Spearman correlation of the country ranking with the default's,
-n_countries, n_items, n_items_answered) and sensitivity.png/.pdf. All variants of a model, the
-default included, are scored on the items every one of them answered (per country; `n_items`
-is how many, `n_items_answered` the variant's own), so a delta compares prompts, not item sets. Under the paper's rules each
-prompt's score is the mean over countries of the RQ1 notebook's rounded per-country scores, on the
-items each answered (no figure).
+All variants of a model, the default included, are scored on the items every one of them answered
+(per country), so a delta compares prompts, not item sets. Under the paper's rules each prompt's
+score is the mean over countries of the RQ1 notebook's rounded per-country scores (no figure).
+Files and columns: docs/analysis.md, "Sensitivity".
 """
 from __future__ import annotations
 
@@ -45,7 +40,8 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
     rows = []
     for model, variants in by_model.items():
         conds = ({"default": rq1[model]} if model in rq1 else {}) | \
-            {v: variants[v] for v in VARIANTS if v in variants} | {v: p for v, p in variants.items() if v not in VARIANTS}
+            {v: variants[v] for v in VARIANTS if v in variants} | \
+            {v: p for v, p in variants.items() if v not in VARIANTS}
         scores = {variant: sc.scores(load_answers(path, ids, orders, policy)) for variant, path in conds.items()}
         # every variant of this model (the default included) on the items all of them answered, per
         # country, so a delta or a rank correlation compares the prompts and not two sets of items
@@ -78,7 +74,8 @@ def paper_table(config: AnalysisConfig, side, policy: AnswerPolicy) -> pd.DataFr
     countries of the notebook's per-country scores, and the difference from the default."""
     rules = config.rules
     answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
-    variants = [f for f in model_files(config.results_root, "sensitivity", config.models, policy) if f.spec.model in answers]
+    variants = [f for f in model_files(config.results_root, "sensitivity", config.models, policy)
+                if f.spec.model in answers]
     runs = [(m, "default", a) for m, a in answers.items()] + \
         [(f.spec.model, f.spec.condition, rules.answers(side, [f], policy)[f.spec.model]) for f in variants]
     rows = []

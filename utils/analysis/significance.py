@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind, ttest_rel
 
+from utils.analysis.rules import OURS, Rules
 from utils.analysis.tables import NO_STEERING
 
 TESTS = ("rel", "ind")
@@ -84,8 +85,11 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none") -> pd.DataFrame:
-    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows.
+def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none",
+                     rules: Rules = OURS) -> pd.DataFrame:
+    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows
+    (their score `rules.average`; tested over the models with a No Steering answer, or, where the
+    rules are not `paired`, the steered items of every model against the base items of those with one).
 
     items: {(model, country, method): [I] item scores, NaN where not scored}, method NO_STEERING the base.
     """
@@ -98,13 +102,17 @@ def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correctio
     avg = []
     for (country, method), d in df.groupby(["country", "method"], sort=False):
         models = [m for m in d["model"] if (m, country, NO_STEERING) in items]
+
+        def pool(ms, method):
+            return np.concatenate([np.asarray(items[(m, country, method)], float) for m in ms]) if ms else np.array([])
+
         row = {"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0], "method": method,
-               "score": float(d["score"].mean()), "n_items": int(d["n_items"].sum()), "p_value": np.nan}
+               "score": rules.average(d["score"]), "n_items": int(d["n_items"].sum()), "p_value": np.nan}
         if "gain" in d:
             row["gain"] = float(d["gain"].mean())
-        if method != NO_STEERING and models:
-            row["p_value"] = p_value(np.concatenate([items[(m, country, method)] for m in models]),
-                                     np.concatenate([items[(m, country, NO_STEERING)] for m in models]), test)
+        if method != NO_STEERING and (models or not rules.paired):
+            row["p_value"] = p_value(pool(models if rules.paired else list(d["model"]), method),
+                                     pool(models, NO_STEERING), test)
         avg.append(row)
     df = pd.concat([df, pd.DataFrame(avg)], ignore_index=True)
     if correction == "holm":

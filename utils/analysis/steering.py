@@ -34,7 +34,8 @@ def country_codes(inputs_dir: Path = INPUTS_DIR) -> dict[str, int]:
     """Steering country name -> WVS code: inputs/steering/countries.json, else the WVS name."""
     codes = {name: code for code, name in country_names().items()}
     if (Path(inputs_dir) / "steering" / "countries.json").is_file():
-        codes |= {k: int(v["wvs_code"]) for k, v in _read(inputs_dir, "steering", "countries.json")["countries"].items()}
+        countries = _read(inputs_dir, "steering", "countries.json")["countries"]
+        codes |= {k: int(v["wvs_code"]) for k, v in countries.items()}
     return codes
 
 

@@ -130,7 +130,8 @@ def write_tables(table: pd.DataFrame, out: Output, stem: str, caption: str = "",
     """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named and marked as
     every output; returns the paths."""
     note = SYNTHETIC_NOTE if out.synthetic else ""
-    paths = [write_csv(table if csv is None else csv, out, f"{stem}.csv"), out.name(stem, ".md"), out.name(stem, ".tex")]
+    paths = [write_csv(table if csv is None else csv, out, f"{stem}.csv"), out.name(stem, ".md"),
+             out.name(stem, ".tex")]
     paths[1].write_text(to_markdown(table, note), encoding="utf-8")
     paths[2].write_text(to_latex(table, caption, note, labels, rules), encoding="utf-8")
     return paths

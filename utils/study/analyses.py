@@ -9,8 +9,8 @@ analysis:
     rq1_country_level: ok                  (the log: figures/logprob/logs/rq1_country_level.log)
     rq3_temporal: skipped (needs human data of wave(s) 5, 6)
 
-`[analysis]` keys are the shared options (`AnalysisConfig`); `[analysis.scripts.<name>]` keys are
-that analysis' own options (its dataclass in `registry.ANALYSES`), or shared ones for it alone.
+`[analysis]` keys are the shared options (`config.SharedOptions`); `[analysis.scripts.<name>]` keys
+are that analysis' own options (its dataclass in `registry.ANALYSES`), or shared ones for it alone.
 Both are checked when the study is read (`check_shared`, `check_script_flags`), with "did you
 mean", so a misspelt key fails before the probing.
 """
@@ -22,24 +22,17 @@ import json
 import logging
 import os
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from utils.analysis.config import AnalysisConfig
+from utils.analysis.config import AnalysisConfig, SharedOptions
 from utils.analysis.coverage import Said
-from utils.analysis.options import coerce, for_paper, options_from
+from utils.analysis.options import for_paper, options_from
 from utils.analysis.registry import ANALYSES, Analysis
 from utils.core.errors import UserError
-from utils.core.flag_parser import suggest
 from utils.core.paths import REPO_ROOT
 from utils.core.results.tree import find_results, result_paths
-
-# the shared options a study may set, and their types (the study sets results_root, out and human)
-SHARED = {"weights": str, "drop_nonsubstantive": bool, "models": str, "questions_dir": Path, "seed": int,
-          "min_coverage": float, "probe_method": str, "metric": str, "formats": str, "paper_compat": bool}
-OURS_ONLY = ("metric", "weights", "drop_nonsubstantive")  # the paper's rules refuse them: its pass leaves them out
-
 
 @dataclass
 class Outcome:
@@ -54,53 +47,42 @@ class Outcome:
             f" ({self.note})" if self.note else "") + (f" -> {self.log}" if self.log and self.status != "ok" else "")
 
 
-def shared(values: dict, where: str = "[analysis]") -> dict:
-    """The shared options among `values`, checked and typed: `min_coverage = 0` -> 0.0, a list of
-    models or formats joined with commas; an unknown key is a UserError with the nearest one."""
-    out = {}
-    for key, value in values.items():
-        name = key.replace("-", "_")
-        if name not in SHARED:
-            raise UserError(f"{where}: {key!r} is not an analysis option a study may set{suggest(name, SHARED)}; "
-                            f"they are {', '.join(SHARED)}")
-        kind = SHARED[name]
-        try:
-            out[name] = ",".join(map(str, value)) if isinstance(value, list) and kind is str else coerce(kind, value)
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: {key} takes {kind.__name__}, not {value!r}") from None
-    return out
+def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
+    """`[analysis]` keys (or a script's shared ones) as `SharedOptions`, checked: an unknown key
+    is a UserError with the nearest one; `out` is the study's own ([output] figures)."""
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    if "out" in values:
+        raise UserError(f"{where}: out is set by the study ([output] figures), not per analysis")
+    return options_from(SharedOptions, values, where, "the analyses")
 
 
 def check_shared(values: dict, where: str = "[analysis]") -> None:
-    AnalysisConfig.from_values(shared(values, where))
+    AnalysisConfig.of(shared_options(values, where))
 
 
 def check_script_flags(script: str, flags: dict) -> None:
     """`[analysis.scripts.<script>]` checked against the analysis' options (and the shared ones)."""
-    where, entry = f"[analysis.scripts.{script}]", ANALYSES[script]
-    own = {k: v for k, v in flags.items() if k.replace("-", "_") not in SHARED}
-    check_shared({k: v for k, v in flags.items() if k not in own}, where)
-    options_from(entry.options, {k.replace("-", "_"): v for k, v in own.items()}, where, f"show_results/{script}.py")
+    configure(ANALYSES[script], Path("results"), Path("figures"), {}, {}, flags, False, None)
 
 
 def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path], flags: dict, own: dict,
               paper: bool, by: str | None) -> tuple[AnalysisConfig, object]:
-    """The study's options for one analysis (its paper pass: `paper`)."""
-    where = f"[analysis.scripts.{entry.name}]"
-    values = shared(flags) | shared({k: v for k, v in own.items() if k.replace("-", "_") in SHARED}, where)
-    options = options_from(entry.options, {k.replace("-", "_"): v for k, v in own.items()
-                                           if k.replace("-", "_") not in SHARED}, where, f"show_results/{entry.name}.py")
+    """The study's options for one analysis (`paper`: its paper-compat pass): the `[analysis]`
+    keys `flags`, overridden by its own table `own`, which also holds its own options."""
+    where, own = f"[analysis.scripts.{entry.name}]", {k.replace("-", "_"): v for k, v in own.items()}
+    names = {f.name for f in fields(SharedOptions)} - {"out"}
+    mine = {k: v for k, v in own.items() if k in names}
+    shared = replace(shared_options({k.replace("-", "_"): v for k, v in flags.items()} | mine, where), out=figures)
+    options = options_from(entry.options, {k: v for k, v in own.items() if k not in names}, where,
+                           f"show_results/{entry.name}.py")
     if entry.name == "parse_report":
         return AnalysisConfig(results_root=root), replace(options, out=figures / "parse_report.csv")
-    values |= {"results_root": root, "out": figures,
-               "human": human[7] if entry.waves == (7,) else [human[w] for w in entry.waves]}
     if paper:
-        values = {k: v for k, v in values.items() if k not in OURS_ONLY} | {"paper_compat": True}
-        options = for_paper(options)
+        shared, options = replace(for_paper(shared), paper_compat=True), for_paper(options)
     else:
-        values["paper_compat"] = False
-        options = replace(options, by=by) if by else options
-    return AnalysisConfig.from_values(values), options
+        shared, options = replace(shared, paper_compat=False), replace(options, by=by) if by else options
+    tables = tuple(human[w] for w in entry.waves if w in human)
+    return AnalysisConfig.of(shared, root, human.get(7) if entry.waves == (7,) else tables or None), options
 
 
 STAMP = ".analysis_inputs.json"
@@ -111,7 +93,8 @@ def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_
     the analysis code (sizes and modification times), so a finished study reruns none of them."""
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
-    files += sorted((REPO_ROOT / "show_results").glob("*.py")) + sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
+    files += sorted((REPO_ROOT / "show_results").glob("*.py"))
+    files += sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (str(f), -1, -1) for f in files]
     blob = json.dumps({"files": stats, "flags": flags, "scripts": script_flags}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -206,8 +189,8 @@ def _run_one(entry: Analysis, figures: Path, configured, paper: bool) -> Outcome
             return Outcome(entry.name, "skipped", str(exc).splitlines()[0][:300], log_path, paper)
         except Exception as exc:  # noqa: BLE001 - one analysis' bug must not stop the others
             traceback.print_exc(file=fh)
-            return Outcome(entry.name, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
-                           log_path, paper)
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            return Outcome(entry.name, "failed", why, log_path, paper)
         fh.write("\n".join(said.report(written)) + "\n")
     return Outcome(entry.name, "ok", "", log_path, paper)
 

@@ -14,23 +14,19 @@ Per results file (No Steering is the model's RQ1 file, scored the same way):
 * a model's score is the mean item score rounded to 4 decimals; AVG is the mean of the models'
   rounded scores, rounded to 4 decimals.
 Significance: `scipy.stats.ttest_ind` (Student's) of a condition's item scores against No
-Steering's; AVG pools the item scores of all models.
+Steering's; AVG pools the item scores of all models (`significance.add_significance` under `PAPER`).
 """
 from __future__ import annotations
 
 import ast
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from scipy.stats import ttest_ind
 
 from utils.analysis.paper.answers import OPINION, read_answer
 from utils.analysis.paper.human import PaperHuman
 from utils.analysis.paper.notebooks import item_score
-from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
 from utils.core.results.table import read_complete
 
@@ -81,30 +77,3 @@ def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) ->
             human_shares[q] = shares
     return [item_score(np.arange(1, len(answers[q][1]) + 1), answers[q][1], human_shares[q])
             for q in q_list if q in answers and q in human_shares]
-
-
-def ttest(steered: list[float], base: list[float]) -> float:
-    """Two-sided Student's t-test p-value (independent samples, equal variances)."""
-    if len(steered) < 2 or len(base) < 2:
-        return float("nan")
-    with warnings.catch_warnings():  # scipy's precision warning for a near-constant sample: its p stands
-        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
-        return float(ttest_ind(steered, base).pvalue)
-
-
-def significance(df: pd.DataFrame, items: dict) -> pd.DataFrame:
-    """`df` (model, country, country_code, method, score, n_items) with p_value and the AVG rows
-    (mean of the rounded scores, rounded; tests over the item scores of all models pooled).
-    items: {(model, country, method): [item scores]}, method NO_STEERING the base."""
-    df = df.copy()
-    df["p_value"] = [np.nan if r.method == NO_STEERING else
-                     ttest(items[(r.model, r.country, r.method)], items.get((r.model, r.country, NO_STEERING), []))
-                     for r in df.itertuples()]
-    avg = []
-    for (country, method), d in df.groupby(["country", "method"], sort=False):
-        pooled = [x for m in d["model"] for x in items[(m, country, method)]]
-        base = [x for m in d["model"] for x in items.get((m, country, NO_STEERING), [])]
-        avg.append({"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0],
-                    "method": method, "score": float(np.round(d["score"].mean(), 4)),
-                    "n_items": len(pooled), "p_value": np.nan if method == NO_STEERING else ttest(pooled, base)})
-    return pd.concat([df, pd.DataFrame(avg)], ignore_index=True)

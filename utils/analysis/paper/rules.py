@@ -42,6 +42,7 @@ class PaperRules(Rules):
     paper: bool = True
     suffix: str = "_paper_compat"
     digits: int = 12  # scores are rounded to 4 decimals already; means of them are kept whole
+    paired: bool = False  # AVG pools the item scores of all models
 
     def models(self, config, experiment: str) -> str | None:
         """The paper's seven among the models found (`paper.models`), unless `--models` says otherwise."""
@@ -67,6 +68,9 @@ class PaperRules(Rules):
     def average_human(self, side: PaperSide) -> np.ndarray:
         """The pooled counts first, as the model-level notebook puts the human side first."""
         return _grid(side, side.dists(None))
+
+    def average(self, scores) -> float:
+        return float(np.round(scores.mean(), 4))
 
     def summarize(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: the mean and std of its scored items rounded to 4 decimals, and their number."""

@@ -1,29 +1,10 @@
 """Robustness: every score under each prompt perturbation, its spread, and whether the conclusions hold.
 
-Reads every results file under --results-root: the unperturbed RQ1 (and RQ2) runs are the
-`original` prompt, and files whose rows carry `perturb_family` (runs with `--perturb`) are one
-prompt each, identified by their columns (family, index, seed; `repeat` for `--repeats`). Each
-model's prompts are scored on the items all of them answered (per country). Writes
-(docs/robustness.md says how each is computed):
-
-- robustness_scores.csv: model, condition, prompt, score (mean over countries of the per-country
-  mean over items; an RQ2 cell: its country's mean), its 95% bootstrap interval (`--bootstrap`:
-  items, or items and respondents), n_items;
-- robustness_spread.csv: per model and condition, per family and over all prompts: mean, std, range;
-- robustness_summary.csv/.md/.tex: per model, the original score, the uniform answer's on the same
-  items, their gap, the prompt std and range and the std as a share of the gap; and, needing no human
-  data, how far its answers move between prompts next to how far they are from the uniform answer;
-- robustness_variance.csv: the two-way (models x prompts) variance shares, over all prompts and per family;
-- robustness_position.csv and robustness_position.png/.pdf: mass on the first and last listed option,
-  model against people, per prompt;
-- robustness_rankings.csv: Kendall's tau between prompts of the ranking of models and, per model, of countries;
-- robustness_steering.csv: each RQ2 gain under every prompt against the spread of the unsteered score, and,
-  where the RQ2 cell was asked under perturbations too, its own score's spread and whether the gain keeps its sign;
-- robustness_steering_prompts.csv: per RQ2 cell and prompt both it and its base were asked under, the
-  steered score, the unsteered one and the gain;
-- robustness_repeats.csv: with `--repeats` runs, the std of each score over repeats;
-- robustness.png/.pdf: each model's score under every prompt, the original marked, the uniform answer as a line. The paper ran no perturbations:
-there are no paper's rules to read them by.
+Every results file under the root is one prompt: the unperturbed RQ1 and RQ2 runs the `original`,
+files whose rows carry `perturb_family` one perturbed prompt each (identified by their columns,
+never their folder). Each model's prompts are scored on the items all of them answered, and every
+score's interval uses the same resamples, so prompts are compared paired. The paper ran no
+perturbations: no paper's rules. Files and columns: docs/robustness.md, "The analysis".
 """
 from __future__ import annotations
 
@@ -86,8 +67,8 @@ def summary_table(sc: Scoring, scores: dict[Run, Scored], table: pd.DataFrame, s
             continue
         u = metrics.summarize(np.where(np.isfinite(s), uni, np.nan))[0]
         u_score = float(np.nanmean(u))
-        orig = float(table[(table.model == r.model) & (table.condition == NO_STEERING) & (table.perturbation == stats.ORIGINAL)]
-                     ["score"].mean())
+        original = (table.model == r.model) & (table.condition == NO_STEERING) & (table.perturbation == stats.ORIGINAL)
+        orig = float(table[original]["score"].mean())
         sp = spread[(spread.model == r.model) & (spread.condition == NO_STEERING) & (spread.family == "all")]
         std, rng_ = (float(sp["std"].iloc[0]), float(sp["range"].iloc[0])) if len(sp) else (np.nan, np.nan)
         gap = orig - u_score

@@ -11,7 +11,7 @@ is read against the base under the same prompt. Runs steered toward a respondent
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -104,15 +104,15 @@ def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_
                 continue
             keep = np.zeros_like(s, dtype=bool)
             keep[row_of[code]] = [i not in shots.get(country, set()) for i in ids]
-            key = r if r.condition != NO_STEERING else Run(r.path, r.model, f"{NO_STEERING}/{country}", r.family, r.index, r.seed,
-                                                      r.repeat)
+            key = r if r.condition != NO_STEERING else replace(r, condition=f"{NO_STEERING}/{country}")
             out[key] = np.where(keep, s, np.nan)
     groups: dict[tuple, list[Run]] = {}
     for r in out:
-        groups.setdefault((r.model, r.condition if r.condition == NO_STEERING else r.condition.split("/", 1)[1]), []).append(r)
+        target = r.condition if r.condition == NO_STEERING else r.condition.split("/", 1)[1]
+        groups.setdefault((r.model, target), []).append(r)
     for members in groups.values():
         common = np.all([np.isfinite(out[r]) for r in members], axis=0)
         for r in members:
             out[r] = np.where(common, out[r], np.nan)
-    return {r: Scored(s, answers[Run(r.path, r.model, NO_STEERING if r.condition.startswith(f"{NO_STEERING}/") else r.condition,
-                                     r.family, r.index, r.seed, r.repeat)]) for r, s in out.items()}
+    return {r: Scored(s, answers[replace(r, condition=NO_STEERING) if r.condition.startswith(f"{NO_STEERING}/")
+                                 else r]) for r, s in out.items()}

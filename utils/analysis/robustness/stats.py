@@ -168,7 +168,8 @@ def _steering_pairs(scores: pd.DataFrame):
         if "/" not in cond:
             continue
         country = cond.split("/", 1)[1]
-        b = base[(base["model"] == model) & (base["condition"] == f"{NO_STEERING}/{country}")].set_index("perturbation")["score"]
+        b = base[(base["model"] == model) & (base["condition"] == f"{NO_STEERING}/{country}")]
+        b = b.set_index("perturbation")["score"]
         yield model, cond, d.set_index("perturbation")["score"], b
 
 

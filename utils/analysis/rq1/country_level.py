@@ -1,21 +1,11 @@
 """RQ1, country level: each model's alignment with each country, sorted, with 95% intervals.
 
-Writes rq1_country_scores.csv (model, country_code, country, score, std, n_items: the mean and
-population std over the items both sides answered), rq1_country_details.csv (adds the bootstrap
-95% interval over items, or over items and each country's respondents with `--bootstrap
-respondents`, the rank, the uniform baseline and the split-half human ceiling, both on the same
-items as the model's score for that country, `n_items` of them), and two figures:
-rq1_country_top_bottom (the six best and six worst aligned countries per model, the paper's main
-figure) and rq1_country_all (all countries). Their bars are the bootstrap 95% interval of each
-country's mean (not the std over items, which measures how items differ, not how sure the mean
-is); the dotted and dashed lines are the uniform answer and the split-half human ceiling. Under
-the paper's rules only the scores, as its notebook computes them.
-
-With --by GROUPVAR (a table prepared with `dataset/prepare_wvs.py --groups`) it also writes
-rq1_group_scores.csv (model, country, country_code, group_var, group, score, n_items,
-n_respondents: the same mean item score, against each group's distribution) and the figure
-rq1_group_scores: per model, every country's groups side by side, countries in the order of
-rq1_country_all. Across countries: show_results/rq1_groups.py (docs/groups.md).
+The bars are the bootstrap 95% interval of each country's mean over items (over items and each
+country's respondents with `--bootstrap respondents`), not the std over items, which measures how
+items differ, not how sure the mean is; the uniform answer and the split-half human ceiling are
+taken on the items the model answered there, so a short run is read against baselines of its own
+items. `--by GROUPVAR` scores each group of a country the same way. Under the paper's rules the
+scores alone, as its notebook computes them. Files and columns: docs/analysis.md, "RQ1 by country".
 """
 from __future__ import annotations
 

@@ -1,15 +1,9 @@
 """RQ1 by respondent group: which group within a country each model is closest to, across countries.
 
-Needs a table prepared with `dataset/prepare_wvs.py --groups ...`. For each model and group
-variable: in how many countries the model is closest to each group, the mean score of each group
-over the countries that have all of them, and the gap between the best- and the worst-represented
-group (the groups with the highest and lowest mean score) with a bootstrap 95% interval over
-countries and a permutation p-value (group labels shuffled within each country, best and worst
-picked again each time, so the choice of the extreme pair is part of the test;
-utils/analysis/group_scores.py). Writes rq1_groups.csv (one row per model and group variable),
-rq1_groups_by_group.csv (one row per group), rq1_groups.md and rq1_groups.tex (the summary as a
-table; stars: * p<.05, ** p<.01, *** p<.001) and the figure rq1_groups (per group variable and
-model, the share of countries closest to each group, with the gap written beside it).
+Per model and group variable: in how many countries the model is closest to each group, and the
+gap between the best- and the worst-represented group with a bootstrap interval over countries and
+a permutation p-value in which the extreme pair is picked again each time (`group_scores.py`).
+The paper had no groups: no paper's rules. Files and columns: docs/groups.md, "Scores by group".
 """
 from __future__ import annotations
 

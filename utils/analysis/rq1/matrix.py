@@ -1,15 +1,10 @@
 """Country-by-country alignment, with the models as extra rows and columns.
 
-Cell (a, b) is the alignment score of a's and b's answer distributions averaged over the items
-both answered (the metric is symmetric). Countries are ordered by average-linkage clustering on
-1 - score, so similar countries sit together; models follow after a line. Writes
-human_alignment_matrix.csv (all countries) and human_alignment_matrix_12.csv (12 countries,
---countries to choose others), wide with a `label` and a `kind` column, and a heatmap of each
-(its diagonal, each with itself, left blank; the CSV keeps it). Each has a `_n_items.csv` twin in
-the same layout giving the number of items behind every cell: a model is compared with a country
-or another model on exactly the items both answered. Under the paper's rules the human-alignment
-notebooks' matrix instead (`paper/notebooks.py`: support 1..N, values in listed order, rounded),
-countries in code order, no figure.
+Cell (a, b) is the alignment of a's and b's answers averaged over the items both answered (the
+metric is symmetric; a `_n_items` twin gives how many); countries are ordered by average-linkage
+clustering on 1 - score, so similar countries sit together. Under the paper's rules the
+human-alignment notebooks' matrix instead (support 1..N, values in listed order, rounded), no
+figure. Files and columns: docs/analysis.md, "Country-by-country alignment".
 """
 from __future__ import annotations
 
@@ -38,7 +33,8 @@ COUNTRIES_12 = [840, 152, 703, 496, 909, 124, 156, 400, 50, 434, 104, 818]
 
 @dataclass(frozen=True)
 class MatrixOptions:
-    countries: str = option(",".join(map(str, COUNTRIES_12)), "WVS codes of the small version (default: the study's 12)")
+    countries: str = option(",".join(map(str, COUNTRIES_12)),
+                            "WVS codes of the small version (default: the study's 12)")
     no_models: bool = option(False, "countries only (no RQ1 results needed)")
 
 
@@ -94,9 +90,11 @@ def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Sa
         return notebook_matrix(side, files, codes, out, rules.digits)
     sc, answers = side, rules.answers(side, files, policy)
     full, full_n = matrix_table(sc, answers)
-    written = [write_csv(full, out, "human_alignment_matrix.csv"), write_csv(full_n, out, "human_alignment_matrix_n_items.csv")]
-    written += figures.matrix(full, "human_alignment_matrix", f"Alignment between {len(sc.human.country_codes)} countries"
-                              f"{' and the models' if answers else ''}", out)
+    models = " and the models" if answers else ""
+    written = [write_csv(full, out, "human_alignment_matrix.csv"),
+               write_csv(full_n, out, "human_alignment_matrix_n_items.csv")]
+    written += figures.matrix(full, "human_alignment_matrix",
+                              f"Alignment between {len(sc.human.country_codes)} countries{models}", out)
     small = sc.__class__.build(sc.human.select(codes), config.drop_nonsubstantive, sc.metric)
     missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
     if missing:
@@ -105,8 +103,8 @@ def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Sa
         part, part_n = matrix_table(small, answers)
         written.append(write_csv(part, out, f"human_alignment_matrix_{len(codes)}.csv"))
         written.append(write_csv(part_n, out, f"human_alignment_matrix_{len(codes)}_n_items.csv"))
-        written += figures.matrix(part, f"human_alignment_matrix_{len(codes)}", f"Alignment between "
-                                  f"{len(small.human.country_codes)} countries{' and the models' if answers else ''}", out)
+        written += figures.matrix(part, f"human_alignment_matrix_{len(codes)}",
+                                  f"Alignment between {len(small.human.country_codes)} countries{models}", out)
     return written
 
 
@@ -117,7 +115,8 @@ def notebook_matrix(side, files, codes: list[int], out: Output, digits: int) -> 
     dists = {human.names[c]: {q: list(d.values()) for q, d in side.dists(c).items()} for c in human.country_codes}
     kinds = {k: "country" for k in dists}
     for f in files:  # labels as ours
-        dists[short_name(f.spec.model)] = {q: list(d.values()) for q, d in first_rows(f.path, side.questions, True).items()}
+        answers = first_rows(f.path, side.questions, any_type=True)
+        dists[short_name(f.spec.model)] = {q: list(d.values()) for q, d in answers.items()}
         kinds[short_name(f.spec.model)] = "model"
     labels = list(dists)
     df = pd.DataFrame(matrix([dists[k] for k in labels]), columns=labels)

@@ -1,18 +1,10 @@
 """RQ1, model level: the spread of each model's per-country scores, and its score against the
 pooled world population, read against the uniform baseline and the split-half human ceiling.
 
-Writes rq1_model_scores.csv, one row per model (kind = model) plus the uniform-answer baseline
-(kind = baseline) and the split-half ceiling (kind = ceiling): mean, std, min and max of the
-per-country scores, the number of countries and items, the score against all countries' answers
-pooled (with its std over items and bootstrap 95% interval: resampling items, or with `--bootstrap
-respondents` also each country's answers to each item, pooled again in every draw) and the
-normalized entropy of the model's distributions averaged over all items. The baseline and the
-ceiling are computed on exactly the items each model answered (per country): models that answered
-the same items share one pair of rows, else each gets its own, and `items_of` says whose items they
-are ("every model" when all answered the same) and `n_items` how many. Figure:
-rq1_model_level.png/.pdf. Under the paper's rules,
-rq1_model_scores.csv is the model-level notebook's summary (`paper/notebooks.py`) and
-rq1_model_country_scores.csv its per-country scores.
+The baselines are computed on exactly the items each model answered (per country): models that
+answered the same items share one pair of rows, else each gets its own (`items_of` says whose).
+Under the paper's rules the model-level notebook's summary and its per-country scores instead
+(`paper/notebooks.py`). Files and columns: docs/analysis.md, "RQ1 by model".
 """
 from __future__ import annotations
 
@@ -161,12 +153,13 @@ def rq1_model_level(config: AnalysisConfig, opts: ModelLevelOptions, said: Said)
                              f"{r.score_minus_min:.4f}  consistency {r.consistency:.4f}  countries "
                              f"{r.mean_country_score:.4f} (paper-compat)")
         if len(df):  # the notebook's figure for the people, all countries pooled (last item's entropy)
-            policy.said.line(f"{'people (all countries pooled)':45s} consistency {df['people_consistency'].iloc[0]:.4f} "
-                             "(paper-compat)")
+            policy.said.line(f"{'people (all countries pooled)':45s} consistency "
+                             f"{df['people_consistency'].iloc[0]:.4f} (paper-compat)")
         return written
     df, drawn = model_table(side, answers, opts.n_boot, opts.repeats, config.seed, opts.bootstrap)
     written = [write_csv(df, out, "rq1_model_scores.csv")] + figures.model_level(df, drawn, out)
     for r in df.itertuples():
-        policy.said.line(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled {r.pooled_score:.4f}  "
-                         f"entropy {r.entropy:.3f}  {r.n_items} items{'' if r.kind == 'model' else ' of ' + r.items_of}")
+        of = "" if r.kind == "model" else " of " + r.items_of
+        policy.said.line(f"{r.kind:8s} {r.model:45s} countries {r.mean:.4f} ± {r.std:.4f}  pooled "
+                         f"{r.pooled_score:.4f}  entropy {r.entropy:.3f}  {r.n_items} items{of}")
     return written
