@@ -1,10 +1,10 @@
 """The command-line edge of every analysis: `show_results/<name>.py` is `main(name, argv)`.
 
-The parser is built from the registry's entry: the shared flags (`AnalysisConfig`), `--paper-compat`
-where the analysis takes the paper's rules, and one flag per field of its options dataclass. The
-flags become the two frozen records the analysis takes; what it returns is printed here (coverage
-lines, notes, its summary, the files written). A problem the user can fix is one line on stderr
-and exit code 2, never a traceback.
+The parser is built from the registry's entry: one flag per field of the shared options
+(`config.SharedOptions`; `--paper-compat` only where the analysis takes the paper's rules) and of
+its own options dataclass. The flags become the two frozen records the analysis takes; what it
+says and the files it wrote are printed here (coverage lines, notes, its summary). A problem the
+user can fix is one line on stderr and exit code 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from utils.core.results.tree import NAMED_RUNS, named_run
 
 
 def build_parser(name: str, doc: str) -> argparse.ArgumentParser:
-    """The parser of `show_results/<name>.py`; `doc` is the script's docstring (its first line is the description)."""
+    """The parser of `show_results/<name>.py`; `doc` is the script's docstring (its first line describes it)."""
     entry = ANALYSES[name]
     ap = FlagParser(description=doc.splitlines()[0])
     if entry.waves == (7,):
@@ -95,9 +95,10 @@ def parse(name: str, argv: list[str] | None, doc: str) -> tuple[AnalysisConfig, 
     entry, ap = ANALYSES[name], build_parser(name, doc)
     flags = vars(ap.parse_args(argv))
     root = results_root_of(flags["results_root"], flags["run_name"])
-    shared, options = from_flags(SharedOptions, flags), from_flags(entry.options, flags)
+    options = from_flags(entry.options, flags)
     if not entry.shared:
         return AnalysisConfig(results_root=root), options
+    shared = from_flags(SharedOptions, flags)
     output_folder(shared.out)
     if shared.paper_compat and (problem := paper_problem(shared) or paper_problem(options)):
         ap.error(problem)
