@@ -2,7 +2,7 @@
 
 1. argparse stays at the edge: no library module names `argparse.Namespace`, imports
    `Namespace` from argparse, or annotates a parameter or return value with a `Namespace`. The
-   scripts turn their flags into one typed config (`utils/probing/config.py`'s `ProbeConfig`).
+   scripts turn their flags into one typed config (`utils/probing/probe_config.py`'s `ProbeConfig`).
 2. No import cycle among `utils` modules at module level. Imports inside a function body run only
    when it is called, which is how a cycle is legitimately broken (a lazy import), so they do not
    count; imports at module level, in a class body, or under a module-level `if`/`try` do,

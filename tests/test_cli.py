@@ -300,6 +300,9 @@ def test_no_message_names_a_flag_that_does_not_exist():
     for path in sources:
         for flag in re.findall(r"add_argument\(\s*\"(--[\w-]+)\"", path.read_text(encoding="utf-8")):
             defined |= {"--" + flag[2:].replace("_", "-"), "--" + flag[2:].replace("-", "_")}
+    from utils.probing.cli import parser  # the probing scripts' parsers are built from ProbeConfig's fields
+
+    defined |= {o for e in ("RQ1", "RQ2") for b in ("api", "local") for o in parser(e, b)._option_string_actions}
     named = {}
     for path in sources:
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -30,9 +30,11 @@ from utils.core.results.spec import Experiment, RunSpec
 from utils.core.results.table import read_table
 from utils.core.results.tree import find_results
 from utils.probing import perturb
-from utils.probing.cli import api_config, api_main, api_prober_factory, local_main
+from utils.probing.backends.api import api_backend
+from utils.probing.cli import api_config, api_main, local_main
 from utils.probing.conditions import rq2_cell
-from utils.probing.study import run_conditions
+from utils.probing.grid import Plan, decoding_for, method_for
+from utils.probing.loop import run_conditions
 from utils.study.config import load_study
 from utils.study.plan import estimate, study_jobs
 
@@ -99,8 +101,8 @@ def _cells(inputs, items, steering: str, specs: list[str]):
 def _ask(root, srv, conditions) -> int:
     config = api_config(["--model_name_or_path", "test-model", "--base_url", srv.base_url, "--results-root",
                          str(root), "--quiet"], "RQ2")
-    name, make = api_prober_factory(config)
-    return run_conditions(config, name, make, conditions)
+    name, make = api_backend(config)
+    return run_conditions(config, Plan(conditions, method_for(config), decoding_for(config)), name, make)
 
 
 SPECS = ["order:4", "order:reversed", "labels", "template:2"]
@@ -262,7 +264,6 @@ def test_bad_combinations_are_one_line(tmp_path, capsys, inputs):
     member = perturb.parse_spec("template:1")[0]
 
     def build():
-        perturb._data.cache_clear()  # the file changes below; a run reads it once
         return perturb.member_condition(member, cell.items, "logprob", cell.spec, steer=cell.steer, inputs_dir=inputs)
 
     path = inputs / "perturb" / "templates" / "Japanese.json"

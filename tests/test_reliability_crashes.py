@@ -35,7 +35,7 @@ from reliability_figures import report_figures  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.results.table import read_table  # noqa: E402
-from utils.probing.results_store import COLUMNS  # noqa: E402
+from utils.core.results.schema import COLUMNS  # noqa: E402
 
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
 KILLS = 20
@@ -99,7 +99,7 @@ def complete_rows(path: Path) -> tuple[list[dict[str, str]], bool]:
         torn = True
     if not records:
         return [], torn
-    assert records[0] == COLUMNS, "header damaged"
+    assert tuple(records[0]) == COLUMNS, "header damaged"
     assert all(len(r) == len(COLUMNS) for r in records[1:]), "a record short of fields before the end"
     return [dict(zip(COLUMNS, r)) for r in records[1:]], torn
 
@@ -202,8 +202,8 @@ def _harness() -> None:
     torch.set_num_threads(1)  # no OpenMP pool exists in this process, so forking stays safe
     import transformers.models.llama.modeling_llama  # noqa: F401  (what the local run imports)
 
-    import utils.probing.api_prober  # noqa: F401
-    import utils.probing.hf_prober  # noqa: F401
+    import utils.probing.backends.api.backend  # noqa: F401
+    import utils.probing.backends.hf.backend  # noqa: F401
     from utils.probing.cli import api_main, local_main
 
     mains = {"api": api_main, "local": local_main}

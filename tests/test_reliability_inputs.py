@@ -246,7 +246,9 @@ def test_an_answer_of_megabytes_is_stored_capped(size, tmp_path, capsys):
     mapping = "{'1': '40%', '2': '30%', '3': '20%', '4': '10%'}"
     content = "Let me think. " * (size // 14) + mapping
     with FakeOpenAIServer() as s:
-        s.script.extend([("content", content)] * (1 if size < 200_000 else 3))
+        # Q1 first; unparsed, it is asked again after Q2, in each later attempt (Q2 answered as usual)
+        s.script.extend([("content", content)] if size < 200_000 else
+                        [("content", content), None, ("content", content), ("content", content)])
         rc, err = call(api_main, base_args(s, tmp_path) + ["--limit", "2"], capsys)
     assert rc == (0 if size < 200_000 else 1), err  # 1: a row is not ok (the 5 MB answer is unparsed)
     rows = read_table(tmp_path / "RQ1" / "m" / "results.csv").rows

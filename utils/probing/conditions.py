@@ -140,19 +140,12 @@ class Rq2Cell:
         return Condition(self.spec, build_requests(self.items, method, self.ps, **self.steer))
 
 
-def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
-                  inputs_dir: Path = INPUTS_DIR, group: tuple[str, str] | None = None,
-                  human: Path | None = None) -> Condition:
-    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
-    instruction names that group inside the country (utils/probing/group_steering.py), the
-    few-shot examples are the group's own shares where `human` gives them, and the condition gets
-    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
-    return rq2_cell(country, steering, select, questions_dir, inputs_dir, group, human).condition(method)
-
-
 def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR,
              group: tuple[str, str] | None = None, human: Path | None = None) -> Rq2Cell:
-    """The cell `rq2_condition` renders (its docstring says what `group` and `human` change)."""
+    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
+    instruction names that group inside the country (utils/probing/group_steering.py), the
+    few-shot examples are the group's own shares where `human` gives them, and the cell gets
+    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
     spec = steering_methods(inputs_dir)[steering]
     info = steering_countries(inputs_dir)[country]
     language = info["language"] if spec["language"] == "country" else spec["language"]

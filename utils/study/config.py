@@ -176,7 +176,7 @@ def _model(raw: Any, i: int) -> ModelSpec:
         raise UserError(f"{where} needs model_name_or_path: the model's name on the server, e.g. 'gpt-4o'")
     if model is not None:
         model = text(model, f"{where}.model_name_or_path")
-    from utils.probing.bundled_model import BUNDLED_NAME
+    from utils.probing.backends.hf.bundled import BUNDLED_NAME
 
     name = text(raw.get("name", model or BUNDLED_NAME), f"{where}.name")
     prices = {k: raw.get(k) for k in ("price_prompt", "price_output")}

@@ -19,7 +19,7 @@ from pathlib import Path
 from utils.analysis.human.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
-from utils.probing.config import ApiBackend, ProbeConfig
+from utils.probing.probe_config import ApiOptions, ProbeConfig
 from utils.study.config import Study
 from utils.study.plan import Job
 
@@ -66,10 +66,10 @@ def human_inputs(study: Study) -> list[Input]:
 
 def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
-    from utils.probing.api_prober import DEEPSEEK_BASE_URL, resolve_endpoint
+    from utils.probing.backends.api.backend import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
-    if not isinstance(api, ApiBackend):
+    if not isinstance(api, ApiOptions):
         raise TypeError("api_inputs needs the config of an api model")
     endpoint = resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env)
     needed_by = f"model {name}"
@@ -84,8 +84,8 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
 
 def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The model folder, cached hub id or GGUF file, or the bundled model's package."""
-    from utils.probing.bundled_model import bundled_model_dir
-    from utils.probing.hf_loading import check_source
+    from utils.probing.backends.hf.bundled import bundled_model_dir
+    from utils.probing.backends.hf.loading import check_source
 
     needed_by = f"model {name}"
     try:

@@ -2,7 +2,7 @@
 experiment condition set, each with a `ProbeConfig` made through the scripts' own parser.
 
 Why through the parser: `parse_args(["--method", "logprob", "--limit", "12", ...])` gives exactly
-the defaults and checks `prob_by_llm.py` / `prob_by_api.py` apply, and `ProbeConfig.from_flags`
+the defaults and checks `prob_by_llm.py` / `prob_by_api.py` apply, and `ProbeConfig.from_mapping`
 turns them into the same record the scripts make, so a study and a hand-typed command cannot
 drift apart. A model's results go under `<results_root>/<method>/` in the paper's
 layout, so two probe methods never share a results file.
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.probing.conditions import Condition, steering_methods
-from utils.probing.config import ProbeConfig
+from utils.probing.probe_config import ProbeConfig
+from utils.probing.grid import Plan, plan_for
 from utils.probing.perturb import applicable_specs
 from utils.probing.prompts import prompt_text
-from utils.probing.study import build_conditions
 from utils.study.argv import flag_argv, parse
 from utils.study.config import ModelSpec, Study
 
@@ -35,7 +35,11 @@ class Job:
     kind: str  # the script's experiment: "RQ1" (also sensitivity variants) or "RQ2"
     label: str  # e.g. "logprob RQ2 persona/Japan"
     config: ProbeConfig
-    conditions: list[Condition]
+    plan: Plan
+
+    @property
+    def conditions(self) -> list[Condition]:
+        return self.plan.conditions
 
     @property
     def experiment(self) -> str:
@@ -54,8 +58,6 @@ def parser_for(model: ModelSpec, kind: str) -> argparse.ArgumentParser:
 
 def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
     """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants."""
-    from utils.probing.cli import with_protocol  # the scripts' own check of --protocol / --release-dir
-
     ex = study.experiments
     jobs = []
     probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
@@ -84,23 +86,23 @@ def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
             script = f"code/{kind}/prob_by_{'api' if model.backend == 'api' else 'llm'}.py"
             argv = (head + extra + flag_argv(parser, probe, f"{study.path}: [probe] (model {model.name!r})", script)
                     + flag_argv(parser, model.flags, where, script))
-            flags = with_protocol(parse(parser, argv, f"{where}, {label}"), argv)
-            config = ProbeConfig.from_flags(flags, kind, model.backend)
-            jobs.append(Job(model, method, kind, f"{method} {label}", config, _conditions(config)))
+            config = ProbeConfig.from_mapping(parse(parser, argv, f"{where}, {label}"), kind, model.backend)
+            jobs.append(Job(model, method, kind, f"{method} {label}", config, _plan(config)))
     return jobs
 
 
-_CACHE: dict[tuple, list[Condition]] = {}
+_CACHE: dict[tuple, Plan] = {}
 _PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
-                "protocol", "release_dir", "group", "human", "perturb")
+                "protocol", "release_dir", "group", "human", "perturb", "temperature", "retry_temperature",
+                "max_new_tokens", "sample_temperature", "repeats")
 
 
-def _conditions(config: ProbeConfig) -> list[Condition]:
-    """`build_conditions`, shared by models whose prompts are the same (they do not depend on the
+def _plan(config: ProbeConfig) -> Plan:
+    """`plan_for`, shared by models whose prompts are the same (they do not depend on the
     model), so a seven-model dry run renders each prompt once."""
-    key = (config.experiment, *(str(getattr(config, k)) for k in _PROMPT_ARGS))
+    key = (config.experiment, config.backend.kind, *(str(getattr(config, k)) for k in _PROMPT_ARGS))
     if key not in _CACHE:
-        _CACHE[key] = build_conditions(config)
+        _CACHE[key] = plan_for(config)
     return _CACHE[key]
 
 

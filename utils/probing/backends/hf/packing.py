@@ -1,4 +1,13 @@
-"""How a batch of items becomes one model input: pure layouts over token ids.
+"""Which items are asked together, and how a batch of them becomes one model input: pure
+functions over token ids, tested on fixed inputs.
+
+Batches (`pack`): the next items in their order while the batch holds fewer than a limit of
+items and (scoring) tokens; the first item that does not fit ends the batch:
+
+    pack("A", ["B", "C", "D"], size={"A": 100, "B": 300, "C": 50, "D": 10}.get,
+         max_items=8, max_tokens=450)   -> ["A", "B", "C"]   (100 + 300 + 50 = 450)
+    pack("A", ["B", "C"], size={"A": 100, "B": 400, "C": 10}.get,
+         max_items=8, max_tokens=450)   -> ["A"]   (C would fit, but the order is kept)
 
 logprob (`packed_layout`): every item's own tokens (past the cached prefix), then the tokens
 of each of its option codes, end to end in ONE sequence. The boolean `sees` matrix and the
@@ -19,9 +28,32 @@ prefix and one copy of its cache serves all rows; the gap is masked out.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
+
+from utils.probing.backends import continues_code
+
+T = TypeVar("T")
+
+
+def pack(first: T, waiting: Iterable[T], size: Callable[[T], int], max_items: int,
+         max_tokens: float = math.inf) -> list[T]:
+    """`first`, then the waiting items in their order while the batch holds fewer than
+    `max_items` and its total size stays within `max_tokens`. `first` always goes, whatever
+    its size (a long item runs alone)."""
+    batch, total = [first], size(first)
+    for nxt in waiting:
+        if len(batch) >= max(1, max_items):
+            break
+        total += size(nxt)
+        if total > max_tokens:
+            break
+        batch.append(nxt)
+    return batch
 
 
 @dataclass(frozen=True)
@@ -99,6 +131,13 @@ def shared_prefix_len(seqs: list[list[int]], least: int = 8) -> int:
     for s in seqs[1:]:
         n = next((i for i in range(n) if s[i] != seqs[0][i]), n)
     return n if n >= least else 0
+
+
+def ends_answer_flags(tokenizer) -> list[bool]:
+    """Per token id of `tokenizer`'s vocabulary: True when the token cannot continue an option
+    code (it ends the answer), e.g. `" "`, `"."`, `"\\n"`; False for `"0"`, `"a"`."""
+    texts = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return [not continues_code(tokenizer.convert_tokens_to_string([t]) if t is not None else "") for t in texts]
 
 
 def ends_answer_mask(flags: list[bool], n_out: int) -> torch.Tensor:

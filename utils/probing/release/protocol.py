@@ -1,4 +1,5 @@
-"""`--protocol release`: every condition asked exactly as the paper's release asks it.
+"""`--protocol release`: every condition asked exactly as the paper's release asks it, rendered
+once at set-up into a `grid.Plan` (`release_plan`), which the run loop asks like any other.
 
 For each item the release builds one instruction with its own function (`get_prompt_of_rq1`, or
 `get_prompt_of_rq2` for a steering method and country) from the item as its questionnaire file
@@ -12,7 +13,7 @@ What differs from `--protocol ours` (utils/probing/prompts.py): the release's wo
 examples, questionnaire files and system message; its decoding (`decoding()`: the API scripts'
 default temperature with no token limit; greedy local generation with its `max_new_tokens`); its
 re-asking (the same prompt at the same temperature) and its acceptance rule
-(utils/probing/release_accept.py). Items its translations lack are not asked (`missing_items`).
+(utils.probing.release.accept.py). Items its translations lack are not asked (`missing_items`).
 
 The sensitivity variants, which the release ships as inputs but no script for, are its RQ1 prompt
 with `inputs/sensitivity/<variant>.txt` read in place of its format-example file (`number`,
@@ -20,22 +21,24 @@ with `inputs/sensitivity/<variant>.txt` read in place of its format-example file
 """
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import match_name
 from utils.core.questionnaire import load_questionnaire
 from utils.core.records import Message, ProbeRequest, ProbeResult, SurveyItem
-from utils.core.results.spec import Experiment, RunSpec
-from utils.probing.config import ProbeConfig
-from utils.probing.conditions import Condition
-from utils.probing.release_accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
-from utils.probing.release_loader import (
+from utils.core.results.spec import Decoding, Experiment, RunSpec
+from utils.probing.backends import Completion
+from utils.probing.conditions import Condition, choose
+from utils.probing.probe_config import ProbeConfig
+from utils.probing.grid import Plan, plan_sha256
+from utils.probing.identity import number_text
+from utils.probing.methods.verbalized import Verbalized
+from utils.probing.release.accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
+from utils.probing.release.loader import (
     COMMON,
     RELEASE_URL,
     ReleaseCheckout,
@@ -87,7 +90,7 @@ class ReleaseProtocol:
     def result(self, item: SurveyItem, reply: str | None, raw_text: str = "") -> ProbeResult:
         """An answer read the release's way. Accepted: `response` is what the release stores (its
         `--paper-compat` reading) and `distribution` its shares on the item's options, normalized;
-        `extra["final"]` stops re-asking, as the release stops, even in the rare accepted answer
+        `final` stops re-asking, as the release stops, even in the rare accepted answer
         that gives no share to any option (then `unparsed`, with why). Not accepted: `unparsed`,
         with the release's reason, to be asked again."""
         acc = self.accept(reply)
@@ -99,10 +102,14 @@ class ReleaseProtocol:
         on_options = {k: shares.get(k, 0.0) for k in item.choice_keys}
         total = sum(on_options.values())
         if not (total > 0 and math.isfinite(total)) or min(on_options.values()) < 0:
-            return ProbeResult(item.id, "unparsed", None, response=acc.text, raw_text=raw, extra={"final": True},
+            return ProbeResult(item.id, "unparsed", None, response=acc.text, raw_text=raw, final=True,
                                error="accepted by the release's rule, but no distribution over the item's options")
         return ProbeResult(item.id, "ok", {k: v / total for k, v in on_options.items()}, response=acc.text,
-                           raw_text=raw, extra={"final": True})
+                           raw_text=raw, final=True)
+
+    def read(self, item: SurveyItem, reply: Completion) -> ProbeResult:
+        """The plan's reader: `result` of the text the model wrote (None: a server sent none)."""
+        return self.result(item, reply.texts[0], reply.texts[0] or "")
 
     def decoding(self, experiment: str = "RQ1") -> ReleaseDecoding:
         function, call, script = BACKENDS[self.backend]
@@ -145,8 +152,7 @@ class ReleaseProtocol:
         if not path.is_file():
             raise UserError(f"--release-dir {self.checkout.root} lacks {path.relative_to(self.checkout.root)}; "
                             f"use a complete checkout of {RELEASE_URL}")
-        with self.checkout.reading():
-            rows = self.checkout.wvs.WVS(WAVE, name).data_list
+        rows = self.checkout.wvs.WVS(WAVE, name).data_list
         language = "English" if name == "shuffle" else name
         items = load_questionnaire(path, language)
         if [r["id"] for r in rows] != [it.id for it in items]:
@@ -230,13 +236,31 @@ def _pick(value: str, valid: list[str], what: str) -> str:
         raise UserError(str(exc)) from None
 
 
-@functools.lru_cache(maxsize=4)
-def _opened(path: str, backend: str) -> ReleaseProtocol:
-    return load_release_protocol(path, backend)
-
-
-def release_protocol_for(config: ProbeConfig) -> ReleaseProtocol:
-    """The release protocol of a `--protocol release` run (opened once per checkout and backend)."""
+def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
+    """The plan of a `--protocol release` run: the release's conditions for the selection flags
+    (`select` applies `--limit` / `--ids`), asked and read as the release asks and reads, for the
+    run's backend (a local model: greedy to the release's token limit, special tokens added)."""
     if config.release_dir is None:
         raise UserError(f"--protocol release needs --release-dir PATH, a checkout of {RELEASE_URL}")
-    return _opened(str(Path(config.release_dir).expanduser().absolute()), config.backend.kind)
+    if config.perturb:
+        raise UserError("--protocol release asks as the paper's release did, which had no perturbations; "
+                        "drop --perturb")
+    if config.group:
+        raise UserError("--protocol release asks as the paper's release did, which had no groups; drop --group")
+    local = config.backend.kind == "local"
+    release = load_release_protocol(config.release_dir, config.backend.kind)
+    if config.experiment == "RQ2":
+        countries = choose(config.country, release.countries(), "country")
+        methods = choose(config.steering_method, release.steering_methods(), "steering method")
+        conditions = [release.rq2(m, c, select) for m in methods for c in countries]
+    else:
+        conditions = [release.sensitivity(config.variant, select) if config.variant else release.rq1(select)]
+    d = release.decoding(config.experiment)
+    if local:
+        temperature, max_tokens = (0.0 if d.greedy else d.temperature or 1.0), d.max_tokens or config.max_new_tokens
+    else:
+        temperature, max_tokens = d.temperature or 0.0, d.max_tokens
+    decoding = Decoding("0" if d.greedy else number_text(d.temperature), number_text(d.max_tokens))
+    method = Verbalized(temperature, temperature, max_tokens, read=release.read, stop=None)  # re-asks: the same request
+    return Plan(conditions, method, decoding, "release", release.commit, special_tokens=local,
+                sha256=plan_sha256(conditions, decoding, f"release {release.backend}", release.commit))

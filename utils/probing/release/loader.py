@@ -11,9 +11,11 @@ and system message are all read from `PATH` when a run starts, by the release's 
   third-party imports (openai, transformers, torch) left out: the prompt and matching functions
   use only the standard library, and an API run need not pay seconds to import torch. A function
   that did need a left-out name fails with a one-line UserError naming it.
-* `ReleaseCheckout.reading()` runs release code with `PATH` as the working directory (its
-  functions open `inputs/...` relative paths), swaps file names where a sensitivity variant asks
-  for another example file, and turns a missing file into one UserError line.
+* The release's code opens relative paths (`inputs/few_shot/...`, `dataset/questions/...`): each
+  module it is run as has its own `open`, which reads them from `PATH` (and writes nothing), so
+  no working directory changes. `ReleaseCheckout.reading()` gives a fresh copy of its prompt
+  module, in which `read_file_to_string` reads another example file where a sensitivity variant
+  asks for one, and a missing file is one UserError line.
 * `message_plan`, `call_keywords` and `script_default` read from the release's syntax tree what it
   sends: the message list around the instruction, `generate(...)`/`create(...)` keywords and
   argparse defaults. A release whose code has another shape is refused, not guessed at.
@@ -21,12 +23,11 @@ and system message are all read from `PATH` when a run starts, by the release's 
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import hashlib
 import locale
-import os
 import sys
-import threading
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,32 +42,29 @@ PROMPT_FUNCTIONS = ("read_file_to_string", "get_prompt_of_rq1", "get_prompt_of_r
 # what the commit hash covers when the checkout has no .git: every file the protocol may read
 HASHED = ("utils/*.py", "code/RQ*/prob_by_*.py", "dataset/questions/WV7_*.jsonl", "inputs/few_shot/*.txt",
           "inputs/sensitivity/*.txt")
-_ABSENT = object()
-_CWD_LOCK = threading.RLock()  # the working directory is per process: one release call at a time
 
 
 @dataclass(frozen=True)
 class ReleaseCheckout:
-    """An opened release: its folder, its commit, its `utils/common.py` and `utils/wvs.py` (the
-    questionnaire reader) as modules."""
+    """An opened release: its folder, its commit, its `utils/common.py` (the prompt functions,
+    compiled once) and `utils/wvs.py` (the questionnaire reader) as modules."""
 
     root: Path
     commit: str
     common: types.ModuleType = field(compare=False, repr=False)
     wvs: types.ModuleType = field(compare=False, repr=False)
+    common_code: types.CodeType = field(compare=False, repr=False)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
 
     @contextlib.contextmanager
     def reading(self, examples: str | None = None, names: dict[str, object] | None = None):
-        """Run release code inside: cwd is the checkout; with `examples`, every file its
+        """A fresh copy of the prompt module to run: with `examples`, every file its
         `read_file_to_string` is asked for is read from `examples` instead (the sensitivity
-        variants); `names` are set as module globals for the while; a missing file is a
-        UserError. Everything is restored on exit."""
-        module = self.common
+        variants); `names` are set as its globals; a missing file is a UserError."""
+        module = _run(self.common_code, self.root, "common", names)
         original = module.read_file_to_string
-        saved = {name: module.__dict__.get(name, _ABSENT) for name in names or {}}
 
         def read(name):
             target = examples or name
@@ -79,24 +77,12 @@ class ReleaseCheckout:
                                 f"({locale.getpreferredencoding(False)}), not UTF-8; run with PYTHONUTF8=1")
             return text
 
-        with _CWD_LOCK:
-            before = os.getcwd()
-            module.read_file_to_string = read
-            module.__dict__.update(names or {})
-            os.chdir(self.root)
-            try:
-                yield module
-            except NameError as exc:
-                raise UserError(f"{self.root / COMMON} needs {exc.name!r}, which it does not define (or a "
-                                "third-party name this project leaves out when it loads the release)") from None
-            finally:
-                os.chdir(before)
-                module.read_file_to_string = original
-                for name, value in saved.items():
-                    if value is _ABSENT:
-                        module.__dict__.pop(name, None)
-                    else:
-                        module.__dict__[name] = value
+        module.read_file_to_string = read
+        try:
+            yield module
+        except NameError as exc:
+            raise UserError(f"{self.root / COMMON} needs {exc.name!r}, which it does not define (or a "
+                            "third-party name this project leaves out when it loads the release)") from None
 
 
 def open_release(path: str | Path) -> ReleaseCheckout:
@@ -116,8 +102,9 @@ def open_release(path: str | Path) -> ReleaseCheckout:
     if missing:
         raise UserError(f"--release-dir {root} is not the paper's release: its {COMMON} defines no "
                         f"{', '.join(missing)}")
-    return ReleaseCheckout(root, release_commit(root), _module_from(tree, common, "common"),
-                           _module_from(_parse(root / WVS), root / WVS, "wvs"))
+    code = _compiled(tree, common)
+    return ReleaseCheckout(root, release_commit(root), _run(code, root, "common"),
+                           _run(_compiled(_parse(root / WVS), root / WVS), root, "wvs"), code)
 
 
 def _parse(path: Path) -> ast.Module:
@@ -135,12 +122,24 @@ def _third_party(node: ast.stmt) -> bool:
     return False
 
 
-def _module_from(tree: ast.Module, path: Path, name: str) -> types.ModuleType:
+def _compiled(tree: ast.Module, path: Path) -> types.CodeType:
     """The release's module from its own source, minus top-level third-party imports."""
     body = [node for node in tree.body if not _third_party(node)]
+    return compile(ast.Module(body=body, type_ignores=[]), str(path), "exec")
+
+
+def _run(code: types.CodeType, root: Path, name: str, names: dict[str, object] | None = None) -> types.ModuleType:
+    """A new module running `code`, whose `open` reads relative paths from the checkout `root`."""
+    def open_in_checkout(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            raise UserError(f"the release's code asked to write {file}; this project only reads the release")
+        return builtins.open(root / file, mode, *args, **kwargs)
+
     module = types.ModuleType(f"paper_release_{name}")
-    module.__file__ = str(path)
-    exec(compile(ast.Module(body=body, type_ignores=[]), str(path), "exec"), module.__dict__)  # noqa: S102
+    module.__file__ = code.co_filename
+    module.open = open_in_checkout
+    exec(code, module.__dict__)  # noqa: S102
+    module.__dict__.update(names or {})
     return module
 
 

@@ -1,4 +1,4 @@
-"""The API prober against a real HTTP server on 127.0.0.1 speaking the chat-completions protocol."""
+"""The API backend against a real HTTP server on 127.0.0.1 speaking the chat-completions protocol."""
 from __future__ import annotations
 
 import openai
@@ -8,10 +8,14 @@ from openai_server import answer_for
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, build_payload, make_client, read_completion, resolve_endpoint
+from utils.probing.backends import Completion, Failure, Score, Scores
+from utils.probing.backends.api import wire
+from utils.probing.backends.api.backend import ApiBackend, make_client, resolve_endpoint
+from utils.probing.loop import ask, run_condition
+from utils.probing.methods.logprob import Logprob, read_scores
+from utils.probing.methods.verbalized import Verbalized, read_mapping
 from utils.probing.prompts import build_requests, load_prompt_set, prompt_text
 from utils.probing.results_store import ResultStore
-from utils.probing.runner import run_requests
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +23,20 @@ def items():
     return load_questionnaire(questionnaire_path())
 
 
-def prober_for(server, method="verbalized", **kw) -> APIProber:
+def backend_for(server, **kw) -> ApiBackend:
     client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=10)
-    return APIProber(client, "test-model", method, backoff_s=0.01, **kw)
+    return ApiBackend(client, "test-model", backoff_s=0.01, **kw)
+
+
+def one(backend, method, request):
+    """The result of asking one request once."""
+    [(_, result)] = ask(backend, method, [request])
+    return result
 
 
 def test_verbalized_answer_is_parsed(server, items):
     req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
-    res = prober_for(server).probe(req)
+    res = one(backend_for(server), Verbalized(), req)
     expected = answer_for(prompt_text(req))
     total = sum(expected.values())
     assert res.status == "ok" and res.attempts == 1
@@ -37,7 +47,7 @@ def test_verbalized_answer_is_parsed(server, items):
 
 def test_logprob_method_reads_top_logprobs(server, items):
     req = build_requests(items[:1], "logprob", load_prompt_set())[0]
-    res = prober_for(server, "logprob").probe(req)
+    res = one(backend_for(server), Logprob(), req)
     assert res.status == "ok"
     assert server.requests[0]["logprobs"] is True and server.requests[0]["top_logprobs"] == 20
     expected = answer_for(prompt_text(req))
@@ -50,7 +60,7 @@ def test_unparseable_answer_is_reasked_then_recorded(server, items, tmp_path):
     server.script.extend([bad, bad, bad])
     reqs = build_requests(items[:1], "verbalized", load_prompt_set())
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober_for(server), reqs, store, max_attempts=3, progress=False)
+        summary = run_condition(backend_for(server), Verbalized(), reqs, store, max_attempts=3, progress=False)
         row = store.rows["Q1"]
     assert summary.unparsed == 1 and len(server.requests) == 3
     assert row["status"] == "unparsed" and row["attempts"] == "3" and row["error"] == "no_mapping"
@@ -59,7 +69,7 @@ def test_unparseable_answer_is_reasked_then_recorded(server, items, tmp_path):
     assert [r["temperature"] for r in server.requests] == [0, 0.7, 0.7]
     # a rerun asks the failed item again and now succeeds
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober_for(server), reqs, store, progress=False)
+        summary = run_condition(backend_for(server), Verbalized(), reqs, store, progress=False)
     assert summary.ok == 1
 
 
@@ -73,21 +83,21 @@ def test_unparseable_answer_is_reasked_then_recorded(server, items, tmp_path):
 def test_transient_faults_are_retried(server, items, fault):
     server.script.extend([fault, fault])
     req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
-    res = prober_for(server).probe(req)
+    res = one(backend_for(server), Verbalized(), req)
     assert res.status == "ok" and len(server.requests) == 3
 
 
 def test_retries_are_bounded_and_recorded(server, items):
     server.script.extend([("status", 503, {})] * 10)
     req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
-    res = prober_for(server, max_retries=2).probe(req)
+    res = one(backend_for(server, max_retries=2), Verbalized(), req)
     assert res.status == "error" and "503" in res.error and len(server.requests) == 3
 
 
 def test_client_errors_are_not_retried(server, items):
     server.script.append(("status", 400, {}))
     req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
-    res = prober_for(server).probe(req)
+    res = one(backend_for(server), Verbalized(), req)
     assert res.status == "error" and "400" in res.error and len(server.requests) == 1
 
 
@@ -96,7 +106,7 @@ def test_concurrent_run_equals_sequential(server, items, tmp_path):
     rows = {}
     for conc in (1, 8):
         with ResultStore(tmp_path / f"c{conc}" / "results.csv") as store:
-            run_requests(prober_for(server), reqs, store, concurrency=conc, progress=False)
+            run_condition(backend_for(server, concurrency=conc), Verbalized(), reqs, store, progress=False)
         rows[conc] = [(r["id"], r["distribution"], r["response"])
                       for r in read_table(tmp_path / f"c{conc}" / "results.csv").rows]
     assert rows[1] == rows[8] and len(rows[1]) == 30
@@ -104,25 +114,35 @@ def test_concurrent_run_equals_sequential(server, items, tmp_path):
 
 def test_pure_payload_and_reply_functions(items):
     req = build_requests(items[:1], "logprob", load_prompt_set())[0]
-    payload = build_payload(req, "m", 0.0, 512)
-    assert payload["max_tokens"] == 3 and payload["logprobs"] is True
+    payload = wire.payload(req, "m", Score(0.0, 512))
+    assert payload["max_tokens"] == 3 and payload["logprobs"] is True and payload["top_logprobs"] == 20
     body = {"choices": [{"message": {"content": "1"}, "logprobs": {"content": [
         {"token": "1", "logprob": -0.5, "top_logprobs": [
             {"token": "1", "logprob": -0.5}, {"token": " 2", "logprob": -1.5}, {"token": "Yes", "logprob": -2.0}]}]}}]}
-    _, _, dist, err = read_completion(body, req)
-    assert err == "" and dist["3"] == 0 and dist["4"] == 0
+    got = wire.scores(body, req.item.choice_keys, 0.0)
+    assert isinstance(got, Scores) and got.content == "1"
+    dist = read_scores(req.item, got).distribution
+    assert dist["3"] == 0 and dist["4"] == 0
     assert dist["1"] / dist["2"] == pytest.approx(2.718281828, rel=1e-6)
-    no_lp = {"choices": [{"message": {"content": "1"}}]}
-    assert "no logprobs" in read_completion(no_lp, req)[3]
+    no_lp = wire.scores({"choices": [{"message": {"content": "1"}}]}, req.item.choice_keys, 0.0)
+    assert isinstance(no_lp, Failure) and no_lp.status == "unparsed" and "no logprobs" in no_lp.reason
+    assert read_scores(req.item, no_lp).response == "1"
 
 
 def test_reasoning_content_is_kept_but_not_parsed(items):
-    req = build_requests(items[:1], "verbalized", load_prompt_set())[0]
     body = {"choices": [{"message": {"content": "{'1': '50%', '2': '50%'}",
                                      "reasoning_content": "maybe {'1': '100%'}"}}]}
-    response, raw, dist, _ = read_completion(body, req)
-    assert dist == {"1": 0.5, "2": 0.5, "3": 0.0, "4": 0.0}
-    assert raw.startswith("<think>maybe") and response == "{'1': '50%', '2': '50%'}"
+    reply = wire.completion([body], 1, 0.0)
+    assert reply == Completion(("{'1': '50%', '2': '50%'}",), reply.usage, reasoning="maybe {'1': '100%'}")
+    res = read_mapping(items[0], reply)
+    assert res.distribution == {"1": 0.5, "2": 0.5, "3": 0.0, "4": 0.0}
+    assert res.raw_text.startswith("<think>maybe") and res.response == "{'1': '50%', '2': '50%'}"
+
+
+def test_a_refusal_is_unparsed_with_its_text(items):
+    reply = wire.completion([{"choices": [{"message": {"content": None, "refusal": "I can't help."}}]}], 1, 0.0)
+    res = read_mapping(items[0], reply)
+    assert (res.status, res.error, res.raw_text, res.response) == ("unparsed", "refusal", "[refusal] I can't help.", "")
 
 
 def test_endpoints_and_missing_key(monkeypatch):

@@ -1,4 +1,4 @@
-"""The `sample` method: ask one item N times as one respondent and count the codes picked.
+"""`sample`: ask one item N times as one respondent and count the codes picked.
 
 Meister et al. (2024) showed that a model can know a distribution without being able to
 sample from it, and Argyle et al. (2023) simulate respondents by sampling; this method asks
@@ -11,8 +11,8 @@ times at a sampling temperature and reads each answer as one option code:
     distribution = {"1": 0.25, "2": 0.5, "10": 0.25, ...0}   shares of the 4 readable answers
     status = "ok" (4 of 5 readable; at least half must be)
 
-Both probers (API and local) gather the answer texts their own way and turn them into a
-`ProbeResult` with `sample_result`, so the rule lives here once. The row keeps everything:
+Every backend writes the N answers its own way (`generate` with `n`; it stops an answer once it
+holds a whole code, `code_complete`), and `sample_result` reads them here once. The row keeps everything:
 the answers themselves (JSON list in `raw_text`), the counts (`sample_counts`) and
 `n_unreadable`, so a study can be re-read with another reader without asking again.
 """
@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from utils.core.records import ProbeResult
-from utils.probing.option_scoring import distribution_text
+from utils.core.records import ProbeRequest, ProbeResult
+from utils.probing.backends import Backend, Failure, Generate
+from utils.probing.methods import distribution_text, failed, usage
 
 DEFAULT_SAMPLES = 40
 DEFAULT_TEMPERATURE = 1.0
@@ -116,3 +117,28 @@ def sample_result(item_id: str, answers: Sequence[str], keys: Sequence[str], **f
                        response=distribution_text(s.distribution) if s.distribution else "",
                        raw_text=json.dumps(list(answers), ensure_ascii=False), error=error,
                        extra={"sample_counts": s.counts, "n_unreadable": s.n_unreadable}, **fields)
+
+
+def code_stop(request: ProbeRequest, text: str) -> bool:
+    return code_complete(text, request.item.choice_keys)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """`samples` answers at `temperature`, each at most `MAX_ANSWER_TOKENS` (or `max_tokens`, if
+    lower) long; a re-ask draws anew at the same temperature."""
+
+    samples: int = DEFAULT_SAMPLES
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int | None = 512
+    name: str = "sample"
+
+    def how(self, attempt: int = 1) -> Generate:
+        return Generate(self.samples, self.temperature, min(self.max_tokens or MAX_ANSWER_TOKENS, MAX_ANSWER_TOKENS),
+                        code_stop)
+
+    def ask(self, backend: Backend, requests: list[ProbeRequest], attempt: int) -> Iterator[tuple[int, ProbeResult]]:
+        for i, got in backend.generate(requests, self.how(attempt)):
+            item = requests[i].item
+            yield i, failed(item, got) if isinstance(got, Failure) else \
+                sample_result(item.id, [t or "" for t in got.texts], item.choice_keys, **usage(got.usage))

@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.probing.probe_config import DTYPES  # torch is imported only to load
 
 log = logging.getLogger(__name__)
-DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype choices; torch is imported only to load
 DEVICE_ALIASES = {"gpu": "cuda"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 

@@ -36,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from utils.probing.hf_loading import load_model  # imports neither torch nor transformers until it loads
+from utils.probing.backends.hf.loading import load_model  # imports neither torch nor transformers until it loads
 
 log = logging.getLogger(__name__)
 APP = "llm-global-opinion"

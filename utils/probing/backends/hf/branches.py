@@ -1,4 +1,4 @@
-"""The `sample` method on a local model: N answers per item, several items, one batch.
+"""N answers per prompt on a local model (the `sample` method): several items, one batch.
 
 Asking an item N times the plain way runs its whole prompt through the model N times. Here
 every prompt token is computed once per batch of items, and only the few answer tokens N
@@ -11,20 +11,18 @@ times, and the prompt's key/value cache is never copied per answer:
                 still being written, side by side; a 4D mask lets each new token see the
                 prompt and its own answer's earlier tokens only, and all of them take the
                 position the answer's next token has, so each answer is computed as if alone
-                (tested against plain `generate` at temperature 0). An answer stops once it
-                has written a whole option code (a code followed by something that cannot
-                continue it, so "1" is not cut from "10") or ended; at most `max_new_tokens`
-                steps
+                (tested against plain `generate` at temperature 0). An answer stops once its
+                stop rule says it is whole (for `sample`: a whole option code, a code followed
+                by something that cannot continue it, so "1" is not cut from "10") or it has
+                ended; at most `max_new_tokens` steps
 
     item row:  [prefix] gap | item tokens | a1 b1 c1 | a2 c2 | a3 ...     (b stopped at "2.")
     a2 sees:   prefix, item tokens, a1, itself
 
-The earlier layout copied the prompt's cache N times (B*N rows), and every step then moved
-that copy through memory. Measured with the bundled model on this project's 2-core machine,
-quiet, 8 items x 20 answers (seed 0, which drew the very same answers both ways): with the
-release's 1,000-token prompt 71.3 s before, 26.1 s now; with our 104-token prompt 17.5 s and
-17.0 s, as the answer tokens themselves then cost the most. `benchmarks/local_sample.py` (run
-by bench_local.py) times it against N separate generations.
+Copying the prompt's cache per answer (B*N rows) would move that copy through memory at every
+step: measured with the bundled model on 2 CPU cores, 8 items x 20 answers, the release's
+1,000-token prompt took 71.3 s that way and 26.1 s this way (`benchmarks/local_sample.py`, run
+by bench_local.py, times it against N separate generations).
 
 A worked example: 2 items of 100 prompt tokens sharing a 60-token prefix, N = 40, answers of
 2 tokens ("3" then end of turn): the plain way computes 80 x 100 prompt tokens and 80 x 2
@@ -37,13 +35,11 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
-
-from utils.probing.sampling import code_complete
 
 ROW_BUDGET = 256  # answers (items x samples) per batch; bounds each step's input and its mask
 
@@ -110,13 +106,13 @@ def _branch_mask(owner: torch.Tensor, branch: torch.Tensor, dtype: torch.dtype) 
     return torch.zeros(sees.shape, dtype=dtype, device=owner.device).masked_fill_(~sees, torch.finfo(dtype).min)[:, None]
 
 
-def sample_items(model, tokenizer, seqs: list[list[int]], keys: list[Sequence[str]], *, samples: int,
+def sample_items(model, tokenizer, seqs: list[list[int]], stops: list[Callable[[str], bool] | None], *, samples: int,
                  temperature: float, max_new_tokens: int, prefix_len: int = 0,
                  prefix_cache: DynamicCache | None = None, pad_id: int = 0, cache_kw: str = "past_key_values",
                  generator: torch.Generator | None = None) -> list[SampledItem]:
     """`samples` answers to each prompt of `seqs` (token ids, all starting with the
     `prefix_len` tokens that `prefix_cache` holds when given), from one prefill and one
-    sampling loop over all branches."""
+    sampling loop over all branches; `stops[i]` (None: none) says when an answer to item i is whole."""
     device = next(model.parameters()).device
     p = prefix_len if prefix_cache is not None else 0
     width = max(len(s) for s in seqs) - p
@@ -133,7 +129,7 @@ def sample_items(model, tokenizer, seqs: list[list[int]], keys: list[Sequence[st
     owner = torch.where(mask.bool(), PROMPT, NOBODY)  # [items, slots]: who may see each key/value slot
     lengths = torch.tensor([len(s) for s in seqs], device=device)
     n_rows = len(seqs) * samples  # one per answer, item by item: answer r is item r // samples, branch r % samples
-    row_keys = [keys[r // samples] for r in range(n_rows)]
+    row_stops = [stops[r // samples] for r in range(n_rows)]
     ends = _eos_ids(model, tokenizer)
     new: list[list[int]] = [[] for _ in range(n_rows)]
     active = list(range(n_rows))  # answers still being written; finished ones are no longer fed
@@ -144,7 +140,8 @@ def sample_items(model, tokenizer, seqs: list[list[int]], keys: list[Sequence[st
             if t in ends:
                 continue
             new[r].append(t)
-            if not code_complete(tokenizer.decode(new[r], skip_special_tokens=True), row_keys[r]):
+            stop = row_stops[r]
+            if stop is None or not stop(tokenizer.decode(new[r], skip_special_tokens=True)):
                 still.append(r)
         if not still or step == max_new_tokens - 1:
             break
