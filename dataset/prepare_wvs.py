@@ -7,7 +7,7 @@
 
 Reads only the country, weight and item columns (CSV with , ; or tab separators, or Stata .dta)
 and writes dataset/human/WV<wave>.csv (one row per country, item and answer code, with counts and
-survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/microdata.py for the format.
+survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/human/microdata.py for the format.
 With --groups the table also holds each country's distributions per respondent group (defined in
 inputs/groups/groups.json), in rows whose group_var/group columns name the group.
 """
@@ -22,15 +22,14 @@ from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.core.groups import GroupVar, load_group_vars, parse_group_vars  # noqa: E402
-from utils.analysis.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
-from utils.analysis.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
+from utils.analysis.human.microdata import file_columns, prepare_long_table, read_microdata, write_long_table  # noqa: E402
+from utils.analysis.human.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, load_wave_map, wave_items  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402
-from utils.core.paths import REPO_ROOT  # noqa: E402
+from utils.core.paths import HUMAN_DIR  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
-HUMAN_DIR = REPO_ROOT / "dataset" / "human"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -579,7 +579,7 @@ def test_rq1_asks_q151_for_rq3_and_scores_the_144():
     import json
 
     from utils.analysis.answers import questionnaire_items
-    from utils.analysis.wave_map import load_wave_map
+    from utils.analysis.human.wave_map import load_wave_map
     from utils.probing.conditions import rq1_items
 
     items = rq1_items()
@@ -646,8 +646,9 @@ def test_the_translation_gaps_are_what_the_releases_files_lack(api):
 def test_paper_compat_scores_language_conditions_on_the_releases_items(tmp_path, caplog):
     import csv
 
-    from utils.analysis.paper_compat import PaperHuman, release_translation_gaps
-    from utils.analysis.paper_compat_rq2 import rq2_file_scores
+    from utils.analysis.paper.human import PaperHuman
+    from utils.analysis.paper.rq2 import file_scores as rq2_file_scores
+    from utils.analysis.steering import release_translation_gaps
 
     assert release_translation_gaps("language_persona", "China")[:2] == ("Q83", "Q84")
     assert release_translation_gaps("persona", "China") == () == release_translation_gaps("language", "Germany")
@@ -666,10 +667,9 @@ def test_paper_compat_scores_language_conditions_on_the_releases_items(tmp_path,
     assert len(scores) == 1 and "1 item(s) left out, not in the release's translation" in caplog.text
 
 
-def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
-    from utils.analysis.answers import load_answers
-    from utils.analysis.coverage import AnswerPolicy
-    from utils.analysis.paper_compat import release_translation_gaps
+def test_coverage_says_which_items_the_release_never_asked(tmp_path):
+    from utils.analysis.answers import AnswerPolicy, load_answers
+    from utils.analysis.steering import release_translation_gaps
     from utils.core.records import ProbeResult
     from utils.core.results.spec import Experiment, RunSpec
     from utils.probing.results_store import ResultStore, result_row
@@ -685,10 +685,10 @@ def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
                 d = {k: 1 / len(it.choice_keys) for k in it.choice_keys}
                 store.append(result_row(it, ProbeResult(it.id, "ok", d, response="x"), "verbalized",
                                         {**ident, "prompt_sha256": "s"}))
-    with caplog.at_level("INFO"):
-        load_answers(path, [it.id for it in items], [it.order for it in items], AnswerPolicy())
+    policy = AnswerPolicy()
+    load_answers(path, [it.id for it in items], [it.order for it in items], policy)
     assert "132/144 items scored (100.0% of the 132 the release's translation has); left out: 12 not in the " \
-           "release's translation (Q83, Q84" in caplog.text
+           "release's translation (Q83, Q84" in "\n".join(policy.said.shown())
 
 
 def test_a_model_that_writes_no_distribution_is_told_why_nothing_was_accepted(tmp_path):

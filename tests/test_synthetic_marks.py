@@ -20,7 +20,7 @@ import pytest
 from test_figures import M1, M2, _steering_inputs, write_human, write_results
 from wvs_fixtures import load_script, microdata
 
-from utils.analysis.plotting import SYNTHETIC_NOTE
+from utils.analysis.tables import SYNTHETIC_NOTE
 from utils.study.config import load_study
 from utils.study.inputs import human_inputs
 
@@ -45,7 +45,7 @@ def test_synthetic_tables_get_their_own_default_names(tmp_path, monkeypatch, cap
     (human / "WV7.csv").unlink()
     script = load_script("show_results/rq1_country_level.py")
     capsys.readouterr()
-    assert script.run(script.main, ["--human", str(human / "WV7.csv"), "--results-root", str(tmp_path)]) == 2
+    assert script.main(["--human", str(human / "WV7.csv"), "--results-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "WV7_synthetic.csv holds synthetic data: pass it as --human" in err and err.count("\n") == 1
 
@@ -84,7 +84,7 @@ def outputs(tmp_path: Path, synthetic: bool) -> tuple[Path, list[str]]:
         script = load_script(f"show_results/{name}.py")
         buf = io.StringIO()
         with redirect_stdout(buf):
-            assert script.run(script.main, common + extra) == 0, name
+            assert script.main(common + extra) == 0, name
         printed.append(buf.getvalue())
     return out, printed
 

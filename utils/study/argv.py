@@ -1,9 +1,6 @@
-"""A study file's keys as a script's own flags, checked by that script's own parser.
-
-Shared by the probing side (`plan.py`: `[probe]` and `[[models]]` keys -> `prob_by_*.py` flags)
-and the analysis side (`analyses.py`: `[analysis]` keys -> `show_results/` flags). It lives apart
-from both so that neither imports the other: `config.py` -> `analyses.py` -> `argv.py` and
-`plan.py` -> `config.py`, `argv.py` form no cycle (tests/test_architecture.py checks).
+"""A study file's probing keys as a script's own flags, checked by that script's own parser
+(`plan.py`: `[probe]` and `[[models]]` keys -> `prob_by_*.py` flags). The analyses take their
+options as values (`analyses.py`), not as flags.
 
     >>> from utils.probing.cli import local_parser
     >>> flag_argv(local_parser("RQ1"), {"max_new_tokens": 64, "quiet": True, "ids": ["Q1", "Q2"]}, "[probe]")

@@ -39,7 +39,7 @@ from utils.probing.conditions import (
     steering_countries,
     steering_methods,
 )
-from utils.study.analyses import ANALYSES, check_script_flags, shared_argv
+from utils.study.analyses import ANALYSES, check_script_flags, check_shared
 from utils.study.checks import as_list, choice, known, table, text
 from utils.study.checks import methods as methods_of
 
@@ -283,7 +283,7 @@ def _analysis(raw: dict) -> AnalysisSpec:
     raw = dict(raw)
     enabled = raw.pop("enabled", True)
     scripts = raw.pop("scripts", {})
-    names = [a.script for a in ANALYSES]
+    names = list(ANALYSES)
     only = choice(raw.pop("only"), names, "analysis.only", allow_all=False) if "only" in raw else ()
     if not isinstance(scripts, dict) or not all(isinstance(v, dict) for v in scripts.values()):
         raise UserError("analysis.scripts must hold one table of flags per script, e.g. "
@@ -296,5 +296,5 @@ def _analysis(raw: dict) -> AnalysisSpec:
         check_script_flags(script, flags)
     if "by" in raw:  # scored by respondent group: rq1_country_level, rq1_groups (not a flag every script takes)
         raw["by"] = parse_group_vars(text(raw["by"], "analysis.by"), load_group_vars())[0].name
-    shared_argv({k: v for k, v in raw.items() if k != "by"})  # a bad flag fails now, not after hours of probing
+    check_shared({k: v for k, v in raw.items() if k != "by"})  # a bad key fails now, not after hours of probing
     return AnalysisSpec(bool(enabled), only, raw, scripts)

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.analysis.microdata import synthetic_table
+from utils.analysis.human.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
 from utils.probing.probe_config import ApiOptions, ProbeConfig

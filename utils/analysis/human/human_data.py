@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.coverage import NOTES
 from utils.core.groups import ALL, WHOLE
-from utils.analysis.microdata import meta_path
-from utils.analysis.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
+from utils.analysis.human.microdata import meta_path
+from utils.analysis.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found, repo_hint
 
@@ -215,14 +214,14 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
                      bool(meta.get("synthetic", False)), str(path), has_n, tuple(group), respondents)
 
 
-def note_other_wave(path: Path, found: int | None, expected: int | None = 7) -> None:
+def wave_note(path: Path, found: int | None, expected: int | None = 7) -> str:
     """A note when a table of another wave (`found`, from its `wave` column) is read where Wave 7
     is meant (RQ1, RQ2: the questionnaire's wave): only the items that wave shares with Wave 7 get
     compared, which would otherwise pass without a word. `expected` None: any wave (RQ3)."""
-    if expected is not None and found is not None and found != expected:
-        NOTES.info("%s holds Wave %d answers, not Wave %d's: only the items that wave shares with Wave %d are "
-                   "compared; pass a Wave %d table for RQ1 and RQ2 (rq3_temporal.py compares waves)", path, found,
-                   expected, expected, expected)
+    if expected is None or found is None or found == expected:
+        return ""
+    return (f"{path} holds Wave {found} answers, not Wave {expected}'s: only the items that wave shares with Wave "
+            f"{expected} are compared; pass a Wave {expected} table for RQ1 and RQ2 (rq3_temporal.py compares waves)")
 
 
 def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.ndarray, i_idx: np.ndarray,

@@ -11,15 +11,16 @@ is read against the base under the same prompt. Runs steered toward a respondent
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from utils.analysis.answers import load_answers
-from utils.analysis.robustness import ORIGINAL
+from utils.analysis.robustness.stats import ORIGINAL
 from utils.analysis.scoring import Scoring
+from utils.analysis.steering import country_codes, few_shot_ids
+from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.core.results.tree import find_results
@@ -63,7 +64,7 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
             continue
         f.read()  # a damaged or cut-off file: one line now, not a wrong score later
         p = spec.perturbation
-        cond = "none" if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
+        cond = NO_STEERING if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
         runs.append(Run(f.path, spec.model, cond, p.family if p else ORIGINAL, p.index if p else 0, p.seed if p else 0,
                         spec.repeat or 0))
     if models and models.strip().lower() != "all":
@@ -82,17 +83,6 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
     return runs
 
 
-def steering_codes(inputs_dir: Path = INPUTS_DIR) -> tuple[dict[str, int], dict[str, set[str]]]:
-    """WVS code of each steering country, and the items its few-shot prompt shows (left out of its scores)."""
-    countries = json.loads((inputs_dir / "steering" / "countries.json").read_text(encoding="utf-8"))["countries"]
-    codes = {c: int(v["wvs_code"]) for c, v in countries.items()}
-    shots = {}
-    for c in countries:
-        path = inputs_dir / "few_shot" / f"{c}.json"
-        shots[c] = {e["id"] for e in json.loads(path.read_text(encoding="utf-8"))["items"]} if path.is_file() else set()
-    return codes, shots
-
-
 def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_DIR) -> dict[Run, Scored]:
     """[C, I] item scores of every run, NaN outside its comparison: an RQ2 run keeps only its
     country's row (without its few-shot items); RQ1 runs are also scored as the base of each
@@ -102,26 +92,27 @@ def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_
     row_of = {int(c): i for i, c in enumerate(sc.human.country_codes)}
     answers = {r: sc.model(load_answers(r.path, ids, orders, policy)) for r in runs}
     full = {r: sc.similarity(a[None], sc.shares) for r, a in answers.items()}
-    steered = sorted({r.condition.split("/", 1)[1] for r in runs if r.condition != "none"})
-    codes, shots = steering_codes(inputs_dir) if steered else ({}, {})
-    out: dict[Run, np.ndarray] = {r: s for r, s in full.items() if r.condition == "none"}
+    steered = sorted({r.condition.split("/", 1)[1] for r in runs if r.condition != NO_STEERING})
+    codes = country_codes(inputs_dir) if steered else {}
+    shots = {c: few_shot_ids(c, inputs_dir, missing_ok=True) for c in steered}
+    out: dict[Run, np.ndarray] = {r: s for r, s in full.items() if r.condition == NO_STEERING}
     for r, s in full.items():
-        targets = [r.condition.split("/", 1)[1]] if r.condition != "none" else steered
+        targets = [r.condition.split("/", 1)[1]] if r.condition != NO_STEERING else steered
         for country in targets:
             code = codes.get(country)
             if code not in row_of:
                 continue
             keep = np.zeros_like(s, dtype=bool)
             keep[row_of[code]] = [i not in shots.get(country, set()) for i in ids]
-            key = r if r.condition != "none" else Run(r.path, r.model, f"none/{country}", r.family, r.index, r.seed,
-                                                      r.repeat)
+            key = r if r.condition != NO_STEERING else replace(r, condition=f"{NO_STEERING}/{country}")
             out[key] = np.where(keep, s, np.nan)
     groups: dict[tuple, list[Run]] = {}
     for r in out:
-        groups.setdefault((r.model, r.condition if r.condition == "none" else r.condition.split("/", 1)[1]), []).append(r)
+        target = r.condition if r.condition == NO_STEERING else r.condition.split("/", 1)[1]
+        groups.setdefault((r.model, target), []).append(r)
     for members in groups.values():
         common = np.all([np.isfinite(out[r]) for r in members], axis=0)
         for r in members:
             out[r] = np.where(common, out[r], np.nan)
-    return {r: Scored(s, answers[Run(r.path, r.model, "none" if r.condition.startswith("none/") else r.condition,
-                                     r.family, r.index, r.seed, r.repeat)]) for r, s in out.items()}
+    return {r: Scored(s, answers[replace(r, condition=NO_STEERING) if r.condition.startswith(f"{NO_STEERING}/")
+                                 else r]) for r, s in out.items()}

@@ -15,7 +15,6 @@ exactly those.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
@@ -42,13 +41,6 @@ def paper_selection(models: str | None, found: Iterable[str]) -> str | None:
     present = set(found)
     chosen = [m for m in PAPER_MODELS if m in present]
     return ",".join(chosen) if chosen else None
-
-
-def paper_models(models: str | None, results_root: Path, experiment: str) -> str | None:
-    """`paper_selection` over the models that have `experiment` results under `results_root`."""
-    from utils.analysis.answers import model_files  # answers imports much; only this needs it
-
-    return paper_selection(models, [f.spec.model for f in model_files(results_root, experiment, ALL)])
 
 
 def sort_models(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,43 +1,51 @@
-"""Plotting helpers shared by the `show_results/` scripts: one look, PNG + PDF + CSV per figure,
-and a visible mark on every figure and CSV drawn from synthetic human data."""
+"""One look for every figure, set per figure: no backend chosen and no rcParams changed on import.
+
+A figure is a `matplotlib.figure.Figure` made here (`figure`, `grid`), never through pyplot, so
+no backend or window system is involved and nothing stays registered after `save`. The style
+(`STYLE`) applies while a figure function runs (`@styled`: an `rc_context` around drawing and
+saving), so importing the analysis leaves matplotlib as the caller had it.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from utils.analysis.metrics import METRIC_LABELS
+from utils.analysis.tables import SYNTHETIC_NOTE, Output
 
-from utils.analysis.metrics import METRIC_LABELS  # noqa: E402
-
-plt.rcParams.update({
-    "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
-    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False, "pdf.fonttype": 42,
-})
-COLORS = plt.get_cmap("tab10").colors
-SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
-HUMAN_DATA_COLUMN = "human_data"  # valued "synthetic" in every CSV drawn from synthetic human data
+STYLE = {"figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
+         "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False, "pdf.fonttype": 42}
+COLORS = matplotlib.colormaps["tab10"].colors
 
 
-@dataclass(frozen=True)
-class Output:
-    """Where a script's files go and how they are named: the folder, the figure formats and the
-    metric (a non-default metric adds '_jsd'/'_tvd' to every file name and '(1 - JSD)' to titles;
-    the paper's w1 leaves names as they are); `synthetic` when the human data are (their
-    `.meta.json` says so), which marks every table written (`write_csv`, `paper_table`). Built
-    once from the flags by `flags.parse_args`."""
+def styled(draw):
+    """Run a figure function in `STYLE`: `@styled def plot(...)`."""
+    @functools.wraps(draw)
+    def in_style(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return in_style
 
-    dir: Path
-    formats: tuple[str, ...] = ("png", "pdf")
-    metric: str = "w1"
-    synthetic: bool = False
 
-    def name(self, stem: str, ext: str) -> Path:
-        return Path(self.dir) / f"{stem}{'' if self.metric == 'w1' else '_' + self.metric}{ext}"
+def figure(figsize: tuple[float, float]) -> tuple[Figure, object]:
+    """One panel: (fig, ax)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def grid(n: int, ncols: int, panel_w: float, panel_h: float, **kw):
+    """n panels in rows of `ncols`; unused panels are hidden. Returns (fig, flat list of axes)."""
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(panel_w * ncols, panel_h * nrows))
+    flat = list(fig.subplots(nrows, ncols, squeeze=False, **kw).ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def title(fig, text: str, synthetic: bool, metric: str = "w1") -> None:
@@ -56,21 +64,7 @@ def save(fig, out: Output, stem: str) -> list[Path]:
     paths = [out.name(stem, f".{fmt}") for fmt in out.formats]
     for p in paths:
         fig.savefig(p, bbox_inches="tight", pad_inches=0.15)
-    plt.close(fig)
     return paths
-
-
-def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int | None = 6) -> Path:
-    """Every CSV a script writes goes through here: named for the metric, numbers rounded to
-    `digits` (None: as they are), and drawn from synthetic human data, a last column `human_data` valued `synthetic`
-    in every row (the table stays machine-readable and cannot pass as real when copied on)."""
-    Path(out.dir).mkdir(parents=True, exist_ok=True)
-    path = out.name(Path(name).stem, Path(name).suffix)
-    df = df if digits is None else df.round(digits)
-    if out.synthetic:
-        df = df.assign(**{HUMAN_DATA_COLUMN: "synthetic"})
-    df.to_csv(path, index=False)
-    return path
 
 
 def legend_below(fig, ax, ncol: int = 4) -> None:
@@ -78,17 +72,6 @@ def legend_below(fig, ax, ncol: int = 4) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
-
-
-def grid(n: int, ncols: int, panel_w: float, panel_h: float, **kw):
-    """n panels in rows of `ncols`; unused panels are hidden. Returns (fig, flat list of axes)."""
-    ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, panel_h * nrows), squeeze=False, **kw)
-    flat = list(axes.ravel())
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
 
 
 def point_range(ax, labels, values, errors, horizontal: bool = True, color=COLORS[0]) -> None:

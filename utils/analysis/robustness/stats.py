@@ -29,6 +29,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from utils.analysis import metrics
+from utils.analysis.tables import NO_STEERING
 
 ORIGINAL = "original"  # the unperturbed prompt, one member of every comparison
 KEYS = ["model", "condition"]
@@ -69,7 +70,7 @@ def variance_shares(matrix: np.ndarray) -> dict[str, float]:
     return out
 
 
-def decomposition(scores: pd.DataFrame, condition: str = "none") -> pd.DataFrame:
+def decomposition(scores: pd.DataFrame, condition: str = NO_STEERING) -> pd.DataFrame:
     """`variance_shares` of one condition over all prompts and per family (each with the
     original), on the prompts every model has; a row per family, empty under two models."""
     d = scores[scores["condition"] == condition]
@@ -162,12 +163,13 @@ def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:
 def _steering_pairs(scores: pd.DataFrame):
     """(model, steering cell, its scores by prompt, the unsteered base's scores by prompt) for every
     RQ2 cell whose base (RQ1's answers scored against that country, `none/<country>`) exists."""
-    base = scores[scores["condition"].str.startswith("none/")]
-    for (model, cond), d in scores[~scores["condition"].str.startswith("none/")].groupby(KEYS, sort=False):
+    base = scores[scores["condition"].str.startswith(f"{NO_STEERING}/")]
+    for (model, cond), d in scores[~scores["condition"].str.startswith(f"{NO_STEERING}/")].groupby(KEYS, sort=False):
         if "/" not in cond:
             continue
         country = cond.split("/", 1)[1]
-        b = base[(base["model"] == model) & (base["condition"] == f"none/{country}")].set_index("perturbation")["score"]
+        b = base[(base["model"] == model) & (base["condition"] == f"{NO_STEERING}/{country}")]
+        b = b.set_index("perturbation")["score"]
         yield model, cond, d.set_index("perturbation")["score"], b
 
 

@@ -1,4 +1,11 @@
-"""Each model against the average human, and the RQ3 country selection built on it.
+"""RQ1, each model against the average human: over-, appropriately and under-aligned countries;
+and the RQ3 country selection built on it.
+
+The paper's supplementary figures 8-14, one panel per model: for each country, the model's
+alignment with it (y) against the average human's alignment with it (x), the diagonal, the band
+of +/- tau around it and Pearson's r. Writes rq1_average_human.csv (model, country_code, country,
+model_score, human_score, diff, status, n_items), rq1_average_human_summary.csv (per model:
+Pearson's r and p, countries per status) and rq1_average_human.png/.pdf, under either rules.
 
 The *average human* is every country's answers pooled into one distribution per item (the world
 population of `rq1_model_level.py`). For each country there are two scores on the same metric
@@ -27,12 +34,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from utils.analysis import metrics
+from utils.analysis.answers import answer_policy, rq1_files
+from utils.analysis.config import AnalysisConfig
+from utils.analysis.coverage import Said
+from utils.analysis.figures import rq1 as figures
+from utils.analysis.options import option
+from utils.analysis.rules import Rules
+from utils.analysis.tables import write_csv
+from utils.core.errors import UserError
 
 STATUSES = ("over", "appropriate", "under")
 TAU = 0.02
@@ -52,22 +67,18 @@ def aligned(diff, tau: float = TAU) -> np.ndarray:
     return np.asarray(diff, dtype=float) >= -tau - EPS
 
 
-def scores_against_average(sc, answers: dict[str, np.ndarray]) -> pd.DataFrame:
-    """model, country_code, country, model_score, human_score, n_items from a `Scoring` and each
-    model's [I, K] answers (the default, corrected arithmetic; the chosen --metric). The average
-    human's score for a country is taken over the same items as the model's, so the two differ
-    only in who answers."""
-    h = sc.human
-    pooled = sc.pooled()  # [I, K] counts of every country together
-    human_items = sc.similarity(np.broadcast_to(pooled, sc.shares.shape), sc.shares)  # [C, I]
+def against_average(rules: Rules, side, answers: dict) -> pd.DataFrame:
+    """model, country_code, country, model_score, human_score, n_items: per model and country
+    both scores on the items the model scored there, so the two differ only in who answers."""
+    human_items = rules.average_human(side)  # [C, I]
     rows = []
     for model, ans in answers.items():
-        model_items = sc.scores(ans)  # [C, I]
+        model_items = rules.country_scores(side, ans)  # [C, I]
         both = np.isfinite(model_items) & np.isfinite(human_items)
-        m_mean, _, n = metrics.summarize(np.where(both, model_items, np.nan))
-        h_mean = metrics.summarize(np.where(both, human_items, np.nan))[0]
-        rows.append(pd.DataFrame({"model": model, "country_code": np.asarray(h.country_codes, dtype=int),
-                                  "country": list(h.country_names), "model_score": m_mean,
+        m_mean, _, n = rules.summarize(np.where(both, model_items, np.nan))
+        h_mean = rules.summarize(np.where(both, human_items, np.nan))[0]
+        rows.append(pd.DataFrame({"model": model, "country_code": np.asarray(side.human.country_codes, dtype=int),
+                                  "country": list(side.human.country_names), "model_score": m_mean,
                                   "human_score": h_mean, "n_items": n}))
     df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
     return df[df["n_items"] > 0].reset_index(drop=True)
@@ -131,3 +142,22 @@ def select_aligned(compared: pd.DataFrame, eligible: Iterable[int] | None = None
                      "country_codes": "; ".join(str(int(c)) for c in d["country_code"])})
     return Selection(pd.DataFrame(rows, columns=["model", "included", "n_countries", "countries", "country_codes"]),
                      chosen, notes)
+
+
+@dataclass(frozen=True)
+class AverageHumanOptions:
+    tau: float = option(TAU, f"margin around the average human's score (default {TAU}, the paper's)")
+
+
+def rq1_average_human(config: AnalysisConfig, opts: AverageHumanOptions, said: Said) -> list[Path]:
+    if opts.tau < 0:
+        raise UserError("--tau is a margin of alignment score, at least 0")
+    rules, policy, out = config.rules, answer_policy(config, said), config.output
+    side = rules.human(config, policy)
+    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    df = compare(against_average(rules, side, answers), opts.tau)
+    summary = pearson(df)
+    written = [write_csv(df, out, "rq1_average_human.csv"), write_csv(summary, out, "rq1_average_human_summary.csv")]
+    written += figures.average_human(df, summary, opts.tau, out)
+    policy.said.line(summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return written
