@@ -11,7 +11,7 @@ import pytest
 from utils.core.errors import UserError
 from utils.study import dry_run
 from utils.study.config import load_study
-from utils.study.plan import flag_argv, study_jobs
+from utils.study.plan import study_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = """
@@ -128,7 +128,7 @@ def test_bad_study_is_one_line_naming_the_key(tmp_path, text, message):
 
 
 @pytest.mark.parametrize("probe, message", [
-    ("limit = 'many'", "argument --limit: invalid int value"),
+    ("limit = 'many'", "--limit 'many': invalid literal for int()"),
     ("warp_speed = 9", "'warp_speed' is not a flag of code/RQ1/prob_by_llm.py"),
     ("limt = 3", "[probe] (model 'SmolLM2-135M-Instruct'): 'limt' is not a flag of code/RQ1/prob_by_llm.py that a "
      "study may set (did you mean limit?)"),
@@ -142,12 +142,19 @@ def test_bad_probe_flags_fail_before_anything_runs(tmp_path, probe, message):
     assert str(err.value).startswith(f"{study.path}: ") and "\n" not in str(err.value)
 
 
-def test_flags_take_the_parsers_own_spelling():
-    from utils.probing.cli import local_parser
-
-    argv = flag_argv(local_parser("RQ1"), {"max_new_tokens": 64, "quiet": True, "no_prefix_cache": False,
-                                           "ids": ["Q1", "Q2"], "gguf_file": "m.gguf"}, "test")
-    assert argv == ["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2", "--gguf-file", "m.gguf"]
+def test_study_keys_are_the_scripts_settings_typed_as_their_flags(tmp_path):
+    """[probe] and [[models]] keys reach the script's config as its flags would set them: a list of
+    ids as the comma-separated flag, a switch as a bool, numbers as numbers; the study sets method and
+    results root itself."""
+    study = load_study(write(tmp_path, MINIMAL.replace('backend = "local"', 'backend = "local"\ngguf_file = "m.gguf"')
+                             + '\n[probe]\nmax_new_tokens = 64\nquiet = true\nno_prefix_cache = false\n'
+                               'ids = ["Q1", "q2"]\nmethods = ["logprob"]\n'))
+    (job,) = study_jobs(study)["SmolLM2-135M-Instruct"]
+    c = job.config
+    assert (c.max_new_tokens, c.quiet, c.backend.no_prefix_cache, c.ids, c.backend.gguf_file) == \
+        (64, True, False, "Q1,q2", "m.gguf")
+    assert c.method == "logprob" and c.results_root == study.results_root / "logprob"
+    assert [r.item.id for r in job.conditions[0].requests] == ["Q1", "Q2"]
 
 
 def test_unknown_model_filter_is_one_line(tmp_path):

@@ -1,27 +1,16 @@
 """Human data for a study: the prepared WVS tables it names, or synthetic ones made on the spot
-with the project's own two steps (`dataset/make_synthetic_wvs.py`, then `dataset/prepare_wvs.py`),
-written into the study's `human_dir`. Made once: a table whose `.meta.json` says synthetic and
-records the same respondents and seed is kept, so a second start does not redo it."""
+by the same two steps as `dataset/make_synthetic_wvs.py` and `dataset/prepare_wvs.py`
+(utils/analysis/human/prepare.py), written into the study's `human_dir`. Made once: a table whose
+`.meta.json` says synthetic and records the same respondents and seed is kept, so a second start
+does not redo it."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import io
 import json
 from pathlib import Path
-from types import ModuleType
 
-from utils.core.errors import UserError
-from utils.core.paths import REPO_ROOT
+from utils.analysis.human.prepare import WaveFile, prepare, write_synthetic
 from utils.study.config import HumanSpec
-
-
-def _script(name: str) -> ModuleType:
-    path = REPO_ROOT / "dataset" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"dataset_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stamp(spec: HumanSpec, wave: int) -> dict:
@@ -54,18 +43,9 @@ def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
         stamp = _stamp(spec, wave)
         if _is_current(table, stamp):
             continue
-        raw = table.parent / "raw" / f"synthetic_WV{wave}.csv"
-        quiet = io.StringIO()
-        with contextlib.redirect_stdout(quiet):
-            rc = _script("make_synthetic_wvs").main(["--wave", str(wave), "--out", str(raw),
-                                                     "--respondents", str(spec.respondents), "--seed", str(spec.seed)])
-            if rc == 0:
-                groups = (["--groups", ",".join(spec.groups), "--min-group-n", str(spec.min_group_n)]
-                          if spec.groups else [])
-                rc = _script("prepare_wvs").main(["--wave", str(wave), "--input", str(raw), "--output", str(table),
-                                                  *groups])
-        if rc != 0:
-            raise UserError(f"could not make synthetic wave {wave} data into {table}: {quiet.getvalue().strip()}")
+        raw, _ = write_synthetic(wave, table.parent / "raw" / f"synthetic_WV{wave}.csv", spec.respondents,
+                                 seed=spec.seed)
+        prepare(WaveFile(wave, raw, table, groups=",".join(spec.groups) or None, min_group_n=spec.min_group_n))
         meta = table.with_suffix(".meta.json")
         data = json.loads(meta.read_text(encoding="utf-8"))
         meta.write_text(json.dumps({**data, "study_synthetic": stamp}, indent=2) + "\n", encoding="utf-8")
