@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             n_options = np.array([len(r.item.order) for r in first])
             human_shares = None
             if args.human is not None:
-                from utils.analysis.human.human_data import load_human
+                from utils.core.human.human_data import load_human
                 data = load_human(args.human, [r.item.id for r in first], [r.item.order for r in first])
                 code = int(known[country]["wvs_code"])
                 if code not in {int(c) for c in data.country_codes}:

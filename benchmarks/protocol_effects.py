@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     n_options = np.array([len(r.item.order) for r in first])
     human = None
     if args.human is not None:
-        from utils.analysis.human.human_data import load_human
+        from utils.core.human.human_data import load_human
         data = load_human(args.human, [r.item.id for r in first], [r.item.order for r in first])
         human = data.shares()
         print(f"scoring against {len(data.country_codes)} countries of {args.human}"

@@ -6,7 +6,7 @@
 The file has the wave's real column names (B_COUNTRY, W_WEIGHT, Q1... or V2, V258/V259, V4...),
 negative missing codes and weights, and a SYNTHETIC_DATA column, so the prepared table (named
 WV<wave>_synthetic.csv, never the real table's WV<wave>.csv) and every figure, table and console
-summary drawn from it say "synthetic data". The answers are made up (see utils/analysis/human/synthetic_wvs.py).
+summary drawn from it say "synthetic data". The answers are made up (see utils/core/human/synthetic_wvs.py).
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.human.prepare import write_synthetic  # noqa: E402
-from utils.analysis.human.wave_map import WAVE_COLUMNS  # noqa: E402
+from utils.core.human.prepare import write_synthetic  # noqa: E402
+from utils.core.human.wave_map import WAVE_COLUMNS  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 

@@ -7,7 +7,7 @@
 
 Reads only the country, weight and item columns (CSV with , ; or tab separators, or Stata .dta)
 and writes dataset/human/WV<wave>.csv (one row per country, item and answer code, with counts and
-survey-weighted counts) plus WV<wave>.meta.json. See utils/analysis/human/microdata.py for the format.
+survey-weighted counts) plus WV<wave>.meta.json. See utils/core/human/microdata.py for the format.
 With --groups the table also holds each country's distributions per respondent group (defined in
 inputs/groups/groups.json), in rows whose group_var/group columns name the group.
 """
@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.human.prepare import WaveFile, prepare  # noqa: E402
-from utils.analysis.human.wave_map import WAVE_COLUMNS  # noqa: E402
+from utils.core.human.prepare import WaveFile, prepare  # noqa: E402
+from utils.core.human.wave_map import WAVE_COLUMNS  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402

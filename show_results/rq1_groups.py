@@ -2,7 +2,7 @@
 
     python show_results/rq1_groups.py --human dataset/human/WV7.csv --by age,sex --out figures/
 
-What it writes, and how: utils/analysis/rq1/groups.py.
+What it writes, and how: utils/analysis/rq1/closest_group.py.
 """
 import sys
 from pathlib import Path

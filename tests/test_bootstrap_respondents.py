@@ -6,7 +6,7 @@ on utils/analysis/resample.py's documented draw order (per draw: the item picks,
 item cell with answers, countries outer, in the table's item order), so the intervals match exactly.
 Two facts of the scripts' arrays shape the draws and are taken from the questionnaire: the item
 axis is every questionnaire item (metrics.bootstrap_ci draws one uniform per draw and item of it),
-and the counts are zero-padded to the widest item (utils/analysis/human/human_data.py), which numpy's
+and the counts are zero-padded to the widest item (utils/core/human/human_data.py), which numpy's
 multinomial sees in its draws.
 
 The human counts are small (8-15 answers per country and item), so the survey's sampling error is

@@ -56,7 +56,7 @@ def test_flags_are_checked_before_the_key(argv, experiment, needle, tmp_path, ca
     from utils.probing.cli import api_main
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    rc = api_main(["--model_name_or_path", "gpt-4o", "--results-root", str(tmp_path), *argv], experiment=experiment)
+    rc = api_main(["--model_name_or_path", "gpt-4o", "--results-root", str(tmp_path), *argv], script=experiment)
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and needle in err and "OPENAI_API_KEY" not in err, err
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from wvs_fixtures import COUNTRIES, hand_counts, load_script, microdata, specs
 
-from utils.analysis.human import human_data, wave_map
-from utils.analysis.human import microdata as microdata_module
-from utils.analysis.human.human_data import load_human, read_long_table
-from utils.analysis.human.microdata import count_codes
-from utils.analysis.human.wave_map import WaveItem, load_wave_map, wave_items
+from utils.core.human import human_data, wave_map
+from utils.core.human import microdata as microdata_module
+from utils.core.human.human_data import load_human, read_long_table
+from utils.core.human.microdata import count_codes
+from utils.core.human.wave_map import WaveItem, load_wave_map, wave_items
 from utils.core.errors import UserError
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")

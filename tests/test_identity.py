@@ -49,7 +49,7 @@ def _key(monkeypatch):
 def ask(srv: Servers, root: Path, *extra: str, experiment: str = "RQ1", model: str = MODEL) -> int:
     url = srv.picker.base_url if "sample" in extra else srv.plain.base_url
     return api_main(["--model_name_or_path", model, "--base_url", url, "--results-root", str(root),
-                     "--limit", "2", "--quiet", *extra], experiment=experiment)
+                     "--limit", "2", "--quiet", *extra], script=experiment)
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:

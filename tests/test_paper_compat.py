@@ -17,7 +17,7 @@ from scipy.stats import ttest_ind, wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
 from utils.analysis.answers import AnswerPolicy, load_answers, model_files, questionnaire_items
-from utils.analysis.human.human_data import load_human
+from utils.core.human.human_data import load_human
 from utils.analysis.paper.answers import first_rows, read_answer, rq1_questions
 from utils.analysis.paper.human import PaperHuman, load_paper_human
 from utils.analysis.paper.notebooks import item_scores, matrix, matrix_score

@@ -579,7 +579,7 @@ def test_rq1_asks_q151_for_rq3_and_scores_the_144():
     import json
 
     from utils.analysis.answers import questionnaire_items
-    from utils.analysis.human.wave_map import load_wave_map
+    from utils.core.human.wave_map import load_wave_map
     from utils.probing.conditions import rq1_items
 
     items = rq1_items()
@@ -618,7 +618,7 @@ def test_files_written_before_the_protocol_columns_read_as_ours(tmp_path):
 
 
 def test_a_study_file_passes_the_protocol_to_every_job(tmp_path):
-    from utils.study.config import load_study
+    from utils.study.study_file import load_study
     from utils.study.plan import study_jobs
 
     path = tmp_path / "study.toml"

@@ -131,7 +131,7 @@ def test_bad_flag(case, done_run, srv, capsys):
     main, experiment, extra, needle = FLAGS[case]
     before = snapshot(done_run)
     argv = (base_args(srv, done_run) if main is api_main else ["--results-root", str(done_run), "--quiet"]) + extra
-    rc, err = call(main, argv, capsys, experiment=experiment)
+    rc, err = call(main, argv, capsys, script=experiment)
     assert_refused(rc, err, needle)
     assert snapshot(done_run) == before
     FIGURES["bad inputs tried"] += 1

@@ -10,7 +10,7 @@ import pytest
 
 from utils.core.errors import UserError
 from utils.study import dry_run
-from utils.study.config import load_study
+from utils.study.study_file import load_study
 from utils.study.plan import study_jobs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from test_figures import M1, M2, _steering_inputs, write_human, write_results
 from wvs_fixtures import load_script, microdata
 
 from utils.analysis.tables import SYNTHETIC_NOTE
-from utils.study.config import load_study
+from utils.study.study_file import load_study
 from utils.study.inputs import human_inputs
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.analysis.coverage import DEFAULT_MIN
-from utils.analysis.human.microdata import synthetic_table
+from utils.core.human.microdata import synthetic_table
 from utils.analysis.options import option
 from utils.analysis.paper.rules import PAPER
 from utils.analysis.rules import OURS, Rules

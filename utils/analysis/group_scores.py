@@ -27,7 +27,7 @@ import pandas as pd
 
 from utils.analysis import metrics
 from utils.core.groups import load_group_vars
-from utils.analysis.human.human_data import load_human, read_long_table, table_groups
+from utils.core.human.human_data import load_human, read_long_table, table_groups
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
 

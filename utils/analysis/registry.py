@@ -19,7 +19,7 @@ from utils.analysis.parse_report import ParseReportOptions, parse_report
 from utils.analysis.robustness.analysis import RobustnessOptions, robustness
 from utils.analysis.rq1.average_human import AverageHumanOptions, rq1_average_human
 from utils.analysis.rq1.country_level import CountryLevelOptions, rq1_country_level
-from utils.analysis.rq1.groups import GroupsOptions, rq1_groups
+from utils.analysis.rq1.closest_group import GroupsOptions, rq1_groups
 from utils.analysis.rq1.matrix import MatrixOptions, human_alignment_matrix
 from utils.analysis.rq1.model_level import ModelLevelOptions, rq1_model_level
 from utils.analysis.rq2 import SteeringOptions, rq2_steering

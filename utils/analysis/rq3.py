@@ -20,8 +20,8 @@ from utils.analysis.answers import AnswerPolicy, answer_policy, rq1_files
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
-from utils.analysis.human.human_data import read_long_table
-from utils.analysis.human.wave_map import load_wave_map
+from utils.core.human.human_data import read_long_table
+from utils.core.human.wave_map import load_wave_map
 from utils.analysis.options import option
 from utils.analysis.rq1.average_human import TAU, Selection, against_average, compare, select_aligned
 from utils.analysis.rules import country_table

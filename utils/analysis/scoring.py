@@ -10,7 +10,7 @@ import numpy as np
 
 from utils.analysis import metrics
 from utils.analysis.answers import AnswerPolicy, questionnaire_items
-from utils.analysis.human.human_data import HumanData, keep_mask, load_human, wave_note
+from utils.core.human.human_data import HumanData, keep_mask, load_human, wave_note
 from utils.core.errors import UserError
 
 if TYPE_CHECKING:

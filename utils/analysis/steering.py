@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from utils.analysis.human.wave_map import country_names
+from utils.core.human.wave_map import country_names
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 

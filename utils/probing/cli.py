@@ -1,7 +1,7 @@
 """The command line of the probing scripts, and the one entry point behind each of them.
 
 The scripts stay thin: `code/RQ*/prob_by_*.py` call `api_main()` or `local_main()` with their
-experiment (RQ1 or RQ2). Each builds its parser from `ProbeConfig`'s fields (`parser`), turns
+script (RQ1 or RQ2). Each builds its parser from `ProbeConfig`'s fields (`parser`), turns
 the flags given into one frozen config (`ProbeConfig.from_mapping`, where every default lives),
 makes the run's plan (utils/probing/grid.py: every flag checked, every prompt rendered), and
 either writes a dry run or, after the key or model checks, runs the plan with one backend, the
@@ -34,41 +34,41 @@ PERTURBED = {"RQ1": "Robustness/RQ1/<member>",
                     "examples member"}
 
 
-def parser(experiment: str = "RQ1", backend: str = "local") -> argparse.ArgumentParser:
-    """The flags of `code/<experiment>/prob_by_{api,llm}.py`, one per `ProbeConfig` field. A flag
+def parser(script: str = "RQ1", backend: str = "local") -> argparse.ArgumentParser:
+    """The flags of `code/<script>/prob_by_{api,llm}.py`, one per `ProbeConfig` field. A flag
     not given is left out of the parsed flags, so its default comes from the config alone."""
     p = FlagParser(description=DESCRIPTIONS[backend])
-    for f in flag_fields(experiment, backend):
+    for f in flag_fields(script, backend):
         meta, kwargs = f.metadata, dict(f.metadata["parse"])
         names = list(meta["names"]()) if meta["names"] else []
         if meta["pick"]:
             kwargs.update(choices=names, type=choice_of(names, meta["pick"]))
-        text = meta["help"].format(default=default_of(f, backend), names=", ".join(names), where=PERTURBED[experiment])
+        text = meta["help"].format(default=default_of(f, backend), names=", ".join(names), where=PERTURBED[script])
         if f.name == "model_name_or_path" and backend == "api":
             kwargs["required"], text = True, API_MODEL_HELP
         p.add_argument(flag_name(f), default=argparse.SUPPRESS, help=text, **kwargs)
     return p
 
 
-def api_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
-    return parser(experiment, "api")
+def api_parser(script: str = "RQ1") -> argparse.ArgumentParser:
+    return parser(script, "api")
 
 
-def local_parser(experiment: str = "RQ1") -> argparse.ArgumentParser:
-    return parser(experiment, "local")
+def local_parser(script: str = "RQ1") -> argparse.ArgumentParser:
+    return parser(script, "local")
 
 
-def config_of(argv: list[str] | None, experiment: str, backend: str) -> ProbeConfig:
+def config_of(argv: list[str] | None, script: str, backend: str) -> ProbeConfig:
     """A script's flags as a `ProbeConfig`: the one place its parsed flags are read."""
-    return ProbeConfig.from_mapping(vars(parser(experiment, backend).parse_args(argv)), experiment, backend)
+    return ProbeConfig.from_mapping(vars(parser(script, backend).parse_args(argv)), script, backend)
 
 
-def api_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig:
-    return config_of(argv, experiment, "api")
+def api_config(argv: list[str] | None, script: str = "RQ1") -> ProbeConfig:
+    return config_of(argv, script, "api")
 
 
-def local_config(argv: list[str] | None, experiment: str = "RQ1") -> ProbeConfig:
-    return config_of(argv, experiment, "local")
+def local_config(argv: list[str] | None, script: str = "RQ1") -> ProbeConfig:
+    return config_of(argv, script, "local")
 
 
 def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
@@ -116,8 +116,8 @@ def _stop_on_sigterm():
 
 
 @main_guard
-def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    config = api_config(argv, experiment)
+def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
+    config = api_config(argv, script)
     log_to_stderr(config.log_level, "%(levelname)s %(name)s: %(message)s")
     plan = plan_for(config)  # the flags first: an unknown --country is named before a missing key
     if config.dry_run:
@@ -129,8 +129,8 @@ def api_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
 
 
 @main_guard
-def local_main(argv: list[str] | None = None, experiment: str = "RQ1") -> int:
-    config = local_config(argv, experiment)
+def local_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
+    config = local_config(argv, script)
     log_to_stderr(config.log_level, "%(levelname)s %(name)s: %(message)s")
     plan = plan_for(config)
     if config.dry_run:

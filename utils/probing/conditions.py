@@ -99,7 +99,7 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     wave_map, extra = path.parent / "WV567.jsonl", path.parent / "extra" / "WV7_English.jsonl"
     if not (wave_map.is_file() and extra.is_file()):
         return items
-    from utils.analysis.human.wave_map import load_wave_map  # the survey's fixed facts: shared with the analysis
+    from utils.core.human.wave_map import load_wave_map  # the survey's fixed facts: shared with the analysis
 
     known = {it.id for it in items}
     worded = {it.id: it for it in load_questionnaire(extra, "English")}

@@ -126,7 +126,7 @@ def select_items(items, limit: int | None, ids: str | None):
 
 def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
     """The conditions of the selection flags under our protocol, each asked once."""
-    if config.experiment == "RQ2":
+    if config.script == "RQ2":
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
                          paper_steering_methods())

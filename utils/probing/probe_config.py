@@ -19,7 +19,6 @@ A new flag is one field here, in the record of the scripts that take it.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -45,9 +44,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise ValueError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise ValueError(f"must be at least 1, not {value}")
     return value
 
 
@@ -56,26 +55,18 @@ def non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise ValueError(f"{text!r} is not a number") from None
     if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        raise ValueError(f"must be 0 or more, not {text}")
     return value
-
-
-def base_url(text: str) -> str:
-    """The type of `--base_url`: a URL with http:// or https:// (utils/probing/base_url.py)."""
-    try:
-        return check_base_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def flag(help: str, default: Any = None, *, spelling: str | None = None, only: str | None = None,
          names: Callable[[], Any] | None = None, pick: str = "", **parse: Any) -> Any:
     """A field that is a flag. `default` may differ by backend (`{"api": ..., "local": ...}`);
-    `spelling` is the flag as declared (default: the name with hyphens); `only` the experiment
+    `spelling` is the flag as declared (default: the name with hyphens); `only` the script
     whose scripts have it; `names` what `{names}` in the help lists, and with `pick` (what they
-    are called) the values it takes; `parse` goes to argparse (`type`, `action`, `metavar`...)."""
+    are called) the values it takes; `parse` goes to the flag's parser (`type`, `action`, `metavar`...)."""
     return dataclasses.field(metadata={"help": help, "default": default, "spelling": spelling, "only": only,
                                        "names": names, "pick": pick, "parse": parse})
 
@@ -86,7 +77,7 @@ class ApiOptions:
 
     base_url: str | None = flag("OpenAI-compatible endpoint with http:// or https://, e.g. http://127.0.0.1:8000/v1 "
                                 "for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)", spelling="--base_url",
-                                type=base_url)
+                                type=check_base_url)
     api_key_env: str | None = flag("environment variable holding the key (default OPENAI_API_KEY, DEEPSEEK_API_KEY "
                                    "for deepseek-*)")  # the variable's name; the key is read when the client is made
     max_retries: int = flag("retries of 429/5xx/timeouts per request (default {default})", 6, type=int)
@@ -121,7 +112,7 @@ SCRIPTS = {"api": "prob_by_api.py", "local": "prob_by_llm.py"}
 class ProbeConfig:
     """Everything one probing script run was asked to do (see the module docstring)."""
 
-    experiment: str  # the script's experiment, "RQ1" (sensitivity variants too) or "RQ2"
+    script: str  # which probing script's flags: "RQ1" (code/RQ1: RQ1 and the sensitivity variants) or "RQ2"
     backend: Options
     country: str | None = flag("steering target(s), comma-separated, in any case: {names}; or all (default all)",
                                "all", only="RQ2",
@@ -185,27 +176,27 @@ class ProbeConfig:
         "SmolLM2-135M-Instruct", spelling="--model_name_or_path")  # None: the bundled model (local scripts only)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], experiment: str, backend: str) -> ProbeConfig:
+    def from_mapping(cls, values: Mapping[str, Any], script: str, backend: str) -> ProbeConfig:
         """From settings by field name: the parsed flags of a script (only those given), or a
         study file's keys. Each value is read as its flag's text would be (`"LogProb"` ->
         "logprob", `"12"` -> 12); an unknown key, a bad value and a flag `--protocol release`
         fixes are one-line UserErrors; what is not given takes its default."""
-        if experiment not in ("RQ1", "RQ2"):
-            raise ValueError(f"experiment must be RQ1 or RQ2, not {experiment!r}")
-        known = {f.name: f for f in flag_fields(experiment, backend)}
+        if script not in ("RQ1", "RQ2"):
+            raise ValueError(f"script must be RQ1 or RQ2, not {script!r}")
+        known = {f.name: f for f in flag_fields(script, backend)}
         unknown = [k for k in values if k not in known]
         if unknown:
             raise UserError(f"unknown setting {unknown[0]!r}{suggest(unknown[0], known)} for "
-                            f"code/{experiment}/{SCRIPTS[backend]}; see its --help")
+                            f"code/{script}/{SCRIPTS[backend]}; see its --help")
         settings = {name: _read(f, values[name]) if name in values else default_of(f, backend)
                     for name, f in known.items()}
         if backend == "api" and settings["model_name_or_path"] is None:
-            raise UserError(f"code/{experiment}/{SCRIPTS[backend]} needs --model_name_or_path, the model's name "
+            raise UserError(f"code/{script}/{SCRIPTS[backend]} needs --model_name_or_path, the model's name "
                             "as the server knows it (e.g. gpt-4o)")
         settings = _with_protocol(settings, set(values))
         inner = {f.name: settings.pop(f.name) for f in fields(OPTIONS[backend]) if f.init}
         other = {f.name: None for f in fields(cls) if f.metadata and f.name not in settings}  # the other script's
-        return cls(experiment=experiment, backend=OPTIONS[backend](**inner), **settings, **other)
+        return cls(script=script, backend=OPTIONS[backend](**inner), **settings, **other)
 
     def replace_backend(self, **changes: Any) -> ProbeConfig:
         """A copy with backend settings changed, e.g. the device after `resolve_device`."""
@@ -215,14 +206,14 @@ class ProbeConfig:
         """The flags as `run_meta.json` records them: one flat dict with the script's own flag
         names (the experiment's selection flags only where the script has them), paths as text."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata and f.metadata["only"] in
-               (None, self.experiment)}
+               (None, self.script)}
         out |= {f.name: getattr(self.backend, f.name) for f in fields(self.backend) if f.init}
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
 
 
-def flag_fields(experiment: str, backend: str) -> list[dataclasses.Field]:
-    """The fields a script of `experiment` and `backend` has as flags, in --help order."""
-    own = [f for f in fields(ProbeConfig) if f.metadata and f.metadata["only"] in (None, experiment)]
+def flag_fields(script: str, backend: str) -> list[dataclasses.Field]:
+    """The fields a script (`RQ1` or `RQ2`, API or local) has as flags, in --help order."""
+    own = [f for f in fields(ProbeConfig) if f.metadata and f.metadata["only"] in (None, script)]
     return own + [f for f in fields(OPTIONS[backend]) if f.init]
 
 
@@ -248,7 +239,7 @@ def _value(f: dataclasses.Field, value: Any) -> Any:
     parse = choice_of(meta["names"](), meta["pick"]) if meta["pick"] else meta["parse"].get("type", str)
     try:
         return parse(value if isinstance(value, Path) else str(value))
-    except (argparse.ArgumentTypeError, ValueError) as exc:
+    except ValueError as exc:
         raise UserError(f"{flag_name(f)} {value!r}: {exc}") from None
 
 

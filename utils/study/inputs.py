@@ -16,11 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.analysis.human.microdata import synthetic_table
+from utils.core.human.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
 from utils.probing.probe_config import ApiOptions, ProbeConfig
-from utils.study.config import Study
+from utils.study.study_file import Study
 from utils.study.plan import Job
 
 

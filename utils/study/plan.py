@@ -22,7 +22,7 @@ from utils.probing.grid import Plan, plan_for
 from utils.probing.perturb import applicable_specs
 from utils.probing.probe_config import SCRIPTS, ProbeConfig, flag_fields
 from utils.probing.prompts import prompt_text
-from utils.study.config import ModelSpec, Study
+from utils.study.study_file import ModelSpec, Study
 
 CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
 # set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a key

@@ -27,7 +27,7 @@ from utils.core.errors import UserError
 from utils.core.missing_packages import missing_package
 from utils.core.secrets import redact
 from utils.probing.probe_config import ProbeConfig
-from utils.study.config import ModelSpec, Study
+from utils.study.study_file import ModelSpec, Study
 from utils.study.plan import Job, method_root
 
 
@@ -129,7 +129,7 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
     one is missing nothing is asked (a UserError naming them all), unless `ask_anyway`: then the
     models that can run do, and what needs the missing inputs is reported at the end."""
     from utils.study.analyses import run_analyses, run_comparison
-    from utils.study.human import prepare_human
+    from utils.study.human_tables import prepare_human
     from utils.study.inputs import refuse_missing, study_inputs
     from utils.study.plan import study_jobs
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.analysis.human.human_data import read_long_table
-from utils.analysis.human.wave_map import country_names
+from utils.core.human.human_data import read_long_table
+from utils.core.human.wave_map import country_names
 from utils.core.errors import UserError
 
 

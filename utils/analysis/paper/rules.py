@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.analysis.answers import AnswerPolicy, model_files
-from utils.analysis.human.human_data import wave_note
+from utils.core.human.human_data import wave_note
 from utils.analysis.paper.answers import first_rows, rq1_questions
 from utils.analysis.paper.human import PaperHuman, load_paper_human
 from utils.analysis.paper.models import ALL, paper_selection

@@ -249,13 +249,13 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
         raise UserError("--protocol release asks as the paper's release did, which had no groups; drop --group")
     local = config.backend.kind == "local"
     release = load_release_protocol(config.release_dir, config.backend.kind)
-    if config.experiment == "RQ2":
+    if config.script == "RQ2":
         countries = choose(config.country, release.countries(), "country")
         methods = choose(config.steering_method, release.steering_methods(), "steering method")
         conditions = [release.rq2(m, c, select) for m in methods for c in countries]
     else:
         conditions = [release.sensitivity(config.variant, select) if config.variant else release.rq1(select)]
-    d = release.decoding(config.experiment)
+    d = release.decoding(config.script)
     if local:
         temperature, max_tokens = (0.0 if d.greedy else d.temperature or 1.0), d.max_tokens or config.max_new_tokens
     else:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from utils.core.groups import GroupVar, load_group_vars
-from utils.analysis.human.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
+from utils.core.human.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, ItemSpec
 
 MISSING_CODES = np.array([-1, -2, -5])
 

@@ -1,6 +1,6 @@
 """Human data for a study: the prepared WVS tables it names, or synthetic ones made on the spot
 by the same two steps as `dataset/make_synthetic_wvs.py` and `dataset/prepare_wvs.py`
-(utils/analysis/human/prepare.py), written into the study's `human_dir`. Made once: a table whose
+(utils/core/human/prepare.py), written into the study's `human_dir`. Made once: a table whose
 `.meta.json` says synthetic and records the same respondents and seed is kept, so a second start
 does not redo it."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import contextlib
 import json
 from pathlib import Path
 
-from utils.analysis.human.prepare import WaveFile, prepare, write_synthetic
-from utils.study.config import HumanSpec
+from utils.core.human.prepare import WaveFile, prepare, write_synthetic
+from utils.study.study_file import HumanSpec
 
 
 def _stamp(spec: HumanSpec, wave: int) -> dict:

@@ -18,7 +18,7 @@ from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
 from utils.analysis.group_scores import BY_HELP, gap_summary, group_scores, group_scorings, groups_in_table
-from utils.analysis.human.human_data import read_long_table, table_groups
+from utils.core.human.human_data import read_long_table, table_groups
 from utils.analysis.options import option
 from utils.analysis.scoring import load_scoring
 from utils.analysis.significance import stars

@@ -14,9 +14,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.analysis.human.microdata import file_columns, prepare_long_table, read_microdata, write_long_table
-from utils.analysis.human.synthetic_wvs import synthetic_microdata
-from utils.analysis.human.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, country_names, load_wave_map, wave_items
+from utils.core.human.microdata import file_columns, prepare_long_table, read_microdata, write_long_table
+from utils.core.human.synthetic_wvs import synthetic_microdata
+from utils.core.human.wave_map import SYNTHETIC_MARKER, WAVE_COLUMNS, country_names, load_wave_map, wave_items
 from utils.core.errors import UserError
 from utils.core.groups import GroupVar, load_group_vars, parse_group_vars
 from utils.core.paths import HUMAN_DIR, REPO_ROOT
@@ -40,7 +40,7 @@ class WaveFile:
 
 def write_synthetic(wave: int, out: Path | None = None, respondents: int = 300, countries: str = "all",
                     seed: int = 0, sep: str = ",") -> tuple[Path, str]:
-    """A WVS-shaped synthetic wave file (utils/analysis/human/synthetic_wvs.py); returns where it went
+    """A WVS-shaped synthetic wave file (utils/core/human/synthetic_wvs.py); returns where it went
     and one line on what it holds."""
     codes = sorted(country_names()) if countries == "all" else [int(c) for c in countries.split(",")]
     specs = wave_items(wave, load_questionnaire(questionnaire_path("English")), load_wave_map())

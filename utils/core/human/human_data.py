@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from utils.core.groups import ALL, WHOLE
-from utils.analysis.human.microdata import meta_path
-from utils.analysis.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
+from utils.core.human.microdata import meta_path
+from utils.core.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found, repo_hint
 

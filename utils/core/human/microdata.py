@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from utils.core.groups import ALL, GroupVar
-from utils.analysis.human.wave_map import ItemSpec, country_names
+from utils.core.human.wave_map import ItemSpec, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found
 

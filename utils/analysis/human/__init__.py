@@ -1,2 +1,0 @@
-"""The human side: WVS microdata into a long table (microdata, wave_map), synthetic data shaped
-like it (synthetic_wvs), and a long table into counts per country, item and option (human_data)."""
