@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.core.results.spec import NO_STEERING  # the RQ2 tables' row for the model's RQ1 answers
+
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
 HUMAN_DATA_COLUMN = "human_data"  # valued "synthetic" in every CSV drawn from synthetic human data
-NO_STEERING = "none"  # the RQ2 tables' condition without steering (the model's RQ1 answers)
 ROWS = [(NO_STEERING, "No Steering"), ("language", "+Language"), ("persona", "Persona"),
         ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
 
