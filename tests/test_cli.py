@@ -222,7 +222,7 @@ def test_a_relative_dry_run_file_is_written_where_the_user_stands(tmp_path):
 def test_failed_model_load_leaves_no_results_file(tmp_path):
     proc = run(LLM, "--model_name_or_path", str(tmp_path / "no-such-model"), "--limit", "1",
                "--results-root", str(tmp_path / "r"), cwd=tmp_path)
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "r").exists()  # no header-only results.csv, no empty folders
 
 
