@@ -1,10 +1,10 @@
 """What a study needs before it asks anything: human tables, model files, API keys.
 
-Why: a study whose human tables were missing used to warn and then probe for hours, and pay,
-before the analyses found nothing to score against. Now `run_study.py --dry-run` lists every
-input with what is missing, and the real run stops before the first request while anything is
-missing (`--ask-anyway` runs what can run, as before). No key is read beyond whether its variable
-is set, and no value is ever shown: only the variable's name.
+Why: a study whose human tables are missing would probe for hours, and pay, before the analyses
+found nothing to score against. So `run_study.py --dry-run` lists every input with what is
+missing, and the real run stops before the first request while anything is missing
+(`--ask-anyway` runs what can run). No key is read beyond whether its variable is set, and no
+value is ever shown: only the variable's name.
 
     ok       API key         OPENAI_API_KEY                 model gpt-4o
     ok       human data      dataset/human/WV6.csv          analyses (wave 6) (SYNTHETIC: made-up answers, ...)
