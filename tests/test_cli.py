@@ -303,6 +303,10 @@ def test_no_message_names_a_flag_that_does_not_exist():
     from utils.probing.cli import parser  # the probing scripts' parsers are built from ProbeConfig's fields
 
     defined |= {o for e in ("RQ1", "RQ2") for b in ("api", "local") for o in parser(e, b)._option_string_actions}
+    from utils.analysis.cli import build_parser  # the analyses' parsers are built from their options' fields
+    from utils.analysis.registry import ANALYSES
+
+    defined |= {o for name in ANALYSES for o in build_parser(name, "doc")._option_string_actions}
     named = {}
     for path in sources:
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -28,8 +28,10 @@ from utils.study.inputs import human_inputs
 def test_synthetic_tables_get_their_own_default_names(tmp_path, monkeypatch, capsys):
     make = load_script("dataset/make_synthetic_wvs.py")
     prepare = load_script("dataset/prepare_wvs.py")
-    monkeypatch.setattr(make, "REPO_ROOT", tmp_path)  # the defaults, written under tmp_path, not the repository
-    monkeypatch.setattr(prepare, "HUMAN_DIR", tmp_path / "dataset" / "human")
+    import utils.core.human.prepare as library  # the defaults, written under tmp_path, not the repository
+
+    monkeypatch.setattr(library, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(library, "HUMAN_DIR", tmp_path / "dataset" / "human")
     assert make.main(["--wave", "7", "--countries", "156,276", "--respondents", "20"]) == 0
     raw = tmp_path / "dataset" / "human" / "raw" / "synthetic_WV7.csv"
     assert raw.is_file()
