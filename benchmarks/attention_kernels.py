@@ -3,10 +3,10 @@
     python benchmarks/attention_kernels.py --shape benchmarks/shapes/smollm2-360m.json --dtype bfloat16
     python benchmarks/attention_kernels.py --shape benchmarks/shapes/smollm2-360m.json --dtype bfloat16 --allow-cudnn
 
-Times `HFProber` over the 144 items (logprob) or 4 items (verbalized, 128 new tokens) twice in
+Times `HFBackend` over the 144 items (logprob) or 4 items (verbalized, 128 new tokens) twice in
 one process: `first` includes whatever the kernels plan for each new sequence length, `second`
 runs the same lengths again. Run each setting in its own process, so that neither inherits the
-other's plans. The prober leaves cuDNN out on CUDA (`HFProber.skip_cudnn_attention`);
+other's plans. The backend leaves cuDNN out on CUDA (`HFBackend.skip_cudnn_attention`);
 `--allow-cudnn` puts it back. Needs a CUDA device.
 """
 from __future__ import annotations
@@ -22,7 +22,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from bench_local import random_model  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.probing.hf_prober import HFProber  # noqa: E402
+from utils.probing.backends.hf.backend import HFBackend  # noqa: E402
+from utils.probing.loop import ask  # noqa: E402
+from utils.probing.methods.logprob import Logprob  # noqa: E402
+from utils.probing.methods.verbalized import Verbalized  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 
@@ -44,14 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     requests = build_requests(items if args.method == "logprob" else items[::36][:4], args.method, load_prompt_set())
     line = []
     for run in ("first", "second"):
-        prober = HFProber(model, tokenizer, args.method, batch_size=8, max_new_tokens=128)
-        prober.skip_cudnn_attention = not args.allow_cudnn
-        prober._ends_answer_mask()  # a vocabulary scan, once per process
+        backend = HFBackend(model, tokenizer, batch_size=8)
+        backend.skip_cudnn_attention = not args.allow_cudnn
+        backend._ends_answer_mask()  # a vocabulary scan, once per process
         torch.cuda.synchronize()
         start = time.perf_counter()
-        prober.prepare(requests)
-        for r in requests:
-            prober.probe(r)
+        backend.prepare(requests)
+        list(ask(backend, Logprob() if args.method == "logprob" else Verbalized(max_tokens=128), requests))
         torch.cuda.synchronize()
         secs = time.perf_counter() - start
         line.append(f"{run} {secs:.2f} s ({len(requests) / secs:.1f} items/s)")

@@ -25,11 +25,11 @@ from scipy.stats import wasserstein_distance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import metrics  # noqa: E402
-from utils.analysis.human_data import load_human  # noqa: E402
-from utils.analysis.microdata import prepare_long_table, read_microdata, write_long_table  # noqa: E402
+from utils.core.human.human_data import load_human  # noqa: E402
+from utils.core.human.microdata import prepare_long_table, read_microdata, write_long_table  # noqa: E402
 from utils.analysis.scoring import Scoring  # noqa: E402
-from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
-from utils.analysis.wave_map import ItemSpec, country_names  # noqa: E402
+from utils.core.human.synthetic_wvs import synthetic_microdata  # noqa: E402
+from utils.core.human.wave_map import ItemSpec, country_names  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent through fork and
@@ -37,7 +37,7 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path  # n
 PEAK_SCRIPT = """
 import os, re, resource, sys
 sys.path.insert(0, {root!r})
-from utils.analysis.microdata import read_microdata
+from utils.core.human.microdata import read_microdata
 df = read_microdata({path!r}, {columns!r})
 status = open("/proc/self/status").read() if os.path.exists("/proc/self/status") else ""
 hwm = re.search(r"VmHWM:\\s+(\\d+) kB", status)

@@ -4,7 +4,7 @@
     python benchmarks/bench_api.py --quick    # 48 items
 
 A local OpenAI-compatible server (tests/openai_server.py, on 127.0.0.1) answers every request
-after a fixed delay. The 144 RQ1 items go through the real `APIProber` and `run_requests`, into
+after a fixed delay. The 144 RQ1 items go through the real `ApiBackend` and `run_condition`, into
 a results file each, with concurrency 1 (the original release's way: one request after the
 other) and with concurrency 16. The two files must hold the same rows (every column but the
 timing ones, `latency_s` and `finished_at`). A third run at concurrency 16 meets a burst of
@@ -29,10 +29,12 @@ import openai  # noqa: E402
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.results.table import read_table  # noqa: E402
-from utils.probing.api_prober import APIProber  # noqa: E402
+from utils.probing.backends.api.backend import ApiBackend  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 from utils.probing.results_store import ResultStore  # noqa: E402
-from utils.probing.runner import run_requests  # noqa: E402
+from utils.probing.loop import run_condition  # noqa: E402
+from utils.probing.methods.logprob import Logprob  # noqa: E402
+from utils.probing.methods.verbalized import Verbalized  # noqa: E402
 
 TIMING_COLUMNS = ("latency_s", "finished_at")
 # The server runs in its own process, as a real one would (in this process it would share the
@@ -73,10 +75,11 @@ class RetryCounter(logging.Handler):
 
 def timed_run(base_url: str, requests, out: Path, concurrency: int) -> tuple[float, str]:
     client = openai.OpenAI(api_key="bench", base_url=base_url, max_retries=0, timeout=30)
-    prober = APIProber(client, "bench-model", requests[0].method, max_retries=6)
+    backend = ApiBackend(client, "bench-model", concurrency=concurrency, max_retries=6)
+    method = Logprob() if requests[0].method == "logprob" else Verbalized()
     start = time.perf_counter()
     with ResultStore(out) as store:
-        summary = run_requests(prober, requests, store, concurrency=concurrency, progress=False)
+        summary = run_condition(backend, method, requests, store, progress=False)
     return time.perf_counter() - start, summary.line()
 
 
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     c = args.concurrency
     runs = []  # (label, concurrency, seconds, summary, path)
     retries = RetryCounter()
-    api_log = logging.getLogger("utils.probing.api_prober")
+    api_log = logging.getLogger("utils.probing.backends.api.backend")
     api_log.addHandler(retries)
     api_log.propagate = False  # counted, not printed
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,9 +5,9 @@
 
 logprob. The naive way (the original approach): for each item and each option code, the whole
 prompt plus the code through the model, no cache, one sequence at a time, reading the code's
-log-probability and then the probability that the answer ends. Ours (`HFProber`): the shared
+log-probability and then the probability that the answer ends. Ours (`HFBackend`): the shared
 prompt prefix computed once, then `batch_size` items per forward pass, each with all its codes,
-packed with a block attention mask (see utils/probing/hf_prober.py). Both run here on the same items
+packed with a block attention mask (see utils/probing/backends/hf/backend.py). Both run here on the same items
 (every 9th of the 144), timings include `prepare()`; the probabilities must agree to 1e-4.
 
 verbalized. Naive: the whole prompt, greedy generation up to 256 new tokens (or end of text),
@@ -51,9 +51,12 @@ from local_sample import bench_sample  # noqa: E402  (benchmarks/local_sample.py
 
 from utils.core.logs import log_to_stderr  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
-from utils.probing.bundled_model import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
-from utils.probing.hf_loading import DTYPES, load_model, torch_dtype  # noqa: E402
-from utils.probing.hf_prober import HFProber  # noqa: E402
+from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME, bundled_model_dir, load_bundled_model  # noqa: E402
+from utils.probing.backends.hf.loading import DTYPES, load_model, torch_dtype  # noqa: E402
+from utils.probing.backends.hf.backend import HFBackend  # noqa: E402
+from utils.probing.loop import ask  # noqa: E402
+from utils.probing.methods.logprob import Logprob  # noqa: E402
+from utils.probing.methods.verbalized import Verbalized  # noqa: E402
 from utils.probing.prompts import build_requests, load_prompt_set  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -89,11 +92,11 @@ def naive_logprob(model, tokenizer, ids: list[int], keys, ends: torch.Tensor) ->
 
 
 def run_ours(model, tokenizer, requests, batch_size: int) -> tuple[float, list[dict[str, float]]]:
-    prober = HFProber(model, tokenizer, "logprob", batch_size=batch_size)
-    prober._ends_answer_mask()  # built once per process (vocabulary scan), not part of a run
+    backend = HFBackend(model, tokenizer, batch_size=batch_size)
+    backend._ends_answer_mask()  # built once per process (vocabulary scan), not part of a run
     start = time.perf_counter()
-    prober.prepare(requests)
-    dists = [prober.probe(r).distribution for r in requests]
+    backend.prepare(requests)
+    dists = [res.distribution for _, res in ask(backend, Logprob(), requests)]
     return time.perf_counter() - start, dists
 
 
@@ -105,7 +108,7 @@ def bench_logprob(model, tokenizer, items, chosen, every: int, args) -> tuple[fl
     """Print the logprob table; return (ratio of ours to naive, worst probability difference)."""
     all_requests = build_requests(items, "logprob", load_prompt_set())
     requests = build_requests(chosen, "logprob", load_prompt_set())
-    probe = HFProber(model, tokenizer, "logprob")
+    probe = HFBackend(model, tokenizer)
     ends = probe._ends_answer_mask()
     rows = []  # (way, items, seconds, max diff)
     start = time.perf_counter()
@@ -135,7 +138,7 @@ def bench_logprob(model, tokenizer, items, chosen, every: int, args) -> tuple[fl
 
 def bench_verbalized(model, tokenizer, items, n_verb: int, args) -> tuple[float, bool]:
     """Print the verbalized table; return (ratio of ours one at a time to naive, texts agree)."""
-    probe = HFProber(model, tokenizer, "verbalized")
+    probe = HFBackend(model, tokenizer)
     vreqs = build_requests(items[::len(items) // n_verb][:n_verb], "verbalized", load_prompt_set())
     pad = tokenizer.pad_token_id or tokenizer.eos_token_id
     start = time.perf_counter()
@@ -149,11 +152,11 @@ def bench_verbalized(model, tokenizer, items, n_verb: int, args) -> tuple[float,
     vnaive_s = time.perf_counter() - start
     ours_rows = []  # (way, seconds, results)
     for batched in (False, True):
-        prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=256, batch_size=args.batch_size)
-        prober.batch_generation = batched  # off by default on the CPU (see utils/probing/hf_prober.py)
+        prober = HFBackend(model, tokenizer, batch_size=args.batch_size)
+        prober.batch_generation = batched  # off by default on the CPU (see utils/probing/backends/hf/backend.py)
         start = time.perf_counter()
         prober.prepare(vreqs)
-        results = [prober.probe(r) for r in vreqs]
+        results = [res for _, res in ask(prober, Verbalized(max_tokens=256), vreqs)]
         ours_rows.append((f"ours, {args.batch_size} per generate call (the default on a GPU)" if batched else
                           "ours, one at a time (the default on the CPU)", time.perf_counter() - start, results))
     verb_ok = all(n.startswith(o.raw_text) for _, _, res in ours_rows for n, o in zip(naive_texts, res))

@@ -46,7 +46,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `write_entry_as_before` uses utils.probing.model_cache
+sys.path.insert(0, str(ROOT))  # `write_entry_as_before` uses utils.probing.backends.hf.model_cache
 # Every start ends the same way: its CPU times, then one forward pass whose log-probabilities are
 # saved (sys.argv[1]) so the ways can be checked to give the same model.
 MEASURE = """
@@ -64,7 +64,7 @@ print(json.dumps({"startup_s": t2 - t0, "load_s": t2 - t1, "cpu_s": cpu.ru_utime
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from utils.probing.bundled_model import load_bundled_model
+from utils.probing.backends.hf.bundled import load_bundled_model
 t1 = time.perf_counter()
 tokenizer, model = load_bundled_model(quiet=True)
 t2 = time.perf_counter()
@@ -88,9 +88,9 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import torch
 from pathlib import Path
-from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
-from utils.probing.hf_loading import load_model
-from utils.probing.model_cache import cache_root, entry_problem, gguf_sha256
+from utils.probing.backends.hf.bundled import BUNDLED_GGUF, bundled_model_dir
+from utils.probing.backends.hf.loading import load_model
+from utils.probing.backends.hf.model_cache import cache_root, entry_problem, gguf_sha256
 t1 = time.perf_counter()
 entry = Path(sys.argv[2])
 problem = entry_problem(entry, gguf_sha256(bundled_model_dir() / BUNDLED_GGUF, cache_root()))
@@ -124,7 +124,7 @@ def write_entry_as_before(entry: Path, dest: Path) -> None:
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM
 
-    from utils.probing.model_cache import MANIFEST, sha256_file
+    from utils.probing.backends.hf.model_cache import MANIFEST, sha256_file
 
     shutil.copytree(entry, dest)
     model = AutoModelForCausalLM.from_pretrained(entry, dtype=torch.float32)

@@ -44,7 +44,7 @@ from utils.analysis import metrics  # noqa: E402
 from utils.core.paths import INPUTS_DIR  # noqa: E402
 from utils.core.records import ProbeRequest  # noqa: E402
 from utils.probing.conditions import few_shot_items, steering_countries  # noqa: E402
-from utils.probing.release_protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
+from utils.probing.release.protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
 
 COUNTRIES = ("Germany", "Korea")
 # one example's answer entry as the release writes it: '1': '31.01%' (a key may lack its quotes: 5: '5.47%')
@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [c for c in countries if c not in known]:
         ap.error(f"unknown country {unknown[0]!r}; choose from {', '.join(known)}")
 
-    from utils.probing.bundled_model import load_bundled_model
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.bundled import load_bundled_model
+    from utils.probing.backends.hf.backend import HFBackend
+    from utils.probing.methods.logprob import Logprob
 
     protocol = load_release_protocol(args.release_dir, "local")
     tokenizer, model = load_bundled_model(quiet=True)
@@ -174,14 +175,14 @@ def main(argv: list[str] | None = None) -> int:
             n_options = np.array([len(r.item.order) for r in first])
             human_shares = None
             if args.human is not None:
-                from utils.analysis.human_data import load_human
+                from utils.core.human.human_data import load_human
                 data = load_human(args.human, [r.item.id for r in first], [r.item.order for r in first])
                 code = int(known[country]["wvs_code"])
                 if code not in {int(c) for c in data.country_codes}:
                     raise SystemExit(f"{args.human} has no respondents of {country} (WVS code {code})")
                 human_shares = data.select([code]).shares()[0]
             start = time.monotonic()
-            dists = {name: answers(HFProber(model, tokenizer, "logprob"), requests) for name, requests in plan.items()}
+            dists = {name: answers(HFBackend(model, tokenizer), Logprob(), requests) for name, requests in plan.items()}
             rows.append(country_row(country, kind, dists, n_options, time.monotonic() - start, human_shares))
             print(f"{country}: {len(first)} items, three prompts in {rows[-1]['seconds']:.1f} s", flush=True)
     df = write(rows, args.out)

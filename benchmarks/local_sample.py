@@ -2,9 +2,9 @@
 
 Naive: for each item, `samples` separate `model.generate` calls on the whole prompt, sampling at
 temperature 1 (no top-k, no top-p), each stopped by the same rule as ours (a whole option code
-written, end of text, or 16 new tokens). Ours: `HFProber(method="sample")`, which computes each
+written, end of text, or 16 new tokens). Ours: `HFBackend` asked by `Sample`, which computes each
 prompt once per batch of items and samples all answers of all items together, as branches of
-their items' rows, feeding an answer no more once it is finished (utils/probing/hf_sampling.py). Both read the answers with the same reader.
+their items' rows, feeding an answer no more once it is finished (utils/probing/backends/hf/branches.py). Both read the answers with the same reader.
 
 The answers are random, so the two ways cannot be compared answer by answer; the table shows how
 many answers named an option and the total variation distance between the two ways' pooled
@@ -20,10 +20,11 @@ import time
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from utils.probing.hf_prober import HFProber
-from utils.probing.hf_sampling import items_per_batch
+from utils.probing.backends.hf.backend import HFBackend
+from utils.probing.loop import ask
+from utils.probing.backends.hf.branches import items_per_batch
 from utils.probing.prompts import build_requests, load_prompt_set
-from utils.probing.sampling import MAX_ANSWER_TOKENS, code_complete, summarize
+from utils.probing.methods.sample import MAX_ANSWER_TOKENS, Sample, code_complete, summarize
 
 
 class _CodeWritten(StoppingCriteria):
@@ -37,7 +38,7 @@ class _CodeWritten(StoppingCriteria):
         return torch.tensor([code_complete(text, self.keys)], device=input_ids.device)
 
 
-def naive_sample(model, tokenizer, prober: HFProber, requests, samples: int) -> list[list[str]]:
+def naive_sample(model, tokenizer, prober: HFBackend, requests, samples: int) -> list[list[str]]:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out = []
     for r in requests:
@@ -66,17 +67,17 @@ def _pooled(answer_lists, requests) -> tuple[dict[str, float], int, int]:
 def bench_sample(model, tokenizer, items, n_items: int, samples: int, repeats: int, batch_size: int) -> float:
     """Print the sample table; return the median ratio of naive seconds to ours."""
     requests = build_requests(items[::max(1, len(items) // n_items)][:n_items], "sample", load_prompt_set())
-    prober = HFProber(model, tokenizer, "sample", samples=samples, batch_size=batch_size)
+    prober = HFBackend(model, tokenizer, batch_size=batch_size)
     rows, ratios = [], []
     for rep in range(repeats):
         torch.manual_seed(rep)
         start = time.perf_counter()
         naive = naive_sample(model, tokenizer, prober, requests, samples)
         naive_s = time.perf_counter() - start
-        ours_prober = HFProber(model, tokenizer, "sample", samples=samples, batch_size=batch_size)
+        ours_backend = HFBackend(model, tokenizer, batch_size=batch_size)
         start = time.perf_counter()
-        ours_prober.prepare(requests)
-        results = [ours_prober.probe(r) for r in requests]
+        ours_backend.prepare(requests)
+        results = [res for _, res in ask(ours_backend, Sample(samples), requests)]
         ours_s = time.perf_counter() - start
         ours = [json.loads(res.raw_text) for res in results]
         (pn, rn, tn), (po, ro, to) = _pooled(naive, requests), _pooled(ours, requests)

@@ -3,7 +3,7 @@
     python benchmarks/paper_compat_effects.py --results-root RESULTS --human dataset/human/WV7.csv
 
 Scores every RQ1 answer both ways, the corrected default (`Scoring`) and the original arithmetic
-(`paper_compat_rq1`, `paper_compat_rq2`), and reports, rule by rule, the largest and mean absolute
+(`utils/analysis/paper/`), and reports, rule by rule, the largest and mean absolute
 change it causes: per item where a rule acts on items, per country or model where it acts there.
 The README's table was measured with the original release's RQ1 answers and synthetic human data.
 Writes the table as CSV (--out, default figures/paper_compat_effects.csv) and prints it as Markdown.
@@ -22,17 +22,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import metrics
 from utils.analysis.answers import model_files, rq1_answers
-from utils.analysis.flags import parse_args, parser
-from utils.analysis.paper_compat import load_paper_human
-from utils.analysis.paper_compat_rq1 import (
-    MODEL_LEVEL_SKIP,
-    human_dists,
-    item_scores,
-    normalized_entropy,
-    rq1_answers_paper,
-    rq1_questions,
-)
-from utils.analysis.paper_compat_rq2 import rq2_file_scores
+from utils.analysis.config import AnalysisConfig
+from utils.analysis.paper.answers import first_rows, rq1_questions
+from utils.analysis.paper.human import load_paper_human
+from utils.analysis.paper.notebooks import MODEL_LEVEL_SKIP, item_scores, normalized_entropy
+from utils.analysis.paper.rq2 import file_scores as rq2_file_scores
 from utils.analysis.scoring import load_scoring
 from utils.core.paths import INPUTS_DIR
 
@@ -49,15 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--human", type=Path, required=True, help="prepared Wave 7 long table")
     ap.add_argument("--out", type=Path, default=Path("figures") / "paper_compat_effects.csv", help="CSV to write")
     a = ap.parse_args(argv)
-    args = parse_args(parser("x"), ["--human", str(a.human), "--results-root", str(a.results_root), "--min-coverage", "0"])
-    sc = load_scoring(args)
+    sc = load_scoring(AnalysisConfig(human=a.human, results_root=a.results_root, min_coverage=0.0))
     ids, codes = list(sc.human.item_ids), [int(c) for c in sc.human.country_codes]
     default = rq1_answers(a.results_root, ids, list(sc.human.orders))
     files = model_files(a.results_root, "RQ1")
     questions = rq1_questions(None, files)
-    paper = rq1_answers_paper(files, questions)
+    paper = {f.spec.model: first_rows(f.path, questions) for f in files}
     human = load_paper_human(a.human)
-    hum = {c: human_dists(human, questions, c) for c in codes}
+    hum = {c: human.dists(questions, c) for c in codes}
     out = []
     # item level: same answers and humans, only the support's order differs (Q119's code 0)
     per_item = {q: [] for q in ids}
@@ -88,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     out.append(row("country score rounded to 4 decimals", "RQ1 country scores", rounding))
     out.append(row("all RQ1 rules together (paper-compat minus default)", "RQ1 country scores", total))
     # model level: the five left-out items, and the consistency figure
-    pooled = human_dists(human, questions, None)
+    pooled = human.dists(questions, None)
     skip5, consistency = [], []
     for model, ans in default.items():
         full = item_scores(pooled, paper[model], questions)

@@ -49,7 +49,7 @@ from utils.analysis import metrics  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 from utils.core.records import Message, ProbeRequest, SurveyItem  # noqa: E402
 from utils.probing.prompts import load_prompt_set, render_messages  # noqa: E402
-from utils.probing.release_protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
+from utils.probing.release.protocol import ReleaseProtocol, load_release_protocol  # noqa: E402
 
 NOT_MEASURED = ("decoding (temperature, token limit): the bundled model's answers are read, not written",
                 "re-asking (same prompt, same temperature): nothing to re-ask when no answer is written")
@@ -162,13 +162,16 @@ def steps(release_dir: Path, method: str = "logprob") -> dict[str, list[ProbeReq
     return plan
 
 
-def answers(prober, requests: list[ProbeRequest]) -> np.ndarray:
+def answers(backend, method, requests: list[ProbeRequest]) -> np.ndarray:
     """[items, K] distributions in each item's semantic order (NaN rows where none was read)."""
-    prober.prepare(requests)
+    from utils.probing.loop import ask
+
+    backend.prepare(requests)
+    got = dict(ask(backend, method, requests))
     k = max(len(r.item.order) for r in requests)
     out = np.full((len(requests), k), np.nan)
     for i, r in enumerate(requests):
-        result = prober.probe(r)
+        result = got[r]
         if result.distribution is not None:
             out[i] = 0.0
             out[i, :len(r.item.order)] = [result.distribution.get(c, 0.0) for c in r.item.order]
@@ -192,7 +195,7 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
     range of their sums, and how far our reading of an accepted reply is from the release's."""
     from utils.core.parsing import parse_distribution
     from utils.core.results.table import read_table
-    from utils.probing.release_accept import accept_api, accepted_shares
+    from utils.probing.release.accept import accept_api, accepted_shares
 
     files = sorted((release_dir / "results" / "RQ1").rglob("results.csv"))
     n = ours_ok = theirs_ok = 0
@@ -222,7 +225,7 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
 
 def translation_rows(protocol: ReleaseProtocol) -> list[dict]:
     """The items each of the release's translations lacks (not asked under its protocol)."""
-    from utils.probing.release_protocol import WAVE
+    from utils.probing.release.protocol import WAVE
     rows, total = [], len(protocol.questionnaire("English"))
     for path in sorted(protocol.checkout.path("dataset/questions").glob(f"{WAVE}_*.jsonl")):
         language = path.stem.split("_", 1)[1]
@@ -287,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     if not methods or set(methods) - {"logprob", "sample"}:
         ap.error("--methods takes logprob and/or sample")
 
-    from utils.probing.bundled_model import load_bundled_model
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.bundled import load_bundled_model
+    from utils.probing.backends.hf.backend import HFBackend
+    from utils.probing.methods.logprob import Logprob
+    from utils.probing.methods.sample import Sample
 
     plans = {m: steps(args.release_dir, m) for m in methods}
     if args.limit:
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     n_options = np.array([len(r.item.order) for r in first])
     human = None
     if args.human is not None:
-        from utils.analysis.human_data import load_human
+        from utils.core.human.human_data import load_human
         data = load_human(args.human, [r.item.id for r in first], [r.item.order for r in first])
         human = data.shares()
         print(f"scoring against {len(data.country_codes)} countries of {args.human}"
@@ -314,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             runs.insert(1, ("ours, another seed", plan["ours"]))
         for name, requests in runs:
             seed = 1 if name == "ours, another seed" else 0
-            prober = HFProber(model, tokenizer, method, samples=args.samples, sample_seed=seed)
+            backend = HFBackend(model, tokenizer, seed=seed)
             start = time.monotonic()
-            dists[name] = answers(prober, requests)
+            dists[name] = answers(backend, Sample(args.samples) if method == "sample" else Logprob(), requests)
             seconds[name] = time.monotonic() - start
             print(f"{method} {name}: {len(requests)} items in {seconds[name]:.1f} s", flush=True)
         rows += step_rows(method, dists, seconds, n_options, human)

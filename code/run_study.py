@@ -6,7 +6,7 @@
 Resumable: run the same command again after a stop and it continues where it stopped; a finished
 study runs again without asking any model anything. Before the first request it checks every
 input (human tables, model files, API keys) and stops while one is missing (--ask-anyway goes on).
-See utils/study/config.py for the file.
+See utils/study/study_file.py for the file.
 """
 import sys
 from pathlib import Path
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # a study takes hours: its log shows each line as it happens
     log_to_stderr(args.log_level, "%(levelname)s %(name)s: %(message)s")
     only = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    from utils.study.config import load_study
+    from utils.study.study_file import load_study
 
     study = load_study(args.config)
     if args.dry_run:

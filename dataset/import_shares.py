@@ -36,8 +36,8 @@ explain_missing_packages(__name__)  # a missing package: one line naming the ins
 import pandas as pd  # noqa: E402
 from utils.analysis.answers import questionnaire_items  # noqa: E402
 from utils.core.groups import ALL, load_group_vars, parse_group  # noqa: E402
-from utils.analysis.microdata import meta_path  # noqa: E402
-from utils.analysis.wave_map import COUNTRIES_PATH, load_wave_map  # noqa: E402
+from utils.core.human.microdata import meta_path  # noqa: E402
+from utils.core.human.wave_map import COUNTRIES_PATH, load_wave_map  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.wave_map import NON_SUBSTANTIVE  # noqa: E402
+from utils.core.human.wave_map import NON_SUBSTANTIVE  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
@@ -26,7 +26,7 @@ from utils.core.survey.codebook import import_codebook  # noqa: E402
 from utils.core.survey.files import write_survey  # noqa: E402
 from utils.core.survey.globalopinionqa import read_globalopinionqa  # noqa: E402
 from utils.core.survey.opinionqa import read_opinionqa  # noqa: E402
-from utils.core.survey.schema import SurveyData  # noqa: E402
+from utils.core.survey.data import SurveyData  # noqa: E402
 from utils.core.survey.wvs import read_wvs  # noqa: E402
 
 FORMATS = ("opinionqa", "globalopinionqa", "codebook", "wvs")

@@ -6,7 +6,7 @@
 The file has the wave's real column names (B_COUNTRY, W_WEIGHT, Q1... or V2, V258/V259, V4...),
 negative missing codes and weights, and a SYNTHETIC_DATA column, so the prepared table (named
 WV<wave>_synthetic.csv, never the real table's WV<wave>.csv) and every figure, table and console
-summary drawn from it say "synthetic data". The answers are made up (see utils/analysis/synthetic_wvs.py).
+summary drawn from it say "synthetic data". The answers are made up (see utils/core/human/synthetic_wvs.py).
 """
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.synthetic_wvs import synthetic_microdata  # noqa: E402
-from utils.analysis.wave_map import WAVE_COLUMNS, country_names, load_wave_map, wave_items  # noqa: E402
+from utils.core.human.prepare import write_synthetic  # noqa: E402
+from utils.core.human.wave_map import WAVE_COLUMNS  # noqa: E402
 from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
-from utils.core.paths import REPO_ROOT  # noqa: E402
-from utils.core.questionnaire import load_questionnaire, questionnaire_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,20 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = ap.parse_args(argv)
     try:
-        codes = sorted(country_names()) if args.countries == "all" else [int(c) for c in args.countries.split(",")]
-        specs = wave_items(args.wave, load_questionnaire(questionnaire_path("English")), load_wave_map())
+        _, said = write_synthetic(args.wave, args.out, args.respondents, args.countries, args.seed, args.sep)
     except (UserError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    df = synthetic_microdata(args.wave, specs, codes, args.respondents, args.seed)
-    args.out = args.out or REPO_ROOT / "dataset" / "human" / "raw" / f"synthetic_WV{args.wave}.csv"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() == ".dta":
-        df.to_stata(args.out, write_index=False)
-    else:
-        df.to_csv(args.out, sep=args.sep, index=False)
-    print(f"wrote {args.out}: wave {args.wave}, {df.iloc[:, 1].nunique()} countries, {len(df)} respondents, "
-          f"{len(specs)} items (synthetic)")
+    print(said)
     return 0
 
 

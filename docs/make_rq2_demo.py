@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis.paper_compat import load_paper_human, read_answer
+from utils.analysis.paper.answers import read_answer
+from utils.analysis.paper.human import load_paper_human
 from utils.core.paths import INPUTS_DIR
 from utils.core.results.table import read_table
 

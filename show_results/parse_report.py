@@ -2,21 +2,8 @@
 
     python show_results/parse_report.py --results-root results --out figures/parse_report.csv
 
-Works on this toolkit's results and on the original release's (`id, ..., response` only): the
-options of each row come from its own `choice_keys`, so items outside our questionnaire parse
-too. Rows with a `distribution` column (ours) are read from it at full precision; the others
-(the release's) are parsed from `response`. Output columns: experiment, method (the condition),
-country, model, id, option (the questionnaire's code), probability, status (`ok`, or why not),
-probe_method, file_option (the code as written in the file), remap (`by_position` where the
-file numbers an item's options 1..N instead of by WVS code, as the release's Korean and Chinese
-questionnaires do for Q119 and Q122-Q129, and the options were mapped by position) and
-perturbation (`order-3@0` for a file asked under `--perturb`, RQ1 or an RQ2 cell, `#2` added for a
-`--repeats` answer; empty for the prompt as it is), so such rows never read as the original run's.
+What it writes, and how: utils/analysis/parse_report.py.
 """
-from __future__ import annotations
-
-import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -24,115 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.answer_rows import position_map, questionnaire_codes, read_row  # noqa: E402
-from utils.analysis.flags import add_run_name, results_root_of, run  # noqa: E402
-from utils.analysis.paper_compat import release_translation_gaps  # noqa: E402
-from utils.core.errors import UserError  # noqa: E402
-from utils.core.flag_parser import FlagParser  # noqa: E402
-from utils.core.paths import REPO_ROOT, RESULTS_DIR, output_file, shown  # noqa: E402
-from utils.core.results.table import option_keys  # noqa: E402
-from utils.core.results.tree import find_results  # noqa: E402
+from utils.analysis.cli import script  # noqa: E402
 
-COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status",
-           "probe_method", "file_option", "remap", "perturbation"]
-
-
-def number(p: float) -> str:
-    """0.08470000000000001 -> '0.0847': 12 significant digits, no float noise."""
-    return f"{p:.12g}"
-
-
-SHOWN = 12  # lines of single files shown; a larger tree (the release: 372 files) is summed up per condition
-
-
-def summary(said: list[tuple]) -> list[str]:
-    """What is printed: every file's line for a small tree; for a larger one the files with rows
-    not parsed, items absent or options renumbered, up to SHOWN lines, then one line per
-    experiment and condition, and how many files' lines were not shown."""
-    lines = [x for _, _, _, line, note in said for x in (line, note) if x]
-    out = lines[:SHOWN]
-    if len(said) > SHOWN:
-        groups: dict[tuple[str, str], list[int]] = {}
-        for f, ok, n, _, _ in said:
-            g = groups.setdefault((f.spec.experiment, f.spec.condition_name), [0, 0, 0])
-            g[0], g[1], g[2] = g[0] + 1, g[1] + ok, g[2] + n
-        out += [f"{exp:12s} {method:18s} {k:3d} files  {ok}/{n} parsed ({ok / max(n, 1):.2%})"
-                for (exp, method), (k, ok, n) in groups.items()]
-    if len(lines) > SHOWN:
-        out.append(f"{len(lines) - SHOWN} more line(s) on files with rows not parsed, items absent or options "
-                   "mapped by position not shown: every row is in the CSV")
-    return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    ap = FlagParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results-root", type=Path, default=RESULTS_DIR,
-                    help="root in the paper's layout (default: results/); the named runs in its runs/ folder are left out")
-    add_run_name(ap)
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "figures" / "parse_report.csv",
-                    help="the CSV FILE to write (default: figures/parse_report.csv); unlike the figure scripts' "
-                         "--out, which is a folder")
-    ap.add_argument("--tolerance", type=float, default=25.0, help="percentage points a sum may be off 100")
-    ap.add_argument("--questions-dir", type=Path, default=None,
-                    help="folder of WV7_English.jsonl, whose codes renumbered options are mapped onto "
-                         "(default dataset/questions)")
-    return ap
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    output_file(args.out, "parse_report.csv")
-    root = results_root_of(args.results_root, args.run_name)
-    files = find_results(root) if root.is_dir() else []
-    if not files:
-        raise UserError(f"no results.csv under {shown(root)} in the RQ1/RQ2/Discussion layout; "
-                        "run code/RQ1/prob_by_llm.py (or prob_by_api.py) first")
-    codes = questionnaire_codes(args.questions_dir)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    total = parsed_total = 0
-    said: list[tuple] = []  # (file, parsed, rows, its line if it has something to say, its remap note)
-    with args.out.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(COLUMNS)
-        for f in files:
-            rows = f.read().rows  # empty, header-only, garbled: one line, exit code 2
-            spec = f.spec
-            condition, country = spec.condition_name, spec.country or ""
-            ok, remapped = 0, []
-            for row in rows:
-                item = row.get("id", "")
-                mapping = position_map(option_keys(row), codes.get(item))
-                ans = read_row(row, codes.get(item), args.tolerance)
-                meta = [spec.experiment, condition, country, spec.model, item]
-                if ans.ok:
-                    ok += 1
-                    back = {v: k for k, v in (mapping or {}).items()}
-                    remap = "by_position" if mapping else ""
-                    remapped += [item] if mapping else []
-                    out.writerows(meta + [k, number(p), "ok", f.spec.method, back.get(k, k), remap, f.spec.prompt]
-                                  for k, p in ans.distribution.items())
-                else:
-                    out.writerow(meta + ["", "", ans.detail or ans.reason, f.spec.method, "", "", f.spec.prompt])
-            total, parsed_total = total + len(rows), parsed_total + ok
-            present = {r.get("id", "") for r in rows}
-            asked_its_way = rows[0].get("protocol") == "release" or "status" not in rows[0]  # or the release's file
-            gaps = release_translation_gaps(condition, country) if spec.experiment == "RQ2" and asked_its_way else ()
-            untranslated = [i for i in gaps if i in codes and i not in present]
-            absent = len(set(codes) - present) - len(untranslated)
-            why = (f"; {len(untranslated)} more not in the release's translation, so never asked its way "
-                   f"({', '.join(untranslated)})") if untranslated else ""
-            what = f"{condition} [{spec.prompt}]" if spec.prompt else condition
-            line = (f"{spec.experiment:12s} {what:18s} {country:10s} {spec.model:45s} {ok:4d}/{len(rows):<4d} "
-                    f"{ok / len(rows):7.2%}  {absent} of the questionnaire's {len(codes)} items absent{why}")
-            note = (f"  note: {f.path}: options of {len(remapped)} item(s) numbered 1..N, mapped by position to "
-                    f"the questionnaire's codes ({', '.join(remapped)}); remap = by_position in {args.out.name}")
-            said.append((f, ok, len(rows), line if ok < len(rows) or absent or why or len(files) <= SHOWN else "",
-                         note if remapped else ""))
-    for text in summary(said):
-        print(text)
-    print(f"overall: {parsed_total}/{total} parsed ({parsed_total / max(total, 1):.2%}); wrote {args.out}")
-    return 0
-
-
+build_parser, main = script("parse_report", __doc__)
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(main())

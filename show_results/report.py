@@ -20,9 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
-from utils.analysis.flags import FIGURES_DIR, HUMAN_DIR, add_run_name, results_root_of, run  # noqa: E402
+from utils.analysis.cli import add_run_name, results_root_of  # noqa: E402
+from utils.core.errors import UserError  # noqa: E402
 from utils.core.flag_parser import FlagParser  # noqa: E402
-from utils.core.paths import RESULTS_DIR, output_file, output_folder  # noqa: E402
+from utils.core.logs import log_to_stderr  # noqa: E402
+from utils.core.paths import FIGURES_DIR, HUMAN_DIR, RESULTS_DIR, output_file, output_folder  # noqa: E402
 from utils.report.build import write_report  # noqa: E402
 
 
@@ -43,13 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    results_root = results_root_of(args.results_root, args.run_name)
-    figures = output_folder(args.figures, "--figures")
-    out = write_report(results_root, figures, args.human, output_file(args.out or figures / "report.html", "report.html"),
-                       args.title)
+    log_to_stderr()
+    try:
+        results_root = results_root_of(args.results_root, args.run_name)
+        figures = output_folder(args.figures, "--figures")
+        out = write_report(results_root, figures, args.human,
+                           output_file(args.out or figures / "report.html", "report.html"), args.title)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(main())

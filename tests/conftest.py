@@ -36,7 +36,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
+    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, bundled_model_dir
 
     out = tmp_path_factory.mktemp("tiny-llama")
     tok = AutoTokenizer.from_pretrained(str(bundled_model_dir()), gguf_file=BUNDLED_GGUF)
@@ -55,6 +55,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from utils.probing.hf_loading import load_model
+    from utils.probing.backends.hf.loading import load_model
 
     return load_model(tiny_model_dir)

@@ -3,10 +3,10 @@ local model to answer something specific (a well-formed mapping, or no mapping a
 
 No code of ours is replaced: transformers' own `sequence_bias` generation setting adds a
 large bias to each next token of the script given the tokens before it, so `generate` (with
-the prober's prefix cache, stopping rule and decoding) writes the script and then ends.
+the backend's prefix cache, stopping rule and decoding) writes the script and then ends.
 
     model = scripted(tiny_model_dir, "{'1': '10%', '2': '90%'}")
-    HFProber(model, tokenizer, "verbalized").probe(request).raw_text  -> "{'1': '10%', '2': '90%'}"
+    ask(HFBackend(model, tokenizer), Verbalized(), [request])  -> raw_text "{'1': '10%', '2': '90%'}"
 """
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.analysis.answer_rows import position_map, read_row
-from utils.analysis.answers import load_answers, questionnaire_items
-from utils.analysis.coverage import AnswerPolicy, show_reports
+from utils.analysis.answers import AnswerPolicy, load_answers, position_map, questionnaire_items, read_row
 from utils.core.errors import UserError
 from utils.core.paths import QUESTIONS_DIR
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
@@ -22,12 +19,9 @@ from utils.probing.results_store import COLUMNS
 IDS, ORDERS = questionnaire_items()
 
 
-@pytest.fixture
-def shown() -> io.StringIO:
-    """What the coverage lines say, as a script shows them (`flags.run` calls `show_reports`)."""
-    buf = io.StringIO()
-    show_reports(buf)
-    return buf
+def shown(policy: AnswerPolicy) -> str:
+    """What the coverage lines say, as a script shows them (`Result.lines`)."""
+    return "\n".join(policy.said.shown())
 
 
 def write(path: Path, rows: list[dict]) -> Path:
@@ -99,7 +93,7 @@ def test_position_map():
     assert position_map(["1", "2", "3"], None) is None  # an item outside the questionnaire
 
 
-def test_a_renumbered_file_is_mapped_by_position(tmp_path, shown):
+def test_a_renumbered_file_is_mapped_by_position(tmp_path):
     """The release's Korean file: Q122 options 1, 2, 3 for WVS codes 2, 1, 0; Q119 1..5 for 1, 2, 3, 4, 0."""
     path = write(tmp_path / "RQ2" / "language" / "Korea" / "m" / "results.csv", [
         release("Q122", ["1", "2", "3"], {"1": 20, "2": 30, "3": 50}),
@@ -114,7 +108,7 @@ def test_a_renumbered_file_is_mapped_by_position(tmp_path, shown):
         np.testing.assert_allclose(at(ans, item), [by_code[c] for c in english[item].order])
     np.testing.assert_array_equal(at(ans, "Q1"), [1, 0, 0, 0])
     load_answers(path, IDS, ORDERS, policy)  # a second read of the same file (RQ2 reads RQ1 once per country)
-    notes = [line for line in shown.getvalue().splitlines() if "mapped by position" in line]
+    notes = [line for line in shown(policy).splitlines() if "mapped by position" in line]
     assert len(notes) == 1 and "2 item(s)" in notes[0] and "(Q119, Q122)" in notes[0] and str(path) in notes[0]
 
 
@@ -149,15 +143,16 @@ def test_our_translated_questionnaires_keep_the_wvs_codes(path):
             assert tuple(keys) == english[item["id"]], (path.name, item["id"])
 
 
-def test_a_file_below_the_coverage_floor_is_refused(tmp_path, shown):
+def test_a_file_below_the_coverage_floor_is_refused(tmp_path):
     rows = [release(i, list(o), {o[0]: 100}) for i, o in zip(IDS[:100], ORDERS[:100])]
     path = write(tmp_path / "results.csv", rows)
     with pytest.raises(UserError) as exc:
         load_answers(path, IDS, ORDERS)  # default floor 0.9
     assert f"{path}: 100/144 items scored (69.4%)" in str(exc.value) and "--min-coverage 0" in str(exc.value)
-    ans = load_answers(path, IDS, ORDERS, AnswerPolicy(min_coverage=0.0))
+    policy = AnswerPolicy(min_coverage=0.0)
+    ans = load_answers(path, IDS, ORDERS, policy)
     assert np.isfinite(ans[:100, 0]).all() and np.isnan(ans[100:, 0]).all()
-    assert f"coverage {path}: 100/144 items scored (69.4%); left out: 44 absent (Q" in shown.getvalue()
+    assert f"coverage {path}: 100/144 items scored (69.4%); left out: 44 absent (Q" in shown(policy)
 
 
 def test_items_the_human_data_never_asked_do_not_count(tmp_path):
@@ -183,7 +178,7 @@ def test_rq2_scores_a_renumbered_chinese_file_by_position(tmp_path, capsys):
     argv = ["--human", str(write_human(tmp_path / "WV7.csv")), "--results-root", str(res), "--out", str(out),
             "--formats", "png", "--inputs-dir", str(_steering_inputs(tmp_path))]
     script = load_script("show_results/rq2_steering.py")
-    assert script.run(script.main, argv) == 0
+    assert script.main(argv) == 0
     wide = pd.read_csv(out / "rq2_steering_table.csv").iloc[0]
     # Q1: 5/6 as in test_figures; Q119: code 0 against China's code 0 -> 1 (Q57 is the few-shot item)
     assert wide["language"] == pytest.approx((5 / 6 + 1) / 2, abs=1e-6)

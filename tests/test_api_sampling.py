@@ -1,4 +1,4 @@
-"""`--method sample` through the API prober, against a real local HTTP server that honours `n`
+"""`--method sample` through the API backend, against a real local HTTP server that honours `n`
 (as OpenAI and vLLM do) or ignores it (as llama.cpp's server does)."""
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from openai_server import FakeOpenAIServer, answer_for
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, build_payload
+from utils.probing.backends.api import wire
+from utils.probing.backends.api.backend import ApiBackend
 from utils.probing.cli import api_main
+from utils.probing.loop import ask
+from utils.probing.methods.sample import Sample
 from utils.probing.prompts import build_requests, load_prompt_set
 
 
@@ -22,23 +25,32 @@ def requests():
     return build_requests(items, "sample", load_prompt_set())
 
 
-def prober(srv: FakeOpenAIServer, samples: int, concurrency: int = 1) -> APIProber:
-    client = openai.OpenAI(api_key="k", base_url=srv.base_url, max_retries=0, timeout=30)
-    return APIProber(client, "m", "sample", samples=samples, sample_temperature=1.0, concurrency=concurrency,
-                     backoff_s=0.01)
+class Sampler:
+    """`probe(request)`: one item asked once with `samples` answers, through one backend."""
+
+    def __init__(self, srv: FakeOpenAIServer, samples: int, concurrency: int = 1):
+        client = openai.OpenAI(api_key="k", base_url=srv.base_url, max_retries=0, timeout=30)
+        self.backend = ApiBackend(client, "m", concurrency=concurrency, backoff_s=0.01)
+        self.method = Sample(samples=samples, temperature=1.0)
+
+    def probe(self, request):
+        [(_, result)] = ask(self.backend, self.method, [request])
+        return result
+
+
 
 
 def test_payload_asks_n_answers_in_the_respondent_wording(requests):
-    payload = build_payload(requests[0], "m", 1.0, 512, n=40)
+    payload = wire.payload(requests[0], "m", Sample(40, 1.0, 512).how())
     assert payload["n"] == 40 and payload["temperature"] == 1.0 and payload["max_tokens"] == 16
     assert "logprobs" not in payload
     assert "Reply with the number of the option a respondent would choose" in payload["messages"][-1]["content"]
-    assert "n" not in build_payload(requests[0], "m", 1.0, 512, n=1)
+    assert "n" not in wire.payload(requests[0], "m", Sample(1, 1.0, 512).how())
 
 
 def test_a_server_that_honours_n_gets_one_request(requests):
     with FakeOpenAIServer(pick_one=True) as srv:
-        result = prober(srv, 20).probe(requests[0])
+        result = Sampler(srv, 20).probe(requests[0])
     assert len(srv.requests) == 1 and srv.requests[0]["n"] == 20
     answers = json.loads(result.raw_text)
     assert len(answers) == 20 and result.status == "ok"
@@ -50,7 +62,7 @@ def test_a_server_that_honours_n_gets_one_request(requests):
 
 def test_a_server_that_ignores_n_gets_one_request_per_answer_within_concurrency(requests):
     with FakeOpenAIServer(pick_one=True, honour_n=False, delay_s=0.05) as srv:
-        p = prober(srv, 12, concurrency=3)
+        p = Sampler(srv, 12, concurrency=3)
         first = p.probe(requests[0])
         n_first = len(srv.requests)
         second = p.probe(requests[1])
@@ -64,9 +76,9 @@ def test_a_server_that_ignores_n_gets_one_request_per_answer_within_concurrency(
 
 def test_unreadable_answers_are_counted_and_below_half_is_unparsed(requests):
     with FakeOpenAIServer(pick_one=True, unreadable=0.3) as srv:
-        mostly = prober(srv, 40).probe(requests[0])
+        mostly = Sampler(srv, 40).probe(requests[0])
     with FakeOpenAIServer(pick_one=True, unreadable=0.9) as srv:
-        rarely = prober(srv, 40).probe(requests[0])
+        rarely = Sampler(srv, 40).probe(requests[0])
     for result in (mostly, rarely):
         answers = json.loads(result.raw_text)
         bad = sum(a == "I would rather not say." for a in answers)
@@ -78,10 +90,10 @@ def test_unreadable_answers_are_counted_and_below_half_is_unparsed(requests):
 def test_fan_out_requests_are_retried_and_a_lasting_error_fails_the_item(requests):
     with FakeOpenAIServer(pick_one=True, honour_n=False) as srv:
         srv.script.extend([None, ("status", 503, {"Retry-After": "0"})])  # 2nd request: one 503, then fine
-        ok = prober(srv, 5).probe(requests[0])
+        ok = Sampler(srv, 5).probe(requests[0])
         assert ok.status == "ok" and len(json.loads(ok.raw_text)) == 5 and len(srv.requests) == 6
         srv.script.extend([("status", 400, {})])  # not retryable: the item is an error row
-        bad = prober(srv, 5).probe(requests[1])
+        bad = Sampler(srv, 5).probe(requests[1])
     assert bad.status == "error" and "400" in bad.error
 
 

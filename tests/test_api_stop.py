@@ -19,7 +19,9 @@ from openai_server import FakeOpenAIServer
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber
+from utils.probing.backends.api.backend import ApiBackend
+from utils.probing.loop import ask
+from utils.probing.methods.verbalized import Verbalized
 from utils.probing.prompts import build_requests, load_prompt_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +41,14 @@ def requests():
     return build_requests(load_questionnaire(questionnaire_path())[:3], "verbalized", load_prompt_set())
 
 
-def prober_for(base_url: str, **kw) -> APIProber:
+def backend_for(base_url: str, **kw) -> ApiBackend:
     client = openai.OpenAI(api_key="sk-test", base_url=base_url, max_retries=0, timeout=10.0)
-    return APIProber(client, "m", "verbalized", **kw)
+    return ApiBackend(client, "m", **kw)
+
+
+def one(backend, request):
+    [(_, result)] = ask(backend, Verbalized(), [request])
+    return result
 
 
 def script(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
@@ -59,7 +66,7 @@ def test_never_reached_server_is_a_user_error_naming_the_url(requests):
     url = closed_port_url()
     started = time.monotonic()
     with pytest.raises(UserError, match=rf"^nothing answers at {url} \(.*refused.*\): check that the server"):
-        prober_for(url, backoff_s=0.05).probe(requests[0])
+        one(backend_for(url, backoff_s=0.05), requests[0])
     assert time.monotonic() - started < 5  # the grace for a starting server, not 6 back-offs
 
 
@@ -76,13 +83,13 @@ def test_a_server_that_answered_once_keeps_the_retry_rules(requests, caplog):
     # The server in its own process, so that killing it closes its port and every open connection.
     srv = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT / "tests", stdout=subprocess.PIPE, text=True)
     try:
-        prober = prober_for(srv.stdout.readline().strip(), backoff_s=0.01, max_retries=3)
-        assert prober.probe(requests[0]).status == "ok"
+        backend = backend_for(srv.stdout.readline().strip(), backoff_s=0.01, max_retries=3)
+        assert one(backend, requests[0]).status == "ok"
     finally:
         srv.kill()
         srv.wait()
-    caplog.set_level(logging.WARNING, logger="utils.probing.api_prober")
-    result = prober.probe(requests[1])  # no UserError: recorded as this item's error after its retries
+    caplog.set_level(logging.WARNING, logger="utils.probing.backends.api.backend")
+    result = one(backend, requests[1])  # no UserError: recorded as this item's error after its retries
     assert result.status == "error" and result.error.startswith("APIConnectionError")
     assert sum("retry" in r.getMessage() for r in caplog.records) == 3
 

@@ -1,12 +1,21 @@
-"""Two rules of the layout, checked statically over `utils/` (issue 16, section 5):
+"""The rules of the layout (docs/layout.md), checked statically over `utils/`:
 
-1. argparse stays at the edge: no library module names `argparse.Namespace`, imports
-   `Namespace` from argparse, or annotates a parameter or return value with a `Namespace`. The
-   scripts turn their flags into one typed config (`utils/probing/config.py`'s `ProbeConfig`).
+1. argparse stays at the edge: only the edge modules (`EDGE`) import it, and no library module
+   names `argparse.Namespace` or takes or returns one. The scripts turn their flags into one typed
+   config (`ProbeConfig`, `AnalysisConfig`) that the library takes.
 2. No import cycle among `utils` modules at module level. Imports inside a function body run only
    when it is called, which is how a cycle is legitimately broken (a lazy import), so they do not
    count; imports at module level, in a class body, or under a module-level `if`/`try` do,
    except under `if TYPE_CHECKING:`, which never runs.
+3. Asking models never imports the analysis, the study runner or the report, lazily or not
+   (`utils/probing` and `utils/core` import neither `utils.analysis`, `utils.study` nor
+   `utils.report`), so a probing run loads none of their code.
+4. No global state and no second ways: no `hasattr` (the interfaces say what every object has), no
+   `os.chdir`, no process-wide seed (`torch.manual_seed`, `np.random.seed`, `random.seed`), and no
+   module-level statement that changes the process (`csv.field_size_limit`, `matplotlib.use`,
+   rcParams, `logging.basicConfig`, `sys.path`: a bare call at module level is refused).
+5. One meaning per module name: two modules of `utils` share a file name only where they are the
+   same thing in parallel folders (`SHARED_NAMES`).
 
 Each checker takes a root folder, so the tests below also run it on a small broken package made
 in `tmp_path` and see it fail.
@@ -25,6 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE_FREE_PACKAGES = ("utils/probing", "utils/study", "utils/core", "utils/report", "utils/analysis")
 
 _NAMESPACE = re.compile(r"\bNamespace\b")
+# the modules that may import argparse: the command line of each half, and the flag parser itself
+EDGE = ("utils/core/flag_parser.py", "utils/probing/cli.py", "utils/analysis/cli.py")
+# the halves that ask models, and what they may never import
+ASKING = ("utils/probing", "utils/core")
+NOT_FOR_ASKING = ("utils.analysis", "utils.study", "utils.report")
+FORBIDDEN_CALLS = ("hasattr", "os.chdir", "torch.manual_seed", "torch.random.manual_seed", "np.random.seed",
+                   "numpy.random.seed", "random.seed")
+# file names two modules may share: the same thing in parallel folders (a backend of each kind,
+# each half's command line, our reading of answers and RQ2 beside the paper's)
+SHARED_NAMES = {"__init__.py", "backend.py", "cli.py", "answers.py", "rules.py", "rq2.py"}
 
 
 # -- checker 1: no Namespace below the scripts -----------------------------------------------------
@@ -162,7 +181,90 @@ def _cycle_through(group: list[str], graph: dict[str, set[str]]) -> list[str]:
     return group
 
 
+# -- checker 3: what asking models imports --------------------------------------------------------
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in a file, inside functions too."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            out += [(node.lineno, node.module or "")]
+    return out
+
+
+def forbidden_imports(folders: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    return [f"{p}:{line} imports {mod}" for folder in folders for p in sorted(folder.rglob("*.py"))
+            for line, mod in imports_of(p) if any(mod == f or mod.startswith(f + ".") for f in forbidden)]
+
+
+def argparse_outside(root: Path, edge: tuple[str, ...]) -> list[str]:
+    return [f"{p.relative_to(root)}:{line}" for p in sorted((root / "utils").rglob("*.py"))
+            if str(p.relative_to(root)) not in edge for line, mod in imports_of(p) if mod == "argparse"]
+
+
+# -- checker 4: global state and second ways ---------------------------------------------------------
+def _dotted(node: ast.expr) -> str:
+    return ast.unparse(node)
+
+
+def state_violations(folder: Path) -> list[str]:
+    """`file:line what` for each forbidden call anywhere, and each bare call at module level."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _dotted(node.func) in FORBIDDEN_CALLS:
+                found.append(f"{path}:{node.lineno} {_dotted(node.func)}()")
+        for node in tree.body[1 if ast.get_docstring(tree) else 0:]:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                found.append(f"{path}:{node.lineno} module-level call {_dotted(node.value.func)}()")
+    return found
+
+
+# -- checker 5: one meaning per name ----------------------------------------------------------------
+def name_clashes(folder: Path, shared: set[str]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = {}
+    for p in sorted(folder.rglob("*.py")):
+        by_name.setdefault(p.name, []).append(str(p.relative_to(folder)))
+    return {n: ps for n, ps in by_name.items() if len(ps) > 1 and n not in shared}
+
+
 # -- the tests -----------------------------------------------------------------------------------
+def test_asking_models_never_imports_the_analysis():
+    assert forbidden_imports([ROOT / p for p in ASKING], NOT_FOR_ASKING) == []
+
+
+def test_argparse_only_at_the_edge():
+    assert all((ROOT / e).is_file() for e in EDGE), EDGE
+    assert argparse_outside(ROOT, EDGE) == []
+
+
+def test_no_global_state_and_no_hasattr():
+    assert state_violations(ROOT / "utils") == []
+
+
+def test_one_meaning_per_module_name():
+    assert name_clashes(ROOT / "utils", SHARED_NAMES) == {}
+
+
+def test_the_new_checkers_find_what_they_forbid(tmp_path):
+    pkg = _package(tmp_path / "utils", {
+        "__init__.py": "",
+        "probing/__init__.py": "",
+        "probing/asks.py": "def f():\n    from utils.analysis import scoring  # lazy, still forbidden\n",
+        "probing/state.py": '"""doc."""\nimport csv, torch\ncsv.field_size_limit(1)\ndef g(x):\n'
+                            '    torch.manual_seed(0)\n    return hasattr(x, "stop")\n',
+        "probing/config.py": "import argparse\n",
+        "study/config.py": "",
+    })
+    assert forbidden_imports([pkg / "probing"], NOT_FOR_ASKING) == [f"{pkg / 'probing' / 'asks.py'}:2 imports "
+                                                                    "utils.analysis"]
+    assert argparse_outside(tmp_path, EDGE) == ["utils/probing/config.py:1"]
+    assert sorted(v.split(" ", 1)[1] for v in state_violations(pkg)) == [
+        "hasattr()", "module-level call csv.field_size_limit()", "torch.manual_seed()"]
+    assert name_clashes(pkg, SHARED_NAMES) == {"config.py": ["probing/config.py", "study/config.py"]}
+
 def test_no_library_module_reads_an_argparse_namespace():
     folders = [ROOT / p for p in NAMESPACE_FREE_PACKAGES]
     assert all(f.is_dir() for f in folders), folders

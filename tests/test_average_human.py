@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import pearsonr, wasserstein_distance
 from wvs_fixtures import load_script
 
-from utils.analysis.average_human import aligned, classify, compare, pearson, select_aligned
+from utils.analysis.rq1.average_human import aligned, classify, compare, pearson, select_aligned
 
 ORDER = {"Q1": ["1", "2", "3", "4"], "Q57": ["1", "2"], "Q119": ["1", "2", "3", "4", "0"]}
 NAMES = {156: "China", 276: "Germany", 392: "Japan", 410: "Korea", 643: "Russia", 704: "Vietnam",
@@ -114,9 +114,9 @@ def test_bad_tau_is_one_line(tmp_path, capsys):
     human = write_human(tmp_path / "WV7.csv", COUNTS)
     write_results(tmp_path / "res" / "RQ1" / "m1" / "results.csv", MODEL)
     script = load_script("show_results/rq1_average_human.py")
-    with pytest.raises(SystemExit) as exc:
-        script.main(["--human", str(human), "--results-root", str(tmp_path / "res"), "--tau", "-1"])
-    assert exc.value.code == 2 and "--tau" in capsys.readouterr().err
+    assert script.main(["--human", str(human), "--results-root", str(tmp_path / "res"), "--tau", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --tau is a margin of alignment score, at least 0\n"
 
 
 def _table(rows):
@@ -185,9 +185,8 @@ def test_rq3_select_needs_wave_7(tmp_path):
     paths = [write_human(tmp_path / f"WV{w}.csv", _wave_counts([156, 276]), w) for w in (5, 6)]
     write_results(tmp_path / "res" / "RQ1" / "m1" / "results.csv", {"Q1": {"1": 100}, "Q57": {"1": 100}})
     script = load_script("show_results/rq3_temporal.py")
-    from utils.analysis.flags import run
-    assert run(script.main, ["--human", *map(str, paths), "--results-root", str(tmp_path / "res"),
-                             "--out", str(tmp_path / "o"), "--select", "aligned"]) == 2
+    assert script.main(["--human", *map(str, paths), "--results-root", str(tmp_path / "res"),
+                        "--out", str(tmp_path / "o"), "--select", "aligned"]) == 2
 
 
 def test_paper_compat_uses_the_notebook_arithmetic(tmp_path):

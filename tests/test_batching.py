@@ -1,15 +1,12 @@
-"""The batch scheduler and the packed layouts on fixed inputs: no model, no tokenizer."""
+"""Which items go together, and the packed layouts, on fixed inputs: no model, no tokenizer."""
 from __future__ import annotations
 
 import math
-import threading
-from dataclasses import dataclass
 
 import pytest
 import torch
 
-from utils.probing.batching import BatchQueue, pack
-from utils.probing.packing import code_scores, ends_answer_mask, gap_rows, packed_layout, shared_prefix_len
+from utils.probing.backends.hf.packing import code_scores, ends_answer_mask, gap_rows, pack, packed_layout, shared_prefix_len
 
 SIZES = {"A": 100, "B": 300, "C": 50, "D": 10, "E": 600}
 
@@ -34,72 +31,6 @@ def test_pack_does_not_change_its_inputs():
     waiting = ["B", "C"]
     pack("A", waiting, SIZES.__getitem__, 8)
     assert waiting == ["B", "C"]
-
-
-# -- BatchQueue: the first probe asks, the next ones are served from memory -------------------
-@dataclass(frozen=True)
-class Answer:
-    item: str
-    attempt: int
-    status: str = "ok"
-
-
-def make_asker(unparsed: set[str] = frozenset()):
-    calls = []
-
-    def ask(batch, attempt):
-        calls.append((tuple(batch), attempt))
-        return [Answer(r, attempt, "unparsed" if r in unparsed and attempt == 1 else "ok") for r in batch]
-    return ask, calls
-
-
-def by_two(request, waiting):
-    return pack(request, waiting, lambda r: 1, max_items=2)
-
-
-def test_queue_asks_in_prepared_order_and_serves_each_result_once():
-    queue, (ask, calls) = BatchQueue(), make_asker()
-    queue.reset(["A", "B", "C", "D", "E"])
-    got = [queue.fetch(r, 1, ask, by_two) for r in "ABCDE"]
-    assert got == [Answer(r, 1) for r in "ABCDE"]
-    assert calls == [(("A", "B"), 1), (("C", "D"), 1), (("E",), 1)]
-    # B's result was handed out once; asking B again asks the model again
-    assert queue.fetch("B", 1, ask, by_two) == Answer("B", 1) and calls[-1] == (("B",), 1)
-
-
-def test_queue_any_fetch_order():
-    queue, (ask, calls) = BatchQueue(), make_asker()
-    queue.reset(["A", "B", "C", "D"])
-    assert [queue.fetch(r, 1, ask, by_two).item for r in "DCBA"] == list("DCBA")
-    assert calls == [(("D", "A"), 1), (("C", "B"), 1)]  # D first, then the oldest waiting
-
-
-def test_queue_batches_re_asks_of_unparsed_answers():
-    queue, (ask, calls) = BatchQueue(), make_asker(unparsed={"A", "C"})
-    queue.reset(["A", "B", "C"])
-    first = [queue.fetch(r, 1, ask, by_two) for r in "ABC"]
-    assert [a.status for a in first] == ["unparsed", "ok", "unparsed"]
-    assert queue.fetch("A", 2, ask, by_two) == Answer("A", 2) and queue.fetch("C", 2, ask, by_two) == Answer("C", 2)
-    assert calls[-1] == (("A", "C"), 2)  # the two re-asks went together
-
-
-def test_queue_from_threads_asks_each_item_once():
-    queue, (ask, calls) = BatchQueue(), make_asker()
-    items = [f"Q{i}" for i in range(40)]
-    queue.reset(items)
-    results: dict[str, Answer] = {}
-
-    def worker(chunk):
-        for r in chunk:
-            results[r] = queue.fetch(r, 1, ask, lambda req, w: pack(req, w, lambda _: 1, 8))
-
-    threads = [threading.Thread(target=worker, args=(items[i::4],)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    asked = [r for batch, _ in calls for r in batch]
-    assert sorted(asked) == sorted(items) and all(results[r] == Answer(r, 1) for r in items)
 
 
 # -- packed_layout: the worked example of the module docstring, and its mask ------------------

@@ -2,7 +2,6 @@
 header-only, garbled or cut-short results file: one line and exit code 2, or the coverage line."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,8 +10,10 @@ import pytest
 from test_figures import HUMAN, M1, M2, _steering_inputs, write_human, write_results
 from wvs_fixtures import load_script
 
+from utils.analysis import coverage
+from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
-from utils.analysis.coverage import AnswerPolicy, Coverage, answer_policy, check, show_reports
+from utils.analysis.coverage import Coverage, Said
 from utils.core.errors import UserError
 
 # Every script in show_results/, so a new one is tested too (its setup below if it needs more),
@@ -40,16 +41,14 @@ def test_coverage_line_and_ratio():
                           "left out: 1 not asked (Q6), 1 unparsed (Q3), 1 error (Q4), 1 absent (Q5)")
 
 
-def test_check_logs_once_and_refuses_below_the_floor():
-    buf = io.StringIO()
-    show_reports(buf)
+def test_a_file_is_said_once():
+    said = Said()
     cov = Coverage("f.csv", 2, scored=["Q1"])
-    policy = AnswerPolicy(min_coverage=0.5)
-    check(cov, policy, Path("f.csv"))
-    check(cov, policy, Path("f.csv"))
-    assert buf.getvalue() == "coverage f.csv: 1/2 items scored (50.0%)\n"
-    with pytest.raises(UserError, match=r"below --min-coverage 0.6; .*--min-coverage 0 to score it anyway"):
-        check(cov, AnswerPolicy(min_coverage=0.6), Path("f.csv"))
+    said.coverage(cov)
+    said.coverage(cov)  # read again (RQ2 reads a model's RQ1 file once per country)
+    said.note("a note")
+    said.note("a note")
+    assert said.shown() == ["coverage f.csv: 1/2 items scored (50.0%)", "note: a note"] and said.summary() == ""
 
 
 def test_answer_policy_checks_the_floor():
@@ -98,7 +97,7 @@ def setup(tmp_path: Path, script: str) -> tuple[list[str], Path]:
 
 def call(script: str, argv: list[str], capsys) -> tuple[int, str, str]:
     mod = load_script(f"show_results/{script}.py")
-    rc = mod.run(mod.main, argv)
+    rc = mod.main(argv)
     got = capsys.readouterr()
     return rc, got.out, got.err
 
@@ -252,8 +251,6 @@ def test_a_large_tree_shows_some_lines_and_counts_the_rest():
     run shows the lines of the first SHOW_COMPLETE complete files and the first SHOW_PROBLEMS with
     items left out or renumbered, counts the others and says so in one closing line; a small run
     shows every line and no closing line, as before."""
-    from utils.analysis import coverage
-
     def cov(name: str, left_out: bool = False, remapped: bool = False) -> Coverage:
         c = Coverage(name, 2, scored=["Q1"] if left_out else ["Q1", "Q2"])
         if left_out:
@@ -262,21 +259,18 @@ def test_a_large_tree_shows_some_lines_and_counts_the_rest():
             c.remapped.append("Q1")
         return c
 
-    buf = io.StringIO()
-    show_reports(buf)
-    policy = AnswerPolicy(min_coverage=0)
+    said = Said()
     for i in range(3):
-        check(cov(f"small{i}.csv"), policy, Path(f"small{i}.csv"))
-    assert len(buf.getvalue().splitlines()) == 3 and coverage.summary() == ""
-    buf = io.StringIO()
-    show_reports(buf)
+        said.coverage(cov(f"small{i}.csv"))
+    assert len(said.shown()) == 3 and said.summary() == ""
+    said = Said()
     files = [cov(f"ok{i}.csv") for i in range(30)] + [cov(f"bad{i}.csv", left_out=True) for i in range(20)] + \
         [cov(f"ko{i}.csv", remapped=True) for i in range(5)]
     for c in files:
-        check(c, policy, Path(c.label))
-    lines = buf.getvalue().splitlines()
+        said.coverage(c)
+    lines = said.shown()
     assert sum("2/2 items scored" in x and "ok" in x for x in lines) == coverage.SHOW_COMPLETE
     assert len(lines) == coverage.SHOW_COMPLETE + coverage.SHOW_PROBLEMS
-    assert coverage.summary() == ("coverage of 35 more results file(s) not shown: 22 with every item scored, "
+    assert said.summary() == ("coverage of 35 more results file(s) not shown: 22 with every item scored, "
                                   "8 with items left out, 5 with options mapped by position "
                                   "(python show_results/parse_report.py lists every row)")

@@ -102,14 +102,14 @@ def test_one_root_holding_both_methods_and_errors(roots, tmp_path, capsys):
                                                                                             abs=1e-6)
     script = load_script("show_results/elicitation.py")
     base = ["--human", str(human), "--out", str(out), "--min-coverage", "0"]
-    assert script.run(script.main, base + ["--compare", str(a)]) == 2
+    assert script.main(base + ["--compare", str(a)]) == 2
     err = capsys.readouterr().err.strip()
     assert "more than one probe method" in err and "\n" not in err
-    assert script.run(script.main, base + ["--compare", str(a), str(b), str(b / "RQ1" / "..")]) == 0  # one root
+    assert script.main(base + ["--compare", str(a), str(b), str(b / "RQ1" / "..")]) == 0  # one root
     capsys.readouterr()
     copy = tmp_path / "copy"
     write_run(copy / "RQ1" / "org" / "m1" / "results.csv", LOGPROB, "logprob")
-    assert script.run(script.main, base + ["--compare", str(a), str(b), str(copy)]) == 2
+    assert script.main(base + ["--compare", str(a), str(b), str(copy)]) == 2
     assert "org/m1 has two logprob RQ1 results files" in capsys.readouterr().err
 
 
@@ -141,23 +141,17 @@ def test_a_method_without_any_readable_answer_is_left_out_with_a_note(roots, tmp
     assert set(m.loc[m["kind"] == "method", "method"]) == {"logprob", "verbalized"}
 
 
-def test_coverage_lines_follow_the_current_stdout(tmp_path, capsys):
-    """Scripts run one after another in one process (the study runner) each show their coverage
-    on the stdout of their own time, never on a stream an earlier script had (closed since)."""
-    import io
-    import sys
-
-    from utils.analysis import coverage
-
-    old = sys.stdout
-    try:
-        sys.stdout = first = io.StringIO()
-        coverage.show_reports()
-        coverage.log.info("one")
-        first.close()
-        sys.stdout = second = io.StringIO()
-        coverage.log.info("two")
-        assert second.getvalue() == "coverage two\n"
-    finally:
-        sys.stdout = old
-    assert "Logging error" not in capsys.readouterr().err
+def test_runs_in_one_process_each_say_their_own_lines(roots, tmp_path, capsys):
+    """Analyses run one after another in one process (the study runner, the tests) each show the
+    coverage lines of their own files and nothing of an earlier run's: nothing is kept between them."""
+    human, a, b, out = roots
+    assert run(human, out, "--compare", str(a), str(b)) == 0
+    first = [line for line in capsys.readouterr().out.splitlines() if line.startswith("coverage ")]
+    other = tmp_path / "other"
+    write_run(other / "RQ1" / "x" / "results.csv", VERBALIZED)
+    write_run(other / "logprob" / "x" / "results.csv", LOGPROB, "logprob", experiment="RQ1", model="x")
+    assert run(human, out, "--results-root", str(other)) == 0
+    second = [line for line in capsys.readouterr().out.splitlines() if line.startswith("coverage ")]
+    assert len(first) == len(second) == 2
+    assert all(str(tmp_path / "paper") in x or str(tmp_path / "logprob") in x for x in first)
+    assert all(str(other) in x for x in second)

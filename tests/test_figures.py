@@ -192,7 +192,7 @@ def test_rq2_flags_a_best_method_that_loses_to_no_steering(case, tmp_path, capsy
     write_results(res / "RQ2" / "language" / "China" / "org" / "m1" / "results.csv", worse)
     script, inputs = load_script("show_results/rq2_steering.py"), str(_steering_inputs(tmp_path))
     capsys.readouterr()
-    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    assert script.main(args(human, res, out, "--inputs-dir", inputs)) == 0
     wide = pd.read_csv(out / "rq2_steering_table.csv").set_index("model")
     row = wide.loc["org/m1"]
     assert row["best_method"] == "language" and row["best_gain"] == pytest.approx((1 / 6 - 5 / 6) / 2, abs=1e-6)
@@ -200,7 +200,7 @@ def test_rq2_flags_a_best_method_that_loses_to_no_steering(case, tmp_path, capsy
     said = capsys.readouterr().out
     assert "note: in 2 of 2 rows (model or AVG, and country) no steering method beats no steering" in said
     write_results(res / "RQ2" / "persona" / "China" / "org" / "m1" / "results.csv", M2)  # 1.0: beats it
-    assert script.run(script.main, args(human, res, out, "--inputs-dir", inputs)) == 0
+    assert script.main(args(human, res, out, "--inputs-dir", inputs)) == 0
     assert pd.read_csv(out / "rq2_steering_table.csv").set_index("model").loc["org/m1", "best_beats_none"]
     assert "no steering method beats no steering" not in capsys.readouterr().out
 
@@ -220,7 +220,7 @@ def test_rq2_leaves_out_a_model_with_a_single_condition_unless_asked(case, tmp_p
     capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a raw numpy warning fails the test
-        assert script.run(script.main, args(human, res, out, *inputs)) == 0
+        assert script.main(args(human, res, out, *inputs)) == 0
     said = capsys.readouterr()
     notes = [line for line in said.out.splitlines() if "lone" in line]
     assert notes == ["note: lone has a single RQ2 condition (persona, China) where the other models have up to 2; "
@@ -234,7 +234,7 @@ def test_rq2_leaves_out_a_model_with_a_single_condition_unless_asked(case, tmp_p
     for chosen in ("all", "lone,org/m1"):
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
-            assert script.run(script.main, args(human, res, out, *inputs, "--models", chosen)) == 0
+            assert script.main(args(human, res, out, *inputs, "--models", chosen)) == 0
         assert "lone" in set(pd.read_csv(out / "rq2_steering_scores.csv")["model"])
         assert "lone" in pd.read_csv(out / "rq2_paper_table.csv").columns
         assert "note: lone" not in capsys.readouterr().out
@@ -245,7 +245,7 @@ def test_rq2_without_few_shot_file_says_what_is_missing(case, tmp_path, capsys):
     write_results(res / "RQ2" / "persona" / "China" / "org" / "m1" / "results.csv", M2)
     inputs = _steering_inputs(tmp_path, few_shot=False)
     script = load_script("show_results/rq2_steering.py")
-    assert script.run(script.main, args(human, res, out, "--inputs-dir", str(inputs))) == 2
+    assert script.main(args(human, res, out, "--inputs-dir", str(inputs))) == 2
     err = capsys.readouterr().err.strip()
     assert "few_shot" in err and "China.json" in err and "\n" not in err
 
@@ -271,12 +271,12 @@ def test_sensitivity(case):
 def test_missing_inputs_are_one_line(case, tmp_path, capsys, script):
     human, res, out = case
     mod = load_script(f"show_results/{script}.py")
-    assert mod.run(mod.main, args(tmp_path / "nope.csv", res, out)) == 2
+    assert mod.main(args(tmp_path / "nope.csv", res, out)) == 2
     err = capsys.readouterr().err.strip()
     assert "prepare_wvs.py" in err and "\n" not in err
     empty = tmp_path / "empty_results"
     empty.mkdir()
-    assert mod.run(mod.main, args(human, empty, out)) == 2
+    assert mod.main(args(human, empty, out)) == 2
     err = capsys.readouterr().err.strip()
     assert "first" in err and "\n" not in err
 
@@ -285,7 +285,7 @@ def test_rq3_missing_wave_table(case, tmp_path, capsys):
     human, res, out = case
     mod = load_script("show_results/rq3_temporal.py")
     argv = ["--human", str(tmp_path / "WV5.csv"), str(human), "--results-root", str(res), "--out", str(out)]
-    assert mod.run(mod.main, argv) == 2
+    assert mod.main(argv) == 2
     assert "WV5.csv not found; run dataset/prepare_wvs.py" in capsys.readouterr().err
 
 
@@ -317,13 +317,16 @@ def test_rq1_country_level_with_jsd_end_to_end(case):
 
 @pytest.fixture
 def open_figures(monkeypatch):
-    """Keep the figures a script draws open (plotting.save closes them) so a test can look inside."""
-    import matplotlib.pyplot as plt
-    plt.close("all")
-    monkeypatch.setattr(plt, "close", lambda *a, **k: None)
-    yield lambda: [plt.figure(n) for n in plt.get_fignums()]
-    monkeypatch.undo()
-    plt.close("all")
+    """Every figure a script saves, kept so a test can look inside."""
+    from matplotlib.figure import Figure
+    saved, real = [], Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        saved.append(fig)
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return lambda: list(dict.fromkeys(saved))
 
 
 def _figure_titled(figs, text):

@@ -43,5 +43,5 @@ def test_names_in_any_case_and_suggestions_only_for_near_misses():
     assert match_name("  JAPAN ", ["Japan", "Korea"], "country") == "Japan"
     assert suggest("fewshot", ["persona", "few-shot", "language"]) == " (did you mean few-shot?)"
     assert suggest("Narnia", ["Argentina", "Brazil", "Japan"]) == ""  # nothing close: no wild guess
-    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown method 'logprb' \(did you mean logprob\?\)"):
+    with pytest.raises(ValueError, match=r"unknown method 'logprb' \(did you mean logprob\?\)"):
         choice_of(["verbalized", "logprob"], "method")("logprb")

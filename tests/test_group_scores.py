@@ -13,7 +13,6 @@ from scipy.stats import wasserstein_distance
 from wvs_fixtures import ROOT, group_microdata, hand_group, load_script
 
 from utils.analysis import group_scores as group_scores_module
-from utils.analysis.flags import run
 from utils.analysis.group_scores import gap_test
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
@@ -170,7 +169,7 @@ def test_rq1_groups_says_when_no_country_has_every_group(sex_case, tmp_path, cap
     table[~drop].to_csv(lopsided, index=False)
     script = load_script("show_results/rq1_groups.py")
     capsys.readouterr()
-    assert script.run(script.main, ["--human", str(lopsided), "--results-root", str(res), "--out",
+    assert script.main(["--human", str(lopsided), "--results-root", str(res), "--out",
                                     str(tmp_path / "out"), "--formats", "png", "--by", "sex", "--n-boot", "20",
                                     "--n-perm", "19"]) == 0
     out = capsys.readouterr().out
@@ -179,8 +178,8 @@ def test_rq1_groups_says_when_no_country_has_every_group(sex_case, tmp_path, cap
 
 
 @pytest.mark.parametrize("script, argv, message", [
-    ("rq1_country_level", ["--by", "sex", "--paper-compat"], "--paper-compat reproduces the paper, which had no "
-                                                             "respondent groups; drop --by"),
+    ("rq1_country_level", ["--by", "sex", "--paper-compat"], "--paper-compat reproduces the paper's arithmetic and "
+                                                             "cannot be combined with --by sex"),
     ("rq1_country_level", ["--by", "religion"], "unknown group variable religion; known: sex, age, education"),
     ("rq1_country_level", ["--by", "education"], "has no education groups (it has: sex, age)"),
     ("rq1_groups", ["--by", "sex,height"], "unknown group variable height"),
@@ -188,7 +187,7 @@ def test_rq1_groups_says_when_no_country_has_every_group(sex_case, tmp_path, cap
 def test_bad_by_is_one_line(sex_case, capsys, script, argv, message):
     df, human, res, answers, tmp = sex_case
     try:
-        rc = run(load_script(f"show_results/{script}.py").main, ["--human", str(human), "--results-root", str(res),
+        rc = load_script(f"show_results/{script}.py").main(["--human", str(human), "--results-root", str(res),
                                                                  "--out", str(tmp / "bad"), "--formats", "png", *argv])
     except SystemExit as exc:  # argparse's one-line error, before the script runs
         rc = exc.code

@@ -23,14 +23,15 @@ from utils.core.results.schema import COLUMNS, VERSIONS
 from utils.probing.results_store import ResultStore
 
 LEGACY_COLUMNS = VERSIONS[2]  # before the group columns
-from utils.probing.study import build_conditions, plan_conditions
+from utils.probing.grid import plan_for
+from utils.probing.loop import plan_conditions
 
 PHRASES = INPUTS_DIR / "groups" / "phrases"
 ALL_GROUPS = [(v.name, label) for v in load_group_vars().values() for label in v.labels]
 
 
 def conditions(*argv: str):
-    return build_conditions(local_config(list(argv), "RQ2"))
+    return plan_for(local_config(list(argv), "RQ2")).conditions
 
 
 @pytest.mark.parametrize("language", sorted({"English"} | {c["language"] for c in steering_countries().values()}))
@@ -65,7 +66,7 @@ def test_each_group_is_its_own_condition(tmp_path):
     assert "a Japanese respondent would choose" in plain.requests[0].messages[-1].content
     config = local_config(["--country", "Japan", "--steering_method", "persona", "--group", "age=18-29",
                            "--results-root", str(tmp_path)], "RQ2")
-    plan = plan_conditions(config, "org/m", conds[:1])[0]
+    plan = plan_conditions(config, plan_for(config), "org/m")[0]
     assert plan.out_dir == tmp_path / "RQ2" / "persona" / "Japan" / "age=18-29" / "org" / "m"
     assert plan.spec.group == ("age", "18-29") and plan.spec.columns()["group_var"] == "age"
 

@@ -8,7 +8,7 @@ import pandas as pd
 from test_report import read_page
 from test_run_study import run_study_main
 
-from utils.study.config import load_study
+from utils.study.study_file import load_study
 
 
 def group_study(tmp_path, base_url: str) -> str:

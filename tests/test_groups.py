@@ -13,7 +13,7 @@ from wvs_fixtures import (COUNTRIES, GROUP_COLUMNS_7, group_microdata, hand_coun
 
 from utils.core import groups as groups_module
 from utils.core.groups import load_group_vars, parse_group, parse_group_vars
-from utils.analysis.human_data import load_human, read_long_table
+from utils.core.human.human_data import load_human, read_long_table
 from utils.core.errors import UserError
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")

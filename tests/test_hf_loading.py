@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from utils.core.errors import UserError
-from utils.probing.hf_loading import check_source, load_model, resolve_device
+from utils.probing.backends.hf.loading import check_source, load_model, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "code" / "RQ1" / "prob_by_llm.py"
@@ -117,7 +117,7 @@ def cache_copy(model_dir: Path, hf_home: Path, repo: str) -> None:
 def test_cached_hub_id_loads_from_the_cache_only(tiny_model_dir, tmp_path):
     cache_copy(tiny_model_dir, tmp_path / "hf", "someone/tiny")
     proxy = CountingProxy()
-    code = ("from utils.probing.hf_loading import load_model; tok, m = load_model('someone/tiny'); "
+    code = ("from utils.probing.backends.hf.loading import load_model; tok, m = load_model('someone/tiny'); "
             "print(type(m).__name__, m.device)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
                           env={**os.environ, "HF_HOME": str(tmp_path / "hf"), "HTTPS_PROXY": proxy.url,
@@ -130,7 +130,7 @@ def test_cached_hub_id_loads_from_the_cache_only(tiny_model_dir, tmp_path):
 def test_loading_draws_no_progress_bar_into_a_log(tiny_model_dir, tmp_path):
     """stderr is a pipe here, as when a run's output goes to a log file: no bar, with or
     without --quiet (transformers draws 'Loading weights: 100%|...' otherwise)."""
-    code = ("import sys; from utils.probing.hf_loading import load_model; "
+    code = ("import sys; from utils.probing.backends.hf.loading import load_model; "
             f"load_model({str(tiny_model_dir)!r}, quiet=sys.argv[1] == 'quiet')")
     for mode in ("quiet", "loud"):
         proc = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=300,

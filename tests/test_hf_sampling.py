@@ -9,10 +9,16 @@ import torch
 from transformers import AutoTokenizer, DynamicCache, LlamaConfig, LlamaForCausalLM
 
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.probing.hf_prober import HFProber
-from utils.probing.hf_sampling import items_per_batch, sample_items
+from utils.probing.backends.hf.backend import HFBackend
+from utils.probing.backends.hf.branches import items_per_batch, sample_items
+from utils.probing.loop import ask
+from utils.probing.methods.sample import Sample, code_complete, read_code
 from utils.probing.prompts import build_requests, load_prompt_set
-from utils.probing.sampling import code_complete, read_code
+
+
+def stops(keys):
+    """The sample method's stop rule per item: a whole option code of `keys[i]`."""
+    return [lambda text, k=k: code_complete(text, k) for k in keys]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +58,8 @@ def test_batched_sampler_at_temperature_0_is_plain_greedy_generation(untied, req
     given their answer's first word as a "code", so their rows stop (and leave the batch) after
     it, while the other rows go on: what is left must still be computed right."""
     tok, model = untied
-    prober = HFProber(model, tok, "sample")
-    seqs = [prober.encode(r) for r in requests]
+    backend = HFBackend(model, tok)
+    seqs = [backend.encode(r) for r in requests]
     assert len({len(s) for s in seqs}) > 1  # the gap between prefix and item is exercised
     with torch.inference_mode():
         want = [greedy(model, tok, s, 6) for s in seqs]
@@ -65,10 +71,10 @@ def test_batched_sampler_at_temperature_0_is_plain_greedy_generation(untied, req
         p = next(i for i in range(min(map(len, seqs))) if len({s[i] for s in seqs}) > 1)
         cache = DynamicCache()
         with torch.inference_mode():
-            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{prober._cache_kw: cache})
+            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{backend._cache_kw: cache})
     with torch.inference_mode():
-        got = sample_items(model, tok, seqs, keys, samples=3, temperature=0.0, max_new_tokens=6, prefix_len=p,
-                           prefix_cache=cache, pad_id=prober._pad, cache_kw=prober._cache_kw)
+        got = sample_items(model, tok, seqs, stops(keys), samples=3, temperature=0.0, max_new_tokens=6, prefix_len=p,
+                           prefix_cache=cache, pad_id=backend._pad, cache_kw=backend._cache_kw)
     for i, (g, w) in enumerate(zip(got, want)):
         if i in stop_early:  # stopped after the word and the token that ends it
             assert len(set(g.answers)) == 1 and w.startswith(g.answers[0]) and len(g.answers[0]) < len(w)
@@ -106,8 +112,8 @@ def test_answers_at_temperature_1_equal_a_plain_sampler(untied, requests, use_pr
     computed as if it were alone, though all answers of all items share one row per item. One
     answer is made to stop early, so items then feed different numbers of tokens (the fillers)."""
     tok, model = untied
-    prober = HFProber(model, tok, "sample")
-    seqs = [prober.encode(r) for r in requests[:3]]
+    backend = HFBackend(model, tok)
+    seqs = [backend.encode(r) for r in requests[:3]]
     keys = [("never-a-code",)] * 3
     with torch.inference_mode():
         first = plain_sampler(model, tok, seqs, keys, samples=4, steps=5, seed=3)
@@ -119,9 +125,9 @@ def test_answers_at_temperature_1_equal_a_plain_sampler(untied, requests, use_pr
         if use_prefix:
             p = next(i for i in range(min(map(len, seqs))) if len({s[i] for s in seqs}) > 1)
             cache = DynamicCache()
-            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{prober._cache_kw: cache})
-        got = sample_items(model, tok, seqs, keys, samples=4, temperature=1.0, max_new_tokens=5, prefix_len=p,
-                           prefix_cache=cache, pad_id=prober._pad, cache_kw=prober._cache_kw,
+            model(torch.tensor([seqs[0][:p]]), use_cache=True, **{backend._cache_kw: cache})
+        got = sample_items(model, tok, seqs, stops(keys), samples=4, temperature=1.0, max_new_tokens=5, prefix_len=p,
+                           prefix_cache=cache, pad_id=backend._pad, cache_kw=backend._cache_kw,
                            generator=torch.Generator().manual_seed(3))
     assert [g.answers for g in got] == want
 
@@ -130,13 +136,13 @@ def test_sampling_follows_the_models_distribution(untied, requests):
     """First tokens drawn at temperature 1 over many rows match softmax of the plain logits
     (a loose bound: 1000 draws, total variation under 0.1)."""
     tok, model = untied
-    prober = HFProber(model, tok, "sample")
-    ids = prober.encode(requests[0])
+    backend = HFBackend(model, tok)
+    ids = backend.encode(requests[0])
     with torch.inference_mode():
         probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), -1)
-        torch.manual_seed(0)
-        got = sample_items(model, tok, [ids], [("x",)], samples=1000, temperature=1.0, max_new_tokens=1,
-                           pad_id=prober._pad, cache_kw=prober._cache_kw)[0]
+        got = sample_items(model, tok, [ids], stops([("x",)]), samples=1000, temperature=1.0, max_new_tokens=1,
+                           pad_id=backend._pad, cache_kw=backend._cache_kw,
+                           generator=torch.Generator().manual_seed(0))[0]
     firsts = [tok(a, add_special_tokens=False)["input_ids"][:1] for a in got.answers]
     seen = torch.zeros_like(probs)
     for f in firsts:
@@ -147,12 +153,14 @@ def test_sampling_follows_the_models_distribution(untied, requests):
     assert (seen[top] / len(firsts) - probs[top]).abs().sum() < 0.1
 
 
-def test_prober_batches_items_and_keeps_every_answer(untied, requests):
+def test_backend_batches_items_and_keeps_every_answer(untied, requests):
     tok, model = untied
     assert items_per_batch(8, 40) == 6 and items_per_batch(2, 40) == 2
-    prober = HFProber(model, tok, "sample", samples=7, batch_size=3)
-    prober.prepare(list(requests))
-    results = [prober.probe(r) for r in requests]
+    backend = HFBackend(model, tok, batch_size=3)
+    backend.prepare(list(requests))
+    method = Sample(samples=7)
+    assert list(backend.batches(requests, method.how(1))) == [[0, 1, 2], [3, 4]]
+    results = [res for _, res in ask(backend, method, requests)]
     for r, res in zip(requests, results):
         answers = json.loads(res.raw_text)
         assert len(answers) == 7 and res.item_id == r.item.id

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from wvs_fixtures import COUNTRIES, hand_counts, load_script, microdata, specs
 
-from utils.analysis import human_data, wave_map
-from utils.analysis import microdata as microdata_module
-from utils.analysis.human_data import load_human, read_long_table
-from utils.analysis.microdata import count_codes
-from utils.analysis.wave_map import WaveItem, load_wave_map, wave_items
+from utils.core.human import human_data, wave_map
+from utils.core.human import microdata as microdata_module
+from utils.core.human.human_data import load_human, read_long_table
+from utils.core.human.microdata import count_codes
+from utils.core.human.wave_map import WaveItem, load_wave_map, wave_items
 from utils.core.errors import UserError
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")
@@ -265,7 +265,7 @@ def test_microdata_passed_as_human_says_what_is_missing_and_what_turns_it_into_t
     raw = tmp_path / f"wvs{wave}.csv"
     microdata(wave).to_csv(raw, index=False)
     script = load_script("show_results/rq1_country_level.py")
-    assert script.run(script.main, ["--human", str(raw), "--results-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert script.main(["--human", str(raw), "--results-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
     assert "lacks column(s) country_code, item_id, option, count" in err
@@ -301,32 +301,33 @@ def test_an_empty_table_is_one_line(tmp_path, capsys):
     empty = tmp_path / "WV7.csv"
     empty.write_text("")
     script = load_script("show_results/rq1_country_level.py")
-    assert script.run(script.main, ["--human", str(empty), "--results-root", str(tmp_path)]) == 2
+    assert script.main(["--human", str(empty), "--results-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err == (f"error: human data {empty} is empty (not even a header); prepare it again with "
                    "python dataset/prepare_wvs.py --wave 7 --input <WVS file>\n")
 
 
-def test_a_table_of_another_wave_read_as_wave_7_gets_a_note(tmp_path, capsys):
+def test_a_table_of_another_wave_read_as_wave_7_gets_a_note(tmp_path):
     """Issue 28: a Wave 6 table passed for RQ1 was scored on the 75 items it shares with Wave 7
-    without a word; the scripts that mean Wave 7 say so in one note, rq3_temporal (all waves) not."""
-    from utils.analysis import coverage
+    without a word; the analyses that mean Wave 7 say so in one note (under either rules),
+    rq3_temporal (all waves) not."""
+    from utils.analysis.answers import AnswerPolicy
     from utils.analysis.config import AnalysisConfig
-    from utils.analysis.paper_compat import load_paper_human
-    from utils.analysis.scoring import load_scoring
+    from utils.analysis.paper.rules import PAPER
+    from utils.analysis.rules import OURS
 
     src, table = tmp_path / "wv6.csv", tmp_path / "WV6.csv"
     microdata(6, seed=2).to_csv(src, index=False)
     assert load_script("dataset/prepare_wvs.py").main(["--wave", "6", "--input", str(src), "--output", str(table)]) == 0
-    coverage.show_reports()
-    capsys.readouterr()
-    load_scoring(AnalysisConfig(human=table))
-    load_paper_human(table)
-    said = capsys.readouterr().out.splitlines()
-    assert said == [f"note: {table} holds Wave 6 answers, not Wave 7's: only the items that wave shares with Wave 7 "
-                    "are compared; pass a Wave 7 table for RQ1 and RQ2 (rq3_temporal.py compares waves)"]  # once
-    coverage.show_reports()  # notes are said once per run: a fresh run for the calls that must say none
-    load_scoring(AnalysisConfig(human=table), expected_wave=6)
-    load_scoring(AnalysisConfig(human=table), expected_wave=None)  # RQ3: any wave
-    load_paper_human(table, expected_wave=None)
-    assert capsys.readouterr().out == ""
+    config = AnalysisConfig(human=table, results_root=tmp_path / "none")
+    policy = AnswerPolicy()
+    OURS.human(config, policy)
+    PAPER.human(config, policy)
+    assert policy.said.shown() == [
+        f"note: {table} holds Wave 6 answers, not Wave 7's: only the items that wave shares with Wave 7 are "
+        "compared; pass a Wave 7 table for RQ1 and RQ2 (rq3_temporal.py compares waves)"]  # once
+    policy = AnswerPolicy()  # notes are said once per run: a fresh run for the calls that must say none
+    OURS.human(config, policy, expected_wave=6)
+    OURS.human(config, policy, expected_wave=None)  # RQ3: any wave
+    PAPER.human(config, policy, expected_wave=None)
+    assert policy.said.shown() == []

@@ -12,10 +12,12 @@ from openai_server import FakeOpenAIServer
 
 from utils.core.errors import UserError
 from utils.core.records import Message
-from utils.probing.cli import api_config, api_main, api_prober_factory
+from utils.probing.backends.api import api_backend
+from utils.probing.cli import api_config, api_main
 from utils.core.results.schema import COLUMNS, STORE_COLUMNS
 from utils.probing.identity import prompt_sha256
-from utils.probing.study import build_conditions, run_conditions
+from utils.probing.grid import plan_for
+from utils.probing.loop import run_conditions
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "org/m"
@@ -47,7 +49,7 @@ def _key(monkeypatch):
 def ask(srv: Servers, root: Path, *extra: str, experiment: str = "RQ1", model: str = MODEL) -> int:
     url = srv.picker.base_url if "sample" in extra else srv.plain.base_url
     return api_main(["--model_name_or_path", model, "--base_url", url, "--results-root", str(root),
-                     "--limit", "2", "--quiet", *extra], experiment=experiment)
+                     "--limit", "2", "--quiet", *extra], script=experiment)
 
 
 def rows_of(path: Path) -> list[dict[str, str]]:
@@ -174,8 +176,8 @@ def test_two_local_folders_of_the_same_name_are_two_models(srv, tmp_path):
     def run(model: Path) -> int:
         config = api_config(["--model_name_or_path", str(model), "--base_url", srv.plain.base_url,
                              "--results-root", str(root), "--limit", "1", "--quiet"], "RQ1")
-        _, make = api_prober_factory(config)
-        return run_conditions(config, str(model), make, build_conditions(config))
+        _, make = api_backend(config)
+        return run_conditions(config, plan_for(config), str(model), make)
 
     assert run(tmp_path / "a" / "llama3") == 0
     with pytest.raises(UserError, match=r"model: .*/a/llama3 in the file, .*/b/llama3 now"):

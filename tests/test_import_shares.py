@@ -14,7 +14,7 @@ import pytest
 from wvs_fixtures import load_script, microdata
 
 from utils.analysis.answers import questionnaire_items
-from utils.analysis.human_data import load_human
+from utils.core.human.human_data import load_human
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
 

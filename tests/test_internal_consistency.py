@@ -7,7 +7,6 @@ The fixed case: two countries, two models, answers to the ten topic items writte
 from __future__ import annotations
 
 import json
-import logging
 import math
 
 import numpy as np
@@ -285,7 +284,7 @@ def _steering_inputs(tmp_path):
     return inputs
 
 
-def test_paper_compat_reads_the_papers_models_in_its_order(tmp_path, caplog):
+def test_paper_compat_reads_the_papers_models_in_its_order(tmp_path, capsys):
     res, out = tmp_path / "results", tmp_path / "out"
     models = {"gpt-4": M1, "CohereLabs/aya-23-35B": M2, "gpt-4o": STEERED}  # gpt-4o: the stray eighth
     for m, answers in models.items():
@@ -294,9 +293,8 @@ def test_paper_compat_reads_the_papers_models_in_its_order(tmp_path, caplog):
             write_results(res / "RQ2" / "language_persona" / country / m / "results.csv", STEERED)
     human, inputs = write_human(tmp_path / "WV7.csv"), _steering_inputs(tmp_path)
     script = load_script("show_results/rq2_steering.py")
-    with caplog.at_level(logging.WARNING):
-        assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs))) == 0
-    assert sum("no human data for Korea" in r.getMessage() for r in caplog.records) == 1  # once, not per model
+    assert script.main(argv(human, res, out, "--paper-compat", "--inputs-dir", str(inputs))) == 0
+    assert capsys.readouterr().out.count("note: no human data for Korea") == 1  # once, not per model
     table = pd.read_csv(out / "rq2_paper_table_paper_compat.csv", dtype=str)
     assert list(table.columns) == ["Country", "Condition", "aya-23-35B", "gpt-4", "AVG", "human_data"]  # Aya23 first
     long = pd.read_csv(out / "rq2_steering_scores_paper_compat.csv")
@@ -325,8 +323,7 @@ def test_release_answers_when_present():
     release = ROOT.parent / "shared" / "reference" / "paper-release" / "results" / "RQ1"
     if not release.is_dir():
         pytest.skip("the paper release is not at ../shared/reference/paper-release")
-    from utils.analysis.answers import load_answers, model_files
-    from utils.analysis.coverage import AnswerPolicy
+    from utils.analysis.answers import AnswerPolicy, load_answers, model_files
     items = load_questionnaire(questionnaire_path("English"))
     ids, orders = [it.id for it in items], [it.order for it in items]
     files = model_files(release.parent, "RQ1", policy=AnswerPolicy(0.0))
@@ -342,19 +339,20 @@ def test_panel_titles_do_not_overlap(case, monkeypatch, models):
     """Issue 28: with one or two models the three panels were so narrow that their titles
     ("Gender fairness (Q29, Q30, Q31, Q33)", ...) ran into each other. Each title's drawn box must
     lie inside its own panel's column, left of the next title."""
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     human, res, out = case
-    kept = []
-    monkeypatch.setattr(plt, "close", lambda fig=None, *a, **k: kept.append(fig))
+    kept, real = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: kept.append(fig) or real(fig, *a, **k))
     assert load_script("show_results/internal_consistency.py").main(
         argv(human, res, out, "--models", ",".join(models))) == 0
-    fig = next(f for f in kept if f is not None and f._suptitle is not None
+    fig = next(f for f in kept if f._suptitle is not None
                and f._suptitle.get_text().startswith("Internal consistency per topic"))
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
     boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_visible() and ax.get_title()]
     assert len(boxes) == 3
     for left, right in zip(boxes, boxes[1:]):
         assert left.x1 < right.x0, (left, right)  # no overlap, left to right
-    plt.close("all")

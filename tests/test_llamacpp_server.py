@@ -27,7 +27,7 @@ API = Path(__file__).resolve().parents[1] / "code" / "RQ1" / "prob_by_api.py"
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
+    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, bundled_model_dir
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ def test_run_meta_json_of_a_real_run(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", key)
     code = api_main(["--model_name_or_path", "org/m", "--base_url", server.base_url, "--results-root", str(tmp_path),
                      "--limit", "2", "--quiet", "--max-new-tokens", "77", "--temperature", "0.3",
-                     "--country", "Japan", "--steering_method", "few-shot"], experiment="RQ2")
+                     "--country", "Japan", "--steering_method", "few-shot"], script="RQ2")
     assert code == 0
     folder = tmp_path / "RQ2" / "few-shot" / "Japan" / "org" / "m"
     text = (folder / "run_meta.json").read_text(encoding="utf-8")

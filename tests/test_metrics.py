@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
 from utils.analysis import metrics
-from utils.analysis.human_data import keep_mask
+from utils.core.human.human_data import keep_mask
 from utils.analysis.metrics import (
     alignment,
     bootstrap_ci,

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from utils.core.errors import UserError
-from utils.probing import model_cache
-from utils.probing.model_cache import (
+from utils.probing.backends.hf import model_cache
+from utils.probing.backends.hf.model_cache import (
     _load_checked,
     _save_entry,
     cache_enabled,
@@ -185,10 +185,10 @@ def next_token_logprobs(tokenizer, model) -> torch.Tensor:
 
 @pytest.mark.slow
 def test_bundled_model_is_converted_once_then_read_from_the_cache(cache_home, caplog, capsys):
-    from utils.probing.bundled_model import BUNDLED_GGUF, bundled_model_dir
+    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, bundled_model_dir
 
     folder = bundled_model_dir()
-    caplog.set_level(logging.INFO, logger="utils.probing.model_cache")
+    caplog.set_level(logging.INFO, logger="utils.probing.backends.hf.model_cache")
 
     converted = load_gguf_cached(folder, BUNDLED_GGUF, quiet=True)
     assert "converting SmolLM2-135M-Instruct.Q4_1.gguf" in caplog.text

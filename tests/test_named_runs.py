@@ -65,10 +65,10 @@ def test_the_default_analysis_reads_the_root_and_run_name_reads_the_run(case, ca
     root, human, out = case
     mod = load_script("show_results/rq1_country_level.py")
     argv = ["--human", str(human), "--results-root", str(root), "--formats", "png", "--n-boot", "20"]
-    assert mod.run(mod.main, argv + ["--out", str(out / "default")]) == 0, capsys.readouterr().err
+    assert mod.main(argv + ["--out", str(out / "default")]) == 0, capsys.readouterr().err
     got = scores(out / "default")
     assert got == pytest.approx({name: score(DEFAULT, c) for (_, name), c in HUMAN.items()}, abs=1e-6)
-    assert mod.run(mod.main, argv + ["--out", str(out / "named"), "--run-name", "t07"]) == 0, capsys.readouterr().err
+    assert mod.main(argv + ["--out", str(out / "named"), "--run-name", "t07"]) == 0, capsys.readouterr().err
     got = scores(out / "named")
     assert got == pytest.approx({name: score(NAMED, c) for (_, name), c in HUMAN.items()}, abs=1e-6)
 
@@ -77,7 +77,7 @@ def test_an_unknown_run_name_is_one_line_naming_the_runs_there(case, capsys):
     root, human, out = case
     mod = load_script("show_results/rq1_country_level.py")
     argv = ["--human", str(human), "--results-root", str(root), "--out", str(out), "--run-name", "t7"]
-    assert mod.run(mod.main, argv) == 2
+    assert mod.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no run named 't7'" in err and "the runs there: t07" in err, err
 
@@ -89,11 +89,11 @@ def test_the_other_scripts_with_a_results_root_read_a_named_run_too(case, script
     argv = ["--results-root", str(root), "--run-name", "t07"]
     if script == "parse_report":
         argv += ["--out", str(out / "parse_report.csv")]
-        assert mod.run(mod.main, argv) == 0, capsys.readouterr().err
+        assert mod.main(argv) == 0, capsys.readouterr().err
         df = pd.read_csv(out / "parse_report.csv")
         assert list(df["probe_method"]) == ["verbalized"] * 4 and list(df["probability"]) == NAMED
     else:
         argv += ["--figures", str(out), "--human", str(human), "--out", str(out / "report.html")]
-        assert mod.run(mod.main, argv) == 0, capsys.readouterr().err
+        assert mod.main(argv) == 0, capsys.readouterr().err
         page = (out / "report.html").read_text(encoding="utf-8")
         assert f"from results <code>{root / 'runs' / 't07'}</code>" in page and "in 1 results files" in page

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from utils.probing.option_scoring import continues_code, normalize_log_scores, scores_from_top_logprobs
+from utils.probing.backends import continues_code
+from utils.probing.backends.api.wire import scores_from_top_logprobs
+from utils.probing.methods.logprob import normalize_log_scores
 
 TEN = [str(k) for k in range(1, 11)]
 log = math.log

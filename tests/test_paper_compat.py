@@ -16,23 +16,17 @@ import pytest
 from scipy.stats import ttest_ind, wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
-from utils.analysis.answers import load_answers, model_files, questionnaire_items
-from utils.analysis.human_data import load_human
-from utils.analysis.paper_compat import PaperHuman, load_paper_human, read_answer, stars
-from utils.analysis.paper_compat_rq1 import (
-    country_scores,
-    human_dists,
-    item_scores,
-    matrix,
-    matrix_dists_human,
-    matrix_dists_model,
-    matrix_score,
-    model_level,
-    rq1_answers_paper,
-    rq1_questions,
-)
-from utils.analysis.paper_compat_rq2 import rq2_file_scores
+from utils.analysis.answers import AnswerPolicy, load_answers, model_files, questionnaire_items
+from utils.core.human.human_data import load_human
+from utils.analysis.paper.answers import first_rows, read_answer, rq1_questions
+from utils.analysis.paper.human import PaperHuman, load_paper_human
+from utils.analysis.paper.notebooks import item_scores, matrix, matrix_score
+from utils.analysis.paper.rq2 import file_scores as rq2_file_scores
+from utils.analysis.paper.rules import PaperSide, PAPER
+from utils.analysis.rq1.model_level import notebook_tables
+from utils.analysis.rules import country_table
 from utils.analysis.scoring import Scoring
+from utils.analysis.significance import stars
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
@@ -116,9 +110,10 @@ def human_table(tmp_path_factory, micro):
 def test_doctests():
     import doctest
 
-    from utils.analysis import paper_compat, paper_compat_rq1, significance
+    from utils.analysis import significance
+    from utils.analysis.paper import answers, human, models, notebooks
 
-    for module in (paper_compat, paper_compat_rq1, significance):
+    for module in (answers, human, models, notebooks, significance):
         assert doctest.testmod(module).failed == 0
 
 
@@ -144,9 +139,10 @@ def test_hand_worked_rules(tmp_path):
 
 def test_rq1_country_scores_on_release_answers(reference, human_table, micro):
     files = model_files(reference / "results", "RQ1", "gpt-4,meta-llama/Meta-Llama-3-70B-Instruct")
-    questions = rq1_questions(None, files)
-    answers = rq1_answers_paper(files, questions)
-    ours = country_scores(answers, load_paper_human(human_table), questions)
+    side = PaperSide(load_paper_human(human_table), rq1_questions(None, files))
+    questions = side.questions
+    answers = PAPER.answers(side, files, AnswerPolicy())
+    ours = country_table(PAPER, side, {m: PAPER.country_scores(side, a) for m, a in answers.items()})
     assert len(ours) == 2 * 3
     for r in ours.itertuples():
         llm = ref_first_rows(next(f.path for f in files if f.spec.model == r.model), questions)
@@ -159,7 +155,8 @@ def test_rq1_model_level_extras_on_release_answers(reference, human_table, micro
     files = model_files(reference / "results", "RQ1", "deepseek-chat,meta-llama/Meta-Llama-3-70B-Instruct")
     questions = rq1_questions(None, model_files(reference / "results", "RQ1"))
     assert list(questions)[-1] == "Q110"  # gpt-4's row order, which picks the consistency item
-    summary, per_country = model_level(rq1_answers_paper(files, questions), load_paper_human(human_table), questions)
+    side = PaperSide(load_paper_human(human_table), questions)
+    summary, per_country = notebook_tables(PAPER, side, PAPER.answers(side, files, AnswerPolicy()))
     pooled = {q: h for q, k in questions.items() if (h := ref_human(micro, None, q, k)) is not None}
     for r in summary.itertuples():
         llm = {q: d for q, d in ref_first_rows(next(f.path for f in files if f.spec.model == r.model), questions).items()
@@ -189,10 +186,10 @@ def test_rq1_default_and_paper_compat_differ_only_on_q119(reference, human_table
     sc = Scoring.build(load_human(human_table, ids, orders))
     default = sc.scores(load_answers(path, ids, orders))  # [C, I]
     questions = rq1_questions(None)
-    paper = rq1_answers_paper([model_files(reference / "results", "RQ1", "gpt-4")[0]], questions)["gpt-4"]
+    paper = first_rows(model_files(reference / "results", "RQ1", "gpt-4")[0].path, questions)
     h = load_paper_human(human_table)
     for ci, c in enumerate(sc.human.country_codes):
-        hum = human_dists(h, questions, int(c))
+        hum = h.dists(questions, int(c))
         for ii, q in enumerate(ids):
             (p,) = item_scores(paper, hum, [q])
             if q == "Q119":
@@ -204,7 +201,7 @@ def test_rq1_default_and_paper_compat_differ_only_on_q119(reference, human_table
 def test_matrix_rule_support_in_listed_order(reference, human_table, micro):
     questions = rq1_questions(None)
     h = load_paper_human(human_table)
-    a, b = matrix_dists_human(h, questions, 156), matrix_dists_human(h, questions, 276)
+    a, b = ({q: list(d.values()) for q, d in h.dists(questions, c).items()} for c in (156, 276))
     ref = []
     def shares(country, q):
         n = [int((micro[micro.B_COUNTRY == country][q] == int(k)).sum()) for k in questions[q]]
@@ -214,7 +211,8 @@ def test_matrix_rule_support_in_listed_order(reference, human_table, micro):
         pa, pb = shares(156, q), shares(276, q)
         ref.append(ref_score(np.arange(1, len(pa) + 1), pa, pb))
     assert matrix_score(a, b) == round(np.mean(ref), 4)
-    m = matrix_dists_model(reference / "results" / "RQ1" / "gpt-4" / "results.csv", questions)
+    m = {q: list(d.values()) for q, d in first_rows(reference / "results" / "RQ1" / "gpt-4" / "results.csv",
+                                                   questions, any_type=True).items()}
     full = matrix([a, b, m])  # the fast all-pairs version gives the same digits as scipy's per pair
     assert full[0, 1] == full[1, 0] == round(np.mean(ref), 4)
     assert full[2, 0] == matrix_score(m, a) and full[1, 2] == matrix_score(b, m)

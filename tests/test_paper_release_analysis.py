@@ -17,7 +17,7 @@ from conftest import REFERENCE
 from scipy.stats import wasserstein_distance
 from wvs_fixtures import load_script, microdata
 
-from utils.analysis.paper_models import PAPER_MODELS
+from utils.analysis.paper.models import PAPER_MODELS
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/paper-release is not present")
@@ -94,9 +94,9 @@ def test_every_script_runs_on_the_release(prepared, capsys):
     common = ["--results-root", str(RESULTS), "--out", str(out), "--formats", "png"]
     for name, extra in (("rq1_model_level", ["--n-boot", "100", "--repeats", "2"]), ("human_alignment_matrix", [])):
         mod = load_script(f"show_results/{name}.py")
-        assert mod.run(mod.main, ["--human", str(tables[7]), *common, *extra]) == 0, name
+        assert mod.main(["--human", str(tables[7]), *common, *extra]) == 0, name
     mod = load_script("show_results/rq3_temporal.py")
-    assert mod.run(mod.main, ["--human", *(str(tables[w]) for w in (5, 6, 7)), *common]) == 0
+    assert mod.main(["--human", *(str(tables[w]) for w in (5, 6, 7)), *common]) == 0
     rq3 = pd.read_csv(out / "rq3_temporal.csv")
     assert set(rq3["wave"]) == {5, 6, 7} and rq3["n_items"].max() == 75  # the release's models answered Q151
     models = pd.read_csv(out / "rq1_model_scores.csv")
@@ -106,7 +106,7 @@ def test_every_script_runs_on_the_release(prepared, capsys):
     capsys.readouterr()
     # the release's sensitivity answers: 7 models x 3 variants beside their RQ1 answers
     mod = load_script("show_results/sensitivity.py")
-    assert mod.run(mod.main, ["--human", str(tables[7]), *common]) == 0
+    assert mod.main(["--human", str(tables[7]), *common]) == 0
     sens = pd.read_csv(out / "sensitivity_scores.csv")
     assert sens.groupby("model")["variant"].nunique().tolist() == [4] * 7  # default, number, prob, order
 
@@ -129,7 +129,7 @@ def test_rq2_on_the_release_leaves_out_its_stray_model(rq2_human, tmp_path, caps
     out = tmp_path / "out"
     mod = load_script("show_results/rq2_steering.py")
     capsys.readouterr()
-    assert mod.run(mod.main, ["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
+    assert mod.main(["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
                               "--formats", "png"]) == 0
     said = capsys.readouterr()
     assert [x for x in said.out.splitlines() if "gpt-4o" in x] == [
@@ -148,7 +148,7 @@ def test_rq2_on_the_release_leaves_out_its_stray_model(rq2_human, tmp_path, caps
     assert len(cell) == 8 and set(pd.read_csv(out / "rq2_steering_table.csv")["model"]) == set(PAPER_MODELS) | {"AVG"}
     assert "best_beats_none" in pd.read_csv(out / "rq2_steering_table.csv").columns
     # asked for, it is there, as its one cell
-    assert mod.run(mod.main, ["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
+    assert mod.main(["--human", str(rq2_human), "--results-root", str(RESULTS), "--out", str(out),
                               "--formats", "png", "--models", "all"]) == 0
     scores = pd.read_csv(out / "rq2_steering_scores.csv")
     assert scores[scores["model"] == "gpt-4o"][["country", "method"]].values.tolist() == [["Korea", "language_persona"]]

@@ -103,5 +103,5 @@ def test_a_large_tree_is_summed_up_per_condition(tmp_path):
     assert sum("of the questionnaire's 144 items absent" in x for x in lines) == 12
     assert [x.split() for x in lines if " files  " in x] == [["RQ1", "none", "15", "files", "15/15", "parsed", "(100.00%)"],
                                                            ["RQ2", "persona", "14", "files", "14/28", "parsed", "(50.00%)"]]
-    assert "17 more line(s) on files with rows not parsed" in stdout and lines[-1].startswith("overall: 29/43 parsed")
-    assert len(lines) == 12 + 2 + 2
+    assert "17 more line(s) on files with rows not parsed" in stdout and lines[-2].startswith("overall: 29/43 parsed")
+    assert lines[-1] == f"wrote {tmp_path / 'out.csv'}" and len(lines) == 12 + 2 + 2 + 1

@@ -1,5 +1,5 @@
 """Prompt perturbations: specs, seeded permutations, the data they read, and answers mapped back
-to the items' codes through a real API prober talking to a real HTTP server."""
+to the items' codes through a real API backend talking to a real HTTP server."""
 from __future__ import annotations
 
 import json
@@ -18,10 +18,11 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
 from utils.core.results.spec import Experiment, RunSpec
 from utils.probing import perturb
-from utils.probing.api_prober import APIProber
+from utils.probing.backends.api.backend import ApiBackend
 from utils.probing.prompts import build_requests, prompt_text, render_messages
 from utils.probing.results_store import ResultStore, result_row
-from utils.probing.runner import probe_item
+from utils.probing.loop import ask
+from utils.probing.methods.verbalized import Verbalized
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def _scores(tmp_path, server, items, members, name: str) -> dict[str, np.ndarray
     """Each member's item scores against fixed made-up human shares, computed with scipy from the
     answers the analysis reads back from the stored rows."""
     client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=10)
-    prober = APIProber(client, "test-model", "verbalized", backoff_s=0.01)
+    backend = ApiBackend(client, "test-model", backoff_s=0.01)
     rng = np.random.default_rng(5)
     human = {it.id: rng.dirichlet(np.ones(len(it.order))) for it in items}
     out = {}
@@ -117,7 +118,8 @@ def _scores(tmp_path, server, items, members, name: str) -> dict[str, np.ndarray
             for it in items:
                 shown = perturb.show(it, p)
                 request = build_requests([shown.item], "verbalized", ps)[0]
-                result = perturb.restore(probe_item(prober, request, 1), shown)
+                [(_, result)] = ask(backend, Verbalized(), [request])
+                result = perturb.restore(result, shown)
                 assert result.status == "ok", prompt_text(request)
                 store.append(result_row(shown.stored(), result, "verbalized"))
         ans = load_answers(path, [it.id for it in items], [it.order for it in items])

@@ -30,10 +30,12 @@ from utils.core.results.spec import Experiment, RunSpec
 from utils.core.results.table import read_table
 from utils.core.results.tree import find_results
 from utils.probing import perturb
-from utils.probing.cli import api_config, api_main, api_prober_factory, local_main
+from utils.probing.backends.api import api_backend
+from utils.probing.cli import api_config, api_main, local_main
 from utils.probing.conditions import rq2_cell
-from utils.probing.study import run_conditions
-from utils.study.config import load_study
+from utils.probing.grid import Plan, decoding_for, method_for
+from utils.probing.loop import run_conditions
+from utils.study.study_file import load_study
 from utils.study.plan import estimate, study_jobs
 
 IDS = ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]  # four options each, codes 1-4
@@ -99,8 +101,8 @@ def _cells(inputs, items, steering: str, specs: list[str]):
 def _ask(root, srv, conditions) -> int:
     config = api_config(["--model_name_or_path", "test-model", "--base_url", srv.base_url, "--results-root",
                          str(root), "--quiet"], "RQ2")
-    name, make = api_prober_factory(config)
-    return run_conditions(config, name, make, conditions)
+    name, make = api_backend(config)
+    return run_conditions(config, Plan(conditions, method_for(config), decoding_for(config)), name, make)
 
 
 SPECS = ["order:4", "order:reversed", "labels", "template:2"]
@@ -161,7 +163,7 @@ def test_few_shot_examples_are_shown_as_the_question_is(inputs, items):
 def _run_cli(root, srv, *extra) -> int:
     return api_main(["--model_name_or_path", "test-model", "--base_url", srv.base_url, "--ids", ",".join(IDS),
                      "--results-root", str(root), "--quiet", "--country", "Japan", "--steering_method", "persona",
-                     "--perturb", "order:2", "--perturb", "order:reversed", *extra], experiment="RQ2")
+                     "--perturb", "order:2", "--perturb", "order:reversed", *extra], script="RQ2")
 
 
 def test_members_have_their_folders_identity_columns_and_resume(tmp_path, monkeypatch):
@@ -199,18 +201,18 @@ def test_dry_run_counts_every_member_of_every_cell(tmp_path, capsys):
     out = tmp_path / "prompts.jsonl"
     argv = ["--method", "logprob", "--country", "Japan", "--perturb", "order:2", "--perturb", "examples:1",
             "--perturb", "order:reversed", "--limit", "3", "--dry-run", str(out)]
-    assert local_main(argv + ["--steering_method", "persona"], experiment="RQ2") == 0
+    assert local_main(argv + ["--steering_method", "persona"], script="RQ2") == 0
     assert "wrote 15 prompts for 5 condition(s)" in capsys.readouterr().out
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["steering_method"], r.get("perturb_family", ""), r.get("perturb_index", "")) for r in rows[::3]] == \
         [("persona", "", ""), ("persona", "order", "1"), ("persona", "order", "2"), ("persona", "examples", "1"),
          ("persona", "reversed", "1")]
     assert rows[9]["prompt"].count("Example ") == 5 and "a Japanese respondent" in rows[9]["prompt"]
-    assert local_main(argv + ["--steering_method", "few-shot"], experiment="RQ2") == 0
+    assert local_main(argv + ["--steering_method", "few-shot"], script="RQ2") == 0
     said = capsys.readouterr().out
     assert "wrote 12 prompts for 4 condition(s)" in said and "left out for 1 few-shot cell(s) (few-shot/Japan)" in said
     assert local_main(argv + ["--steering_method", "persona", "--group", "age=18-29", "--group", "sex=female"],
-                      experiment="RQ2") == 0
+                      script="RQ2") == 0
     assert "wrote 30 prompts for 10 condition(s)" in capsys.readouterr().out
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert {(r["group_var"], r.get("perturb_family", "")) for r in rows} >= {("age", "order"), ("sex", "reversed")}
@@ -253,7 +255,7 @@ def test_bad_combinations_are_one_line(tmp_path, capsys, inputs):
                          "template:K takes K up to"),
                         (["--perturb", "order:2", "--protocol", "release", "--release-dir", str(tmp_path)],
                          "had no perturbations")):
-        assert api_main(base + extra, experiment="RQ2") == 2
+        assert api_main(base + extra, script="RQ2") == 2
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, err
     # another language: its wording file missing, then a wording without the key the condition reads
@@ -262,7 +264,6 @@ def test_bad_combinations_are_one_line(tmp_path, capsys, inputs):
     member = perturb.parse_spec("template:1")[0]
 
     def build():
-        perturb._data.cache_clear()  # the file changes below; a run reads it once
         return perturb.member_condition(member, cell.items, "logprob", cell.spec, steer=cell.steer, inputs_dir=inputs)
 
     path = inputs / "perturb" / "templates" / "Japanese.json"

@@ -21,9 +21,9 @@ import pytest
 
 from utils.core.errors import UserError
 from utils.core.records import Message
-from utils.probing.release_accept import accept_api, accept_local, accepted_shares
-from utils.probing.release_loader import files_sha256, open_release
-from utils.probing.release_protocol import VARIANTS, load_release_protocol
+from utils.probing.release.accept import accept_api, accept_local, accepted_shares
+from utils.probing.release.loader import files_sha256, open_release
+from utils.probing.release.protocol import VARIANTS, load_release_protocol
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "paper-release"
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/paper-release is not present")
@@ -298,7 +298,6 @@ def test_a_wrong_release_dir_is_one_line(tmp_path):
         protocol.rq2("few-shot", "Korea")
     with pytest.raises(UserError, match="unknown country 'Atlantis'"):
         protocol.rq2("persona", "Atlantis")
-    assert os.getcwd() != str(copy)  # the working directory is restored after a failure
     common = copy / "utils" / "common.py"
     tree = ast.parse(common.read_text(encoding="utf-8"))
     for node in tree.body:
@@ -341,28 +340,29 @@ def test_the_commit_is_read_from_git_or_hashed(tmp_path):
 def test_an_answer_read_the_release_way(api):
     item = api.rq1().requests[0].item  # four options
     ok = api.result(item, f"{api.marker}{{'1': '30%', '2': '30%', '3': '30%', '4': '30%'}}")
-    assert ok.status == "ok" and ok.extra["final"] and ok.response == "{'1': '30%', '2': '30%', '3': '30%', '4': '30%'}"
+    assert ok.status == "ok" and ok.final and ok.response == "{'1': '30%', '2': '30%', '3': '30%', '4': '30%'}"
     assert ok.distribution == {k: 0.25 for k in item.choice_keys}  # 120% accepted, stored as written
     refused = api.result(item, "{'1': '100%', '2': '100%'}")
-    assert refused.status == "unparsed" and "200%" in refused.error and not refused.extra.get("final")
+    assert refused.status == "unparsed" and "200%" in refused.error and not refused.final
     odd = api.result(item, '{"a": "50%", "b": "50%"}')  # accepted, yet no share on any option
-    assert odd.status == "unparsed" and odd.extra["final"] and odd.response == '{"a": "50%", "b": "50%"}'
+    assert odd.status == "unparsed" and odd.final and odd.response == '{"a": "50%", "b": "50%"}'
 
 
-def test_the_api_prober_reasks_the_same_request_until_the_release_accepts(api, server):
+def test_the_api_backend_reasks_the_same_request_until_the_release_accepts(api, server, tmp_path):
     import openai
 
-    from utils.probing.api_prober import APIProber
-    from utils.probing.runner import probe_item
+    from utils.probing.backends.api.backend import ApiBackend
+    from utils.probing.cli import api_config
+    from utils.probing.grid import plan_for
+    from utils.probing.loop import ask
 
-    request = api.rq1().requests[0]
-    decoding = api.decoding()
-    prober = APIProber(openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0), "m", "verbalized",
-                       temperature=decoding.temperature, retry_temperature=decoding.temperature,
-                       max_tokens=decoding.max_tokens, reader=api.result)
+    plan = plan_for(api_config(["--model_name_or_path", "m", "--protocol", "release", "--release-dir", str(REFERENCE),
+                                "--limit", "1"]))
+    request = plan.conditions[0].requests[0]
+    backend = ApiBackend(openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0), "m")
     server.script.extend([("content", "I think most say 1."), ("content", "{'1': '100%', '2': '100%'}"),
                           ("content", f"{api.marker}{{'1': '40%', '2': '40%', '3': '10%', '4': '10%'}} ok")])
-    result = probe_item(prober, request, max_attempts=5)
+    [(_, result)] = ask(backend, plan.method, [request], max_attempts=5)
     assert result.status == "ok" and result.attempts == 3 and result.response == \
         "{'1': '40%', '2': '40%', '3': '10%', '4': '10%'}"
     sent = server.requests[-3:]
@@ -370,8 +370,68 @@ def test_the_api_prober_reasks_the_same_request_until_the_release_accepts(api, s
     assert sent[0]["temperature"] == 0 and "max_tokens" not in sent[0]
     assert sent[0]["messages"] == as_dicts(request.messages)
     server.script.extend([("content", "no")] * 2)
-    never = probe_item(prober, request, max_attempts=2)  # bounded, unlike the release
+    [(_, never)] = ask(backend, plan.method, [request], max_attempts=2)  # bounded, unlike the release
     assert never.status == "unparsed" and never.attempts == 2 and "not accepted by the release's rule" in never.error
+    odd = ('{"a": "50%", "b": "50%"}', "{'1': '100%'}")  # accepted, though on no option: not asked again
+    server.script.extend([("content", text) for text in odd])
+    [(_, final)] = ask(backend, plan.method, [request], max_attempts=5)
+    assert final.status == "unparsed" and final.final and final.attempts == 1
+
+
+def test_the_plan_is_rendered_once_and_its_hash_names_every_prompt(tmp_path, monkeypatch):
+    """The release's prompts are rendered at set-up into the plan, without changing the working
+    directory; one prompt file changed, and the plan's hash is another."""
+    from utils.probing.cli import api_config
+    from utils.probing.grid import plan_for
+
+    def config(release):
+        return api_config(["--model_name_or_path", "m", "--protocol", "release", "--release-dir", str(release),
+                           "--limit", "3"], "RQ2")
+
+    def checkout(name: str) -> Path:  # a copy at a fixed commit, so only its files tell the plans apart
+        copy = tmp_path / name
+        shutil.copytree(REFERENCE, copy, ignore=shutil.ignore_patterns("results", "*.pdf"))
+        (copy / ".git").mkdir()
+        (copy / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
+        return copy
+
+    same, changed = checkout("same"), checkout("changed")
+    few_shot = changed / "inputs" / "few_shot" / "lang-En_dist-Korea.txt"
+    few_shot.write_text(few_shot.read_text(encoding="utf-8").replace("%", " %", 1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # relative paths of the release's code are read from the checkout, not from here
+    monkeypatch.setattr(os, "chdir", lambda path: pytest.fail(f"the working directory was changed to {path}"))
+    plan, other = plan_for(config(same)), plan_for(config(changed))
+    assert plan.release_commit == other.release_commit and plan.sha256 == plan_for(config(same)).sha256
+    assert len(plan.conditions) == 50 and {len(c.requests) for c in plan.conditions} == {3}
+    differ = [c.spec.condition_folder() for c, d in zip(plan.conditions, other.conditions)
+              if [r.messages for r in c.requests] != [r.messages for r in d.requests]]
+    assert differ == [("RQ2", "few-shot", "Korea")] and other.sha256 != plan.sha256
+
+
+def test_repeats_under_the_release_follow_its_decoding(tmp_path, capsys):
+    """`--repeats` needs no `--temperature` (which the protocol refuses): greedy decoding is
+    refused with a line that asks for none; a release whose decoding samples repeats."""
+    from utils.probing.cli import api_main
+
+    args = ["--model_name_or_path", "m", "--protocol", "release", "--repeats", "3", "--limit", "2",
+            "--dry-run", str(tmp_path / "p.jsonl")]
+    assert api_main([*args, "--release-dir", str(REFERENCE)]) == 2
+    err = capsys.readouterr().err
+    assert "the release decodes greedily" in err and "--temperature" not in err and err.count("\n") == 1
+    copy = tmp_path / "release"
+    shutil.copytree(REFERENCE, copy, ignore=shutil.ignore_patterns("results", "*.pdf"))
+    script = copy / "code" / "RQ1" / "prob_by_api.py"
+    tree = ast.parse(script.read_text())
+    for node in ast.walk(tree):  # the RQ1 script's --temperature default -> 0.7
+        if isinstance(node, ast.keyword) and node.arg == "default" and isinstance(node.value, ast.Constant) \
+                and node.value.value == 0:
+            node.value = ast.Constant(0.7)
+    script.write_text(ast.unparse(tree))
+    assert api_main([*args, "--release-dir", str(copy)]) == 0
+    import json
+
+    lines = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [x.get("repeat", "") for x in lines] == ["", "", "2", "2", "3", "3"]
 
 
 # -- the scripts under --protocol release ----------------------------------------------------------------
@@ -461,13 +521,15 @@ def test_flags_of_the_release_protocol_are_checked(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_local_prober_applies_the_chat_template_to_the_releases_messages(release, tiny_model):
-    """The bundled model's real tokenizer: the text our local prober tokenizes is
+def test_the_local_backend_applies_the_chat_template_to_the_releases_messages(release, tiny_model):
+    """The bundled model's real tokenizer: the text our local backend tokenizes is
     `apply_chat_template` of the messages the release's own function passes it, tokenized as the
     release tokenizes it; greedy generation to its token limit gives the release's own reply."""
     import torch
 
-    from utils.probing.hf_prober import HFProber
+    from utils.probing.backends.hf.backend import HFBackend
+    from utils.probing.loop import ask
+    from utils.probing.methods.verbalized import Verbalized
 
     tokenizer, model = tiny_model
     local = load_release_protocol(REFERENCE, "local")
@@ -499,16 +561,18 @@ def test_the_local_prober_applies_the_chat_template_to_the_releases_messages(rel
     assert as_dicts(request.messages) == messages
     decoding = local.decoding()
     assert kwargs["max_new_tokens"] == decoding.max_tokens and kwargs["do_sample"] is False and decoding.greedy
-    prober = HFProber(model, tokenizer, "verbalized", max_new_tokens=decoding.max_tokens, temperature=0.0,
-                      retry_temperature=0.0, reader=local.result)
+    backend = HFBackend(model, tokenizer, special_tokens=True)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert prober.encode(request) == tokenizer(text)["input_ids"]  # special tokens added, as the release does
-    prober.prepare([request])
-    result = prober.probe(request)
+    assert backend.encode(request) == tokenizer(text)["input_ids"]  # special tokens added, as the release does
+    method = Verbalized(0.0, 0.0, decoding.max_tokens, read=local.read, stop=None)
+    backend.prepare([request])
+    [(_, result)] = ask(backend, method, [request])
     assert result.raw_text.strip() == reply and result.attempts == 1
     accepted = release_stores(release.match_llm_str, reply)
     assert (result.response if result.status == "ok" else None) == accepted
-    assert result.status == "ok" or "not accepted by the release's rule" in result.error
+    # the release's own matcher decides which one outcome is right for this (fixed, greedy) reply
+    assert result.status == ("ok" if accepted is not None else "unparsed")
+    assert accepted is not None or "not accepted by the release's rule" in result.error
 
 
 # -- Q151: asked in RQ1 under our protocol, scored in RQ3 only ---------------------------------------------
@@ -517,7 +581,7 @@ def test_rq1_asks_q151_for_rq3_and_scores_the_144():
     import json
 
     from utils.analysis.answers import questionnaire_items
-    from utils.analysis.wave_map import load_wave_map
+    from utils.core.human.wave_map import load_wave_map
     from utils.probing.conditions import rq1_items
 
     items = rq1_items()
@@ -556,7 +620,7 @@ def test_files_written_before_the_protocol_columns_read_as_ours(tmp_path):
 
 
 def test_a_study_file_passes_the_protocol_to_every_job(tmp_path):
-    from utils.study.config import load_study
+    from utils.study.study_file import load_study
     from utils.study.plan import study_jobs
 
     path = tmp_path / "study.toml"
@@ -584,8 +648,9 @@ def test_the_translation_gaps_are_what_the_releases_files_lack(api):
 def test_paper_compat_scores_language_conditions_on_the_releases_items(tmp_path, caplog):
     import csv
 
-    from utils.analysis.paper_compat import PaperHuman, release_translation_gaps
-    from utils.analysis.paper_compat_rq2 import rq2_file_scores
+    from utils.analysis.paper.human import PaperHuman
+    from utils.analysis.paper.rq2 import file_scores as rq2_file_scores
+    from utils.analysis.steering import release_translation_gaps
 
     assert release_translation_gaps("language_persona", "China")[:2] == ("Q83", "Q84")
     assert release_translation_gaps("persona", "China") == () == release_translation_gaps("language", "Germany")
@@ -604,10 +669,9 @@ def test_paper_compat_scores_language_conditions_on_the_releases_items(tmp_path,
     assert len(scores) == 1 and "1 item(s) left out, not in the release's translation" in caplog.text
 
 
-def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
-    from utils.analysis.answers import load_answers
-    from utils.analysis.coverage import AnswerPolicy
-    from utils.analysis.paper_compat import release_translation_gaps
+def test_coverage_says_which_items_the_release_never_asked(tmp_path):
+    from utils.analysis.answers import AnswerPolicy, load_answers
+    from utils.analysis.steering import release_translation_gaps
     from utils.core.records import ProbeResult
     from utils.core.results.spec import Experiment, RunSpec
     from utils.probing.results_store import ResultStore, result_row
@@ -623,10 +687,10 @@ def test_coverage_says_which_items_the_release_never_asked(tmp_path, caplog):
                 d = {k: 1 / len(it.choice_keys) for k in it.choice_keys}
                 store.append(result_row(it, ProbeResult(it.id, "ok", d, response="x"), "verbalized",
                                         {**ident, "prompt_sha256": "s"}))
-    with caplog.at_level("INFO"):
-        load_answers(path, [it.id for it in items], [it.order for it in items], AnswerPolicy())
+    policy = AnswerPolicy()
+    load_answers(path, [it.id for it in items], [it.order for it in items], policy)
     assert "132/144 items scored (100.0% of the 132 the release's translation has); left out: 12 not in the " \
-           "release's translation (Q83, Q84" in caplog.text
+           "release's translation (Q83, Q84" in "\n".join(policy.said.shown())
 
 
 def test_a_model_that_writes_no_distribution_is_told_why_nothing_was_accepted(tmp_path):

@@ -202,8 +202,8 @@ def _harness() -> None:
     torch.set_num_threads(1)  # no OpenMP pool exists in this process, so forking stays safe
     import transformers.models.llama.modeling_llama  # noqa: F401  (what the local run imports)
 
-    import utils.probing.api_prober  # noqa: F401
-    import utils.probing.hf_prober  # noqa: F401
+    import utils.probing.backends.api.backend  # noqa: F401
+    import utils.probing.backends.hf.backend  # noqa: F401
     from utils.probing.cli import api_main, local_main
 
     mains = {"api": api_main, "local": local_main}

@@ -2,7 +2,7 @@
 
 Transient faults (429 with and without Retry-After, 500, 503, timeouts, dropped connections) are
 retried with bounded back-off; every other fault (invalid JSON, a body that is not a chat
-completion, 4xx, refusals, empty or null content, an exception inside the prober) becomes that
+completion, 4xx, refusals, empty or null content, an exception inside the backend) becomes that
 item's recorded row with its reason while the run goes on, and a rerun asks exactly those
 items again. Figures for the README's "Reliability" section are collected in `FIGURES` and
 written to $RELIABILITY_FIGURES when set (see `tests/reliability_figures.py`).
@@ -26,10 +26,11 @@ from reliability_figures import report_figures
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, _retry_after_s
+from utils.probing.backends.api.backend import ApiBackend, _retry_after_s
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
-from utils.probing.runner import run_requests
+from utils.probing.loop import ask, run_condition
+from utils.probing.methods.verbalized import Verbalized
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
@@ -45,9 +46,18 @@ def requests():
     return build_requests(items[:12], "verbalized", load_prompt_set())
 
 
-def prober_for(server, method="verbalized", timeout=10.0, **kw) -> APIProber:
+def backend_for(server, timeout=10.0, **kw) -> ApiBackend:
     client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=timeout)
-    return APIProber(client, "test-model", method, backoff_s=0.01, **kw)
+    return ApiBackend(client, "test-model", backoff_s=0.01, **kw)
+
+
+def run_requests(backend, requests, store, max_attempts=3, **kw):
+    return run_condition(backend, Verbalized(), requests, store, max_attempts=max_attempts, **kw)
+
+
+def one(backend, request):
+    [(_, result)] = ask(backend, Verbalized(), [request])
+    return result
 
 
 TRANSIENT = {
@@ -66,7 +76,7 @@ TRANSIENT = {
 def test_transient_fault_is_retried_and_the_answer_kept(server, requests, tmp_path, name):
     server.script.extend([TRANSIENT[name]] * 2)
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober_for(server, timeout=0.4), requests[:1], store, progress=False)
+        summary = run_requests(backend_for(server, timeout=0.4), requests[:1], store, progress=False)
         row = store.rows["Q1"]
     assert summary.ok == 1 and row["status"] == "ok" and len(server.requests) == 3
     FIGURES["faults injected"] += server.faults_served
@@ -78,7 +88,7 @@ def test_transient_fault_is_retried_and_the_answer_kept(server, requests, tmp_pa
 def test_retries_are_bounded_then_recorded_and_the_run_goes_on(server, requests, tmp_path, fault):
     server.script.extend([fault] * 3)  # Q1 fails 3 times = 1 ask + 2 retries; Q2 is fine
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober_for(server, timeout=0.4, max_retries=2), requests[:2], store, progress=False)
+        summary = run_requests(backend_for(server, timeout=0.4, max_retries=2), requests[:2], store, progress=False)
         rows = dict(store.rows)
     assert rows["Q1"]["status"] == "error" and rows["Q1"]["error"] and rows["Q2"]["status"] == "ok"
     assert summary.errors == 1 and len(server.requests) == 4
@@ -90,11 +100,11 @@ def test_retries_are_bounded_then_recorded_and_the_run_goes_on(server, requests,
 def test_backoff_grows_is_capped_and_honours_the_server(server, requests, monkeypatch):
     waits: list[float] = []
     server.script.extend([("status", 503, {})] * 6)
-    prober = prober_for(server, max_retries=6)
-    # back-off waits on the prober's stop event (a stop ends them at once): record them instead
-    monkeypatch.setattr(prober, "_stop", SimpleNamespace(wait=waits.append, is_set=lambda: False))
-    prober.backoff_s, prober.max_backoff_s = 1.0, 8.0
-    assert prober.probe(requests[0]).status == "ok"
+    backend = backend_for(server, max_retries=6)
+    # back-off waits on the backend's stop event (a stop ends them at once): record them instead
+    monkeypatch.setattr(backend, "_stop", SimpleNamespace(wait=waits.append, is_set=lambda: False))
+    backend.backoff_s, backend.max_backoff_s = 1.0, 8.0
+    assert one(backend, requests[0]).status == "ok"
     assert len(waits) == 6
     for n, w in enumerate(waits):  # 1, 2, 4, 8, 8, 8 s with jitter in [0.5, 1]
         assert min(2 ** n, 8) * 0.5 <= w <= min(2 ** n, 8)
@@ -110,7 +120,7 @@ def test_backoff_grows_is_capped_and_honours_the_server(server, requests, monkey
     assert _retry_after_s(R({"retry-after": "soon"})) is None and _retry_after_s(R({})) is None
     waits.clear()
     server.script.append(("status", 429, {"Retry-After": "3600"}))
-    assert prober.probe(requests[0]).status == "ok" and waits == [8.0]  # capped by max_backoff_s
+    assert one(backend, requests[0]).status == "ok" and waits == [8.0]  # capped by max_backoff_s
     FIGURES["faults injected"] += server.faults_served
     FIGURES["faults survived by retry"] += server.faults_served
 
@@ -143,16 +153,15 @@ def test_every_other_fault_is_recorded_and_a_rerun_asks_only_those(server, reque
     names = list(RECORDED)
     reqs = build_requests(load_questionnaire(questionnaire_path())[: len(names) + 3], "verbalized",
                           load_prompt_set())
-    by_id = {}
-    for name, r in zip(names, reqs):
-        fault, status, _ = RECORDED[name]
-        # unparsed answers are asked up to 3 times: give every ask the same fault
-        by_id[r.item.id] = name
-        server.script.extend([fault] * (3 if status == "unparsed" else 1))
-    # Faults are served in arrival order, so run one at a time for an exact pairing...
+    by_id = {r.item.id: name for name, r in zip(names, reqs)}
+    # Faults are served in arrival order, so run one at a time for an exact pairing: every item
+    # once (the last 3 answered as they should be), then the unparsed ones again, twice over...
+    server.script.extend([RECORDED[name][0] for name in names] + [None] * 3)
+    unparsed = [RECORDED[name][0] for name in names if RECORDED[name][1] == "unparsed"]
+    server.script.extend(unparsed * 2)
     path = tmp_path / "results.csv"
     with ResultStore(path) as store:
-        summary = run_requests(prober_for(server), reqs, store, max_attempts=3, progress=False)
+        summary = run_requests(backend_for(server), reqs, store, max_attempts=3, progress=False)
         rows = dict(store.rows)
     for item_id, name in by_id.items():
         _, status, reason = RECORDED[name]
@@ -163,7 +172,7 @@ def test_every_other_fault_is_recorded_and_a_rerun_asks_only_those(server, reque
     # ...and the rerun, with 4 in flight, asks exactly the items that failed, once each.
     before = len(server.requests)
     with ResultStore(path) as store:
-        summary = run_requests(prober_for(server), reqs, store, concurrency=4, progress=False)
+        summary = run_requests(backend_for(server, concurrency=4), reqs, store, progress=False)
     assert summary.skipped == 3 and summary.ok == len(names)
     asked = [json.dumps(r["messages"]) for r in server.requests[before:]]
     assert len(asked) == len(names) and len(set(asked)) == len(names)
@@ -175,30 +184,32 @@ def test_every_other_fault_is_recorded_and_a_rerun_asks_only_those(server, reque
     FIGURES["runs completed"] += 2
 
 
-class Flaky:
-    """A prober that raises something unexpected for some items (a bug, an OOM, a library error)."""
+def flaky(backend: ApiBackend, requests, bad: set[str], exc: Exception) -> ApiBackend:
+    """The backend, its client raising `exc` for the items in `bad` (a bug, an OOM, a library error)."""
+    questions = {r.messages[-1].content: r.item.id for r in requests}
+    create = backend.client.chat.completions.create
 
-    def __init__(self, inner, bad: set[str], exc: Exception):
-        self.inner, self.bad, self.exc, self.method = inner, bad, exc, inner.method
-
-    def probe(self, request, attempt=1):
-        if request.item.id in self.bad:
-            raise self.exc
-        return self.inner.probe(request, attempt)
+    def maybe_raise(**payload):
+        if questions.get(payload["messages"][-1]["content"]) in bad:
+            raise exc
+        return create(**payload)
+    backend.client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=maybe_raise)),
+                                     base_url=backend.client.base_url)
+    return backend
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 @pytest.mark.parametrize("exc", [RuntimeError("CUDA out of memory"), KeyError("logprobs"), ValueError("x")],
                          ids=["RuntimeError", "KeyError", "ValueError"])
 def test_an_unexpected_exception_is_one_items_error(server, requests, tmp_path, concurrency, exc):
-    prober = Flaky(prober_for(server), {"Q2", "Q5"}, exc)
+    backend = flaky(backend_for(server, concurrency=concurrency), requests, {"Q2", "Q5"}, exc)
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober, requests, store, concurrency=concurrency, progress=False)
+        summary = run_requests(backend, requests, store, progress=False)
         rows = dict(store.rows)
     assert summary.errors == 2 and summary.ok == len(requests) - 2
     assert rows["Q2"]["status"] == "error" and type(exc).__name__ in rows["Q2"]["error"]
     with ResultStore(tmp_path / "results.csv") as store:  # the rerun asks only Q2 and Q5
-        summary = run_requests(prober_for(server), requests, store, progress=False)
+        summary = run_requests(backend_for(server), requests, store, progress=False)
     assert summary.skipped == len(requests) - 2 and summary.ok == 2
     FIGURES["faults injected"] += 2
     FIGURES["items recorded with their reason"] += 2
@@ -210,26 +221,26 @@ def test_api_response_validation_error_is_recorded(server, requests, monkeypatch
     (strict validation). The error is built around a real HTTP response from the real test server,
     taken from the client itself, so it holds whatever request/response types the installed
     `openai` uses (a hand-made stand-in broke when openai began reading `response.request.headers`)."""
-    prober = prober_for(server)
-    raw = prober.client.chat.completions.with_raw_response.create(
+    backend = backend_for(server)
+    raw = backend.client.chat.completions.with_raw_response.create(
         model="test-model", messages=[{"role": "user", "content": "Options:\n1. a\n2. b"}])
     assert raw.http_response.request is not None  # a real response knows its request
 
     def invalid(**payload):
         raise openai.APIResponseValidationError(response=raw.http_response, body={"x": 1},
                                                 message="Data does not match schema")
-    monkeypatch.setattr(prober.client.chat.completions, "create", invalid)
-    res = prober.probe(requests[0])
+    monkeypatch.setattr(backend.client.chat.completions, "create", invalid)
+    res = one(backend, requests[0])
     assert res.status == "error" and "APIResponseValidationError" in res.error
     FIGURES["faults injected"] += 1
     FIGURES["items recorded with their reason"] += 1
 
 
 def test_a_user_error_stops_the_run_and_asks_nothing_more(server, requests, tmp_path):
-    prober = Flaky(prober_for(server), {"Q3"}, UserError("configuration is wrong"))
+    backend = flaky(backend_for(server), requests, {"Q3"}, UserError("configuration is wrong"))
     with ResultStore(tmp_path / "results.csv") as store:
         with pytest.raises(UserError):
-            run_requests(prober, requests, store, concurrency=1, progress=False)
+            run_requests(backend, requests, store, progress=False)
         assert set(store.rows) == {"Q1", "Q2"}  # rows before it are kept
 
 

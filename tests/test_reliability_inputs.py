@@ -131,7 +131,7 @@ def test_bad_flag(case, done_run, srv, capsys):
     main, experiment, extra, needle = FLAGS[case]
     before = snapshot(done_run)
     argv = (base_args(srv, done_run) if main is api_main else ["--results-root", str(done_run), "--quiet"]) + extra
-    rc, err = call(main, argv, capsys, experiment=experiment)
+    rc, err = call(main, argv, capsys, script=experiment)
     assert_refused(rc, err, needle)
     assert snapshot(done_run) == before
     FIGURES["bad inputs tried"] += 1
@@ -171,30 +171,34 @@ def _set(row: int, column: str, value: str):
     return edit
 
 
+# (the edit, what the one line says is wrong, what it says to do)
 RESULTS = {
-    "other columns": (lambda d: b"id,answer\n" + d.split(b"\n", 1)[1], "does not have this toolkit's columns"),
+    "other columns": (lambda d: b"id,answer\n" + d.split(b"\n", 1)[1], "does not have this toolkit's columns",
+                      "move it away"),
     "a row short of fields": (lambda d: _write(_rows(d)[:2] + [_rows(d)[2][:5]] + _rows(d)[3:]),
-                              "record 3 has 5 fields"),
-    "a stray quote": (lambda d: d.replace(b',"[', b',"x"[', 1), "not a valid CSV record"),
-    "an unknown status": (_set(2, "status", "done"), "status 'done'"),
-    "ok without a distribution": (_set(3, "distribution", "{'1': 0.5"), "not a JSON mapping"),
-    "ok summing to 2": (_set(3, "distribution", '{"1": 1.5, "2": 0.5}'), "sums to 2"),
-    "a negative share": (_set(1, "distribution", '{"1": 1.5, "2": -0.5}'), "not a JSON mapping"),
-    "an empty id": (_set(4, "id", ""), "has no id"),
-    "non-UTF-8 bytes": (lambda d: d.replace(b"important", b"import\xe0nt", 1), "not a results file (not UTF-8"),
-    "answered over other codes": (_set(1, "choice_keys", "['1', '2']"), "Q1 was answered over options"),
+                              "record 3 has 5 fields", "delete that row"),
+    "a stray quote": (lambda d: d.replace(b',"[', b',"x"[', 1), "not a valid CSV record", "delete that row"),
+    "an unknown status": (_set(2, "status", "done"), "status 'done'", "delete the row"),
+    "ok without a distribution": (_set(3, "distribution", "{'1': 0.5"), "not a JSON mapping", "delete the row"),
+    "ok summing to 2": (_set(3, "distribution", '{"1": 1.5, "2": 0.5}'), "sums to 2", "delete the row"),
+    "a negative share": (_set(1, "distribution", '{"1": 1.5, "2": -0.5}'), "not a JSON mapping", "delete the row"),
+    "an empty id": (_set(4, "id", ""), "has no id", "delete the row"),
+    "non-UTF-8 bytes": (lambda d: d.replace(b"important", b"import\xe0nt", 1), "not a results file (not UTF-8",
+                        "restore it or move it away"),
+    "answered over other codes": (_set(1, "choice_keys", "['1', '2']"), "Q1 was answered over options",
+                                  "delete that row"),
 }
 
 
 @pytest.mark.parametrize("case", list(RESULTS))
 def test_hand_edited_results_file(case, done_run, srv, capsys):
-    edit, needle = RESULTS[case]
+    edit, needle, action = RESULTS[case]
     path = done_run / "RQ1" / "m" / "results.csv"
     path.write_bytes(edit(path.read_bytes()))
     before = snapshot(done_run)
     rc, err = call(api_main, base_args(srv, done_run) + ["--limit", "8"], capsys)
     assert_refused(rc, err, needle)
-    assert "delete" in err or "move it away" in err or "restore" in err  # says what to do
+    assert action in err  # says what to do
     assert snapshot(done_run) == before
     FIGURES["bad inputs tried"] += 1
     FIGURES["hand-edited results files"] += 1
@@ -246,7 +250,9 @@ def test_an_answer_of_megabytes_is_stored_capped(size, tmp_path, capsys):
     mapping = "{'1': '40%', '2': '30%', '3': '20%', '4': '10%'}"
     content = "Let me think. " * (size // 14) + mapping
     with FakeOpenAIServer() as s:
-        s.script.extend([("content", content)] * (1 if size < 200_000 else 3))
+        # Q1 first; unparsed, it is asked again after Q2, in each later attempt (Q2 answered as usual)
+        s.script.extend([("content", content)] if size < 200_000 else
+                        [("content", content), None, ("content", content), ("content", content)])
         rc, err = call(api_main, base_args(s, tmp_path) + ["--limit", "2"], capsys)
     assert rc == (0 if size < 200_000 else 1), err  # 1: a row is not ok (the 5 MB answer is unparsed)
     rows = read_table(tmp_path / "RQ1" / "m" / "results.csv").rows

@@ -24,11 +24,12 @@ from reliability_figures import report_figures
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.results.table import read_table
-from utils.probing.api_prober import APIProber, make_client, resolve_endpoint
+from utils.probing.backends.api.backend import ApiBackend, make_client, resolve_endpoint
 from utils.probing.cli import main_guard
 from utils.probing.prompts import build_requests, load_prompt_set
 from utils.probing.results_store import ResultStore
-from utils.probing.runner import run_requests
+from utils.probing.loop import ask, run_condition
+from utils.probing.methods.verbalized import Verbalized
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "code" / "RQ1" / "prob_by_api.py"
@@ -154,14 +155,14 @@ def test_an_unexpected_exception_with_the_key_is_stored_redacted(tmp_path, serve
     key = canary()
     monkeypatch.setenv("OPENAI_API_KEY", key)
     client = make_client(resolve_endpoint("m", server.base_url, None))
-    prober = APIProber(client, "m", "verbalized")
+    backend = ApiBackend(client, "m")
 
     def broken(**payload):
         raise RuntimeError(f"proxy rejected Authorization: Bearer {key}")
-    monkeypatch.setattr(prober.client.chat.completions, "create", broken)
+    monkeypatch.setattr(backend.client.chat.completions, "create", broken)
     reqs = build_requests(load_questionnaire(questionnaire_path())[:2], "verbalized", load_prompt_set())
     with ResultStore(tmp_path / "results.csv") as store:
-        summary = run_requests(prober, reqs, store, progress=False)
+        summary = run_condition(backend, Verbalized(), reqs, store, progress=False)
     assert summary.errors == 2
     assert_no_leak(key, results=(tmp_path / "results.csv").read_text())
 
@@ -173,6 +174,6 @@ def test_an_openai_error_echoing_the_key_is_redacted(server):
     register_secret(key)
     server.script.append(("echo_key", 403))
     req = build_requests(load_questionnaire(questionnaire_path())[:1], "verbalized", load_prompt_set())[0]
-    res = APIProber(client, "m", "verbalized").probe(req)
+    [(_, res)] = ask(ApiBackend(client, "m"), Verbalized(), [req])
     assert res.status == "error" and "403" in res.error
     assert_no_leak(key, error=res.error, raw_text=res.raw_text)

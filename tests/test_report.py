@@ -95,8 +95,8 @@ def study_files(tmp_path_factory):
 
     from utils.probing.cli import api_main
     from utils.study.analyses import run_analyses
-    from utils.study.config import HumanSpec
-    from utils.study.human import prepare_human
+    from utils.study.study_file import HumanSpec
+    from utils.study.human_tables import prepare_human
 
     base = tmp_path_factory.mktemp("report")
     root, figures = base / "results", base / "figures"
@@ -104,11 +104,11 @@ def study_files(tmp_path_factory):
         common = ["--base_url", srv.base_url, "--results-root", str(root), "--limit", str(N_ITEMS), "--quiet",
                   "--max-attempts", "1"]
         srv.script.extend([("content", "I would rather not say.")] * UNREADABLE)
-        assert api_main(["--model_name_or_path", "model-a"] + common, experiment="RQ1") == 1  # unparsed rows
-        assert api_main(["--model_name_or_path", "model-b"] + common, experiment="RQ1") == 0
+        assert api_main(["--model_name_or_path", "model-a"] + common, script="RQ1") == 1  # unparsed rows
+        assert api_main(["--model_name_or_path", "model-b"] + common, script="RQ1") == 0
         for model in ("model-a", "model-b"):
             assert api_main(["--model_name_or_path", model, "--country", "Japan",
-                             "--steering_method", "persona"] + common, experiment="RQ2") == 0
+                             "--steering_method", "persona"] + common, script="RQ2") == 0
     human = prepare_human(HumanSpec(True, {7: base / "human" / "WV7.csv"}, respondents=60), log=lambda *_: None)
     outcomes = run_analyses(root, figures, human, {"formats": "png", "min_coverage": 0}, {}, log=lambda *_: None)
     assert not [o for o in outcomes if o.status == "failed"], [o.line() for o in outcomes]

@@ -11,7 +11,7 @@ import pytest
 from test_figures import _figure_titled, args, case, open_figures, write_results  # noqa: F401 - fixtures
 from wvs_fixtures import load_script
 
-from utils.analysis.plotting import plt
+from utils.analysis.figures.style import figure
 from utils.report import html as H
 from utils.report.build import read_csv
 from utils.report.run_info import run_info_section
@@ -75,11 +75,10 @@ def test_a_wide_figure_fits_the_page_and_opens_at_full_size(tmp_path, inches, la
     """Issue 28: a figure wider than the page was shown at full size in a box, cut off until one
     scrolled. Every figure now fits the page's width; a wider one toggles to full size on a click
     (a hidden checkbox and its label: no JavaScript), and nothing is ever wider than the page."""
-    fig, ax = plt.subplots(figsize=(inches, inches))
+    fig, ax = figure((inches, inches))
     ax.plot([0, 1], [0, 1])
     path = tmp_path / "f.png"
     fig.savefig(path, dpi=150)
-    plt.close(fig)
     width = inches * 150
     assert H.png_size(path.read_bytes())[0] == width
     html = H.image(path, "x")

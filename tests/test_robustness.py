@@ -13,7 +13,7 @@ from answer_files import write_answers
 from wvs_fixtures import load_script
 
 from utils.analysis import resample
-from utils.analysis import robustness as rb
+from utils.analysis.robustness import stats as rb
 
 ITEMS = ["Q1", "Q2", "Q3", "Q4", "Q5"]  # four options each, codes 1-4 in order
 COUNTRIES = [156, 276, 392, 840]

@@ -13,7 +13,7 @@ import pytest
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR, QUESTIONS_DIR, REPO_ROOT
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.probing.conditions import paper_steering_methods, rq2_condition, steering_countries, steering_methods
+from utils.probing.conditions import paper_steering_methods, rq2_cell, steering_countries, steering_methods
 
 LANGUAGES = ["Chinese", "Japanese", "German", "Korean", "Russian", "Vietnamese", "Portuguese", "Spanish"]
 SCRIPTS = {  # a character class every item of the language must use somewhere
@@ -135,8 +135,8 @@ def test_unnamed_few_shot_is_an_extra_method(tmp_path):
     """`few-shot-unnamed` keeps the real shares without naming the people, and runs only when named."""
     assert "few-shot-unnamed" in steering_methods() and "few-shot-unnamed" not in paper_steering_methods()
     keep = lambda items: items[:2]  # noqa: E731
-    named = rq2_condition("Argentina", "few-shot", "verbalized", keep, None)
-    unnamed = rq2_condition("Argentina", "few-shot-unnamed", "verbalized", keep, None)
+    named = rq2_cell("Argentina", "few-shot", keep, None).condition("verbalized")
+    unnamed = rq2_cell("Argentina", "few-shot-unnamed", keep, None).condition("verbalized")
     a, b = named.requests[0].messages[-1].content, unnamed.requests[0].messages[-1].content
     few = json.loads((INPUTS_DIR / "few_shot" / "Argentina.json").read_text())["items"]
     share = f"'{next(iter(few[0]['percentages'].values())):.2f}".rstrip("0").rstrip(".") + "%'"
@@ -167,16 +167,16 @@ def test_a_new_country_is_only_data(tmp_path):
     (inputs / "few_shot" / "Atlantis.json").write_text(json.dumps({"country": "Atlantis", "items": [
         {"id": "Q150", "percentages": {"1": 12.5, "2": 87.5}}]}))
     keep = lambda items: items[:3]  # noqa: E731
-    persona = rq2_condition("Atlantis", "persona", "verbalized", keep, None, inputs)
+    persona = rq2_cell("Atlantis", "persona", keep, None, inputs).condition("verbalized")
     assert persona.spec.condition_folder() == ("RQ2", "persona", "Atlantis") and len(persona.requests) == 3
     assert "Atlantean people" in persona.requests[0].messages[0].content
-    few = rq2_condition("Atlantis", "few-shot", "logprob", keep, None, inputs)
+    few = rq2_cell("Atlantis", "few-shot", keep, None, inputs).condition("logprob")
     assert "'87.5%'" in few.requests[0].messages[0].content
     assert "a group of Atlanteans" in few.requests[0].messages[0].content
     with pytest.raises(UserError, match="no people/respondent/group phrase for Atlantis"):
         prompts["country_phrases"].pop("Atlantis")
         (inputs / "prompts" / "English.json").write_text(json.dumps(prompts))
-        rq2_condition("Atlantis", "persona", "verbalized", keep, None, inputs)
+        rq2_cell("Atlantis", "persona", keep, None, inputs).condition("verbalized")
 
 
 def test_few_shot_files_fit_their_items(english):

@@ -8,7 +8,7 @@ import pytest
 
 from utils.core.records import SurveyItem
 from utils.probing.results_store import COLUMNS, result_row
-from utils.probing.sampling import code_complete, read_code, sample_result, shares, summarize
+from utils.probing.methods.sample import code_complete, read_code, sample_result, shares, summarize
 
 TEN = [str(k) for k in range(1, 11)]  # a 1-10 scale: "1" is a prefix of "10"
 

@@ -8,7 +8,7 @@ from scipy.stats import ttest_ind, ttest_rel
 from test_paper_compat import rq2_rows, write_results
 from wvs_fixtures import load_script, microdata
 
-from utils.analysis.paper_table import layout, to_latex, to_markdown
+from utils.analysis.tables import layout, to_latex, to_markdown
 from utils.analysis.significance import add_significance, for_csv, holm, p_value
 
 prepare_wvs = load_script("dataset/prepare_wvs.py")

@@ -10,8 +10,8 @@ import pytest
 
 from utils.core.errors import UserError
 from utils.study import dry_run
-from utils.study.config import load_study
-from utils.study.plan import flag_argv, study_jobs
+from utils.study.study_file import load_study
+from utils.study.plan import study_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = """
@@ -99,17 +99,22 @@ def test_all_steering_methods_means_the_papers_five(tmp_path):
     ("[study]\nnmae = 'y'\n" + MINIMAL, "unknown key(s) nmae in [study] (did you mean name?); allowed: name"),
     ("[[models]\nbackend = 'local'", "is not valid TOML"),
     (MINIMAL + "\n[analysis]\nonly = ['rq9_magic']", "analysis.only: unknown 'rq9_magic'"),
-    (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: error: argument --metric: invalid choice"),
-    (MINIMAL + "\n[analysis]\nbootstraps = 5", "'bootstraps' is not a flag"),
+    (MINIMAL + "\n[analysis]\nmetric = 'cosine'", "[analysis]: metric takes w1, jsd, tvd, not 'cosine'"),
+    (MINIMAL + "\n[analysis]\nbootstraps = 5", "[analysis]: 'bootstraps' is not an option of the analyses"),
+    (MINIMAL + "\n[analysis]\nmin_coverag = 0", "'min_coverag' is not an option of the analyses (did you mean "
+     "min_coverage?)"),
+    (MINIMAL + "\n[analysis]\nformats = 'gif'", "--formats takes png, pdf and/or svg, not 'gif'"),
+    (MINIMAL + "\n[analysis]\nmin_coverage = 'all'", "[analysis]: min_coverage takes float, not 'all'"),
     (MINIMAL + "\n[analysis.scripts.rq9_magic]\nn_boot = 5", "analysis.scripts: unknown rq9_magic"),
     (MINIMAL + "\n[analysis.scripts.rq1_country_levl]\nn_boot = 5", "unknown rq1_country_levl (did you mean rq1_country_level?)"),
     # a misspelt key of one script is found when the study is read, not after the probing
     (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nnboot = 200",
-     "[analysis.scripts.rq1_country_level]: 'nboot' is not a flag of show_results/rq1_country_level.py that a study "
-     "may set (did you mean n_boot?)"),
-    (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nn_boot = 'many'", "argument --n-boot/--n_boot: invalid int value: 'many'"),
-    (MINIMAL + "\n[analysis.scripts.elicitation]\nbootstrap = 'people'", "argument --bootstrap: invalid choice"),
-    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nout = 'x'", "'out' is not a flag of show_results/rq1_model_level.py"),
+     "[analysis.scripts.rq1_country_level]: 'nboot' is not an option of show_results/rq1_country_level.py "
+     "(did you mean n_boot?)"),
+    (MINIMAL + "\n[analysis.scripts.rq1_country_level]\nn_boot = 'many'", "n_boot takes int, not 'many'"),
+    (MINIMAL + "\n[analysis.scripts.elicitation]\nbootstrap = 'people'", "bootstrap takes items, respondents, not 'people'"),
+    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nout = 'x'", "'out' is not an option of show_results/rq1_model_level.py"),
+    (MINIMAL + "\n[analysis.scripts.rq1_model_level]\nmetric = 'cosine'", "metric takes w1, jsd, tvd, not 'cosine'"),
     ("[[models]]\nbackend = 'api'\nmodel_name_or_path = 'm'\nbase_url = 'localhost:8000'\n[experiments.RQ1]\n"
      "[human]\nsynthetic = true", "models[0].base_url: 'localhost:8000' has no http:// or https://; did you mean "
      "http://localhost:8000/v1?"),
@@ -123,7 +128,7 @@ def test_bad_study_is_one_line_naming_the_key(tmp_path, text, message):
 
 
 @pytest.mark.parametrize("probe, message", [
-    ("limit = 'many'", "argument --limit: invalid int value"),
+    ("limit = 'many'", "--limit 'many': invalid literal for int()"),
     ("warp_speed = 9", "'warp_speed' is not a flag of code/RQ1/prob_by_llm.py"),
     ("limt = 3", "[probe] (model 'SmolLM2-135M-Instruct'): 'limt' is not a flag of code/RQ1/prob_by_llm.py that a "
      "study may set (did you mean limit?)"),
@@ -137,12 +142,19 @@ def test_bad_probe_flags_fail_before_anything_runs(tmp_path, probe, message):
     assert str(err.value).startswith(f"{study.path}: ") and "\n" not in str(err.value)
 
 
-def test_flags_take_the_parsers_own_spelling():
-    from utils.probing.cli import local_parser
-
-    argv = flag_argv(local_parser("RQ1"), {"max_new_tokens": 64, "quiet": True, "no_prefix_cache": False,
-                                           "ids": ["Q1", "Q2"], "gguf_file": "m.gguf"}, "test")
-    assert argv == ["--max-new-tokens", "64", "--quiet", "--ids", "Q1,Q2", "--gguf-file", "m.gguf"]
+def test_study_keys_are_the_scripts_settings_typed_as_their_flags(tmp_path):
+    """[probe] and [[models]] keys reach the script's config as its flags would set them: a list of
+    ids as the comma-separated flag, a switch as a bool, numbers as numbers; the study sets method and
+    results root itself."""
+    study = load_study(write(tmp_path, MINIMAL.replace('backend = "local"', 'backend = "local"\ngguf_file = "m.gguf"')
+                             + '\n[probe]\nmax_new_tokens = 64\nquiet = true\nno_prefix_cache = false\n'
+                               'ids = ["Q1", "q2"]\nmethods = ["logprob"]\n'))
+    (job,) = study_jobs(study)["SmolLM2-135M-Instruct"]
+    c = job.config
+    assert (c.max_new_tokens, c.quiet, c.backend.no_prefix_cache, c.ids, c.backend.gguf_file) == \
+        (64, True, False, "Q1,q2", "m.gguf")
+    assert c.method == "logprob" and c.results_root == study.results_root / "logprob"
+    assert [r.item.id for r in job.conditions[0].requests] == ["Q1", "Q2"]
 
 
 def test_unknown_model_filter_is_one_line(tmp_path):
@@ -152,14 +164,18 @@ def test_unknown_model_filter_is_one_line(tmp_path):
 
 
 def test_every_analysis_script_shows_its_flags_without_running():
-    """The study checks `[analysis.scripts.<name>]` against each script's `build_parser()`, the
-    parser its main uses: it must hold the script's own flags besides the shared ones."""
-    from utils.study.analyses import ANALYSES, _module
+    """Each script's parser (its `build_parser()`, the one its main uses) holds the options of its
+    analysis (the dataclass the study checks `[analysis.scripts.<name>]` against) and offers
+    --paper-compat exactly where the analysis takes the paper's rules."""
+    from wvs_fixtures import load_script
+
+    from utils.analysis.registry import ANALYSES
 
     own = {"rq1_country_level": "--n-boot", "rq1_model_level": "--repeats", "rq1_groups": "--n-perm",
            "rq1_average_human": "--tau", "human_alignment_matrix": "--no-models", "rq3_temporal": "--select",
            "elicitation": "--compare", "robustness": "--bootstrap", "parse_report": "--tolerance",
-           "sensitivity": "--paper-compat", "rq2_steering": "--test", "internal_consistency": "--topics"}
-    for a in ANALYSES:
-        options = _module(a.script).build_parser()._option_string_actions
-        assert own[a.script] in options, a.script
+           "sensitivity": "--metric", "rq2_steering": "--test", "internal_consistency": "--topics"}
+    for name, entry in ANALYSES.items():
+        options = load_script(f"show_results/{name}.py").build_parser()._option_string_actions
+        assert own[name] in options, name
+        assert ("--paper-compat" in options) == entry.paper, name

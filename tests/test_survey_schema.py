@@ -16,7 +16,7 @@ from wvs_fixtures import ROOT, load_script, microdata
 
 from utils.core.errors import UserError
 from utils.core.survey.files import read_survey, write_survey
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData
 
 import_survey = load_script("dataset/import_survey.py")
 prepare_wvs = load_script("dataset/prepare_wvs.py")

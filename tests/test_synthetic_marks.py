@@ -20,16 +20,18 @@ import pytest
 from test_figures import M1, M2, _steering_inputs, write_human, write_results
 from wvs_fixtures import load_script, microdata
 
-from utils.analysis.plotting import SYNTHETIC_NOTE
-from utils.study.config import load_study
+from utils.analysis.tables import SYNTHETIC_NOTE
+from utils.study.study_file import load_study
 from utils.study.inputs import human_inputs
 
 
 def test_synthetic_tables_get_their_own_default_names(tmp_path, monkeypatch, capsys):
     make = load_script("dataset/make_synthetic_wvs.py")
     prepare = load_script("dataset/prepare_wvs.py")
-    monkeypatch.setattr(make, "REPO_ROOT", tmp_path)  # the defaults, written under tmp_path, not the repository
-    monkeypatch.setattr(prepare, "HUMAN_DIR", tmp_path / "dataset" / "human")
+    import utils.core.human.prepare as library  # the defaults, written under tmp_path, not the repository
+
+    monkeypatch.setattr(library, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(library, "HUMAN_DIR", tmp_path / "dataset" / "human")
     assert make.main(["--wave", "7", "--countries", "156,276", "--respondents", "20"]) == 0
     raw = tmp_path / "dataset" / "human" / "raw" / "synthetic_WV7.csv"
     assert raw.is_file()
@@ -45,7 +47,7 @@ def test_synthetic_tables_get_their_own_default_names(tmp_path, monkeypatch, cap
     (human / "WV7.csv").unlink()
     script = load_script("show_results/rq1_country_level.py")
     capsys.readouterr()
-    assert script.run(script.main, ["--human", str(human / "WV7.csv"), "--results-root", str(tmp_path)]) == 2
+    assert script.main(["--human", str(human / "WV7.csv"), "--results-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "WV7_synthetic.csv holds synthetic data: pass it as --human" in err and err.count("\n") == 1
 
@@ -84,7 +86,7 @@ def outputs(tmp_path: Path, synthetic: bool) -> tuple[Path, list[str]]:
         script = load_script(f"show_results/{name}.py")
         buf = io.StringIO()
         with redirect_stdout(buf):
-            assert script.run(script.main, common + extra) == 0, name
+            assert script.main(common + extra) == 0, name
         printed.append(buf.getvalue())
     return out, printed
 

@@ -60,7 +60,7 @@ def test_analysis_names_a_torn_last_row_and_the_repair(tmp_path, items, keep, ca
     human = write_human(tmp_path / "WV7.csv", HUMAN)
     argv = ["--human", str(human), "--results-root", str(tmp_path / "results"), "--out", str(tmp_path / "o"),
             "--formats", "png", "--min-coverage", "0"]
-    assert script.run(script.main, argv) == 2
+    assert script.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"line {line}) is incomplete" in err and "mixes conditions" not in err
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.wave_map import WAVE_COLUMNS, load_wave_map, wave_items
+from utils.core.human.wave_map import WAVE_COLUMNS, load_wave_map, wave_items
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 
 ROOT = Path(__file__).resolve().parents[1]

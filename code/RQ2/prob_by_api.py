@@ -9,4 +9,4 @@ explain_missing_packages(__name__)  # a missing package: one line naming the ins
 from utils.probing.cli import api_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(api_main(experiment="RQ2"))
+    sys.exit(api_main(script="RQ2"))

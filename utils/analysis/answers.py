@@ -1,50 +1,174 @@
-"""Reading model answers for analysis, in the questionnaire's semantic order.
+"""A model's answers to the items, and why not: results files -> distributions in the
+questionnaire's semantic order, each file's coverage tallied (`coverage.Coverage`).
 
-Model answers come from each row's `distribution` column (our results, full precision) or are
-re-parsed from `response` with the row's own `choice_keys` (the original release's, which have
-only `id, ..., response`), and are placed in the questionnaire's semantic order by option code,
-so a shuffled presentation order (the `order` sensitivity variant) scores like any other.
-Options numbered 1..N instead of by code are mapped by position (`answer_rows`).
+Which files: one per model and condition of an experiment (`model_files`), through the one
+results reader (`utils/core/results`). Which row: each item's newest. What answer: our files' rows
+are read from their `distribution` column (full precision) when their status is `ok`, the
+original release's (which have only `id, ..., response`) are parsed from `response` with the row's
+own `choice_keys` (`read_row`). Answers are placed in the questionnaire's semantic order by
+option code, so a shuffled presentation order (the `order` sensitivity variant) scores like any
+other.
+
+Renumbered options. The release's Korean questionnaire numbers Q119 and Q122-Q129, and its
+Chinese one Q119, as 1..N instead of the WVS codes, in the same order as English. A row whose
+`choice_keys` are not the questionnaire's codes but as many is mapped by position, in the
+questionnaire's listing order:
+
+    >>> read_row({"id": "Q122", "choice_keys": "['1', '2', '3']",
+    ...           "response": "{'1': '20%', '2': '30%', '3': '50%'}"}, ("2", "1", "0"))
+    RowAnswer(distribution={'2': 0.2, '1': 0.3, '0': 0.5}, reason='ok', detail='', remapped=True)
+
+Read by code instead, `'3'` would fall outside Q122's options and `'1'` (the Korean "2nd
+option") would land on WVS code 1. Our own translated questionnaires keep the WVS codes.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from utils.analysis.answer_rows import listing, read_row
-from utils.analysis.coverage import NOTES, UNTRANSLATED, AnswerPolicy, Coverage, check
+from utils.analysis.coverage import DEFAULT_MIN, UNTRANSLATED, Coverage, Said
+from utils.analysis.steering import release_translation_gaps
 from utils.core.errors import UserError
-from utils.core.paths import REPO_ROOT
+from utils.core.parsing import parse_distribution
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.results.table import read_complete
+from utils.core.results.table import option_keys, read_complete, status_of
 from utils.core.results.tree import ResultsFile, find_results, one_per_condition
 
+if TYPE_CHECKING:
+    from utils.analysis.config import AnalysisConfig
+
 log = logging.getLogger(__name__)
-HUMAN_DIR = REPO_ROOT / "dataset" / "human"
-FIGURES_DIR = REPO_ROOT / "figures"
-RUN_RQ1 = "run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's results)"
+RUN_RQ1 = ("run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or point --results-root at the paper's "
+           "results)")
 
 
+@dataclass
+class AnswerPolicy:
+    """One analysis run's reading: what it accepts (coverage floor, probe method, the items the
+    human data has, None: all count; the questionnaire folder for renumbered options) and what it
+    found to say (`said`: coverage lines and notes, returned to the caller)."""
+
+    min_coverage: float = DEFAULT_MIN
+    probe_method: str | None = None
+    asked: frozenset[str] | None = None
+    questions_dir: Path | None = None
+    said: Said = field(default_factory=Said)
+
+    def ask(self, counts: np.ndarray, item_ids: Sequence[str]) -> None:
+        """Count the items some country answered in `counts` [C, I, K] as asked."""
+        total = np.asarray(counts).sum(axis=(0, 2))
+        self.asked = (self.asked or frozenset()) | {i for i, n in zip(item_ids, total) if n > 0}
+
+
+def answer_policy(config: AnalysisConfig, said: Said | None = None) -> AnswerPolicy:
+    """The policy `config` asks for, saying what it finds to `said` (the caller's, who shows it);
+    loading the human side (`scoring.load_scoring`) adds its items."""
+    if not 0 <= config.min_coverage <= 1:
+        raise UserError(f"--min-coverage is a fraction between 0 and 1, not {config.min_coverage:g}")
+    return AnswerPolicy(config.min_coverage, config.probe_method, None, config.questions_dir, said or Said())
+
+
+@dataclass(frozen=True)
+class RowAnswer:
+    """`distribution` over the questionnaire's codes when `reason` is "ok"; else None and
+    `reason` "unparsed" or "error", with `detail` (the parser's word or the row's error)."""
+
+    distribution: dict[str, float] | None
+    reason: str
+    detail: str = ""
+    remapped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "ok"
+
+
+def position_map(row_keys: Sequence[str], codes: Sequence[str] | None) -> dict[str, str] | None:
+    """{row key: questionnaire code} when the row numbers the options differently but has as
+    many, else None (same codes, any order, or a different count: read by code).
+
+    ["1", "2", "3"], ("2", "1", "0") -> {"1": "2", "2": "1", "3": "0"}"""
+    if not codes or set(row_keys) == set(codes) or len(row_keys) != len(codes) or len(set(row_keys)) != len(codes):
+        return None
+    return dict(zip(row_keys, codes))
+
+
+def read_row(row: dict[str, str], codes: Sequence[str] | None = None, tolerance: float = 25.0) -> RowAnswer:
+    """A row's answer, mapped by position onto `codes` (the questionnaire's `choice_keys`, in
+    listing order) when its own keys are renumbered; `codes` None keeps the row's keys."""
+    keys = option_keys(row)
+    mapping = position_map(keys, codes)
+    if "distribution" in row and "status" in row:  # our files
+        status = status_of(row)
+        if status == "error":
+            return RowAnswer(None, "error", ((row.get("error") or "").strip().splitlines() or ["error"])[0][:80])
+        if status != "ok":
+            parsed = parse_distribution(row.get("response") or "", keys, tolerance=tolerance) if keys else None
+            return RowAnswer(None, "unparsed", parsed.status if parsed else "no_choice_keys")
+        dist = _json_distribution(row.get("distribution") or "")
+        if dist is None:
+            return RowAnswer(None, "unparsed", "bad_distribution")
+    else:  # the original release's files
+        if not keys:
+            return RowAnswer(None, "unparsed", "no_choice_keys")
+        parsed = parse_distribution(row.get("response") or "", keys, tolerance=tolerance)
+        if not parsed.ok:
+            return RowAnswer(None, "unparsed", parsed.status)
+        dist = parsed.distribution
+    if mapping is not None:
+        dist = {mapping.get(k, k): v for k, v in dist.items()}
+    return RowAnswer(dist, "ok", "", mapping is not None)
+
+
+def _json_distribution(text: str) -> dict[str, float] | None:
+    try:
+        obj = json.loads(text)
+        dist = {str(k): float(v) for k, v in obj.items()} if isinstance(obj, dict) and obj else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if dist is None or not all(math.isfinite(v) and v >= 0 for v in dist.values()) or sum(dist.values()) <= 0:
+        return None
+    return dist
+
+
+@lru_cache(maxsize=8)
+def questionnaire_codes(questions_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """item id -> the English questionnaire's `choice_keys` (listing order), the codes that
+    renumbered rows are mapped onto (a cache of one file, read once per folder)."""
+    return {it.id: it.choice_keys for it in load_questionnaire(questionnaire_path("English", questions_dir))}
 
 
 def questionnaire_items(questions_dir: Path | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The questionnaire's ids and each item's options in semantic order."""
     items = load_questionnaire(questionnaire_path("English", questions_dir))
     return [it.id for it in items], [it.order for it in items]
 
 
+def listing(item_id: str, order: Sequence[str], questions_dir: Path | None = None) -> tuple[str, ...]:
+    """The codes of `item_id` in listing order: the questionnaire's `choice_keys` when they are
+    the same codes as `order` (the semantic order the analysis uses), else `order` itself."""
+    try:
+        codes = questionnaire_codes(questions_dir).get(item_id)
+    except UserError:  # no questionnaire there: fall back to the analysis' own order
+        codes = None
+    return codes if codes and set(codes) == set(order) else tuple(order)
+
+
 def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
                  policy: AnswerPolicy | None = None) -> np.ndarray:
-    """[I, K] a model's distributions in semantic order; NaN rows for items not scored.
-
-    Each item's newest row is read (`answer_rows.read_row`: the `distribution` column where the
-    file has one, else the parsed `response`; renumbered options mapped by position). The file's
-    coverage is logged once and a file below `policy.min_coverage` is refused (`coverage.check`)."""
+    """[I, K] a model's distributions in semantic order; NaN rows for items not scored. The
+    file's coverage goes to `policy.said` once, and a file below `policy.min_coverage` is refused."""
     policy = policy or AnswerPolicy()
     table = read_complete(path)
-    latest = table.latest
     n_k = max(len(o) for o in orders)
     out = np.full((len(item_ids), n_k), np.nan)
     first = table.rows[0]
@@ -52,11 +176,9 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
     cov = Coverage(f"{path}{f' [{method}]' if method else ''}", len(item_ids))
     untranslated = ()  # asked the release's way in a language its translation lacks items of
     if first.get("protocol") == "release":
-        from utils.analysis.paper_compat import release_translation_gaps  # lazy: pandas and scipy
-
         untranslated = release_translation_gaps(first.get("steering_method", ""), first.get("country", ""))
     for i, (item, order) in enumerate(zip(item_ids, orders)):
-        row = latest.get(item)
+        row = table.latest.get(item)
         ans = read_row(row, listing(item, order, policy.questions_dir)) if row is not None else None
         if ans is not None and ans.ok:
             vec = np.array([ans.distribution.get(k, 0.0) for k in order])
@@ -73,7 +195,10 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
         reason = "not asked" if not asked else absent if ans is None else \
             ("scored" if np.isfinite(out[i, 0]) else ans.reason if not ans.ok else "unparsed")
         cov.add(item, reason)
-    check(cov, policy, Path(path))
+    policy.said.coverage(cov)
+    if cov.ratio < policy.min_coverage:
+        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}; finish the run "
+                        "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
     return out
 
 
@@ -81,7 +206,8 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
                 policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultsFile]:
     """The results files of one experiment (one per model and condition). RQ2 runs steered toward
     a respondent group (`--group`) are left out unless `groups`, so every analysis of the paper's
-    conditions reads exactly those; `rq2_steering.py --by` asks for them.
+    conditions reads exactly those; `rq2_steering.py --by` asks for them. Runs asked under
+    `--perturb` or `--repeats` are show_results/robustness.py's.
 
     models: "a,b" exactly those; "all" every model found; None (no `--models`) every model but
     one with a single condition where others have several (`lone_models`), which is named in a
@@ -89,7 +215,6 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
     root = Path(results_root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
-    # the prompt as it is: `--perturb` and `--repeats` runs are read by show_results/robustness.py
     files = [f for f in find_results(root)
              if f.spec.experiment == experiment and (groups or not f.spec.group) and not f.spec.prompt]
     files = one_per_condition(files, policy.probe_method if policy else None)
@@ -98,21 +223,18 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
         unknown = [m for m in wanted if m not in {f.spec.model for f in files}]
         if unknown:
             raise UserError(f"no {experiment} results for model(s) {', '.join(unknown)} under {root}")
-        files = [f for f in files if f.spec.model in wanted]
-    elif not models:
-        lone = lone_models(files)
-        for model in lone:
-            (f,) = [f for f in files if f.spec.model == model]
-            NOTES.info("%s has a single %s condition (%s) where the other models have up to %d; left out of the "
-                       "tables, figures and averages (--models all, or --models %s, includes it)", model, experiment,
-                       ", ".join(x for x in (f.spec.condition, f.spec.country) if x), max(_per_model(files).values()),
-                       model)
-        files = [f for f in files if f.spec.model not in lone]
-    return files
-
-
-def _per_model(files: list[ResultsFile]) -> dict[str, int]:
-    return dict(Counter(f.spec.model for f in files))
+        return [f for f in files if f.spec.model in wanted]
+    if models:
+        return files
+    lone = lone_models(files)
+    for model in lone:
+        (f,) = [f for f in files if f.spec.model == model]
+        where = ", ".join(x for x in (f.spec.condition, f.spec.country) if x)
+        most = max(Counter(f.spec.model for f in files).values())
+        (policy or AnswerPolicy()).said.note(
+            f"{model} has a single {experiment} condition ({where}) where the other models have up to {most}; left "
+            f"out of the tables, figures and averages (--models all, or --models {model}, includes it)")
+    return [f for f in files if f.spec.model not in lone]
 
 
 def lone_models(files: list[ResultsFile]) -> list[str]:
@@ -122,26 +244,25 @@ def lone_models(files: list[ResultsFile]) -> list[str]:
     over seven. Where every model has one file (RQ1), none is.
 
     >>> from utils.core.results.spec import Experiment, RunSpec
-    >>> from utils.core.results.tree import ResultsFile
     >>> def f(method, country, model):
     ...     return ResultsFile(None, RunSpec(Experiment.RQ2, steering=method, country=country, model=model), None)
     >>> lone_models([f("persona", "Japan", "m1"), f("language", "Japan", "m1"), f("persona", "Korea", "m2")])
     ['m2']
     """
-    per = _per_model(files)
+    per = Counter(f.spec.model for f in files)
     return sorted(m for m, n in per.items() if n == 1) if per and max(per.values()) > 1 else []
+
+
+def rq1_files(results_root: Path, models: str | None, policy: AnswerPolicy | None = None) -> list[ResultsFile]:
+    """Every RQ1 file `models` selects; none is a UserError saying how to get them."""
+    files = model_files(results_root, "RQ1", models, policy)
+    if not files:
+        raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
+    return files
 
 
 def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
                 policy: AnswerPolicy | None = None) -> dict[str, np.ndarray]:
-    """Each RQ1 model's answers; pass `coverage.answer_policy(config, sc)` for the script's flags."""
-    policy = policy or AnswerPolicy()
-    files = model_files(results_root, "RQ1", models, policy)
-    if not files:
-        raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
-    return {f.spec.model: load_answers(f.path, item_ids, orders, policy) for f in files}
-
-
-def short_name(model: str) -> str:
-    """'meta-llama/Meta-Llama-3-70B-Instruct' -> 'Meta-Llama-3-70B-Instruct' for figure labels."""
-    return model.rsplit("/", 1)[-1]
+    """Each RQ1 model's [I, K] answers."""
+    return {f.spec.model: load_answers(f.path, item_ids, orders, policy)
+            for f in rq1_files(results_root, models, policy)}

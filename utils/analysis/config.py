@@ -1,65 +1,79 @@
-"""The analysis settings a `show_results/` script hands the library: one frozen, typed record.
+"""The options every analysis shares: as given (`SharedOptions`, one field per flag or study key)
+and as an analysis takes them (`AnalysisConfig`: the output named and marked, the rules chosen).
 
-argparse stays at the edge (STYLE.md, point 13): `flags.parse_args` turns the parsed flags into an
-`AnalysisConfig` and nothing below the scripts reads an `argparse.Namespace`. The flags every
-script shares (`flags.parser`) are typed fields; a script's own flags (`--n-boot`, `--tau`,
-`--countries`, ...) stay in `extra`, a read-only mapping the script itself reads and passes on
-as plain arguments, so the library never depends on one script's flag names. Why a mapping and
-not one dataclass per script: eight scripts would each grow a class for one to three numbers that
-only their own `main` reads.
+`SharedOptions` is declared once: the scripts' flags are built from it (`cli.py`) and a study's
+`[analysis]` keys are checked against it (`utils/study/analyses.py`), like each analysis' own
+options dataclass (`registry.py`).
 
-    >>> cfg = AnalysisConfig.from_flags({"out": "figs", "formats": ["png"], "n_boot": 200})
-    >>> cfg.output, cfg.extra["n_boot"]
-    (Output(dir=PosixPath('figs'), formats=('png',), metric='w1'), 200)
+    >>> AnalysisConfig.of(SharedOptions(out=Path("figs"), formats="png", metric="jsd")).output
+    Output(dir=PosixPath('figs'), formats=('png',), metric='jsd', synthetic=False, suffix='')
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 
-from utils.analysis.coverage import DEFAULT_MIN as DEFAULT_MIN_COVERAGE
-from utils.analysis.microdata import synthetic_table
-from utils.analysis.plotting import Output
-from utils.core.paths import RESULTS_DIR
+from utils.analysis.coverage import DEFAULT_MIN
+from utils.core.human.microdata import synthetic_table
+from utils.analysis.options import option
+from utils.analysis.paper.rules import PAPER
+from utils.analysis.rules import OURS, Rules
+from utils.analysis.tables import Output
+from utils.core.errors import UserError
+from utils.core.paths import FIGURES_DIR, RESULTS_DIR
+
+FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass(frozen=True)
+class SharedOptions:
+    """The flags every analysis script has (`paper_compat` only where the analysis takes the paper's rules)."""
+
+    out: Path = option(FIGURES_DIR, "the FOLDER this script writes its PNG, PDF and CSV files into (default figures/)")
+    weights: str = option("none", "none: count respondents, as the paper does (default); survey: use the WVS "
+                          "weights", choices=("none", "survey"), ours_only=True)
+    drop_nonsubstantive: bool = option(False, "leave out options that state no opinion (Q119's 0, Q122-Q129's 1) on "
+                                       "both sides", ours_only=True)
+    models: str | None = option(None, "comma-separated model names to include, or all (default: all found; under "
+                                "--paper-compat the paper's seven, utils/analysis/paper/models.py)")
+    questions_dir: Path | None = option(None, "folder of WV7_English.jsonl (default dataset/questions)")
+    seed: int = option(0, "seed of the bootstrap and the split halves (default 0)")
+    formats: str = option("png,pdf", "figure files to write, comma-separated (default png,pdf)")
+    min_coverage: float = option(DEFAULT_MIN, "refuse a results file whose share of the items scored is below "
+                                 f"this (default {DEFAULT_MIN}; 0 scores any file)", metavar="FRACTION")
+    probe_method: str | None = option(None, "use the results of this probe method (verbalized, logprob, ...) where a "
+                                      "model has several (default: whatever is there; an error if a model has more "
+                                      "than one)")
+    metric: str = option("w1", "w1: 1 - W1/(N-1) over the options' order (the paper's, default); jsd: 1 - "
+                         "Jensen-Shannon distance, base 2 (GlobalOpinionQA); tvd: 1 - total variation distance. "
+                         "Non-default metrics add _jsd/_tvd to file names and say so in titles",
+                         choices=("w1", "jsd", "tvd"), ours_only=True)
+    paper_compat: bool = option(False, "reproduce the original release's arithmetic exactly, slips included (README: "
+                                "'--paper-compat'); writes *_paper_compat.csv, ignores --weights, "
+                                "--drop-nonsubstantive, --metric")
 
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What every analysis script shares. `human` is one prepared table, or several (RQ3's waves);
-    `output` says where files go (folder, formats, metric in the names)."""
+    """What every analysis takes. `human` is one prepared table, or several (RQ3's waves);
+    `output` says where files go (folder, formats, metric and rules in the names); `rules` is the
+    arithmetic (ours, or the paper's under `--paper-compat`)."""
 
     human: Path | tuple[Path, ...] | None = None
     results_root: Path = RESULTS_DIR
-    output: Output = field(default_factory=lambda: Output(Path("figures")))
-    weights: str = "none"  # none: count respondents (the paper's); survey: the WVS weights
+    output: Output = field(default_factory=lambda: Output(FIGURES_DIR))
+    weights: str = "none"
     drop_nonsubstantive: bool = False
-    models: str | None = None  # comma-separated model names, None: all found
+    models: str | None = None  # comma-separated model names, all, or None: every model found
     questions_dir: Path | None = None
     seed: int = 0
-    min_coverage: float = DEFAULT_MIN_COVERAGE
+    min_coverage: float = DEFAULT_MIN
     probe_method: str | None = None
-    paper_compat: bool = False
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def synthetic(self) -> bool:
-        """The human data are synthetic (every table and figure says so)."""
-        return self.output.synthetic
+    rules: Rules = OURS
 
     @property
     def metric(self) -> str:
         return self.output.metric
-
-    @property
-    def out(self) -> Path:
-        return Path(self.output.dir)
-
-    @property
-    def formats(self) -> tuple[str, ...]:
-        return self.output.formats
 
     def human_paths(self) -> list[Path]:
         """`human` as a list (one table or several)."""
@@ -68,24 +82,16 @@ class AnalysisConfig:
         return [self.human] if isinstance(self.human, Path) else list(self.human)
 
     @classmethod
-    def from_flags(cls, flags: Mapping[str, Any]) -> AnalysisConfig:
-        """From parsed flags as a plain mapping (`vars(namespace)`): the shared flags become fields,
-        the rest goes to `extra`. `formats` is a list already checked by `flags.parse_args`; the
+    def of(cls, shared: SharedOptions, results_root: Path = RESULTS_DIR,
+           human: Path | tuple[Path, ...] | None = None) -> AnalysisConfig:
+        """The config of `shared` options; `--formats` out of png, pdf, svg is a UserError. The
         output is marked synthetic when any human table's `.meta.json` says so."""
-        flags = dict(flags)
-        human = flags.pop("human", None)
-        if isinstance(human, (list, tuple)):
-            human = tuple(Path(p) for p in human)
-        elif human is not None:
-            human = Path(human)
+        chosen = tuple(f.strip().lower() for f in shared.formats.split(",") if f.strip())
+        if not chosen or any(f not in FORMATS for f in chosen):
+            raise UserError(f"--formats takes png, pdf and/or svg, not {shared.formats!r}")
+        rules = PAPER if shared.paper_compat else OURS
+        human = tuple(map(Path, human)) if isinstance(human, (list, tuple)) else None if human is None else Path(human)
         paths = [human] if isinstance(human, Path) else list(human or ())
-        output = Output(Path(flags.pop("out", "figures")), tuple(flags.pop("formats", ("png", "pdf"))),
-                        flags.pop("metric", "w1"), any(synthetic_table(p) for p in paths))
-        questions_dir = flags.pop("questions_dir", None)
-        return cls(human=human, results_root=Path(flags.pop("results_root", RESULTS_DIR)), output=output,
-                   weights=flags.pop("weights", "none"), drop_nonsubstantive=bool(flags.pop("drop_nonsubstantive", False)),
-                   models=flags.pop("models", None),
-                   questions_dir=Path(questions_dir) if questions_dir is not None else None,
-                   seed=int(flags.pop("seed", 0)), min_coverage=float(flags.pop("min_coverage", DEFAULT_MIN_COVERAGE)),
-                   probe_method=flags.pop("probe_method", None), paper_compat=bool(flags.pop("paper_compat", False)),
-                   extra=MappingProxyType(flags))
+        output = Output(Path(shared.out), chosen, shared.metric, any(synthetic_table(p) for p in paths), rules.suffix)
+        return cls(human, Path(results_root), output, shared.weights, shared.drop_nonsubstantive, shared.models,
+                   shared.questions_dir, shared.seed, shared.min_coverage, shared.probe_method, rules)

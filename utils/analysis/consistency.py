@@ -28,6 +28,7 @@ from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 
 TOPICS_FILE = INPUTS_DIR / "analysis" / "consistency_topics.json"
+POOLED = "all countries pooled"  # the people of every country together, a subject beside each country's
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""How much of the questionnaire a results file lets us score, and refusing files below a floor.
+"""How much of the questionnaire a results file lets us score, and what an analysis has to say.
 
 A run cut short (89 of 144 items) would otherwise be scored as if complete, on other items than
 the rest. Every file read for analysis is tallied over the items the analysis asked for:
@@ -13,7 +13,7 @@ the rest. Every file read for analysis is tallied over the items the analysis as
                paper's release lacks the item (Chinese Q83-Q90, ...): never asked, so not held
                against the file
 
-and one line is logged per file (shown on stdout by `flags.run`), e.g.
+giving one line per file, e.g.
 
     results/RQ1/m/results.csv [logprob]: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40),
     2 absent (Q143, Q144)
@@ -21,49 +21,24 @@ and one line is logged per file (shown on stdout by `flags.run`), e.g.
 Coverage is scored / (items - not asked). Below `--min-coverage` (default 0.9) the file is
 refused with one line, unless asked for (`--min-coverage 0`).
 
-What a run shows (`show_reports`): the first lines of files with every item scored
-(`SHOW_COMPLETE`) and of files with items left out or options mapped by position
-(`SHOW_PROBLEMS`); past those, files are counted, and one closing line (`summary`) says how many
-were not shown. A run of a few files shows every line, as before; the paper's release (351 RQ2
-files) shows twenty lines and the count instead of four hundred. The same handler shows the
-analysis' notes (`NOTES`: a model left out, a table of another wave) once each, as `note: ...`.
+An analysis hands these lines, its notes and its own summary lines to the `Said` its caller gave
+it, and the caller prints them (`Said.report`), also when the analysis stops with a UserError:
+the first lines of files with every
+item scored (`SHOW_COMPLETE`) and of files with items left out or options mapped by position
+(`SHOW_PROBLEMS`); past those, files are counted, and one closing line (`Said.summary`) says how
+many were not shown. A run of a few files shows every line; the paper's release (351 RQ2 files)
+shows twenty lines and the count instead of four hundred.
 """
 from __future__ import annotations
 
-import argparse
-import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
-import numpy as np
-
-from utils.core.errors import UserError
-from utils.core.logs import CurrentStreamHandler
-
-if TYPE_CHECKING:
-    from utils.analysis.config import AnalysisConfig
-
-log = logging.getLogger(__name__)
-NOTES = logging.getLogger("utils.analysis.notes")  # one-line notes of the analysis, shown once each
 SHOW_COMPLETE, SHOW_PROBLEMS = 8, 12  # coverage lines shown before the rest are only counted
 UNTRANSLATED = "not in the release's translation"
 REASONS = ("not asked", UNTRANSLATED, "unparsed", "error", "absent")
 UNWANTED = ("not asked", UNTRANSLATED)  # items a file is not expected to have
 DEFAULT_MIN = 0.9
-
-
-@dataclass
-class AnswerPolicy:
-    """What the analysis accepts: coverage floor, probe method, the items the human data has
-    (None: all count), and the questionnaire folder for renumbered options."""
-
-    min_coverage: float = DEFAULT_MIN
-    probe_method: str | None = None
-    asked: frozenset[str] | None = None
-    questions_dir: Path | None = None
-    reported: set[Path] = field(default_factory=set)  # files already reported in this run
 
 
 @dataclass
@@ -116,107 +91,59 @@ def _ids(ids: list[str], shown: int = 6) -> str:
     return ", ".join(ids[:shown]) + (f", ... {len(ids) - shown} more" if len(ids) > shown else "")
 
 
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN, metavar="FRACTION",
-                    help="refuse a results file whose share of the items scored is below this "
-                         f"(default {DEFAULT_MIN}; 0 scores any file)")
-    ap.add_argument("--probe-method", default=None,
-                    help="use the results of this probe method (verbalized, logprob, ...) where a model has "
-                         "several (default: whatever is there; an error if a model has more than one)")
+@dataclass
+class Said:
+    """What an analysis has to tell, in the order it came: each file's coverage (once per file),
+    notes (once each) and its own summary lines. Nothing is printed here; the caller shows it."""
 
+    entries: list[tuple[str, Coverage | None]] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
 
-def asked_items(*scorings) -> frozenset[str] | None:
-    """Items that some country in the human data answered, over one or more `Scoring`s."""
-    asked: set[str] = set()
-    for sc in scorings:
-        total = np.asarray(sc.human.counts).sum(axis=(0, 2))
-        asked |= {i for i, n in zip(sc.human.item_ids, total) if n > 0}
-    return frozenset(asked) if scorings else None
+    def coverage(self, cov: Coverage) -> None:
+        if cov.label not in self.files:
+            self.files.add(cov.label)
+            self.entries.append((f"coverage {cov.line()}", cov))
+            if cov.remapped:
+                self.entries.append((f"coverage {cov.remap_line()}", cov))
 
+    def note(self, text: str) -> None:
+        if (f"note: {text}", None) not in self.entries:
+            self.entries.append((f"note: {text}", None))
 
-def answer_policy(config: AnalysisConfig, *scorings: Iterable) -> AnswerPolicy:
-    """The policy a script's `AnalysisConfig` asks for; pass its `Scoring`(s) so items the human
-    data never asked are not held against a file."""
-    floor = config.min_coverage
-    if not 0 <= floor <= 1:
-        raise UserError(f"--min-coverage is a fraction between 0 and 1, not {floor:g}")
-    return AnswerPolicy(floor, config.probe_method, asked_items(*scorings), config.questions_dir)
+    def line(self, text: str) -> None:
+        self.entries.append((text, None))
 
+    def shown(self) -> list[str]:
+        """The lines a console shows: every note and line, and coverage lines up to the limits."""
+        return self._split()[0]
 
-def check(cov: Coverage, policy: AnswerPolicy, path: Path) -> None:
-    """Log the file's coverage once; refuse it below the floor with one line."""
-    if path not in policy.reported:
-        policy.reported.add(path)
-        log.info("%s", cov.line(), extra={"coverage": cov})
-        if cov.remapped:
-            log.info("%s", cov.remap_line(), extra={"coverage": cov})
-    if cov.ratio < policy.min_coverage:
-        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}; finish the run "
-                        "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
-
-
-def show_reports(stream: TextIO | None = None) -> None:
-    """Print this module's coverage lines and the analysis' notes, plain, on `stream` or else on
-    whatever stdout is current when a line comes: scripts call it at start, and several may run in
-    one process (the study runner, the tests), each with its own stdout."""
-    for logger, fmt, chooser in ((log, "coverage %(message)s", CoverageLines()),
-                                 (NOTES, "note: %(message)s", OncePerMessage())):
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-        handler = logging.StreamHandler(stream) if stream is not None else CurrentStreamHandler("stdout")
-        handler.setFormatter(logging.Formatter(fmt))
-        handler.addFilter(chooser)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-def summary() -> str:
-    """The closing line: how many files' coverage lines were not shown ("" when all were)."""
-    found = (f for h in log.handlers for f in h.filters if isinstance(f, CoverageLines))
-    return next((f.summary() for f in found), "")
-
-
-class OncePerMessage(logging.Filter):
-    """Each distinct message once (a note raised by every call of a helper is said once)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        new = text not in self.seen
-        self.seen.add(text)
-        return new
-
-
-class CoverageLines(logging.Filter):
-    """Lets through at most SHOW_COMPLETE coverage lines of complete files and SHOW_PROBLEMS of
-    the others; files past those are counted for `summary`. Records without a Coverage pass."""
-
-    def __init__(self):
-        super().__init__()
-        self.shown = {True: 0, False: 0}  # complete? -> lines shown
-        self.hidden: dict[str, set[str]] = {"every item scored": set(), "items left out": set(),
-                                            "options mapped by position": set()}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        cov = getattr(record, "coverage", None)
-        if cov is None:
-            return True
-        complete = cov.complete
-        if self.shown[complete] < (SHOW_COMPLETE if complete else SHOW_PROBLEMS):
-            self.shown[complete] += 1
-            return True
-        remap = record.getMessage() == cov.remap_line() or not cov.left_out_wanted
-        kind = "every item scored" if complete else "options mapped by position" if remap else "items left out"
-        self.hidden[kind].add(cov.label)
-        return False
+    def report(self, written: list[Path]) -> list[str]:
+        """Everything a console shows after a run: the lines, the summary and the files written."""
+        summary = self.summary()
+        return self.shown() + ([summary] if summary else []) + ["wrote " + ", ".join(map(str, written))]
 
     def summary(self) -> str:
-        parts = [f"{len(files)} with {kind}" for kind, files in self.hidden.items() if files]
+        """The closing line: how many files' coverage lines were not shown ("" when all were)."""
+        hidden = self._split()[1]
+        parts = [f"{len(files)} with {kind}" for kind, files in hidden.items() if files]
         if not parts:
             return ""
-        return (f"coverage of {len(set().union(*self.hidden.values()))} more results file(s) not shown: "
+        return (f"coverage of {len(set().union(*hidden.values()))} more results file(s) not shown: "
                 f"{', '.join(parts)} (python show_results/parse_report.py lists every row)")
+
+    def _split(self) -> tuple[list[str], dict[str, set[str]]]:
+        shown, lines = {True: 0, False: 0}, []
+        hidden: dict[str, set[str]] = {"every item scored": set(), "items left out": set(),
+                                       "options mapped by position": set()}
+        for text, cov in self.entries:
+            if cov is None:
+                lines.append(text)
+            elif shown[cov.complete] < (SHOW_COMPLETE if cov.complete else SHOW_PROBLEMS):
+                shown[cov.complete] += 1
+                lines.append(text)
+            else:
+                remap = text == f"coverage {cov.remap_line()}" or not cov.left_out_wanted
+                kind = "every item scored" if cov.complete else "options mapped by position" if remap else \
+                    "items left out"
+                hidden[kind].add(cov.label)
+        return lines, hidden

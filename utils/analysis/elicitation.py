@@ -16,6 +16,13 @@ not helped or hurt by answering other items:
   each country's answers to each item, utils/analysis/resample.py);
 - entropy: normalized entropy averaged over items (1: uniform; near 0: one option always, as
   sampling from a peaked model gives).
+
+Writes elicitation_items.csv (per item and pair of methods, the chosen metric between the two
+answers), elicitation_pairs.csv (its mean per pair, with a bootstrap 95% interval over items; no
+human answers in it, so `--bootstrap` leaves it as it is), elicitation_methods.csv (per method,
+the alignment with each country, the mean normalized entropy, and the uniform answer and the human
+answers as references) and elicitation.png/.pdf (one row of three panels per model). The paper
+asked one way only: there are no paper's rules to compare methods by.
 """
 from __future__ import annotations
 
@@ -27,11 +34,27 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics, resample
+from utils.analysis.answers import answer_policy, load_answers
+from utils.analysis.config import AnalysisConfig
+from utils.analysis.coverage import Said
+from utils.analysis.figures import discussion as figures
 from utils.analysis.metrics import _quiet_nan_warnings
+from utils.analysis.options import option
+from utils.analysis.scoring import load_scoring
+from utils.analysis.tables import write_csv
 from utils.core.errors import UserError
+from utils.core.paths import RESULTS_DIR
 from utils.core.results.tree import find_results
 
 METHOD_ORDER = ("logprob", "verbalized", "sample")
+
+
+@dataclass(frozen=True)
+class ElicitationOptions:
+    compare: tuple[Path, ...] | None = option(None, "results roots to read together, e.g. one per probe method "
+                                              "(default: --results-root)", metavar="ROOT")
+    n_boot: int = option(1000, "bootstrap resamples of the items (default 1000)")
+    bootstrap: str = option("items", resample.HELP, choices=resample.MODES)
 
 
 @dataclass(frozen=True)
@@ -159,3 +182,40 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
                  "n_items": int(common.sum()), "n_countries": len(sc.human.country_codes), "alignment": np.nan,
                  "ci_low": np.nan, "ci_high": np.nan, "entropy": human_ent})
     return pd.concat(items, ignore_index=True), pd.DataFrame(pairs), pd.DataFrame(rows)
+
+
+def elicitation(config: AnalysisConfig, opts: ElicitationOptions, said: Said) -> list[Path]:
+    policy, out = answer_policy(config, said), config.output
+    roots = list(opts.compare or [])
+    if not roots or config.results_root != RESULTS_DIR:
+        roots.insert(0, config.results_root)
+    runs, notes = find_runs(list(dict.fromkeys(roots)), config.models)
+    for note in notes:
+        policy.said.note(note)
+    if not runs:
+        raise UserError(f"no model has RQ1 results under more than one probe method in {', '.join(map(str, roots))}; "
+                        "run code/RQ1/prob_by_llm.py with --method logprob, verbalized and sample "
+                        "(each into its own --results-root) and pass them with --compare")
+    sc = load_scoring(config, policy)
+    ids, orders = list(sc.human.item_ids), list(sc.human.orders)
+    policy.probe_method = None  # every method is read here
+    parts = []
+    for r in runs:
+        answers = {m: load_answers(p, ids, orders, policy) for m, p in r.paths.items()}
+        for m in [m for m, a in answers.items() if not np.isfinite(a).all(-1).any()]:
+            policy.said.note(f"{r.model}: no {m} answer could be read (see the coverage line); {m} is left out")
+            del answers[m]
+        common = np.all([np.isfinite(a).all(-1) for a in answers.values()], axis=0).sum() if answers else 0
+        if len(answers) < 2 or common == 0:
+            policy.said.note(f"{r.model}: fewer than two methods with answers to the same items; left out")
+            continue
+        parts.append(compare(sc, r.model, answers, opts.n_boot, config.seed, opts.bootstrap))
+    if not parts:
+        raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
+    items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))
+    written = [write_csv(items, out, "elicitation_items.csv"), write_csv(pairs, out, "elicitation_pairs.csv"),
+               write_csv(methods, out, "elicitation_methods.csv")]
+    written += figures.elicitation(items, methods, metrics.METRIC_LABELS[config.metric], out, METHOD_ORDER)
+    policy.said.line(pairs.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    policy.said.line(methods.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return written

@@ -27,13 +27,15 @@ import pandas as pd
 
 from utils.analysis import metrics
 from utils.core.groups import load_group_vars
-from utils.analysis.human_data import load_human, read_long_table, table_groups
+from utils.core.human.human_data import load_human, read_long_table, table_groups
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
 
 if TYPE_CHECKING:
     from utils.analysis.config import AnalysisConfig
 
+BY_HELP = ("; GROUPVAR is a group variable of the --human table (sex, age, education, settlement, income: "
+           "dataset/prepare_wvs.py --groups)")
 GROUP_SCORE_COLUMNS = ["model", "country", "country_code", "group_var", "group", "score", "n_items",
                        "n_respondents"]
 

@@ -34,10 +34,8 @@ import numpy as np
 MODES = ("items", "respondents")
 
 
-def add_argument(ap) -> None:
-    ap.add_argument("--bootstrap", choices=MODES, default="items",
-                    help="items: intervals resample the items (default); respondents: also each country's "
-                         "answers to each item (multinomial, docs/robustness.md), adding the survey's sampling error")
+HELP = ("items: intervals resample the items (default); respondents: also each country's answers to each item "
+        "(multinomial, docs/robustness.md), adding the survey's sampling error")
 
 
 def resample_counts(counts: np.ndarray, rng: np.random.Generator, known: np.ndarray | None = None) -> np.ndarray:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from utils.analysis import metrics
-from utils.analysis.answers import questionnaire_items
-from utils.analysis.human_data import HumanData, keep_mask, load_human, note_other_wave
+from utils.analysis.answers import AnswerPolicy, questionnaire_items
+from utils.core.human.human_data import HumanData, keep_mask, load_human, wave_note
 from utils.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -86,16 +86,20 @@ class Scoring:
         return np.where(known.all(0)[:, None], pooled, np.nan)
 
 
-def load_scoring(config: AnalysisConfig, item_ids=None, orders=None, wave: int | None = None,
+def load_scoring(config: AnalysisConfig, policy: AnswerPolicy | None = None, item_ids=None, orders=None,
                  human_path: Path | None = None, expected_wave: int | None = 7) -> Scoring:
-    """The human side of a script's comparisons, as its `AnalysisConfig` asks (weights, dropped
-    options, metric); `human_path` overrides `config.human` (one wave of several). A table of
-    another wave than `expected_wave` is said in a note (None: any wave, as RQ3 reads three)."""
+    """The human side of an analysis, as its `AnalysisConfig` asks (weights, dropped options,
+    metric); `human_path` overrides `config.human` (one wave of several). Its items count as asked
+    in `policy`, and a table of another wave than `expected_wave` is a note there (None: any wave,
+    as RQ3 reads three)."""
     if item_ids is None:
         item_ids, orders = questionnaire_items(config.questions_dir)
     path = human_path or config.human
-    human = load_human(path, item_ids, orders, config.weights, wave)
-    note_other_wave(path, human.wave, expected_wave if wave is None else None)
+    human = load_human(path, item_ids, orders, config.weights)
     if not len(human.country_codes):
-        raise UserError(f"{path} has no countries{f' for wave {wave}' if wave else ''}")
+        raise UserError(f"{path} has no countries")
+    if policy is not None:
+        policy.ask(human.counts, human.item_ids)
+        if note := wave_note(path, human.wave, expected_wave):
+            policy.said.note(note)
     return Scoring.build(human, config.drop_nonsubstantive, config.metric)

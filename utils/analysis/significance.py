@@ -20,20 +20,24 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind, ttest_rel
 
-from utils.analysis.paper_compat import stars
+from utils.analysis.rules import OURS, Rules
+from utils.analysis.tables import NO_STEERING
 
 TESTS = ("rel", "ind")
 CORRECTIONS = ("none", "holm")
 
 
-def add_arguments(ap) -> None:
-    """--test and --correction of `show_results/rq2_steering.py`."""
-    ap.add_argument("--test", choices=TESTS, default="rel",
-                    help="rel: paired t-test over the items both conditions scored (default); ind: the paper's "
-                         "independent two-sample Student's t-test (--paper-compat always uses ind, uncorrected)")
-    ap.add_argument("--correction", choices=CORRECTIONS, default="none",
-                    help="none: p-values as they are, as the paper (default); holm: Holm-adjusted over the "
-                         "conditions of one model and country")
+TEST_HELP = ("rel: paired t-test over the items both conditions scored (default); ind: the paper's independent "
+             "two-sample Student's t-test (--paper-compat always uses ind, uncorrected)")
+CORRECTION_HELP = ("none: p-values as they are, as the paper (default); holm: Holm-adjusted over the conditions of "
+                   "one model and country")
+
+
+def stars(p: float) -> str:
+    """`*` p < .05, `**` p < .01, `***` p < .001; '' otherwise or when p is NaN."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
 def caption(test: str, correction: str) -> str:
@@ -81,31 +85,38 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none") -> pd.DataFrame:
-    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows.
+def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none",
+                     rules: Rules = OURS) -> pd.DataFrame:
+    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows
+    (their score `rules.average`; tested over the models with a No Steering answer, or, where the
+    rules are not `paired`, the steered items of every model against the base items of those with one).
 
-    items: {(model, country, method): [I] item scores, NaN where not scored}, method "none" the base.
+    items: {(model, country, method): [I] item scores, NaN where not scored}, method NO_STEERING the base.
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, not {correction!r}")
     df = df.copy()
-    df["p_value"] = [np.nan if r.method == "none" or (r.model, r.country, "none") not in items
-                     else p_value(items[(r.model, r.country, r.method)], items[(r.model, r.country, "none")], test)
+    df["p_value"] = [np.nan if r.method == NO_STEERING or (r.model, r.country, NO_STEERING) not in items
+                     else p_value(items[(r.model, r.country, r.method)], items[(r.model, r.country, NO_STEERING)], test)
                      for r in df.itertuples()]
     avg = []
     for (country, method), d in df.groupby(["country", "method"], sort=False):
-        models = [m for m in d["model"] if (m, country, "none") in items]
+        models = [m for m in d["model"] if (m, country, NO_STEERING) in items]
+
+        def pool(ms, method):
+            return np.concatenate([np.asarray(items[(m, country, method)], float) for m in ms]) if ms else np.array([])
+
         row = {"model": "AVG", "country": country, "country_code": d["country_code"].iloc[0], "method": method,
-               "score": float(d["score"].mean()), "n_items": int(d["n_items"].sum()), "p_value": np.nan}
+               "score": rules.average(d["score"]), "n_items": int(d["n_items"].sum()), "p_value": np.nan}
         if "gain" in d:
             row["gain"] = float(d["gain"].mean())
-        if method != "none" and models:
-            row["p_value"] = p_value(np.concatenate([items[(m, country, method)] for m in models]),
-                                     np.concatenate([items[(m, country, "none")] for m in models]), test)
+        if method != NO_STEERING and (models or not rules.paired):
+            row["p_value"] = p_value(pool(models if rules.paired else list(d["model"]), method),
+                                     pool(models, NO_STEERING), test)
         avg.append(row)
     df = pd.concat([df, pd.DataFrame(avg)], ignore_index=True)
     if correction == "holm":
-        for idx in df[df["method"] != "none"].groupby(["model", "country"], sort=False).groups.values():
+        for idx in df[df["method"] != NO_STEERING].groupby(["model", "country"], sort=False).groups.values():
             df.loc[idx, "p_value"] = holm(df.loc[idx, "p_value"].to_numpy())
     df["stars"] = [stars(p) for p in df["p_value"]]
     return df

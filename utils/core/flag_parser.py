@@ -20,6 +20,7 @@ import difflib
 import re
 import sys
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from utils.core.secrets import redact
 
@@ -58,16 +59,26 @@ def match_name(text: str, valid: Iterable[str], what: str, extra: str = "") -> s
 
 
 def choice_of(valid: Iterable[str], what: str) -> Callable[[str], str]:
-    """An argparse `type` that accepts any case and returns the canonical name."""
+    """A flag's type that accepts any case and returns the canonical name (a ValueError naming the
+    nearest name otherwise)."""
     valid = list(valid)
 
     def parse(text: str) -> str:
-        try:
-            return match_name(text, valid, what)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+        return match_name(text, valid, what)
     parse.__name__ = what  # argparse names the type in some messages
     return parse
+
+
+def _keeping_message(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A flag's type whose ValueError is shown as it is: argparse would replace its message by
+    "invalid <type> value", losing what the type says about the value."""
+    def wrapped(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    wrapped.__name__ = getattr(parse, "__name__", "value")
+    return wrapped
 
 
 def unknown_flags(argv: list[str], known: Iterable[str]) -> list[str]:
@@ -108,6 +119,8 @@ class FlagParser(argparse.ArgumentParser):
         super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def add_argument(self, *names, **kwargs):
+        if callable(kwargs.get("type")) and not isinstance(kwargs["type"], type):  # int, float, Path keep argparse's
+            kwargs["type"] = _keeping_message(kwargs["type"])
         if names and all(n.startswith("-") for n in names):  # dest comes from the first long flag, as before
             names = tuple(dict.fromkeys(s for n in names for s in spellings(n) if s not in self._option_string_actions))
         return super().add_argument(*names, **kwargs)

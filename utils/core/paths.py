@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS_DIR = REPO_ROOT / "dataset" / "questions"
 INPUTS_DIR = REPO_ROOT / "inputs"
 RESULTS_DIR = REPO_ROOT / "results"
+HUMAN_DIR = REPO_ROOT / "dataset" / "human"  # prepared human tables (dataset/prepare_wvs.py)
+FIGURES_DIR = REPO_ROOT / "figures"  # what the show_results scripts write
 
 
 def model_folder(model_name_or_path: str) -> PurePosixPath:

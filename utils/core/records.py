@@ -6,7 +6,6 @@ disk without anyone changing it on the way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Message:
 
 @dataclass(frozen=True)
 class ProbeRequest:
-    """Everything a prober needs to ask one item: the rendered chat and the options to score."""
+    """Everything a backend needs to ask one item: the rendered chat and the options to score."""
 
     item: SurveyItem
     messages: tuple[Message, ...]
@@ -57,12 +56,5 @@ class ProbeResult:
     latency_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    extra: dict = field(default_factory=dict)
-
-
-class Prober(Protocol):
-    """One job: a request in, a result out. `attempt` (1-based) lets re-asks vary sampling."""
-
-    method: str
-
-    def probe(self, request: ProbeRequest, attempt: int = 1) -> ProbeResult: ...
+    extra: dict = field(default_factory=dict)  # the `sample` method's counts: sample_counts, n_unreadable
+    final: bool = False  # not to be asked again, though not ok (the paper's release accepted it)

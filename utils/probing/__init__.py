@@ -1,1 +1,2 @@
-"""Asking models: prompts, conditions, probers, the result store, the run loop and its command line."""
+"""Asking models: prompts, conditions, the elicitation methods, the backends, the run loop, the result store
+and the command line."""

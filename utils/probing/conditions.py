@@ -99,7 +99,7 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     wave_map, extra = path.parent / "WV567.jsonl", path.parent / "extra" / "WV7_English.jsonl"
     if not (wave_map.is_file() and extra.is_file()):
         return items
-    from utils.analysis.wave_map import load_wave_map  # the survey's fixed facts: shared with the analysis
+    from utils.core.human.wave_map import load_wave_map  # the survey's fixed facts: shared with the analysis
 
     known = {it.id for it in items}
     worded = {it.id: it for it in load_questionnaire(extra, "English")}
@@ -140,19 +140,12 @@ class Rq2Cell:
         return Condition(self.spec, build_requests(self.items, method, self.ps, **self.steer))
 
 
-def rq2_condition(country: str, steering: str, method: str, select, questions_dir: Path | None,
-                  inputs_dir: Path = INPUTS_DIR, group: tuple[str, str] | None = None,
-                  human: Path | None = None) -> Condition:
-    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
-    instruction names that group inside the country (utils/probing/group_steering.py), the
-    few-shot examples are the group's own shares where `human` gives them, and the condition gets
-    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
-    return rq2_cell(country, steering, select, questions_dir, inputs_dir, group, human).condition(method)
-
-
 def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR,
              group: tuple[str, str] | None = None, human: Path | None = None) -> Rq2Cell:
-    """The cell `rq2_condition` renders (its docstring says what `group` and `human` change)."""
+    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
+    instruction names that group inside the country (utils/probing/group_steering.py), the
+    few-shot examples are the group's own shares where `human` gives them, and the cell gets
+    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
     spec = steering_methods(inputs_dir)[steering]
     info = steering_countries(inputs_dir)[country]
     language = info["language"] if spec["language"] == "country" else spec["language"]

@@ -54,7 +54,7 @@ def group_shares(human: Path, country: str, country_code: int, group: tuple[str,
     """{item id: {code: percent}} of `group` in the country, from a prepared long table, for the
     few-shot examples: the group's valid answers, as `inputs/few_shot/<Country>.json` gives the
     country's (percent of valid answers, two decimals)."""
-    from utils.analysis.human_data import load_human  # the one reader of the long table (as rq1_items: wave map)
+    from utils.core.human.human_data import load_human  # the one reader of the long table (as rq1_items: wave map)
 
     data = load_human(human, [it.id for it in items], [tuple(it.order) for it in items], group=group)
     where = np.flatnonzero(data.country_codes == int(country_code))

@@ -1,11 +1,10 @@
 """What a run's rows are asked under (its `RunSpec`, filled in from the flags), and the check that
 a rerun asks under the same as the rows already in its file.
 
-A row's identity used to live only in its folder path, so a rerun with another `--method`,
-prompt or temperature quietly resumed into the same `results.csv` and mixed two conditions.
-Every row carries its spec's columns, and `identity_conflict` compares the rows already in a
-file with what a run is about to ask, so the run can stop before a model is loaded or a request
-is sent:
+A run that resumed into a file asked under another `--method`, prompt or temperature would mix
+two conditions in one `results.csv`. So every row carries its spec's columns, and
+`identity_conflict` compares the rows already in a file with what a run is about to ask, so the
+run can stop before a model is loaded or a request is sent:
 
     >>> from utils.core.results.spec import Experiment
     >>> spec = RunSpec(Experiment.RQ1, model="org/model", method="logprob", language="English")
@@ -15,9 +14,7 @@ is sent:
 
 `prompt_sha256` is per item: the SHA-256 of the exact messages sent, as canonical JSON, so an
 edited prompt file, questionnaire wording or option order is caught item by item. Decoding
-settings are recorded where they change answers: `temperature` and `max_new_tokens` for methods
-that generate text (`verbalized`, `sample`), `samples` for `sample`; they are empty for
-`logprob`, which reads one forward pass.
+settings are recorded where they change answers (`grid.decoding_for`).
 """
 from __future__ import annotations
 
@@ -26,10 +23,8 @@ import json
 from pathlib import Path
 
 from utils.core.records import Message
-from utils.core.results.spec import Decoding, RunSpec
-from utils.probing.config import LocalBackend, ProbeConfig
-
-GENERATING_METHODS = ("verbalized", "sample")
+from utils.core.results.spec import RunSpec
+from utils.probing.probe_config import LocalOptions, ProbeConfig
 
 
 def prompt_sha256(messages: tuple[Message, ...] | list[Message]) -> str:
@@ -43,8 +38,12 @@ def prompt_sha256(messages: tuple[Message, ...] | list[Message]) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
-def _number(value) -> str:
-    """One spelling per number, so `0`, `0.0` and `0.00` are the same temperature."""
+def number_text(value) -> str:
+    """One spelling per number, so `0`, `0.0` and `0.00` are the same temperature.
+
+    >>> number_text(0.0), number_text(0.70), number_text(None)
+    ('0', '0.7', '')
+    """
     if value is None or value == "":
         return ""
     number = float(value)
@@ -68,29 +67,15 @@ def model_identity(model_name: str, gguf_file: str | None = None) -> str:
 def model_id_for(config: ProbeConfig, model_name: str) -> str:
     """`model_identity` of a run's model; the GGUF file counts where a model path was given
     (the bundled model is recorded by its name, wherever it is installed)."""
-    local = isinstance(config.backend, LocalBackend) and config.model_name_or_path
+    local = isinstance(config.backend, LocalOptions) and config.model_name_or_path
     return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
-def run_spec(config: ProbeConfig, condition: RunSpec, name: str, model: str | None = None) -> RunSpec:
-    """A condition's spec with the model (`name` as given; `model` as rows record it, by default
-    `model_id_for`), the way of asking and its decoding filled in from the run's config."""
-    model = model or model_id_for(config, name)
-    method = config.method
-    if config.protocol == "release":  # the release's decoding and commit
-        from utils.probing.release_protocol import release_protocol_for
-
-        release = release_protocol_for(config)
-        decoding = release.decoding(condition.experiment)
-        return condition.replace(model=model, name=name, method=method, protocol="release",
-                                 release_commit=release.commit, decoding=Decoding(
-                                     "0" if decoding.greedy else _number(decoding.temperature),
-                                     _number(decoding.max_tokens)))
-    generates = method in GENERATING_METHODS
-    temperature = config.sample_temperature if method == "sample" else config.temperature
-    return condition.replace(model=model, name=name, method=method, decoding=Decoding(
-        _number(temperature) if generates else "", _number(config.max_new_tokens) if generates else "",
-        _number(config.samples) if method == "sample" else ""))
+def run_spec(plan, condition: RunSpec, name: str, model: str) -> RunSpec:
+    """A condition's spec with the model (`name` as given; `model` as rows record it) and the way
+    of asking of its `grid.Plan` (method, decoding, protocol, release commit) filled in."""
+    return condition.replace(model=model, name=name, method=plan.method.name, decoding=plan.decoding,
+                             protocol=plan.protocol, release_commit=plan.release_commit)
 
 
 def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: dict[str, str]) -> str:

@@ -15,7 +15,7 @@ never mix:
 
 Option order. A permuted item is shown with its options renumbered 1..N *in the shown order*, so
 "1" is always the first listed option: the number a model favours is then a position, as in the
-field's letter-labelled studies, and not a code that travels with its option. The prober answers
+field's letter-labelled studies, and not a code that travels with its option. The model answers
 over the shown labels; `restore` maps that answer back to the item's WVS codes before it is
 stored, so the analysis scores it like any other row. Q1 under a permutation (2, 0, 3, 1):
 
@@ -42,7 +42,6 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +106,7 @@ def permutation(item_id: str, n: int, p: Perturbation) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Shown:
-    """An item as one perturbation shows it. `item` is what the prober sees (labels in shown
+    """An item as one perturbation shows it. `item` is what the model sees (labels in shown
     order); `codes[j]` is the WVS code of the option labelled `item.choice_keys[j]`."""
 
     item: SurveyItem
@@ -143,7 +142,7 @@ def show(item: SurveyItem, p: Perturbation | None, letters: tuple[str, ...] = ()
 
 
 def restore(result: ProbeResult, shown: Shown) -> ProbeResult:
-    """The prober's answer over shown labels -> over the item's codes (distribution and the
+    """The answer over shown labels -> over the item's codes (distribution and the
     `sample` method's counts); the raw text keeps the labels the model saw."""
     extra = dict(result.extra)
     if "sample_counts" in extra:
@@ -156,7 +155,6 @@ def _path(kind: str, language: str, inputs_dir: Path) -> Path:
     return Path(inputs_dir) / "perturb" / kind / f"{language}.json"
 
 
-@lru_cache(maxsize=16)
 def _data(kind: str, language: str, inputs_dir: Path) -> dict:
     path = _path(kind, language, inputs_dir)
     if not path.is_file():

@@ -86,8 +86,8 @@ class ResultStore:
     """`with ResultStore(path) as store:` holds the lock; `store.rows` maps id -> newest row.
 
     The file is created with the first row, never before: a run that fails to start (a model
-    that does not load) leaves no header-only `results.csv` behind, and a header-only file left
-    by an earlier version is removed. The folders it made and its lock file go too when no row
+    that does not load) leaves no header-only `results.csv` behind, and a header-only file found
+    on opening is removed. The folders it made and its lock file go too when no row
     was written."""
 
     def __init__(self, path: Path):

@@ -19,7 +19,7 @@ import pandas as pd
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR
 from utils.report import html as H
-from utils.report.coverage import tree_coverage
+from utils.report.progress import tree_coverage
 from utils.report.run_info import run_info_section
 
 SUFFIXES = ("_paper_compat", "_jsd", "_tvd")

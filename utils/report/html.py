@@ -14,6 +14,7 @@ import html
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 STYLE = """
@@ -84,7 +85,7 @@ def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None
         return f'<p class="note">{esc(source.name) if source else "the table"} has no rows.</p>'
     shown = whole_numbers(df.head(max_rows))
     rows = [[None if (v is pd.NA or (isinstance(v, float) and math.isnan(v))) else
-             (v.item() if hasattr(v, "item") else v) for v in rec] for rec in shown.itertuples(index=False)]
+             (v.item() if isinstance(v, np.generic) else v) for v in rec] for rec in shown.itertuples(index=False)]
     rows = [[float("nan") if v is None else v for v in r] for r in rows]
     note = ""
     if len(df) > max_rows:

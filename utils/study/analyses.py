@@ -1,58 +1,38 @@
-"""Every `show_results/` script whose inputs exist, run in this process through its own `main(argv)`.
+"""Every analysis whose inputs exist, called as a function with the study's options.
 
-Each script needs some experiments' results and some human data (`Analysis.needs`); one whose
-inputs are missing is skipped with the reason, one that fails is recorded with its last line and
-the others still run. A script's printed output goes to `<figures>/logs/<script>.log`, so the
-study's console shows one line per script:
+Each analysis needs some experiments' results and some human data (`registry.Analysis`); one
+whose inputs are missing is skipped with the reason, one that fails is recorded with its last
+line and the others still run. What an analysis says (coverage lines, notes, its summary) and the
+library's warnings go to `<figures>/logs/<name>.log`, so the study's console shows one line per
+analysis:
 
-    rq1_country_level: ok (3 files)        -> figures/logprob/rq1_country_level.log
-    rq3_temporal: skipped (needs human data of waves 5, 6 and 7)
+    rq1_country_level: ok                  (the log: figures/logprob/logs/rq1_country_level.log)
+    rq3_temporal: skipped (needs human data of wave(s) 5, 6)
+
+`[analysis]` keys are the shared options (`config.SharedOptions`); `[analysis.scripts.<name>]` keys
+are that analysis' own options (its dataclass in `registry.ANALYSES`), or shared ones for it alone.
+Both are checked when the study is read (`check_shared`, `check_script_flags`), with "did you
+mean", so a misspelt key fails before the probing.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
+import logging
 import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
+from utils.analysis.config import AnalysisConfig, SharedOptions
+from utils.analysis.coverage import Said
+from utils.analysis.options import for_paper, options_from
+from utils.analysis.registry import ANALYSES, Analysis
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.results.tree import find_results, result_paths
-from utils.study.argv import flag_argv, parse
-
-
-@dataclass(frozen=True)
-class Analysis:
-    script: str
-    needs: tuple[str, ...]  # experiments whose results must exist
-    waves: tuple[int, ...] = (7,)  # human data (empty: none)
-    shared_flags: bool = True  # takes utils/analysis/flags.py's flags (--weights, --metric, ...)
-    paper_compat: bool = True  # has --paper-compat
-    by: str = ""  # "takes": gets [analysis] by as --by; "needs": runs only with it; "runs": --by where group-steered
-    # RQ2 runs of that variable exist (scores by respondent group, docs/groups.md)
-
-
-ANALYSES = (
-    Analysis("parse_report", (), (), shared_flags=False, paper_compat=False),
-    Analysis("rq1_country_level", ("RQ1",), by="takes"),
-    Analysis("rq1_groups", ("RQ1",), paper_compat=False, by="needs"),
-    Analysis("rq1_model_level", ("RQ1",)),
-    Analysis("rq1_average_human", ("RQ1",)),
-    Analysis("human_alignment_matrix", ("RQ1",)),
-    Analysis("rq2_steering", ("RQ1", "RQ2"), by="runs"),
-    Analysis("internal_consistency", ("RQ1",)),  # RQ2's conditions too where they exist
-    Analysis("sensitivity", ("RQ1", "sensitivity")),
-    Analysis("rq3_temporal", ("RQ1",), (5, 6, 7)),
-    Analysis("elicitation", ("RQ1",)),  # only across probe methods: `run_comparison`
-    Analysis("robustness", ("RQ1", "perturbed"), paper_compat=False),  # with RQ1 or RQ2 `perturb` in the study
-)
-
 
 @dataclass
 class Outcome:
@@ -67,60 +47,42 @@ class Outcome:
             f" ({self.note})" if self.note else "") + (f" -> {self.log}" if self.log and self.status != "ok" else "")
 
 
-def _module(script: str) -> ModuleType | None:
-    path = REPO_ROOT / "show_results" / f"{script}.py"
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location(f"show_results_{script}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
+    """`[analysis]` keys (or a script's shared ones) as `SharedOptions`, checked: an unknown key
+    is a UserError with the nearest one; `out` is the study's own ([output] figures)."""
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    if "out" in values:
+        raise UserError(f"{where}: out is set by the study ([output] figures), not per analysis")
+    return options_from(SharedOptions, values, where, "the analyses")
 
 
-# set by the study itself for every script ([output], [human]), never in [analysis.scripts.<name>]
-SCRIPT_RESERVED = ("results_root", "run_name", "out", "human", "help")
+def check_shared(values: dict, where: str = "[analysis]") -> None:
+    AnalysisConfig.of(shared_options(values, where))
 
 
 def check_script_flags(script: str, flags: dict) -> None:
-    """`[analysis.scripts.<script>]` checked by that script's own parser (its `build_parser()`)
-    when the study is read, so a misspelt key fails before the probing, not after it, with the
-    nearest flag ("did you mean n_boot?"). A script without `build_parser` checks them when it runs."""
-    module = _module(script)
-    build = getattr(module, "build_parser", None)
-    if build is None:
-        return
-    ap, where = build(), f"[analysis.scripts.{script}]"
-    parse(ap, flag_argv(ap, flags, where, f"show_results/{script}.py", reserved=SCRIPT_RESERVED), where)
+    """`[analysis.scripts.<script>]` checked against the analysis' options (and the shared ones)."""
+    configure(ANALYSES[script], Path("results"), Path("figures"), {}, {}, flags, False, None)
 
 
-def shared_argv(flags: dict) -> list[str]:
-    """The study's [analysis] keys as the shared analysis flags, checked by that parser."""
-    from utils.analysis.flags import parser
-
-    ap = parser("study")
-    argv = flag_argv(ap, {k: v for k, v in flags.items() if k != "paper_compat"}, "[analysis]",
-                     "show_results/rq1_country_level.py")
-    parse(ap, argv, "[analysis]")
-    return argv
-
-
-def paper_compat_argv(argv: list[str]) -> list[str]:
-    """`argv` for the paper's arithmetic: without the corrected analysis's own choices (metric,
-    weights, dropped options, `[analysis.scripts.<name>] bootstrap`), which `--paper-compat`
-    refuses rather than ignores.
-
-    >>> paper_compat_argv(["--out", "f", "--metric", "jsd", "--drop-nonsubstantive", "--bootstrap", "respondents"])
-    ['--out', 'f', '--paper-compat']
-    """
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a in ("--metric", "--weights", "--by", "--bootstrap"):
-            skip = True
-        elif a.split("=")[0] not in ("--metric", "--weights", "--drop-nonsubstantive", "--by", "--bootstrap"):
-            out.append(a)
-    return out + ["--paper-compat"]
+def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path], flags: dict, own: dict,
+              paper: bool, by: str | None) -> tuple[AnalysisConfig, object]:
+    """The study's options for one analysis (`paper`: its paper-compat pass): the `[analysis]`
+    keys `flags`, overridden by its own table `own`, which also holds its own options."""
+    where, own = f"[analysis.scripts.{entry.name}]", {k.replace("-", "_"): v for k, v in own.items()}
+    names = {f.name for f in fields(SharedOptions)} - {"out"}
+    mine = {k: v for k, v in own.items() if k in names}
+    shared = replace(shared_options({k.replace("-", "_"): v for k, v in flags.items()} | mine, where), out=figures)
+    options = options_from(entry.options, {k: v for k, v in own.items() if k not in names}, where,
+                           f"show_results/{entry.name}.py")
+    if entry.name == "parse_report":
+        return AnalysisConfig(results_root=root), replace(options, out=figures / "parse_report.csv")
+    if paper:
+        shared, options = replace(for_paper(shared), paper_compat=True), for_paper(options)
+    else:
+        shared, options = replace(shared, paper_compat=False), replace(options, by=by) if by else options
+    tables = tuple(human[w] for w in entry.waves if w in human)
+    return AnalysisConfig.of(shared, root, human.get(7) if entry.waves == (7,) else tables or None), options
 
 
 STAMP = ".analysis_inputs.json"
@@ -131,7 +93,8 @@ def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_
     the analysis code (sizes and modification times), so a finished study reruns none of them."""
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
-    files += sorted((REPO_ROOT / "show_results").glob("*.py")) + sorted((REPO_ROOT / "utils" / "analysis").glob("*.py"))
+    files += sorted((REPO_ROOT / "show_results").glob("*.py"))
+    files += sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (str(f), -1, -1) for f in files]
     blob = json.dumps({"files": stats, "flags": flags, "scripts": script_flags}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -162,95 +125,94 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
     return outcomes
 
 
+def _skip_reason(entry: Analysis, present: set[str], human: dict[int, Path], by: str | None) -> str:
+    missing_exp = [e for e in entry.needs if e not in present]
+    missing_waves = [w for w in entry.waves if w not in human or not Path(human[w]).is_file()]
+    if not present:
+        return "no results yet"
+    if entry.groups == "needs" and not by:
+        return "needs [analysis] by = \"<group variable>\""
+    why = ([f"{', '.join(missing_exp)} results"] if missing_exp else []) + (
+        [f"human data of wave(s) {', '.join(map(str, missing_waves))}"] if missing_waves else [])
+    return "needs " + " and ".join(why) if why else ""
+
+
 def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
              script_flags: dict[str, dict], log, only: tuple[str, ...] = ()) -> list[Outcome]:
     found = find_results(results_root) if Path(results_root).is_dir() else []
     present = {str(f.spec.experiment) for f in found} | ({"perturbed"} if any(f.spec.prompt for f in found) else set())
     by = flags.get("by")
     steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
-    common = shared_argv({k: v for k, v in flags.items() if k != "by"})
+    common = {k: v for k, v in flags.items() if k != "by"}
     outcomes = []
-    for a in ANALYSES:
-        if (only and a.script not in only) or a.script == "elicitation":
+    for entry in ANALYSES.values():
+        if (only and entry.name not in only) or entry.methods:
             continue
-        missing_exp = [e for e in a.needs if e not in present]
-        missing_waves = [w for w in a.waves if w not in human or not Path(human[w]).is_file()]
-        module = _module(a.script)
-        if module is None:
-            outcomes.append(Outcome(a.script, "skipped", "script not in show_results/"))
-        elif not present:
-            outcomes.append(Outcome(a.script, "skipped", "no results yet"))
-        elif a.by == "needs" and not by:
-            outcomes.append(Outcome(a.script, "skipped", "needs [analysis] by = \"<group variable>\""))
-        elif missing_exp or missing_waves:
-            why = ([f"{', '.join(missing_exp)} results"] if missing_exp else []) + (
-                [f"human data of wave(s) {', '.join(map(str, missing_waves))}"] if missing_waves else [])
-            outcomes.append(Outcome(a.script, "skipped", "needs " + " and ".join(why)))
-        else:
-            extra = flag_argv_loose(script_flags.get(a.script, {}))
-            if a.script == "parse_report":
-                argv = ["--results-root", str(results_root), "--out", str(figures / "parse_report.csv")] + extra
-            else:
-                humans = [str(human[w]) for w in a.waves]
-                argv = ["--results-root", str(results_root), "--out", str(figures), "--human", *humans] + common + extra
-                if by and (a.by in ("takes", "needs") or (a.by == "runs" and by in steered)):
-                    argv += ["--by", by]
-            variants = [(argv, figures / "logs" / f"{a.script}.log")]
-            if flags.get("paper_compat") and a.paper_compat:
-                variants.append((paper_compat_argv(argv), figures / "logs" / f"{a.script}.paper_compat.log"))
-            for av, log_path in variants:
-                outcomes.append(_run_one(module, a.script, av, log_path))
-                outcomes[-1].paper_compat = "--paper-compat" in av
-                log("  " + outcomes[-1].line())
+        if why := _skip_reason(entry, present, human, by):
+            outcomes.append(Outcome(entry.name, "skipped", why))
+            log("  " + outcomes[-1].line())
             continue
-        log("  " + outcomes[-1].line())
+        takes_by = by if entry.groups in ("takes", "needs") or (entry.groups == "runs" and by in steered) else None
+        for paper in (False, True) if common.get("paper_compat") and entry.paper else (False,):
+            outcomes.append(_run_one(entry, figures, lambda e=entry, p=paper: configure(
+                e, results_root, figures, human, common, script_flags.get(e.name, {}), p, takes_by), paper))
+            log("  " + outcomes[-1].line())
     return outcomes
 
 
-def flag_argv_loose(flags: dict) -> list[str]:
-    """Per-script flags, spelled with dashes (`n_boot = 200` -> `--n-boot 200`); the script checks them."""
-    argv: list[str] = []
-    for key, value in flags.items():
-        opt = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            argv += [opt] if value else []
-        else:
-            argv += [opt, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
-    return argv
+@contextlib.contextmanager
+def _warnings_to(fh):
+    """The analysis library's warnings go to its log file while it runs, not to the study's console."""
+    logger, handler = logging.getLogger("utils.analysis"), logging.StreamHandler(fh)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
-def _run_one(module: ModuleType, script: str, argv: list[str], log_path: Path) -> Outcome:
+def _run_one(entry: Analysis, figures: Path, configured, paper: bool) -> Outcome:
+    """Run one analysis (its options from `configured()`); its lines or its error go to its log."""
+    log_path = Path(figures) / "logs" / f"{entry.name}{'.paper_compat' if paper else ''}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-        print("python show_results/" + script + ".py " + " ".join(argv), flush=True)
+    with open(log_path, "w", encoding="utf-8") as fh, _warnings_to(fh):
+        fh.write(f"# show_results/{entry.name}.py{' --paper-compat' if paper else ''}, as the study ran it\n")
+        said = Said()
         try:
-            rc = module.main(argv)
+            config, options = configured()
+            written = entry.run(config, options, said)
         except UserError as exc:
-            print(f"error: {exc}")
-            return Outcome(script, "skipped", str(exc).splitlines()[0][:300], log_path)
-        except SystemExit as exc:  # argparse: a flag the script does not take
-            return Outcome(script, "failed", f"bad flags (exit {exc.code}); see the log", log_path)
-        except Exception as exc:  # noqa: BLE001 - one script's bug must not stop the others
-            traceback.print_exc()
-            return Outcome(script, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
-                           log_path)
-    return Outcome(script, "ok" if rc == 0 else "failed", "" if rc == 0 else f"exit code {rc}", log_path)
+            fh.write("".join(f"{line}\n" for line in said.shown()) + f"error: {exc}\n")
+            return Outcome(entry.name, "skipped", str(exc).splitlines()[0][:300], log_path, paper)
+        except Exception as exc:  # noqa: BLE001 - one analysis' bug must not stop the others
+            traceback.print_exc(file=fh)
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            return Outcome(entry.name, "failed", why, log_path, paper)
+        fh.write("\n".join(said.report(written)) + "\n")
+    return Outcome(entry.name, "ok", "", log_path, paper)
 
 
 def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], flags: dict,
                    script_flags: dict[str, dict], log=print) -> list[Outcome]:
-    """`elicitation.py` over the probe methods' result trees (a study with two or more methods)."""
-    module = _module("elicitation")
-    if module is None or 7 not in human or not Path(human[7]).is_file():
-        return [Outcome("elicitation", "skipped", "script or wave 7 human data missing")]
+    """The elicitation analysis over the probe methods' result trees (a study with two or more methods)."""
+    entry = ANALYSES["elicitation"]
+    if 7 not in human or not Path(human[7]).is_file():
+        return [Outcome(entry.name, "skipped", "wave 7 human data missing")]
     stamp = Path(figures) / STAMP
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8") or "{}").get("fingerprint") == digest:
         log("  elicitation: up to date")
         return []
-    argv = (["--human", str(human[7]), "--results-root", str(roots[0]), "--compare", *map(str, roots),
-             "--out", str(figures)] + shared_argv(flags) + flag_argv_loose(script_flags.get("elicitation", {})))
-    outcome = _run_one(module, "elicitation", argv, Path(figures) / "logs" / "elicitation.log")
+
+    def configured():
+        config, options = configure(entry, roots[0], figures, human, {k: v for k, v in flags.items() if k != "by"},
+                                    script_flags.get(entry.name, {}), False, None)
+        return config, replace(options, compare=tuple(roots))
+
+    outcome = _run_one(entry, figures, configured, False)
     log("  " + outcome.line())
     if outcome.status != "failed":
         stamp.write_text(json.dumps({"fingerprint": digest}), encoding="utf-8")

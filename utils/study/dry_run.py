@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from utils.study.config import Study
+from utils.study.study_file import Study
 from utils.study.plan import Estimate, Job
 
 

@@ -1,10 +1,10 @@
 """What a study needs before it asks anything: human tables, model files, API keys.
 
-Why: a study whose human tables were missing used to warn and then probe for hours, and pay,
-before the analyses found nothing to score against. Now `run_study.py --dry-run` lists every
-input with what is missing, and the real run stops before the first request while anything is
-missing (`--ask-anyway` runs what can run, as before). No key is read beyond whether its variable
-is set, and no value is ever shown: only the variable's name.
+Why: a study whose human tables are missing would probe for hours, and pay, before the analyses
+found nothing to score against. So `run_study.py --dry-run` lists every input with what is
+missing, and the real run stops before the first request while anything is missing
+(`--ask-anyway` runs what can run). No key is read beyond whether its variable is set, and no
+value is ever shown: only the variable's name.
 
     ok       API key         OPENAI_API_KEY                 model gpt-4o
     ok       human data      dataset/human/WV6.csv          analyses (wave 6) (SYNTHETIC: made-up answers, ...)
@@ -16,11 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.analysis.microdata import synthetic_table
+from utils.core.human.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
-from utils.probing.config import ApiBackend, ProbeConfig
-from utils.study.config import Study
+from utils.probing.probe_config import ApiOptions, ProbeConfig
+from utils.study.study_file import Study
 from utils.study.plan import Job
 
 
@@ -66,10 +66,10 @@ def human_inputs(study: Study) -> list[Input]:
 
 def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
-    from utils.probing.api_prober import DEEPSEEK_BASE_URL, resolve_endpoint
+    from utils.probing.backends.api.backend import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
-    if not isinstance(api, ApiBackend):
+    if not isinstance(api, ApiOptions):
         raise TypeError("api_inputs needs the config of an api model")
     endpoint = resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env)
     needed_by = f"model {name}"
@@ -84,8 +84,8 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
 
 def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
     """The model folder, cached hub id or GGUF file, or the bundled model's package."""
-    from utils.probing.bundled_model import bundled_model_dir
-    from utils.probing.hf_loading import check_source
+    from utils.probing.backends.hf.bundled import bundled_model_dir
+    from utils.probing.backends.hf.loading import check_source
 
     needed_by = f"model {name}"
     try:

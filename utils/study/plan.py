@@ -1,31 +1,32 @@
-"""From a study to the probing scripts' own arguments: one `Job` per model, probe method and
-experiment condition set, each with a `ProbeConfig` made through the scripts' own parser.
+"""From a study to the probing scripts' own settings: one `Job` per model, probe method and
+experiment condition set, each with the `ProbeConfig` its script would make.
 
-Why through the parser: `parse_args(["--method", "logprob", "--limit", "12", ...])` gives exactly
-the defaults and checks `prob_by_llm.py` / `prob_by_api.py` apply, and `ProbeConfig.from_flags`
-turns them into the same record the scripts make, so a study and a hand-typed command cannot
-drift apart. A model's results go under `<results_root>/<method>/` in the paper's
-layout, so two probe methods never share a results file.
+The study's `[probe]` and `[[models]]` keys are the scripts' settings by name (`max_new_tokens =
+64`), read by `ProbeConfig.from_mapping` with the same defaults and checks as the flags, so a study
+and a hand-typed command cannot drift apart. A model's results go under `<results_root>/<method>/`
+in the paper's layout, so two probe methods never share a results file.
 
     >>> [j.label for j in model_jobs(study, study.models[0])]     # doctest: +SKIP
     ['logprob RQ1', 'logprob RQ2 persona/Japan', 'logprob sensitivity number']
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from utils.core.errors import UserError
+from utils.core.flag_parser import suggest
 from utils.probing.conditions import Condition, steering_methods
-from utils.probing.config import ProbeConfig
+from utils.probing.grid import Plan, plan_for
 from utils.probing.perturb import applicable_specs
+from utils.probing.probe_config import SCRIPTS, ProbeConfig, flag_fields
 from utils.probing.prompts import prompt_text
-from utils.probing.study import build_conditions
-from utils.study.argv import flag_argv, parse
-from utils.study.config import ModelSpec, Study
+from utils.study.study_file import ModelSpec, Study
 
 CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
+# set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a key
+RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ class Job:
     kind: str  # the script's experiment: "RQ1" (also sensitivity variants) or "RQ2"
     label: str  # e.g. "logprob RQ2 persona/Japan"
     config: ProbeConfig
-    conditions: list[Condition]
+    plan: Plan
+
+    @property
+    def conditions(self) -> list[Condition]:
+        return self.plan.conditions
 
     @property
     def experiment(self) -> str:
@@ -46,62 +51,61 @@ def method_root(study: Study, method: str) -> Path:
     return study.results_root / method
 
 
-def parser_for(model: ModelSpec, kind: str) -> argparse.ArgumentParser:
-    from utils.probing.cli import api_parser, local_parser
+def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> None:
+    """A study key that is no setting of the script, or one the study sets itself, is one line naming
+    where it is and the nearest key."""
+    known = [f.name for f in flag_fields(kind, backend) if f.name not in RESERVED]
+    for key in keys:
+        if key not in known:
+            script = f"code/{kind}/{SCRIPTS[backend]}"
+            raise UserError(f"{where}: {key!r} is not a flag of {script} that a study may set"
+                            f"{suggest(key, known)}; see python {script} --help")
 
-    return (api_parser if model.backend == "api" else local_parser)(kind)
 
-
-def model_jobs(study: Study, model: ModelSpec) -> list[Job]:
-    """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants."""
-    from utils.probing.cli import with_protocol  # the scripts' own check of --protocol / --release-dir
-
+def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None = None) -> list[Job]:
+    """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants.
+    `plans` shares the rendered prompts between models whose prompts are the same (they do not
+    depend on the model), so a seven-model dry run renders each prompt once."""
     ex = study.experiments
-    jobs = []
+    plans = {} if plans is None else plans
     probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
+    jobs = []
     for method in study.model_methods(model):
         where = f"{study.path}: model {model.name!r}"
-        head = ["--method", method, "--results-root", str(method_root(study, method))]
+        head: dict[str, Any] = {"method": method, "results_root": method_root(study, method)}
         if model.model_name_or_path:
-            head += ["--model_name_or_path", model.model_name_or_path]
-        specs: list[tuple[str, str, list[str]]] = []
+            head["model_name_or_path"] = model.model_name_or_path
+        cells: list[tuple[str, str, dict[str, Any]]] = []
         if ex.rq1:
-            specs.append(("RQ1", "RQ1", [a for spec in ex.perturb for a in ("--perturb", spec)]))
+            cells.append(("RQ1", "RQ1", {"perturb": list(ex.perturb)} if ex.perturb else {}))
         for steering in ex.rq2_methods:
             # a few-shot cell's examples are the steering itself: no `examples` member (perturb.applicable_specs)
-            members = [a for spec in applicable_specs(ex.rq2_perturb, steering_methods()[steering]["examples"] ==
-                                                      "country") for a in ("--perturb", spec)]
+            members = list(applicable_specs(ex.rq2_perturb, steering_methods()[steering]["examples"] == "country"))
             for country in ex.rq2_countries:
-                cell = ["--country", country, "--steering_method", steering]
-                specs.append(("RQ2", f"RQ2 {steering}/{country}", cell + members))
+                cell = {"country": country, "steering_method": steering} | ({"perturb": members} if members else {})
+                cells.append(("RQ2", f"RQ2 {steering}/{country}", cell))
                 if steering_methods()[steering].get("names"):  # only a method naming the people names a group
-                    specs += [("RQ2", f"RQ2 {steering}/{country}/{group}", cell + ["--group", group] + members)
+                    cells += [("RQ2", f"RQ2 {steering}/{country}/{group}", cell | {"group": [group]})
                               for group in ex.rq2_groups]
-        for variant in ex.variants:
-            specs.append(("RQ1", f"sensitivity {variant}", ["--variant", variant]))
-        for kind, label, extra in specs:
-            parser = parser_for(model, kind)
-            script = f"code/{kind}/prob_by_{'api' if model.backend == 'api' else 'llm'}.py"
-            argv = (head + extra + flag_argv(parser, probe, f"{study.path}: [probe] (model {model.name!r})", script)
-                    + flag_argv(parser, model.flags, where, script))
-            flags = with_protocol(parse(parser, argv, f"{where}, {label}"), argv)
-            config = ProbeConfig.from_flags(flags, kind, model.backend)
-            jobs.append(Job(model, method, kind, f"{method} {label}", config, _conditions(config)))
+        cells += [("RQ1", f"sensitivity {variant}", {"variant": variant}) for variant in ex.variants]
+        for kind, label, cell in cells:
+            check_keys(probe, kind, model.backend, f"{study.path}: [probe] (model {model.name!r})")
+            check_keys(model.flags, kind, model.backend, where)
+            try:
+                config = ProbeConfig.from_mapping(head | probe | model.flags | cell, kind, model.backend)
+            except UserError as exc:
+                raise UserError(f"{where}, {label}: {exc}") from None
+            key = (kind, config.backend.kind, *(str(getattr(config, k)) for k in _PROMPT_KEYS))
+            if key not in plans:
+                plans[key] = plan_for(config)
+            jobs.append(Job(model, method, kind, f"{method} {label}", config, plans[key]))
     return jobs
 
 
-_CACHE: dict[tuple, list[Condition]] = {}
-_PROMPT_ARGS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
-                "protocol", "release_dir", "group", "human", "perturb")
-
-
-def _conditions(config: ProbeConfig) -> list[Condition]:
-    """`build_conditions`, shared by models whose prompts are the same (they do not depend on the
-    model), so a seven-model dry run renders each prompt once."""
-    key = (config.experiment, *(str(getattr(config, k)) for k in _PROMPT_ARGS))
-    if key not in _CACHE:
-        _CACHE[key] = build_conditions(config)
-    return _CACHE[key]
+# what a plan's prompts depend on (not the model): models that agree on these share one plan
+_PROMPT_KEYS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
+                "protocol", "release_dir", "group", "human", "perturb", "temperature", "retry_temperature",
+                "max_new_tokens", "sample_temperature", "repeats")
 
 
 def study_jobs(study: Study, only: list[str] | None = None) -> dict[str, list[Job]]:
@@ -111,7 +115,8 @@ def study_jobs(study: Study, only: list[str] | None = None) -> dict[str, list[Jo
         unknown = [n for n in only if n not in names]
         if unknown:
             raise UserError(f"--models: unknown {', '.join(unknown)}; the study has {', '.join(names)}")
-    return {m.name: model_jobs(study, m) for m in study.models if not only or m.name in only}
+    plans: dict[tuple, Plan] = {}
+    return {m.name: model_jobs(study, m, plans) for m in study.models if not only or m.name in only}
 
 
 @dataclass

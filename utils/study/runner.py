@@ -3,7 +3,7 @@
 Order and failure rules:
 1. Human data (synthetic ones are made once).
 2. Per model, every job (`plan.model_jobs`) through the probing scripts' own `run_conditions`,
-   which resumes each results file and checks its identity. One prober is made per model and
+   which resumes each results file and checks its identity. One backend is made per model and
    probe method, and only when an item is left to ask, so a finished study loads nothing. A model
    that fails (cannot load, no key, a conflicting results file) is reported and the next runs.
 3. Per probe method, every analysis whose inputs exist (`analyses.run_analyses`).
@@ -25,10 +25,9 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.missing_packages import missing_package
-from utils.core.records import Prober
 from utils.core.secrets import redact
-from utils.probing.config import ProbeConfig
-from utils.study.config import ModelSpec, Study
+from utils.probing.probe_config import ProbeConfig
+from utils.study.study_file import ModelSpec, Study
 from utils.study.plan import Job, method_root
 
 
@@ -40,20 +39,19 @@ class ModelOutcome:
     done: int = 0  # conditions complete
 
 
-def _factory(model: ModelSpec, config: ProbeConfig) -> tuple[str, Callable[[], Prober], str | None, ProbeConfig]:
-    """(results name, prober maker, identity, config as run) exactly as the model's script would
+def _factory(model: ModelSpec, config: ProbeConfig,
+             special_tokens: bool) -> tuple[str, Callable, str | None, ProbeConfig]:
+    """(results name, backend maker, identity, config as run) exactly as the model's script would
     make them; the config comes back with the local device as torch names it (`gpu` -> `cuda`)."""
-    from utils.probing import cli
+    from utils.probing.backends.api import api_backend, check_key
+    from utils.probing.backends.hf import check_local_model, hf_backend
 
     if model.backend == "api":
-        from utils.probing.api_prober import make_client, resolve_endpoint
-
-        api = config.backend
-        make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env))  # key first
-        name, make = cli.api_prober_factory(config)
+        check_key(config)  # key first
+        name, make = api_backend(config)
         return name, make, None, config
-    config = cli.check_local_model(config)
-    name, make = cli.local_prober_factory(config)
+    config = check_local_model(config)
+    name, make = hf_backend(config, special_tokens)
     if config.model_name_or_path is None:
         return name, make, None, config
     from utils.probing.identity import model_identity
@@ -61,10 +59,10 @@ def _factory(model: ModelSpec, config: ProbeConfig) -> tuple[str, Callable[[], P
     return name, make, model_identity(name, config.backend.gguf_file), config
 
 
-def _once(make: Callable[[], Prober]) -> Callable[[], Prober]:
-    box: list[Prober] = []
+def _once(make: Callable) -> Callable:
+    box: list = []
 
-    def get() -> Prober:
+    def get():
         if not box:
             box.append(make())
         return box[0]
@@ -75,7 +73,7 @@ def ok_count(job: Job, cond, name: str) -> int:
     """How many of a condition's items have an ok row in its results file."""
     from utils.core.paths import results_dir
     from utils.core.results.table import read_table
-    from utils.probing.study import results_root
+    from utils.probing.loop import results_root
 
     path = results_dir(results_root(job.config), cond.spec.replace(name=name).folder()) / "results.csv"
     if not path.is_file():
@@ -86,20 +84,20 @@ def ok_count(job: Job, cond, name: str) -> int:
 
 
 def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
-    from utils.probing.study import run_conditions
+    from utils.probing.loop import run_conditions
 
     out = ModelOutcome(model.name)
-    makers: dict[str, Callable[[], Prober]] = {}
+    makers: dict[str, Callable] = {}
     try:
         for job in jobs:
             config = job.config
             if job.method not in makers:
-                name, make, model_id, checked = _factory(model, config)
+                name, make, model_id, checked = _factory(model, config, job.plan.special_tokens)
                 makers[job.method] = _once(make)
             if config.backend.kind == "local":  # run_meta records the device the model is on
                 config = config.replace_backend(device=checked.backend.device)
             log(f"[{model.name}] {job.label}")
-            run_conditions(config, name, makers[job.method], job.conditions, model_id=model_id)
+            run_conditions(config, job.plan, name, makers[job.method], model_id=model_id)
             for cond in job.conditions:
                 if ok_count(job, cond, name) >= len(cond.requests):
                     out.done += 1
@@ -131,7 +129,7 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
     one is missing nothing is asked (a UserError naming them all), unless `ask_anyway`: then the
     models that can run do, and what needs the missing inputs is reported at the end."""
     from utils.study.analyses import run_analyses, run_comparison
-    from utils.study.human import prepare_human
+    from utils.study.human_tables import prepare_human
     from utils.study.inputs import refuse_missing, study_inputs
     from utils.study.plan import study_jobs
 

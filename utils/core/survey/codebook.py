@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core.errors import UserError
-from utils.core.survey.schema import Cell, Item, Option, SurveyData, check_item, survey_from
+from utils.core.survey.data import Cell, Item, Option, SurveyData, check_item, survey_from
 
 
 def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[str]]:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item, survey_from, survey_json
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item, survey_from, survey_json
 
 COLUMNS = ("population", "group_var", "group", "item_id", "option", "share", "count")
 SUM_TOLERANCE = 1e-6

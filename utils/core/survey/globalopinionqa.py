@@ -24,7 +24,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.survey.literal import parse_literal
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item
 
 COLUMNS = ("question", "selections", "options", "source")
 SUM_TOLERANCE = 0.05  # the file's shares are rounded percents: sums of 0.99 or 1.01 are normal

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.survey.literal import parse_literal
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData, check_item
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item
 
 POPULATION = "United States"
 NON_GROUPS = ("nan", "Refused")

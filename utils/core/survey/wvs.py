@@ -16,7 +16,7 @@ import pandas as pd
 from utils.core.errors import UserError
 from utils.core.groups import ALL
 from utils.core.records import SurveyItem
-from utils.core.survey.schema import Cell, Item, Option, Survey, SurveyData
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData
 
 SOURCE = "World Values Survey wave {wave} microdata (worldvaluessurvey.org), prepared by dataset/prepare_wvs.py"
 LICENCE = "WVS Association: free for non-commercial research after registration; no redistribution"

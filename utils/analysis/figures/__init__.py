@@ -1,0 +1,1 @@
+"""Figures, one module per part of the study; `style` gives them one look, set per figure."""

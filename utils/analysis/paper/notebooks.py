@@ -1,0 +1,153 @@
+"""The arithmetic of the release's notebooks (RQ1, the model level, the human-alignment matrix).
+
+Item score (`sorted_score`): an item counts when both sides have as many options; the support is
+the first side's keys sorted as Python sorts them (`'0' < '1' < '10' < '2'` for strings), taken as
+numbers; the second side's values are paired by that sorted position. Codes `['2', '1', '0']`
+answered `{'2': .5, '1': .5, '0': 0}` against humans `{'2': 1, '1': 0, '0': 0}` -> support
+`[0, 1, 2]`, weights `[0, .5, .5]` and `[0, 0, 1]`, W1 = 0.5, score `1 - 0.5 / 2 = 0.75`. A
+country's score is the mean over items rounded to 4 decimals, its std likewise.
+
+The model-level notebook scores each model against all countries pooled (human side first) and
+reports as its "consistency" the normalized entropy of the LAST item only (its loop appends after
+it ends); the human-alignment notebooks use the support 1..N with values in listed order.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wasserstein_distance
+
+from utils.core.errors import UserError
+
+# left out of the model-level notebook's pooled score and per-country figure (Japan's few-shot items)
+MODEL_LEVEL_SKIP = ("Q60", "Q70", "Q90", "Q110", "Q130")
+
+
+def item_score(support, p_model, p_human) -> float:
+    """`1 - W1(support; p_model, p_human) / (N - 1)` with one support for both sides.
+
+    >>> round(item_score([1, 2, 3], [1, 0, 0], [0, 0, 1]), 4)
+    0.0
+    """
+    try:
+        return float(1.0 - wasserstein_distance(support, support, p_model, p_human) / (len(support) - 1))
+    except ValueError as exc:  # all-zero weights: the original code stops here
+        raise UserError(f"--paper-compat: an item's weights cannot be scored ({exc}); an answer with all "
+                        "options at 0% stops the original code too") from None
+
+
+def sorted_score(d1: dict, d2: dict, q: str) -> float:
+    """The notebooks' score of `d1[q]` against `d2[q]` (support from `d1`'s sorted keys), NaN
+    where the item does not count.
+
+    >>> sorted_score({"Q": {"2": .5, "1": .5, "0": 0}}, {"Q": {"2": 1.0, "1": 0.0, "0": 0.0}}, "Q")
+    0.75
+    """
+    if q not in d1 or q not in d2 or len(d1[q]) != len(d2[q]):
+        return math.nan
+    try:
+        s1, s2 = sorted(d1[q].items()), sorted(d2[q].items())
+    except TypeError:
+        raise UserError(f"{q}: an answer mixes integer and text keys; the original code stops on it") from None
+    return item_score([int(k) for k, _ in s1], [v for _, v in s1], [v for _, v in s2])
+
+
+def item_scores(d1: dict, d2: dict, ids) -> list[float]:
+    """The per-item scores of `d1` against `d2` over `ids`, items that do not count left out."""
+    return [s for q in ids if np.isfinite(s := sorted_score(d1, d2, q))]
+
+
+def mean_std(scores) -> tuple[float, float]:
+    """Mean and std (ddof 0) rounded to 4 decimals; NaN for no scores."""
+    if not len(scores):
+        return math.nan, math.nan
+    return float(np.round(np.mean(scores), 4)), float(np.round(np.std(scores), 4))
+
+
+def normalized_entropy(dist: dict) -> float:
+    """The notebook's `shannon_entropy(p, 2) / log2(len(p))`: zeros dropped, renormalized if off 1."""
+    probs = [float(p) for p in dist.values() if p > 0]
+    s = sum(probs)
+    if not math.isclose(s, 1.0, rel_tol=1e-9, abs_tol=1e-12):
+        probs = [p / s for p in probs]
+    return -sum(p * math.log2(p) for p in probs) / math.log(len(dist), 2)  # noqa: FURB163 - as the notebook
+
+
+def last_item(dists: dict[str, dict], questions) -> str:
+    """The last item (in `questions`' order) that `dists` has; '' when none."""
+    return next((q for q in reversed(list(questions)) if q in dists), "")
+
+
+def notebook_consistency(dists: dict[str, dict], questions) -> float:
+    """The llms-level notebook's "consistency": the normalized entropy of `last_item`, rounded to
+    4 decimals (it prints 0.9449 for all countries' people pooled on the WVS data).
+    `{'Q1': {'1': 1.0, '2': 0.0}, 'Q2': {'1': .5, '2': .5}}` -> 1.0."""
+    last = last_item(dists, questions)
+    return float(np.round(normalized_entropy(dists[last]), 4)) if last else math.nan
+
+
+def model_level(answers: dict[str, dict], country_scores: dict[str, pd.DataFrame], pooled: dict[str, dict],
+                questions) -> pd.DataFrame:
+    """The model-level notebook: per model the score against all countries pooled (human side
+    first), the largest and smallest item score's distance from it, its 'consistency' and the mean
+    of its rounded per-country scores (`country_scores`, on the same answers); answers without
+    `MODEL_LEVEL_SKIP`. `people_consistency`: the same figure for the people pooled, every item kept."""
+    rows = []
+    for model, ans in answers.items():
+        s = item_scores(pooled, ans, questions)
+        score = float(np.round(np.mean(s), 4)) if s else math.nan
+        hi, lo = (float(np.round(np.max(s), 4)), float(np.round(np.min(s), 4))) if s else (math.nan, math.nan)
+        countries = country_scores[model]
+        rows.append({"model": model, "pooled_score": score, "max_minus_score": float(np.round(hi - score, 4)),
+                     "score_minus_min": float(np.round(score - lo, 4)),
+                     "consistency": notebook_consistency(ans, questions),
+                     "mean_country_score": float(countries["score"].mean()) if len(countries) else math.nan,
+                     "n_countries": len(countries), "n_items": len(s)})
+    return pd.DataFrame(rows).assign(people_consistency=notebook_consistency(pooled, questions))
+
+
+def matrix(dists: list[dict[str, list[float]]]) -> np.ndarray:
+    """[L, L] the human-alignment notebooks' score of every pair: the mean over their shared items
+    with as many options of `1 - W1 / (N - 1)` on the support 1..N (values in listed order),
+    rounded. On that support W1 is the summed absolute difference of the two cumulative shares,
+    the number scipy computes (to ~1e-16), here for all pairs and items in one array operation."""
+    items = sorted({q for d in dists for q in d})
+    k = max((len(v) for d in dists for v in d.values()), default=1)
+    cdf = np.full((len(dists), len(items), k), np.nan)
+    size = np.zeros((len(dists), len(items)), dtype=int)
+    for li, d in enumerate(dists):
+        for qi, q in enumerate(items):
+            if q in d:
+                v = np.asarray(d[q], float)
+                cdf[li, qi, :len(v)] = np.cumsum(v / v.sum())
+                size[li, qi] = len(v)
+    out = np.full((len(dists), len(dists)), np.nan)
+    for li in range(len(dists)):
+        same = (size[li][None] == size) & (size[li][None] > 0)  # [L, I]
+        steps = np.arange(k)[None, None] < (size[li] - 1)[None, :, None]  # [1, I, K]: the N - 1 gaps
+        w1 = np.nansum(np.where(steps, np.abs(cdf[li][None] - cdf), 0.0), -1)
+        score = np.where(same, 1 - w1 / np.maximum(size[li] - 1, 1)[None], 0.0)
+        n = same.sum(-1)
+        out[li] = np.round(np.where(n > 0, score.sum(-1) / np.maximum(n, 1), np.nan), 4)
+    return out
+
+
+def matrix_score(a: dict[str, list[float]], b: dict[str, list[float]]) -> float:
+    """One cell of `matrix` with scipy's W1, pair by pair (the reference the fast version matches)."""
+    common = sorted(set(a) & set(b))
+    s = [item_score(np.arange(1, len(a[q]) + 1), a[q], b[q]) for q in common if len(a[q]) == len(b[q])]
+    return float(np.round(np.mean(s), 4)) if s else math.nan
+
+
+def consistency_table(answers: dict[str, dict], pooled: dict[str, dict], questions) -> pd.DataFrame:
+    """kind, model, item, consistency, what: the notebook's "consistency" (`notebook_consistency`)
+    of each model (answers without `MODEL_LEVEL_SKIP`), then of the people pooled, naming the item
+    it rests on."""
+    what = "normalized entropy of the last item only (the notebook's 'consistency', as written)"
+    rows = [{"kind": kind, "model": label, "item": last_item(dists, questions),
+             "consistency": notebook_consistency(dists, questions), "what": what}
+            for label, kind, dists in [(m, "model", a) for m, a in answers.items()] +
+            [("people (all countries pooled)", "people", pooled)]]
+    return pd.DataFrame(rows, columns=["kind", "model", "item", "consistency", "what"])

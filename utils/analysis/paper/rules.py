@@ -1,0 +1,89 @@
+"""`PAPER`: the steps of `utils/analysis/rules.py` done as the release's notebooks do them.
+
+The human side is a `PaperSide`: unweighted counts (`human.PaperHuman`) and the items with their
+codes in the notebooks' order (gpt-4's RQ1 file order, `answers.rq1_questions`); a model's answer
+is its first row of each id (`answers.first_rows`); an item score uses the sorted-key support and a
+country's mean and std are rounded to 4 decimals (`notebooks`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from utils.analysis.answers import AnswerPolicy, model_files
+from utils.core.human.human_data import wave_note
+from utils.analysis.paper.answers import first_rows, rq1_questions
+from utils.analysis.paper.human import PaperHuman, load_paper_human
+from utils.analysis.paper.models import ALL, paper_selection
+from utils.analysis.paper.notebooks import mean_std, sorted_score
+from utils.analysis.rules import Rules
+from utils.core.results.tree import ResultsFile
+
+
+@dataclass(eq=False)
+class PaperSide:
+    """The paper's human side: counts and the items (id -> codes) the notebooks score, in order."""
+
+    human: PaperHuman
+    questions: dict[str, list[str]]
+    _dists: dict = field(default_factory=dict, repr=False)
+
+    def dists(self, country: int | None) -> dict[str, dict]:
+        """id -> {code: share} of one country (None: all pooled), computed once."""
+        if country not in self._dists:
+            self._dists[country] = self.human.dists(self.questions, country)
+        return self._dists[country]
+
+
+@dataclass(frozen=True)
+class PaperRules(Rules):
+    paper: bool = True
+    suffix: str = "_paper_compat"
+    digits: int = 12  # scores are rounded to 4 decimals already; means of them are kept whole
+    paired: bool = False  # AVG pools the item scores of all models
+
+    def models(self, config, experiment: str) -> str | None:
+        """The paper's seven among the models found (`paper.models`), unless `--models` says otherwise."""
+        return paper_selection(config.models, [f.spec.model for f in model_files(config.results_root, experiment, ALL)])
+
+    def human(self, config, policy: AnswerPolicy, path: Path | None = None, items=None,
+              expected_wave: int | None = 7) -> PaperSide:
+        path = path or config.human
+        human = load_paper_human(path)
+        if note := wave_note(path, human.wave, expected_wave):
+            policy.said.note(note)
+        if items is not None:
+            return PaperSide(human, {it.id: list(it.choice_keys) for it in items})
+        rq1 = model_files(config.results_root, "RQ1") if Path(config.results_root).is_dir() else []
+        return PaperSide(human, rq1_questions(config.questions_dir, rq1))
+
+    def answers(self, side: PaperSide, files: list[ResultsFile], policy: AnswerPolicy) -> dict[str, dict]:
+        return {f.spec.model: first_rows(f.path, side.questions) for f in files}
+
+    def country_scores(self, side: PaperSide, answer: dict) -> np.ndarray:
+        return _grid(side, answer)
+
+    def average_human(self, side: PaperSide) -> np.ndarray:
+        """The pooled counts first, as the model-level notebook puts the human side first."""
+        return _grid(side, side.dists(None))
+
+    def average(self, scores) -> float:
+        return float(np.round(scores.mean(), 4))
+
+    def summarize(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the mean and std of its scored items rounded to 4 decimals, and their number."""
+        rows = [row[np.isfinite(row)] for row in np.atleast_2d(scores)]
+        pairs = [mean_std(r) for r in rows]
+        return (np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]), np.array([len(r) for r in rows]))
+
+
+def _grid(side: PaperSide, first: dict) -> np.ndarray:
+    """[C, I] `sorted_score` of `first` against each country's shares; NaN where an item does not count."""
+    codes = side.human.country_codes
+    return np.array([[sorted_score(first, side.dists(c), q) for q in side.questions] for c in codes]).reshape(
+        len(codes), len(side.questions))
+
+
+PAPER = PaperRules()

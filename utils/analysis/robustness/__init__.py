@@ -1,0 +1,1 @@
+"""Robustness: how far scores and conclusions move with the prompt (`--perturb`, `--repeats`)."""

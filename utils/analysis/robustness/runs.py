@@ -1,0 +1,118 @@
+"""Reading the runs a robustness analysis compares, and scoring each on the items all prompts share.
+
+Every `results.csv` under a results root is one run: the unperturbed RQ1 and RQ2 runs are the
+`original` prompt, and files whose rows carry `perturb_family` (runs with `--perturb`) are one prompt
+each, identified by their columns (family, index, seed; `repeat` for `--repeats`), never by their
+folder. An RQ2 run is scored against its own country without the items its few-shot prompt shows,
+and the RQ1 runs are also scored as each steered country's base (`none/<country>`), so a steering
+gain can be read under every prompt; an RQ2 cell asked under `--perturb` (its rows carry the cell's
+`steering_method` and `country` and the member's columns) is that cell under that prompt, and its gain
+is read against the base under the same prompt. Runs steered toward a respondent group are left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from utils.analysis.answers import load_answers
+from utils.analysis.robustness.stats import ORIGINAL
+from utils.analysis.scoring import Scoring
+from utils.analysis.steering import country_codes, few_shot_ids
+from utils.analysis.tables import NO_STEERING
+from utils.core.errors import UserError
+from utils.core.paths import INPUTS_DIR
+from utils.core.results.tree import find_results
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file: whose answers, under which condition and prompt."""
+
+    path: Path
+    model: str
+    condition: str  # "none" (RQ1) or "<steering method>/<country>"
+    family: str  # ORIGINAL for the unperturbed prompt
+    index: int = 0
+    seed: int = 0
+    repeat: int = 0
+
+    @property
+    def prompt(self) -> str:
+        if self.family == ORIGINAL:
+            return ORIGINAL
+        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """A run's item scores [C, I] (NaN outside its comparison) and the answers [I, K] behind them."""
+
+    scores: np.ndarray
+    answers: np.ndarray
+
+
+def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[Run]:
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"results root {root} not found; run a probing script with --perturb first")
+    runs = []
+    for f in find_results(root):
+        spec = f.spec
+        if spec.experiment not in ("RQ1", "RQ2") or spec.group or (probe_method and spec.method != probe_method):
+            continue
+        f.read()  # a damaged or cut-off file: one line now, not a wrong score later
+        p = spec.perturbation
+        cond = NO_STEERING if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
+        runs.append(Run(f.path, spec.model, cond, p.family if p else ORIGINAL, p.index if p else 0, p.seed if p else 0,
+                        spec.repeat or 0))
+    if models and models.strip().lower() != "all":
+        wanted = {m.strip() for m in models.split(",")}
+        runs = [r for r in runs if r.model in wanted]
+    seen: dict[tuple, Path] = {}
+    for r in runs:
+        key = (r.model, r.condition, r.prompt, r.seed, r.repeat)
+        if key in seen:
+            raise UserError(f"two results files for {r.model}, {r.condition}, prompt {r.prompt}: {seen[key]} and "
+                            f"{r.path}; choose one probe method with --probe-method, or move one out")
+        seen[key] = r.path
+    if not any(r.family != ORIGINAL for r in runs):
+        raise UserError(f"no perturbed results under {root}; run e.g. python code/RQ1/prob_by_llm.py --method logprob "
+                        "--perturb order:5 first")
+    return runs
+
+
+def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_DIR) -> dict[Run, Scored]:
+    """[C, I] item scores of every run, NaN outside its comparison: an RQ2 run keeps only its
+    country's row (without its few-shot items); RQ1 runs are also scored as the base of each
+    steered country (`none/<country>`) present. Every run of a model and country shares the items
+    all of them answered, so prompts are compared on the same items."""
+    ids, orders = list(sc.human.item_ids), list(sc.human.orders)
+    row_of = {int(c): i for i, c in enumerate(sc.human.country_codes)}
+    answers = {r: sc.model(load_answers(r.path, ids, orders, policy)) for r in runs}
+    full = {r: sc.similarity(a[None], sc.shares) for r, a in answers.items()}
+    steered = sorted({r.condition.split("/", 1)[1] for r in runs if r.condition != NO_STEERING})
+    codes = country_codes(inputs_dir) if steered else {}
+    shots = {c: few_shot_ids(c, inputs_dir, missing_ok=True) for c in steered}
+    out: dict[Run, np.ndarray] = {r: s for r, s in full.items() if r.condition == NO_STEERING}
+    for r, s in full.items():
+        targets = [r.condition.split("/", 1)[1]] if r.condition != NO_STEERING else steered
+        for country in targets:
+            code = codes.get(country)
+            if code not in row_of:
+                continue
+            keep = np.zeros_like(s, dtype=bool)
+            keep[row_of[code]] = [i not in shots.get(country, set()) for i in ids]
+            key = r if r.condition != NO_STEERING else replace(r, condition=f"{NO_STEERING}/{country}")
+            out[key] = np.where(keep, s, np.nan)
+    groups: dict[tuple, list[Run]] = {}
+    for r in out:
+        target = r.condition if r.condition == NO_STEERING else r.condition.split("/", 1)[1]
+        groups.setdefault((r.model, target), []).append(r)
+    for members in groups.values():
+        common = np.all([np.isfinite(out[r]) for r in members], axis=0)
+        for r in members:
+            out[r] = np.where(common, out[r], np.nan)
+    return {r: Scored(s, answers[replace(r, condition=NO_STEERING) if r.condition.startswith(f"{NO_STEERING}/")
+                                 else r]) for r, s in out.items()}

@@ -1,0 +1,131 @@
+"""Country-by-country alignment, with the models as extra rows and columns.
+
+Cell (a, b) is the alignment of a's and b's answers averaged over the items both answered (the
+metric is symmetric; a `_n_items` twin gives how many); countries are ordered by average-linkage
+clustering on 1 - score, so similar countries sit together. Under the paper's rules the
+human-alignment notebooks' matrix instead (support 1..N, values in listed order, rounded), no
+figure. Files and columns: docs/analysis.md, "Country-by-country alignment".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.cluster.hierarchy import leaves_list, linkage
+from scipy.spatial.distance import squareform
+
+from utils.analysis import metrics
+from utils.analysis.answers import answer_policy, rq1_files
+from utils.analysis.config import AnalysisConfig
+from utils.analysis.coverage import Said
+from utils.analysis.figures import rq1 as figures
+from utils.analysis.options import option
+from utils.analysis.paper.answers import first_rows
+from utils.analysis.paper.notebooks import matrix
+from utils.analysis.tables import Output, short_name, write_csv
+
+# The 12-country selection of the study (WVS codes): US, Chile, Slovakia, Mongolia, Northern
+# Ireland, Canada, China, Jordan, Bangladesh, Libya, Myanmar, Egypt.
+COUNTRIES_12 = [840, 152, 703, 496, 909, 124, 156, 400, 50, 434, 104, 818]
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    countries: str = option(",".join(map(str, COUNTRIES_12)),
+                            "WVS codes of the small version (default: the study's 12)")
+    no_models: bool = option(False, "countries only (no RQ1 results needed)")
+
+
+def pairwise(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> np.ndarray:
+    """[L, I, K] distributions -> [L, L] mean alignment over the items both sides have."""
+    return pairwise_counts(dists, n_options, metric)[0]
+
+
+def pairwise_counts(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> tuple[np.ndarray, np.ndarray]:
+    """([L, L] mean alignment, [L, L] number of items) over the items both sides have."""
+    out, n = np.empty((len(dists), len(dists))), np.zeros((len(dists), len(dists)), dtype=int)
+    for a in range(len(dists)):  # one row at a time keeps memory at L x I x K
+        s = metrics.similarity(dists[a][None], dists, n_options, metric)
+        out[a], n[a] = metrics.summarize(s)[0], metrics.summarize(s)[2]
+    return out, n
+
+
+def cluster_order(m: np.ndarray) -> np.ndarray:
+    if len(m) < 3:
+        return np.arange(len(m))
+    d = 1 - np.nan_to_num(m, nan=np.nanmin(m))
+    d = (d + d.T) / 2
+    np.fill_diagonal(d, 0)
+    return leaves_list(linkage(squareform(np.clip(d, 0, None), checks=False), "average"))
+
+
+def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, items behind each score), both wide: label, country_code, kind, one column per label."""
+    h = sc.human
+    order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric))
+    models = list(answers)
+    dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
+        else sc.shares[order]
+    labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
+    m, n = pairwise_counts(dists, sc.n_options, sc.metric)
+    frames = []
+    for values in (m, n):
+        df = pd.DataFrame(values, columns=labels)
+        df.insert(0, "kind", ["country"] * len(order) + ["model"] * len(models))
+        df.insert(0, "country_code", pd.array([int(h.country_codes[i]) for i in order] + [None] * len(models),
+                                              dtype="Int64"))
+        df.insert(0, "label", labels)
+        frames.append(df)
+    return frames[0], frames[1]
+
+
+def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Said) -> list[Path]:
+    rules, policy, out = config.rules, answer_policy(config, said), config.output
+    side = rules.human(config, policy)
+    files = [] if opts.no_models else rq1_files(config.results_root, rules.models(config, "RQ1"), policy)
+    codes = [int(c) for c in opts.countries.split(",") if c.strip()]
+    if rules.paper:
+        return notebook_matrix(side, files, codes, out, rules.digits)
+    sc, answers = side, rules.answers(side, files, policy)
+    full, full_n = matrix_table(sc, answers)
+    models = " and the models" if answers else ""
+    written = [write_csv(full, out, "human_alignment_matrix.csv"),
+               write_csv(full_n, out, "human_alignment_matrix_n_items.csv")]
+    written += figures.matrix(full, "human_alignment_matrix",
+                              f"Alignment between {len(sc.human.country_codes)} countries{models}", out)
+    small = sc.__class__.build(sc.human.select(codes), config.drop_nonsubstantive, sc.metric)
+    missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
+    if missing:
+        policy.said.note(f"not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
+    if len(small.human.country_codes):
+        part, part_n = matrix_table(small, answers)
+        written.append(write_csv(part, out, f"human_alignment_matrix_{len(codes)}.csv"))
+        written.append(write_csv(part_n, out, f"human_alignment_matrix_{len(codes)}_n_items.csv"))
+        written += figures.matrix(part, f"human_alignment_matrix_{len(codes)}",
+                                  f"Alignment between {len(small.human.country_codes)} countries{models}", out)
+    return written
+
+
+def notebook_matrix(side, files, codes: list[int], out: Output, digits: int) -> list:
+    """The human-alignment notebooks' matrix: each country's shares and each model's first
+    answer of an id (any type) in listed order; the small matrix is the full one's part."""
+    human = side.human
+    dists = {human.names[c]: {q: list(d.values()) for q, d in side.dists(c).items()} for c in human.country_codes}
+    kinds = {k: "country" for k in dists}
+    for f in files:  # labels as ours
+        answers = first_rows(f.path, side.questions, any_type=True)
+        dists[short_name(f.spec.model)] = {q: list(d.values()) for q, d in answers.items()}
+        kinds[short_name(f.spec.model)] = "model"
+    labels = list(dists)
+    df = pd.DataFrame(matrix([dists[k] for k in labels]), columns=labels)
+    df.insert(0, "kind", [kinds[k] for k in labels])
+    df.insert(0, "label", labels)
+    written = [write_csv(df, out, "human_alignment_matrix.csv", digits)]
+    small = [human.names[c] for c in codes if c in human.names]
+    if small:  # the study's 12 countries (--countries) and the models, as our small matrix
+        keep = small + [k for k in labels if kinds[k] == "model"]
+        part = df.set_index("label").loc[keep, ["kind", *keep]].reset_index()
+        written.append(write_csv(part, out, f"human_alignment_matrix_{len(codes)}.csv", digits))
+    return written

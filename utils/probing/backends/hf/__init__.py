@@ -1,0 +1,50 @@
+"""The backend for local Hugging Face causal language models: `backend.py` (the primitives),
+`packing.py` and `branches.py` (batch layouts), `loading.py`, `model_cache.py` and `bundled.py`
+(getting the model). Importing this package imports neither torch nor transformers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from utils.probing.probe_config import LocalOptions, ProbeConfig
+
+
+def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, Callable]:
+    """(model name for the results folder, a function that loads the model); nothing is loaded yet.
+    `special_tokens`: see `HFBackend` (the release protocol's tokenization)."""
+    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME
+
+    local = config.backend
+    if not isinstance(local, LocalOptions):
+        raise TypeError("hf_backend needs the config of a local script")
+    if config.model_name_or_path is None:
+        path, gguf, name = None, BUNDLED_GGUF, BUNDLED_NAME
+    else:
+        path, gguf, name = config.model_name_or_path, local.gguf_file, config.model_name_or_path
+
+    def make():
+        from utils.probing.backends.hf.backend import HFBackend
+        from utils.probing.backends.hf.bundled import load_bundled_model
+        from utils.probing.backends.hf.loading import load_model
+
+        where = dict(device=local.device, dtype=local.dtype, device_map=local.device_map, quiet=config.quiet)
+        if path is None:
+            tokenizer, model = load_bundled_model(**where, use_cache=False if local.no_model_cache else None)
+        else:
+            tokenizer, model = load_model(path, gguf_file=gguf, **where)
+        return HFBackend(model, tokenizer, prefix_cache=not local.no_prefix_cache, batch_size=local.batch_size,
+                         special_tokens=special_tokens)
+
+    return name, make
+
+
+def check_local_model(config: ProbeConfig) -> ProbeConfig:
+    """The model is there and the device exists, before anything is loaded; returns the config
+    with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records."""
+    from utils.probing.backends.hf.bundled import bundled_model_dir
+    from utils.probing.backends.hf.loading import check_source, resolve_device
+
+    if config.model_name_or_path is None:
+        bundled_model_dir()
+    else:
+        check_source(config.model_name_or_path, config.backend.gguf_file)
+    return config.replace_backend(device=resolve_device(config.backend.device))

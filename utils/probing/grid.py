@@ -1,0 +1,189 @@
+"""Which conditions a run covers, and how they are asked: the plan a run's set-up makes once.
+
+`plan_for(config)` checks every selection flag (country, steering method, group, item id,
+`--perturb`, `--repeats`) before any model or key is touched, renders every prompt, and returns
+a `Plan`: the conditions, the one method that asks them (with its settings and its reader), and
+what the rows record of that (decoding, protocol, the release's commit). Under `--protocol
+release` the release builds the plan (utils/probing/release/protocol.py); nothing that runs the
+plan knows that a release exists.
+
+    plan_for(local_config(["--country", "Japan", "--steering_method", "persona"], "RQ2"))
+    -> Plan(conditions=[RQ2/persona/Japan], method=Logprob(temperature=0.0, ...),
+            decoding=Decoding("", "", ""), protocol="ours")
+
+The scripts' dry run writes the plan's prompts (`dry_run`); the run loop (utils/probing/loop.py)
+asks them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils.core.errors import UserError
+from utils.core.paths import not_found
+from utils.core.groups import load_group_vars, parse_group
+from utils.core.results.spec import Decoding
+from utils.probing.conditions import (
+    Condition,
+    Rq2Cell,
+    choose,
+    paper_steering_methods,
+    rq1_condition,
+    rq1_items,
+    rq2_cell,
+    sensitivity_condition,
+    steering_countries,
+    steering_methods,
+)
+from utils.probing.probe_config import ProbeConfig
+from utils.probing.identity import number_text
+from utils.probing.methods import Method
+from utils.probing.methods.logprob import Logprob
+from utils.probing.methods.sample import Sample
+from utils.probing.methods.verbalized import Verbalized
+from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
+from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
+from utils.probing.repeats import repeated
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run asks and how. `special_tokens`: a local model tokenizes the chat text with its
+    tokenizer's special tokens added (the release's way). `sha256` names everything sent and how
+    it is read (`plan_sha256`); set where a run records it (the release protocol)."""
+
+    conditions: list[Condition] = field(compare=False)
+    method: Method
+    decoding: Decoding
+    protocol: str = "ours"
+    release_commit: str = ""
+    special_tokens: bool = False
+    sha256: str = ""
+
+
+def plan_sha256(conditions: list[Condition], decoding: Decoding, reader: str, commit: str) -> str:
+    """SHA-256 over every condition's folder and messages, the decoding, the reader and the commit:
+    one prompt changed anywhere, and the plan is another."""
+    digest = hashlib.sha256(json.dumps([reader, commit, list(decoding.__dict__.values())]).encode("utf-8"))
+    for cond in conditions:
+        digest.update(json.dumps(["/".join(cond.spec.condition_folder()),
+                                  [[[m.role, m.content] for m in r.messages] for r in cond.requests]],
+                                 ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def method_for(config: ProbeConfig) -> Method:
+    """The method of `--method`, with the settings its flags give."""
+    if config.method == "logprob":
+        return Logprob(config.temperature, config.retry_temperature, config.max_new_tokens)
+    if config.method == "sample":
+        return Sample(config.samples, config.sample_temperature, config.max_new_tokens)
+    return Verbalized(config.temperature, config.retry_temperature, config.max_new_tokens)
+
+
+def decoding_for(config: ProbeConfig) -> Decoding:
+    """What rows record of the decoding: temperature and token bound where the method generates
+    text (`verbalized`, `sample`), the number of answers for `sample`; nothing for `logprob`,
+    which reads one forward pass."""
+    if config.method == "logprob":
+        return Decoding("", "", "")
+    temperature = config.sample_temperature if config.method == "sample" else config.temperature
+    return Decoding(number_text(temperature), number_text(config.max_new_tokens),
+                    number_text(config.samples) if config.method == "sample" else "")
+
+
+def plan_for(config: ProbeConfig) -> Plan:
+    """The plan of a run's flags (see the module docstring); a bad selection is one UserError line.
+    With `--repeats R` each condition is followed by its repeats (utils/probing/repeats.py)."""
+    def select(items):
+        return select_items(items, config.limit, config.ids)
+
+    if config.protocol == "release":  # the release's own items, prompts, messages, decoding and reader
+        from utils.probing.release.protocol import release_plan
+
+        plan = release_plan(config, select)
+    else:
+        plan = Plan(selected_conditions(config, select), method_for(config), decoding_for(config))
+    return repeated(plan, config.repeats, seeded=config.backend.kind == "local")
+
+
+def select_items(items, limit: int | None, ids: str | None):
+    if ids:  # in any case: q1 is Q1
+        wanted = [i.strip().upper() for i in ids.split(",") if i.strip()]
+        known = {it.id.upper() for it in items}
+        unknown = [i for i in wanted if i not in known]
+        if unknown:
+            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
+        items = [it for it in items if it.id.upper() in set(wanted)]
+    if limit is not None:
+        if limit < 1:
+            raise UserError("--limit must be at least 1")
+        items = items[:limit]
+    return items
+
+
+def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
+    """The conditions of the selection flags under our protocol, each asked once."""
+    if config.script == "RQ2":
+        countries = choose(config.country, list(steering_countries()), "country")
+        methods = choose(config.steering_method, list(steering_methods()), "steering method",
+                         paper_steering_methods())
+        if not config.group:
+            if config.human is not None:
+                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
+                                "or leave out --human")
+            return with_members([rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries],
+                                config)
+        groups = parse_groups(config.group)
+        if config.human is not None and not Path(config.human).is_file():
+            raise UserError(f"{not_found(config.human, '--human')}; prepare it with dataset/prepare_wvs.py --groups ...")
+        return with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
+                             for g in groups for m in methods for c in countries], config)
+    if config.variant:
+        if config.perturb:
+            raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
+        return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
+    items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
+    original = rq1_condition(items, config.method, load_prompt_set("English"))
+    return [original] + perturbed_conditions(items, config.method, config.perturb or ())
+
+
+def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
+    """Each RQ2 cell, then its `--perturb` members (`Robustness/RQ2/<method>/<country>/<member>`).
+    A few-shot cell's examples are real shares, the steering itself, so it gets no `examples`
+    member; one printed line says which cells were left without."""
+    specs = config.perturb or ()
+    parse_specs(specs)  # a bad spec is one line even where every cell would skip it
+    out, skipped = [], []
+    for cell in cells:
+        kept = applicable_specs(specs, cell.real_examples)
+        if kept != tuple(specs):
+            skipped.append("/".join(cell.spec.condition_folder()[1:]))
+        out.append(cell.condition(config.method))
+        out += [member_condition(p, cell.items, config.method, cell.spec, steer=cell.steer) for p in parse_specs(kept)]
+    if skipped:
+        print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
+              f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "
+              "itself (docs/robustness.md)")
+    return out
+
+
+def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], each
+    checked against inputs/groups/groups.json (an unknown variable or label names what exists)."""
+    known = load_group_vars()
+    return list(dict.fromkeys(parse_group(t, known) for t in texts))
+
+
+def dry_run(conditions: list[Condition], path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("", encoding="utf-8")
+    n = chars = 0
+    for c in conditions:
+        n += write_dry_run(c.requests, path, c.spec.dry_run_fields(), append=True)
+        chars += sum(len(prompt_text(r)) for r in c.requests)
+    print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, "
+          f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
+    return 0

@@ -1,0 +1,254 @@
+"""Running a plan: every condition's requests through one backend into its results file.
+
+`run_conditions(config, plan, model_name, make_backend)` is the one run loop of both scripts and
+the study runner. Every condition's stored rows are checked against this run first, and the
+backend (the model loaded, the client made) is made only when some item is left to ask.
+
+Per condition, `ask` hands the backend batches (`backend.batches`: a local model's packed ones,
+or all items at once for a server, which keeps `--concurrency` requests on the wire) and asks
+each batch until its answers parse, at most `--max-attempts` times in all (never forever): the
+answers that could not be read are asked again together, in the next attempt's batch, and an
+answer the reader marks `final` (the release's rule accepted it) is not asked again. Then the
+next batch:
+
+    batch [Q1..Q8], attempt 1 -> Q3, Q5 unparsed;  [Q3, Q5], attempt 2 -> Q5 unparsed;
+    [Q5], attempt 3 -> recorded as it is;           batch [Q9..Q16], attempt 1 ...
+
+Each result is appended to the store as soon as it is final, so a killed run keeps every
+finished row, and the file is compacted into questionnaire order at the end, so it does not
+depend on the order in which answers arrived. A rerun asks again exactly the items without an
+`ok` row. No single item can stop a run: what a backend raises for an item or a batch (other than
+a `UserError`, which is about the whole run's set-up) is recorded as an `error` row with the
+exception's type and message. On Ctrl-C, SIGTERM or a `UserError` the backend's `stop()` ends its
+waits at once and nothing more is asked; rows already written stay.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tqdm import tqdm
+
+from utils.core.errors import Stopped, UserError
+from utils.core.paths import model_folder, results_dir
+from utils.core.records import ProbeRequest, ProbeResult
+from utils.core.results.spec import RunSpec
+from utils.core.results.table import status_of
+from utils.core.results.tree import named_run
+from utils.probing.backends import Backend, unexpected
+from utils.probing.conditions import Condition
+from utils.probing.probe_config import ProbeConfig
+from utils.probing.grid import Plan
+from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256, run_spec
+from utils.probing.meta import input_hashes, run_meta, write_run_meta
+from utils.probing.methods import Method, failed
+from utils.probing.perturb import restore
+from utils.probing.results_store import ResultStore, result_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    total: int
+    skipped: int
+    ok: int = 0
+    unparsed: int = 0
+    errors: int = 0
+
+    def line(self) -> str:
+        return (f"{self.total} items: {self.skipped} already done, {self.ok} ok, "
+                f"{self.unparsed} unparsed, {self.errors} errors")
+
+
+def ask(backend: Backend, method: Method, requests: list[ProbeRequest],
+        max_attempts: int = 1) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
+    """Each request's final result (`attempts` filled in), batch by batch, as results arrive."""
+    for idx in backend.batches(requests, method.how(1)):
+        todo, attempt = [requests[i] for i in idx], 1
+        while todo:
+            again = []
+            for i, result in _answers(backend, method, todo, attempt):
+                if result.status == "unparsed" and not result.final and attempt < max_attempts:
+                    again.append(i)
+                else:
+                    yield todo[i], replace(result, attempts=attempt)
+            todo, attempt = [todo[i] for i in sorted(again)], attempt + 1
+
+
+def _answers(backend: Backend, method: Method, todo: list[ProbeRequest], attempt: int):
+    """`method.ask`, with whatever a batch raises recorded for each of its items not answered yet."""
+    answered = set()
+    try:
+        for i, result in method.ask(backend, todo, attempt):
+            answered.add(i)
+            yield i, result
+    except (UserError, Stopped):
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded with its type, never retried or hidden
+        log.error("a batch from %s: %s", todo[0].item.id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        for i, r in enumerate(todo):
+            if i not in answered:
+                yield i, failed(r.item, unexpected(exc))
+
+
+def check_stored_rows(requests: list[ProbeRequest], store: ResultStore, shown: dict | None = None) -> None:
+    """Refuse to resume into a file whose finished rows were asked with other option codes
+    (`shown`: the options as `--perturb` showed them, stored by code in the shown order)."""
+    for r in requests:
+        row = store.rows.get(r.item.id)
+        keys = shown[r.item.id].stored().choice_keys if shown and r.item.id in shown else r.item.choice_keys
+        if row and status_of(row) == "ok" and row["choice_keys"] != repr(list(keys)):
+            raise UserError(f"{store.path}: {r.item.id} was answered over options {row['choice_keys']}, "
+                            f"but the questionnaire now has {list(r.item.choice_keys)}; use another "
+                            "--results-root for the changed questionnaire, or delete that row")
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
+    """A tqdm bar on a terminal; in a log file (stderr not a terminal) one line a minute at most,
+    so a day-long run does not fill its log with bar redraws."""
+    on_terminal = sys.stderr.isatty()
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="item",
+                mininterval=0.1 if on_terminal else 60.0, maxinterval=10.0 if on_terminal else 600.0)
+
+
+def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest], store: ResultStore, *,
+                  max_attempts: int = 3, progress: bool = True, identity: dict[str, str] | None = None,
+                  shown: dict | None = None) -> RunSummary:
+    """Ask every request without an `ok` row in `store`; `identity` (a spec's columns) is written on
+    each row, with the row's own `prompt_sha256`. `shown` (item id -> `perturb.Shown`) maps each
+    answer over the labels the model saw back to the item's codes before it is stored."""
+    check_stored_rows(requests, store, shown)
+    done = store.finished_ids()
+    pending = [r for r in requests if r.item.id not in done]
+    summary = RunSummary(total=len(requests), skipped=len(requests) - len(pending))
+    bar = progress_bar(len(pending), f"probing ({method.name})", progress)
+    try:
+        if pending:
+            backend.prepare(pending)
+        for request, result in ask(backend, method, pending, max_attempts):
+            item, view = request.item, (shown or {}).get(request.item.id)
+            if view is not None:
+                item, result = view.stored(), restore(result, view)
+            store.append(result_row(item, result, request.method,
+                                    {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}))
+            if result.status == "ok":
+                summary.ok += 1
+            elif result.status == "unparsed":
+                summary.unparsed += 1
+            else:
+                summary.errors += 1
+            bar.update(1)
+    except BaseException:  # a UserError, Ctrl-C, SIGTERM: ask nothing more (requests cost money)
+        backend.stop()
+        raise
+    finally:
+        bar.close()
+    store.compact([r.item.id for r in requests])
+    return summary
+
+
+@dataclass
+class Planned:
+    """One condition ready to run: where its rows go, what they are asked under, what is left."""
+
+    cond: Condition
+    out_dir: Path
+    spec: RunSpec
+    pending: int
+
+
+def results_root(config: ProbeConfig) -> Path:
+    """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
+    in the paper's layout inside; the analyses read it with the same --run-name)."""
+    return named_run(config.results_root, config.run_name)
+
+
+def check_destination(config: ProbeConfig, model_name: str) -> Path:
+    """The run's results root, checked with the model's folder inside it: a model name that would
+    climb out of it, or a bad `--run-name`, is a UserError here, before a key or a model is read."""
+    model_folder(model_name)
+    return results_root(config)
+
+
+def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_id: str | None = None) -> list[Planned]:
+    """Check every condition's stored rows against this run before anything is loaded or sent:
+    a file asked under another identity is a one-line UserError, and the file is not touched."""
+    root = results_root(config)
+    model = model_id or model_id_for(config, model_name)
+    out = []
+    for cond in plan.conditions:
+        spec = run_spec(plan, cond.spec, model_name, model)
+        out_dir = results_dir(root, spec.folder())
+        pending = len(cond.requests)
+        if (out_dir / "results.csv").is_file():
+            with ResultStore(out_dir / "results.csv") as store:
+                check_identity(store, spec, cond)
+                done = store.finished_ids()
+                pending = sum(r.item.id not in done for r in cond.requests)
+        out.append(Planned(cond, out_dir, spec, pending))
+    return out
+
+
+def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
+    prompts = {r.item.id: prompt_sha256(r.messages) for r in cond.requests}
+    conflict = identity_conflict(store.rows, spec, prompts)
+    if conflict:
+        raise UserError(f"{store.path} holds rows asked otherwise ({conflict}); nothing was changed. "
+                        "Give this run its own folder with --run-name NAME (analyse it with show_results/*.py "
+                        "--run-name NAME), or another --results-root")
+
+
+def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backend: Callable[[], Backend], *,
+                   model_id: str | None = None) -> int:
+    """Run every condition of `plan` with one backend (`make_backend`, called at most once, and
+    only when some item is left to ask); returns the exit code. `model_id` is the model as rows
+    record it (default: `identity.model_id_for(config, model_name)`)."""
+    plans = plan_conditions(config, plan, model_name, model_id=model_id)
+    if not any(p.pending for p in plans):
+        n = sum(len(p.cond.requests) for p in plans)
+        print(f"nothing left to do: all {n} items of {len(plans)} condition(s) already have ok rows "
+              f"under {results_root(config)}; no model was loaded")
+        return 0
+    backend: Backend | None = None
+    bad = asked = accepted = 0
+    for p in plans:
+        cond, out_dir = p.cond, p.out_dir
+        where = "/".join(cond.spec.condition_folder())
+        if not p.pending:
+            print(f"{where}: nothing left to do ({len(cond.requests)} items already ok)")
+            accepted += len(cond.requests)
+            continue
+        started = time.monotonic()
+        with ResultStore(out_dir / "results.csv") as store:
+            check_identity(store, p.spec, cond)  # again under the lock: another run may have written
+            meta = run_meta(config.arguments(), **p.spec.columns(), n_items=len(cond.requests),
+                            inputs=input_hashes(p.spec, config.questions_dir) if plan.protocol == "ours"
+                            else {str(config.release_dir): p.spec.release_commit},  # the release read
+                            **({"plan_sha256": plan.sha256} if plan.sha256 else {}))
+            if backend is None:
+                backend = make_backend()
+            backend.seed(p.spec.seed or 0)  # --repeats: each repeat draws from its own seed
+            summary = run_condition(backend, plan.method, cond.requests, store, max_attempts=config.max_attempts,
+                                    progress=not config.quiet, identity=p.spec.columns(), shown=cond.shown)
+            elapsed = time.monotonic() - started
+            if store.rows:
+                write_run_meta(out_dir / "run_meta.json",
+                               {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
+        bad += summary.errors + summary.unparsed
+        asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
+        print(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+    if plan.protocol == "release" and asked and not accepted:
+        print(release_rejected_all(asked))
+    return 0 if bad == 0 else 1
+
+
+def release_rejected_all(asked: int) -> str:
+    """Why a `--protocol release` run can end with nothing ok: the model wrote no distribution."""
+    return (f"0 of {asked} answers were accepted by the release's rule: its prompts ask the model to write out a "
+            "distribution (e.g. {'1': '30%', ...}), which this model did not (the bundled 135M model writes none); "
+            "use a larger model, or ask our way with --protocol ours --method logprob")

@@ -1,0 +1,74 @@
+"""`logprob`: option probabilities from the model's next-token log-probabilities.
+
+It reads "which option would a respondent pick?" as the model's probability of writing each
+option code as its whole answer. Codes can span several tokens ("10" is "1" + "0" in many
+tokenizers) and one code can be a prefix of another ("1" and "10"), so the probability of a code
+is the probability of its tokens *and then* of stopping, i.e. of a next token that cannot
+continue a code (`backends.continues_code`):
+
+    P("1" as the answer) = P("1") * P(next token is not a letter or digit | "1")
+    P("10")              = P("1") * P("0" | "1") * P(next is not a letter or digit | "10")
+
+The two events are disjoint, so after renormalizing over the item's codes they form a proper
+distribution. Each backend computes the log-scores its way (`option_logprobs`); this module
+renormalizes them and writes the row.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
+from utils.probing.backends import Backend, Failure, Score, Scores
+from utils.probing.methods import distribution_text, failed, usage
+
+
+def normalize_log_scores(log_scores: Mapping[str, float], keys: Sequence[str]) -> dict[str, float]:
+    """Softmax over the item's codes: `{"1": -0.1, "2": -2.4}` -> `{"1": 0.909, "2": 0.091}`."""
+    finite = [log_scores[k] for k in keys if math.isfinite(log_scores.get(k, -math.inf))]
+    if not finite:
+        raise ValueError("no option code received any probability")
+    top = max(finite)
+    weights = {k: math.exp(log_scores[k] - top) if math.isfinite(log_scores.get(k, -math.inf)) else 0.0
+               for k in keys}
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+def logprob_record(content: str, scores: Mapping[str, float]) -> str:
+    """What a logprob answer keeps as raw text: the generated text and each code's log-score."""
+    return json.dumps({"content": content,
+                       "option_logprobs": {k: round(v, 6) for k, v in scores.items() if math.isfinite(v)}})
+
+
+def read_scores(item: SurveyItem, got: Scores | Failure) -> ProbeResult:
+    if isinstance(got, Failure):
+        return failed(item, got)
+    try:
+        dist = normalize_log_scores(got.scores, item.choice_keys)
+    except ValueError:
+        return ProbeResult(item.id, "unparsed", None, response=got.content,
+                           raw_text=json.dumps({"content": got.content, "top_logprobs": got.listed}),
+                           error="no option code among the top log-probabilities", **usage(got.usage))
+    return ProbeResult(item.id, "ok", dist, response=distribution_text(dist),
+                       raw_text=logprob_record(got.content, got.scores), **usage(got.usage))
+
+
+@dataclass(frozen=True)
+class Logprob:
+    """`temperature` and `max_tokens` matter to a server only, which reads the scores from the first
+    tokens it writes (a re-ask, at `retry_temperature`, may take another path through them)."""
+
+    temperature: float = 0.0
+    retry_temperature: float = 0.7
+    max_tokens: int | None = 512
+    name: str = "logprob"
+
+    def how(self, attempt: int) -> Score:
+        return Score(self.temperature if attempt == 1 else self.retry_temperature, self.max_tokens)
+
+    def ask(self, backend: Backend, requests: list[ProbeRequest], attempt: int) -> Iterator[tuple[int, ProbeResult]]:
+        for i, got in backend.option_logprobs(requests, self.how(attempt)):
+            yield i, read_scores(requests[i].item, got)

@@ -1,0 +1,57 @@
+"""Human data for a study: the prepared WVS tables it names, or synthetic ones made on the spot
+by the same two steps as `dataset/make_synthetic_wvs.py` and `dataset/prepare_wvs.py`
+(utils/core/human/prepare.py), written into the study's `human_dir`. Made once: a table whose
+`.meta.json` says synthetic and records the same respondents and seed is kept, so a second start
+does not redo it."""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from utils.core.human.prepare import WaveFile, prepare, write_synthetic
+from utils.study.study_file import HumanSpec
+
+
+def _stamp(spec: HumanSpec, wave: int) -> dict:
+    stamp = {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
+    if spec.groups:  # a table made without the groups asked for now is made again
+        stamp |= {"groups": list(spec.groups), "min_group_n": spec.min_group_n}
+    return stamp
+
+
+def _is_current(table: Path, stamp: dict) -> bool:
+    meta = table.with_suffix(".meta.json")
+    if not table.is_file() or not meta.is_file():
+        return False
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    return bool(data.get("synthetic")) and data.get("study_synthetic") == stamp
+
+
+def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
+    """The study's tables by wave, making synthetic ones where the study asks for them."""
+    if not spec.synthetic:
+        for wave, table in spec.tables.items():
+            if not table.is_file():
+                log(f"human data: {table} (wave {wave}) not found; analyses that need it are skipped. "
+                    f"Prepare it with: python dataset/prepare_wvs.py --wave {wave} --input <WVS file> --output {table}")
+        return dict(spec.tables)
+    for wave, table in spec.tables.items():
+        stamp = _stamp(spec, wave)
+        if _is_current(table, stamp):
+            continue
+        raw, _ = write_synthetic(wave, table.parent / "raw" / f"synthetic_WV{wave}.csv", spec.respondents,
+                                 seed=spec.seed)
+        prepare(WaveFile(wave, raw, table, groups=",".join(spec.groups) or None, min_group_n=spec.min_group_n))
+        meta = table.with_suffix(".meta.json")
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        meta.write_text(json.dumps({**data, "study_synthetic": stamp}, indent=2) + "\n", encoding="utf-8")
+        raw.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only when empty
+            raw.parent.rmdir()
+        log(f"human data: made synthetic wave {wave} ({spec.respondents} respondents per country, seed {spec.seed}) "
+            f"-> {table}")
+    return dict(spec.tables)
