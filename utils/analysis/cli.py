@@ -41,7 +41,7 @@ def build_parser(name: str, doc: str) -> argparse.ArgumentParser:
                          "the named runs in its runs/ folder are left out")
     add_run_name(ap)
     if entry.shared:
-        add_options(ap, SharedOptions, skip=() if entry.paper else ("paper_compat",))
+        add_options(ap, SharedOptions, skip=entry.unshared + (() if entry.paper else ("paper_compat",)))
     add_options(ap, entry.options)
     return ap
 

@@ -76,6 +76,26 @@ def tvd_similarity(p, q, n_options=None) -> np.ndarray:
     return 1.0 - np.abs(p - q).sum(-1) / 2
 
 
+def positional_alignment(p, q, positions) -> np.ndarray:
+    """1 - W1 / span for options at `positions` (ascending, ties allowed; OpinionQA's "neither"
+    sits at 1.5): W1 sums |CDF_p - CDF_q| times the gap to the next position, and the span is
+    the last position minus the first. At positions 1..N it is `alignment`'s 1 - W1/(N-1).
+
+    >>> float(positional_alignment([1, 0, 0], [0, 0, 1], [1, 1.5, 2]))  # the two ends: W1 = span
+    0.0
+    >>> float(positional_alignment([0, 1, 0], [1, 0, 0], [1, 1.5, 2]))  # "neither" to an end: half the span
+    0.5
+    >>> float(positional_alignment([0.5, 0.5, 0], [0, 0.5, 0.5], [1, 2, 3]))  # as alignment()
+    0.5
+    """
+    p, q = _normalize(p), _normalize(q)
+    x = np.asarray(positions, dtype=float)
+    gaps = np.diff(x)
+    w1 = (np.abs(np.cumsum(p, -1) - np.cumsum(q, -1))[..., :-1] * gaps).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - w1 / (x[-1] - x[0])
+
+
 METRICS = {"w1": alignment, "jsd": jsd_similarity, "tvd": tvd_similarity}
 METRIC_LABELS = {"w1": "1 - W1/(N-1)", "jsd": "1 - JSD", "tvd": "1 - TVD"}
 

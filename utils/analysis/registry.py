@@ -25,6 +25,11 @@ from utils.analysis.rq1.model_level import ModelLevelOptions, rq1_model_level
 from utils.analysis.rq2 import SteeringOptions, rq2_steering
 from utils.analysis.rq3 import TemporalOptions, rq3_temporal
 from utils.analysis.sensitivity import sensitivity
+from utils.analysis.survey.human_pairs import survey_human_pairs
+from utils.analysis.survey.survey_scores import SurveyFiles, SurveyOptions, survey_scores
+
+
+SURVEY_UNSHARED = ("weights", "drop_nonsubstantive", "questions_dir", "metric")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,9 @@ class Analysis:
     the study's `[analysis] by` reaches it ("takes": as `by`; "needs": it runs only with one;
     "runs": as `by` where RQ2 runs steered toward that variable exist); `paper`: it takes the
     paper's rules (`--paper-compat`); `shared`: it takes the shared options (all but parse_report);
-    `methods`: it compares probe methods, so the study runs it across their result trees."""
+    `methods`: it compares probe methods, so the study runs it across their result trees;
+    `unshared`: shared options it has no use for (an imported survey has its own metric and
+    non-substantive policy), which its script does not offer."""
 
     name: str
     run: Callable
@@ -45,6 +52,7 @@ class Analysis:
     paper: bool = True
     shared: bool = True
     methods: bool = False
+    unshared: tuple[str, ...] = ()
 
 
 ANALYSES = {a.name: a for a in (
@@ -60,4 +68,6 @@ ANALYSES = {a.name: a for a in (
     Analysis("rq3_temporal", rq3_temporal, TemporalOptions, waves=(5, 6, 7)),
     Analysis("elicitation", elicitation, ElicitationOptions, paper=False, methods=True),
     Analysis("robustness", robustness, RobustnessOptions, ("RQ1", "perturbed"), paper=False),
+    Analysis("survey_scores", survey_scores, SurveyOptions, ("survey",), (), paper=False, unshared=SURVEY_UNSHARED),
+    Analysis("survey_human_pairs", survey_human_pairs, SurveyFiles, (), (), paper=False, unshared=SURVEY_UNSHARED),
 )}

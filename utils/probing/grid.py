@@ -24,7 +24,8 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.paths import not_found
 from utils.core.groups import load_group_vars, parse_group
-from utils.core.results.spec import Decoding
+from utils.core.results.spec import Decoding, Experiment, RunSpec
+from utils.core.survey.asked import asked_items
 from utils.probing.conditions import (
     Condition,
     Rq2Cell,
@@ -44,8 +45,9 @@ from utils.probing.methods.logprob import Logprob
 from utils.probing.methods.sample import Sample
 from utils.probing.methods.verbalized import Verbalized
 from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
-from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
+from utils.probing.prompts import build_requests, load_prompt_set, prompt_text, write_dry_run
 from utils.probing.repeats import repeated
+from utils.probing.survey_steering import survey_steering
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def select_items(items, limit: int | None, ids: str | None):
         known = {it.id.upper() for it in items}
         unknown = [i for i in wanted if i not in known]
         if unknown:
-            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like Q1, Q18, Q259")
+            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like {', '.join(it.id for it in items[:3])}")
         items = [it for it in items if it.id.upper() in set(wanted)]
     if limit is not None:
         if limit < 1:
@@ -126,6 +128,8 @@ def select_items(items, limit: int | None, ids: str | None):
 
 def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
     """The conditions of the selection flags under our protocol, each asked once."""
+    if config.survey is not None:
+        return survey_conditions(config, select)
     if config.script == "RQ2":
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
@@ -148,6 +152,21 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
     items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
     original = rq1_condition(items, config.method, load_prompt_set("English"))
     return [original] + perturbed_conditions(items, config.method, config.perturb or ())
+
+
+def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
+    """An imported survey asked as RQ1 asks the WVS (English prompts, the same methods, `--perturb`
+    and `--repeats`), its spec naming the survey so its results go under `Surveys/<name>/`."""
+    if config.script == "RQ2":
+        return survey_steering(config, select)
+    if config.variant:
+        raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with --survey "
+                        "(--perturb varies any survey's prompts)")
+    survey, items = asked_items(config.survey)
+    chosen = select(items)
+    spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
+    original = Condition(spec, build_requests(chosen, config.method, load_prompt_set("English")))
+    return [original] + [member_condition(p, chosen, config.method, spec) for p in parse_specs(config.perturb or ())]
 
 
 def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:

@@ -144,6 +144,9 @@ class ProbeConfig:
                                      "distribution; 0 gives N copies of the greedy answer)", DEFAULT_TEMPERATURE,
                                      type=non_negative_float)
     questions_dir: Path | None = flag("folder holding WV7_<Language>.jsonl (default: dataset/questions)", type=Path)
+    survey: Path | None = flag("ask an imported survey instead of the WVS: its <name>.questions.jsonl from "
+                               "dataset/import_survey.py; results under Surveys/<name>/ (docs/surveys.md)",
+                               type=Path, metavar="FILE")
     results_root: Path = flag("where results go (default: results/)", RESULTS_DIR, type=Path)
     run_name: str | None = flag("give this run its own folder, <results-root>/runs/NAME (in the paper's layout "
                                 "inside), e.g. to keep a run with other settings apart from the default one",
@@ -256,6 +259,9 @@ def _with_protocol(settings: dict[str, Any], given: set[str]) -> dict[str, Any]:
             raise UserError("--release-dir is read only with --protocol release; add --protocol release, "
                             "or leave --release-dir out")
         return settings
+    if settings.get("survey") is not None:
+        raise UserError("--protocol release asks the paper's own WVS questionnaire; leave out --survey, or "
+                        "ask the survey with --protocol ours")
     if settings["release_dir"] is None:
         raise UserError("--protocol release needs --release-dir PATH, a checkout of the paper's release "
                         "(https://github.com/nlply/global-opinion-alignment)")

@@ -12,7 +12,8 @@ current one when a run resumes into it:
     version 2  ... identity, sample counts          (before groups)
     version 3  + group_var, group                   (before protocols: read as `protocol` ours)
     version 4  + protocol, release_commit           (before perturbations)
-    version 5  + perturb_family ... repeat, seed    (current)
+    version 5  + perturb_family ... repeat, seed    (before imported surveys: read as the WVS, wave 7)
+    version 6  + survey, survey_wave                (current)
 
 A file of version 1 (no identity columns at all) cannot say what its rows were asked under, so
 it is not resumed into (`header_problem`).
@@ -23,20 +24,21 @@ import json
 import math
 from dataclasses import dataclass
 
-from utils.core.results.spec import IDENTITY_COLUMNS
+from utils.core.results.spec import IDENTITY_COLUMNS, WVS, WVS_WAVE
 
 RELEASE_COLUMNS = ("id", "question", "choices", "choice_keys", "answer", "type", "response")
 STORE_COLUMNS = RELEASE_COLUMNS + ("distribution", "method", "status", "attempts", "raw_text", "error", "latency_s",
                                    "prompt_tokens", "completion_tokens", "finished_at")
 SAMPLE_COLUMNS = ("sample_counts", "n_unreadable")  # method `sample` only; else empty
 _LATER = ("group_var", "group", "protocol", "release_commit", "perturb_family", "perturb_index", "perturb_seed",
-          "repeat", "seed")
+          "repeat", "seed", "survey", "survey_wave")
 _FIRST_IDENTITY = tuple(c for c in IDENTITY_COLUMNS if c not in _LATER and c != "method") + ("prompt_sha256",)
 VERSIONS = {
     2: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS,
     3: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:2],
     4: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:4],
-    5: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
+    5: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:9],
+    6: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
 }
 SCHEMA_VERSION = max(VERSIONS)
 COLUMNS = VERSIONS[SCHEMA_VERSION]
@@ -51,10 +53,13 @@ def version_of(header: list[str] | tuple[str, ...]) -> int | None:
 
 def migrate(row: dict[str, str], version: int) -> dict[str, str]:
     """A row of generation `version` in the current columns: added columns at their "not used"
-    value, which is empty except `protocol` (rows before it were asked our way)."""
+    value, which is empty except `protocol` (rows before it were asked our way) and the survey
+    (rows before it asked the WVS Wave 7 questionnaire)."""
     out = dict.fromkeys(COLUMNS, "") | row
     if version < 4 and not row.get("protocol"):
         out["protocol"] = "ours"
+    if version < 6 and not row.get("survey"):
+        out |= {"survey": WVS, "survey_wave": WVS_WAVE}
     return out
 
 

@@ -9,11 +9,15 @@ a condition is named on disk:
         columns  experiment=RQ2, steering_method=persona, country=Japan, group_var=age, group=18-29, ...
     RunSpec(RQ1, perturbation=Perturbation("order", 3), repeat=2, name="org/m")
         folder   Repeats/Robustness/RQ1/order-3/repeat-2/org/m
+    RunSpec(RQ1, survey="opinionqa", survey_wave="26", name="org/m")
+        folder   Surveys/opinionqa/wave-26/RQ1/org/m
 
 The release's own files have no identity columns; `from_path` reads what their folders say
 (`RQ1/<model>`, `RQ2/<method>/<country>/<model>`, `Discussion/sensitivity/<variant>/<model>`).
 Files keep the column values earlier versions wrote (`none` for no steering, `default` for no
-variant), so old files read as before; inside the code those are None.
+variant), so old files read as before; inside the code those are None. The survey asked is the
+WVS Wave 7 questionnaire unless a run names an imported one (`--survey`, docs/surveys.md); its
+files live under `Surveys/<name>/` so they never sit beside the WVS's.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ class Experiment(StrEnum):
 
 # What files (and the tables drawn from them) call "no steering" and "no sensitivity variant".
 NO_STEERING, _NO_VARIANT = "none", "default"
+WVS, WVS_WAVE = "WVS", "7"  # the questionnaire of dataset/questions, which every run asked before --survey
 
 
 @dataclass(frozen=True, order=True)
@@ -79,6 +84,8 @@ class RunSpec:
     decoding: Decoding = Decoding()
     protocol: str = "ours"
     release_commit: str = ""
+    survey: str = WVS  # an imported survey's name (its `<name>.survey.json`)
+    survey_wave: str = WVS_WAVE
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +116,8 @@ class RunSpec:
 
     def key(self) -> tuple:
         """What two files must not share to be scored as different runs of one model."""
-        return (self.experiment, self.condition, self.country or "", self.group, self.model, self.prompt)
+        return (self.survey, self.survey_wave, self.experiment, self.condition, self.country or "", self.group,
+                self.model, self.prompt)
 
     def label(self) -> str:
         """`RQ1`, `RQ2 persona/Japan/age=18-29`, `sensitivity order`, with `[order-3@0]` for a member."""
@@ -117,7 +125,8 @@ class RunSpec:
                  Experiment.RQ2: f"RQ2 {self.steering}/{self.country}" + (f"/{'='.join(self.group)}" if self.group
                                                                          else ""),
                  Experiment.SENSITIVITY: f"sensitivity {self.variant}"}[self.experiment]
-        return where + (f" [{self.prompt}]" if self.prompt else "")
+        survey = "" if self.survey == WVS else f"{self.survey}{' ' + self.survey_wave if self.survey_wave else ''} "
+        return survey + where + (f" [{self.prompt}]" if self.prompt else "")
 
     # -- on disk ----------------------------------------------------------------------------
     def condition_folder(self) -> tuple[str, ...]:
@@ -130,6 +139,9 @@ class RunSpec:
             base = ("Robustness", *base, self.perturbation.name)
         if self.repeat:
             base = ("Repeats", *base, f"repeat-{self.repeat}")
+        if self.survey != WVS:
+            wave = (f"wave-{self.survey_wave.replace(',', '+')}",) if self.survey_wave else ()
+            base = ("Surveys", self.survey, *wave, *base)
         return base
 
     def folder(self) -> PurePosixPath:
@@ -148,6 +160,7 @@ class RunSpec:
             "release_commit": self.release_commit, "perturb_family": p.family if p else "",
             "perturb_index": str(p.index) if p else "", "perturb_seed": str(p.seed) if p else "",
             "repeat": str(self.repeat) if self.repeat else "", "seed": "" if self.seed is None else str(self.seed),
+            "survey": self.survey, "survey_wave": self.survey_wave,
         }
 
     def dry_run_fields(self) -> dict[str, str]:
@@ -163,6 +176,8 @@ class RunSpec:
             out |= {"perturb_family": p.family, "perturb_index": str(p.index), "perturb_seed": str(p.seed)}
         if self.repeat:
             out |= {"repeat": str(self.repeat), "seed": "" if self.seed is None else str(self.seed)}
+        if self.survey != WVS:
+            out |= {"survey": self.survey, "survey_wave": self.survey_wave}
         return out
 
     # -- read back --------------------------------------------------------------------------
@@ -184,7 +199,8 @@ class RunSpec:
             seed=int(text("seed")) if text("seed") else None,
             model=row["model"], method=text("method") or "verbalized",
             decoding=Decoding(text("temperature"), text("max_new_tokens"), text("samples")),
-            protocol=text("protocol") or "ours", release_commit=text("release_commit"))
+            protocol=text("protocol") or "ours", release_commit=text("release_commit"),
+            survey=text("survey") or WVS, survey_wave=text("survey_wave") if text("survey") else WVS_WAVE)
 
     @classmethod
     def from_path(cls, parts: tuple[str, ...]) -> RunSpec | None:

@@ -5,6 +5,7 @@
     Discussion/sensitivity/<variant>/<model>/results.csv
     Robustness/<any of the above>/<member>/<model>/...      `--perturb`
     Repeats/<any of the above>/repeat-<r>/<model>/...       `--repeats`
+    Surveys/<survey>/[wave-<w>/]<any of the above>          an imported survey (`--survey`)
     runs/<NAME>/...                                         a named run (`--run-name`): left out
 
 `<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file of ours says what it is in its
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from utils.core.errors import UserError
-from utils.core.results.spec import RunSpec
+from utils.core.results.spec import WVS, RunSpec
 from utils.core.results.table import ResultsTable, long_fields, read_complete
 
 NAMED_RUNS = "runs"  # `<results-root>/runs/<NAME>`: a run given its own folder with --run-name
@@ -76,9 +77,12 @@ def result_paths(root: Path, name: str = "results.csv") -> list[Path]:
     return [p for p in sorted(root.rglob(name)) if p.relative_to(root).parts[0] != NAMED_RUNS]
 
 
-def find_results(root: Path) -> list[ResultsFile]:
-    """Every results file under `root` in the layout above, named runs left out."""
-    return [f for f in (describe(p, Path(root)) for p in result_paths(root)) if f is not None]
+def find_results(root: Path, survey: str | None = WVS) -> list[ResultsFile]:
+    """Every results file under `root` in the layout above that asked `survey` (None: any), named
+    runs left out. The WVS's analyses read the WVS's files only; an imported survey's live under
+    `Surveys/<name>/` and are read by the survey analyses."""
+    found = (describe(p, Path(root)) for p in result_paths(root))
+    return [f for f in found if f is not None and (survey is None or f.spec.survey == survey)]
 
 
 def one_per_condition(files: list[ResultsFile], probe_method: str | None = None) -> list[ResultsFile]:

@@ -60,16 +60,42 @@ def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
 
 def read_survey(questions: Path) -> SurveyData:
     """`<folder>/<name>.questions.jsonl` and the two files beside it -> a checked `SurveyData`."""
+    survey, items = read_questionnaire(questions, need_table=True)
+    table_path = survey_paths(Path(questions).parent, survey_name(questions))[2]
+    return SurveyData(survey, items, tuple(_read_cells(table_path, {i.id: i for i in items}, survey.policy)))
+
+
+def read_questionnaire(questions: Path, need_table: bool = False) -> tuple[Survey, tuple[Item, ...]]:
+    """The survey's description and items, without its human table (what a prober needs)."""
+    questions = Path(questions)
+    meta_path, _, table_path = survey_paths(questions.parent, survey_name(questions))
+    for p in (meta_path, questions) + ((table_path,) if need_table else ()):
+        if not p.is_file():
+            raise UserError(f"{p} not found; import the survey with python dataset/import_survey.py")
+    return _read_meta(meta_path), tuple(_read_items(questions))
+
+
+def populations(questions: Path) -> dict[str, list[tuple[str, str]]]:
+    """The population cells of a survey's human table, without reading its shares: each population
+    (in file order) with its groups `(group_var, group)`; what steering may name."""
+    table = survey_paths(Path(questions).parent, survey_name(questions))[2]
+    if not table.is_file():
+        raise UserError(f"{table} not found; steering names a population of the survey's table "
+                        "(import the survey with python dataset/import_survey.py)")
+    out: dict[str, dict[tuple[str, str], None]] = {}
+    with table.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            groups = out.setdefault(row.get("population") or "", {})
+            if row.get("group_var"):
+                groups[(row["group_var"], row.get("group") or "")] = None
+    return {p: list(g) for p, g in out.items()}
+
+
+def survey_name(questions: Path) -> str:
     questions = Path(questions)
     if not questions.name.endswith(QUESTIONS):
         raise UserError(f"{questions}: a survey's questionnaire is named <survey>{QUESTIONS}")
-    meta_path, _, table_path = survey_paths(questions.parent, questions.name[: -len(QUESTIONS)])
-    for p in (meta_path, questions, table_path):
-        if not p.is_file():
-            raise UserError(f"{p} not found; import the survey with python dataset/import_survey.py")
-    survey = _read_meta(meta_path)
-    items = tuple(_read_items(questions))
-    return SurveyData(survey, items, tuple(_read_cells(table_path, {i.id: i for i in items}, survey.policy)))
+    return questions.name[: -len(QUESTIONS)]
 
 
 def _item_json(item: Item) -> dict:

@@ -1,0 +1,159 @@
+"""An imported survey asked and scored end to end (issue 26, parts 3 and 4).
+
+An OpinionQA-format wave folder (tests/survey_fixtures.py) is imported with the real script,
+asked by the API prober through a real local HTTP server and by the bundled model, and scored by
+show_results/survey_scores.py. The expected scores are computed here from the fixture's raw
+counts (refusals dropped, the rest renormalized, by hand) and the answers the run recorded, with
+scipy's Wasserstein distance over OpinionQA's option positions: an implementation that shares
+nothing with the toolkit's.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openai_server import FakeOpenAIServer
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import wasserstein_distance
+from survey_fixtures import QUESTIONS, SEX, write_wave
+
+from utils.core.results.table import read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+API, LOCAL = ROOT / "code" / "RQ1" / "prob_by_api.py", ROOT / "code" / "RQ1" / "prob_by_llm.py"
+RQ2_API = ROOT / "code" / "RQ2" / "prob_by_api.py"
+SCORES, PAIRS = ROOT / "show_results" / "survey_scores.py", ROOT / "show_results" / "survey_human_pairs.py"
+POSITIONS = {"SAFECRIME_W26": {"1": 1, "2": 2, "3": 3, "4": 4}, "WORLDDANGER_W26": {"1": 1, "2": 2, "3": 1.5},
+             "GUN_W26": {"1": 1, "2": 2}}  # IMPREASONGUN_W26 is nominal (every position 1)
+
+
+def run(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.fixture
+def survey(tmp_path) -> Path:
+    write_wave(tmp_path / "American_Trends_Panel_W26")
+    done = run(ROOT / "dataset" / "import_survey.py", "--format", "opinionqa", "--input",
+               tmp_path / "American_Trends_Panel_W26", "--output", tmp_path / "imported")
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "imported" / "opinionqa.questions.jsonl"
+
+
+def human_shares(question: str, group: str | None) -> dict[str, float]:
+    """The fixture's counts for a sex group (None: everyone, those the file labels `nan` too), refusals
+    out, by option code."""
+    code = {label: str(int(c)) for c, label in QUESTIONS[question][1]}
+    counts: dict[str, float] = {}
+    for name, answers in SEX[question].items():
+        if group is None or name == group:
+            for label, n in answers.items():
+                if label != "Refused":
+                    counts[code[label]] = counts.get(code[label], 0.0) + n
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()}
+
+
+def expected_score(question: str, model: dict[str, float], human: dict[str, float]) -> float:
+    scored = [str(int(c)) for c, label in QUESTIONS[question][1] if label != "Refused"]
+    p = np.array([model.get(c, 0.0) for c in scored])
+    q = np.array([human.get(c, 0.0) for c in scored])
+    p, q = p / p.sum(), q / q.sum()
+    if question not in POSITIONS:  # nominal: W1 under the 0/1 distance is the total variation
+        return 1 - np.abs(p - q).sum() / 2
+    x = [POSITIONS[question][c] for c in scored]
+    return 1 - wasserstein_distance(x, x, p, q) / (max(x) - min(x))
+
+
+def test_the_api_prober_asks_an_imported_survey_and_the_analysis_scores_it(survey, tmp_path):
+    results = tmp_path / "results"
+    with FakeOpenAIServer() as srv:
+        done = run(API, "--survey", survey, "--model_name_or_path", "m", "--base_url", srv.base_url,
+                   "--results-root", results, "--quiet", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        prompts = [m["content"] for body in srv.requests for m in body["messages"] if m["role"] == "user"]
+    path = results / "Surveys" / "opinionqa" / "wave-26" / "RQ1" / "m" / "results.csv"
+    rows = read_table(path).latest
+    assert sorted(rows) == sorted(k for k in QUESTIONS if k in SEX)  # EXTRA_W26 has no answers: not imported
+    assert {(r["survey"], r["survey_wave"], r["experiment"]) for r in rows.values()} == {("opinionqa", "26", "RQ1")}
+    assert any("3. The world we live in is neither safer nor more dangerous\n99. Refused" in p for p in prompts)
+    model = {k: json.loads(r["distribution"]) for k, r in rows.items()}
+
+    out = tmp_path / "figures"
+    done = run(SCORES, "--survey", survey, "--results-root", results, "--out", out, "--formats", "png",
+               "--n-boot", "50")
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_csv(out / "survey_opinionqa_scores.csv", keep_default_na=False)
+    assert (out / "survey_opinionqa_m.png").is_file()
+    for group in ("Female", "Male", None):
+        row = scores[(scores.group_var == ("SEX" if group else "")) & (scores.group == (group or ""))]
+        want = np.mean([expected_score(q, model[q], human_shares(q, group)) for q in SEX])
+        assert float(row.score.iloc[0]) == pytest.approx(want, abs=1e-6), group
+        uniform = np.mean([expected_score(q, dict.fromkeys(model[q], 1.0), human_shares(q, group)) for q in SEX])
+        assert float(row.uniform.iloc[0]) == pytest.approx(uniform, abs=1e-6)
+        assert int(row.n_items.iloc[0]) == 4 and 0.9 < float(row.ceiling.iloc[0]) <= 1.0  # thousands of people
+
+    done = run(SCORES, "--survey", survey, "--results-root", results, "--out", out, "--formats", "png",
+               "--n-boot", "50", "--survey-metric", "jsd")
+    assert done.returncode == 0, done.stderr
+    jsd = pd.read_csv(out / "survey_opinionqa_scores.csv", keep_default_na=False)
+    whole = jsd[jsd.group_var == ""]
+    want = []
+    for q in SEX:
+        scored = [str(int(c)) for c, label in QUESTIONS[q][1] if label != "Refused"]
+        p = np.array([model[q].get(c, 0.0) for c in scored])
+        h = human_shares(q, None)
+        want.append(1 - jensenshannon(p / p.sum(), [h.get(c, 0.0) for c in scored], base=2))
+    assert float(whole.score.iloc[0]) == pytest.approx(np.mean(want), abs=1e-6) and set(jsd.metric) == {"jsd"}
+
+
+def test_the_human_pairs_compare_groups_from_the_table_alone(survey, tmp_path):
+    out = tmp_path / "figures"
+    done = run(PAIRS, "--survey", survey, "--out", out, "--formats", "png")
+    assert done.returncode == 0, done.stderr
+    pairs = pd.read_csv(out / "survey_opinionqa_human_pairs.csv", keep_default_na=False)
+    row = pairs[(pairs.group_a == "Female") & (pairs.group_b == "Male")]
+    want = np.mean([expected_score(q, human_shares(q, "Female"), human_shares(q, "Male")) for q in SEX])
+    assert float(row.score.iloc[0]) == pytest.approx(want, abs=1e-6) and int(row.n_items.iloc[0]) == 4
+
+
+def test_persona_steering_toward_a_group_of_the_survey(survey, tmp_path):
+    with FakeOpenAIServer() as srv:
+        done = run(RQ2_API, "--survey", survey, "--model_name_or_path", "m", "--base_url", srv.base_url,
+                   "--group", "sex=female", "--results-root", tmp_path / "results", "--quiet", "--ids", "GUN_W26")
+        assert done.returncode == 0, done.stderr
+        (prompt,) = [m["content"] for body in srv.requests for m in body["messages"] if m["role"] == "user"]
+    assert "people in the United States whose sex is Female" in prompt
+    path = tmp_path / "results" / "Surveys" / "opinionqa" / "wave-26" / "RQ2" / "persona" / "United States" / \
+        "SEX=Female" / "m" / "results.csv"
+    (row,) = read_table(path).rows
+    assert (row["steering_method"], row["country"], row["group_var"], row["group"]) == \
+        ("persona", "United States", "SEX", "Female")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--group", "sex=femal"], "unknown SEX group 'femal' (did you mean Female?)"),
+    (["--steering_method", "few-shot"], "--survey steers with persona only, not few-shot"),
+    (["--country", "Japan"], "unknown population 'Japan'"),
+    (["--protocol", "release"], "--protocol release asks the paper's own WVS questionnaire; leave out --survey"),
+])
+def test_steering_a_survey_wrongly_is_one_line(survey, tmp_path, args, message):
+    done = run(RQ2_API, "--survey", survey, "--model_name_or_path", "m", *args, "--dry-run", tmp_path / "d.jsonl")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert not (tmp_path / "d.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_the_bundled_model_asks_an_imported_survey_by_logprob(survey, tmp_path):
+    done = run(LOCAL, "--survey", survey, "--results-root", tmp_path / "results", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (path,) = (tmp_path / "results" / "Surveys" / "opinionqa").rglob("results.csv")
+    rows = read_table(path).latest
+    assert len(rows) == 4 and all(r["status"] == "ok" and r["method"] == "logprob" for r in rows.values())
+    gun = json.loads(rows["GUN_W26"]["distribution"])
+    assert sorted(gun) == ["1", "2", "99"] and sum(gun.values()) == pytest.approx(1.0)

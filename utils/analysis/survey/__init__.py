@@ -1,0 +1,1 @@
+"""Scoring any imported survey (docs/surveys.md): its metric, its populations and groups."""

@@ -1,0 +1,42 @@
+"""An imported survey's items as the probers ask them: the `SurveyItem`s of the WVS questionnaire.
+
+The probers, steering, perturbations and the results store know one item type, so an imported
+item becomes one: its options in the source's order, shown with their codes, every option shown
+(a refusal included: what the model says of it is dropped at scoring time exactly as the survey's
+policy drops the people's), and, for an ordinal item, `order` the codes by position, ties in the
+source's order and non-substantive options last. The positions themselves (OpinionQA's 1.5 for
+"neither") stay in the questionnaire, which the analysis reads.
+
+    >>> from utils.core.survey.data import Item, Option
+    >>> item = Item("WORLD_W26", "Compared to 50 years ago...", (Option("1", "Safer", 1.0),
+    ...             Option("2", "More dangerous", 2.0), Option("3", "Neither", 1.5), Option("99", "Refused")),
+    ...             non_substantive=("99",))
+    >>> asked = as_asked(item)
+    >>> asked.choice_keys, asked.order
+    (('1', '2', '3', '99'), ('1', '3', '2', '99'))
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from utils.core.records import SurveyItem
+from utils.core.survey.data import Item, Survey
+from utils.core.survey.files import read_questionnaire
+
+
+def as_asked(item: Item, language: str = "English") -> SurveyItem:
+    codes = item.codes
+    if item.scale == "ordinal":
+        placed = [o for o in item.options if o.position is not None]
+        order = tuple(o.code for o in sorted(placed, key=lambda o: o.position)) + \
+            tuple(o.code for o in item.options if o.position is None)
+    else:
+        order = codes
+    return SurveyItem(item.id, item.translations.get(language, item.question), tuple(o.label for o in item.options),
+                      codes, "", scale=item.scale, order=order, language=language)
+
+
+def asked_items(questions: Path) -> tuple[Survey, list[SurveyItem]]:
+    """`<name>.questions.jsonl` (and its `<name>.survey.json`) -> the survey and its items to ask."""
+    survey, items = read_questionnaire(questions)
+    return survey, [as_asked(it, survey.language) for it in items]

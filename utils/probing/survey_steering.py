@@ -1,0 +1,95 @@
+"""Persona steering toward a population of an imported survey, or a group inside it (code/RQ2
+`--survey`): which cells a run asks and the phrases that name them.
+
+The phrases are data, `inputs/surveys/phrases/English.json`: the three whole phrases the persona
+template takes (`people`, `respondent`, `group`), per group variable as the survey's file names it,
+with `$place` (the population, in the file's `places` where its bare name does not read well)
+and `$label` (the group as the survey writes it):
+
+    United States                 -> people "people in the United States"
+    United States, POLPARTY=Democrat -> people "people in the United States who identify as Democrat"
+
+A variable without its own phrases takes the file's `default` ones, which name the variable.
+Only `persona` steers an imported survey: the language methods need its text in other
+languages, the few-shot ones real shares of other items shown as examples.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from string import Template
+
+from utils.core.errors import UserError
+from utils.core.flag_parser import match_name
+from utils.core.paths import INPUTS_DIR
+from utils.core.results.spec import Experiment, RunSpec
+from utils.core.survey.asked import asked_items
+from utils.core.survey.files import populations
+from utils.probing.conditions import Condition, choose, steering_methods
+from utils.probing.perturb import member_condition, parse_specs
+from utils.probing.prompts import PHRASE_KEYS, build_requests, load_prompt_set
+
+STEERING = "persona"
+
+
+def phrases_path(inputs_dir: Path = INPUTS_DIR) -> Path:
+    return Path(inputs_dir) / "surveys" / "phrases" / "English.json"
+
+
+def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
+    """The persona phrases naming `population`, or `group` (`("POLPARTY", "Democrat")`) inside it."""
+    path = phrases_path(inputs_dir)
+    if not path.is_file():
+        raise UserError(f"{path} not found; it holds the phrases that steer toward a survey's populations")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    place = data.get("places", {}).get(population, population)
+    forms = data["population"] if group is None else data.get("variables", {}).get(group[0], data["default"])
+    missing = [k for k in PHRASE_KEYS if not forms.get(k)]
+    if missing:
+        raise UserError(f"{path}: the phrases for {group[0] if group else 'a population'} lack {'/'.join(missing)}")
+    var, label = group or ("", "")
+    return {k: Template(forms[k]).safe_substitute(place=place, var=var, label=label) for k in PHRASE_KEYS}
+
+
+def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
+    """The RQ2 conditions of `--survey` with `--country` (the survey's populations), `--group` and
+    `--perturb`: one per population, or per group inside it, each with its members."""
+    methods = choose(config.steering_method, list(steering_methods(inputs_dir)), "steering method", [STEERING])
+    if methods != [STEERING]:
+        raise UserError(f"--survey steers with persona only, not {', '.join(m for m in methods if m != STEERING)}: the "
+                        "language methods need the survey in other languages, the few-shot ones real shares as examples")
+    if config.human is not None:
+        raise UserError("--human feeds the WVS few-shot examples; leave it out with --survey")
+    survey, items = asked_items(config.survey)
+    cells = populations(config.survey)
+    chosen_items = select(items)
+    targets = choose(config.country, list(cells), "population")
+    asked = [(pop, None) for pop in targets] if not config.group else \
+        [(pop, survey_group(text, pop, cells[pop], config.survey)) for text in config.group for pop in targets]
+    names = steering_methods(inputs_dir)[STEERING]["names"]
+    ps, out = load_prompt_set("English", inputs_dir=inputs_dir), []
+    for population, group in dict.fromkeys(asked):
+        steer = {"names": names, "phrases": survey_phrases(population, group, inputs_dir)}
+        spec = RunSpec(Experiment.RQ2, steering=STEERING, country=population, language="English", group=group,
+                       survey=survey.name, survey_wave=survey.wave)
+        out.append(Condition(spec, build_requests(chosen_items, config.method, ps, **steer)))
+        out += [member_condition(p, chosen_items, config.method, spec, steer=steer, inputs_dir=inputs_dir)
+                for p in parse_specs(config.perturb or ())]
+    return out
+
+
+def survey_group(text: str, population: str, groups: list[tuple[str, str]], where: Path) -> tuple[str, str]:
+    """`POLPARTY=Democrat` -> ("POLPARTY", "Democrat"), checked against the population's groups
+    in the survey's table (variable and label in any case; a near miss is suggested)."""
+    var, sep, label = text.partition("=")
+    if not sep or not var.strip() or not label.strip():
+        raise UserError(f"--group {text!r}: write VAR=LABEL, e.g. POLPARTY=Democrat")
+    variables = list(dict.fromkeys(v for v, _ in groups))
+    if not variables:
+        raise UserError(f"{where}: the survey's table has no groups for {population}; leave out --group")
+    try:
+        var = match_name(var.strip(), variables, f"group variable of {population}")
+        label = match_name(label.strip(), [g for v, g in groups if v == var], f"{var} group")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return var, label
