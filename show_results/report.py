@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the FOLDER the show_results scripts wrote to (default figures/); searched recursively")
     ap.add_argument("--human", type=Path, nargs="*", default=[HUMAN_DIR / "WV7.csv"],
                     help="the prepared human table(s) scored against (their .meta.json says if synthetic)")
+    ap.add_argument("--survey", type=Path, default=None, metavar="FILE",
+                    help="an imported survey's <name>.questions.jsonl the results asked: the page names it, its "
+                         "source and licence")
     ap.add_argument("--out", type=Path, default=None,
                     help="the HTML FILE to write (default <figures>/report.html); unlike the figure scripts' --out, "
                          "a file")
@@ -49,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results_root = results_root_of(args.results_root, args.run_name)
         figures = output_folder(args.figures, "--figures")
-        out = write_report(results_root, figures, args.human,
-                           output_file(args.out or figures / "report.html", "report.html"), args.title)
+        out = write_report(results_root, figures, [] if args.survey else args.human,
+                           output_file(args.out or figures / "report.html", "report.html"), args.title,
+                           survey=args.survey)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

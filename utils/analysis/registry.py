@@ -41,7 +41,8 @@ class Analysis:
     paper's rules (`--paper-compat`); `shared`: it takes the shared options (all but parse_report);
     `methods`: it compares probe methods, so the study runs it across their result trees;
     `unshared`: shared options it has no use for (an imported survey has its own metric and
-    non-substantive policy), which its script does not offer."""
+    non-substantive policy), which its script does not offer; `survey`: it scores an imported
+    survey (a study with `[survey]` runs these, and only these)."""
 
     name: str
     run: Callable
@@ -53,6 +54,7 @@ class Analysis:
     shared: bool = True
     methods: bool = False
     unshared: tuple[str, ...] = ()
+    survey: bool = False
 
 
 ANALYSES = {a.name: a for a in (
@@ -68,6 +70,8 @@ ANALYSES = {a.name: a for a in (
     Analysis("rq3_temporal", rq3_temporal, TemporalOptions, waves=(5, 6, 7)),
     Analysis("elicitation", elicitation, ElicitationOptions, paper=False, methods=True),
     Analysis("robustness", robustness, RobustnessOptions, ("RQ1", "perturbed"), paper=False),
-    Analysis("survey_scores", survey_scores, SurveyOptions, ("survey",), (), paper=False, unshared=SURVEY_UNSHARED),
-    Analysis("survey_human_pairs", survey_human_pairs, SurveyFiles, (), (), paper=False, unshared=SURVEY_UNSHARED),
+    Analysis("survey_scores", survey_scores, SurveyOptions, ("survey",), (), paper=False, unshared=SURVEY_UNSHARED,
+             survey=True),
+    Analysis("survey_human_pairs", survey_human_pairs, SurveyFiles, (), (), paper=False, unshared=SURVEY_UNSHARED,
+             survey=True),
 )}

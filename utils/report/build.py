@@ -39,7 +39,8 @@ def caption_for(stem: str, captions: dict) -> tuple[str, list[str]]:
         if base.endswith(s) and base[: -len(s)] in captions["figures"]:
             base, suffix = base[: -len(s)], s
             break
-    entry = captions["figures"].get(base)
+    entry = captions["figures"].get(base) or next(
+        (e for k, e in captions["figures"].items() if k.endswith("*") and base.startswith(k[:-1])), None)
     if entry is None:
         return f"{stem} (no caption registered in inputs/report/captions.json)", [f"{stem}.csv"]
     note = {"_paper_compat": " (the original release's arithmetic, --paper-compat)",
@@ -68,6 +69,22 @@ def human_section(human: list[Path]) -> tuple[str, bool]:
         return "<h2>Human data</h2><p class='note'>none given</p>", False
     cols = ["table", "wave", "synthetic", "countries", "respondents", "made from", "prepared"]
     return "<h2>Human data</h2>" + H.table(cols, rows), synthetic
+
+
+def survey_section(questions: Path | None) -> str:
+    """The imported survey a study asked (its `<name>.survey.json`): where it comes from, under
+    which terms, and how it is scored; the page must name them wherever its numbers are shown."""
+    if questions is None:
+        return ""
+    from utils.core.survey.files import read_questionnaire
+
+    survey, items = read_questionnaire(questions)
+    rows = [["survey", survey.name], ["wave", survey.wave], ["items", len(items)], ["source", survey.source],
+            ["licence", survey.licence], ["metric", survey.metric],
+            ["non-substantive answers", "left out, the rest renormalized" if survey.policy == "drop" else "scored"],
+            ["questionnaire", str(questions)]]
+    return (f"<h2 id='survey'>Survey: {H.esc(survey.name)}</h2><p>The human side of every score on this page is this "
+            "survey's table, not the WVS.</p>" + H.table(["", ""], rows))
 
 
 def coverage_section(results_root: Path) -> str:
@@ -155,8 +172,9 @@ def parse_summary(figures: Path, shown: set[Path]) -> str:
 
 
 def write_report(results_root: Path, figures: Path, human: list[Path] | dict, out: Path, title: str = "Study report",
-                 config: Path | None = None) -> Path:
-    """Write the page to `out` (atomically) and return its path."""
+                 config: Path | None = None, survey: Path | None = None) -> Path:
+    """Write the page to `out` (atomically) and return its path; `survey`: the imported survey's
+    questionnaire, named with its source and licence."""
     results_root, figures, out = Path(results_root), Path(figures), Path(out)
     human = list(human.values()) if isinstance(human, dict) else list(human)
     if not results_root.is_dir() and not figures.is_dir():
@@ -166,14 +184,15 @@ def write_report(results_root: Path, figures: Path, human: list[Path] | dict, ou
     csvs = sorted(figures.rglob("*.csv")) if figures.is_dir() else []
     now = datetime.now(UTC).isoformat(timespec="seconds")
     rebuild = (f"python show_results/report.py --results-root {results_root} --figures {figures} --human "
-               + " ".join(map(str, human)) + f" --out {out}")
+               + " ".join(map(str, human)) + (f" --survey {survey}" if survey else "") + f" --out {out}")
     body = [f"<h1>{H.esc(title)}</h1>"]
     if synthetic:
         body.append(f'<div class="banner" id="synthetic-banner">{H.esc(BANNER)}</div>')
     body.append(f"<p class='note'>Built {now} from results <code>{H.esc(results_root)}</code>, figures "
                 f"<code>{H.esc(figures)}</code>" + (f", study <code>{H.esc(config)}</code>" if config else "")
                 + f". Rebuild: <code>{H.esc(rebuild)}</code></p>")
-    body += [run_info_section(results_root), coverage_section(results_root), human_html,
+    body += [run_info_section(results_root), coverage_section(results_root), survey_section(survey),
+             "" if survey and not human else human_html,
              figures_section(figures, captions, shown), not_drawn_section(figures)]
     rq2 = [p for p in csvs if p.name in ("rq2_paper_table.csv", "rq2_steering_scores.csv")]
     body.append(csv_section("RQ2 with significance", "Each steered condition against no steering over the same "

@@ -25,6 +25,7 @@ import traceback
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from utils.analysis.config import AnalysisConfig, SharedOptions
 from utils.analysis.coverage import Said
@@ -32,7 +33,12 @@ from utils.analysis.options import for_paper, options_from
 from utils.analysis.registry import ANALYSES, Analysis
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
+from utils.core.results.spec import WVS
 from utils.core.results.tree import find_results, result_paths
+from utils.core.survey.files import read_questionnaire
+
+if TYPE_CHECKING:
+    from utils.study.study_file import SurveySpec
 
 @dataclass
 class Outcome:
@@ -66,15 +72,18 @@ def check_script_flags(script: str, flags: dict) -> None:
 
 
 def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path], flags: dict, own: dict,
-              paper: bool, by: str | None) -> tuple[AnalysisConfig, object]:
+              paper: bool, by: str | None, survey: SurveySpec | None = None) -> tuple[AnalysisConfig, object]:
     """The study's options for one analysis (`paper`: its paper-compat pass): the `[analysis]`
-    keys `flags`, overridden by its own table `own`, which also holds its own options."""
+    keys `flags`, overridden by its own table `own`, which also holds its own options; a survey
+    analysis is given the study's `[survey]`."""
     where, own = f"[analysis.scripts.{entry.name}]", {k.replace("-", "_"): v for k, v in own.items()}
     names = {f.name for f in fields(SharedOptions)} - {"out"}
     mine = {k: v for k, v in own.items() if k in names}
     shared = replace(shared_options({k.replace("-", "_"): v for k, v in flags.items()} | mine, where), out=figures)
     options = options_from(entry.options, {k: v for k, v in own.items() if k not in names}, where,
                            f"show_results/{entry.name}.py")
+    if entry.survey and survey is not None:
+        options = replace(options, survey=survey.questions, survey_metric=options.survey_metric or survey.metric)
     if entry.name == "parse_report":
         return AnalysisConfig(results_root=root), replace(options, out=figures / "parse_report.csv")
     if paper:
@@ -88,23 +97,31 @@ def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path]
 STAMP = ".analysis_inputs.json"
 
 
-def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_flags: dict) -> str:
+def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_flags: dict,
+                survey: SurveySpec | None = None) -> str:
     """A hash of everything the analyses read: the results files, the human tables, the flags and
     the analysis code (sizes and modification times), so a finished study reruns none of them."""
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
+    if survey is not None:  # the survey's three files
+        name = survey.questions.name[: -len(".questions.jsonl")]
+        files += [survey.questions.with_name(f"{name}{ext}") for ext in (".questions.jsonl", ".survey.json", ".csv")]
     files += sorted((REPO_ROOT / "show_results").glob("*.py"))
     files += sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (str(f), -1, -1) for f in files]
-    blob = json.dumps({"files": stats, "flags": flags, "scripts": script_flags}, sort_keys=True, default=str)
+    blob = json.dumps({"files": stats, "flags": flags, "scripts": script_flags,
+                       "metric": survey.metric if survey else None}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
-                 script_flags: dict[str, dict], log=print, only: tuple[str, ...] = ()) -> list[Outcome]:
+                 script_flags: dict[str, dict], log=print, only: tuple[str, ...] = (),
+                 survey: SurveySpec | None = None) -> list[Outcome]:
     """Run every analysis on one results root (one probe method) into `figures`, unless they
-    already ran on exactly these inputs (`fingerprint`, kept in `<figures>/.analysis_inputs.json`)."""
-    stamp, digest = Path(figures) / STAMP, fingerprint(results_root, human, flags, {**script_flags, "only": only})
+    already ran on exactly these inputs (`fingerprint`, kept in `<figures>/.analysis_inputs.json`).
+    With `survey`, the survey analyses run, on that survey; without, the WVS's."""
+    stamp = Path(figures) / STAMP
+    digest = fingerprint(results_root, human, flags, {**script_flags, "only": only}, survey)
     if stamp.is_file():
         try:
             old = json.loads(stamp.read_text(encoding="utf-8"))
@@ -113,7 +130,7 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
         if old.get("fingerprint") == digest:
             log(f"  analyses up to date (same results, human data, flags and code as at {old.get('at', '?')})")
             return [Outcome(**o) for o in old.get("outcomes", [])]
-    outcomes = _run_all(results_root, figures, human, flags, script_flags, log, only)
+    outcomes = _run_all(results_root, figures, human, flags, script_flags, log, only, survey)
     if not any(o.status == "failed" for o in outcomes):
         figures.mkdir(parents=True, exist_ok=True)
         record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -138,15 +155,18 @@ def _skip_reason(entry: Analysis, present: set[str], human: dict[int, Path], by:
 
 
 def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
-             script_flags: dict[str, dict], log, only: tuple[str, ...] = ()) -> list[Outcome]:
-    found = find_results(results_root) if Path(results_root).is_dir() else []
+             script_flags: dict[str, dict], log, only: tuple[str, ...] = (),
+             survey: SurveySpec | None = None) -> list[Outcome]:
+    name = read_questionnaire(survey.questions)[0].name if survey else WVS
+    found = find_results(results_root, survey=name) if Path(results_root).is_dir() else []
     present = {str(f.spec.experiment) for f in found} | ({"perturbed"} if any(f.spec.prompt for f in found) else set())
+    present |= {"survey"} if survey and found else set()
     by = flags.get("by")
     steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
     common = {k: v for k, v in flags.items() if k != "by"}
     outcomes = []
     for entry in ANALYSES.values():
-        if (only and entry.name not in only) or entry.methods:
+        if (only and entry.name not in only) or entry.methods or entry.survey != (survey is not None):
             continue
         if why := _skip_reason(entry, present, human, by):
             outcomes.append(Outcome(entry.name, "skipped", why))
@@ -155,7 +175,7 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
         takes_by = by if entry.groups in ("takes", "needs") or (entry.groups == "runs" and by in steered) else None
         for paper in (False, True) if common.get("paper_compat") and entry.paper else (False,):
             outcomes.append(_run_one(entry, figures, lambda e=entry, p=paper: configure(
-                e, results_root, figures, human, common, script_flags.get(e.name, {}), p, takes_by), paper))
+                e, results_root, figures, human, common, script_flags.get(e.name, {}), p, takes_by, survey), paper))
             log("  " + outcomes[-1].line())
     return outcomes
 

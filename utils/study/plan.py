@@ -26,7 +26,7 @@ from utils.study.study_file import ModelSpec, Study
 
 CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
 # set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a key
-RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path")
+RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path", "survey")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
         head: dict[str, Any] = {"method": method, "results_root": method_root(study, method)}
         if model.model_name_or_path:
             head["model_name_or_path"] = model.model_name_or_path
+        if study.survey is not None:
+            head["survey"] = study.survey.questions
         cells: list[tuple[str, str, dict[str, Any]]] = []
         if ex.rq1:
             cells.append(("RQ1", "RQ1", {"perturb": list(ex.perturb)} if ex.perturb else {}))
@@ -105,7 +107,7 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
 # what a plan's prompts depend on (not the model): models that agree on these share one plan
 _PROMPT_KEYS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
                 "protocol", "release_dir", "group", "human", "perturb", "temperature", "retry_temperature",
-                "max_new_tokens", "sample_temperature", "repeats")
+                "max_new_tokens", "sample_temperature", "repeats", "survey")
 
 
 def study_jobs(study: Study, only: list[str] | None = None) -> dict[str, list[Job]]:

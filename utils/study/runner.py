@@ -148,7 +148,7 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
         for method in dict.fromkeys(j.method for js in jobs.values() for j in js):
             log(f"analysis of {method} results -> {study.figures / method}")
             for o in run_analyses(method_root(study, method), study.figures / method, human, study.analysis.flags,
-                                  study.analysis.scripts, log, study.analysis.only):
+                                  study.analysis.scripts, log, study.analysis.only, study.survey):
                 if o.status == "failed":
                     analysis_notes.append(f"{method}: {o.line()}")
         methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
@@ -168,7 +168,7 @@ def _report(study: Study, human: dict[int, Path], log) -> bool:
 
     try:
         path = write_report(study.results_root, study.figures, human, study.report, title=f"Study {study.name!r}",
-                            config=study.path)
+                            config=study.path, survey=study.survey.questions if study.survey else None)
     except UserError as exc:
         log(f"report: not written ({exc})")
         return False

@@ -17,7 +17,10 @@ Sections: `[study]` (name), `[output]` (results_root, figures, report, human_dir
 group-steered run per cell whose method names the people; perturb, as for RQ1: every cell also
 under each prompt perturbation), `[experiments.sensitivity]`
 (variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`; groups and
-min_group_n for synthetic tables) and `[analysis]` (weights, metric, paper_compat, formats, by: a
+min_group_n for synthetic tables), `[survey]` (`questions`, an imported survey's
+`<name>.questions.jsonl`, and optionally `metric`: the study asks and scores that survey instead
+of the WVS, its own table the human side, so it has no `[human]`; RQ2 steers with persona toward
+its populations (`countries`) and groups) and `[analysis]` (weights, metric, paper_compat, formats, by: a
 group variable to score by, docs/groups.md; and `[analysis.scripts.<name>]` flags for one script). Relative paths are relative to the folder the command runs in, as for every flag.
 """
 from __future__ import annotations
@@ -44,7 +47,7 @@ from utils.study.checks import as_list, choice, known, table, text
 from utils.study.checks import methods as methods_of
 
 BACKENDS = ("api", "local")
-SECTIONS = ("study", "output", "probe", "models", "experiments", "human", "analysis")
+SECTIONS = ("study", "output", "probe", "models", "experiments", "human", "survey", "analysis")
 EXPERIMENTS = ("RQ1", "RQ2", "sensitivity")
 
 
@@ -87,6 +90,14 @@ class HumanSpec:
 
 
 @dataclass(frozen=True)
+class SurveySpec:
+    """An imported survey the study asks instead of the WVS (docs/surveys.md)."""
+
+    questions: Path  # <dir>/<name>.questions.jsonl, with <name>.survey.json and <name>.csv beside it
+    metric: str | None = None  # the survey's own unless given
+
+
+@dataclass(frozen=True)
 class AnalysisSpec:
     enabled: bool = True
     only: tuple[str, ...] = ()  # run just these show_results scripts (default: every one whose inputs exist)
@@ -107,6 +118,7 @@ class Study:
     results_root: Path
     figures: Path
     report: Path
+    survey: SurveySpec | None = None
 
     def model_methods(self, model: ModelSpec) -> tuple[str, ...]:
         return model.methods or self.methods
@@ -155,12 +167,18 @@ def _study(data: dict, path: Path) -> Study:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UserError(f"model name(s) {', '.join(dupes)} appear twice; give each [[models]] its own name")
-    experiments = _experiments(table(data, "experiments"))
-    human, analysis = _human(table(data, "human"), human_dir), _analysis(table(data, "analysis"))
+    survey = _survey(table(data, "survey")) if "survey" in data else None
+    experiments = _experiments(table(data, "experiments"), survey)
+    if survey is not None and "human" in data:
+        raise UserError("[human] names WVS tables; a study with [survey] scores against the survey's own table "
+                        f"({survey.questions.name[:-len('.questions.jsonl')]}.csv beside its questions): leave [human] out")
+    human = HumanSpec(False, {}) if survey else _human(table(data, "human"), human_dir)
+    analysis = _analysis(table(data, "analysis"))
     by = analysis.flags.get("by")
     if by and human.synthetic and by not in human.groups:  # synthetic tables are made with the groups scored
         human = dataclasses.replace(human, groups=human.groups + (by,))
-    return Study(name, path, models, experiments, probe, methods, human, analysis, results_root, figures, report)
+    return Study(name, path, models, experiments, probe, methods, human, analysis, results_root, figures, report,
+                 survey)
 
 
 def _model(raw: Any, i: int) -> ModelSpec:
@@ -196,10 +214,50 @@ def _model(raw: Any, i: int) -> ModelSpec:
     return ModelSpec(name, backend, model, methods, prices["price_prompt"], prices["price_output"], flags)
 
 
-def _experiments(raw: dict) -> Experiments:
+def _survey(raw: dict) -> SurveySpec:
+    from utils.core.survey.files import read_questionnaire
+
+    known(raw, ("questions", "metric"), "[survey]")
+    if "questions" not in raw:
+        raise UserError("[survey] needs questions = \"<dir>/<name>.questions.jsonl\", written by "
+                        "python dataset/import_survey.py")
+    questions = Path(text(raw["questions"], "survey.questions"))
+    metric = raw.get("metric")
+    if metric is not None and metric not in ("w1", "jsd", "tvd"):
+        raise UserError(f"survey.metric takes w1, jsd or tvd, not {metric!r}")
+    read_questionnaire(questions)  # a missing or broken survey fails now, not after the probes
+    return SurveySpec(questions, metric)
+
+
+def _survey_experiments(raw: dict, survey: SurveySpec) -> Experiments:
+    """An imported survey's experiments: RQ1, and RQ2 as persona steering toward its populations
+    (`countries`) and groups, each checked when the study's jobs are planned."""
+    from utils.core.survey.files import populations
+
+    if "sensitivity" in raw:
+        raise UserError("[experiments.sensitivity] varies the WVS questionnaire; a study with [survey] has RQ1 "
+                        "and RQ2 (use perturb for prompt variations)")
+    rq2 = table(raw, "RQ2") if "RQ2" in raw else None
+    countries = methods = groups = ()
+    if rq2 is not None:
+        known(rq2, ("countries", "steering_methods", "groups", "perturb"), "[experiments.RQ2]")
+        countries = choice(rq2.get("countries", "all"), list(populations(survey.questions)), "experiments.RQ2.countries")
+        methods = choice(rq2.get("steering_methods", ["persona"]), ["persona"], "experiments.RQ2.steering_methods")
+        given = rq2.get("groups", [])
+        if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+            raise UserError(f"experiments.RQ2.groups must be a list like [\"SEX=Female\"], not {given!r}")
+        groups = tuple(given)
+    perturb = _perturb(table(raw, "RQ1"), "RQ1") if "RQ1" in raw else ()
+    rq2_perturb = _perturb(rq2, "RQ2") if rq2 is not None else ()
+    return Experiments("RQ1" in raw, countries, methods, (), groups, perturb, rq2_perturb)
+
+
+def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
     known(raw, EXPERIMENTS, "[experiments]")
     if not raw:
         raise UserError("no experiments: add [experiments.RQ1], [experiments.RQ2] or [experiments.sensitivity]")
+    if survey is not None:
+        return _survey_experiments(raw, survey)
     rq2 = table(raw, "RQ2") if "RQ2" in raw else None
     sens = table(raw, "sensitivity") if "sensitivity" in raw else None
     countries = methods = variants = groups = ()
