@@ -76,7 +76,7 @@ def test_study_with_by_age_shows_the_group_figures(tmp_path, capsys):
         ("RQ2", "few-shot-unnamed", "Japan", "model-a"), ("RQ2", "persona", "Japan", "age=18-29"),
         ("RQ2", "persona", "Japan", "model-a")]
     page = read_page(tmp_path / "report.html")
-    assert len(page.images) == 7  # country, group and RQ2 figures (table, gains, group steering), with captions
+    assert len(page.images) == 8  # country (three), group and RQ2 figures (table, gains, group steering), with captions
     assert any("(rq1_group_scores.png). RQ1 by respondent group (--by)" in c for c in page.captions)
     assert any("(rq1_groups.png). RQ1 by respondent group, across countries" in c for c in page.captions)
     cells = {cell for t in page.tables for row in t["rows"] for cell in row}

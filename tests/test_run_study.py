@@ -100,7 +100,8 @@ def test_failed_model_does_not_stop_others_and_rerun_asks_nothing(tmp_path, caps
         assert f"--config {config} --models locked" in first
         assert (tmp_path / "report.html").is_file()
         assert sorted(p.name for p in (tmp_path / "figures" / "verbalized").glob("*.png")) == [
-            "rq1_country_all.png", "rq1_country_top_bottom.png", "rq2_steering_gains.png", "rq2_steering_table.png"]
+            "rq1_country_all.png", "rq1_country_top_bottom.png", "rq1_world_map.png", "rq2_steering_gains.png",
+            "rq2_steering_table.png"]
 
         assert main(["--config", str(config), "--models", "model-a"]) == 0
         second = capsys.readouterr().out
@@ -108,7 +109,7 @@ def test_failed_model_does_not_stop_others_and_rerun_asks_nothing(tmp_path, caps
         assert "no model was loaded" in second and "analyses up to date" in second, second
         assert "everything complete" in second
     page = read_page(tmp_path / "report.html")
-    assert page.banner and len(page.images) == 4
+    assert page.banner and len(page.images) == 5
 
 
 def test_dry_run_needs_no_key_and_sends_nothing(tmp_path, capsys, monkeypatch):

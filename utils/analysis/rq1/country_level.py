@@ -71,6 +71,10 @@ def rq1_country_level(config: AnalysisConfig, opts: CountryLevelOptions, said: S
         df.insert(df.columns.get_loc("ci_low"), "rank", df.groupby("model").cumcount() + 1)
         written.append(write_csv(df, out, "rq1_country_details.csv"))
         written += figures.country_top_bottom(df, opts.top, out) + figures.country_all(df, out)
+        drawn = figures.country_map(df, out)
+        written += drawn.paths
+        if drawn.note():
+            policy.said.note(drawn.note())
     if opts.by:
         items, orders = list(side.human.item_ids), list(side.human.orders)
         groups = group_scores(group_scorings(config, opts.by, items, orders), answers, opts.by)

