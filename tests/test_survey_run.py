@@ -23,6 +23,7 @@ from scipy.stats import wasserstein_distance
 from survey_fixtures import QUESTIONS, SEX, write_wave
 
 from utils.core.results.table import read_table
+from utils.core.results.tree import find_results
 
 ROOT = Path(__file__).resolve().parents[1]
 API, LOCAL = ROOT / "code" / "RQ1" / "prob_by_api.py", ROOT / "code" / "RQ1" / "prob_by_llm.py"
@@ -83,6 +84,8 @@ def test_the_api_prober_asks_an_imported_survey_and_the_analysis_scores_it(surve
     assert {(r["survey"], r["survey_wave"], r["experiment"]) for r in rows.values()} == {("opinionqa", "26", "RQ1")}
     assert any("3. The world we live in is neither safer nor more dangerous\n99. Refused" in p for p in prompts)
     model = {k: json.loads(r["distribution"]) for k, r in rows.items()}
+    assert find_results(results) == []  # the WVS's analyses never read another survey's answers
+    assert [f.path for f in find_results(results, survey="opinionqa")] == [path]
 
     out = tmp_path / "figures"
     done = run(SCORES, "--survey", survey, "--results-root", results, "--out", out, "--formats", "png",
@@ -157,3 +160,71 @@ def test_the_bundled_model_asks_an_imported_survey_by_logprob(survey, tmp_path):
     assert len(rows) == 4 and all(r["status"] == "ok" and r["method"] == "logprob" for r in rows.values())
     gun = json.loads(rows["GUN_W26"]["distribution"])
     assert sorted(gun) == ["1", "2", "99"] and sum(gun.values()) == pytest.approx(1.0)
+
+
+GLOBAL = [  # GlobalOpinionQA's columns: one nominal question asked in four countries, one in three
+    ("Is the economy doing well?", {"Germany": [0.6, 0.3, 0.1], "Japan": [0.2, 0.5, 0.3], "Brazil": [0.1, 0.1, 0.8],
+                                    "Atlantis": [0.3, 0.3, 0.4]}, ["Good", "Bad", "DK/Refused"], "GAS"),
+    ("Should the state do more?", {"Germany": [0.7, 0.3], "Japan": [0.4, 0.6], "Brazil": [0.5, 0.5]},
+     ["Yes", "No"], "GAS"),
+]
+
+
+def test_a_globalopinionqa_survey_is_scored_by_jsd_and_drawn_on_the_world_map(tmp_path):
+    import csv
+    from collections import defaultdict
+
+    source = tmp_path / "global_opinions.csv"
+    with source.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["question", "selections", "options", "source"])
+        w.writerows([q, repr(defaultdict(list, sel)), repr(opts), src] for q, sel, opts, src in GLOBAL)
+    done = run(ROOT / "dataset" / "import_survey.py", "--format", "globalopinionqa", "--input", source,
+               "--output", tmp_path / "imported")
+    assert done.returncode == 0, done.stderr
+    survey = tmp_path / "imported" / "globalopinionqa.questions.jsonl"
+    results = tmp_path / "results"
+    with FakeOpenAIServer() as srv:
+        done = run(API, "--survey", survey, "--model_name_or_path", "m", "--base_url", srv.base_url,
+                   "--results-root", results, "--quiet")
+        assert done.returncode == 0, done.stderr
+    (path,) = (results / "Surveys" / "globalopinionqa").rglob("results.csv")
+    rows = read_table(path).latest
+    model = {rows[k]["question"]: json.loads(rows[k]["distribution"]) for k in rows}
+    out = tmp_path / "figures"
+    done = run(SCORES, "--survey", survey, "--results-root", results, "--out", out, "--formats", "png",
+               "--n-boot", "20")
+    assert done.returncode == 0, done.stderr
+    assert "not on the world map (not a country name of dataset/countries.json): Atlantis" in done.stdout
+    assert (out / "survey_globalopinionqa_map.png").is_file()
+    scores = pd.read_csv(out / "survey_globalopinionqa_scores.csv", keep_default_na=False).set_index("population")
+    assert set(scores.metric) == {"jsd"} and set(scores.ceiling) == {""}  # shares only: no respondents to split
+    for country in ("Germany", "Japan", "Brazil", "Atlantis"):
+        want = []
+        for question, shares, _, _ in GLOBAL:
+            if country in shares:
+                p = np.array(list(model[question].values()))  # codes 1..N in order, as the options were listed
+                want.append(1 - jensenshannon(p / p.sum(), shares[country], base=2))
+        assert float(scores.loc[country, "score"]) == pytest.approx(np.mean(want), abs=1e-6), country
+        assert int(scores.loc[country, "n_items"]) == len(want)
+
+
+def test_one_item_is_scored_over_its_positions_with_ties_and_uneven_gaps():
+    from utils.analysis.survey.item_scores import similarity
+    from utils.core.survey.data import Item, Option
+
+    positions = {"a": 1.0, "b": 2.0, "c": 2.0, "d": 4.0}  # b and c tie; d lies two steps past them
+    item = Item("X", "q", tuple(Option(c, c, x) for c, x in positions.items()) + (Option("9", "Refused"),),
+                non_substantive=("9",))
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(4))
+        model = dict(zip("abcd9", p))
+        human = dict(zip("abcd", q))
+        x = list(positions.values())
+        kept = p[:4] / p[:4].sum()  # the refusal dropped, the rest renormalized
+        want = 1 - wasserstein_distance(x, x, kept, q) / 3
+        assert similarity(item, model, human, "w1", "drop") == pytest.approx(want, abs=1e-12)
+        keep = Item("X", "q", item.options[:4] + (Option("9", "Refused", 5.0),), non_substantive=("9",))
+        want = 1 - wasserstein_distance(x + [5.0], x + [5.0], p, list(q) + [0.0]) / 4  # "keep": scored at its place
+        assert similarity(keep, model, human, "w1", "keep") == pytest.approx(want, abs=1e-12)

@@ -13,6 +13,9 @@ scripts with `--survey`), and writes, with the survey's metric (or `--survey-met
     survey_<name>_steering.csv   per persona run (RQ2 --survey): its target cell, the model's
                                  unsteered and steered scores there, and the gain
     survey_<name>_<model>.png    per model, its score per cell with the baselines
+    survey_<name>_map.png        where the populations are countries (three or more that
+                                 dataset/countries.json names): each model's score per country on
+                                 a map of the world (GlobalOpinionQA's view)
 
 A cell's score is the mean over items of `item_scores.similarity` (the survey's policy applied to
 both sides). The worked numbers are in tests/test_survey_analysis.py, computed there by hand.
@@ -31,9 +34,11 @@ from utils.analysis.coverage import Coverage, Said
 from utils.analysis.metrics import METRIC_LABELS, bootstrap_ci
 from utils.analysis.options import option
 from utils.analysis.survey import item_scores
+from utils.analysis.figures.world_map import world_maps
 from utils.analysis.survey.survey_figures import cell_scores_figure
 from utils.analysis.tables import short_name, write_csv, write_tables
 from utils.core.errors import UserError
+from utils.core.human.wave_map import country_names
 from utils.core.results.spec import Experiment
 from utils.core.results.table import read_complete
 from utils.core.results.tree import find_results, one_per_condition
@@ -41,6 +46,7 @@ from utils.core.survey.data import Item, SurveyData
 from utils.core.survey.files import read_survey
 
 CELL = ("population", "group_var", "group")
+MIN_MAP_COUNTRIES = 3  # fewer countries than this make no map worth drawing
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,26 @@ def cell_score(human: Human, cell, answers: dict[str, dict], seed: int, n_boot: 
             else np.nan, "n_items": len(ids)}
 
 
+MAX_BARS = 80  # more cells than this (GlobalOpinionQA's countries) read better on the map
+
+
+def country_map(df: pd.DataFrame, config: AnalysisConfig, name: str, label: str, said: Said) -> list[Path]:
+    """The whole populations' scores on a world map, one panel per model, when they are countries."""
+    known = {n.casefold() for n in country_names().values()}
+    whole = df[df.group_var == ""]
+    placed = whole[whole.population.str.casefold().isin(known)]
+    if placed.population.nunique() < MIN_MAP_COUNTRIES:
+        return []
+    unplaced = sorted(set(whole.population) - set(placed.population))
+    if unplaced:
+        said.note(f"not on the world map (not a country name of dataset/countries.json): {', '.join(unplaced)}")
+    panels = {short_name(m): dict(zip(part.population, part.score)) for m, part in placed.groupby("model", sort=False)}
+    drawn = world_maps(panels, config.output, f"{name}: {label} per country", f"survey_{name}_map")
+    if drawn.note():
+        said.note(drawn.note())
+    return drawn.paths
+
+
 def survey_scores(config: AnalysisConfig, options: SurveyOptions, said: Said) -> list[Path]:
     human = read_human(options)
     runs = model_answers(config, human, said)
@@ -181,8 +207,10 @@ def survey_scores(config: AnalysisConfig, options: SurveyOptions, said: Said) ->
         written += write_tables(table.reset_index(), config.output, f"survey_{name}_scores_table",
                                 caption=f"{name}: each model's score per population cell, {label}")[1:]
         for model, part in wide.groupby("model", sort=False):
-            written += cell_scores_figure(part, config.output, f"survey_{name}_{short_name(model)}",
-                                          f"{short_name(model)} on {name}: {label}")
+            if len(part) <= MAX_BARS:
+                written += cell_scores_figure(part, config.output, f"survey_{name}_{short_name(model)}",
+                                              f"{short_name(model)} on {name}: {label}")
+        written += country_map(df, config, name, label, said)
         best = df.loc[df["score"].idxmax()] if df["score"].notna().any() else None
         if best is not None:
             said.line(f"{name}: {len(cells)} population cells, {df.model.nunique()} model(s), {label}; highest "
