@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", type=Path, required=True,
                     help="opinionqa: a wave folder (with info.csv) or the folder of wave folders; globalopinionqa: "
                          "global_opinions.csv; codebook: the microdata (.csv, .dta, .sav); wvs: a table that "
-                         "dataset/prepare_wvs.py wrote")
+                         "dataset/prepare_wvs.py or dataset/import_shares.py wrote")
     ap.add_argument("--output", type=Path, required=True, help="folder to write the survey's three files into")
     ap.add_argument("--codebook", type=Path, help="with --format codebook: the codebook (.toml or .json)")
     ap.add_argument("--weights", choices=["none", "survey"], default="none",
@@ -68,7 +68,8 @@ def load(fmt: str, source: Path, codebook: Path | None, weights: str) -> tuple[S
     if fmt == "codebook":
         return import_codebook(codebook, source)
     if not source.is_file():
-        raise UserError(f"{source} not found; prepare it with python dataset/prepare_wvs.py")
+        raise UserError(f"{source} not found; prepare it with python dataset/prepare_wvs.py (or import published "
+                        "shares with python dataset/import_shares.py)")
     return read_wvs(source, load_questionnaire(questionnaire_path("English")), NON_SUBSTANTIVE, weights), []
 
 

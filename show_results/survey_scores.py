@@ -1,4 +1,4 @@
-"""An imported survey: each model's score per population and group, with the uniform answer and the human split-half ceiling.
+"""An imported survey: each model's score per population and group, with the uniform answer and the ceiling.
 
     python show_results/survey_scores.py --survey surveys/opinionqa.questions.jsonl --out figures/
 

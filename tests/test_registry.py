@@ -50,7 +50,8 @@ def test_paper_compat_is_offered_where_the_rules_are_used(tmp_path, name):
 def test_the_study_checks_script_keys_against_the_options(name):
     entry = ANALYSES[name]
     for f in fields(entry.options):  # every option of the analysis can be set, at its default
-        default = f.default if f.default is not None else {"by": "age", "compare": ["x"], "survey_metric": "jsd"}.get(f.name, "x")
+        unset = {"by": "age", "compare": ["x"], "survey_metric": "jsd"}
+        default = f.default if f.default is not None else unset.get(f.name, "x")
         check_script_flags(name, {f.name: list(default) if isinstance(default, tuple) else
                                   str(default) if hasattr(default, "is_dir") else default})
     with pytest.raises(UserError, match=rf"\[analysis.scripts.{name}\]: 'n_bot' is not an option of "

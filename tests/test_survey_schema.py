@@ -128,3 +128,28 @@ def test_the_wvs_waves_keep_every_share(tmp_path, wave, group_column):
     if wave == 7:
         assert [o.code for o in by_id["Q122"].options] == ["2", "1", "0"] and by_id["Q122"].non_substantive == ("1",)
         assert by_id["Q119"].non_substantive == ("0",) and by_id["Q119"].options[-1].position == 5.0
+
+
+def test_published_shares_join_the_schema(tmp_path):
+    """dataset/import_shares.py's table (shares, `n` where the source gave it) through --format wvs:
+    shares renormalized over the item's codes (the -1 "don't know" out), counts the share of n."""
+    source = tmp_path / "shares.json"
+    source.write_text(json.dumps({"DEU": {"Q57": {"1": 0.26, "2": 0.71, "-1": 0.03},
+                                          "Q1": {"shares": {"1": 60, "2": 30, "3": 8, "4": 2}, "n": 1500}},
+                                  "156": {"Q57": {"shares": {"1": 62.1, "2": 37.9}, "n": 2993}}}))
+    table = tmp_path / "shares.csv"
+    assert load_script("dataset/import_shares.py").main(["--input", str(source), "--output", str(table)]) == 0
+    assert load_script("dataset/import_survey.py").main(["--format", "wvs", "--input", str(table),
+                                                         "--output", str(tmp_path / "out")]) == 0
+    data = read_survey(tmp_path / "out" / "wvs7.questions.jsonl")
+    got = {(c.population, c.item_id, c.option): (c.share, c.count) for c in data.cells}
+    want = {("Germany", "Q57", "1"): (0.26 / 0.97, None), ("Germany", "Q57", "2"): (0.71 / 0.97, None),
+                                 ("Germany", "Q1", "1"): (0.6, 900), ("Germany", "Q1", "2"): (0.3, 450),
+                                 ("Germany", "Q1", "3"): (0.08, 120), ("Germany", "Q1", "4"): (0.02, 30),
+                                 ("China", "Q57", "1"): (0.621, 0.621 * 2993),
+                                 ("China", "Q57", "2"): (0.379, 0.379 * 2993)}
+    assert got.keys() == want.keys()
+    for key, (share, count) in want.items():
+        assert got[key][0] == pytest.approx(share) and (got[key][1] == pytest.approx(count) if count else
+                                                        got[key][1] is None), key
+    assert data.survey.source == "published shares (shares.csv, dataset/import_shares.py)"

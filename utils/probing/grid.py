@@ -117,7 +117,8 @@ def select_items(items, limit: int | None, ids: str | None):
         known = {it.id.upper() for it in items}
         unknown = [i for i in wanted if i not in known]
         if unknown:
-            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like {', '.join(it.id for it in items[:3])}")
+            raise UserError(f"unknown item id(s) {', '.join(unknown)}; ids look like "
+                            f"{', '.join(it.id for it in items[:3])}")
         items = [it for it in items if it.id.upper() in set(wanted)]
     if limit is not None:
         if limit < 1:

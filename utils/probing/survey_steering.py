@@ -56,8 +56,9 @@ def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condi
     `--perturb`: one per population, or per group inside it, each with its members."""
     methods = choose(config.steering_method, list(steering_methods(inputs_dir)), "steering method", [STEERING])
     if methods != [STEERING]:
-        raise UserError(f"--survey steers with persona only, not {', '.join(m for m in methods if m != STEERING)}: the "
-                        "language methods need the survey in other languages, the few-shot ones real shares as examples")
+        raise UserError(f"--survey steers with persona only, not {', '.join(m for m in methods if m != STEERING)}: "
+                        "the language methods need the survey in other languages, the few-shot ones real shares as "
+                        "examples")
     if config.human is not None:
         raise UserError("--human feeds the WVS few-shot examples; leave it out with --survey")
     survey, items = asked_items(config.survey)

@@ -171,7 +171,7 @@ def _study(data: dict, path: Path) -> Study:
     experiments = _experiments(table(data, "experiments"), survey)
     if survey is not None and "human" in data:
         raise UserError("[human] names WVS tables; a study with [survey] scores against the survey's own table "
-                        f"({survey.questions.name[:-len('.questions.jsonl')]}.csv beside its questions): leave [human] out")
+                        "(<name>.csv beside its questions): leave [human] out")
     human = HumanSpec(False, {}) if survey else _human(table(data, "human"), human_dir)
     analysis = _analysis(table(data, "analysis"))
     by = analysis.flags.get("by")
@@ -241,7 +241,8 @@ def _survey_experiments(raw: dict, survey: SurveySpec) -> Experiments:
     countries = methods = groups = ()
     if rq2 is not None:
         known(rq2, ("countries", "steering_methods", "groups", "perturb"), "[experiments.RQ2]")
-        countries = choice(rq2.get("countries", "all"), list(populations(survey.questions)), "experiments.RQ2.countries")
+        countries = choice(rq2.get("countries", "all"), list(populations(survey.questions)),
+                           "experiments.RQ2.countries")
         methods = choice(rq2.get("steering_methods", ["persona"]), ["persona"], "experiments.RQ2.steering_methods")
         given = rq2.get("groups", [])
         if not isinstance(given, list) or not all(isinstance(g, str) for g in given):

@@ -143,7 +143,7 @@ def cell_score(human: Human, cell, answers: dict[str, dict], seed: int, n_boot: 
     keep = ~np.isnan(model)
     ids, model = [i for i, k in zip(ids, keep) if k], model[keep]
     if not ids:
-        return {"score": np.nan, "ci_low": np.nan, "ci_high": np.nan, "uniform": np.nan, "ceiling": np.nan, "n_items": 0}
+        return dict.fromkeys(("score", "ci_low", "ci_high", "uniform", "ceiling"), np.nan) | {"n_items": 0}
     uniform = [item_scores.similarity(items[i], dict.fromkeys(items[i].codes, 1.0), shares[i], metric, policy)
                for i in ids]
     rng = np.random.default_rng(seed)
@@ -184,7 +184,8 @@ def survey_scores(config: AnalysisConfig, options: SurveyOptions, said: Said) ->
     for spec, answers in runs:
         if spec.experiment == Experiment.RQ1:
             rows += [{"model": spec.model, **dict(zip(CELL, cell)),
-                      **cell_score(human, cell, answers, config.seed, options.n_boot, options.halves)} for cell in cells]
+                      **cell_score(human, cell, answers, config.seed, options.n_boot, options.halves)}
+                     for cell in cells]
         elif spec.experiment == Experiment.RQ2:
             target = (spec.country or "", *(spec.group or ("", "")))
             if target not in human.shares:

@@ -165,7 +165,8 @@ class RunSpec:
 
     def dry_run_fields(self) -> dict[str, str]:
         """What a `--dry-run` line says of its condition (empty where the condition has no such part)."""
-        out = {"experiment": str(self.experiment), "country": self.country or "", "steering_method": self.steering or "",
+        out = {"experiment": str(self.experiment), "country": self.country or "",
+               "steering_method": self.steering or "",
                "variant": self.variant or ""}
         if self.language:
             out["language"] = self.language

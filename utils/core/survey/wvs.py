@@ -5,6 +5,9 @@ Options keep the order the model is shown them, each placed at its rank in the i
 non-substantive codes (Q119's 0 "Hard to say") come from the caller and are kept, as the paper
 scores them. A share is an option's count over the counts of the item's codes in that country or
 group (`dataset/prepare_wvs.py`'s table), the missing and other codes left out, as the analysis does.
+A table of published shares (`dataset/import_shares.py`'s: `share` and, where known, `n`
+respondents) joins the same way: its shares renormalized over the item's codes, and a cell's
+count the share of its `n` where the source gave one.
 """
 from __future__ import annotations
 
@@ -38,15 +41,20 @@ def read_wvs(table: Path, questionnaire: list[SurveyItem], non_substantive: Mapp
     with shares from `count` (weights "none", the paper's) or `weighted_count` ("survey");
     `count` stays the respondents who gave the option either way."""
     items = wvs_items(questionnaire, non_substantive)
-    column = {"none": "count", "survey": "weighted_count"}.get(weights)
     try:
         df = pd.read_csv(table, dtype={"option": str, "item_id": str, "country": str, "group_var": str, "group": str},
                          keep_default_na=False, na_values={"count": [""], "weighted_count": [""]})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UserError(f"cannot read the WVS long table {table}: {str(exc).splitlines()[0]}") from None
-    if column is None or column not in df.columns or not {"country", "item_id", "option", "count"} <= set(df.columns):
-        raise UserError(f"{table} is not a prepared WVS table with {column or weights!r} counts; make it with "
-                        "python dataset/prepare_wvs.py (--weights takes none or survey)")
+    shares = "count" not in df.columns and {"share", "n"} <= set(df.columns)  # import_shares.py's table
+    column = "share" if shares else {"none": "count", "survey": "weighted_count"}.get(weights)
+    if column is None or column not in df.columns or not {"country", "item_id", "option"} <= set(df.columns):
+        raise UserError(f"{table} is not a prepared WVS table with {column or weights!r} counts, nor a table of "
+                        "shares; make it with python dataset/prepare_wvs.py (--weights takes none or survey) or "
+                        "python dataset/import_shares.py")
+    if shares:
+        df["share"] = pd.to_numeric(df["share"], errors="coerce")
+        df["count"] = pd.to_numeric(df["n"], errors="coerce")  # the item's respondents: made the option's below
     if "group_var" not in df.columns:
         df["group_var"] = df["group"] = ALL
     codes = {i.id: set(i.codes) for i in items}
@@ -54,14 +62,19 @@ def read_wvs(table: Path, questionnaire: list[SurveyItem], non_substantive: Mapp
     keys = ["country", "group_var", "group", "item_id"]
     total = df.groupby(keys, sort=False)[column].transform("sum")
     df = df.assign(share=df[column] / total)[total > 0]
+    if shares:  # an option's respondents: its share of the n the source gave (none without n)
+        df = df.assign(count=df["share"] * df["count"])
     waves = sorted({str(w) for w in df.get("wave", pd.Series(["7"]))})
     if df.empty:
         raise UserError(f"{table} has no answers to the questionnaire's items; is it a prepared WVS table?")
     if len(waves) != 1:
         raise UserError(f"{table} holds waves {', '.join(waves)}; import one wave's table at a time")
-    cells = tuple(Cell(c, "" if v == ALL else v, "" if g == ALL else g, i, o, float(s), float(n))
+    cells = tuple(Cell(c, "" if v == ALL else v, "" if g == ALL else g, i, o, float(s),
+                       None if pd.isna(n) else float(n))
                   for c, v, g, i, o, s, n in zip(df["country"], df["group_var"], df["group"], df["item_id"],
                                                  df["option"], df["share"], df["count"]))
     answered = {c.item_id for c in cells}
-    survey = Survey(f"wvs{waves[0]}", waves[0], SOURCE.format(wave=waves[0]), LICENCE, metric="w1", policy="keep")
+    source = f"published shares ({Path(table).name}, dataset/import_shares.py)" if shares else \
+        SOURCE.format(wave=waves[0])
+    survey = Survey(f"wvs{waves[0]}", waves[0], source, LICENCE, metric="w1", policy="keep")
     return SurveyData(survey, tuple(i for i in items if i.id in answered), cells)
