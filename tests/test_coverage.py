@@ -18,7 +18,9 @@ from utils.core.errors import UserError
 
 # Every script in show_results/, so a new one is tested too (its setup below if it needs more),
 # except report.py: the study's HTML page lists each file's state, an unreadable one included.
-NOT_READERS = {"report"}
+# survey_human_pairs reads an imported survey's human table alone; survey_scores reads results of an
+# imported survey, not these WVS ones (tests/test_survey_run.py tests its unusable and cut-short files).
+NOT_READERS = {"report", "survey_human_pairs", "survey_scores"}
 SCRIPTS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "show_results").glob("*.py")
                  if p.stem not in NOT_READERS)
 SCORING = [s for s in SCRIPTS if s != "parse_report"]

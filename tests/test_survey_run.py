@@ -228,3 +228,41 @@ def test_one_item_is_scored_over_its_positions_with_ties_and_uneven_gaps():
         keep = Item("X", "q", item.options[:4] + (Option("9", "Refused", 5.0),), non_substantive=("9",))
         want = 1 - wasserstein_distance(x + [5.0], x + [5.0], p, list(q) + [0.0]) / 4  # "keep": scored at its place
         assert similarity(keep, model, human, "w1", "keep") == pytest.approx(want, abs=1e-12)
+
+
+@pytest.fixture
+def answered(survey, tmp_path) -> tuple[Path, Path]:
+    """The survey asked through the API prober: (its questionnaire, the results root)."""
+    results = tmp_path / "results"
+    with FakeOpenAIServer() as srv:
+        done = run(API, "--survey", survey, "--model_name_or_path", "m", "--base_url", srv.base_url,
+                   "--results-root", results, "--quiet")
+        assert done.returncode == 0, done.stderr
+    return survey, results
+
+
+@pytest.mark.parametrize("content, says", [(b"", "is empty"), (b"id,question,choices,choice_keys,answer,type,response\n",
+                                                                  "has a header but no rows")])
+def test_an_unusable_survey_results_file_is_one_line(answered, tmp_path, content, says):
+    survey, results = answered
+    target = results / "Surveys" / "opinionqa" / "wave-26" / "RQ1" / "m" / "results.csv"
+    target.write_bytes(content)  # no identity columns left: its folders say what it is
+    done = run(SCORES, "--survey", survey, "--results-root", results, "--out", tmp_path / "o", "--formats", "png")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and str(target) in done.stderr, done.stderr
+    assert says in done.stderr
+
+
+def test_a_cut_short_survey_results_file_is_refused_then_scored_with_its_coverage(answered, tmp_path):
+    survey, results = answered
+    target = results / "Surveys" / "opinionqa" / "wave-26" / "RQ1" / "m" / "results.csv"
+    pd.read_csv(target, dtype=str, keep_default_na=False).head(1).to_csv(target, index=False)
+    argv = [SCORES, "--survey", survey, "--results-root", results, "--out", tmp_path / "o", "--formats", "png",
+            "--n-boot", "10"]
+    done = run(*argv)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "below --min-coverage 0.9" in done.stderr
+    assert "1/4 items scored" in done.stderr
+    done = run(*argv, "--min-coverage", "0")
+    assert done.returncode == 0, done.stderr
+    assert f"coverage {target} [verbalized]: 1/4 items scored" in done.stdout and "3 absent" in done.stdout
+    scores = pd.read_csv(tmp_path / "o" / "survey_opinionqa_scores.csv", keep_default_na=False)
+    assert set(scores.n_items) == {1}

@@ -206,7 +206,12 @@ class RunSpec:
     @classmethod
     def from_path(cls, parts: tuple[str, ...]) -> RunSpec | None:
         """The spec of a file without identity columns (the release's) from its folders under the
-        results root, e.g. ("RQ2", "persona", "Japan", "gpt-4"); None outside the paper's layout."""
+        results root, e.g. ("RQ2", "persona", "Japan", "gpt-4"); None outside the paper's layout.
+        Under `Surveys/<name>/[wave-<w>/]` the same layout names an imported survey's condition."""
+        if len(parts) >= 3 and parts[0] == "Surveys":
+            wave = parts[2][len("wave-"):].replace("+", ",") if parts[2].startswith("wave-") else ""
+            inner = cls.from_path(parts[3:] if wave else parts[2:])
+            return inner and inner.replace(survey=parts[1], survey_wave=wave)
         if len(parts) >= 2 and parts[0] == "RQ1":
             return cls(Experiment.RQ1, model="/".join(parts[1:]))
         if len(parts) >= 4 and parts[0] == "RQ2":
