@@ -86,9 +86,15 @@ class FakeOpenAIServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            def do_GET(self):
+                server._batch_endpoint(self, "GET", b"")
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                data = self.rfile.read(length)
+                if not self.path.endswith("/chat/completions"):
+                    return server._batch_endpoint(self, "POST", data)
+                body = json.loads(data or b"{}")
                 with server._lock:
                     server.requests.append(body)
                     server.auth_headers.append(self.headers.get("Authorization", ""))
@@ -104,6 +110,7 @@ class FakeOpenAIServer:
                     with server._lock:
                         server.in_flight -= 1
 
+        self.batch_store = BatchStore(self)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -138,6 +145,11 @@ class FakeOpenAIServer:
             return None
         if fault == "invalid_json":
             return self._send_raw(h, 200, b"{not json")
+        return self._send(h, 200, self.completion_for(body, fault))
+
+    def completion_for(self, body: dict, fault=None) -> dict:
+        """The chat completion answering `body` (`fault`: a ("content", text) entry, or None)."""
+        prompt = body["messages"][-1]["content"]
         content = fault[1] if isinstance(fault, tuple) and fault[0] == "content" else None
         dist = answer_for(prompt)
         n = max(1, int(body.get("n") or 1)) if self.honour_n else 1
@@ -158,7 +170,13 @@ class FakeOpenAIServer:
                  "model": body.get("model", "test"), "choices": choices,
                  "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4,
                            "total_tokens": len(prompt) // 4 + len(content) // 4}}
-        return self._send(h, 200, reply)
+        return reply
+
+    def _batch_endpoint(self, h: BaseHTTPRequestHandler, verb: str, data: bytes) -> None:
+        status, obj = self.batch_store.handle(verb, h.path, h.headers, data)
+        if isinstance(obj, bytes):
+            return self._send_raw(h, status, obj)
+        return self._send(h, status, obj)
 
     def _picks(self, prompt: str, dist: dict[str, float], n: int) -> list[str]:
         """`n` respondents' answers: a code drawn by `dist`'s weights, or a sentence naming none."""
@@ -195,6 +213,8 @@ class FakeOpenAIServer:
         h.end_headers()
         h.wfile.write(data)
 
+
+from batch_server import BatchStore  # noqa: E402  (it reads answers through the server above)
 
 if __name__ == "__main__":  # `python tests/openai_server.py` serves until interrupted
     import sys

@@ -121,10 +121,19 @@ def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
     log_to_stderr(config.log_level, "%(levelname)s %(name)s: %(message)s")
     plan = plan_for(config)  # the flags first: an unknown --country is named before a missing key
     if config.dry_run:
-        return dry_run(plan.conditions, config.dry_run)
+        code = dry_run(plan.conditions, config.dry_run)
+        if config.backend.batch:
+            print(f"--batch: {sum(len(c.requests) for c in plan.conditions)} requests in one batch at half the list "
+                  "prices; a study file's price_prompt and price_output give the cost (code/run_study.py --dry-run)")
+        return code
     name, make = api_backend(config)
     check_destination(config, name)  # a model name that cannot be a results folder, a bad --run-name
     check_key(config)  # then the key
+    if config.backend.batch:
+        from utils.probing.batch.client import batches_for
+        from utils.probing.batch.run import run_batched
+
+        return run_batched(config, plan, name, batches_for(config))
     return run_conditions(config, plan, name, make)
 
 

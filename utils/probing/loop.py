@@ -116,6 +116,16 @@ def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
                 mininterval=0.1 if on_terminal else 60.0, maxinterval=10.0 if on_terminal else 600.0)
 
 
+def store_result(store: ResultStore, request: ProbeRequest, result: ProbeResult,
+                 identity: dict[str, str] | None = None, shown: dict | None = None) -> None:
+    """Append one final result as its row (an answer over perturbed labels mapped back first)."""
+    item, view = request.item, (shown or {}).get(request.item.id)
+    if view is not None:
+        item, result = view.stored(), restore(result, view)
+    store.append(result_row(item, result, request.method,
+                            {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}))
+
+
 def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest], store: ResultStore, *,
                   max_attempts: int = 3, progress: bool = True, identity: dict[str, str] | None = None,
                   shown: dict | None = None) -> RunSummary:
@@ -131,11 +141,7 @@ def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest]
         if pending:
             backend.prepare(pending)
         for request, result in ask(backend, method, pending, max_attempts):
-            item, view = request.item, (shown or {}).get(request.item.id)
-            if view is not None:
-                item, result = view.stored(), restore(result, view)
-            store.append(result_row(item, result, request.method,
-                                    {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}))
+            store_result(store, request, result, identity, shown)
             if result.status == "ok":
                 summary.ok += 1
             elif result.status == "unparsed":
@@ -203,6 +209,14 @@ def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
                         "--run-name NAME), or another --results-root")
 
 
+def condition_meta(config: ProbeConfig, plan: Plan, p: Planned) -> dict:
+    """What `run_meta.json` records of a condition before it is asked."""
+    return run_meta(config.arguments(), **p.spec.columns(), n_items=len(p.cond.requests),
+                    inputs=input_hashes(p.spec, config.questions_dir) if plan.protocol == "ours"
+                    else {str(config.release_dir): p.spec.release_commit},  # the release read
+                    **({"plan_sha256": plan.sha256} if plan.sha256 else {}))
+
+
 def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backend: Callable[[], Backend], *,
                    model_id: str | None = None) -> int:
     """Run every condition of `plan` with one backend (`make_backend`, called at most once, and
@@ -226,10 +240,7 @@ def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backen
         started = time.monotonic()
         with ResultStore(out_dir / "results.csv") as store:
             check_identity(store, p.spec, cond)  # again under the lock: another run may have written
-            meta = run_meta(config.arguments(), **p.spec.columns(), n_items=len(cond.requests),
-                            inputs=input_hashes(p.spec, config.questions_dir) if plan.protocol == "ours"
-                            else {str(config.release_dir): p.spec.release_commit},  # the release read
-                            **({"plan_sha256": plan.sha256} if plan.sha256 else {}))
+            meta = condition_meta(config, plan, p)
             if backend is None:
                 backend = make_backend()
             backend.seed(p.spec.seed or 0)  # --repeats: each repeat draws from its own seed

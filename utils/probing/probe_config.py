@@ -82,6 +82,11 @@ class ApiOptions:
                                    "for deepseek-*)")  # the variable's name; the key is read when the client is made
     max_retries: int = flag("retries of 429/5xx/timeouts per request (default {default})", 6, type=int)
     timeout: float = flag("seconds per request (default {default:g})", 120.0, type=float)
+    batch: bool = flag("send the requests as provider batch jobs (files and batches endpoints, half the price, done "
+                       "within 24 h) instead of one by one; the job is recorded under <results-root>/batches/, so a "
+                       "rerun polls the same job (docs/probing.md)", False, action="store_true")
+    batch_poll: float = flag("--batch: seconds before the first status check, doubling up to 30 times that "
+                             "(default {default:g})", 10.0, type=non_negative_float)
     kind: Literal["api"] = dataclasses.field(default="api", init=False, repr=False)
 
 

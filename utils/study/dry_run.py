@@ -1,5 +1,5 @@
 """`run_study.py --dry-run`: what the study would send, per model and experiment, and what it
-might cost. Nothing is loaded or sent and no key is read; prompts are rendered exactly as a run
+might cost (at half the list prices for a model with `batch = true`). Nothing is loaded or sent and no key is read; prompts are rendered exactly as a run
 renders them, and tokens are estimated at ~4 characters each (the scripts' rule; scripts such as
 Chinese or Japanese take more tokens per character, so read their counts as a floor).
 
@@ -14,6 +14,9 @@ from utils.study.study_file import Study
 from utils.study.plan import Estimate, Job
 
 
+BATCH_PRICE_SHARE = 0.5  # what providers' batch jobs cost against their list prices (OpenAI, 2024-)
+
+
 def _money(x: float | None) -> str:
     return "" if x is None else f"${x:,.2f}"
 
@@ -26,6 +29,8 @@ def rows(study: Study, jobs: dict[str, list[Job]]) -> list[dict]:
     out = []
     for name, model_jobs in jobs.items():
         model = by_model[name]
+        share = BATCH_PRICE_SHARE if any(j.config.backend.kind == "api" and j.config.backend.batch
+                                         for j in model_jobs) else 1.0  # batch = true: half the list prices
         sums: dict[tuple[str, str], Estimate] = defaultdict(lambda: Estimate(0, 0, 0))
         for job in model_jobs:
             e, key = estimate(job), (job.method, job.experiment)
@@ -36,9 +41,10 @@ def rows(study: Study, jobs: dict[str, list[Job]]) -> list[dict]:
             out.append({
                 "model": name, "method": method, "experiment": experiment, "prompts": e.prompts,
                 "prompt_tokens": e.prompt_tokens,
-                "prompt_cost": None if model.price_prompt is None else e.prompt_tokens * model.price_prompt / 1e6,
+                "prompt_cost": (None if model.price_prompt is None
+                                else share * e.prompt_tokens * model.price_prompt / 1e6),
                 "output_cost_max": (None if model.price_output is None
-                                    else e.max_output_tokens * model.price_output / 1e6),
+                                    else share * e.max_output_tokens * model.price_output / 1e6),
             })
     return out
 

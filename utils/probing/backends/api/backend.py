@@ -212,11 +212,7 @@ class ApiBackend:
             body = self._send(wire.payload(request, self.model, how))
         except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
             return _failure(exc, time.monotonic() - start)
-        try:
-            return wire.scores(body, request.item.choice_keys, time.monotonic() - start)
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # odd logprobs etc.
-            return Failure(f"malformed reply ({type(exc).__name__}: {exc})", json.dumps(body, default=str)[:10_000],
-                           usage=Usage(time.monotonic() - start))
+        return wire.scores_or_failure(body, request.item.choice_keys, time.monotonic() - start)
 
     def _bodies(self, request: ProbeRequest, how: Generate) -> list[dict]:
         """Replies that together hold (at least) `how.n` answers (see the module docstring)."""

@@ -92,6 +92,26 @@ def scores(body: dict, keys: Sequence[str], latency_s: float) -> Scores | Failur
     return Scores(scores_from_top_logprobs(positions, [s["token"] for s in steps], keys), used, content, positions[0])
 
 
+def scores_or_failure(body: dict, keys: Sequence[str], latency_s: float) -> Scores | Failure:
+    """`scores`, with a reply whose log-probabilities cannot be read as its `Failure`."""
+    try:
+        return scores(body, keys, latency_s)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # odd logprobs etc.
+        return Failure(f"malformed reply ({type(exc).__name__}: {exc})", json.dumps(body, default=str)[:10_000],
+                       usage=Usage(latency_s))
+
+
+def answer(body, keys: Sequence[str], how: Generate | Score, latency_s: float = 0.0) -> Completion | Scores | Failure:
+    """What one reply to one request holds, read as the synchronous path reads it (a batch's
+    output lines go through here): a body that is no chat completion is its `Failure`."""
+    problem = body_problem(body)
+    if problem:
+        return Failure(problem, json.dumps(body, default=str)[:10_000], usage=Usage(latency_s))
+    if isinstance(how, Score):
+        return scores_or_failure(body, keys, latency_s)
+    return completion([body], how.n, latency_s)
+
+
 def scores_from_top_logprobs(positions: Sequence[Mapping[str, float]], generated: Sequence[str],
                              keys: Sequence[str]) -> dict[str, float]:
     """Log-scores of codes from an API's `top_logprobs` along the generated path.

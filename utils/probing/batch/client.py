@@ -1,0 +1,101 @@
+"""The files and batches endpoints, each call retried on the errors the synchronous path retries
+(429, 5xx, timeouts, dropped connections; bounded, with back-off), and waiting on a batch.
+
+`wait(batches, batch_id, say)` polls with back-off (`first_s`, doubling up to 30 times it) and
+says one line whenever the state changes:
+
+    batch batch_abc: validating 0/7200
+    batch batch_abc: in_progress 3100/7200
+    batch batch_abc: completed 7200/7200
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import openai
+
+from utils.core.errors import Stopped
+from utils.core.secrets import redact
+from utils.probing.backends.api.backend import RETRYABLE
+from utils.probing.batch.lines import ENDPOINT
+
+log = logging.getLogger(__name__)
+
+DONE = ("completed", "failed", "expired", "cancelled")
+WINDOW = "24h"
+
+
+class Batches:
+    """One OpenAI-compatible server's files and batches; `sleep` is the waiting (tests: fast)."""
+
+    def __init__(self, client: openai.OpenAI, *, max_retries: int = 6, backoff_s: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.client, self.max_retries, self.backoff_s, self.sleep = client, max_retries, backoff_s, sleep
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        for retry in range(self.max_retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except RETRYABLE as exc:
+                if retry == self.max_retries:
+                    raise
+                wait_s = min(self.backoff_s * 2 ** retry, 60.0)
+                log.warning("%s; retry %d/%d in %.1fs", redact(f"{type(exc).__name__}: {exc}"), retry + 1,
+                            self.max_retries, wait_s)
+                self.sleep(wait_s)
+        raise Stopped()  # not reached
+
+    def upload(self, name: str, data: bytes) -> str:
+        return self._call(self.client.files.create, file=(name, data, "application/jsonl"), purpose="batch").id
+
+    def create(self, input_file_id: str, metadata: dict[str, str]) -> str:
+        return self._call(self.client.batches.create, input_file_id=input_file_id, endpoint=ENDPOINT,
+                          completion_window=WINDOW, metadata=metadata).id
+
+    def find(self, input_file_id: str) -> str | None:
+        """The batch already made over `input_file_id`, if any (a kill between making it and
+        recording it): the most recent 100 batches are looked at."""
+        page = self._call(self.client.batches.list, limit=100)
+        for b in page.data:
+            if b.input_file_id == input_file_id:
+                return b.id
+        return None
+
+    def retrieve(self, batch_id: str):
+        return self._call(self.client.batches.retrieve, batch_id)
+
+    def content(self, file_id: str) -> str:
+        return self._call(self.client.files.content, file_id).text
+
+
+def state_line(batch) -> str:
+    """`in_progress 3100/7200` (completed and failed requests over all of them)."""
+    c = batch.request_counts
+    done, total = ((c.completed or 0) + (c.failed or 0), c.total or 0) if c else (0, 0)
+    return f"{batch.status} {done}/{total}"
+
+
+def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: float = 10.0):
+    """The batch once it is completed, failed, expired or cancelled."""
+    delay, shown = first_s, None
+    while True:
+        batch = batches.retrieve(batch_id)
+        line = state_line(batch)
+        if line != shown:
+            say(f"batch {batch_id}: {line}")
+            shown = line
+        if batch.status in DONE:
+            return batch
+        batches.sleep(delay)
+        delay = min(delay * 2, 30 * first_s)
+
+
+def batches_for(config) -> Batches:
+    """The files and batches endpoints of the config's server, with its key and retries."""
+    from utils.probing.backends.api.backend import make_client, resolve_endpoint
+
+    api = config.backend
+    client = make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env), api.timeout)
+    return Batches(client, max_retries=api.max_retries)

@@ -1,0 +1,92 @@
+"""What goes into a batch and what comes out of one, as pure functions.
+
+One input line per request, its body exactly what the synchronous path sends (`wire.payload`):
+
+    {"custom_id": "RQ1/gpt-4o|Q1|1", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gpt-4o", "messages": [...], "temperature": 0.0, "max_tokens": 512}}
+
+The custom_id names the condition (its results folder), the item and the attempt, so an answer
+finds its row whatever order the output file is in. An output (or error file) line is
+
+    {"custom_id": "...", "response": {"status_code": 200, "body": {chat completion}}, "error": null}
+
+and `outcome(line)` reads it as the reply's body, or as a `Failure` and whether it is worth
+asking again (429, 5xx, no response at all: what the synchronous path retries).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import NamedTuple
+
+from utils.core.secrets import redact
+from utils.probing.backends import Failure
+
+ENDPOINT = "/v1/chat/completions"
+
+
+class Key(NamedTuple):
+    """Which request a line is: the condition's results folder, the item, the attempt (1-based)."""
+
+    folder: str
+    item_id: str
+    attempt: int
+
+    def custom_id(self) -> str:
+        return f"{self.folder}|{self.item_id}|{self.attempt}"
+
+
+def parse_custom_id(custom_id: str) -> Key | None:
+    """`"RQ1/m|Q1|2"` -> Key("RQ1/m", "Q1", 2); None for one this client did not write."""
+    parts = str(custom_id).rsplit("|", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return Key(parts[0], parts[1], int(parts[2]))
+
+
+def input_line(key: Key, body: dict) -> str:
+    return json.dumps({"custom_id": key.custom_id(), "method": "POST", "url": ENDPOINT, "body": body},
+                      ensure_ascii=False, sort_keys=True)
+
+
+def jsonl(lines: list[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_jsonl(text: str) -> tuple[list[dict], int]:
+    """The JSON objects of a file, and how many of its non-empty lines were not one."""
+    out, bad = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+        else:
+            bad += 1
+    return out, bad
+
+
+def outcome(line: dict) -> tuple[dict | Failure, bool]:
+    """(the reply's body, False), or (its Failure, whether to ask again in a follow-up batch)."""
+    response = line.get("response") if isinstance(line.get("response"), dict) else None
+    error = line.get("error")
+    status = response.get("status_code") if response else None
+    if response and status == 200 and not error:
+        return response.get("body"), False
+    body = response.get("body") if response else None
+    message = (body or {}).get("error", {}).get("message", "") if isinstance(body, dict) and isinstance(
+        body.get("error"), dict) else ""
+    if isinstance(error, dict):
+        message = message or f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+    reason = redact(f"batch line {'HTTP ' + str(status) if status else 'without a response'}: {message}"[:500])
+    again = status is None or status == 429 or (isinstance(status, int) and status >= 500)
+    return Failure(reason, redact(json.dumps(line, default=str)[:10_000])), again

@@ -1,0 +1,48 @@
+"""A backend whose replies are already here (a batch's output lines), so the method reads them
+exactly as it reads a server's: the same `wire.answer`, the same reader, the same rows.
+
+    Replies([body_q1, Failure("batch line HTTP 400: ...")]).generate(requests, how)
+    -> (0, Completion(...)), (1, Failure(...))
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from utils.core.records import ProbeRequest
+from utils.core.secrets import redact
+from utils.probing.backends import Completion, Failure, Generate, Score, Scores
+from utils.probing.backends.api import wire
+
+
+class Replies:
+    def __init__(self, replies: list[dict | Failure]):
+        self.replies = replies
+
+    def prepare(self, requests: list[ProbeRequest]) -> None:
+        """Nothing to prepare: the replies are here."""
+
+    def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
+        if requests:
+            yield list(range(len(requests)))
+
+    def _read(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
+        for i, (request, reply) in enumerate(zip(requests, self.replies)):
+            got = reply if isinstance(reply, Failure) else wire.answer(reply, request.item.choice_keys, how)
+            if isinstance(got, Failure):
+                got = Failure(redact(got.reason), redact(got.raw), got.response, got.status, got.usage)
+            elif isinstance(got, Completion) and isinstance(how, Generate) and len(got.texts) < how.n:
+                got = Failure(f"the batch's reply holds {len(got.texts)} of the {how.n} answers asked for (n); "
+                              "this server's batches do not honour n: ask without --batch", usage=got.usage)
+            yield i, got
+
+    def generate(self, requests: list[ProbeRequest], how: Generate) -> Iterator[tuple[int, Completion | Failure]]:
+        return self._read(requests, how)
+
+    def option_logprobs(self, requests: list[ProbeRequest], how: Score) -> Iterator[tuple[int, Scores | Failure]]:
+        return self._read(requests, how)
+
+    def seed(self, n: int) -> None:
+        """A server draws as it does: no seed is sent."""
+
+    def stop(self) -> None:
+        """Nothing is on the wire."""
