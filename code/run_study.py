@@ -17,6 +17,7 @@ from utils.core.missing_packages import explain_missing_packages  # noqa: E402
 explain_missing_packages(__name__)  # a missing package: one line naming the install command
 from utils.core.flag_parser import FlagParser  # noqa: E402
 from utils.core.logs import log_to_stderr  # noqa: E402
+from utils.core.results.spec import Shard  # noqa: E402
 from utils.probing.cli import main_guard  # noqa: E402
 
 
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="ask the models even though some input is missing (a human table, a model file, an API "
                          "key); without it the run stops before its first request and names what is missing")
     ap.add_argument("--models", default=None, help="comma-separated model names: run only these (default all)")
+    ap.add_argument("--shard", type=Shard.parse, default=None, metavar="I/N",
+                    help="ask only shard I of N of every job's items (its own file per condition), e.g. on N "
+                         "machines at once; the analyses and the report run when the study is run without --shard "
+                         "after the last shard")
     ap.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # a study takes hours: its log shows each line as it happens
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from utils.study.runner import run_study
 
-    return run_study(study, only, ask_anyway=args.ask_anyway)
+    return run_study(study, only, ask_anyway=args.ask_anyway, shard=args.shard)
 
 
 if __name__ == "__main__":

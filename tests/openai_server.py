@@ -15,7 +15,9 @@ connections, slow replies) for the next requests:
     ("echo_key", 401)                       an error whose message repeats the request's key, as some
                                             servers do ("Incorrect API key provided: sk-...")
 
-`faults_served` counts the script entries used, so tests can report how many faults they injected.
+`stop_after=K` stops the server once it has answered K requests, as a replica that dies mid-run:
+it stops listening (new connections are refused) and drops every request on a connection still
+open. `faults_served` counts the script entries used, so tests can report how many faults they injected.
 
 For the `sample` method: `pick_one=True` makes every answer one respondent's pick, a single option
 code drawn from `answer_for(prompt)` (or, with probability `unreadable`, a sentence naming no
@@ -67,8 +69,9 @@ class FakeOpenAIServer:
     """`with FakeOpenAIServer() as srv:` then point a client at `srv.base_url`."""
 
     def __init__(self, delay_s: float = 0.0, logprobs: bool = True, *, pick_one: bool = False,
-                 honour_n: bool = True, unreadable: float = 0.0):
+                 honour_n: bool = True, unreadable: float = 0.0, stop_after: int | None = None):
         self.delay_s, self.logprobs = delay_s, logprobs
+        self.stop_after, self.stopped, self.answered = stop_after, threading.Event(), 0
         self.pick_one, self.honour_n, self.unreadable = pick_one, honour_n, unreadable
         self.draws = 0  # answers drawn in pick_one mode
         self.in_flight = self.max_in_flight = 0  # requests being answered now, and the most at once
@@ -90,6 +93,9 @@ class FakeOpenAIServer:
                 server._batch_endpoint(self, "GET", b"")
 
             def do_POST(self):
+                if server.stopped.is_set():  # a stopped server answers nothing, not even on an open connection
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
                 if not self.path.endswith("/chat/completions"):
@@ -109,6 +115,10 @@ class FakeOpenAIServer:
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+                        server.answered += 1
+                        stop = server.stop_after is not None and server.answered >= server.stop_after
+                    if stop:
+                        server.stop()
 
         self.batch_store = BatchStore(self)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -120,8 +130,21 @@ class FakeOpenAIServer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.stop()
+        self._closing.join()
+
+    def stop(self) -> None:
+        """Stop listening now (from any thread, the handler's included); later requests get no reply."""
+        with self._lock:
+            if self.stopped.is_set():
+                return
+            self.stopped.set()
+
+        def close():  # shutdown() waits for serve_forever, which a handler thread must not do
+            self.httpd.shutdown()
+            self.httpd.server_close()  # from here on, connections are refused
+        self._closing = threading.Thread(target=close, daemon=True)
+        self._closing.start()
 
     # -- replies ------------------------------------------------------------------------
     def _respond(self, h: BaseHTTPRequestHandler, body: dict, fault) -> None:

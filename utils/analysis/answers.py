@@ -40,7 +40,7 @@ from utils.analysis.steering import release_translation_gaps
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
-from utils.core.results.table import option_keys, read_complete, status_of
+from utils.core.results.table import missing_shards_line, option_keys, read_complete, status_of
 from utils.core.results.tree import ResultsFile, find_results, one_per_condition
 
 if TYPE_CHECKING:
@@ -166,9 +166,13 @@ def listing(item_id: str, order: Sequence[str], questions_dir: Path | None = Non
 def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
                  policy: AnswerPolicy | None = None) -> np.ndarray:
     """[I, K] a model's distributions in semantic order; NaN rows for items not scored. The
-    file's coverage goes to `policy.said` once, and a file below `policy.min_coverage` is refused."""
+    file's coverage goes to `policy.said` once, and a file below `policy.min_coverage` is refused.
+    A condition asked in shards reads as one file; a shard not there is said in one line, and its
+    items count as absent, as those of a run not finished."""
     policy = policy or AnswerPolicy()
     table = read_complete(path)
+    if table.missing:
+        policy.said.note(missing_shards_line(table))
     n_k = max(len(o) for o in orders)
     out = np.full((len(item_ids), n_k), np.nan)
     first = table.rows[0]
@@ -197,7 +201,8 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
         cov.add(item, reason)
     policy.said.coverage(cov)
     if cov.ratio < policy.min_coverage:
-        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}; finish the run "
+        shards = f" because {missing_shards_line(table)}" if table.missing else ""
+        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}{shards}; finish the run "
                         "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
     return out
 

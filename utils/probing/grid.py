@@ -16,6 +16,7 @@ asks them.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 from utils.core.paths import not_found
 from utils.core.groups import load_group_vars, parse_group
-from utils.core.results.spec import Decoding, Experiment, RunSpec
+from utils.core.results.spec import Decoding, Experiment, RunSpec, Shard
 from utils.core.survey.asked import asked_items
 from utils.probing.conditions import (
     Condition,
@@ -108,7 +109,17 @@ def plan_for(config: ProbeConfig) -> Plan:
         plan = release_plan(config, select)
     else:
         plan = Plan(selected_conditions(config, select), method_for(config), decoding_for(config))
-    return repeated(plan, config.repeats, seeded=config.backend.kind == "local")
+    return sharded(repeated(plan, config.repeats, seeded=config.backend.kind == "local"), config.shard)
+
+
+def sharded(plan: Plan, shard: Shard | None) -> Plan:
+    """`--shard I/N`: every condition keeps its slice of the items (`Shard.items`), its spec naming
+    the shard so its rows go to their own file; a condition left with no item is not asked."""
+    if shard is None:
+        return plan
+    conditions = [dataclasses.replace(c, spec=c.spec.replace(shard=shard), requests=shard.items(c.requests))
+                  for c in plan.conditions]
+    return dataclasses.replace(plan, conditions=[c for c in conditions if c.requests])
 
 
 def select_items(items, limit: int | None, ids: str | None):

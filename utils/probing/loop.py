@@ -37,7 +37,7 @@ from utils.core.errors import Stopped, UserError
 from utils.core.paths import model_folder, results_dir
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.core.results.spec import RunSpec
-from utils.core.results.table import status_of
+from utils.core.results.table import read_table, shard_paths, status_of
 from utils.core.results.tree import named_run
 from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
@@ -191,13 +191,27 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
         spec = run_spec(plan, cond.spec, model_name, model)
         out_dir = results_dir(root, spec.folder())
         pending = len(cond.requests)
-        if (out_dir / "results.csv").is_file():
+        shards = shard_paths(out_dir / "results.csv") if spec.shard is None else []
+        if shards and not (out_dir / "results.csv").is_file():  # asked in shards: read as one, never re-asked whole
+            done = sharded_ok_ids(shards)
+            left = [r.item.id for r in cond.requests if r.item.id not in done]
+            if left:
+                raise UserError(f"{out_dir} was asked in shards ({', '.join(p.parent.name for p in shards)}) and "
+                                f"{len(left)} of its items have no ok row ({', '.join(left[:3])}"
+                                f"{', ...' if len(left) > 3 else ''}); finish it with --shard I/N, one run per shard")
+            pending = 0
+        elif (out_dir / "results.csv").is_file():
             with ResultStore(out_dir / "results.csv") as store:
                 check_identity(store, spec, cond)
                 done = store.finished_ids()
                 pending = sum(r.item.id not in done for r in cond.requests)
         out.append(Planned(cond, out_dir, spec, pending))
     return out
+
+
+def sharded_ok_ids(shards: list[Path]) -> set[str]:
+    """The items with an ok row in any of a condition's shards."""
+    return {i for p in shards for i, row in read_table(p).latest.items() if status_of(row) == "ok"}
 
 
 def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from utils.core.errors import UserError
 from utils.core.flag_parser import choice_of, suggest
 from utils.core.paths import RESULTS_DIR
+from utils.core.results.spec import Shard
 from utils.probing.base_url import check_base_url
 from utils.probing.conditions import sensitivity_variants, steering_countries, steering_methods
 from utils.probing.methods.sample import DEFAULT_SAMPLES, DEFAULT_TEMPERATURE
@@ -75,9 +76,11 @@ def flag(help: str, default: Any = None, *, spelling: str | None = None, only: s
 class ApiOptions:
     """Flags of `prob_by_api.py` only: where the OpenAI-compatible server is and how to ask it."""
 
-    base_url: str | None = flag("OpenAI-compatible endpoint with http:// or https://, e.g. http://127.0.0.1:8000/v1 "
-                                "for vLLM or llama.cpp (default: OpenAI; DeepSeek for deepseek-*)", spelling="--base_url",
-                                type=check_base_url)
+    base_url: tuple[str, ...] | None = flag(
+        "OpenAI-compatible endpoint with http:// or https://, e.g. http://127.0.0.1:8000/v1 for vLLM or llama.cpp "
+        "(default: OpenAI; DeepSeek for deepseek-*); repeat it for several servers of one model (replicas): requests "
+        "are spread over those that answer", spelling="--base_url", type=check_base_url, action="append",
+        metavar="URL")
     api_key_env: str | None = flag("environment variable holding the key (default OPENAI_API_KEY, DEEPSEEK_API_KEY "
                                    "for deepseek-*)")  # the variable's name; the key is read when the client is made
     max_retries: int = flag("retries of 429/5xx/timeouts per request (default {default})", 6, type=int)
@@ -174,6 +177,10 @@ class ProbeConfig:
                          names=lambda: PROTOCOLS, pick="protocol")
     release_dir: Path | None = flag("--protocol release: a checkout of the paper's release "
                                     "(https://github.com/nlply/global-opinion-alignment)", type=Path, metavar="PATH")
+    shard: Shard | None = flag("ask only shard I of N: a fixed contiguous slice of every condition's items, written "
+                               "to its own file (<condition>/shard-I-of-N/results.csv); run all N (on other "
+                               "machines, at the same time) and the analyses read them as one", type=Shard.parse,
+                               metavar="I/N")
     repeats: int = flag("ask every item R times for independent answers, each repeat its own condition with its seed "
                         "(Repeats/<condition>/repeat-<r>); verbalized at --temperature above 0, or sample (default "
                         "{default}; docs/robustness.md)", 1, type=positive_int)
@@ -216,7 +223,7 @@ class ProbeConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata and f.metadata["only"] in
                (None, self.script)}
         out |= {f.name: getattr(self.backend, f.name) for f in fields(self.backend) if f.init}
-        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+        return {k: str(v) if isinstance(v, (Path, Shard)) else v for k, v in out.items()}
 
 
 def flag_fields(script: str, backend: str) -> list[dataclasses.Field]:

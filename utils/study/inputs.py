@@ -71,11 +71,12 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     api = config.backend
     if not isinstance(api, ApiOptions):
         raise TypeError("api_inputs needs the config of an api model")
-    endpoint = resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env)
+    endpoints = [resolve_endpoint(config.model_name_or_path, url, api.api_key_env) for url in api.base_url or (None,)]
+    endpoint = endpoints[0]
     needed_by = f"model {name}"
     hosted = endpoint.base_url is None or endpoint.base_url == DEEPSEEK_BASE_URL
     if not hosted:  # vLLM, llama.cpp, Ollama: any key will do unless the server was started with one
-        return [Input("server", endpoint.base_url, needed_by, note="not contacted before the run")]
+        return [Input("server", e.base_url, needed_by, note="not contacted before the run") for e in endpoints]
     if os.environ.get(endpoint.api_key_env):
         return [Input("API key", endpoint.api_key_env, needed_by)]
     return [Input("API key", endpoint.api_key_env, needed_by,

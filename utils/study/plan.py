@@ -17,6 +17,7 @@ from typing import Any
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import suggest
+from utils.core.results.spec import Shard
 from utils.probing.conditions import Condition, steering_methods
 from utils.probing.grid import Plan, plan_for
 from utils.probing.perturb import applicable_specs
@@ -26,7 +27,7 @@ from utils.study.study_file import ModelSpec, Study
 
 CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
 # set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a key
-RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path", "survey")
+RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path", "survey", "shard")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,12 @@ def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> Non
                             f"{suggest(key, known)}; see python {script} --help")
 
 
-def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None = None) -> list[Job]:
+def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None = None,
+               shard: Shard | None = None) -> list[Job]:
     """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants.
     `plans` shares the rendered prompts between models whose prompts are the same (they do not
-    depend on the model), so a seven-model dry run renders each prompt once."""
+    depend on the model), so a seven-model dry run renders each prompt once. `shard`
+    (`run_study.py --shard I/N`) goes to every job, as the scripts' `--shard` would."""
     ex = study.experiments
     plans = {} if plans is None else plans
     probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
@@ -77,6 +80,8 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
             head["model_name_or_path"] = model.model_name_or_path
         if study.survey is not None:
             head["survey"] = study.survey.questions
+        if shard is not None:
+            head["shard"] = str(shard)
         cells: list[tuple[str, str, dict[str, Any]]] = []
         if ex.rq1:
             cells.append(("RQ1", "RQ1", {"perturb": list(ex.perturb)} if ex.perturb else {}))
@@ -107,18 +112,19 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
 # what a plan's prompts depend on (not the model): models that agree on these share one plan
 _PROMPT_KEYS = ("method", "country", "steering_method", "variant", "limit", "ids", "questions_dir", "samples",
                 "protocol", "release_dir", "group", "human", "perturb", "temperature", "retry_temperature",
-                "max_new_tokens", "sample_temperature", "repeats", "survey")
+                "max_new_tokens", "sample_temperature", "repeats", "survey", "shard")
 
 
-def study_jobs(study: Study, only: list[str] | None = None) -> dict[str, list[Job]]:
-    """model name -> its jobs; `only` keeps the named models (a one-line error for unknown ones)."""
+def study_jobs(study: Study, only: list[str] | None = None, shard: Shard | None = None) -> dict[str, list[Job]]:
+    """model name -> its jobs (of `shard` alone, when given); `only` keeps the named models (a
+    one-line error for unknown ones)."""
     names = [m.name for m in study.models]
     if only:
         unknown = [n for n in only if n not in names]
         if unknown:
             raise UserError(f"--models: unknown {', '.join(unknown)}; the study has {', '.join(names)}")
     plans: dict[tuple, Plan] = {}
-    return {m.name: model_jobs(study, m, plans) for m in study.models if not only or m.name in only}
+    return {m.name: model_jobs(study, m, plans, shard) for m in study.models if not only or m.name in only}
 
 
 @dataclass

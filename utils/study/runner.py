@@ -25,6 +25,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.missing_packages import missing_package
+from utils.core.results.spec import Shard
 from utils.core.secrets import redact
 from utils.probing.probe_config import ProbeConfig
 from utils.study.study_file import ModelSpec, Study
@@ -76,8 +77,13 @@ def ok_count(job: Job, cond, name: str) -> int:
     from utils.probing.loop import results_root
 
     path = results_dir(results_root(job.config), cond.spec.replace(name=name).folder()) / "results.csv"
-    if not path.is_file():
-        return 0
+    if not path.is_file():  # asked in shards (--shard), read as one
+        from utils.core.results.table import shard_paths
+        from utils.probing.loop import sharded_ok_ids
+
+        shards = shard_paths(path) if cond.spec.shard is None else []
+        ok = sharded_ok_ids(shards) if shards else set()
+        return sum(r.item.id in ok for r in cond.requests)
     table = read_table(path)
     ok = {i for i, r in table.latest.items() if table.status(r) == "ok"}
     return sum(r.item.id in ok for r in cond.requests)
@@ -122,19 +128,24 @@ def finish_command(study: Study, models: list[str] | None = None) -> str:
     return cmd + (f" --models {','.join(models)}" if models else "")
 
 
-def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_anyway: bool = False) -> int:
+def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_anyway: bool = False,
+              shard: Shard | None = None) -> int:
     """The whole study; returns 0 when everything is complete, 1 when something is missing.
 
     Every input (human tables, model files, API keys) is checked before the first request; while
     one is missing nothing is asked (a UserError naming them all), unless `ask_anyway`: then the
-    models that can run do, and what needs the missing inputs is reported at the end."""
+    models that can run do, and what needs the missing inputs is reported at the end.
+
+    `shard` (`--shard I/N`) asks only that shard of every job's items, and stops there: the
+    analyses need every shard, so they and the report run when the study is run without `--shard`
+    after the last shard (which then asks nothing again)."""
     from utils.study.analyses import run_analyses, run_comparison
     from utils.study.human_tables import prepare_human
     from utils.study.inputs import refuse_missing, study_inputs
     from utils.study.plan import study_jobs
 
     started = time.monotonic()
-    jobs = study_jobs(study, only)  # every flag checked before anything runs
+    jobs = study_jobs(study, only, shard)  # every flag checked before anything runs
     inputs = study_inputs(study, jobs)
     if not ask_anyway:
         refuse_missing(inputs, study.path)
@@ -143,6 +154,12 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
             log(f"missing, asking anyway: {i.short()}")
     human = prepare_human(study.human, log)
     outcomes = [run_model(m, jobs[m.name], log) for m in study.models if m.name in jobs]
+    if shard is not None:
+        bad = [o.name for o in outcomes if o.error or o.incomplete]
+        log(f"shard {shard}: {len(outcomes) - len(bad)} of {len(outcomes)} model(s) complete"
+            f"{' (not: ' + ', '.join(bad) + ')' if bad else ''}; when every shard is done, run the study without "
+            f"--shard for its analyses and report (it asks nothing again): {finish_command(study)}")
+        return 1 if bad else 0
     analysis_notes = []
     if study.analysis.enabled:
         for method in dict.fromkeys(j.method for js in jobs.values() for j in js):

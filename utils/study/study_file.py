@@ -205,8 +205,10 @@ def _model(raw: Any, i: int) -> ModelSpec:
     if not isinstance(options, dict):
         raise UserError(f"{where}.options must be a table of script flags, e.g. {{max_new_tokens = 4096}}")
     if "base_url" in raw:  # a URL without http:// would retry every item for ~43 s: refused now
+        urls = raw["base_url"] if isinstance(raw["base_url"], list) else [raw["base_url"]]  # a list: replicas
         try:
-            check_base_url(text(raw["base_url"], f"{where}.base_url"))
+            for url in urls:
+                check_base_url(text(url, f"{where}.base_url"))
         except ValueError as exc:
             raise UserError(f"{where}.base_url: {exc}") from None
     flags = {k: v for k, v in raw.items() if k in MODEL_KEYS[backend]} | options

@@ -13,7 +13,8 @@ current one when a run resumes into it:
     version 3  + group_var, group                   (before protocols: read as `protocol` ours)
     version 4  + protocol, release_commit           (before perturbations)
     version 5  + perturb_family ... repeat, seed    (before imported surveys: read as the WVS, wave 7)
-    version 6  + survey, survey_wave                (current)
+    version 6  + survey, survey_wave                (before shards: read as no shard)
+    version 7  + shard                              (current)
 
 A file of version 1 (no identity columns at all) cannot say what its rows were asked under, so
 it is not resumed into (`header_problem`).
@@ -31,14 +32,15 @@ STORE_COLUMNS = RELEASE_COLUMNS + ("distribution", "method", "status", "attempts
                                    "prompt_tokens", "completion_tokens", "finished_at")
 SAMPLE_COLUMNS = ("sample_counts", "n_unreadable")  # method `sample` only; else empty
 _LATER = ("group_var", "group", "protocol", "release_commit", "perturb_family", "perturb_index", "perturb_seed",
-          "repeat", "seed", "survey", "survey_wave")
+          "repeat", "seed", "survey", "survey_wave", "shard")
 _FIRST_IDENTITY = tuple(c for c in IDENTITY_COLUMNS if c not in _LATER and c != "method") + ("prompt_sha256",)
 VERSIONS = {
     2: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS,
     3: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:2],
     4: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:4],
     5: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:9],
-    6: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
+    6: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:11],
+    7: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
 }
 SCHEMA_VERSION = max(VERSIONS)
 COLUMNS = VERSIONS[SCHEMA_VERSION]

@@ -11,6 +11,8 @@ a condition is named on disk:
         folder   Repeats/Robustness/RQ1/order-3/repeat-2/org/m
     RunSpec(RQ1, survey="opinionqa", survey_wave="26", name="org/m")
         folder   Surveys/opinionqa/wave-26/RQ1/org/m
+    RunSpec(RQ1, shard=Shard(1, 4), name="org/m")
+        folder   RQ1/org/m/shard-1-of-4           (column shard=1/4; the condition is RQ1/org/m)
 
 The release's own files have no identity columns; `from_path` reads what their folders say
 (`RQ1/<model>`, `RQ2/<method>/<country>/<model>`, `Discussion/sensitivity/<variant>/<model>`).
@@ -55,6 +57,53 @@ class Perturbation:
         return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
 
 
+@dataclass(frozen=True, order=True)
+class Shard:
+    """One of `count` slices of a condition's items (`--shard I/N`), asked by its own process or
+    machine. The slice is contiguous, so the shards' rows, read one after another, are the
+    condition's rows in questionnaire order:
+
+    >>> Shard(2, 3).items(list("abcdefg"))
+    ['c', 'd']
+    >>> [len(Shard(i, 3).items(range(7))) for i in (1, 2, 3)]
+    [2, 2, 3]
+    """
+
+    index: int  # 1..count
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`1/4` -> Shard(1, 4); anything else a ValueError whose one line says what `--shard` takes."""
+        index, sep, count = str(text).strip().partition("/")
+        if not (sep and index.strip().isdigit() and count.strip().isdigit()):
+            raise ValueError(f"{text!r} is not I/N, e.g. 1/4 (the first of four shards)")
+        shard = cls(int(index), int(count))
+        if not 1 <= shard.index <= shard.count:
+            raise ValueError(f"{text!r}: I must be 1 to N (1/{shard.count} ... {shard.count}/{shard.count}), "
+                             f"not {shard.index}" if shard.count else f"{text!r}: N must be at least 1")
+        return shard
+
+    @property
+    def text(self) -> str:
+        """As the flag and the `shard` column write it: `1/4`."""
+        return f"{self.index}/{self.count}"
+
+    def __str__(self) -> str:  # as the flag is typed, so a parsed value reads back the same
+        return self.text
+
+    @property
+    def folder(self) -> str:
+        """Its folder inside the condition's: `shard-1-of-4`."""
+        return f"shard-{self.index}-of-{self.count}"
+
+    def items(self, items) -> list:
+        """This shard's contiguous part of `items` (sizes differ by at most one)."""
+        items = list(items)
+        n = len(items)
+        return items[(self.index - 1) * n // self.count: self.index * n // self.count]
+
+
 @dataclass(frozen=True)
 class Decoding:
     """The decoding settings a row records, as its columns write them ("" where they do not apply:
@@ -86,6 +135,7 @@ class RunSpec:
     release_commit: str = ""
     survey: str = WVS  # an imported survey's name (its `<name>.survey.json`)
     survey_wave: str = WVS_WAVE
+    shard: Shard | None = None  # `--shard I/N`: this file holds one slice of the condition's items
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -145,8 +195,10 @@ class RunSpec:
         return base
 
     def folder(self) -> PurePosixPath:
-        """Where the results file lives under a results root (the model's name checked to stay inside)."""
-        return PurePosixPath(*self.condition_folder()) / model_folder(self.name)
+        """Where the results file lives under a results root (the model's name checked to stay inside);
+        a shard's inside the condition's own (`.../<model>/shard-1-of-4`)."""
+        own = PurePosixPath(*self.condition_folder()) / model_folder(self.name)
+        return own / self.shard.folder if self.shard else own
 
     def columns(self) -> dict[str, str]:
         """The identity columns every row of the file carries, in the file's column order."""
@@ -160,7 +212,7 @@ class RunSpec:
             "release_commit": self.release_commit, "perturb_family": p.family if p else "",
             "perturb_index": str(p.index) if p else "", "perturb_seed": str(p.seed) if p else "",
             "repeat": str(self.repeat) if self.repeat else "", "seed": "" if self.seed is None else str(self.seed),
-            "survey": self.survey, "survey_wave": self.survey_wave,
+            "survey": self.survey, "survey_wave": self.survey_wave, "shard": self.shard.text if self.shard else "",
         }
 
     def dry_run_fields(self) -> dict[str, str]:
@@ -179,6 +231,8 @@ class RunSpec:
             out |= {"repeat": str(self.repeat), "seed": "" if self.seed is None else str(self.seed)}
         if self.survey != WVS:
             out |= {"survey": self.survey, "survey_wave": self.survey_wave}
+        if self.shard:
+            out["shard"] = self.shard.text
         return out
 
     # -- read back --------------------------------------------------------------------------
@@ -201,7 +255,8 @@ class RunSpec:
             model=row["model"], method=text("method") or "verbalized",
             decoding=Decoding(text("temperature"), text("max_new_tokens"), text("samples")),
             protocol=text("protocol") or "ours", release_commit=text("release_commit"),
-            survey=text("survey") or WVS, survey_wave=text("survey_wave") if text("survey") else WVS_WAVE)
+            survey=text("survey") or WVS, survey_wave=text("survey_wave") if text("survey") else WVS_WAVE,
+            shard=Shard.parse(text("shard")) if text("shard") else None)
 
     @classmethod
     def from_path(cls, parts: tuple[str, ...]) -> RunSpec | None:

@@ -6,6 +6,11 @@ analysis, the report and the study runner read through it.
     table.spec                what the file was asked under (`RunSpec`), from its rows or its folders
     table.status(row)         ok, unparsed or error (the release's files: whether the answer parses)
 
+A condition asked in shards (`--shard I/N`) has no `results.csv` of its own: its shards'
+files (`shard-I-of-N/results.csv` in its folder) are read as that one file (`read_complete`), in
+shard order, their `shard` column emptied, so they read as the same rows an unsharded run writes;
+a missing shard is named in `missing`.
+
 A process killed while writing leaves at most a torn last record (no newline, or short of
 fields, or an unclosed quote): `read_table` reports it (`torn_line`) and leaves it out; the store
 then repairs the file, and the analysis refuses it until the run that wrote it has resumed.
@@ -16,6 +21,7 @@ import ast
 import contextlib
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -24,9 +30,10 @@ from typing import NamedTuple
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
 from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, check_row, migrate, version_of
-from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec
+from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec, Shard
 
 _FIELD_LIMIT = 1 << 30
+SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
 
 
 @contextlib.contextmanager
@@ -54,6 +61,7 @@ class ResultsTable:
     torn_line: int | None = None  # the line a torn last record started on (left out of `rows`)
     lines: tuple[int, ...] = ()  # the line each row starts on, for messages
     folders: tuple[str, ...] = field(default=(), compare=False)  # the file's folders under its results root
+    missing: tuple[Path, ...] = ()  # a sharded condition read as one: the files of the shards not there
 
     @property
     def ours(self) -> bool:
@@ -180,10 +188,54 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
     return ResultsTable(path, header, tuple(rows), version, torn, tuple(starts[1:]), folders)
 
 
+def shard_paths(path: Path) -> list[Path]:
+    """The shards' files of the condition whose file would be `path` (`<folder>/shard-I-of-N/results.csv`)."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        return []
+    return sorted((p / Path(path).name for p in folder.iterdir() if SHARD_FOLDER.fullmatch(p.name)
+                   and (p / Path(path).name).is_file()), key=lambda p: tuple(map(int, SHARD_FOLDER.findall(p.parent.name)[0])))
+
+
+def missing_shards_line(table: ResultsTable) -> str:
+    """One line naming the shards a condition read as one lacks ("" when it lacks none)."""
+    if not table.missing:
+        return ""
+    names = ", ".join(p.parent.name for p in table.missing)
+    return (f"{table.path.parent}: shard(s) {names} missing ({len(table.missing)} of "
+            f"{SHARD_FOLDER.fullmatch(table.missing[0].parent.name)[2]}); run them with --shard I/N "
+            "(their items count as absent)")
+
+
+def read_shards(path: Path, shards: list[Path], root: Path | None = None) -> ResultsTable:
+    """A sharded condition's files read as its one file `path` (see the module docstring). Each
+    shard is checked as any file is; shards of different counts cannot be put together."""
+    tables = [read_complete(p, root) for p in shards]
+    found = {t.path: t.spec.shard for t in tables}
+    counts = sorted({s.count for s in found.values() if s is not None})
+    if len(counts) != 1 or None in found.values():
+        raise UserError(f"{Path(path).parent} holds shards of different counts ({', '.join(map(str, counts))}) or "
+                        "files without a shard; keep one --shard I/N count per condition (move the others away)")
+    have = {s.index for s in found.values()}
+    missing = tuple(Path(path).parent / Shard(i, counts[0]).folder / Path(path).name
+                    for i in range(1, counts[0] + 1) if i not in have)
+    rows = tuple(row | {"shard": ""} for t in tables for row in t.rows)
+    folders = PurePosixPath(Path(path).relative_to(root)).parts[:-1] if root is not None else ()
+    table = ResultsTable(Path(path), tables[0].header, rows, tables[0].version, None,
+                         tuple(line for t in tables for line in t.lines), folders, missing)
+    _refuse_mixed(table)
+    return table
+
+
 def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
     """`read_table` for analysis: an empty, header-only, torn, damaged or mixed file is a one-line
-    `UserError` naming it (and the row), rather than scores computed from it."""
+    `UserError` naming it (and the row), rather than scores computed from it. A condition asked
+    in shards is read as one file (`read_shards`)."""
     how = "rerun the probe for it (it resumes) or move it out of the results root"
+    if not Path(path).exists():
+        shards = shard_paths(path)
+        if shards:
+            return read_shards(path, shards, root)
     table = read_table(path, root)
     if not table.header:
         raise UserError(f"{path} is empty; {how}")
@@ -198,6 +250,13 @@ def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
         more = f" ({len(problems) - 1} more rows like it)" if len(problems) > 1 else ""
         raise UserError(f"{path}, {problems[0]}: the file was edited by hand or damaged{more}; fix that row, or "
                         "delete it and rerun the probing command to ask its item again")
+    _refuse_mixed(table)
+    return table
+
+
+def _refuse_mixed(table: ResultsTable) -> None:
+    """A file (or a condition's shards) whose rows were asked under more than one identity."""
+    path = table.path
     mixed = {c: sorted({r.get(c) or "" for r in table.rows}) for c in IDENTITY_COLUMNS
              if c in table.header and c != "seed"}
     mixed = {c: v for c, v in mixed.items() if len(v) > 1}
@@ -205,5 +264,4 @@ def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
         what = "; ".join(f"{c}: {', '.join(x or '(empty)' for x in v)}" for c, v in mixed.items())
         raise UserError(f"{path} mixes conditions ({what}); keep one condition per file "
                         "(move the rows of the others to their own --results-root)")
-    return table
 

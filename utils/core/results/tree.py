@@ -7,11 +7,14 @@
     Repeats/<any of the above>/repeat-<r>/<model>/...       `--repeats`
     Surveys/<survey>/[wave-<w>/]<any of the above>          an imported survey (`--survey`)
     runs/<NAME>/...                                         a named run (`--run-name`): left out
+    <any of the above>/shard-<i>-of-<n>/results.csv         one shard (`--shard I/N`) of the condition
 
 `<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file of ours says what it is in its
 first row, wherever it lies; the release's files by their folders (`RunSpec.from_path`). A named
 run is a separate results root of its own: the analyses read it with `--run-name NAME`, and never
 walk into it from the root above, where it would be a second file for the same model and condition.
+A condition asked in shards is found once, as the file its shards are read as (its folder's
+`results.csv`, which `ResultsFile.read` and `table.read_complete` put together from the shards).
 """
 from __future__ import annotations
 
@@ -82,7 +85,28 @@ def find_results(root: Path, survey: str | None = WVS) -> list[ResultsFile]:
     runs left out. The WVS's analyses read the WVS's files only; an imported survey's live under
     `Surveys/<name>/` and are read by the survey analyses."""
     found = (describe(p, Path(root)) for p in result_paths(root))
-    return [f for f in found if f is not None and (survey is None or f.spec.survey == survey)]
+    return whole([f for f in found if f is not None and (survey is None or f.spec.survey == survey)])
+
+
+def whole(files: list[ResultsFile]) -> list[ResultsFile]:
+    """Each condition's shards as one file: the condition's own `results.csv` (read from its
+    shards), its spec without the shard. A condition with both its own file and shards is
+    refused with one line: the same items would be counted twice."""
+    out: list[ResultsFile] = []
+    seen: dict[Path, ResultsFile] = {}
+    for f in files:
+        if f.spec.shard is None:
+            out.append(f)
+            continue
+        one = ResultsFile(f.path.parent.parent / f.path.name, f.spec.replace(shard=None), f.root)
+        if one.path not in seen:
+            seen[one.path] = one
+            out.append(one)
+    for f in out:
+        if f.path in seen and f is not seen[f.path]:
+            raise UserError(f"{f.path} and shard files beside it ({f.path.parent}/shard-*) hold the same "
+                            "condition; keep the whole file or the shards, and move the other away")
+    return out
 
 
 def one_per_condition(files: list[ResultsFile], probe_method: str | None = None) -> list[ResultsFile]:

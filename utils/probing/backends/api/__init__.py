@@ -16,9 +16,10 @@ def api_backend(config: ProbeConfig) -> tuple[str, Callable]:
         raise TypeError("api_backend needs the config of an API script")
     model = config.model_name_or_path
 
-    def make() -> ApiBackend:
-        client = make_client(resolve_endpoint(model, api.base_url, api.api_key_env), api.timeout)
-        return ApiBackend(client, model, concurrency=config.concurrency, max_retries=api.max_retries)
+    def make() -> ApiBackend:  # one client per --base_url (replicas of the model), or OpenAI's / DeepSeek's
+        clients = [make_client(resolve_endpoint(model, url, api.api_key_env), api.timeout)
+                   for url in api.base_url or (None,)]
+        return ApiBackend(clients, model, concurrency=config.concurrency, max_retries=api.max_retries)
 
     return model, make
 
@@ -27,4 +28,5 @@ def check_key(config: ProbeConfig) -> None:
     """The key the server needs is set (a one-line UserError naming its variable if not)."""
     from utils.probing.backends.api.backend import make_client, resolve_endpoint
 
-    make_client(resolve_endpoint(config.model_name_or_path, config.backend.base_url, config.backend.api_key_env))
+    for url in config.backend.base_url or (None,):
+        make_client(resolve_endpoint(config.model_name_or_path, url, config.backend.api_key_env))

@@ -26,6 +26,15 @@ to connect (refused, unknown host, TLS failure) are retried for `NOT_REACHED_GRA
 server may be starting), then the run stops with one line naming the base URL (a `UserError`).
 Once anything has answered, the retry rules above apply to every error. `stop()` ends every
 back-off wait at once and sends nothing more.
+
+Several servers of one model (`--base_url` given N times, e.g. vLLM replicas): each request goes
+to the next server still in use, round robin, and a retry goes to the next one again. A server
+that refuses a connection while another is still in use is left out for the rest of the run,
+with one warning line, and the request is sent to another at once (not counted as a retry); the
+last server left is treated as the only one (the rules above), so the run stops only when none
+answers. The rows do not depend on which server answered.
+
+    servers A, B; B stops:   Q1 -> A, Q2 -> B, Q3 -> A, Q4 -> B refused: "B ... left out", Q4 -> A, ...
 """
 from __future__ import annotations
 
@@ -129,20 +138,69 @@ class _BadReply(Exception):
         self.reason, self.raw = reason, raw
 
 
-class ApiBackend:
-    """Asks one chat-completions model; every method may be called from the run loop's thread."""
+@dataclass(eq=False)
+class _Server:
+    """One server of the model, and what the run has seen of it."""
 
-    def __init__(self, client: openai.OpenAI, model: str, *, concurrency: int = 1, max_retries: int = 6,
-                 backoff_s: float = 1.0, max_backoff_s: float = 60.0):
-        self.client, self.model = client, model
+    client: openai.OpenAI
+    reached: bool = False  # has it ever answered anything (a reply, an error status)?
+    first_connect_failure: float | None = None
+    left_out: bool = False
+
+    @property
+    def where(self) -> str:
+        return str(self.client.base_url).rstrip("/")
+
+
+class ApiBackend:
+    """Asks one chat-completions model, on one server or several (a list of clients); every method
+    may be called from the run loop's thread."""
+
+    def __init__(self, client: openai.OpenAI | list[openai.OpenAI], model: str, *, concurrency: int = 1,
+                 max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0):
+        clients = list(client) if isinstance(client, (list, tuple)) else [client]
+        if not clients:
+            raise ValueError("ApiBackend needs at least one client")
+        self._servers = [_Server(c) for c in clients]
+        self._turn = 0  # the next server, round robin
+        self._lock = threading.Lock()
+        self.model = model
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
         self._slots = threading.BoundedSemaphore(max(1, concurrency))  # requests on the wire
         self._items = DaemonPool(concurrency, "probe")  # one task per item
         self._answers = DaemonPool(concurrency, "sample")  # the single-answer requests of a server ignoring n
         self.honours_n: bool | None = None  # unknown until a server answered a request with n > 1
-        self._reached = False  # has the server ever answered anything (a reply, an error status)?
-        self._first_connect_failure: float | None = None
         self._stop = threading.Event()
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The first server's client (the only one, with one `--base_url`)."""
+        return self._servers[0].client
+
+    @client.setter
+    def client(self, value: openai.OpenAI) -> None:
+        self._servers[0].client = value
+
+    def _next_server(self) -> _Server:
+        """The next server still in use, round robin (the last one is never left out)."""
+        with self._lock:
+            live = [s for s in self._servers if not s.left_out]
+            self._turn += 1
+            return live[(self._turn - 1) % len(live)]
+
+    def _leave_out(self, server: _Server, exc: Exception) -> bool:
+        """Leave out `server`, which refused a connection, when another is still in use (one
+        warning line); False when it is the last one, which keeps the rules of a single server."""
+        with self._lock:
+            if server.left_out:
+                return True  # another request found it first
+            live = [s for s in self._servers if not s.left_out]
+            if len(live) <= 1:
+                return False
+            server.left_out = True
+        log.warning("%s stopped answering (%s); left out, asking the other %d server(s)", server.where,
+                    _connect_cause(exc), len(live) - 1)
+        return True
 
     def prepare(self, requests: list[ProbeRequest]) -> None:
         """Nothing to prepare: every request is sent whole."""
@@ -248,16 +306,22 @@ class ApiBackend:
         return reply
 
     def _create(self, payload: dict):
-        for retry in range(self.max_retries + 1):
+        retry = -1
+        while retry < self.max_retries:
+            retry += 1
             if self._stop.is_set():
                 raise Stopped()
+            server = self._next_server()
             try:
-                completion = self.client.chat.completions.create(**payload)
+                completion = server.client.chat.completions.create(**payload)
             except RETRYABLE as exc:
                 if not _cannot_connect(exc):
-                    self._reached = True
-                elif not self._reached:
-                    self._check_reachable(exc, last=retry == self.max_retries)
+                    server.reached = True
+                elif self._leave_out(server, exc):
+                    retry -= 1  # sent again at once to a server still in use: not a retry
+                    continue
+                elif not server.reached:
+                    self._check_reachable(server, exc, last=retry == self.max_retries)
                 if retry == self.max_retries:
                     raise
                 wait_s = self._wait_s(exc, retry)
@@ -266,21 +330,22 @@ class ApiBackend:
                     raise Stopped() from None
                 continue
             except Exception:  # a reply came back (4xx, a body that is not JSON): the server is there
-                self._reached = True
+                server.reached = True
                 raise
-            self._reached = True
+            server.reached = True
             return completion
         raise AssertionError("unreachable")
 
-    def _check_reachable(self, exc: Exception, last: bool) -> None:
-        """A connect failure while nothing has answered: after `NOT_REACHED_GRACE_S`, or when
-        this request has no retry left, stop the run (no error row: nothing was asked)."""
+    def _check_reachable(self, server: _Server, exc: Exception, last: bool) -> None:
+        """A connect failure of the last server in use while it has never answered: after
+        `NOT_REACHED_GRACE_S`, or when this request has no retry left, stop the run (no error
+        row: nothing was asked)."""
         now = time.monotonic()
-        if self._first_connect_failure is None:
-            self._first_connect_failure = now
-        if not last and now - self._first_connect_failure + self.backoff_s <= NOT_REACHED_GRACE_S:
+        if server.first_connect_failure is None:
+            server.first_connect_failure = now
+        if not last and now - server.first_connect_failure + self.backoff_s <= NOT_REACHED_GRACE_S:
             return
-        where = str(self.client.base_url).rstrip("/")
+        where = ", ".join(s.where for s in self._servers)
         raise UserError(f"nothing answers at {where} ({_connect_cause(exc)}): check that the server is running and "
                         "listening there (host and port of --base_url), that this machine can reach it (proxy, "
                         "firewall), and for https its certificate")
