@@ -174,8 +174,20 @@ def test_every_analysis_script_shows_its_flags_without_running():
     own = {"rq1_country_level": "--n-boot", "rq1_model_level": "--repeats", "rq1_groups": "--n-perm",
            "rq1_average_human": "--tau", "human_alignment_matrix": "--no-models", "rq3_temporal": "--select",
            "elicitation": "--compare", "robustness": "--bootstrap", "parse_report": "--tolerance",
-           "sensitivity": "--metric", "rq2_steering": "--test", "internal_consistency": "--topics"}
+           "sensitivity": "--metric", "rq2_steering": "--test", "internal_consistency": "--topics",
+           "survey_scores": "--halves", "survey_human_pairs": "--survey-metric"}
     for name, entry in ANALYSES.items():
         options = load_script(f"show_results/{name}.py").build_parser()._option_string_actions
         assert own[name] in options, name
         assert ("--paper-compat" in options) == entry.paper, name
+
+
+def test_a_survey_analysis_offers_no_shared_flag_it_cannot_honour():
+    """An imported survey has its own metric and refusal policy: --metric, --weights,
+    --drop-nonsubstantive and --questions-dir would be accepted and ignored, so they are not offered."""
+    from wvs_fixtures import load_script
+
+    for name in ("survey_scores", "survey_human_pairs"):
+        options = load_script(f"show_results/{name}.py").build_parser()._option_string_actions
+        assert not {"--metric", "--weights", "--drop-nonsubstantive", "--questions-dir"} & set(options), name
+        assert {"--survey", "--survey-metric", "--out", "--formats"} <= set(options), name
