@@ -113,3 +113,13 @@ def test_a_killed_client_resumes_the_same_batch(tmp_path):
         assert srv.batch_store.created == ["batch_1"]  # polled, never sent again
         assert "batch batch_1: completed 6/6" in second.stdout
     assert rows(tmp_path / "b") == synchronous(tmp_path)
+
+
+def test_a_batch_goes_to_one_server(tmp_path, capsys):
+    """Several --base_url spread synchronous requests; a batch job lives on one provider's server."""
+    with FakeOpenAIServer() as one, FakeOpenAIServer() as two:
+        rc = api_main(["--model_name_or_path", "m", "--base_url", one.base_url, "--base_url", two.base_url,
+                       "--results-root", str(tmp_path), "--batch", "--quiet", "--limit", "2"])
+        assert rc == 2 and not one.requests and not two.requests
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--batch sends one job to one server, not to 2; give one --base_url" in err

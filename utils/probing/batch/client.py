@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import openai
 
-from utils.core.errors import Stopped
+from utils.core.errors import Stopped, UserError
 from utils.core.secrets import redact
 from utils.probing.backends.api.backend import RETRYABLE
 from utils.probing.batch.lines import ENDPOINT
@@ -97,5 +97,8 @@ def batches_for(config) -> Batches:
     from utils.probing.backends.api.backend import make_client, resolve_endpoint
 
     api = config.backend
-    client = make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env), api.timeout)
+    urls = api.base_url or (None,)
+    if len(urls) > 1:  # a batch job is one provider's: its files and its batch live on one server
+        raise UserError(f"--batch sends one job to one server, not to {len(urls)}; give one --base_url")
+    client = make_client(resolve_endpoint(config.model_name_or_path, urls[0], api.api_key_env), api.timeout)
     return Batches(client, max_retries=api.max_retries)
