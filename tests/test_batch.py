@@ -113,3 +113,9 @@ def test_a_killed_client_resumes_the_same_batch(tmp_path):
         assert srv.batch_store.created == ["batch_1"]  # polled, never sent again
         assert "batch batch_1: completed 6/6" in second.stdout
     assert rows(tmp_path / "b") == synchronous(tmp_path)
+
+
+def test_a_batch_goes_to_one_server(server, tmp_path, capsys):
+    code = api_main(argv(server, tmp_path / "b", "--base_url", "http://127.0.0.1:9/v1", "--batch"))
+    assert code == 2 and "give one --base_url, not 2" in capsys.readouterr().err
+    assert server.batch_store.created == [] and not (tmp_path / "b").exists()

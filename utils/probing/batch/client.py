@@ -93,9 +93,15 @@ def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: f
 
 
 def batches_for(config) -> Batches:
-    """The files and batches endpoints of the config's server, with its key and retries."""
+    """The files and batches endpoints of the config's server, with its key and retries. A batch
+    lives on the one server it was sent to (its files, its id), so it takes one `--base_url`."""
+    from utils.core.errors import UserError
     from utils.probing.backends.api.backend import make_client, resolve_endpoint
 
     api = config.backend
-    client = make_client(resolve_endpoint(config.model_name_or_path, api.base_url, api.api_key_env), api.timeout)
+    urls = api.base_url or (None,)
+    if len(urls) > 1:
+        raise UserError(f"--batch sends each batch to one server and polls it there; give one --base_url, "
+                        f"not {len(urls)} ({', '.join(urls)})")
+    client = make_client(resolve_endpoint(config.model_name_or_path, urls[0], api.api_key_env), api.timeout)
     return Batches(client, max_retries=api.max_retries)
