@@ -112,6 +112,46 @@ def test_a_missing_shard_is_named_in_one_line(runs, tmp_path, capsys):
     assert sum("shard-2-of-2 missing" in x for x in said.out.splitlines()) == 1
 
 
+def without_second_shard(runs, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(runs / "sharded", root)
+    (root / "RQ1" / "test-model" / "shard-2-of-2" / "results.csv").unlink()  # its file gone, its folder kept
+    return root
+
+
+def test_parse_report_names_a_missing_shard(runs, tmp_path, capsys):
+    root = without_second_shard(runs, tmp_path)
+    rc = load_script("show_results/parse_report.py").main(["--results-root", str(root), "--out",
+                                                              str(tmp_path / "parse_report.csv")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    [line] = [x for x in out.splitlines() if "shard-2-of-2 missing" in x]
+    assert line.startswith("note: ") and str(root / "RQ1" / "test-model") in line
+    assert "overall: 3/3 parsed" in out  # the shard there is read; the other's items are absent
+    load_script("show_results/parse_report.py").main(["--results-root", str(runs / "sharded"), "--out",
+                                                      str(tmp_path / "whole.csv")])
+    assert "missing" not in capsys.readouterr().out
+
+
+def test_the_reports_coverage_names_a_missing_shard(runs, tmp_path):
+    from test_report import read_page
+
+    from utils.report.build import write_report
+
+    root = without_second_shard(runs, tmp_path)
+    page = read_page(write_report(root, tmp_path / "figures", [], tmp_path / "report.html"))
+    [table] = [t for t in page.tables if "condition" in t["header"] and "missing" in t["header"]]
+    h = table["header"]
+    got = [(r[h.index("condition")], r[h.index("ok")], r[h.index("missing")]) for r in table["rows"]]
+    assert got == [("RQ1 [shard-1-of-2]", "3", "0"), ("RQ1 [shard-2-of-2]", "", "no file (shard missing)")]
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert text.count("shard(s) shard-2-of-2 missing (1 of 2)") == 1
+    whole = read_page(write_report(runs / "sharded", tmp_path / "figures", [], tmp_path / "whole.html"))
+    [table] = [t for t in whole.tables if "condition" in t["header"] and "missing" in t["header"]]
+    assert [r[h.index("condition")] for r in table["rows"]] == ["RQ1 [shard-1-of-2]", "RQ1 [shard-2-of-2]"]
+    assert "missing (" not in (tmp_path / "whole.html").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("value", ["0/2", "3/2", "x", "1/0"])
 def test_a_bad_shard_is_one_clear_line(value, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:  # the flag's parser: nothing is planned, loaded or sent

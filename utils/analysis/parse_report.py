@@ -19,7 +19,7 @@ from utils.analysis.options import option
 from utils.analysis.steering import release_translation_gaps
 from utils.core.errors import UserError
 from utils.core.paths import FIGURES_DIR, output_file, shown
-from utils.core.results.table import option_keys
+from utils.core.results.table import missing_shards_line, option_keys
 from utils.core.results.tree import find_results
 
 COLUMNS = ["experiment", "method", "country", "model", "id", "option", "probability", "status",
@@ -77,7 +77,10 @@ def parse_report(config: AnalysisConfig, args: ParseReportOptions, said: Said) -
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(COLUMNS)
         for f in files:
-            rows = f.read().rows  # empty, header-only, garbled: one line, exit code 2
+            table = f.read()  # empty, header-only, garbled: one line, exit code 2
+            if table.missing:  # a condition asked in shards, one not there: its items are absent, say why
+                said.note(missing_shards_line(table))
+            rows = table.rows
             spec = f.spec
             condition, country = spec.condition_name, spec.country or ""
             ok, remapped = 0, []

@@ -133,7 +133,7 @@ def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
         from utils.probing.batch.client import batches_for
         from utils.probing.batch.run import run_batched
 
-        return run_batched(config, plan, name, batches_for(config))
+        return run_batched([(config, plan)], name, batches_for(config))
     return run_conditions(config, plan, name, make)
 
 

@@ -92,12 +92,16 @@ def coverage_section(results_root: Path) -> str:
     if not cov:
         return f"<h2>Coverage</h2><p class='note'>no results files under <code>{H.esc(results_root)}</code></p>"
     rows = [[c.tree or "", c.model, c.experiment, c.condition, "" if c.planned is None else c.planned, c.rows,
-             c.ok, c.unparsed, c.error, c.missing] for c in cov]
+             c.ok, c.unparsed, c.error, c.missing] if c.present else
+            [c.tree or "", c.model, c.experiment, c.condition, "", "", "", "", "", "no file (shard missing)"]
+            for c in cov]
     bad = {i for i, c in enumerate(cov) if c.unparsed or c.error or c.missing or c.note}
     cols = ["tree", "model", "experiment", "condition", "items asked", "rows", "ok", "unparsed", "error", "missing"]
     total_ok, total = sum(c.ok for c in cov), sum(c.planned or c.rows for c in cov)
+    notes = "".join(f"<p class='note'>{H.esc(n)}</p>" for n in dict.fromkeys(c.note for c in cov if c.note))
+    files = sum(c.present for c in cov)
     return (f"<h2>Coverage</h2><p>{total_ok} of {total} items answered with a readable distribution, in "
-            f"{len(cov)} results files (rows with items not ok are shaded).</p>" + H.table(cols, rows, bad))
+            f"{files} results files (rows with items not ok are shaded).</p>" + H.table(cols, rows, bad) + notes)
 
 
 def figure_block(png: Path, captions: dict, shown: set[Path], number: int) -> str:

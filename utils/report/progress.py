@@ -6,6 +6,10 @@ method); the folders above the layout are kept as `tree`.
 
     >>> [(c.tree, c.experiment, c.condition, c.ok) for c in tree_coverage(root)]   # doctest: +SKIP
     [('logprob', 'RQ1', 'RQ1', 24), ('logprob', 'RQ2', 'persona/Japan', 24)]
+
+A condition asked in shards (`--shard I/N`) has a row per shard's file (`RQ1 [shard-1-of-2]`),
+and a row per shard that is not there (`RQ1 [shard-2-of-2]`, `present` False), its note the one
+line the analyses print for it: a missing shard's items are in no file, so no count would show it.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.core.results.table import read_table
+from utils.core.results.table import missing_shards_line, read_complete, read_table
 from utils.core.results.tree import ResultsFile, describe, result_paths
 
 ANCHORS = ("RQ1", "RQ2", "Discussion")
@@ -34,6 +38,7 @@ class FileCoverage:
     unparsed: int = 0
     error: int = 0
     note: str = ""
+    present: bool = True  # False: a shard of a sharded condition with no file
 
     @property
     def missing(self) -> int:
@@ -73,6 +78,7 @@ def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
 def tree_coverage(root: Path) -> list[FileCoverage]:
     root = Path(root)
     out = []
+    sharded: dict[Path, tuple] = {}  # a sharded condition's own file -> (tree, spec, condition, method)
     for path in result_paths(root):
         located = _locate(path, root)
         if located is None:
@@ -90,7 +96,24 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
         rq2 = f"{spec.steering}/{spec.country}" + (f"/{'='.join(spec.group)}" if spec.group else "")  # --group runs
         condition = {"RQ1": "RQ1", "RQ2": rq2}.get(spec.experiment, f"variant {spec.variant}")
         condition += f" [{spec.prompt}]" if spec.prompt else ""  # --perturb / --repeats: its own file
+        if spec.shard is not None:
+            sharded.setdefault(path.parent.parent / path.name, (tree, spec, condition, method or tree))
+            condition += f" [{spec.shard.folder}]"
         out.append(FileCoverage(path, tree, str(spec.experiment), condition, spec.model, method or tree, planned,
                                 sum(counts.values()), counts["ok"], counts["unparsed"], counts["error"], note))
+    out += [row for whole, found in sharded.items() for row in missing_shards(whole, *found)]
     order = {"RQ1": 0, "RQ2": 1, "sensitivity": 2}
     return sorted(out, key=lambda c: (c.tree, c.model, order.get(c.experiment, 3), c.condition))
+
+
+def missing_shards(whole: Path, tree: str, spec, condition: str, method: str) -> list[FileCoverage]:
+    """A row for each shard a sharded condition lacks, found as the analyses find it (its shards
+    read as one file, `read_complete`); shards that cannot be put together are one row saying why."""
+    try:
+        table = read_complete(whole)
+    except (OSError, UserError) as exc:
+        return [FileCoverage(whole, tree, str(spec.experiment), f"{condition} [shards]", spec.model, method, None,
+                             note=f"unreadable: {exc}", present=False)]
+    line = missing_shards_line(table)
+    return [FileCoverage(p, tree, str(spec.experiment), f"{condition} [{p.parent.name}]", spec.model, method, None,
+                         note=line, present=False) for p in table.missing]

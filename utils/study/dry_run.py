@@ -21,16 +21,18 @@ def _money(x: float | None) -> str:
     return "" if x is None else f"${x:,.2f}"
 
 
-def rows(study: Study, jobs: dict[str, list[Job]]) -> list[dict]:
-    """One row per (model, method, experiment): prompts, tokens, and costs where priced."""
+def rows(study: Study, jobs: dict[str, list[Job]], batch: bool | None = None) -> list[dict]:
+    """One row per (model, method, experiment): prompts, tokens, and costs where priced. `batch`
+    prices every model at batch (True) or list (False) prices, whatever its options say, so the
+    two can be put side by side (benchmarks/grid_cost.py); None follows each model's `batch`."""
     from utils.study.plan import estimate
 
     by_model = {m.name: m for m in study.models}
     out = []
     for name, model_jobs in jobs.items():
         model = by_model[name]
-        share = BATCH_PRICE_SHARE if any(j.config.backend.kind == "api" and j.config.backend.batch
-                                         for j in model_jobs) else 1.0  # batch = true: half the list prices
+        batched = any(j.config.backend.kind == "api" and j.config.backend.batch for j in model_jobs)
+        share = BATCH_PRICE_SHARE if (batched if batch is None else batch) else 1.0  # batch: half the list prices
         sums: dict[tuple[str, str], Estimate] = defaultdict(lambda: Estimate(0, 0, 0))
         for job in model_jobs:
             e, key = estimate(job), (job.method, job.experiment)

@@ -4,8 +4,10 @@ Order and failure rules:
 1. Human data (synthetic ones are made once).
 2. Per model, every job (`plan.model_jobs`) through the probing scripts' own `run_conditions`,
    which resumes each results file and checks its identity. One backend is made per model and
-   probe method, and only when an item is left to ask, so a finished study loads nothing. A model
-   that fails (cannot load, no key, a conflicting results file) is reported and the next runs.
+   probe method, and only when an item is left to ask, so a finished study loads nothing. An API
+   model with `batch = true` in its options takes the scripts' `--batch` route (`run_batched`)
+   instead, all its jobs of a probe method in one provider batch per round. A model that fails
+   (cannot load, no key, a conflicting results file) is reported and the next runs.
 3. Per probe method, every analysis whose inputs exist (`analyses.run_analyses`).
 4. The report (`show_results/report.py`), then what is complete, what is missing, and the exact
    command to finish.
@@ -90,25 +92,20 @@ def ok_count(job: Job, cond, name: str) -> int:
 
 
 def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
-    from utils.probing.loop import run_conditions
-
+    """Every job of one model, per probe method: an API model whose options say `batch = true`
+    sends all of a method's jobs as one provider batch per round (`run_batched`, the route of
+    the scripts' `--batch`), any other asks them one job after another (`run_conditions`)."""
     out = ModelOutcome(model.name)
-    makers: dict[str, Callable] = {}
     try:
-        for job in jobs:
-            config = job.config
-            if job.method not in makers:
-                name, make, model_id, checked = _factory(model, config, job.plan.special_tokens)
-                makers[job.method] = _once(make)
-            if config.backend.kind == "local":  # run_meta records the device the model is on
-                config = config.replace_backend(device=checked.backend.device)
-            log(f"[{model.name}] {job.label}")
-            run_conditions(config, job.plan, name, makers[job.method], model_id=model_id)
-            for cond in job.conditions:
-                if ok_count(job, cond, name) >= len(cond.requests):
-                    out.done += 1
-                else:
-                    out.incomplete.append(f"{job.method} {'/'.join(cond.spec.condition_folder())}")
+        for method in dict.fromkeys(j.method for j in jobs):
+            group = [j for j in jobs if j.method == method]
+            name = _ask(model, group, log)
+            for job in group:
+                for cond in job.conditions:
+                    if ok_count(job, cond, name) >= len(cond.requests):
+                        out.done += 1
+                    else:
+                        out.incomplete.append(f"{job.method} {'/'.join(cond.spec.condition_folder())}")
     except UserError as exc:
         out.error = redact(str(exc))
     except (KeyboardInterrupt, SystemExit):
@@ -120,6 +117,30 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
     if out.error:
         log(f"[{model.name}] failed: {out.error}")
     return out
+
+
+def _ask(model: ModelSpec, group: list[Job], log) -> str:
+    """Ask one probe method's jobs of a model; returns the model's results name. One backend is
+    made for them all, and only when an item is left to ask."""
+    from utils.probing.loop import run_conditions
+
+    name, make, model_id, checked = _factory(model, group[0].config, group[0].plan.special_tokens)
+    if checked.backend.kind == "api" and checked.backend.batch:
+        from utils.probing.batch.client import batches_for
+        from utils.probing.batch.run import run_batched
+
+        log(f"[{model.name}] {group[0].method}: {len(group)} job(s) as one batch per round "
+            f"({', '.join(j.label for j in group[:3])}{' ...' if len(group) > 3 else ''})")
+        run_batched([(j.config, j.plan) for j in group], name, batches_for(checked), say=log)
+        return name
+    make = _once(make)
+    for job in group:
+        config = job.config
+        if config.backend.kind == "local":  # run_meta records the device the model is on
+            config = config.replace_backend(device=checked.backend.device)
+        log(f"[{model.name}] {job.label}")
+        run_conditions(config, job.plan, name, make, model_id=model_id)
+    return name
 
 
 def finish_command(study: Study, models: list[str] | None = None) -> str:

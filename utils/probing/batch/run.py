@@ -11,15 +11,22 @@ Every round is in the job record (`record.py`) before its batch is waited on, so
 rerun (or a second command) polls the recorded batch. A failed or cancelled batch stops the run
 with one line (its answers, if any, are kept); an expired one keeps what it answered and sends
 the rest in the next round. A line for a custom_id the round did not send is named and left out.
+
+A run is one or more parts, each a (config, plan) pair: the script sends its one plan; a study
+sends every job of a model and probe method (RQ1, each RQ2 cell, each variant) as parts of one
+run, so each round is one batch however many jobs there are (one batch waited on per job would
+put their day-long windows end to end). Each condition keeps its own config for its run_meta.json
+and its re-asking; the parts share the results root, which holds the job record.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from utils.core.errors import UserError
 from utils.probing.backends import Failure
 from utils.probing.backends.api import wire
 from utils.probing.batch.client import Batches, wait
@@ -37,20 +44,36 @@ EXTRA_ROUNDS = 2  # rounds beyond --max-attempts for lines that failed on the wa
 
 
 class BatchRun:
-    def __init__(self, config: ProbeConfig, plan: Plan, model_name: str, batches: Batches, say: Callable[[str], None]):
-        self.config, self.plan, self.model, self.batches, self.say = config, plan, model_name, batches, say
-        self.planned = {str(p.spec.folder()): p for p in plan_conditions(config, plan, model_name)}
+    def __init__(self, parts: Sequence[tuple[ProbeConfig, Plan]], model_name: str, batches: Batches,
+                 say: Callable[[str], None]):
+        self.config = parts[0][0]  # what the parts share: the results root, the polling
+        roots = sorted({str(results_root(c)) for c, _ in parts})
+        if len(roots) > 1:
+            raise UserError(f"one batch run writes under one results root, not {', '.join(roots)}")
+        self.model, self.batches, self.say = model_name, batches, say
+        self.planned: dict[str, Planned] = {}
+        self.part: dict[str, tuple[ProbeConfig, Plan]] = {}  # condition folder -> its own config and plan
+        for config, plan in parts:
+            for p in plan_conditions(config, plan, model_name):
+                folder = str(p.spec.folder())
+                if folder in self.planned:
+                    raise UserError(f"{folder} is asked by two parts of one batch run; give each condition once")
+                self.planned[folder], self.part[folder] = p, (config, plan)
         self.requests = {(f, r.item.id): r for f, p in self.planned.items() for r in p.cond.requests}
-        self.record = JobRecord(results_root(config), model_name, self.key())
+        self.record = JobRecord(results_root(self.config), model_name, self.key())
         self.summaries = {f: RunSummary(len(p.cond.requests), len(p.cond.requests) - p.pending)
                           for f, p in self.planned.items()}
-        self.max_rounds = config.max_attempts + EXTRA_ROUNDS
+        self.max_rounds = max(c.max_attempts for c, _ in parts) + EXTRA_ROUNDS
+
+    def how(self, folder: str, attempt: int):
+        """The decoding of an ask, by the method of the condition's own plan."""
+        return self.part[folder][1].method.how(attempt)
 
     def key(self) -> str:
         """SHA-256 of everything the run may send: the same command finds its record again."""
         digest = hashlib.sha256()
         for (folder, item_id), r in sorted(self.requests.items()):
-            bodies = [wire.payload(r, self.model, self.plan.method.how(a)) for a in (1, 2)]
+            bodies = [wire.payload(r, self.model, self.how(folder, a)) for a in (1, 2)]
             digest.update(json.dumps([folder, item_id, bodies], sort_keys=True).encode("utf-8"))
         return digest.hexdigest()
 
@@ -85,6 +108,8 @@ class BatchRun:
     def pending(self) -> list[Key]:
         keys = []
         for folder, p in self.planned.items():
+            if not p.pending:  # complete, possibly as shards read as one: nothing to send
+                continue
             done = set()
             if (p.out_dir / "results.csv").is_file():
                 with ResultStore(p.out_dir / "results.csv") as store:
@@ -96,7 +121,7 @@ class BatchRun:
         """Upload the round and make its batch, each step recorded first; under the record's
         lock, and only if no other command has added a round meanwhile."""
         lines = [input_line(k, wire.payload(self.requests[k.folder, k.item_id], self.model,
-                                            self.plan.method.how(k.attempt))) for k in keys]
+                                            self.how(k.folder, k.attempt))) for k in keys]
         data = jsonl(lines)
         name = f"{self.record.key[:16]}.pass{pass_no}.round{round_no}.jsonl"
         with self.record.locked():
@@ -165,10 +190,11 @@ class BatchRun:
 
     def apply(self, p: Planned, keys: list[Key], got: dict[str, dict], round_no: int, stop: bool) -> list[str]:
         """Write the round's final answers of one condition; the custom_ids of the next round."""
-        method, again = self.plan.method, []
+        config, plan = self.part[str(p.spec.folder())]
+        method, again = plan.method, []
         can_again = not stop and round_no < self.max_rounds
         by_attempt: dict[int, list] = defaultdict(list)
-        meta = condition_meta(self.config, self.plan, p)
+        meta = condition_meta(config, plan, p)
         with ResultStore(p.out_dir / "results.csv") as store:
             check_identity(store, p.spec, p.cond)
             check_stored_rows(p.cond.requests, store, p.cond.shown)
@@ -186,7 +212,7 @@ class BatchRun:
             for attempt, pairs in sorted(by_attempt.items()):
                 reqs = [r for r, _ in pairs]
                 for i, result in method.ask(Replies([a for _, a in pairs]), reqs, attempt):
-                    if (result.status == "unparsed" and not result.final and attempt < self.config.max_attempts
+                    if (result.status == "unparsed" and not result.final and attempt < config.max_attempts
                             and can_again):
                         again.append(Key(str(p.spec.folder()), reqs[i].item.id, attempt + 1).custom_id())
                         continue
@@ -215,7 +241,9 @@ def ending(batch, answered: int, sent: int) -> str:
     return f"batch {batch.id} completed without an output file; its requests go into a follow-up batch"
 
 
-def run_batched(config: ProbeConfig, plan: Plan, model_name: str, batches: Batches,
+def run_batched(parts: Sequence[tuple[ProbeConfig, Plan]], model_name: str, batches: Batches,
                 say: Callable[[str], None] = print) -> int:
-    """Ask `plan` in batches (see the module docstring); returns the exit code."""
-    return BatchRun(config, plan, model_name, batches, say).run()
+    """Ask every part's plan in the same rounds of batches (see the module docstring): the
+    script gives one (config, plan), a study all of a model's jobs of one probe method; returns
+    the exit code."""
+    return BatchRun(parts, model_name, batches, say).run()
