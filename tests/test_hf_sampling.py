@@ -177,11 +177,12 @@ def test_bundled_model_end_to_end(tmp_path):
     from utils.probing.cli import local_main
 
     assert local_main(["--method", "sample", "--samples", "8", "--limit", "3", "--results-root", str(tmp_path),
-                       "--quiet", "--max-attempts", "1"]) == 1  # 1: some row is not ok
+                       "--quiet", "--max-attempts", "1"]) == 0
     rows = read_table(tmp_path / "RQ1" / "SmolLM2-135M-Instruct" / "results.csv").rows
     assert [r["id"] for r in rows] == ["Q1", "Q2", "Q3"]
-    # seed 0 (the default) draws the same answers every run: 4 of Q1's 8 name an option, 2 of Q2's and Q3's
-    assert [r["status"] for r in rows] == ["ok", "unparsed", "unparsed"]
+    # seed 0 (the default) draws the same answers every run (each batch from its own seed, loop.batch_seed):
+    # at least half of each item's 8 answers name an option
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok"]
     for r in rows:
         answers, counts = json.loads(r["raw_text"]), json.loads(r["sample_counts"])
         readable = sum(counts.values())

@@ -10,6 +10,7 @@ model loaded once (utils/probing/loop.py).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -25,6 +26,7 @@ from utils.probing.backends.hf import check_local_model, hf_backend
 from utils.probing.probe_config import ProbeConfig, default_of, flag_fields, flag_name
 from utils.probing.grid import dry_run, plan_for
 from utils.probing.loop import check_destination, run_conditions
+from utils.probing.ranks import Ranks, process_group
 
 DESCRIPTIONS = {"api": "Ask a model behind an OpenAI-compatible API for WVS answer distributions.",
                 "local": "Ask a local Hugging Face model for WVS answer distributions."}
@@ -139,11 +141,15 @@ def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
 
 @main_guard
 def local_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
+    """One process, or one of N under `torchrun` / `accelerate launch` (the launcher's environment
+    says which: `Ranks.from_environ`), each asking its part of the items; rank 0 writes."""
     config = local_config(argv, script)
     log_to_stderr(config.log_level, "%(levelname)s %(name)s: %(message)s")
     plan = plan_for(config)
+    ranks = Ranks.from_environ(os.environ)
     if config.dry_run:
-        return dry_run(plan.conditions, config.dry_run)
-    config = check_local_model(config)  # a missing model or device: say so before anything is loaded
+        return dry_run(plan.conditions, config.dry_run) if ranks.first else 0
+    config = check_local_model(config, ranks.local_rank if ranks.world > 1 else None)
     name, make = hf_backend(config, plan.special_tokens)
-    return run_conditions(config, plan, name, make)
+    with process_group(ranks):
+        return run_conditions(config, plan, name, make, ranks=ranks)

@@ -21,9 +21,16 @@ depend on the order in which answers arrived. A rerun asks again exactly the ite
 a `UserError`, which is about the whole run's set-up) is recorded as an `error` row with the
 exception's type and message. On Ctrl-C, SIGTERM or a `UserError` the backend's `stop()` ends its
 waits at once and nothing more is asked; rows already written stay.
+
+Under PyTorch's launcher (`torchrun`, `ranks`: utils/probing/ranks.py) every process asks whole
+batches of the items left (`asked_by_ranks`), and rank 0 alone holds the store and writes every
+row, a round of batches at a time: the same file one process writes. Each ask of a batch draws
+from its own seed (`batch_seed`), so sampled answers do not depend on which process asked them.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import sys
 import time
@@ -47,6 +54,7 @@ from utils.probing.identity import identity_conflict, model_id_for, prompt_sha25
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
 from utils.probing.methods import Method, failed
 from utils.probing.perturb import restore
+from utils.probing.ranks import ALONE, Ranks
 from utils.probing.results_store import ResultStore, result_row
 
 log = logging.getLogger(__name__)
@@ -65,12 +73,16 @@ class RunSummary:
                 f"{self.unparsed} unparsed, {self.errors} errors")
 
 
-def ask(backend: Backend, method: Method, requests: list[ProbeRequest],
-        max_attempts: int = 1) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
-    """Each request's final result (`attempts` filled in), batch by batch, as results arrive."""
+def ask(backend: Backend, method: Method, requests: list[ProbeRequest], max_attempts: int = 1,
+        seed: int | None = None) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
+    """Each request's final result (`attempts` filled in), batch by batch, as results arrive.
+    With `seed`, each ask of a batch draws from its own seed (`batch_seed`), so an item's draws
+    depend on its batch alone, not on the batches asked before it (in this process or another)."""
     for idx in backend.batches(requests, method.how(1)):
         todo, attempt = [requests[i] for i in idx], 1
         while todo:
+            if seed is not None:
+                backend.seed(batch_seed(seed, todo[0].item.id, attempt))
             again = []
             for i, result in _answers(backend, method, todo, attempt):
                 if result.status == "unparsed" and not result.final and attempt < max_attempts:
@@ -78,6 +90,52 @@ def ask(backend: Backend, method: Method, requests: list[ProbeRequest],
                 else:
                     yield todo[i], replace(result, attempts=attempt)
             todo, attempt = [todo[i] for i in sorted(again)], attempt + 1
+
+
+def batch_seed(seed: int, first_id: str, attempt: int) -> int:
+    """The seed of one ask of a batch: the condition's seed, the batch's first item, the attempt.
+
+    >>> batch_seed(0, "Q1", 1) == batch_seed(0, "Q1", 1) != batch_seed(0, "Q1", 2)
+    True
+    """
+    digest = hashlib.sha256(f"{seed}|{first_id}|{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # below 2**63: torch.Generator.manual_seed takes it
+
+
+def asked_by_ranks(backend: Backend, method: Method, pending: list[ProbeRequest], max_attempts: int,
+                   seed: int | None, ranks: Ranks) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
+    """`ask` over `pending`, its batches split over the ranks (`Ranks.part`): every rank asks its
+    own batches, each exactly as one process would, and rank 0 gets every result, a round of
+    batches at a time, to write (the other ranks get none)."""
+    if ranks.world == 1:
+        yield from ask(backend, method, pending, max_attempts, seed)
+        return
+    batches = list(backend.batches(pending, method.how(1)))
+    mine = ranks.part(batches)
+    by_id = {r.item.id: r for r in pending}
+    answered: set[str] = set()
+    for step in range(ranks.steps(len(batches))):
+        got = []
+        if step < len(mine):
+            got = [(r.item.id, res) for r, res in
+                   ask(backend, method, [pending[i] for i in mine[step]], max_attempts, seed)]
+        for item_id, result in merged(ranks.gather(got), by_id, answered):
+            yield by_id[item_id], result
+
+
+def merged(gathered: list[list[tuple[str, ProbeResult]]], pending: dict, answered: set[str]):
+    """The ranks' results of one round, in rank order; an item answered twice (two ranks asked
+    it, which the split never does) or never pending is refused before anything is written.
+
+        merged([[("Q1", r1)], [("Q9", r9)]], {"Q1": .., "Q9": ..}, set())  -> ("Q1", r1), ("Q9", r9)
+    """
+    out = [pair for part in gathered for pair in part]
+    for item_id, _ in out:
+        if item_id not in pending or item_id in answered:
+            raise RuntimeError(f"{item_id} was answered by two ranks or was not pending; nothing of this "
+                               "round was written")
+        answered.add(item_id)
+    return out
 
 
 def _answers(backend: Backend, method: Method, todo: list[ProbeRequest], attempt: int):
@@ -126,21 +184,26 @@ def store_result(store: ResultStore, request: ProbeRequest, result: ProbeResult,
                             {**(identity or {}), "prompt_sha256": prompt_sha256(request.messages)}))
 
 
-def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest], store: ResultStore, *,
+def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest], store: ResultStore | None, *,
                   max_attempts: int = 3, progress: bool = True, identity: dict[str, str] | None = None,
-                  shown: dict | None = None) -> RunSummary:
+                  shown: dict | None = None, seed: int | None = None, ranks: Ranks = ALONE) -> RunSummary:
     """Ask every request without an `ok` row in `store`; `identity` (a spec's columns) is written on
     each row, with the row's own `prompt_sha256`. `shown` (item id -> `perturb.Shown`) maps each
-    answer over the labels the model saw back to the item's codes before it is stored."""
-    check_stored_rows(requests, store, shown)
-    done = store.finished_ids()
+    answer over the labels the model saw back to the item's codes before it is stored. `seed`: see
+    `ask`. Under a launcher (`ranks`), only rank 0 has the `store` (None elsewhere) and writes; every
+    rank asks its part of the items left (`asked_by_ranks`)."""
+    def left() -> set[str]:
+        check_stored_rows(requests, store, shown)
+        return store.finished_ids()
+
+    done = ranks.share(left)
     pending = [r for r in requests if r.item.id not in done]
     summary = RunSummary(total=len(requests), skipped=len(requests) - len(pending))
-    bar = progress_bar(len(pending), f"probing ({method.name})", progress)
+    bar = progress_bar(len(pending), f"probing ({method.name})", progress and ranks.first)
     try:
         if pending:
-            backend.prepare(pending)
-        for request, result in ask(backend, method, pending, max_attempts):
+            backend.prepare(pending)  # all of them on every rank: the same prefix cache, so the same numbers
+        for request, result in asked_by_ranks(backend, method, pending, max_attempts, seed, ranks):
             store_result(store, request, result, identity, shown)
             if result.status == "ok":
                 summary.ok += 1
@@ -154,7 +217,8 @@ def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest]
         raise
     finally:
         bar.close()
-    store.compact([r.item.id for r in requests])
+    if store is not None:
+        store.compact([r.item.id for r in requests])
     return summary
 
 
@@ -232,15 +296,17 @@ def condition_meta(config: ProbeConfig, plan: Plan, p: Planned) -> dict:
 
 
 def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backend: Callable[[], Backend], *,
-                   model_id: str | None = None) -> int:
+                   model_id: str | None = None, ranks: Ranks = ALONE) -> int:
     """Run every condition of `plan` with one backend (`make_backend`, called at most once, and
     only when some item is left to ask); returns the exit code. `model_id` is the model as rows
-    record it (default: `identity.model_id_for(config, model_name)`)."""
-    plans = plan_conditions(config, plan, model_name, model_id=model_id)
+    record it (default: `identity.model_id_for(config, model_name)`). `ranks`: this process's place
+    in a launched run (`utils/probing/ranks.py`); rank 0 alone reads and writes the files and prints."""
+    plans = ranks.share(lambda: plan_conditions(config, plan, model_name, model_id=model_id))
+    say = print if ranks.first else (lambda *a, **k: None)
     if not any(p.pending for p in plans):
         n = sum(len(p.cond.requests) for p in plans)
-        print(f"nothing left to do: all {n} items of {len(plans)} condition(s) already have ok rows "
-              f"under {results_root(config)}; no model was loaded")
+        say(f"nothing left to do: all {n} items of {len(plans)} condition(s) already have ok rows "
+            f"under {results_root(config)}; no model was loaded")
         return 0
     backend: Backend | None = None
     bad = asked = accepted = 0
@@ -248,27 +314,29 @@ def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backen
         cond, out_dir = p.cond, p.out_dir
         where = "/".join(cond.spec.condition_folder())
         if not p.pending:
-            print(f"{where}: nothing left to do ({len(cond.requests)} items already ok)")
+            say(f"{where}: nothing left to do ({len(cond.requests)} items already ok)")
             accepted += len(cond.requests)
             continue
         started = time.monotonic()
-        with ResultStore(out_dir / "results.csv") as store:
-            check_identity(store, p.spec, cond)  # again under the lock: another run may have written
+        with ResultStore(out_dir / "results.csv") if ranks.first else contextlib.nullcontext() as store:
+            # again under the lock: another run may have written
+            ranks.share(lambda: check_identity(store, p.spec, cond))
             meta = condition_meta(config, plan, p)
             if backend is None:
                 backend = make_backend()
-            backend.seed(p.spec.seed or 0)  # --repeats: each repeat draws from its own seed
             summary = run_condition(backend, plan.method, cond.requests, store, max_attempts=config.max_attempts,
-                                    progress=not config.quiet, identity=p.spec.columns(), shown=cond.shown)
+                                    progress=not config.quiet, identity=p.spec.columns(), shown=cond.shown,
+                                    seed=p.spec.seed or 0, ranks=ranks)  # --repeats: each its own seed
             elapsed = time.monotonic() - started
-            if store.rows:
+            if store is not None and store.rows:
                 write_run_meta(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
         asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
-        print(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
+        say(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
     if plan.protocol == "release" and asked and not accepted:
-        print(release_rejected_all(asked))
+        say(release_rejected_all(asked))
+    bad = ranks.share(lambda: bad)  # rank 0 counted every row: every rank exits with its code
     return 0 if bad == 0 else 1
 
 

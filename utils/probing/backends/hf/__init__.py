@@ -37,9 +37,11 @@ def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, 
     return name, make
 
 
-def check_local_model(config: ProbeConfig) -> ProbeConfig:
+def check_local_model(config: ProbeConfig, local_rank: int | None = None) -> ProbeConfig:
     """The model is there and the device exists, before anything is loaded; returns the config
-    with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records."""
+    with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records.
+    `local_rank` (a launched run's process on this machine): a bare `cuda` becomes that process's
+    own GPU, `cuda:<local_rank>`, so N processes do not share the first one."""
     from utils.probing.backends.hf.bundled import bundled_model_dir
     from utils.probing.backends.hf.loading import check_source, resolve_device
 
@@ -47,4 +49,7 @@ def check_local_model(config: ProbeConfig) -> ProbeConfig:
         bundled_model_dir()
     else:
         check_source(config.model_name_or_path, config.backend.gguf_file)
-    return config.replace_backend(device=resolve_device(config.backend.device))
+    device = resolve_device(config.backend.device)
+    if local_rank is not None and device == "cuda":
+        device = f"cuda:{local_rank}"
+    return config.replace_backend(device=device)
