@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTRY = sorted([*ROOT.glob("code/RQ*/prob_by_*.py"), ROOT / "code" / "run_study.py",
                 *ROOT.glob("show_results/*.py"), *ROOT.glob("dataset/*.py")])
 NEEDS_NO_PACKAGE = {"make_shuffled_questionnaire"}  # the standard library only: it runs
-FIRST_IMPORT = {"import_shares": "pandas"}  # the first package a script imports (numpy where not named)
+FIRST_IMPORT = {"import_shares": "pandas", "import_survey": "pandas"}  # the first package a script imports (numpy where not named)
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
