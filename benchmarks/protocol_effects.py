@@ -195,9 +195,11 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
     range of their sums, and how far our reading of an accepted reply is from the release's."""
     from utils.core.parsing import parse_distribution
     from utils.core.results.table import read_table
-    from utils.probing.release.accept import accept_api, accepted_shares
+    from utils.probing.release.accept import accepted_shares, release_matcher
+    from utils.probing.release.loader import open_release
 
     files = sorted((release_dir / "results" / "RQ1").rglob("results.csv"))
+    accept = release_matcher(open_release(release_dir), "api")  # the stored responses are after the marker
     n = ours_ok = theirs_ok = 0
     sums, moved = [], []
     for path in files:
@@ -205,7 +207,7 @@ def acceptance_rows(release_dir: Path) -> list[dict]:
             keys = ast.literal_eval(row["choice_keys"])
             n += 1
             ours = parse_distribution(row["response"], keys)
-            theirs = accept_api(row["response"], None)
+            theirs = accept(row["response"])
             ours_ok += ours.ok
             theirs_ok += theirs.ok
             if ours.raw_sum is not None:

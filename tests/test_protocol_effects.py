@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -109,8 +110,10 @@ def test_acceptance_rows_on_the_release_replies():
     assert row["max_change_vs_previous"] < 1e-9  # both readings normalize the same accepted mapping
 
 
+@needs_release
 def test_acceptance_rows_count_what_each_rule_takes(tmp_path):
     """Sums of 80% (both accept), 140% (the release accepts, ours rejects) and 30% (neither)."""
+    shutil.copytree(REFERENCE, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("results", "*.pdf"))
     folder = tmp_path / "results" / "RQ1" / "m"
     folder.mkdir(parents=True)
     replies = ["{'1': '40%', '2': '40%'}", "{'1': '70%', '2': '70%'}", "{'1': '10%', '2': '20%'}"]

@@ -58,12 +58,16 @@ class ReleaseCheckout:
     def path(self, relative: str) -> Path:
         return self.root / relative
 
+    def module(self, names: dict[str, object] | None = None) -> types.ModuleType:
+        """A fresh copy of `utils/common.py` to run, with `names` set as its globals."""
+        return _run(self.common_code, self.root, "common", names)
+
     @contextlib.contextmanager
     def reading(self, examples: str | None = None, names: dict[str, object] | None = None):
         """A fresh copy of the prompt module to run: with `examples`, every file its
         `read_file_to_string` is asked for is read from `examples` instead (the sensitivity
         variants); `names` are set as its globals; a missing file is a UserError."""
-        module = _run(self.common_code, self.root, "common", names)
+        module = self.module(names)
         original = module.read_file_to_string
 
         def read(name):

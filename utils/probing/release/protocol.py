@@ -12,8 +12,8 @@ chat a model sees, as a structure (the text itself is read from the checkout, ne
 What differs from `--protocol ours` (utils/probing/prompts.py): the release's wording, format
 examples, questionnaire files and system message; its decoding (`decoding()`: the API scripts'
 default temperature with no token limit; greedy local generation with its `max_new_tokens`); its
-re-asking (the same prompt at the same temperature) and its acceptance rule
-(utils.probing.release.accept.py). Items its translations lack are not asked (`missing_items`).
+re-asking (the same prompt at the same temperature) and its acceptance rule (its own matcher,
+`accept.py`). Items its translations lack are not asked (`missing_items`).
 
 The sensitivity variants, which the release ships as inputs but no script for, are its RQ1 prompt
 with `inputs/sensitivity/<variant>.txt` read in place of its format-example file (`number`,
@@ -37,7 +37,7 @@ from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan, plan_sha256
 from utils.probing.identity import number_text
 from utils.probing.methods.verbalized import Verbalized
-from utils.probing.release.accept import Acceptance, accept_api, accept_local, accepted_shares, disagreement
+from utils.probing.release.accept import Matcher, accepted_shares, release_matcher
 from utils.probing.release.loader import (
     COMMON,
     RELEASE_URL,
@@ -75,7 +75,7 @@ class ReleaseProtocol:
     checkout: ReleaseCheckout
     backend: str
     plan: tuple[tuple[str, str | None], ...] = field(repr=False)
-    marker: str | None = field(repr=False)
+    accept: Matcher = field(repr=False)
 
     @property
     def commit(self) -> str:
@@ -83,9 +83,6 @@ class ReleaseProtocol:
 
     def messages(self, instruction: str) -> tuple[Message, ...]:
         return tuple(Message(role, instruction if text is None else text) for role, text in self.plan)
-
-    def accept(self, reply: str | None) -> Acceptance:
-        return accept_api(reply, self.marker) if self.backend == "api" else accept_local(reply or "")
 
     def result(self, item: SurveyItem, reply: str | None, raw_text: str = "") -> ProbeResult:
         """An answer read the release's way. Accepted: `response` is what the release stores (its
@@ -204,29 +201,14 @@ class ReleaseProtocol:
 
 
 def load_release_protocol(path, backend: str) -> ReleaseProtocol:
-    """Open the checkout at `path` for `backend` ("api" or "local") and check its acceptance
-    rule is the one `release_accept` reproduces."""
+    """Open the checkout at `path` for `backend` ("api" or "local")."""
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; choose api or local")
     checkout = open_release(path)
     function = BACKENDS[backend][0]
-    protocol = ReleaseProtocol(checkout, backend, message_plan(checkout.path(COMMON), function),
-                               split_marker(checkout.path(COMMON), function) if backend == "api" else None)
-    check_rule(protocol)
-    return protocol
-
-
-def check_rule(protocol: ReleaseProtocol) -> None:
-    """Refuse a release whose matcher accepts otherwise than `release_accept` on its probe replies."""
-    name = "match_api_str" if protocol.backend == "api" else "match_llm_str"
-    theirs = getattr(protocol.checkout.common, name, None)
-    if theirs is None:
-        raise UserError(f"{protocol.checkout.path(COMMON)} defines no {name}; is it the paper's release?")
-    probe = disagreement(theirs, protocol.accept, protocol.marker)
-    if probe is not None:
-        raise UserError(f"the release at {protocol.checkout.root} ({protocol.commit}) accepts answers by "
-                        f"another rule than this project reproduces (its {name} on {probe!r}); "
-                        "use the release's published version")
+    marker = split_marker(checkout.path(COMMON), function) if backend == "api" else None
+    return ReleaseProtocol(checkout, backend, message_plan(checkout.path(COMMON), function),
+                           release_matcher(checkout, backend, marker))
 
 
 def _pick(value: str, valid: list[str], what: str) -> str:
