@@ -1,4 +1,4 @@
-"""One exception type for problems the user can fix; scripts print it as a single line."""
+"""`UserError` for problems the user can fix (scripts print it as a single line), and `Stopped`."""
 
 
 class UserError(Exception):
@@ -6,5 +6,4 @@ class UserError(Exception):
 
 
 class Stopped(Exception):
-    """A request abandoned because the run is stopping (Ctrl-C, SIGTERM, a `UserError` elsewhere):
-    nothing to record, nothing to retry."""
+    """The run is stopping (Ctrl-C, SIGTERM, a `UserError` elsewhere): nothing to record or retry."""

@@ -1,10 +1,5 @@
-"""Flags people can guess: every flag in both spellings, names matched without regard to case,
-a near miss answered with a suggestion, and any mistake one line (exit 2), not the usage text.
-
-The paper's scripts spell some flags with underscores (`--model_name_or_path`, `--base_url`,
-`--steering_method`) and ours mostly with hyphens (`--results-root`); people type either. A
-`FlagParser` registers each long flag under both spellings, shows the one it was declared with
-first (the paper's, where the paper has the flag), and keeps one destination:
+"""Flags people can guess: both spellings (the paper's `--base_url`, our `--results-root`), names in
+any case, a suggestion for a near miss, and any mistake one line (exit 2), not the usage text.
 
     >>> p = FlagParser()
     >>> _ = p.add_argument("--steering_method")
@@ -26,7 +21,7 @@ from utils.core.secrets import redact
 
 
 def spellings(flag: str) -> list[str]:
-    """`--base_url` -> [`--base_url`, `--base-url`]; short flags and one-word flags stay as they are."""
+    """`--base_url` -> [`--base_url`, `--base-url`]; short and one-word flags stay as they are."""
     if not flag.startswith("--"):
         return [flag]
     body = flag[2:]
@@ -43,7 +38,7 @@ def suggest(text: str, valid: Iterable[str]) -> str:
 
 
 def match_name(text: str, valid: Iterable[str], what: str, extra: str = "") -> str:
-    """The valid name equal to `text` without regard to case, else a ValueError with a suggestion.
+    """Matched in any case; else a ValueError with a suggestion:
 
     >>> match_name("japan", ["Japan", "Korea"], "country")
     'Japan'
@@ -59,8 +54,7 @@ def match_name(text: str, valid: Iterable[str], what: str, extra: str = "") -> s
 
 
 def choice_of(valid: Iterable[str], what: str) -> Callable[[str], str]:
-    """A flag's type that accepts any case and returns the canonical name (a ValueError naming the
-    nearest name otherwise)."""
+    """A flag's type: any case in, the canonical name out (see `match_name`)."""
     valid = list(valid)
 
     def parse(text: str) -> str:
@@ -70,8 +64,7 @@ def choice_of(valid: Iterable[str], what: str) -> Callable[[str], str]:
 
 
 def _keeping_message(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """A flag's type whose ValueError is shown as it is: argparse would replace its message by
-    "invalid <type> value", losing what the type says about the value."""
+    """Show a type's ValueError as it is, not argparse's "invalid <type> value"."""
     def wrapped(text: str) -> Any:
         try:
             return parse(text)
@@ -82,8 +75,7 @@ def _keeping_message(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def unknown_flags(argv: list[str], known: Iterable[str]) -> list[str]:
-    """The long flags in `argv` that the parser does not have (only option names, each token up to
-    its `=`, before a bare `--`), so a message can name them without any value, key or not.
+    """Unknown long flags in `argv` before a bare `--`, names only, so no value (a key) is echoed.
 
     >>> unknown_flags(["--Config=x.toml", "--dry-run", "--", "--Free"], ["--config", "--dry-run"])
     ['--Config']
@@ -110,9 +102,8 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 class FlagParser(argparse.ArgumentParser):
-    """`ArgumentParser` with both spellings of every long flag, no abbreviations (`--api-key sk-...`
-    would otherwise be taken for `--api-key-env` and the key written to run_meta.json as a variable
-    name), and errors as one line naming the nearest real flag."""
+    """Both spellings of every long flag; errors as one line naming the nearest flag; no abbreviations,
+    else `--api-key sk-...` would pass for `--api-key-env` and the key land in run_meta.json."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
@@ -126,9 +117,7 @@ class FlagParser(argparse.ArgumentParser):
         return super().add_argument(*names, **kwargs)
 
     def parse_args(self, args=None, namespace=None):
-        """As argparse's, but an unknown long flag is named (with its suggestion) before a missing
-        required one: a misspelled required flag is reported as misspelled ("did you mean"), not
-        as missing, since the missing flag is usually the misspelled one."""
+        """Name an unknown flag before a missing required one: the missing flag is usually the misspelled one."""
         argv = sys.argv[1:] if args is None else list(args)
         unknown = unknown_flags(argv, self._option_string_actions)
         if unknown:

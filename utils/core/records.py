@@ -1,8 +1,5 @@
-"""The core records that flow through a run: a survey item, a probe request and a probe result.
-
-They are frozen dataclasses so that a result can be handed between threads and written to
-disk without anyone changing it on the way.
-"""
+"""The core records of a run: a survey item, a probe request and a probe result, frozen so a
+result can pass between threads and to disk unchanged."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,11 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class SurveyItem:
-    """One questionnaire item, e.g. Q1 with keys ("1", "2", "3", "4").
-
-    `choice_keys` are the WVS option codes in the order shown to the model; `order` is the
-    semantic (ordinal) order the metric walks along, by default the same as shown.
-    """
+    """`choice_keys`: option codes in the order shown to the model; `order`: the semantic order
+    the metric walks along, often the same."""
 
     id: str
     question: str
@@ -35,8 +29,6 @@ class Message:
 
 @dataclass(frozen=True)
 class ProbeRequest:
-    """Everything a backend needs to ask one item: the rendered chat and the options to score."""
-
     item: SurveyItem
     messages: tuple[Message, ...]
     method: str  # "verbalized", "logprob" or "sample"

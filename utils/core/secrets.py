@@ -1,10 +1,7 @@
-"""The one secret filter: what the results store, the logs, error lines and `run_meta.json` pass
-their text through, so an API key never reaches a file or a terminal.
+"""The one secret filter every file, log and error line passes through, so no API key is written.
 
-A secret is a value, not a name: a key the run registered (`register_secret`) or the value of an
-environment variable named like `*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`. Matching on
-values (rather than on argument names containing "token") keeps harmless settings such as
-`max_new_tokens` in the metadata while still removing a key echoed back by a server.
+A secret is a value, not a name: a registered key, or the value of a variable like `*_API_KEY`,
+`*_TOKEN`, `*_SECRET`: so `max_new_tokens` stays in the metadata, and a key a server echoes goes.
 """
 from __future__ import annotations
 
@@ -17,18 +14,17 @@ _SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD)$", re.I)
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret (an API key) so that `redact` removes it from anything written."""
+    """Values under 8 characters are ignored."""
     if value and len(value) >= 8:
         _SECRETS.add(value)
 
 
 def known_secrets() -> set[str]:
-    """Registered secrets plus the values of secret-named environment variables (8+ characters)."""
     return _SECRETS | {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
 
 
 def redact(text: str) -> str:
-    """`text` with every known secret replaced by `[redacted]`.
+    """Every known secret replaced by `[redacted]`:
 
     >>> register_secret("sk-canary-0123456789")
     >>> redact("Incorrect API key provided: sk-canary-0123456789")
@@ -43,7 +39,7 @@ def redact(text: str) -> str:
 
 
 def redact_value(value):
-    """`value` (a JSON-like structure) with every string passed through `redact`."""
+    """`redact` on every string of a JSON-like value."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -54,7 +50,7 @@ def redact_value(value):
 
 
 class RedactSecrets(logging.Filter):
-    """Take secrets out of every log record (ours and the libraries'), tracebacks included."""
+    """Every log record, ours and the libraries', tracebacks included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), None

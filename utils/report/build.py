@@ -1,12 +1,5 @@
-"""One self-contained HTML page that reads a study: what was run, how much of it answered, every
-figure with its caption and the numbers behind it, RQ2 with significance, and the reproduction
-tables of `--paper-compat` where they were made. Built only from files on disk (results tree,
-human tables' `.meta.json`, the figures folder), so it can be rebuilt at any time.
-
-Sections, in order: banner (synthetic human data), what was run, coverage, human data, figures
-(grouped by figures sub-folder, i.e. by probe method in a study), the analyses with nothing to
-show and why, RQ2 with significance, reproduction (paper-compat), other tables. Captions come from `inputs/report/captions.json`.
-"""
+"""One self-contained HTML page that reads a study (docs/study.md#the-report), built only from files
+on disk (results, human tables' `.meta.json`, figures), so it can be rebuilt at any time."""
 from __future__ import annotations
 
 import json
@@ -32,8 +25,7 @@ def load_captions(path: Path = INPUTS_DIR / "report" / "captions.json") -> dict:
 
 
 def caption_for(stem: str, captions: dict) -> tuple[str, list[str]]:
-    """(caption, table file names) for a figure; `rq1_model_level_jsd` uses the entry of
-    `rq1_model_level` with the suffix on its tables too."""
+    """(caption, table file names); `rq1_model_level_jsd` uses `rq1_model_level`'s entry, suffixing its tables."""
     base, suffix = stem, ""
     for s in SUFFIXES:
         if base.endswith(s) and base[: -len(s)] in captions["figures"]:
@@ -72,8 +64,7 @@ def human_section(human: list[Path]) -> tuple[str, bool]:
 
 
 def survey_section(questions: Path | None) -> str:
-    """The imported survey a study asked (its `<name>.survey.json`): where it comes from, under
-    which terms, and how it is scored; the page must name them wherever its numbers are shown."""
+    """Source, licence and scoring of the imported survey: the page must name them where its numbers are shown."""
     if questions is None:
         return ""
     from utils.core.survey.files import read_questionnaire
@@ -138,9 +129,7 @@ def figures_section(figures: Path, captions: dict, shown: set[Path]) -> str:
 
 
 def not_drawn_section(figures: Path) -> str:
-    """The analyses a study ran that had nothing to show (the demo's 12 items hold none of internal
-    consistency's topics), each with the one line it ended with (`logs/<script>.log`), so a figure
-    missing from this page is explained instead of silently absent."""
+    """Analyses with nothing to show and the line each ended with, so no figure is silently absent."""
     rows = []
     for log in sorted(Path(figures).rglob("logs/*.log")) if Path(figures).is_dir() else []:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -177,8 +166,7 @@ def parse_summary(figures: Path, shown: set[Path]) -> str:
 
 def write_report(results_root: Path, figures: Path, human: list[Path] | dict, out: Path, title: str = "Study report",
                  config: Path | None = None, survey: Path | None = None) -> Path:
-    """Write the page to `out` (atomically) and return its path; `survey`: the imported survey's
-    questionnaire, named with its source and licence."""
+    """Written atomically; `survey`: an imported survey's questionnaire."""
     results_root, figures, out = Path(results_root), Path(figures), Path(out)
     human = list(human.values()) if isinstance(human, dict) else list(human)
     if not results_root.is_dir() and not figures.is_dir():

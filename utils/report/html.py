@@ -1,10 +1,8 @@
-"""The few HTML pieces the report is made of: escaped text, tables, embedded images, a page.
+"""The few HTML pieces the report is made of. No JavaScript, no network: images are inline
+`data:` URLs and so is the style sheet, so the file reads the same mailed, archived or offline.
 
-No JavaScript, no network: images are `data:image/png;base64,...`, the style sheet is inline, so
-the file reads the same when mailed, archived or opened offline.
-
-    >>> table(["a", "b"], [[1, "<x>"]])
-    '<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td class="num">1</td><td>&lt;x&gt;</td></tr></tbody></table>'
+    >>> table(["a", "b"], [[1, "<x>"]])  # doctest: +ELLIPSIS
+    '<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td class="num">1</td><td>&lt;x&gt;</td>...'
 """
 from __future__ import annotations
 
@@ -59,9 +57,8 @@ def table(columns: list[str], rows: list[list], bad_rows: set[int] | None = None
 
 
 def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
-    """Codes and counts as integers: a CSV column with blanks (the models' rows of a matrix have no
-    country code) is read back as floats and would show `434.0000`. Columns named `*code`, `wave`,
-    `rank`, `n_*` or `n` whose values are all whole numbers become nullable integers.
+    """Columns named `*code`, `wave`, `rank`, `n_*` or `n` holding whole numbers become nullable
+    integers: a CSV column with blanks reads back as floats and would show `434.0000`.
 
     >>> whole_numbers(pd.DataFrame({"country_code": [434.0, float("nan")], "score": [1.0, 2.0]})).dtypes.tolist()
     [Int64Dtype(), dtype('float64')]
@@ -79,8 +76,7 @@ def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None) -> str:
-    """A data frame as a table, the first `max_rows` rows, saying where the rest is; an empty
-    frame is a sentence, never an empty table. Codes and counts are shown as integers."""
+    """The first `max_rows` rows, saying where the rest is; an empty frame is a sentence, not a table."""
     if df.empty:
         return f'<p class="note">{esc(source.name) if source else "the table"} has no rows.</p>'
     shown = whole_numbers(df.head(max_rows))
@@ -106,10 +102,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def image(path: Path, alt: str) -> str:
-    """The PNG embedded, always fitted to the page's width so nothing is cut off. One wider than
-    the page (the RQ2 table's panels, a matrix of 66 countries: at 150 dpi up to 2,611 px on the
-    release's answers) is shrunk, and a click shows it at its full pixel width in a box that scrolls (its labels
-    readable), a second click fits it again: a hidden checkbox and its label, no JavaScript."""
+    """Fitted to the page's width; one wider (a 66-country matrix, up to 2,611 px) toggles on a click
+    to its full width in a scrolling box, its labels readable: a hidden checkbox, no JavaScript."""
     raw = Path(path).read_bytes()
     data = base64.b64encode(raw).decode("ascii")
     width, _ = png_size(raw)

@@ -1,15 +1,13 @@
 """What a results tree holds, per results file: items planned, ok, unparsed, error, missing.
 
-Results may sit directly under the root in the paper's layout (`RQ1/<model>/results.csv`) or one
-or more folders deeper (`logprob/RQ1/<model>/...`, as the study runner writes one tree per probe
-method); the folders above the layout are kept as `tree`.
+The paper's layout may sit one or more folders under the root (`logprob/RQ1/<model>/...`, a study's
+tree per probe method); those folders are kept as `tree`.
 
     >>> [(c.tree, c.experiment, c.condition, c.ok) for c in tree_coverage(root)]   # doctest: +SKIP
     [('logprob', 'RQ1', 'RQ1', 24), ('logprob', 'RQ2', 'persona/Japan', 24)]
 
-A condition asked in shards (`--shard I/N`) has a row per shard's file (`RQ1 [shard-1-of-2]`),
-and a row per shard that is not there (`RQ1 [shard-2-of-2]`, `present` False), its note the one
-line the analyses print for it: a missing shard's items are in no file, so no count would show it.
+A sharded condition has a row per shard's file (`RQ1 [shard-1-of-2]`) and per missing shard
+(`present` False, noted as the analyses note it): its items are in no file, so no count shows them.
 """
 from __future__ import annotations
 
@@ -61,7 +59,7 @@ def _locate(path: Path, root: Path) -> tuple[str, ResultsFile] | None:
 
 
 def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
-    """Status counts of a results file (its newest row per id), its method, and a note if unreadable."""
+    """(status counts of the newest row per id, the method, a note if unreadable)."""
     counts = {"ok": 0, "unparsed": 0, "error": 0}
     try:
         table = read_table(path)
@@ -107,8 +105,7 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
 
 
 def missing_shards(whole: Path, tree: str, spec, condition: str, method: str) -> list[FileCoverage]:
-    """A row for each shard a sharded condition lacks, found as the analyses find it (its shards
-    read as one file, `read_complete`); shards that cannot be put together are one row saying why."""
+    """A row per missing shard; shards that cannot be put together are one row saying why."""
     try:
         table = read_complete(whole)
     except (OSError, UserError) as exc:

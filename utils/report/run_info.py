@@ -1,6 +1,4 @@
-"""The report's "What was run" section, from the `run_meta.json` beside every results file:
-per model and probe method the experiments and conditions, when they ran and for how long; then
-the software (package versions, Python, git commit) and the decoding settings."""
+"""The report's "What was run" section, from the `run_meta.json` beside every results file."""
 from __future__ import annotations
 
 import json
@@ -26,7 +24,6 @@ def _method(meta: dict) -> str:
 
 
 # The settings that shape each probe method's answers, as run_meta.json's `arguments` names them.
-# logprob reads the options' probabilities from one forward pass: no decoding at all.
 DECODING = {"logprob": (),
             "sample": (("samples", "samples"), ("sample_temperature", "sample temperature"),
                        ("max_new_tokens", "max tokens")),
@@ -35,7 +32,7 @@ DECODING = {"logprob": (),
 
 
 def decoding(method: str, arguments: dict) -> str:
-    """What the probe method used to get its answers, from the run's arguments (either spelling).
+    """Arguments in either spelling (`sample-temperature`, `sample_temperature`).
 
     >>> decoding("logprob", {"temperature": 0.0, "max_new_tokens": 256})
     'none (option probabilities read from the next-token log-probs)'

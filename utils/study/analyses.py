@@ -1,18 +1,15 @@
 """Every analysis whose inputs exist, called as a function with the study's options.
 
-Each analysis needs some experiments' results and some human data (`registry.Analysis`); one
-whose inputs are missing is skipped with the reason, one that fails is recorded with its last
-line and the others still run. What an analysis says (coverage lines, notes, its summary) and the
-library's warnings go to `<figures>/logs/<name>.log`, so the study's console shows one line per
-analysis:
+One whose inputs are missing is skipped with the reason; one that fails is recorded and the others
+still run. What an analysis says, warnings included, goes to `<figures>/logs/<name>.log`, so the
+console shows one line per analysis:
 
     rq1_country_level: ok                  (the log: figures/logprob/logs/rq1_country_level.log)
     rq3_temporal: skipped (needs human data of wave(s) 5, 6)
 
-`[analysis]` keys are the shared options (`config.SharedOptions`); `[analysis.scripts.<name>]` keys
-are that analysis' own options (its dataclass in `registry.ANALYSES`), or shared ones for it alone.
-Both are checked when the study is read (`check_shared`, `check_script_flags`), with "did you
-mean", so a misspelt key fails before the probing.
+`[analysis]` keys are the shared options (`SharedOptions`); `[analysis.scripts.<name>]` keys are that
+analysis' own options, or shared ones for it alone. Both are checked when the study is read, so a
+misspelt key fails before the probing.
 """
 from __future__ import annotations
 
@@ -54,8 +51,7 @@ class Outcome:
 
 
 def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
-    """`[analysis]` keys (or a script's shared ones) as `SharedOptions`, checked: an unknown key
-    is a UserError with the nearest one; `out` is the study's own ([output] figures)."""
+    """An unknown key is a UserError naming the nearest one; `out` is the study's ([output] figures)."""
     values = {k.replace("-", "_"): v for k, v in values.items()}
     if "out" in values:
         raise UserError(f"{where}: out is set by the study ([output] figures), not per analysis")
@@ -67,15 +63,12 @@ def check_shared(values: dict, where: str = "[analysis]") -> None:
 
 
 def check_script_flags(script: str, flags: dict) -> None:
-    """`[analysis.scripts.<script>]` checked against the analysis' options (and the shared ones)."""
     configure(ANALYSES[script], Path("results"), Path("figures"), {}, {}, flags, False, None)
 
 
 def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path], flags: dict, own: dict,
               paper: bool, by: str | None, survey: SurveySpec | None = None) -> tuple[AnalysisConfig, object]:
-    """The study's options for one analysis (`paper`: its paper-compat pass): the `[analysis]`
-    keys `flags`, overridden by its own table `own`, which also holds its own options; a survey
-    analysis is given the study's `[survey]`."""
+    """`flags` (`[analysis]`) overridden by the analysis' own table `own`; `paper`: its paper-compat pass."""
     where, own = f"[analysis.scripts.{entry.name}]", {k.replace("-", "_"): v for k, v in own.items()}
     names = {f.name for f in fields(SharedOptions)} - {"out"}
     mine = {k: v for k, v in own.items() if k in names}
@@ -99,8 +92,7 @@ STAMP = ".analysis_inputs.json"
 
 def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_flags: dict,
                 survey: SurveySpec | None = None) -> str:
-    """A hash of everything the analyses read: the results files, the human tables, the flags and
-    the analysis code (sizes and modification times), so a finished study reruns none of them."""
+    """Of everything the analyses read, code included (sizes and mtimes), so a finished study reruns none."""
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
     if survey is not None:  # the survey's three files
@@ -117,9 +109,8 @@ def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_
 def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
                  script_flags: dict[str, dict], log=print, only: tuple[str, ...] = (),
                  survey: SurveySpec | None = None) -> list[Outcome]:
-    """Run every analysis on one results root (one probe method) into `figures`, unless they
-    already ran on exactly these inputs (`fingerprint`, kept in `<figures>/.analysis_inputs.json`).
-    With `survey`, the survey analyses run, on that survey; without, the WVS's."""
+    """On one probe method's results root, unless they already ran on exactly these inputs
+    (`fingerprint`). With `survey`, the survey analyses run; without, the WVS's."""
     stamp = Path(figures) / STAMP
     digest = fingerprint(results_root, human, flags, {**script_flags, "only": only}, survey)
     if stamp.is_file():
@@ -182,7 +173,6 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
 
 @contextlib.contextmanager
 def _warnings_to(fh):
-    """The analysis library's warnings go to its log file while it runs, not to the study's console."""
     logger, handler = logging.getLogger("utils.analysis"), logging.StreamHandler(fh)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logger.addHandler(handler)
@@ -195,7 +185,6 @@ def _warnings_to(fh):
 
 
 def _run_one(entry: Analysis, figures: Path, configured, paper: bool) -> Outcome:
-    """Run one analysis (its options from `configured()`); its lines or its error go to its log."""
     log_path = Path(figures) / "logs" / f"{entry.name}{'.paper_compat' if paper else ''}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as fh, _warnings_to(fh):
@@ -217,7 +206,7 @@ def _run_one(entry: Analysis, figures: Path, configured, paper: bool) -> Outcome
 
 def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], flags: dict,
                    script_flags: dict[str, dict], log=print) -> list[Outcome]:
-    """The elicitation analysis over the probe methods' result trees (a study with two or more methods)."""
+    """The elicitation analysis across the probe methods' result trees."""
     entry = ANALYSES["elicitation"]
     if 7 not in human or not Path(human[7]).is_file():
         return [Outcome(entry.name, "skipped", "wave 7 human data missing")]

@@ -43,8 +43,8 @@ def methods(value: Any, where: str) -> tuple[str, ...]:
 
 def choice(value: Any, valid: list[str], where: str, allow_all: bool = True,
             all_means: list[str] | None = None) -> tuple[str, ...]:
-    """"all" -> every valid value (or `all_means`: the paper's five steering methods, as the
-    scripts' `--steering_method all`); a name or list of names, matched without regard to case."""
+    """A name or list of names, in any case; "all" -> every valid value, or `all_means` (as
+    `--steering_method all` means the paper's five)."""
     if allow_all and value == "all":
         return tuple(valid if all_means is None else all_means)
     items = [value] if isinstance(value, str) else value

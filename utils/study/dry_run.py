@@ -1,7 +1,6 @@
 """`run_study.py --dry-run`: what the study would send, per model and experiment, and what it
-might cost (at half the list prices for a model with `batch = true`). Nothing is loaded or sent and no key is read; prompts are rendered exactly as a run
-renders them, and tokens are estimated at ~4 characters each (the scripts' rule; scripts such as
-Chinese or Japanese take more tokens per character, so read their counts as a floor).
+might cost. Nothing is loaded or sent; prompts are rendered as a run renders them, tokens estimated
+at ~4 characters each (a floor for Chinese or Japanese).
 
     model            method      experiment   prompts  prompt tokens  prompt cost  output cost at most
     gpt-4            verbalized  RQ1              144        141,120        $4.23               $4.42
@@ -22,9 +21,8 @@ def _money(x: float | None) -> str:
 
 
 def rows(study: Study, jobs: dict[str, list[Job]], batch: bool | None = None) -> list[dict]:
-    """One row per (model, method, experiment): prompts, tokens, and costs where priced. `batch`
-    prices every model at batch (True) or list (False) prices, whatever its options say, so the
-    two can be put side by side (benchmarks/grid_cost.py); None follows each model's `batch`."""
+    """One row per (model, method, experiment), costs where priced. `batch` True or False prices every
+    model at batch or list prices, to compare them; None follows each model's `batch`."""
     from utils.study.plan import estimate
 
     by_model = {m.name: m for m in study.models}
@@ -32,7 +30,7 @@ def rows(study: Study, jobs: dict[str, list[Job]], batch: bool | None = None) ->
     for name, model_jobs in jobs.items():
         model = by_model[name]
         batched = any(j.config.backend.kind == "api" and j.config.backend.batch for j in model_jobs)
-        share = BATCH_PRICE_SHARE if (batched if batch is None else batch) else 1.0  # batch: half the list prices
+        share = BATCH_PRICE_SHARE if (batched if batch is None else batch) else 1.0
         sums: dict[tuple[str, str], Estimate] = defaultdict(lambda: Estimate(0, 0, 0))
         for job in model_jobs:
             e, key = estimate(job), (job.method, job.experiment)

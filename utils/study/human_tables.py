@@ -1,8 +1,6 @@
-"""Human data for a study: the prepared WVS tables it names, or synthetic ones made on the spot
-by the same two steps as `dataset/make_synthetic_wvs.py` and `dataset/prepare_wvs.py`
-(utils/core/human/prepare.py), written into the study's `human_dir`. Made once: a table whose
-`.meta.json` says synthetic and records the same respondents and seed is kept, so a second start
-does not redo it."""
+"""Human data for a study: the prepared WVS tables it names, or synthetic ones made into its
+`human_dir` as `dataset/make_synthetic_wvs.py` + `prepare_wvs.py` would, once: a table whose
+`.meta.json` records the same respondents, seed and groups is kept."""
 from __future__ import annotations
 
 import contextlib

@@ -1,10 +1,7 @@
 """What a study needs before it asks anything: human tables, model files, API keys.
 
-Why: a study whose human tables are missing would probe for hours, and pay, before the analyses
-found nothing to score against. So `run_study.py --dry-run` lists every input with what is
-missing, and the real run stops before the first request while anything is missing
-(`--ask-anyway` runs what can run). No key is read beyond whether its variable is set, and no
-value is ever shown: only the variable's name.
+Without them a study would probe for hours, and pay, before the analyses found nothing to score
+against. A key is only checked to be set, its value never read or shown. The dry run's list:
 
     ok       API key         OPENAI_API_KEY                 model gpt-4o
     ok       human data      dataset/human/WV6.csv          analyses (wave 6) (SYNTHETIC: made-up answers, ...)
@@ -26,8 +23,6 @@ from utils.study.plan import Job
 
 @dataclass(frozen=True)
 class Input:
-    """One thing the study reads from outside the repository, and what is wrong with it ("" if nothing)."""
-
     kind: str  # "human data", "API key", "model", "bundled model", "server"
     name: str  # a path, a model id, an environment variable's name or a URL
     needed_by: str  # "analyses (wave 7)", "model gpt-4o"
@@ -43,7 +38,7 @@ class Input:
 
 
 def human_inputs(study: Study) -> list[Input]:
-    """The human tables the analyses score against (none when the study runs no analyses)."""
+    """None when the study runs no analyses."""
     if not study.analysis.enabled:
         return []
     out = []
@@ -65,7 +60,7 @@ def human_inputs(study: Study) -> list[Input]:
 
 
 def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
-    """The key a hosted API needs (only whether its variable is set), or the self-hosted server."""
+    """The key a hosted API needs, or the self-hosted server (never contacted)."""
     from utils.probing.backends.api.backend import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
@@ -84,7 +79,6 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
 
 
 def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
-    """The model folder, cached hub id or GGUF file, or the bundled model's package."""
     from utils.probing.backends.hf.bundled import bundled_model_dir
     from utils.probing.backends.hf.loading import check_source
 
@@ -101,7 +95,6 @@ def local_inputs(name: str, config: ProbeConfig) -> list[Input]:
 
 
 def study_inputs(study: Study, jobs: dict[str, list[Job]]) -> list[Input]:
-    """Every input of the models in `jobs` (the ones this run asks) and of the analyses."""
     out = human_inputs(study)
     for name, model_jobs in jobs.items():
         if not model_jobs:
@@ -112,7 +105,6 @@ def study_inputs(study: Study, jobs: dict[str, list[Job]]) -> list[Input]:
 
 
 def render(inputs: list[Input]) -> str:
-    """A table of the inputs for the dry run, missing ones marked and explained."""
     missing = sum(i.missing for i in inputs)
     head = f"inputs ({missing} missing)" if missing else "inputs (none missing)"
     width = max((len(f"{i.kind}  {i.name}") for i in inputs), default=0)
@@ -124,7 +116,7 @@ def render(inputs: list[Input]) -> str:
 
 
 def refuse_missing(inputs: list[Input], config_path: Path) -> None:
-    """A one-line UserError naming every missing input, raised before anything is asked."""
+    """One UserError naming every missing input."""
     by_name: dict[tuple[str, str], list[str]] = {}
     for i in inputs:
         if i.missing:

@@ -1,10 +1,7 @@
-"""From a study to the probing scripts' own settings: one `Job` per model, probe method and
-experiment condition set, each with the `ProbeConfig` its script would make.
-
-The study's `[probe]` and `[[models]]` keys are the scripts' settings by name (`max_new_tokens =
-64`), read by `ProbeConfig.from_mapping` with the same defaults and checks as the flags, so a study
-and a hand-typed command cannot drift apart. A model's results go under `<results_root>/<method>/`
-in the paper's layout, so two probe methods never share a results file.
+"""A study -> one `Job` per model, probe method and condition set, each with the `ProbeConfig` its
+script would make: study keys are the scripts' settings by name, read with the flags' own defaults
+and checks, so a study and a typed command cannot drift apart. Results go under
+`<results_root>/<method>/`, so two probe methods never share a file.
 
     >>> [j.label for j in model_jobs(study, study.models[0])]     # doctest: +SKIP
     ['logprob RQ1', 'logprob RQ2 persona/Japan', 'logprob sensitivity number']
@@ -53,8 +50,7 @@ def method_root(study: Study, method: str) -> Path:
 
 
 def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> None:
-    """A study key that is no setting of the script, or one the study sets itself, is one line naming
-    where it is and the nearest key."""
+    """A key that is no setting of the script, or one the study sets itself, is a UserError."""
     known = [f.name for f in flag_fields(kind, backend) if f.name not in RESERVED]
     for key in keys:
         if key not in known:
@@ -65,10 +61,8 @@ def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> Non
 
 def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None = None,
                shard: Shard | None = None) -> list[Job]:
-    """Every job of one model, in the order they run: per method RQ1, RQ2 cells, variants.
-    `plans` shares the rendered prompts between models whose prompts are the same (they do not
-    depend on the model), so a seven-model dry run renders each prompt once. `shard`
-    (`run_study.py --shard I/N`) goes to every job, as the scripts' `--shard` would."""
+    """In the order they run: per method RQ1, RQ2 cells, variants. `plans` shares rendered prompts
+    between models (they do not depend on the model), so a seven-model dry run renders each once."""
     ex = study.experiments
     plans = {} if plans is None else plans
     probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
@@ -86,7 +80,7 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
         if ex.rq1:
             cells.append(("RQ1", "RQ1", {"perturb": list(ex.perturb)} if ex.perturb else {}))
         for steering in ex.rq2_methods:
-            # a few-shot cell's examples are the steering itself: no `examples` member (perturb.applicable_specs)
+            # a few-shot cell's examples are the steering itself: no `examples` member
             members = list(applicable_specs(ex.rq2_perturb, steering_methods()[steering]["examples"] == "country"))
             for country in ex.rq2_countries:
                 cell = {"country": country, "steering_method": steering} | ({"perturb": members} if members else {})
@@ -116,8 +110,7 @@ _PROMPT_KEYS = ("method", "country", "steering_method", "variant", "limit", "ids
 
 
 def study_jobs(study: Study, only: list[str] | None = None, shard: Shard | None = None) -> dict[str, list[Job]]:
-    """model name -> its jobs (of `shard` alone, when given); `only` keeps the named models (a
-    one-line error for unknown ones)."""
+    """model name -> its jobs; `only` keeps the named models."""
     names = [m.name for m in study.models]
     if only:
         unknown = [n for n in only if n not in names]
@@ -135,7 +128,6 @@ class Estimate:
 
 
 def estimate(job: Job) -> Estimate:
-    """Prompts of a job and their rough token count (characters / 4), and the output bound."""
     requests = [r for c in job.conditions for r in c.requests]
     chars = sum(len(prompt_text(r)) for r in requests)
     return Estimate(len(requests), chars // CHARS_PER_TOKEN, len(requests) * int(job.config.max_new_tokens))

@@ -1,19 +1,9 @@
 """Run a whole study: human data, every model's probes, every analysis, the report, a summary.
 
-Order and failure rules:
-1. Human data (synthetic ones are made once).
-2. Per model, every job (`plan.model_jobs`) through the probing scripts' own `run_conditions`,
-   which resumes each results file and checks its identity. One backend is made per model and
-   probe method, and only when an item is left to ask, so a finished study loads nothing. An API
-   model with `batch = true` in its options takes the scripts' `--batch` route (`run_batched`)
-   instead, all its jobs of a probe method in one provider batch per round. A model that fails
-   (cannot load, no key, a conflicting results file) is reported and the next runs.
-3. Per probe method, every analysis whose inputs exist (`analyses.run_analyses`).
-4. The report (`show_results/report.py`), then what is complete, what is missing, and the exact
-   command to finish.
-
-Before step 1, every input is checked (`inputs.study_inputs`): while a human table, model file
-or API key is missing the study stops before its first request, unless asked to go on anyway.
+Order: inputs checked, human data, every model's jobs, per probe method every analysis whose inputs
+exist, the report, then a summary with the command to finish. A model that fails (cannot load, no
+key, a conflicting results file) is reported and the next runs. One backend is made per model and
+probe method, only when an item is left to ask, so a finished study loads nothing.
 """
 from __future__ import annotations
 
@@ -44,8 +34,8 @@ class ModelOutcome:
 
 def _factory(model: ModelSpec, config: ProbeConfig,
              special_tokens: bool) -> tuple[str, Callable, str | None, ProbeConfig]:
-    """(results name, backend maker, identity, config as run) exactly as the model's script would
-    make them; the config comes back with the local device as torch names it (`gpu` -> `cuda`)."""
+    """(results name, backend maker, identity, config) as the model's script would make them; the
+    config with the local device as torch names it (`gpu` -> `cuda`)."""
     from utils.probing.backends.api import api_backend, check_key
     from utils.probing.backends.hf import check_local_model, hf_backend
 
@@ -73,7 +63,7 @@ def _once(make: Callable) -> Callable:
 
 
 def ok_count(job: Job, cond, name: str) -> int:
-    """How many of a condition's items have an ok row in its results file."""
+    """How many of a condition's items have an ok row, its shards read as one."""
     from utils.core.paths import results_dir
     from utils.core.results.table import read_table
     from utils.probing.loop import results_root
@@ -92,9 +82,8 @@ def ok_count(job: Job, cond, name: str) -> int:
 
 
 def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
-    """Every job of one model, per probe method: an API model whose options say `batch = true`
-    sends all of a method's jobs as one provider batch per round (`run_batched`, the route of
-    the scripts' `--batch`), any other asks them one job after another (`run_conditions`)."""
+    """An API model with `batch = true` sends all of a method's jobs as one provider batch per round
+    (the scripts' `--batch`); any other asks them one job after another."""
     out = ModelOutcome(model.name)
     try:
         for method in dict.fromkeys(j.method for j in jobs):
@@ -120,8 +109,7 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
 
 
 def _ask(model: ModelSpec, group: list[Job], log) -> str:
-    """Ask one probe method's jobs of a model; returns the model's results name. One backend is
-    made for them all, and only when an item is left to ask."""
+    """-> the model's results name."""
     from utils.probing.loop import run_conditions
 
     name, make, model_id, checked = _factory(model, group[0].config, group[0].plan.special_tokens)
@@ -151,15 +139,12 @@ def finish_command(study: Study, models: list[str] | None = None) -> str:
 
 def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_anyway: bool = False,
               shard: Shard | None = None) -> int:
-    """The whole study; returns 0 when everything is complete, 1 when something is missing.
+    """0 when everything is complete, else 1.
 
-    Every input (human tables, model files, API keys) is checked before the first request; while
-    one is missing nothing is asked (a UserError naming them all), unless `ask_anyway`: then the
-    models that can run do, and what needs the missing inputs is reported at the end.
-
-    `shard` (`--shard I/N`) asks only that shard of every job's items, and stops there: the
-    analyses need every shard, so they and the report run when the study is run without `--shard`
-    after the last shard (which then asks nothing again)."""
+    A missing input (human table, model file, API key) is a UserError naming them all before the
+    first request, unless `ask_anyway`: then what can run does and the rest is reported at the end.
+    `shard` asks only that shard and stops: the analyses need every shard, so they and the report
+    run when the study is run again without `--shard` (which then asks nothing again)."""
     from utils.study.analyses import run_analyses, run_comparison
     from utils.study.human_tables import prepare_human
     from utils.study.inputs import refuse_missing, study_inputs

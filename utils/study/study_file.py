@@ -4,24 +4,14 @@ A minimal study (the bundled model, RQ1 only, synthetic human data):
 
     [[models]]
     backend = "local"
-
     [experiments.RQ1]
-
     [human]
     synthetic = true
 
-Sections: `[study]` (name), `[output]` (results_root, figures, report, human_dir), `[probe]`
-(methods and any flag of the probing scripts, e.g. `limit = 10`, `max_attempts = 2`),
-`[[models]]` (backend `api` or `local`, see `ModelSpec`), `[experiments.RQ1]`,
-`[experiments.RQ2]` (countries, steering_methods; "all" or a list; groups, e.g. ["age=18-29"]: a
-group-steered run per cell whose method names the people; perturb, as for RQ1: every cell also
-under each prompt perturbation), `[experiments.sensitivity]`
-(variants), `[human]` (`synthetic = true`, or `tables = {7 = "dataset/human/WV7.csv"}`; groups and
-min_group_n for synthetic tables), `[survey]` (`questions`, an imported survey's
-`<name>.questions.jsonl`, and optionally `metric`: the study asks and scores that survey instead
-of the WVS, its own table the human side, so it has no `[human]`; RQ2 steers with persona toward
-its populations (`countries`) and groups) and `[analysis]` (weights, metric, paper_compat, formats, by: a
-group variable to score by, docs/groups.md; and `[analysis.scripts.<name>]` flags for one script). Relative paths are relative to the folder the command runs in, as for every flag.
+Every section and key: docs/study.md#what-a-study-file-holds. A `[survey]` (`questions`, an imported
+survey's `<name>.questions.jsonl`; optionally `metric`) replaces the WVS: its own table is the human
+side, so no `[human]`, and RQ2 steers with persona toward its populations and groups. Relative
+paths are relative to where the command runs, as for every flag.
 """
 from __future__ import annotations
 
@@ -53,11 +43,8 @@ EXPERIMENTS = ("RQ1", "RQ2", "sensitivity")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model. `api`: `model_name_or_path` is the name the server knows (required), with
-    optional `base_url`, `api_key_env`, `concurrency`. `local`: `model_name_or_path` a folder or
-    cached hub id (omitted: the bundled model), optional `gguf_file`, `device`, `dtype`,
-    `device_map`. Both: `methods` (overrides `[probe]`), `price_prompt` / `price_output` (US
-    dollars per million tokens, for the dry run's estimate) and `options` (more script flags)."""
+    """`model_name_or_path`: `api`, the name the server knows (required); `local`, a folder or cached
+    hub id (None: the bundled model). Prices in US dollars per million tokens, for the dry run."""
 
     name: str
     backend: str
@@ -132,7 +119,7 @@ COMMON_MODEL_KEYS = {"name", "backend", "model_name_or_path", "methods", "price_
 
 
 def load_study(path: Path) -> Study:
-    """Read and check a study file; any problem is a `UserError` naming the file and the key."""
+    """Any problem is a `UserError` naming the file and the key."""
     path = Path(path)
     if not path.is_file():
         raise UserError(not_found(path, "study file") if repo_hint(path) else
@@ -232,8 +219,7 @@ def _survey(raw: dict) -> SurveySpec:
 
 
 def _survey_experiments(raw: dict, survey: SurveySpec) -> Experiments:
-    """An imported survey's experiments: RQ1, and RQ2 as persona steering toward its populations
-    (`countries`) and groups, each checked when the study's jobs are planned."""
+    """RQ1, and RQ2 as persona steering toward its populations and groups (checked when planned)."""
     from utils.core.survey.files import populations
 
     if "sensitivity" in raw:
@@ -288,7 +274,7 @@ def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
 
 
 def _perturb(section: dict, experiment: str) -> tuple[str, ...]:
-    """`[experiments.<experiment>] perturb = ["order:5", ...]`, each spec checked (one line if one is wrong)."""
+    """`perturb = ["order:5", ...]`, each spec checked."""
     given = section.get("perturb", [])
     if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
         raise UserError(f"experiments.{experiment}.perturb must be a list like [\"order:5\", \"template:3\"], "

@@ -1,3 +1,2 @@
-"""The people's answers, which both halves read: WVS microdata into a long table (microdata,
-wave_map, prepare), synthetic data shaped like it (synthetic_wvs), and a long table into counts per
-country, item and option (human_data)."""
+"""The people's answers: WVS microdata (real or synthetic) -> a long table -> counts per country,
+item and option."""

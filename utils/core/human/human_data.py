@@ -1,18 +1,11 @@
-"""Loading a prepared long table of human answers for analysis.
+"""A prepared long table of human answers -> `HumanData` for analysis.
 
-`load_human`: a long table (from `dataset/prepare_wvs.py`, or any table with the columns
-`country_code, item_id, option, count` and optionally `weighted_count`, e.g. another survey's
-aggregate) -> `HumanData`, whose `counts[country, item, k]` follows each item's semantic `order`,
-zero-padded to the longest item. For Q122 (order `2, 1, 0`) position 0 holds code 2.
-
-Published shares work too: a table with `share` instead of `count` (and optionally `n`, the
-respondents a country's shares of an item are of; see `dataset/import_shares.py`). Within a
-country and item the shares are relative weights of the table's rows, so fractions or percents,
-of the valid answers or of all answers, all work: codes outside the item (missing answers) count
-as invalid and the item's codes are renormalized. Shares (0.6, 0.3) of Q57 with n = 1000 and a
-missing-code row 0.1 give counts (600, 300) and 100 invalid. Without `n` the counts are the
-shares themselves and what needs respondents (the split-half ceiling, the pooled population) is
-left out (`has_respondents`), never made up.
+Any table with `country_code, item_id, option` and `count`, `weighted_count` or `share` works.
+`counts[country, item, k]` follows each item's semantic `order`, zero-padded: for Q122 (order
+`2, 1, 0`) position 0 holds code 2. Shares (`dataset/import_shares.py`) are relative weights within
+a country and item, codes outside the item invalid: (0.6, 0.3) with n = 1000 and a missing-code
+row 0.1 give counts (600, 300) and 100 invalid. Without `n` the counts are the shares, and what
+needs respondents (split-half ceiling, pooled population) is left out, never made up.
 """
 from __future__ import annotations
 
@@ -36,8 +29,6 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class HumanData:
-    """Answer counts per country and item, options in semantic order (zero-padded)."""
-
     country_codes: np.ndarray  # [C]
     country_names: tuple[str, ...]
     item_ids: tuple[str, ...]
@@ -77,9 +68,8 @@ class HumanData:
 
 
 def microdata_hint(path: Path, columns: list[str], force: bool = False) -> str:
-    """'; this looks like WVS microdata ... run python dataset/prepare_wvs.py ...' when `columns`
-    are a wave file's (a country variable such as B_COUNTRY or V2, or question columns Q1, V10, ...),
-    else ''. A raw download passed as --human is the likeliest reason a table lacks our columns.
+    """The hint to run prepare_wvs.py when `columns` look like a raw wave file's (B_COUNTRY, V2, Q1, ...),
+    the likeliest reason a table lacks our columns; else ''.
 
     >>> microdata_hint(Path("WVS7.csv"), ["B_COUNTRY", "W_WEIGHT", "Q1", "Q2"])[:40]
     '; this looks like WVS microdata (one row'
@@ -96,10 +86,7 @@ def microdata_hint(path: Path, columns: list[str], force: bool = False) -> str:
 
 
 def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[pd.DataFrame, dict]:
-    """A long table and its metadata (`<name>.meta.json` beside it, if any).
-
-    group: the rows of one (group_var, group), by default the whole countries, so a table with
-    group rows reads as before; None keeps every row."""
+    """A long table and its `<name>.meta.json` ({} if none); only `group`'s rows (None: every row)."""
     path = Path(path)
     if not path.is_file():
         synthetic = path.with_name(f"{path.stem}_synthetic{path.suffix}")
@@ -132,7 +119,7 @@ def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[
 
 
 def table_groups(table: pd.DataFrame) -> dict[str, list[str]]:
-    """{group_var: [groups in the table's order]} of a long table's group rows ({} without groups)."""
+    """{group_var: [groups in the table's order]}; {} without groups."""
     if "group_var" not in table.columns:
         return {}
     pairs = table.loc[table["group_var"] != ALL, ["group_var", "group"]].drop_duplicates()
@@ -157,11 +144,8 @@ def select_group(table: pd.DataFrame, group: tuple[str, str], path: Path) -> pd.
 
 def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], weights: str = "none",
                wave: int | None = None, group: tuple[str, str] = WHOLE) -> HumanData:
-    """Long table -> `HumanData` for the given items (in their semantic order), in one pass.
-
-    weights: "none" counts respondents (the paper); "survey" uses the WVS weights.
-    group: whose answers, e.g. ("age", "18-29"): that group's rows in each country that has it.
-    """
+    """`weights` "none" counts respondents (the paper), "survey" uses the WVS weights; `group`, e.g.
+    ("age", "18-29"), takes that group's rows in each country that has it."""
     table, meta = read_long_table(path, group)
     column = {"none": "count", "survey": "weighted_count"}.get(weights)
     if column is None:
@@ -180,8 +164,7 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     codes = pd.Index(np.unique(country))
     c_idx = codes.get_indexer(country)
     i_idx = pd.Index(item_ids).get_indexer(table["item_id"].astype(str))
-    # The few distinct option codes are cleaned once, then each row's position in its item's
-    # order is a lookup in a small [item, code] table (-1: not one of the item's options).
+    # Clean the few distinct codes once; a row's position is then a lookup in [item, code] (-1: not an option).
     o_idx, o_codes = pd.factorize(table["option"])
     cleaned = list(_clean_codes(pd.Series(o_codes, dtype=object)))
     position = np.array([[order.index(c) if c in order else -1 for c in cleaned] for order in orders],
@@ -215,9 +198,8 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
 
 
 def wave_note(path: Path, found: int | None, expected: int | None = 7) -> str:
-    """A note when a table of another wave (`found`, from its `wave` column) is read where Wave 7
-    is meant (RQ1, RQ2: the questionnaire's wave): only the items that wave shares with Wave 7 get
-    compared, which would otherwise pass without a word. `expected` None: any wave (RQ3)."""
+    """A note when a table of wave `found` is read where `expected` is meant: only the shared items
+    would be compared, without a word. `expected` None: any wave (RQ3)."""
     if expected is None or found is None or found == expected:
         return ""
     return (f"{path} holds Wave {found} answers, not Wave {expected}'s: only the items that wave shares with Wave "
@@ -226,8 +208,8 @@ def wave_note(path: Path, found: int | None, expected: int | None = 7) -> str:
 
 def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.ndarray, i_idx: np.ndarray,
                  n_i: int) -> np.ndarray | None:
-    """[C] unweighted respondents per country: the most answers (valid or not) to one item, since
-    every respondent has a row for every item; a shares table's largest `n`. None if unknown."""
+    """[C]: the most answers (valid or not) to one item, as every respondent answers every item; a
+    shares table's largest `n`; None if unknown."""
     if shares:
         if "n" not in table.columns:
             return None
@@ -242,8 +224,7 @@ def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.n
 
 
 def _shares_as_counts(table: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Shares -> a `count` column: n * share / (sum of the cell's shares), or the relative share
-    where a cell has no `n`; `_with_n` says per row whether its cell gave n."""
+    """count = n * share / (the cell's sum of shares), or the relative share without `n` (`_with_n` False)."""
     table = table[table["share"].notna()].copy()
     share = pd.to_numeric(table["share"], errors="coerce")
     if share.isna().any() or (share < 0).any():

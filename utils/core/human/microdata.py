@@ -1,19 +1,15 @@
-"""Reading WVS microdata (one row per respondent) into a compact long table, vectorized with
-numpy (no per-country, per-item filtering): one row per (country, item, answer code) with the
-unweighted and the survey-weighted count::
+"""WVS microdata (one row per respondent) -> a long table, one row per (country, item, answer code)
+with the unweighted and the survey-weighted count::
 
     wave,country_code,country,group_var,group,item_id,variable,option,status,count,weighted_count
     7,156,China,all,all,Q1,Q1,1,valid,2812,2790.5
     7,156,China,all,all,Q1,Q1,-1,missing,3,2.9
 
-`status` is `valid` for the item's options, `missing` for the negative WVS codes (don't know,
-no answer, not asked, missing) and empty cells, `other` for any other code (e.g. a volunteered
-answer a wave records but the item does not offer). Only `valid` rows enter distributions.
-`group_var`/`group` are `all` for the whole country; with `prepare_wvs.py --groups` rows follow
-per group of each group variable (`utils/core/groups.py`), counted over its respondents only.
-A group's respondents are the sum of `count` over one item's rows (every respondent has one).
-Waves 5 and 6 are stored under the Wave 7 item id (`item_id` Q1, `variable` V4) through
-`dataset/questions/WV567.jsonl`, so every wave can be scored against the same model answers.
+`status`: `valid` (the item's options; only these enter distributions), `missing` (negative WVS
+codes, empty cells) or `other` (a code the item does not offer). `group_var`/`group` are `all` for
+the whole country, else a group's rows, counted over its respondents only. Waves 5 and 6 are
+stored under the Wave 7 item id (`item_id` Q1, `variable` V4), so every wave scores against the
+same model answers.
 """
 from __future__ import annotations
 
@@ -48,7 +44,7 @@ def _header(path: Path) -> tuple[list[str], str]:
 
 
 def _match(available: list[str], wanted: list[str], path: Path) -> dict[str, str]:
-    """Requested name -> name in the file, ignoring case; a one-line error names what is missing."""
+    """Requested name -> name in the file, ignoring case."""
     by_upper = {a.upper(): a for a in available}
     missing = [w for w in wanted if w.upper() not in by_upper]
     if missing:
@@ -74,13 +70,9 @@ EXACT_INT = 2**24  # float32 holds every whole number up to here exactly
 
 
 def read_microdata(path: Path, columns: list[str], exact: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Only `columns` of a WVS file (CSV with , ; or tab, optionally .gz, or Stata .dta),
-    named as requested, NaN for empty or non-numeric cells.
-
-    Answer and country codes are whole numbers, so they are read as float32: half the memory of
-    float64, and exact below 2**24 (a column with larger codes is read again as float64). The
-    `exact` columns (the survey weight) are always float64. A purely numeric file is parsed once
-    with those dtypes; one with text cells is read as found and looked at column by column."""
+    """Only `columns` of a WVS file (CSV with , ; or tab, optionally .gz, or Stata .dta), NaN for
+    empty or non-numeric cells. Codes are read as float32 (half the memory, exact below 2**24; larger
+    codes are read again as float64); the `exact` columns (the survey weight) as float64."""
     path = Path(path)
     names = _match(file_columns(path), columns, path)
     use = list(dict.fromkeys(names.values()))
@@ -114,8 +106,7 @@ def _read_columns(path: Path, use: list[str], dtypes: dict[str, type]) -> pd.Dat
 
 
 def _coerce(col: pd.Series, name: str, path: Path) -> pd.Series:
-    """A column as numbers. Text cells become NaN, unless most of the column is text (a labelled
-    export rather than the numeric release): that is refused."""
+    """Text cells become NaN; a column mostly of text (a labelled export) is a `UserError`."""
     if pd.api.types.is_numeric_dtype(col):
         return col
     num = pd.to_numeric(col, errors="coerce")
@@ -137,12 +128,9 @@ MAX_DENSE_CELLS = 2**24  # counts array size up to which codes are counted witho
 def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None):
     """Count every answer code per (country, item) in one `np.bincount`.
 
-    country [n], values [n, I] (whole-number codes, float with NaN for empty, or integer),
-    weights [n] -> (country codes [C], answer codes [V] as strings, counts [C, I, V],
-    weighted [C, I, V]). Empty cells get the code "NA".
-
-    Each cell's bin is `(country, item, code - lowest code)`; when that array would be large
-    (codes spread far apart) the codes present are first numbered with `np.unique`.
+    country [n], values [n, I] (whole-number codes; NaN, empty, gets the code "NA"), weights [n]
+    -> (country codes [C], answer codes [V] as strings, counts [C, I, V], weighted [C, I, V]).
+    Codes spread far apart are numbered with `np.unique` first, to keep the bins few.
 
     >>> c, v, n, w = count_codes(np.array([4, 4, 8]), np.array([[1.], [2.], [np.nan]]))
     >>> c.tolist(), v, n[:, 0].tolist()
@@ -214,13 +202,9 @@ def _apply_recodes(values: np.ndarray, specs: list[ItemSpec]) -> np.ndarray:
 def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], country_col: str,
                        weight_col: str | None, names: dict[int, str] | None = None,
                        groups: Sequence[tuple[GroupVar, str]] = (), min_group_n: int = 100) -> pd.DataFrame:
-    """Microdata with the named columns -> the long table (see the module docstring).
-
-    groups: (group variable, its column in `df`) pairs; each adds rows per country and group,
-    counted over that group's respondents only, with the same weights. A (country, group) with
-    fewer than `min_group_n` respondents is dropped with one logged line, since a distribution
-    of a few dozen answers is mostly noise. Whole-country rows come first, `group_var = group = all`.
-    """
+    """Microdata -> the long table. `groups`: (group variable, its column in `df`) pairs. A (country,
+    group) with fewer than `min_group_n` respondents is dropped with a logged line: a few dozen
+    answers are mostly noise. Whole-country rows come first."""
     names = country_names() if names is None else names
     keep = df[country_col].notna()
     if not keep.all():
@@ -244,7 +228,7 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
         key = country[inside] * n_g + member[inside]  # one "country" per (country, group)
         keys, sizes = np.unique(key, return_counts=True)
         small = keys[sizes < min_group_n]
-        for g in range(n_g):  # one line per group, not per country: 66 countries x 3 ages were 190 lines
+        for g in range(n_g):  # one line per group, not per country (66 countries x 3 ages)
             where = [(int(k // n_g), int(n)) for k, n in zip(small, sizes[sizes < min_group_n]) if k % n_g == g]
             if where:
                 shown = ", ".join(f"{names.get(c, f'country {c}')} ({n})" for c, n in where[:6])
@@ -272,8 +256,7 @@ def prepare_long_table(df: pd.DataFrame, wave: int, specs: list[ItemSpec], count
 
 def _long_rows(wave: int, specs: list[ItemSpec], names: dict[int, str], c_codes: np.ndarray, v_names: list[str],
                counts: np.ndarray, weighted: np.ndarray, unweighted: bool) -> pd.DataFrame:
-    """`count_codes` output -> long-table rows of the whole country (`group_var = group = all`),
-    with sort keys `_order`, `_group`, `_item`, `_rank` and `_c`, the row's index into `c_codes`."""
+    """Whole-country rows, with sort keys `_order`, `_group`, `_item`, `_rank` and `_c` (index into `c_codes`)."""
     ci, ii, vi = np.nonzero(counts)
     options = np.array(v_names, dtype=object)[vi]
     # rank[j, v]: position of answer code v in item j's semantic order, -1 if not an option
@@ -308,7 +291,7 @@ def meta_path(table_path: Path) -> Path:
 
 
 def synthetic_table(table_path: Path) -> bool:
-    """Whether a prepared table's `.meta.json` says its answers are synthetic (no meta: False)."""
+    """Whether its `.meta.json` says synthetic (no meta: False)."""
     try:
         return bool(json.loads(meta_path(table_path).read_text(encoding="utf-8")).get("synthetic"))
     except (OSError, ValueError, AttributeError):

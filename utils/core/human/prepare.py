@@ -1,12 +1,8 @@
-"""A downloaded WVS wave file (or a synthetic one) -> the long table of answer counts the analysis
-reads, with its `.meta.json`: what `dataset/prepare_wvs.py` and a study's synthetic human data do.
+"""A WVS wave file (downloaded or synthetic) -> the long table the analysis reads (format:
+microdata.py), with its `.meta.json`.
 
     job = WaveFile(wave=7, input=Path("WVS7.csv"), groups="sex,age")
     path, lines = prepare(job)      # -> dataset/human/WV7.csv and what to tell the user
-
-Only the country, weight and item columns are read (microdata.read_microdata); the format of the
-table is microdata.py's. With `groups` the table also holds each country's distributions per
-respondent group (inputs/groups/groups.json), in rows whose group_var/group name the group.
 """
 from __future__ import annotations
 
@@ -40,8 +36,7 @@ class WaveFile:
 
 def write_synthetic(wave: int, out: Path | None = None, respondents: int = 300, countries: str = "all",
                     seed: int = 0, sep: str = ",") -> tuple[Path, str]:
-    """A WVS-shaped synthetic wave file (utils/core/human/synthetic_wvs.py); returns where it went
-    and one line on what it holds."""
+    """A WVS-shaped synthetic wave file -> (where it went, one line on what it holds)."""
     codes = sorted(country_names()) if countries == "all" else [int(c) for c in countries.split(",")]
     specs = wave_items(wave, load_questionnaire(questionnaire_path("English")), load_wave_map())
     df = synthetic_microdata(wave, specs, codes, respondents, seed)
@@ -56,8 +51,7 @@ def write_synthetic(wave: int, out: Path | None = None, respondents: int = 300, 
 
 
 def prepare(args: WaveFile) -> tuple[Path, list[str]]:
-    """Read `args.input`, write the long table and its metadata; returns the table's path and the
-    lines to tell the user (what was read, what was left out)."""
+    """-> (the table's path, lines to tell the user: what was read, what was left out)."""
     said: list[str] = []
     country_col = args.country_column or WAVE_COLUMNS[args.wave][0]
     weight_col = args.weight_column or WAVE_COLUMNS[args.wave][1]
@@ -99,8 +93,8 @@ def prepare(args: WaveFile) -> tuple[Path, list[str]]:
 
 
 def wrong_file(args: WaveFile, available: set[str], country_col: str, specs) -> str | None:
-    """What the file is when it lacks this wave's country or item columns (a prepared long table,
-    another wave's file), with the flag that then works; None when the columns are there."""
+    """What the file is instead (a prepared long table, another wave's file) and the flag that works;
+    None when it has this wave's columns."""
     lacking = [s.variable for s in specs if s.variable.upper() not in available]
     if not lacking and country_col.upper() in available:
         return None
@@ -122,8 +116,8 @@ def wrong_file(args: WaveFile, available: set[str], country_col: str, specs) -> 
 
 
 def group_columns(args: WaveFile, available: set[str], said: list[str]) -> list[tuple[GroupVar, str]]:
-    """--groups -> (group variable, its column in the file). A variable this wave lacks is left
-    out with one line saying why; a column missing from the file is an error naming what exists."""
+    """--groups -> (group variable, its column). One this wave lacks is left out with a line in `said`;
+    a column missing from the file is a `UserError` naming what exists."""
     if not args.groups:
         return []
     if args.min_group_n < 1:
@@ -154,8 +148,8 @@ def group_columns(args: WaveFile, available: set[str], said: list[str]) -> list[
 
 
 def group_summary(table, groups: list[tuple[GroupVar, str]]) -> dict:
-    """Per group variable: its column, its groups and in how many countries each was kept, for
-    the table's metadata (a reader sees at once which groups the thresholds removed)."""
+    """Per group variable: its column, groups and in how many countries each was kept, so the
+    metadata shows which groups `min_group_n` removed."""
     out = {}
     for var, column in groups:
         rows = table[table["group_var"] == var.name]

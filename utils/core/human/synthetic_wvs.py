@@ -1,19 +1,10 @@
 """WVS-shaped synthetic microdata, to try the pipeline and to test it without the licensed files.
 
-Each country sits at a point z_c in a 2-d "culture map" and each item has a loading b_i, so
-countries near each other answer alike (the alignment heatmap shows blocks, as real data does).
-A country's answer distribution over the item's options (semantic order) is a discretized bell
-centred at (N - 1) * sigmoid(a_i + b_i . z_c); respondents are drawn from it, a few per cent get
-a negative WVS missing code, and some countries are "not asked" an item (-4 for everyone).
-Waves 5 and 6 move z_c a little and survey about 70% of the countries.
-
-Each respondent also gets the wave's group columns (sex, age, education, ... as mapped in
-inputs/groups/groups.json): within a country, respondents are ranked by how high they answered a
-variable-specific third of the items (plus noise) and cut into that variable's groups in order, so
-groups differ on purpose (the first group answers lower on those items); 2% get a missing code.
-The answers themselves are drawn exactly as without groups.
-
-Nothing here resembles real WVS answers; figures drawn from it are marked "synthetic data".
+Each country sits at a point z_c of a 2-d "culture map", each item has a loading b_i, so nearby
+countries answer alike (the heatmap shows blocks, as real data does). Answers are drawn from a
+discretized bell over the options centred at (N - 1) * sigmoid(a_i + b_i . z_c); a few per cent
+get a missing code, and some countries are "not asked" an item (-4). Nothing here resembles real
+WVS answers; figures drawn from it are marked "synthetic data".
 """
 from __future__ import annotations
 
@@ -33,12 +24,12 @@ def _seed(*parts) -> int:
 
 
 def wave_countries(codes: list[int], wave: int) -> list[int]:
-    """Wave 7: all; waves 5 and 6: a fixed ~70% subset."""
+    """Wave 7: all; waves 5 and 6 (whose z_c drift a little): a fixed ~70% subset."""
     return list(codes) if wave == 7 else [c for c in codes if _seed(c, wave) % 10 < 7]
 
 
 def country_distributions(specs: list[ItemSpec], codes: list[int], wave: int = 7) -> np.ndarray:
-    """[C, I, K] answer shares in semantic order (zero-padded) for the given countries."""
+    """[C, I, K] answer shares in semantic order, zero-padded."""
     n_k = max(len(s.order) for s in specs)
     out = np.zeros((len(codes), len(specs), n_k))
     z = np.array([np.random.default_rng(_seed("z", c)).normal(size=2) for c in codes])
@@ -57,8 +48,8 @@ def country_distributions(specs: list[ItemSpec], codes: list[int], wave: int = 7
 
 def synthetic_microdata(wave: int, specs: list[ItemSpec], codes: list[int], n_per_country: int = 300,
                         seed: int = 0, missing_rate: float = 0.03, not_asked_rate: float = 0.02) -> pd.DataFrame:
-    """One row per respondent, with the wave's country and weight columns, the items' variables
-    and a SYNTHETIC_DATA marker column that `prepare_wvs.py` records in the table's metadata."""
+    """One row per respondent, with the wave's columns and a SYNTHETIC_DATA marker that
+    `prepare_wvs.py` records in the table's metadata."""
     rng = np.random.default_rng(seed)
     codes = wave_countries(codes, wave)
     shares = country_distributions(specs, codes, wave)
@@ -93,9 +84,10 @@ def synthetic_microdata(wave: int, specs: list[ItemSpec], codes: list[int], n_pe
 
 
 def group_codes(var: GroupVar, rel: np.ndarray, item_ids: list[str], country_idx: np.ndarray, seed: int) -> np.ndarray:
-    """[n] codes of `var` for respondents whose answer heights are `rel` [n, I]: per country, the
-    respondents ranked by their mean height on a third of the items (chosen by the variable's name)
-    plus noise, cut into equal parts, one per group in order; a range group draws an age inside it."""
+    """[n] codes of `var` given answer heights `rel` [n, I]: per country, respondents ranked by their
+    mean height on a third of the items (chosen by the variable's name) plus noise, cut into equal
+    parts, one per group in order (so the first answers lower there); a range group draws a value
+    inside it; 2% get a missing code."""
     rng = np.random.default_rng(seed)
     chosen = np.array([_seed(var.name, i) % 3 == 0 for i in item_ids])
     latent = rel[:, chosen].mean(1) + rng.normal(scale=0.05, size=len(rel))

@@ -1,13 +1,10 @@
-"""The survey's fixed facts: the cross-wave item mapping, country names, the official files'
-country and weight columns, and which items a wave's file holds.
-
-`dataset/questions/WV567.jsonl`, one line per item asked in waves 5, 6 and 7::
+"""The WVS's fixed facts: the cross-wave item mapping, country names, the official files' country
+and weight columns, and which items a wave's file holds. `dataset/questions/WV567.jsonl`::
 
     {"id": "Q1", "variables": {"7": "Q1", "6": "V4", "5": "V4"}, "choice_keys": [...],
      "order": [...], "scale": "ordinal", "recode": {}, "note": "..."}
 
-`recode` maps a wave to `{code in that wave: Wave 7 code}` for scales that differ; it is applied
-before counting.
+`recode`: wave -> `{code in that wave: Wave 7 code}` for scales that differ, applied before counting.
 """
 from __future__ import annotations
 
@@ -35,8 +32,6 @@ NON_SUBSTANTIVE = {"Q119": ("0",), **{f"Q{n}": ("1",) for n in range(122, 130)}}
 
 @dataclass(frozen=True)
 class WaveItem:
-    """One item of the cross-wave mapping: its variable in each wave and its options."""
-
     id: str
     variables: dict[int, str]
     choice_keys: tuple[str, ...]
@@ -77,8 +72,6 @@ def country_names(path: Path = COUNTRIES_PATH) -> dict[int, str]:
 
 @dataclass(frozen=True)
 class ItemSpec:
-    """An item as read from one wave's file: its id, the column holding it and its options."""
-
     id: str
     variable: str
     order: tuple[str, ...]
@@ -86,8 +79,8 @@ class ItemSpec:
 
 
 def wave_items(wave: int, items: list[SurveyItem], wave_map: list[WaveItem]) -> list[ItemSpec]:
-    """Items to read from a wave's file. Wave 7: the questionnaire's items plus the mapping's
-    (Q151); waves 5 and 6: the mapping's items under their V-names."""
+    """Wave 7: the questionnaire's items plus the mapping's others (Q151); waves 5 and 6: the
+    mapping's items under their V-names."""
     if wave not in WAVE_COLUMNS:
         raise UserError(f"wave must be one of {sorted(WAVE_COLUMNS)}, not {wave}")
     if wave == 7:

@@ -1,23 +1,9 @@
-"""The columns of a `results.csv`, the header generations earlier versions wrote, and whether a
-row can be trusted. The store writes these columns and every reader reads them through here.
+"""The columns of a `results.csv` (docs/results-format.md), their past generations, and whether a
+row can be trusted.
 
-Columns: the release's `id, question, choices, choice_keys, answer, type, response`, then ours
-(`distribution` is JSON `{"1": 0.25, ...}` over the item's codes), then the run's identity
-(`spec.RunSpec.columns`) and `prompt_sha256`, the hash of the exact messages of that row.
-
-Each new identity dimension was added at the end of the header, so a file of an earlier
-generation is read with those columns at their "not used" value (`migrate`) and rewritten in the
-current one when a run resumes into it:
-
-    version 2  ... identity, sample counts          (before groups)
-    version 3  + group_var, group                   (before protocols: read as `protocol` ours)
-    version 4  + protocol, release_commit           (before perturbations)
-    version 5  + perturb_family ... repeat, seed    (before imported surveys: read as the WVS, wave 7)
-    version 6  + survey, survey_wave                (before shards: read as no shard)
-    version 7  + shard                              (current)
-
-A file of version 1 (no identity columns at all) cannot say what its rows were asked under, so
-it is not resumed into (`header_problem`).
+Each generation (`VERSIONS`) appended columns, so an older file reads with them at their "not used"
+value (`migrate`) and is rewritten in the current one when a run resumes into it. Version 1 (no
+identity columns) cannot say what its rows were asked under: never resumed into.
 """
 from __future__ import annotations
 
@@ -49,14 +35,12 @@ STATUSES = ("ok", "unparsed", "error")
 
 
 def version_of(header: list[str] | tuple[str, ...]) -> int | None:
-    """Which generation of our columns `header` is (None: not ours, or too old to resume)."""
+    """None: not ours, or too old to resume."""
     return next((v for v, cols in VERSIONS.items() if tuple(header) == cols), None)
 
 
 def migrate(row: dict[str, str], version: int) -> dict[str, str]:
-    """A row of generation `version` in the current columns: added columns at their "not used"
-    value, which is empty except `protocol` (rows before it were asked our way) and the survey
-    (rows before it asked the WVS Wave 7 questionnaire)."""
+    """Added columns are empty except `protocol` ("ours") and the survey (WVS, wave 7)."""
     out = dict.fromkeys(COLUMNS, "") | row
     if version < 4 and not row.get("protocol"):
         out["protocol"] = "ours"
@@ -66,8 +50,8 @@ def migrate(row: dict[str, str], version: int) -> dict[str, str]:
 
 
 def header_problem(path, header: list[str]) -> str:
-    """One line on a results file whose columns are not a generation of ours: one re-saved by another
-    program (an index column added, columns moved) is told how to get its rows back."""
+    """One line on a header that is no generation of ours; a file re-saved by another program (an
+    index column added, columns moved) is told how to get its rows back."""
     ours = next((cols for _, cols in sorted(VERSIONS.items(), reverse=True) if set(cols) <= set(header)), None)
     if ours is not None:
         extra = [c for c in header if c not in ours]
@@ -93,15 +77,14 @@ def header_problem(path, header: list[str]) -> str:
 
 @dataclass(frozen=True)
 class RowCheck:
-    """A stored row's status, or why it cannot be trusted (`problem`, e.g. a hand edit gone wrong)."""
+    """A stored row's status, and `problem`: why it cannot be trusted ("" if it can)."""
 
     status: str
     problem: str = ""
 
 
 def check_row(row: dict[str, str]) -> RowCheck:
-    """The one rule for a stored row of ours: its status, and whether an `ok` row's distribution
-    is a probability mapping.
+    """The one rule for a row of ours: a known status, and an `ok` row's distribution sums to 1 (+-0.01).
 
     >>> check_row({"id": "Q1", "status": "ok", "distribution": '{"1": 0.5, "2": 0.4}'}).problem
     "is 'ok' but its distribution sums to 0.9, not 1"
@@ -122,7 +105,7 @@ def check_row(row: dict[str, str]) -> RowCheck:
 
 
 def distribution_values(text: str) -> list[float] | None:
-    """The shares of a `distribution` cell, or None when it is not a JSON mapping of finite shares >= 0."""
+    """None unless the cell is a JSON mapping of finite shares >= 0."""
     try:
         dist = json.loads(text)
     except (ValueError, TypeError):

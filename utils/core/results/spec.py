@@ -1,8 +1,7 @@
 """`RunSpec`: what one results file was asked under, in one frozen record.
 
-Every row of a results file carries its spec as identity columns, the folder the file lives in is
-the spec's, and reading a file back gives its spec again, so this is the only place that knows how
-a condition is named on disk:
+The only place that knows how a condition is named on disk: its folder, the identity columns every
+row carries, and reading either back:
 
     RunSpec(RQ2, steering="persona", country="Japan", group=("age", "18-29"), name="gpt-4o")
         folder   RQ2/persona/Japan/age=18-29/gpt-4o
@@ -14,12 +13,8 @@ a condition is named on disk:
     RunSpec(RQ1, shard=Shard(1, 4), name="org/m")
         folder   RQ1/org/m/shard-1-of-4           (column shard=1/4; the condition is RQ1/org/m)
 
-The release's own files have no identity columns; `from_path` reads what their folders say
-(`RQ1/<model>`, `RQ2/<method>/<country>/<model>`, `Discussion/sensitivity/<variant>/<model>`).
-Files keep the column values earlier versions wrote (`none` for no steering, `default` for no
-variant), so old files read as before; inside the code those are None. The survey asked is the
-WVS Wave 7 questionnaire unless a run names an imported one (`--survey`, docs/surveys.md); its
-files live under `Surveys/<name>/` so they never sit beside the WVS's.
+Columns write no steering as `none` and no variant as `default`; in the code both are None. The
+release's files have no identity columns: `from_path` reads their folders.
 """
 from __future__ import annotations
 
@@ -37,15 +32,13 @@ class Experiment(StrEnum):
     SENSITIVITY = "sensitivity"
 
 
-# What files (and the tables drawn from them) call "no steering" and "no sensitivity variant".
 NO_STEERING, _NO_VARIANT = "none", "default"
-WVS, WVS_WAVE = "WVS", "7"  # the questionnaire of dataset/questions, which every run asked before --survey
+WVS, WVS_WAVE = "WVS", "7"  # dataset/questions' questionnaire: the survey of a run without --survey
 
 
 @dataclass(frozen=True, order=True)
 class Perturbation:
-    """One member of a prompt-perturbation family (`--perturb`): `order` index 3 seed 0 is the third
-    permutation of every item."""
+    """One member of a `--perturb` family: ("order", 3) is the third permutation of every item."""
 
     family: str
     index: int
@@ -59,9 +52,8 @@ class Perturbation:
 
 @dataclass(frozen=True, order=True)
 class Shard:
-    """One of `count` slices of a condition's items (`--shard I/N`), asked by its own process or
-    machine. The slice is contiguous, so the shards' rows, read one after another, are the
-    condition's rows in questionnaire order:
+    """One of `count` contiguous slices of a condition's items (`--shard I/N`), so the shards' rows
+    read one after another are the condition's rows in questionnaire order:
 
     >>> Shard(2, 3).items(list("abcdefg"))
     ['c', 'd']
@@ -98,7 +90,6 @@ class Shard:
         return f"shard-{self.index}-of-{self.count}"
 
     def items(self, items) -> list:
-        """This shard's contiguous part of `items` (sizes differ by at most one)."""
         items = list(items)
         n = len(items)
         return items[(self.index - 1) * n // self.count: self.index * n // self.count]
@@ -106,8 +97,8 @@ class Shard:
 
 @dataclass(frozen=True)
 class Decoding:
-    """The decoding settings a row records, as its columns write them ("" where they do not apply:
-    `logprob` reads one forward pass; `samples` is for `sample` only)."""
+    """Decoding settings as a row's columns write them; "" where they do not apply (all of them for
+    `logprob`, `samples` outside `sample`)."""
 
     temperature: str = ""
     max_new_tokens: str = ""
@@ -148,8 +139,7 @@ class RunSpec:
     # -- what the condition is called ------------------------------------------------------
     @property
     def condition(self) -> str | None:
-        """The condition within its experiment: the steering method (RQ2), the variant
-        (sensitivity), None for RQ1."""
+        """The steering method (RQ2), the variant (sensitivity), None for RQ1."""
         return {Experiment.RQ2: self.steering, Experiment.SENSITIVITY: self.variant}.get(self.experiment)
 
     @property
@@ -195,8 +185,7 @@ class RunSpec:
         return base
 
     def folder(self) -> PurePosixPath:
-        """Where the results file lives under a results root (the model's name checked to stay inside);
-        a shard's inside the condition's own (`.../<model>/shard-1-of-4`)."""
+        """Under a results root, the model's name checked to stay inside; a shard's is inside its condition's."""
         own = PurePosixPath(*self.condition_folder()) / model_folder(self.name)
         return own / self.shard.folder if self.shard else own
 
@@ -260,9 +249,8 @@ class RunSpec:
 
     @classmethod
     def from_path(cls, parts: tuple[str, ...]) -> RunSpec | None:
-        """The spec of a file without identity columns (the release's) from its folders under the
-        results root, e.g. ("RQ2", "persona", "Japan", "gpt-4"); None outside the paper's layout.
-        Under `Surveys/<name>/[wave-<w>/]` the same layout names an imported survey's condition."""
+        """The release's files' spec from their folders, e.g. ("RQ2", "persona", "Japan", "gpt-4");
+        None outside the paper's layout (`Surveys/<name>/[wave-<w>/]` prefixes it)."""
         if len(parts) >= 3 and parts[0] == "Surveys":
             wave = parts[2][len("wave-"):].replace("+", ",") if parts[2].startswith("wave-") else ""
             inner = cls.from_path(parts[3:] if wave else parts[2:])

@@ -1,19 +1,15 @@
-"""The one reader of `results.csv` files, ours and the release's: the store resumes through it, the
-analysis, the report and the study runner read through it.
+"""The one reader of `results.csv` files, ours and the release's (docs/results-format.md).
 
     table = read_table(path)
     table.latest["Q1"]        the newest row of Q1 (a rerun appends; the newest row of an id wins)
     table.spec                what the file was asked under (`RunSpec`), from its rows or its folders
     table.status(row)         ok, unparsed or error (the release's files: whether the answer parses)
 
-A condition asked in shards (`--shard I/N`) has no `results.csv` of its own: its shards'
-files (`shard-I-of-N/results.csv` in its folder) are read as that one file (`read_complete`), in
-shard order, their `shard` column emptied, so they read as the same rows an unsharded run writes;
-a missing shard is named in `missing`.
+A condition asked in shards has no `results.csv`: `read_complete` reads its `shard-I-of-N/` files
+in order as that one file, `shard` emptied, and names missing shards in `missing`.
 
-A process killed while writing leaves at most a torn last record (no newline, or short of
-fields, or an unclosed quote): `read_table` reports it (`torn_line`) and leaves it out; the store
-then repairs the file, and the analysis refuses it until the run that wrote it has resumed.
+A killed writer leaves at most a torn last record (no newline, short of fields, an unclosed quote):
+`read_table` leaves it out and reports `torn_line`; the analysis refuses the file until it is resumed.
 """
 from __future__ import annotations
 
@@ -38,9 +34,8 @@ SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
 
 @contextlib.contextmanager
 def long_fields():
-    """Files edited by hand, or written before text columns were capped, may hold long fields. The
-    csv module reads them only with its field limit raised, which is process-wide: it is raised for
-    the duration of a read, so importing this module changes nothing."""
+    """Raise csv's field limit (hand-edited files may hold long fields) for one read only: the limit
+    is process-wide."""
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, _FIELD_LIMIT))
     try:
@@ -51,8 +46,7 @@ def long_fields():
 
 @dataclass(frozen=True, eq=False)
 class ResultsTable:
-    """A results file as read: its header, its rows in file order (ours migrated to the current
-    columns), and where it was cut off, if it was."""
+    """A results file as read; rows in file order, ours migrated to the current columns."""
 
     path: Path
     header: tuple[str, ...]
@@ -69,13 +63,12 @@ class ResultsTable:
 
     @cached_property
     def latest(self) -> dict[str, dict[str, str]]:
-        """id -> its newest row: a rerun appends a new row for an item asked again."""
+        """id -> its newest row (a rerun appends)."""
         return {row["id"]: row for row in self.rows if row.get("id")}
 
     @cached_property
     def spec(self) -> RunSpec | None:
-        """What the file was asked under: its first row's identity columns, or (the release's files,
-        and ours from before the identity columns) what its folders say."""
+        """From the first row's identity columns, else (the release's files) from the folders."""
         first = self.rows[0] if self.rows else {}
         if first.get("experiment") and first.get("model"):
             return RunSpec.from_row(first)
@@ -100,8 +93,7 @@ class ResultsTable:
 
 
 def status_of(row: dict[str, str]) -> str:
-    """ok, unparsed or error: the one rule. Our rows say it in their `status`; a release row (no
-    status column) is ok when its answer parses over its own options."""
+    """ok, unparsed or error: the one rule. A release row (no `status`) is ok when its answer parses."""
     if "status" in row:
         return row["status"] or "error"
     keys = option_keys(row)
@@ -109,8 +101,7 @@ def status_of(row: dict[str, str]) -> str:
 
 
 def option_keys(row: dict[str, str]) -> list[str]:
-    """A row's option codes from its `choice_keys` column ("['1', '2']" -> ["1", "2"]), so rows of any
-    questionnaire, ours or the release's, are read over their own options (a literal, never run)."""
+    """"['1', '2']" -> ["1", "2"]: a row's own options, read as a literal, never run; [] if unreadable."""
     try:
         keys = ast.literal_eval(row.get("choice_keys") or "[]")
     except (ValueError, SyntaxError):
@@ -125,9 +116,8 @@ class Records(NamedTuple):
 
 
 def parse_records(text: str, newline_ends: bool = True) -> Records:
-    """The CSV records of `text`. Our files end every record with a newline (`newline_ends`), so a
-    last record without one was cut; the release's files make no such promise. Damage before the
-    end is a `csv.Error` ("line N: why"), not a torn tail."""
+    """With `newline_ends` (our files) a last record without a newline was cut. Damage before the end
+    is a `csv.Error` ("line N: why"), not a torn tail."""
     records: list[list[str]] = []
     starts: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -161,8 +151,8 @@ def decode(path: Path, data: bytes) -> str:
 
 
 def read_table(path: Path, root: Path | None = None) -> ResultsTable:
-    """Read a results file; `root` (its results root) lets a file without identity columns say
-    what it is from its folders. A file that is not a results file is a one-line `UserError`."""
+    """`root` (the results root) lets a file without identity columns take its spec from its folders.
+    A file that is not a results file is a one-line `UserError`."""
     path = Path(path)
     how = "rerun the probe for it (it resumes) or move it out of the results root"
     text = decode(path, path.read_bytes())
@@ -189,7 +179,7 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
 
 
 def shard_paths(path: Path) -> list[Path]:
-    """The shards' files of the condition whose file would be `path` (`<folder>/shard-I-of-N/results.csv`)."""
+    """`<folder>/shard-I-of-N/results.csv` for the condition whose file would be `path`, in shard order."""
     folder = Path(path).parent
     if not folder.is_dir():
         return []
@@ -198,7 +188,7 @@ def shard_paths(path: Path) -> list[Path]:
 
 
 def missing_shards_line(table: ResultsTable) -> str:
-    """One line naming the shards a condition read as one lacks ("" when it lacks none)."""
+    """"" when no shard is missing."""
     if not table.missing:
         return ""
     names = ", ".join(p.parent.name for p in table.missing)
@@ -208,8 +198,7 @@ def missing_shards_line(table: ResultsTable) -> str:
 
 
 def read_shards(path: Path, shards: list[Path], root: Path | None = None) -> ResultsTable:
-    """A sharded condition's files read as its one file `path` (see the module docstring). Each
-    shard is checked as any file is; shards of different counts cannot be put together."""
+    """Each shard is checked as any file is; shards of different counts are a `UserError`."""
     tables = [read_complete(p, root) for p in shards]
     found = {t.path: t.spec.shard for t in tables}
     counts = sorted({s.count for s in found.values() if s is not None})
@@ -229,8 +218,7 @@ def read_shards(path: Path, shards: list[Path], root: Path | None = None) -> Res
 
 def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
     """`read_table` for analysis: an empty, header-only, torn, damaged or mixed file is a one-line
-    `UserError` naming it (and the row), rather than scores computed from it. A condition asked
-    in shards is read as one file (`read_shards`)."""
+    `UserError` naming it and the row, never scored. A sharded condition reads as one file."""
     how = "rerun the probe for it (it resumes) or move it out of the results root"
     if not Path(path).exists():
         shards = shard_paths(path)
@@ -255,7 +243,6 @@ def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
 
 
 def _refuse_mixed(table: ResultsTable) -> None:
-    """A file (or a condition's shards) whose rows were asked under more than one identity."""
     path = table.path
     mixed = {c: sorted({r.get(c) or "" for r in table.rows}) for c in IDENTITY_COLUMNS
              if c in table.header and c != "seed"}

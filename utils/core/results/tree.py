@@ -10,11 +10,9 @@
     <any of the above>/shard-<i>-of-<n>/results.csv         one shard (`--shard I/N`) of the condition
 
 `<model>` may span folders (`Qwen/Qwen2.5-72B-Instruct`). A file of ours says what it is in its
-first row, wherever it lies; the release's files by their folders (`RunSpec.from_path`). A named
-run is a separate results root of its own: the analyses read it with `--run-name NAME`, and never
-walk into it from the root above, where it would be a second file for the same model and condition.
-A condition asked in shards is found once, as the file its shards are read as (its folder's
-`results.csv`, which `ResultsFile.read` and `table.read_complete` put together from the shards).
+first row, the release's by their folders. A named run is a results root of its own, never walked
+into from the root above, where it would be a second file for the same model and condition.
+A sharded condition is found once, as its folder's `results.csv` (read from the shards).
 """
 from __future__ import annotations
 
@@ -31,19 +29,16 @@ NAMED_RUNS = "runs"  # `<results-root>/runs/<NAME>`: a run given its own folder 
 
 @dataclass(frozen=True)
 class ResultsFile:
-    """A results file found under `root`, and its spec (read from its first row or its folders)."""
-
     path: Path
     spec: RunSpec
     root: Path
 
     def read(self) -> ResultsTable:
-        """The whole file, refused with one line if it is damaged, cut off or mixes conditions."""
         return read_complete(self.path, self.root)
 
 
 def named_run(root: Path, name: str | None) -> Path:
-    """`root`, or `<root>/runs/<name>` for a run given its own folder with `--run-name NAME`."""
+    """`root`, or `<root>/runs/<name>` for `--run-name NAME`."""
     root = Path(root)
     if not name:
         return root
@@ -61,7 +56,6 @@ def _first_row(path: Path) -> dict[str, str]:
 
 
 def describe(path: Path, root: Path) -> ResultsFile | None:
-    """A file's spec from its first row's identity columns when it has them, else from its folders."""
     row = _first_row(path)
     if row.get("experiment") and row.get("model"):
         return ResultsFile(path, RunSpec.from_row(row), root)
@@ -72,8 +66,7 @@ def describe(path: Path, root: Path) -> ResultsFile | None:
 
 
 def result_paths(root: Path, name: str = "results.csv") -> list[Path]:
-    """Every `results.csv` (or `run_meta.json`...) under `root` (none if it is not a folder), the
-    named runs' left out."""
+    """Every `name` under `root` ([] if not a folder), named runs left out."""
     root = Path(root)
     if not root.is_dir():
         return []
@@ -81,17 +74,14 @@ def result_paths(root: Path, name: str = "results.csv") -> list[Path]:
 
 
 def find_results(root: Path, survey: str | None = WVS) -> list[ResultsFile]:
-    """Every results file under `root` in the layout above that asked `survey` (None: any), named
-    runs left out. The WVS's analyses read the WVS's files only; an imported survey's live under
-    `Surveys/<name>/` and are read by the survey analyses."""
+    """Every results file under `root` that asked `survey` (None: any), shards as one, named runs left out."""
     found = (describe(p, Path(root)) for p in result_paths(root))
     return whole([f for f in found if f is not None and (survey is None or f.spec.survey == survey)])
 
 
 def whole(files: list[ResultsFile]) -> list[ResultsFile]:
-    """Each condition's shards as one file: the condition's own `results.csv` (read from its
-    shards), its spec without the shard. A condition with both its own file and shards is
-    refused with one line: the same items would be counted twice."""
+    """Each condition's shards as one file, its spec without the shard. A condition with both its own
+    file and shards is a `UserError`: the same items would be counted twice."""
     out: list[ResultsFile] = []
     seen: dict[Path, ResultsFile] = {}
     for f in files:
@@ -110,8 +100,8 @@ def whole(files: list[ResultsFile]) -> list[ResultsFile]:
 
 
 def one_per_condition(files: list[ResultsFile], probe_method: str | None = None) -> list[ResultsFile]:
-    """Keep `probe_method`'s files (all when None); refuse two files for one model and condition
-    (`RunSpec.key`), which would be scored as one model twice."""
+    """Keep `probe_method`'s files (None: all); two files with one `RunSpec.key` are a `UserError`,
+    as they would be scored as one model twice."""
     if probe_method:
         found = sorted({f.spec.method for f in files})
         files = [f for f in files if f.spec.method == probe_method]

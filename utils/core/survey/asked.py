@@ -1,11 +1,8 @@
-"""An imported survey's items as the probers ask them: the `SurveyItem`s of the WVS questionnaire.
+"""An imported survey's items as `SurveyItem`s, the one item type the probers know.
 
-The probers, steering, perturbations and the results store know one item type, so an imported
-item becomes one: its options in the source's order, shown with their codes, every option shown
-(a refusal included: what the model says of it is dropped at scoring time exactly as the survey's
-policy drops the people's), and, for an ordinal item, `order` the codes by position, ties in the
-source's order and non-substantive options last. The positions themselves (OpinionQA's 1.5 for
-"neither") stay in the questionnaire, which the analysis reads.
+Every option is shown, refusals included: scoring drops the model's share for them as the survey's
+policy drops the people's. An ordinal item's `order` is its codes by position, ties in source order,
+non-substantive last; the positions themselves stay in the questionnaire, for the analysis.
 
     >>> from utils.core.survey.data import Item, Option
     >>> item = Item("WORLD_W26", "Compared to 50 years ago...", (Option("1", "Safer", 1.0),

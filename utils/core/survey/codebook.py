@@ -1,13 +1,9 @@
 """Any survey's microdata (one row per respondent) -> the survey schema, told how by a small codebook.
 
-`dataset/prepare_wvs.py` knows the WVS's columns; a codebook (TOML or JSON, written by the user from
-the survey's documentation) says the same for any survey: the population, weight and group
-variables, the missing codes, and per item its variable, question and options (code, label and,
-unless 1, 2, ... in order, a position). docs/surveys.md has a worked one for the European Values
-Study. The microdata are the user's own download, under its archive's terms; nothing is shipped
-or downloaded. Shares are weighted, `count` is respondents; codes that are neither options nor
-missing are left out and counted in one line. Files: CSV (`,` `;` or tab), Stata `.dta`, SPSS
-`.sav` (with the pyreadstat package); variable names match without regard to case.
+The codebook (TOML or JSON) says what `dataset/prepare_wvs.py` knows of the WVS: population, weight
+and group variables, missing codes, and per item its variable, question and options; a worked one
+in docs/surveys.md. Shares are weighted, `count` is respondents; codes that are neither options nor
+missing are left out and counted in one line.
 """
 from __future__ import annotations
 
@@ -60,7 +56,7 @@ def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[s
 
 
 def code_text(value) -> str:
-    """A code as text, whatever the file stored: 1, 1.0 and '1' -> '1'; 2.5 -> '2.5'; 'DE' -> 'DE'."""
+    """1, 1.0 and '1' -> '1'; 2.5 -> '2.5'; 'DE' -> 'DE'."""
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -69,7 +65,7 @@ def code_text(value) -> str:
 
 
 def _codes(column: pd.Series) -> pd.Series:
-    """A column's values as code texts ('' where empty), each distinct value converted once."""
+    """Code texts, '' where empty."""
     lookup = {v: code_text(v) for v in column.dropna().unique()}
     return column.map(lookup).fillna("").astype(str)
 
@@ -90,7 +86,7 @@ def _cells(item: Item, policy: str, var: str, pop, label, code, weight) -> list[
 
 
 def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The named columns of a CSV, Stata or SPSS file, named in lower case; a missing one is a UserError."""
+    """The named columns of a CSV (`,` `;` or tab), Stata or SPSS (needs pyreadstat) file, in lower case."""
     if not path.is_file():
         raise UserError(f"microdata file {path} not found")
     kind = next((k for k in ("sav", "dta") if path.name.lower().endswith("." + k)), "csv")
@@ -105,7 +101,7 @@ def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _read(path: Path, kind: str, columns: list[str] | None):
-    """The file's column names (`columns` None), else those columns' data."""
+    """`columns` None: the file's column names."""
     if kind == "sav":
         try:
             import pyreadstat  # optional: only SPSS files need it
@@ -142,7 +138,6 @@ def _load(path: Path) -> dict:
 
 
 def _items(book: dict, path: Path) -> tuple[list[Item], dict[str, str]]:
-    """The items in the codebook's order and each one's variable."""
     items, variables = [], {}
     for item_id, spec in book["items"].items():
         where = f"codebook {path}, item {item_id}"

@@ -1,21 +1,16 @@
 """The survey-agnostic records: a survey, its items and its human answers per population cell.
 
-One shape for every source, so the probers and the analyses never branch on the survey. An
-OpinionQA item and one of its cells, as `opinionqa.py` makes them:
+One shape for every source, so nothing downstream branches on the survey. An OpinionQA item and a cell:
 
-    Item(id="WORLDDANGER_W26", question="Compared to 50 years ago, do you think",
-         options=(Option("1", "We live in a safer world", 1.0),
-                  Option("2", "We live in a more dangerous world", 2.0),
-                  Option("3", "The world we live in is neither safer nor more dangerous", 1.5),
-                  Option("99", "Refused", None)),
+    Item("WORLDDANGER_W26", "Compared to 50 years ago, do you think", (Option("1", "Safer", 1.0),
+         Option("2", "More dangerous", 2.0), Option("3", "Neither", 1.5), Option("99", "Refused", None)),
          scale="ordinal", non_substantive=("99",))
     Cell("United States", "POLPARTY", "Democrat", "WORLDDANGER_W26", "1", share=0.1333, count=198.0)
 
-Positions are numbers with ties allowed (OpinionQA puts "neither" at 1.5), or None: every option
-of a nominal item, and the non-substantive options of an ordinal one. A cell's shares cover the
-options its survey's policy scores and sum to 1: with `policy="drop"` the non-substantive options
-have no rows and the rest were renormalized (OpinionQA's refusals); with `"keep"` they are
-options like the others (the WVS's "Hard to say").
+Positions may tie (OpinionQA's "neither" at 1.5); None for every option of a nominal item and for
+an ordinal one's non-substantive options. A cell's shares sum to 1 over the options its policy
+scores: `"drop"` leaves the non-substantive ones out (OpinionQA's refusals), `"keep"` scores them
+(the WVS's "Hard to say").
 """
 from __future__ import annotations
 
@@ -30,8 +25,6 @@ SCALES = ("ordinal", "nominal")
 
 @dataclass(frozen=True)
 class Survey:
-    """Who asked, where the files come from, under which terms, and how the survey is scored."""
-
     name: str
     wave: str = ""
     source: str = ""
@@ -50,7 +43,7 @@ class Option:
 
 @dataclass(frozen=True)
 class Item:
-    """One question; `options` in the source's order; `translations` maps language -> text."""
+    """`options` in the source's order; `translations`: language -> question text."""
 
     id: str
     question: str
@@ -70,8 +63,7 @@ class Item:
 
 @dataclass(frozen=True)
 class Cell:
-    """One option's share of a population (a country, or a group inside it: `group_var` names
-    the variable as the source does, `group` the label; both empty for the whole population)."""
+    """One option's share of a population; `group_var` and `group` empty for the whole population."""
 
     population: str
     group_var: str
@@ -90,7 +82,7 @@ class SurveyData:
 
 
 def survey_from(meta: dict, where: str) -> Survey:
-    """A survey's description (a codebook's [survey], a `<name>.survey.json`) -> a checked `Survey`."""
+    """A codebook's [survey] or a `<name>.survey.json` -> a checked `Survey`."""
     if not isinstance(meta, dict):
         raise UserError(f"{where}: the survey's description must be a table of name, wave, source, ...")
     survey = Survey(str(meta.get("name", "")), str(meta.get("wave", "")), str(meta.get("source", "")),
@@ -115,7 +107,6 @@ def check_survey(survey: Survey, where: str) -> None:
 
 
 def check_item(item: Item, where: str) -> None:
-    """An item that cannot be asked or scored is a UserError naming it."""
     codes = item.codes
     if len(codes) < 2 or len(set(codes)) != len(codes):
         raise UserError(f"{where}: item {item.id} needs at least two options with distinct codes, not {list(codes)}")

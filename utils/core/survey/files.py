@@ -6,8 +6,7 @@
     <name>.csv               population,group_var,group,item_id,option,share,count
                              United States,,,WORLDDANGER_W26,1,0.0969449121962954,403
 
-They are written under temporary names and renamed once all three are complete, so a failed
-import leaves what was there. Reading names the file and line of the first problem.
+Reading names the file and line of the first problem.
 """
 from __future__ import annotations
 
@@ -32,7 +31,8 @@ def survey_paths(folder: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
-    """The three files of `data` in `folder` (made if missing); returns their paths."""
+    """Written under temporary names, renamed once all three are complete: a failed import leaves
+    what was there."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--output {folder} is a file; name the folder the survey's files go in")
@@ -66,7 +66,7 @@ def read_survey(questions: Path) -> SurveyData:
 
 
 def read_questionnaire(questions: Path, need_table: bool = False) -> tuple[Survey, tuple[Item, ...]]:
-    """The survey's description and items, without its human table (what a prober needs)."""
+    """Without the human table: what a prober needs."""
     questions = Path(questions)
     meta_path, _, table_path = survey_paths(questions.parent, survey_name(questions))
     for p in (meta_path, questions) + ((table_path,) if need_table else ()):
@@ -76,8 +76,7 @@ def read_questionnaire(questions: Path, need_table: bool = False) -> tuple[Surve
 
 
 def populations(questions: Path) -> dict[str, list[tuple[str, str]]]:
-    """The population cells of a survey's human table, without reading its shares: each population
-    (in file order) with its groups `(group_var, group)`; what steering may name."""
+    """What steering may name: each population, in file order, with its `(group_var, group)`s."""
     table = survey_paths(Path(questions).parent, survey_name(questions))[2]
     if not table.is_file():
         raise UserError(f"{table} not found; steering names a population of the survey's table "

@@ -1,18 +1,9 @@
 """GlobalOpinionQA's `global_opinions.csv` -> the survey schema (one population per country).
 
-The file: Anthropic's dataset `Anthropic/llm_global_opinions` on the Hugging Face hub (Durmus et al.
-2023), CC BY-NC-SA 4.0 by its dataset card; its questions and shares come from the Pew Global
-Attitudes Survey and the WVS, whose terms still apply. Nothing is shipped or downloaded. Columns:
-`question`, `selections` (`defaultdict(<class 'list'>, {'Belgium': [0.19, 0.43, 0.38], ...})`),
-`options` (`['Yes', 'No', 'DK/Refused']`), `source` (GAS or WVS); the Python texts are read by
-`literal.parse_literal`, never evaluated.
-
-Policies: items are nominal, scored by 1 - Jensen-Shannon distance as in the GlobalOpinionQA paper;
-"DK/Refused"-like options are non-substantive but kept (the file's shares include them). A question
-whose options repeat, whose share lists do not match its options (merged options), or whose shares
-do not sum to about 1 is named in one line and left out; the rest are renormalized. An item's id
-is its source and 10 hex digits of the SHA-1 of its text (`GAS_1a2b3c4d5e`); a text seen again
-gets `_2`, `_3` in file order.
+File and policies: docs/surveys.md#globalopinionqa. Items are nominal, scored by 1 - Jensen-Shannon
+distance as in the GlobalOpinionQA paper; "DK/Refused"-like options are kept (the file's shares
+include them). An item's id is its source and 10 hex digits of the SHA-1 of its text
+(`GAS_1a2b3c4d5e`), stable across copies of the file; a text seen again gets `_2`, `_3`.
 """
 from __future__ import annotations
 
@@ -85,7 +76,7 @@ def _parse(row: dict, where: str) -> tuple[list, dict]:
 
 
 def _problem(options: list[str], selections: dict[str, list[float]]) -> str:
-    """Why a question cannot be scored, or ''."""
+    """Why a question cannot be scored (repeated options, merged share lists, sums far from 1), or ''."""
     if len(set(options)) != len(options) or len(options) < 2:
         return f"options repeat, or fewer than two: {options}"
     for country, shares in selections.items():

@@ -1,8 +1,7 @@
 """Reading the Python text that survey releases store in CSV cells, without evaluating any of it.
 
-OpinionQA's `info.csv` and GlobalOpinionQA's `global_opinions.csv` keep lists and dicts as their
-Python repr. Handing such a cell to `eval` would run whatever a file holds; this reader knows
-strings, numbers (`nan` too), lists, tuples and dicts, and nothing else:
+`eval` would run whatever a file holds; this knows strings, numbers (`nan` too), lists, tuples and
+dicts, and nothing else:
 
     >>> parse_literal("{1.0: 'Very safe', 99.0: \\"Don't know\\"}")
     {1.0: 'Very safe', 99.0: "Don't know"}
@@ -22,7 +21,7 @@ _CLOSE = {"[": "]", "(": ")", "{": "}"}
 
 
 def parse_literal(text: str):
-    """The list, dict, string or number `text` writes; ValueError saying where it stops making sense."""
+    """A ValueError says where the text stops making sense."""
     m = _DEFAULTDICT.match(text)
     tokens = _tokens(m.group(1) if m else text)
     value, end = _value(tokens, 0)

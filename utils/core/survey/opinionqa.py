@@ -1,19 +1,8 @@
 """OpinionQA's human data folders -> the survey schema (population "United States", groups by attribute).
 
-The files: `human_resp/` of OpinionQA's dataset (Santurkar et al. 2023, github.com/tatsu-lab/opinions_qa,
-data on CodaLab), one folder per Pew Research Center American Trends Panel wave; the answers are
-Pew's, under Pew's terms for its survey data (the repository adds no licence). Nothing is shipped
-or downloaded. A wave folder holds `info.csv` (per question `key`, `question`, and as Python text
-`references` (the options), `option_mapping` ({1.0: 'Very safe', ..., 99.0: 'Refused'}) and
-`option_ordinal` ([1.0, 2.0, 1.5]: positions of the first options; the rest are refusals, as
-OpinionQA's code reads it)) and `<ATTRIBUTE>_data.json` (per question, per group label, answers
-counted by option text; `POLPARTY_RACE_data.json` nests party, then race, and adds `marginals`).
-
-Policies, as the OpinionQA paper scores: refusals are left out and the rest renormalized; labels
-that are no group (`nan`, `Refused`) are left out; the whole population is one attribute's groups
-added together, non-groups included (`NONE_data.json` is not read: in the released waves it holds
-party groups). An `option_ordinal` with one position for all options marks an unordered question:
-the item is nominal.
+Files, sources and policies: docs/surveys.md#opinionqa. As OpinionQA's code reads `info.csv`, the
+options past `option_ordinal`'s positions are refusals, and one position for all marks a nominal
+item. Scored as the OpinionQA paper does: refusals left out, the rest renormalized.
 """
 from __future__ import annotations
 
@@ -93,8 +82,9 @@ def _code(code) -> str:
 
 
 def _read_groups(wave: Path, items: dict[str, Item], cells: list[Cell], notes: Counter) -> set[str]:
-    """Group cells of every `<ATTRIBUTE>_data.json` into `cells`, then the whole population's (the
-    one-attribute file with the most answers to the question); returns the keys that got answers."""
+    """Group cells of every `<ATTRIBUTE>_data.json` into `cells`, then the whole population's: the
+    one-attribute file with the most answers to the question, non-groups included (`NONE_data.json`
+    holds party groups in the released waves). Returns the keys that got answers."""
     whole: dict[str, tuple[float, dict]] = {}
     for path in sorted(wave.glob("*_data.json")):
         var = path.name[: -len("_data.json")]
@@ -142,7 +132,6 @@ def _groups(question: dict, path: Path, key: str):
 
 
 def _cells(item: Item, var: str, group: str, answers: dict, notes: Counter) -> list[Cell]:
-    """One population cell: the refusals left out, the rest renormalized."""
     labels = {o.label: o.code for o in item.options}
     if unknown := [a for a in answers if a not in labels]:
         notes["answers under a label info.csv does not list (left out)"] += len(unknown)

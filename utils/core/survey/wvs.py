@@ -1,13 +1,10 @@
 """The WVS questionnaire and a prepared WVS long table -> the survey schema, with no number changed.
 
-Options keep the order the model is shown them, each placed at its rank in the item's semantic
-`order` (Q122's codes 2, 1, 0 at 1, 2, 3), where the analysis's 1 - W1/(N-1) puts them; the
-non-substantive codes (Q119's 0 "Hard to say") come from the caller and are kept, as the paper
-scores them. A share is an option's count over the counts of the item's codes in that country or
-group (`dataset/prepare_wvs.py`'s table), the missing and other codes left out, as the analysis does.
-A table of published shares (`dataset/import_shares.py`'s: `share` and, where known, `n`
-respondents) joins the same way: its shares renormalized over the item's codes, and a cell's
-count the share of its `n` where the source gave one.
+Options keep the order shown, each positioned at its rank in `order` (Q122's codes 2, 1, 0 at
+1, 2, 3), as the analysis's 1 - W1/(N-1) places them; non-substantive codes are kept, as the paper
+scores them. A share is over the item's codes only, missing and other codes left out. A table of
+published shares (`dataset/import_shares.py`) is renormalized the same way, a cell's count its
+share of `n` where given.
 """
 from __future__ import annotations
 
@@ -37,9 +34,8 @@ def wvs_items(questionnaire: list[SurveyItem], non_substantive: Mapping[str, tup
 
 def read_wvs(table: Path, questionnaire: list[SurveyItem], non_substantive: Mapping[str, tuple[str, ...]],
              weights: str = "none") -> SurveyData:
-    """The survey `wvs<wave>` of a prepared table: the questionnaire's items that the table answers,
-    with shares from `count` (weights "none", the paper's) or `weighted_count` ("survey");
-    `count` stays the respondents who gave the option either way."""
+    """Survey `wvs<wave>`: the items the table answers, shares from `count` (weights "none", the
+    paper's) or `weighted_count` ("survey"); `count` stays respondents either way."""
     items = wvs_items(questionnaire, non_substantive)
     try:
         df = pd.read_csv(table, dtype={"option": str, "item_id": str, "country": str, "group_var": str, "group": str},
