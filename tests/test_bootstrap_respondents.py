@@ -345,6 +345,10 @@ def test_study_script_flags_pass_bootstrap_respondents(case, model_level, elicit
     out = analyses.run_comparison([case["root"] / "A", case["root"] / "B"], fig / "cmp", {7: case["human"]}, flags,
                                   script_flags, log=lambda s: None)
     assert [(o.script, o.status) for o in out] == [("elicitation", "ok")]
+    said = []
+    again = analyses.run_comparison([case["root"] / "A", case["root"] / "B"], fig / "cmp", {7: case["human"]},
+                                    flags, script_flags, log=said.append)
+    assert said == ["  elicitation: up to date"] and [(o.script, o.status) for o in again] == [("elicitation", "ok")]
     pd.testing.assert_frame_equal(pd.read_csv(fig / "cmp" / "elicitation_methods.csv"),
                                   elicited["respondents"]["methods"])
     log = (fig / "logs" / "rq1_model_level.paper_compat.log").read_text()  # the paper's pass, items bootstrap

@@ -44,7 +44,7 @@ from utils.core.errors import Stopped, UserError
 from utils.core.paths import model_folder, results_dir
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.core.results.spec import RunSpec
-from utils.core.results.table import read_table, shard_paths, status_of
+from utils.core.results.table import ok_ids, shard_paths, status_of
 from utils.core.results.tree import named_run
 from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
@@ -257,7 +257,7 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
         pending = len(cond.requests)
         shards = shard_paths(out_dir / "results.csv") if spec.shard is None else []
         if shards and not (out_dir / "results.csv").is_file():  # asked in shards: read as one, never re-asked whole
-            done = sharded_ok_ids(shards)
+            done = ok_ids(out_dir / "results.csv")
             left = [r.item.id for r in cond.requests if r.item.id not in done]
             if left:
                 raise UserError(f"{out_dir} was asked in shards ({', '.join(p.parent.name for p in shards)}) and "
@@ -271,11 +271,6 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
                 pending = sum(r.item.id not in done for r in cond.requests)
         out.append(Planned(cond, out_dir, spec, pending))
     return out
-
-
-def sharded_ok_ids(shards: list[Path]) -> set[str]:
-    """The items with an ok row in any of a condition's shards."""
-    return {i for p in shards for i, row in read_table(p).latest.items() if status_of(row) == "ok"}
 
 
 def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:

@@ -42,10 +42,6 @@ class FileCoverage:
     def missing(self) -> int:
         return max((self.planned or 0) - self.rows, 0)
 
-    @property
-    def complete(self) -> bool:
-        return self.planned is not None and self.ok >= self.planned
-
 
 def _locate(path: Path, root: Path) -> tuple[str, ResultsFile] | None:
     parts = path.relative_to(root).parts

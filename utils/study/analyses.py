@@ -111,26 +111,35 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
                  survey: SurveySpec | None = None) -> list[Outcome]:
     """On one probe method's results root, unless they already ran on exactly these inputs
     (`fingerprint`). With `survey`, the survey analyses run; without, the WVS's."""
-    stamp = Path(figures) / STAMP
     digest = fingerprint(results_root, human, flags, {**script_flags, "only": only}, survey)
-    if stamp.is_file():
-        try:
-            old = json.loads(stamp.read_text(encoding="utf-8"))
-        except ValueError:
-            old = {}
-        if old.get("fingerprint") == digest:
-            log(f"  analyses up to date (same results, human data, flags and code as at {old.get('at', '?')})")
-            return [Outcome(**o) for o in old.get("outcomes", [])]
+    if (done := _stamped(figures, digest)) is not None:
+        log(f"  analyses up to date (same results, human data, flags and code as at {done.get('at', '?')})")
+        return [Outcome(**o) for o in done.get("outcomes", [])]
     outcomes = _run_all(results_root, figures, human, flags, script_flags, log, only, survey)
-    if not any(o.status == "failed" for o in outcomes):
-        figures.mkdir(parents=True, exist_ok=True)
-        record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
-                                "paper_compat": o.paper_compat} for o in outcomes]}
-        tmp = stamp.with_name(STAMP + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        os.replace(tmp, stamp)
+    _stamp(figures, digest, outcomes)
     return outcomes
+
+
+def _stamped(figures: Path, digest: str) -> dict | None:
+    """The record of the run on inputs `digest` in `figures`, None when they have changed."""
+    try:
+        old = json.loads((Path(figures) / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return old if isinstance(old, dict) and old.get("fingerprint") == digest else None
+
+
+def _stamp(figures: Path, digest: str, outcomes: list[Outcome]) -> None:
+    """Record a run on inputs `digest`, unless an analysis failed (it runs again next time)."""
+    if any(o.status == "failed" for o in outcomes):
+        return
+    Path(figures).mkdir(parents=True, exist_ok=True)
+    record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
+                            "paper_compat": o.paper_compat} for o in outcomes]}
+    tmp = Path(figures) / (STAMP + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, Path(figures) / STAMP)
 
 
 def _skip_reason(entry: Analysis, present: set[str], human: dict[int, Path], by: str | None) -> str:
@@ -210,11 +219,10 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
     entry = ANALYSES["elicitation"]
     if 7 not in human or not Path(human[7]).is_file():
         return [Outcome(entry.name, "skipped", "wave 7 human data missing")]
-    stamp = Path(figures) / STAMP
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
-    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8") or "{}").get("fingerprint") == digest:
+    if (done := _stamped(figures, digest)) is not None:
         log("  elicitation: up to date")
-        return []
+        return [Outcome(**o) for o in done.get("outcomes", [])]
 
     def configured():
         config, options = configure(entry, roots[0], figures, human, {k: v for k, v in flags.items() if k != "by"},
@@ -223,6 +231,5 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
 
     outcome = _run_one(entry, figures, configured, False)
     log("  " + outcome.line())
-    if outcome.status != "failed":
-        stamp.write_text(json.dumps({"fingerprint": digest}), encoding="utf-8")
+    _stamp(figures, digest, [outcome])
     return [outcome]

@@ -65,19 +65,10 @@ def _once(make: Callable) -> Callable:
 def ok_count(job: Job, cond, name: str) -> int:
     """How many of a condition's items have an ok row, its shards read as one."""
     from utils.core.paths import results_dir
-    from utils.core.results.table import read_table
+    from utils.core.results.table import ok_ids
     from utils.probing.loop import results_root
 
-    path = results_dir(results_root(job.config), cond.spec.replace(name=name).folder()) / "results.csv"
-    if not path.is_file():  # asked in shards (--shard), read as one
-        from utils.core.results.table import shard_paths
-        from utils.probing.loop import sharded_ok_ids
-
-        shards = shard_paths(path) if cond.spec.shard is None else []
-        ok = sharded_ok_ids(shards) if shards else set()
-        return sum(r.item.id in ok for r in cond.requests)
-    table = read_table(path)
-    ok = {i for i, r in table.latest.items() if table.status(r) == "ok"}
+    ok = ok_ids(results_dir(results_root(job.config), cond.spec.replace(name=name).folder()) / "results.csv")
     return sum(r.item.id in ok for r in cond.requests)
 
 

@@ -204,6 +204,7 @@ def _model(raw: Any, i: int) -> ModelSpec:
 
 
 def _survey(raw: dict) -> SurveySpec:
+    from utils.core.survey.data import METRICS
     from utils.core.survey.files import read_questionnaire
 
     known(raw, ("questions", "metric"), "[survey]")
@@ -212,8 +213,8 @@ def _survey(raw: dict) -> SurveySpec:
                         "python dataset/import_survey.py")
     questions = Path(text(raw["questions"], "survey.questions"))
     metric = raw.get("metric")
-    if metric is not None and metric not in ("w1", "jsd", "tvd"):
-        raise UserError(f"survey.metric takes w1, jsd or tvd, not {metric!r}")
+    if metric is not None and metric not in METRICS:
+        raise UserError(f"survey.metric takes {', '.join(METRICS)}, not {metric!r}")
     read_questionnaire(questions)  # a missing or broken survey fails now, not after the probes
     return SurveySpec(questions, metric)
 

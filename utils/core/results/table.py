@@ -68,14 +68,7 @@ class ResultsTable:
 
     @cached_property
     def spec(self) -> RunSpec | None:
-        """From the first row's identity columns, else (the release's files) from the folders."""
-        first = self.rows[0] if self.rows else {}
-        if first.get("experiment") and first.get("model"):
-            return RunSpec.from_row(first)
-        found = RunSpec.from_path(self.folders)
-        if found is not None and first.get("method"):
-            found = found.replace(method=first["method"])
-        return found
+        return spec_of(self.rows[0] if self.rows else {}, self.folders)
 
     def status(self, row: dict[str, str]) -> str:
         return status_of(row)
@@ -150,6 +143,25 @@ def decode(path: Path, data: bytes) -> str:
         return data[: exc.start].decode("utf-8")
 
 
+def spec_of(first: dict[str, str], folders: tuple[str, ...]) -> RunSpec | None:
+    """A file's spec from its first row's identity columns, else (the release's files) from its folders."""
+    if first.get("experiment") and first.get("model"):
+        return RunSpec.from_row(first)
+    found = RunSpec.from_path(folders)
+    if found is not None and first.get("method"):  # ours, from before the identity columns
+        found = found.replace(method=first["method"])
+    return found
+
+
+def first_row(path: Path) -> dict[str, str]:
+    """The first row alone (finding files reads no more); {} for an unreadable file, which reading it describes."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh, long_fields():
+            return next(csv.DictReader(fh), None) or {}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
 def read_table(path: Path, root: Path | None = None) -> ResultsTable:
     """`root` (the results root) lets a file without identity columns take its spec from its folders.
     A file that is not a results file is a one-line `UserError`."""
@@ -185,6 +197,12 @@ def shard_paths(path: Path) -> list[Path]:
         return []
     return sorted((p / Path(path).name for p in folder.iterdir() if SHARD_FOLDER.fullmatch(p.name)
                    and (p / Path(path).name).is_file()), key=lambda p: tuple(map(int, SHARD_FOLDER.findall(p.parent.name)[0])))
+
+
+def ok_ids(path: Path) -> set[str]:
+    """The items whose newest row is ok, in `path` or, for a condition asked in shards, in any shard."""
+    paths = [Path(path)] if Path(path).is_file() else shard_paths(path)
+    return {i for p in paths for i, row in read_table(p).latest.items() if status_of(row) == "ok"}
 
 
 def missing_shards_line(table: ResultsTable) -> str:

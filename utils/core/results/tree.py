@@ -16,13 +16,12 @@ A sharded condition is found once, as its folder's `results.csv` (read from the 
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from utils.core.errors import UserError
 from utils.core.results.spec import WVS, RunSpec
-from utils.core.results.table import ResultsTable, long_fields, read_complete
+from utils.core.results.table import ResultsTable, first_row, read_complete, spec_of
 
 NAMED_RUNS = "runs"  # `<results-root>/runs/<NAME>`: a run given its own folder with --run-name
 
@@ -47,21 +46,9 @@ def named_run(root: Path, name: str | None) -> Path:
     return root / NAMED_RUNS / name
 
 
-def _first_row(path: Path) -> dict[str, str]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh, long_fields():
-            return next(csv.DictReader(fh), None) or {}
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return {}  # an unreadable file is described by its folders; reading it says what is wrong
-
-
 def describe(path: Path, root: Path) -> ResultsFile | None:
-    row = _first_row(path)
-    if row.get("experiment") and row.get("model"):
-        return ResultsFile(path, RunSpec.from_row(row), root)
-    spec = RunSpec.from_path(PurePosixPath(path.relative_to(root)).parts[:-1])
-    if spec is not None and row.get("method"):  # ours, from before the identity columns
-        spec = spec.replace(method=row["method"])
+    """A file's spec from its first row's identity columns when it has them, else from its folders."""
+    spec = spec_of(first_row(path), PurePosixPath(path.relative_to(root)).parts[:-1])
     return None if spec is None else ResultsFile(path, spec, root)
 
 
