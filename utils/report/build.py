@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core.errors import UserError
+from utils.core.human.microdata import table_meta
 from utils.core.paths import INPUTS_DIR
 from utils.report import html as H
 from utils.report.progress import tree_coverage
@@ -51,8 +52,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 def human_section(human: list[Path]) -> tuple[str, bool]:
     rows, synthetic = [], False
     for path in human:
-        meta_file = Path(path).with_suffix(".meta.json")
-        meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+        meta = table_meta(path)
         synthetic |= bool(meta.get("synthetic"))
         rows.append([str(path), meta.get("wave", ""), "yes" if meta.get("synthetic") else "no",
                      meta.get("countries", ""), meta.get("respondents", ""), meta.get("source", ""),

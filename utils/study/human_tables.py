@@ -7,6 +7,7 @@ import contextlib
 import json
 from pathlib import Path
 
+from utils.core.human.microdata import meta_path, table_meta
 from utils.core.human.prepare import WaveFile, prepare, write_synthetic
 from utils.study.study_file import HumanSpec
 
@@ -19,14 +20,8 @@ def _stamp(spec: HumanSpec, wave: int) -> dict:
 
 
 def _is_current(table: Path, stamp: dict) -> bool:
-    meta = table.with_suffix(".meta.json")
-    if not table.is_file() or not meta.is_file():
-        return False
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    return bool(data.get("synthetic")) and data.get("study_synthetic") == stamp
+    meta = table_meta(table)
+    return table.is_file() and bool(meta.get("synthetic")) and meta.get("study_synthetic") == stamp
 
 
 def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
@@ -44,9 +39,8 @@ def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
         raw, _ = write_synthetic(wave, table.parent / "raw" / f"synthetic_WV{wave}.csv", spec.respondents,
                                  seed=spec.seed)
         prepare(WaveFile(wave, raw, table, groups=",".join(spec.groups) or None, min_group_n=spec.min_group_n))
-        meta = table.with_suffix(".meta.json")
-        data = json.loads(meta.read_text(encoding="utf-8"))
-        meta.write_text(json.dumps({**data, "study_synthetic": stamp}, indent=2) + "\n", encoding="utf-8")
+        meta_path(table).write_text(json.dumps({**table_meta(table), "study_synthetic": stamp}, indent=2) + "\n",
+                                    encoding="utf-8")
         raw.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only when empty
             raw.parent.rmdir()

@@ -9,7 +9,6 @@ needs respondents (split-half ceiling, pooled population) is left out, never mad
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from utils.core.groups import ALL, WHOLE
-from utils.core.human.microdata import meta_path
+from utils.core.human.microdata import table_meta
 from utils.core.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found, repo_hint
@@ -113,9 +112,7 @@ def read_long_table(path: Path, group: tuple[str, str] | None = WHOLE) -> tuple[
         raise UserError(f"{path} lacks column(s) {', '.join(missing)}; a human table needs "
                         "country_code, item_id, option and count (or weighted_count, or share)"
                         + microdata_hint(path, list(table.columns)))
-    mp = meta_path(path)
-    meta = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {}
-    return (table if group is None else select_group(table, group, path)), meta
+    return (table if group is None else select_group(table, group, path)), table_meta(path)
 
 
 def table_groups(table: pd.DataFrame) -> dict[str, list[str]]:

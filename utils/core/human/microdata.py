@@ -290,12 +290,17 @@ def meta_path(table_path: Path) -> Path:
     return Path(table_path).with_suffix(".meta.json")
 
 
-def synthetic_table(table_path: Path) -> bool:
-    """Whether its `.meta.json` says synthetic (no meta: False)."""
+def table_meta(table_path: Path) -> dict:
+    """A table's `.meta.json`; {} where there is none or it cannot be read."""
     try:
-        return bool(json.loads(meta_path(table_path).read_text(encoding="utf-8")).get("synthetic"))
-    except (OSError, ValueError, AttributeError):
-        return False
+        meta = json.loads(meta_path(table_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def synthetic_table(table_path: Path) -> bool:
+    return bool(table_meta(table_path).get("synthetic"))
 
 
 def write_long_table(table: pd.DataFrame, path: Path, meta: dict) -> None:

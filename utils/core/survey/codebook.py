@@ -50,7 +50,7 @@ def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[s
         scored = code.isin(item.scored(survey.policy))
         for var, label in partitions:
             cells += _cells(item, survey.policy, var, pop[scored], label[scored], code[scored], weight[scored])
-    notes = [f"answers with codes the codebook does not list, left out: "
+    notes = ["answers with codes the codebook does not list, left out: "
              + ", ".join(f"{k} ({n})" for k, n in undeclared.items())] if undeclared else []
     return SurveyData(survey, tuple(items), tuple(cells)), notes
 
