@@ -61,7 +61,11 @@ def test_a_survey_study_has_no_wvs_tables_and_no_sensitivity(tmp_path):
               "experiments.RQ2.countries: unknown 'Japan'; choose from United States"),
              (base.replace('steering_methods', 'x').replace('[experiments.RQ2]', '[experiments.RQ2]\n'
                                                            'steering_methods = ["few-shot"]'),
-              "experiments.RQ2.steering_methods: unknown 'few-shot'; choose from persona")]
+              "experiments.RQ2.steering_methods: unknown 'few-shot'; choose from persona"),
+             (base.replace("[experiments.RQ1]", "[experiments.RQ1]\nperturbs = []"),
+              "unknown key(s) perturbs in [experiments.RQ1] (did you mean perturb?)"),
+             (base.replace('groups = ["SEX=Female", "SEX=Male"]', 'groups = "SEX=Female"'),
+              "experiments.RQ2.groups must be a list like")]
     for text, message in cases:
         study.write_text(text, encoding="utf-8")
         with pytest.raises(UserError) as err:

@@ -219,49 +219,34 @@ def _survey(raw: dict) -> SurveySpec:
     return SurveySpec(questions, metric)
 
 
-def _survey_experiments(raw: dict, survey: SurveySpec) -> Experiments:
-    """RQ1, and RQ2 as persona steering toward its populations and groups (checked when planned)."""
-    from utils.core.survey.files import populations
-
-    if "sensitivity" in raw:
-        raise UserError("[experiments.sensitivity] varies the WVS questionnaire; a study with [survey] has RQ1 "
-                        "and RQ2 (use perturb for prompt variations)")
-    rq2 = table(raw, "RQ2") if "RQ2" in raw else None
-    countries = methods = groups = ()
-    if rq2 is not None:
-        known(rq2, ("countries", "steering_methods", "groups", "perturb"), "[experiments.RQ2]")
-        countries = choice(rq2.get("countries", "all"), list(populations(survey.questions)),
-                           "experiments.RQ2.countries")
-        methods = choice(rq2.get("steering_methods", ["persona"]), ["persona"], "experiments.RQ2.steering_methods")
-        given = rq2.get("groups", [])
-        if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
-            raise UserError(f"experiments.RQ2.groups must be a list like [\"SEX=Female\"], not {given!r}")
-        groups = tuple(given)
-    perturb = _perturb(table(raw, "RQ1"), "RQ1") if "RQ1" in raw else ()
-    rq2_perturb = _perturb(rq2, "RQ2") if rq2 is not None else ()
-    return Experiments("RQ1" in raw, countries, methods, (), groups, perturb, rq2_perturb)
-
-
 def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
+    """With a survey: RQ1, and RQ2 as persona steering toward its populations and groups (checked when
+    planned)."""
     known(raw, EXPERIMENTS, "[experiments]")
     if not raw:
         raise UserError("no experiments: add [experiments.RQ1], [experiments.RQ2] or [experiments.sensitivity]")
-    if survey is not None:
-        return _survey_experiments(raw, survey)
+    if survey is not None and "sensitivity" in raw:
+        raise UserError("[experiments.sensitivity] varies the WVS questionnaire; a study with [survey] has RQ1 "
+                        "and RQ2 (use perturb for prompt variations)")
     rq2 = table(raw, "RQ2") if "RQ2" in raw else None
     sens = table(raw, "sensitivity") if "sensitivity" in raw else None
     countries = methods = variants = groups = ()
     if rq2 is not None:
         known(rq2, ("countries", "steering_methods", "groups", "perturb"), "[experiments.RQ2]")
-        countries = choice(rq2.get("countries", "all"), list(steering_countries()), "experiments.RQ2.countries")
-        methods = choice(rq2.get("steering_methods", "all"), list(steering_methods()),
-                          "experiments.RQ2.steering_methods", all_means=paper_steering_methods())
-        given = rq2.get("groups", [])
-        if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
-            raise UserError(f"experiments.RQ2.groups must be a list like [\"age=18-29\", \"sex=female\"], "
-                            f"not {given!r}")
-        known_groups = load_group_vars()
-        groups = tuple(dict.fromkeys("=".join(parse_group(g, known_groups)) for g in given))
+        groups = _strings(rq2, "experiments.RQ2.groups", '["age=18-29", "sex=female"]')
+        if survey is not None:
+            from utils.core.survey.files import populations
+
+            countries = choice(rq2.get("countries", "all"), list(populations(survey.questions)),
+                               "experiments.RQ2.countries")
+            methods = choice(rq2.get("steering_methods", ["persona"]), ["persona"],
+                             "experiments.RQ2.steering_methods")
+        else:
+            countries = choice(rq2.get("countries", "all"), list(steering_countries()), "experiments.RQ2.countries")
+            methods = choice(rq2.get("steering_methods", "all"), list(steering_methods()),
+                             "experiments.RQ2.steering_methods", all_means=paper_steering_methods())
+            known_groups = load_group_vars()
+            groups = tuple(dict.fromkeys("=".join(parse_group(g, known_groups)) for g in groups))
     if sens is not None:
         known(sens, ("variants",), "[experiments.sensitivity]")
         variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
@@ -274,16 +259,20 @@ def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
     return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb, rq2_perturb)
 
 
+def _strings(section: dict, key: str, example: str) -> tuple[str, ...]:
+    given = section.get(key.rsplit(".", 1)[1], [])
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        raise UserError(f"{key} must be a list like {example}, not {given!r}")
+    return tuple(given)
+
+
 def _perturb(section: dict, experiment: str) -> tuple[str, ...]:
     """`perturb = ["order:5", ...]`, each spec checked."""
-    given = section.get("perturb", [])
-    if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
-        raise UserError(f"experiments.{experiment}.perturb must be a list like [\"order:5\", \"template:3\"], "
-                        f"not {given!r}")
     from utils.probing.perturb import parse_specs
 
-    parse_specs(given)
-    return tuple(given)
+    given = _strings(section, f"experiments.{experiment}.perturb", '["order:5", "template:3"]')
+    parse_specs(list(given))
+    return given
 
 
 def _human(raw: dict, human_dir: Path) -> HumanSpec:
