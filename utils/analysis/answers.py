@@ -1,25 +1,16 @@
 """A model's answers to the items, and why not: results files -> distributions in the
 questionnaire's semantic order, each file's coverage tallied (`coverage.Coverage`).
 
-Which files: one per model and condition of an experiment (`model_files`), through the one
-results reader (`utils/core/results`). Which row: each item's newest. What answer: our files' rows
-are read from their `distribution` column (full precision) when their status is `ok`, the
-original release's (which have only `id, ..., response`) are parsed from `response` with the row's
-own `choice_keys` (`read_row`). Answers are placed in the questionnaire's semantic order by
-option code, so a shuffled presentation order (the `order` sensitivity variant) scores like any
-other.
-
-Renumbered options. The release's Korean questionnaire numbers Q119 and Q122-Q129, and its
-Chinese one Q119, as 1..N instead of the WVS codes, in the same order as English. A row whose
-`choice_keys` are not the questionnaire's codes but as many is mapped by position, in the
-questionnaire's listing order:
+Each item's newest row counts, placed by option code (a shuffled listing scores like any other).
+Long form: docs/analysis.md, "How answers are read". The release's Korean (Q119, Q122-Q129) and
+Chinese (Q119) questionnaires number options 1..N, not by WVS code, so a row whose `choice_keys`
+are not the questionnaire's codes but as many is mapped by position, in listing order:
 
     >>> read_row({"id": "Q122", "choice_keys": "['1', '2', '3']",
     ...           "response": "{'1': '20%', '2': '30%', '3': '50%'}"}, ("2", "1", "0"))
     RowAnswer(distribution={'2': 0.2, '1': 0.3, '0': 0.5}, reason='ok', detail='', remapped=True)
 
-Read by code instead, `'3'` would fall outside Q122's options and `'1'` (the Korean "2nd
-option") would land on WVS code 1. Our own translated questionnaires keep the WVS codes.
+Read by code, '3' would fall outside Q122's options and '1' (its first option, code 2) on code 1.
 """
 from __future__ import annotations
 
@@ -53,9 +44,8 @@ RUN_RQ1 = ("run code/RQ1/prob_by_llm.py or code/RQ1/prob_by_api.py first (or poi
 
 @dataclass
 class AnswerPolicy:
-    """One analysis run's reading: what it accepts (coverage floor, probe method, the items the
-    human data has, None: all count; the questionnaire folder for renumbered options) and what it
-    found to say (`said`: coverage lines and notes, returned to the caller)."""
+    """What one analysis run accepts (coverage floor, probe method, `asked`: the items the human
+    data has, None: all; the questionnaire folder for renumbered options) and what it found to say."""
 
     min_coverage: float = DEFAULT_MIN
     probe_method: str | None = None
@@ -70,8 +60,7 @@ class AnswerPolicy:
 
 
 def answer_policy(config: AnalysisConfig, said: Said | None = None) -> AnswerPolicy:
-    """The policy `config` asks for, saying what it finds to `said` (the caller's, who shows it);
-    loading the human side (`scoring.load_scoring`) adds its items."""
+    """The policy `config` asks for, saying what it finds to `said`; `load_scoring` adds its items."""
     if not 0 <= config.min_coverage <= 1:
         raise UserError(f"--min-coverage is a fraction between 0 and 1, not {config.min_coverage:g}")
     return AnswerPolicy(config.min_coverage, config.probe_method, None, config.questions_dir, said or Said())
@@ -103,8 +92,7 @@ def position_map(row_keys: Sequence[str], codes: Sequence[str] | None) -> dict[s
 
 
 def read_row(row: dict[str, str], codes: Sequence[str] | None = None, tolerance: float = 25.0) -> RowAnswer:
-    """A row's answer, mapped by position onto `codes` (the questionnaire's `choice_keys`, in
-    listing order) when its own keys are renumbered; `codes` None keeps the row's keys."""
+    """A row's answer, mapped by position onto `codes` (listing order) when its keys are renumbered."""
     keys = option_keys(row)
     mapping = position_map(keys, codes)
     if "distribution" in row and "status" in row:  # our files
@@ -142,8 +130,7 @@ def _json_distribution(text: str) -> dict[str, float] | None:
 
 @lru_cache(maxsize=8)
 def questionnaire_codes(questions_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
-    """item id -> the English questionnaire's `choice_keys` (listing order), the codes that
-    renumbered rows are mapped onto (a cache of one file, read once per folder)."""
+    """item id -> the English questionnaire's `choice_keys` (listing order): what renumbered rows map onto."""
     return {it.id: it.choice_keys for it in load_questionnaire(questionnaire_path("English", questions_dir))}
 
 
@@ -154,8 +141,7 @@ def questionnaire_items(questions_dir: Path | None = None) -> tuple[list[str], l
 
 
 def listing(item_id: str, order: Sequence[str], questions_dir: Path | None = None) -> tuple[str, ...]:
-    """The codes of `item_id` in listing order: the questionnaire's `choice_keys` when they are
-    the same codes as `order` (the semantic order the analysis uses), else `order` itself."""
+    """`item_id`'s codes in listing order: the questionnaire's `choice_keys` if the codes of `order`, else `order`."""
     try:
         codes = questionnaire_codes(questions_dir).get(item_id)
     except UserError:  # no questionnaire there: fall back to the analysis' own order
@@ -165,10 +151,9 @@ def listing(item_id: str, order: Sequence[str], questions_dir: Path | None = Non
 
 def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
                  policy: AnswerPolicy | None = None) -> np.ndarray:
-    """[I, K] a model's distributions in semantic order; NaN rows for items not scored. The
-    file's coverage goes to `policy.said` once, and a file below `policy.min_coverage` is refused.
-    A condition asked in shards reads as one file; a shard not there is said in one line, and its
-    items count as absent, as those of a run not finished."""
+    """[I, K] a model's distributions in semantic order, NaN rows for items not scored; its coverage
+    goes to `policy.said`, and below `policy.min_coverage` it is a UserError. A missing shard is one
+    note, its items absent."""
     policy = policy or AnswerPolicy()
     table = read_complete(path)
     if table.missing:
@@ -209,14 +194,8 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
 
 def model_files(results_root: Path, experiment: str, models: str | None = None,
                 policy: AnswerPolicy | None = None, groups: bool = False) -> list[ResultsFile]:
-    """The results files of one experiment (one per model and condition). RQ2 runs steered toward
-    a respondent group (`--group`) are left out unless `groups`, so every analysis of the paper's
-    conditions reads exactly those; `rq2_steering.py --by` asks for them. Runs asked under
-    `--perturb` or `--repeats` are show_results/robustness.py's.
-
-    models: "a,b" exactly those; "all" every model found; None (no `--models`) every model but
-    one with a single condition where others have several (`lone_models`), which is named in a
-    note and left out of the tables, figures and averages."""
+    """One results file per model and condition of `experiment`: group-steered runs only with `groups`,
+    perturbed ones never. `models` "a,b", "all", or None: all but the `lone_models`, each in a note."""
     root = Path(results_root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; {RUN_RQ1}")
@@ -243,10 +222,8 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
 
 
 def lone_models(files: list[ResultsFile]) -> list[str]:
-    """Models with a single condition (results file) where some other model has several: the
-    paper's release holds one such, `RQ2/language_persona/Korea/gpt-4o`, which would otherwise
-    be a one-cell panel, a table column and one AVG cell over eight models where all others are
-    over seven. Where every model has one file (RQ1), none is.
+    """Models with a single results file where some other model has several, such as the release's
+    stray `RQ2/language_persona/Korea/gpt-4o`: it would be a one-cell panel and skew one AVG cell.
 
     >>> from utils.core.results.spec import Experiment, RunSpec
     >>> def f(method, country, model):

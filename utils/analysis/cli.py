@@ -1,10 +1,6 @@
-"""The command-line edge of every analysis: `show_results/<name>.py` is `main(name, argv)`.
-
-The parser is built from the registry's entry: one flag per field of the shared options
-(`config.SharedOptions`; `--paper-compat` only where the analysis takes the paper's rules) and of
-its own options dataclass. The flags become the two frozen records the analysis takes; what it
-says and the files it wrote are printed here (coverage lines, notes, its summary). A problem the
-user can fix is one line on stderr and exit code 2, never a traceback.
+"""The command-line edge of every analysis: `show_results/<name>.py` is `main(name, argv)`, one flag
+per field of `SharedOptions` and the analysis' options. A problem the user can fix is one line on
+stderr and exit code 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -73,8 +69,7 @@ def add_run_name(ap: argparse.ArgumentParser) -> None:
 
 
 def results_root_of(root: Path, run_name: str | None) -> Path:
-    """`--results-root`, or the named run in it; a missing one is a UserError that shows the full
-    path (and the repository's, where a relative path exists only there) or the runs there are."""
+    """`--results-root`, or the named run in it; a missing one is a UserError with the full path."""
     root = Path(root)
     if not run_name:
         if not root.exists() and repo_hint(root):

@@ -1,9 +1,5 @@
-"""The options every analysis shares: as given (`SharedOptions`, one field per flag or study key)
-and as an analysis takes them (`AnalysisConfig`: the output named and marked, the rules chosen).
-
-`SharedOptions` is declared once: the scripts' flags are built from it (`cli.py`) and a study's
-`[analysis]` keys are checked against it (`utils/study/analyses.py`), like each analysis' own
-options dataclass (`registry.py`).
+"""The options every analysis shares: as given (`SharedOptions`, for flags and study keys alike) and
+as an analysis takes them (`AnalysisConfig`: the output named and marked, the rules chosen).
 
     >>> AnalysisConfig.of(SharedOptions(out=Path("figs"), formats="png", metric="jsd")).output
     Output(dir=PosixPath('figs'), formats=('png',), metric='jsd', synthetic=False, suffix='')
@@ -55,9 +51,7 @@ class SharedOptions:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """What every analysis takes. `human` is one prepared table, or several (RQ3's waves);
-    `output` says where files go (folder, formats, metric and rules in the names); `rules` is the
-    arithmetic (ours, or the paper's under `--paper-compat`)."""
+    """What every analysis takes; `human` is one prepared table, or several (RQ3's waves)."""
 
     human: Path | tuple[Path, ...] | None = None
     results_root: Path = RESULTS_DIR
@@ -84,8 +78,7 @@ class AnalysisConfig:
     @classmethod
     def of(cls, shared: SharedOptions, results_root: Path = RESULTS_DIR,
            human: Path | tuple[Path, ...] | None = None) -> AnalysisConfig:
-        """The config of `shared` options; `--formats` out of png, pdf, svg is a UserError. The
-        output is marked synthetic when any human table's `.meta.json` says so."""
+        """The config of `shared`, marked synthetic when any human table's `.meta.json` says so."""
         chosen = tuple(f.strip().lower() for f in shared.formats.split(",") if f.strip())
         if not chosen or any(f not in FORMATS for f in chosen):
             raise UserError(f"--formats takes png, pdf and/or svg, not {shared.formats!r}")

@@ -1,20 +1,15 @@
-"""Internal consistency across related questions (supplementary G.2, Table 9): OUR statistic.
+"""Internal consistency across related questions (supplementary G.2, Table 9): OUR statistic, since
+the supplementary material lists the topics and items but not the statistic.
 
-The supplementary material lists the topics and items (gender fairness Q29, Q30, Q31, Q33;
-atheism Q165-Q168; democracy Q243, Q250) but not the statistic, and the main text is not at hand,
-so the statistic here is ours:
+1. each item's options run from one stance of its topic to the other, the same way for every item
+   of the topic (`inputs/analysis/consistency_topics.json`, with the reason per item);
+2. an answer's *position* on an item is its mean option index rescaled to [0, 1] (option k of N at
+   k / (N - 1)), so a 4-option and a 5-option item share one scale;
+3. a topic's *consistency* is 1 minus the mean absolute deviation of its items' positions from their
+   mean: 1 for the same stance on every item, 0.5 (the lowest) for half the items at each end.
 
-1. each item's options are listed from one stance of its topic to the other, the same way for
-   every item of the topic (`inputs/analysis/consistency_topics.json`, with the reason per item);
-2. an answer's *position* on an item is its mean option index rescaled to [0, 1]: option k of N
-   sits at k / (N - 1), so a 4-option and a 5-option item share one scale;
-3. a topic's *consistency* is 1 minus the mean absolute deviation of its items' positions from
-   their mean. Answers that take the same stance on every item score 1; half the items at one end
-   and half at the other score 0.5, the lowest possible value (the deviation is at most 0.5).
-
-Worked example (gender fairness): positions Q29 .2, Q30 .4, Q31 .2, Q33 .6 -> mean .35,
-deviations .15 .05 .15 .25 -> mean deviation .15 -> consistency .85. A topic with an item missing
-is NaN: comparisons need the same items on both sides.
+Positions .2, .4, .2, .6 -> mean .35, deviations .15 .05 .15 .25 -> consistency .85. A topic with an
+item missing is NaN: comparisons need the same items on both sides.
 """
 from __future__ import annotations
 
@@ -93,8 +88,7 @@ def option_index(topic: Topic, item_ids, orders) -> list[tuple[int, np.ndarray]]
 
 
 def positions(dists: np.ndarray, index: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    """[..., J] each item's mean position in [0, 1] from distributions [..., I, K] in the
-    questionnaire's order; NaN where an item has no answer.
+    """[..., J] each item's mean position in [0, 1] from [..., I, K]; NaN where an item has no answer.
 
     >>> positions(np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]), [(0, np.array([0, 1, 2])), (1, np.array([2, 1, 0]))])
     array([0.25, 0.  ])
@@ -122,8 +116,7 @@ def consistency(pos: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TopicScores:
-    """One subject's (or a stack of subjects') scores on one topic: `stance` is the mean position
-    (0: the low stance, 1: the high one), `item_positions` [..., J] in the topic's item order."""
+    """One subject's (or a stack's) scores on one topic; `stance` is the mean position (0: low, 1: high)."""
 
     topic: Topic
     item_positions: np.ndarray
@@ -141,9 +134,8 @@ def score_topics(dists: np.ndarray, item_ids, orders, topics: tuple[Topic, ...])
 
 
 def steering_effect(model_none: float, model_steered: float, people: float) -> tuple[float, float, float]:
-    """(distance without steering, distance with it, change) of a model's consistency from the
-    target country's people's, distance = |model - people|; a negative change means steering moved
-    the model toward the country's people.
+    """(|model - people| without steering, with it, change) of a model's consistency from the target
+    country's people's; a negative change means steering moved the model toward them.
 
     >>> tuple(round(x, 6) for x in steering_effect(0.7, 0.85, 0.9))
     (0.2, 0.05, -0.15)

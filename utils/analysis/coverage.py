@@ -1,33 +1,14 @@
 """How much of the questionnaire a results file lets us score, and what an analysis has to say.
 
-A run cut short (89 of 144 items) would otherwise be scored as if complete, on other items than
-the rest. Every file read for analysis is tallied over the items the analysis asked for:
+A run cut short would otherwise be scored as if complete, on other items than the rest. Items are
+scored or `REASONS`: not asked (by the human data), untranslated (absent under `--protocol release`
+where the release's translation lacks the item), unparsed, error, absent. Coverage is scored /
+(items - the `UNWANTED` ones); below `--min-coverage` the file is refused. One line per file:
 
-    scored     the model's answer is read and the human data has the item
-    not asked  no country in the human data answered the item (nothing to compare with)
-    unparsed   the row's answer could not be read (or its status says so)
-    error      the row records a failed request
-    absent     no row for the item (the run did not get there)
-    not in the release's translation
-               no row, asked under `--protocol release` in a language whose translation in the
-               paper's release lacks the item (Chinese Q83-Q90, ...): never asked, so not held
-               against the file
+    results/RQ1/m/results.csv [logprob]: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40)
 
-giving one line per file, e.g.
-
-    results/RQ1/m/results.csv [logprob]: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40),
-    2 absent (Q143, Q144)
-
-Coverage is scored / (items - not asked). Below `--min-coverage` (default 0.9) the file is
-refused with one line, unless asked for (`--min-coverage 0`).
-
-An analysis hands these lines, its notes and its own summary lines to the `Said` its caller gave
-it, and the caller prints them (`Said.report`), also when the analysis stops with a UserError:
-the first lines of files with every
-item scored (`SHOW_COMPLETE`) and of files with items left out or options mapped by position
-(`SHOW_PROBLEMS`); past those, files are counted, and one closing line (`Said.summary`) says how
-many were not shown. A run of a few files shows every line; the paper's release (351 RQ2 files)
-shows twenty lines and the count instead of four hundred.
+Past `SHOW_COMPLETE` complete files and `SHOW_PROBLEMS` others, files are only counted in one
+closing line, so the release's 351 RQ2 files show twenty lines, not four hundred.
 """
 from __future__ import annotations
 
@@ -93,8 +74,8 @@ def _ids(ids: list[str], shown: int = 6) -> str:
 
 @dataclass
 class Said:
-    """What an analysis has to tell, in the order it came: each file's coverage (once per file),
-    notes (once each) and its own summary lines. Nothing is printed here; the caller shows it."""
+    """What an analysis has to tell, in order: coverage (once per file), notes (once each), summary
+    lines. The caller prints it, also after a UserError."""
 
     entries: list[tuple[str, Coverage | None]] = field(default_factory=list)
     files: set[str] = field(default_factory=set)

@@ -1,28 +1,6 @@
-"""Comparing ways of asking a model (probe methods) on the same items and countries.
-
-A probe method is how a distribution was elicited: `verbalized` (the model writes it, the
-paper's), `logprob` (read from next-token probabilities), `sample` (the share of each option
-among N sampled single answers). A results file says its method in its `method` column (the
-original release's files, which have none, are verbalized). Files of several methods may lie
-under one results root or under several (`--compare ROOT ...`); each (model, method) must be
-found once.
-
-Every comparison of a model is made on the items all of its methods answered, so a method is
-not helped or hurt by answering other items:
-
-- agreement: per item, the chosen metric between two methods' answers (1: identical);
-- alignment: the metric against each country, mean over items per country, then over countries,
-  with a percentile bootstrap interval that resamples the items (`bootstrap="respondents"`: also
-  each country's answers to each item, utils/analysis/resample.py);
-- entropy: normalized entropy averaged over items (1: uniform; near 0: one option always, as
-  sampling from a peaked model gives).
-
-Writes elicitation_items.csv (per item and pair of methods, the chosen metric between the two
-answers), elicitation_pairs.csv (its mean per pair, with a bootstrap 95% interval over items; no
-human answers in it, so `--bootstrap` leaves it as it is), elicitation_methods.csv (per method,
-the alignment with each country, the mean normalized entropy, and the uniform answer and the human
-answers as references) and elicitation.png/.pdf (one row of three panels per model). The paper
-asked one way only: there are no paper's rules to compare methods by.
+"""Comparing probe methods (`verbalized`, `logprob`, `sample`) on the items all of a model's methods
+answered, so no method is helped or hurt by answering others. docs/analysis.md, "Elicitation methods
+compared".
 """
 from __future__ import annotations
 
@@ -66,7 +44,7 @@ class MethodRuns:
 
 
 def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[MethodRuns], list[str]]:
-    """Models with RQ1 results under 2+ methods, and a note for each model with only one."""
+    """Models with RQ1 results under 2+ methods (each once), and a note for each model with only one."""
     found: dict[str, dict[str, Path]] = {}
     for root in roots:
         if not Path(root).is_dir():
@@ -102,8 +80,7 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
 
 def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float = 0.95,
                            seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high) of the mean over countries of each country's mean over items, [C, I]
-    scores; the interval resamples the items (the same draw for every country).
+    """(mean, low, high) over countries of [C, I] scores' item means; one item draw for every country.
 
     >>> bootstrap_country_mean(np.array([[0.5, 0.7], [0.9, 0.9]]), n_boot=50)[0]
     0.75
@@ -122,10 +99,7 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
 
 def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int, seed: int,
                          mode: str = "respondents") -> dict[str, tuple[float, float]]:
-    """method -> interval of its alignment (mean over countries of each country's mean over the
-    `common` items) under resamples of the items and of each country's answers to each item
-    (utils/analysis/resample.py), the same resamples for every method; cells without respondent
-    counts (shares without n) are not resampled."""
+    """method -> interval of its alignment on the `common` items, all under the same resamples."""
     if not common.any():
         return {m: (np.nan, np.nan) for m in answers}
     n_opt, known = sc.n_options[common], sc.human.has_respondents
@@ -140,12 +114,8 @@ def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray,
 
 def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: int, bootstrap: str = "items"
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(per-item agreement, per-pair summary, per-method table) for one model.
-
-    `answers` maps method -> [I, K] answers in `sc`'s items; only items every method answered
-    (and some country asked) are used. `bootstrap` "respondents" widens the alignment intervals by
-    the survey's sampling error; the agreement between two methods involves no human answers, so
-    its interval resamples the items in either case."""
+    """(per-item agreement, per-pair summary, per-method table) of one model's method -> [I, K]; the
+    agreement has no human side, so its interval resamples items under either `bootstrap`."""
     ids = np.array(sc.human.item_ids)
     model_ans = {m: sc.model(a) for m, a in answers.items()}
     common = np.all([np.isfinite(a).all(-1) for a in model_ans.values()], axis=0)

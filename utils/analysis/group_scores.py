@@ -1,20 +1,6 @@
-"""Alignment with respondent groups: whose opinions within a country a model is closest to.
-
-A group's score is the country score computed against that group's distribution instead of the
-whole country's (the mean over items of the metric, same items, same options dropped), so the
-numbers compare directly with `rq1_country_level.py`'s. Groups come from the long table's group
-rows (`prepare_wvs.py --groups`); a country whose group was dropped for size has no row for it.
-
-Across countries, per model and group variable (`gap_test`), with S[c, g] the score of group g in
-country c over the countries that have every group:
-
-    best, worst = argmax_g, argmin_g of mean_c S[c, g];   gap = mean_c (S[c, best] - S[c, worst])
-
-e.g. S = [[.80, .70], [.82, .75]] -> best 0, worst 1, gap .085. The bootstrap interval resamples
-countries and picks best and worst again in each resample; the p-value shuffles the group labels
-within every country (no group better represented than another) and picks best and worst again,
-so choosing the extreme pair after seeing the data is part of the null and cannot make a gap
-out of noise.
+"""Alignment with respondent groups: whose opinions within a country a model is closest to. A group's
+score is the country score against the group's distribution, so the two compare directly; a group
+dropped for size has no row. docs/groups.md, "Scores by group".
 """
 from __future__ import annotations
 
@@ -41,8 +27,7 @@ GROUP_SCORE_COLUMNS = ["model", "country", "country_code", "group_var", "group",
 
 
 def groups_in_table(path: Path, by: str) -> list[str]:
-    """The groups of `by` that the table holds, in the order prepare_wvs wrote them; an unknown
-    variable or a table without it says what exists and how to make it."""
+    """The groups of `by` in the table, in prepare_wvs's order; a UserError saying what exists if none."""
     found = table_groups(read_long_table(path, None)[0])
     if by in found:
         return found[by]
@@ -65,8 +50,7 @@ def group_scorings(config: AnalysisConfig, by: str, item_ids: list[str], orders:
 
 
 def group_scores(scorings: dict[str, Scoring], answers: dict[str, np.ndarray], by: str) -> pd.DataFrame:
-    """Long table (GROUP_SCORE_COLUMNS): each model's mean item score against each group of each
-    country, its item count, and the group's unweighted respondents."""
+    """GROUP_SCORE_COLUMNS per model, country and group (n_respondents unweighted, <NA> if unknown)."""
     frames = []
     for model, ans in answers.items():
         for label, sc in scorings.items():
@@ -102,7 +86,10 @@ def _gaps(means: np.ndarray) -> np.ndarray:
 
 def gap_test(scores: np.ndarray, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0,
              level: float = 0.95) -> GapTest:
-    """scores [C, G] (countries with every group) -> `GapTest` (see the module docstring).
+    """scores [C, G] (countries with every group) -> best and worst group by mean over countries, the
+    gap between their means, a bootstrap interval over countries and a permutation p-value (labels
+    shuffled within each country). Both pick best and worst again each time, so choosing the extreme
+    pair after seeing the data is part of the null and cannot make a gap out of noise.
 
     >>> t = gap_test(np.array([[.80, .70], [.82, .75]]), n_boot=200, n_perm=200)
     >>> (t.best, t.worst, round(t.gap, 3))
@@ -126,9 +113,7 @@ def gap_test(scores: np.ndarray, n_boot: int = 1000, n_perm: int = 2000, seed: i
 
 def gap_summary(df: pd.DataFrame, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Group scores (GROUP_SCORE_COLUMNS) -> (one row per model and group variable: countries,
-    best and worst group, gap, interval, p-value; one row per model, variable and group: its mean
-    score over the complete countries and in how many countries the model is closest to it)."""
+    """Group scores -> (`gap_test` per model and group variable, each group's mean and times closest)."""
     summary, per_group = [], []
     for (model, var), d in df.groupby(["model", "group_var"], sort=False):
         labels = list(dict.fromkeys(d["group"]))

@@ -1,11 +1,6 @@
-"""Internal consistency: do a model's answers agree across related questions, as people's do?
-
-The topics and items are the supplementary material's (G.2, Table 9); the statistic is OURS
-(`consistency.py`), since the material gives none. Every model is scored in every condition it
-has (RQ1 and each RQ2 steering cell), and so are each country's people and all countries pooled;
-a steered model is compared with its target country's people. Under the paper's rules the
-llms-level notebook's "consistency" instead, which is the normalized entropy of the LAST item only
-(`paper/notebooks.py`). Files and columns: docs/analysis.md, "Internal consistency".
+"""Internal consistency: do a model's answers agree across related questions, as people's do? The
+statistic is OURS (`consistency.py`); a steered model is compared with its target country's people.
+Files and columns: docs/analysis.md, "Internal consistency".
 """
 from __future__ import annotations
 
@@ -37,7 +32,7 @@ class ConsistencyOptions:
 
 
 def subject_rows(subject: dict, scores) -> list[dict]:
-    """One row per topic for one subject (`scores`: consistency.score_topics of its [I, K])."""
+    """One row per topic for one subject (`scores`: `score_topics` of its [I, K])."""
     rows = []
     for s in scores:
         pos = {f"pos_{it.id}": float(p) for it, p in zip(s.topic.items, np.atleast_1d(s.item_positions))}
@@ -76,8 +71,8 @@ def consistency_table(sc, topics, rq1: dict, rq2: list, codes: dict, policy) -> 
 
 
 def distance_table(df: pd.DataFrame, said: Said) -> pd.DataFrame:
-    """|model - people| per topic: No Steering against every country; a steering condition against
-    its target country, with the unsteered distance, the change and whether it moved closer."""
+    """|model - people| per topic: No Steering against every country, a steered model against its
+    target country with the unsteered distance and the change."""
     people = df[(df["kind"] == "people") & (df["country"] != POOLED)].dropna(subset=["consistency"])
     by_code = people.set_index(["country_code", "topic"])["consistency"]
     models = df[df["kind"] == "model"]
@@ -110,8 +105,7 @@ def distance_table(df: pd.DataFrame, said: Said) -> pd.DataFrame:
 
 
 def summary_table(df: pd.DataFrame, dist: pd.DataFrame, topics) -> pd.DataFrame:
-    """Models (No Steering) and people: each topic's consistency and the mean distance to the
-    countries' people (over the countries whose people answered every item of the topic)."""
+    """Models (No Steering) and people: each topic's consistency and mean distance to the countries' people."""
     rows = []
     cons = df.set_index(["kind", "model", "method", "country", "topic"])["consistency"]
     near = dist[dist["method"] == NO_STEERING].groupby(["model", "topic"])["distance"].mean()
@@ -132,8 +126,7 @@ def summary_table(df: pd.DataFrame, dist: pd.DataFrame, topics) -> pd.DataFrame:
 
 
 def steering_summary(dist: pd.DataFrame, topics) -> pd.DataFrame:
-    """Per model and steering method: the mean change of the distance over its target countries
-    (negative: closer to the countries' people) and how many moved closer."""
+    """Per model and method: the mean change of distance over its target countries (negative: closer)."""
     d = dist[dist["method"] != NO_STEERING]
     rows = []
     for (model, method), g in d.groupby(["model", "method"], sort=False):

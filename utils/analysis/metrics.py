@@ -1,16 +1,13 @@
-"""The study's alignment score, the field's other similarities (1 - JSD, 1 - TVD) and what they
-are read against, as small pure numpy functions.
+"""The study's alignment score, the field's other similarities (1 - JSD, 1 - TVD) and their
+baselines, as small pure numpy functions.
 
 Distributions are arrays [..., K] over an item's options in *semantic* order (the questionnaire's
-`order`: Q122 is Agree, Hard to say, Disagree = codes 2, 1, 0), zero-padded past the item's N
-options. Every function broadcasts over leading axes, e.g. [country, item, K].
-
-Alignment of one item (Liu, Kaneko, Chu 2025)::
+`order`: Q122's Agree, Hard to say, Disagree = codes 2, 1, 0), zero-padded past the item's N options;
+every function broadcasts over leading axes. Alignment of one item (Liu, Kaneko, Chu 2025)::
 
     score = 1 - W1(p, q) / (N - 1),   W1(p, q) = sum_k |P_k - Q_k|   (P, Q: cumulative sums)
 
-W1 is the earth mover's distance with the options at positions 0..N-1, so N - 1 is the largest
-possible distance and the score lies in [0, 1]. Padding adds nothing (both CDFs are 1 there).
+N - 1 is the largest W1 with options at 0..N-1, so the score lies in [0, 1]; padding adds nothing.
 """
 from __future__ import annotations
 
@@ -45,10 +42,8 @@ def alignment(p, q, n_options=None) -> np.ndarray:
 
 
 def jsd_similarity(p, q, n_options=None) -> np.ndarray:
-    """Per-item 1 - Jensen-Shannon distance with base-2 logarithms (GlobalOpinionQA's similarity).
-
-    The distance is sqrt(JS divergence), in [0, 1] with base 2; option order plays no part, so
-    `n_options` is accepted only to match `alignment`. NaN where either side has no mass.
+    """Per-item 1 - Jensen-Shannon distance (base 2; GlobalOpinionQA's); order-free, so `n_options`
+    only matches `alignment`'s signature. NaN where either side has no mass.
 
     >>> float(jsd_similarity([1, 0], [0, 1]))               # disjoint support: distance 1
     0.0
@@ -112,7 +107,7 @@ def similarity(p, q, n_options=None, metric: str = "w1") -> np.ndarray:
 
 
 def metric_suffix(metric: str) -> str:
-    """File-name suffix of a metric: '' for the paper's w1 (names stay as they were), '_jsd' etc."""
+    """File-name suffix of a metric: '' for the paper's w1, else '_jsd', '_tvd'."""
     return "" if metric == "w1" else f"_{metric}"
 
 
@@ -131,11 +126,8 @@ def summarize(scores, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def bootstrap_ci(scores, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of the mean over items (last axis), resampling items.
-
-    Each row resamples its own scored items (NaN items, e.g. not asked in that country, are
-    left out), so a row with m items draws m of them with replacement. Every row uses the same
-    uniform draws, so rows with the same items get the same resamples.
+    """Percentile bootstrap interval of the mean over items (last axis): a row with m scored items
+    draws m with replacement, from the same uniform draws as every row (same items, same resamples).
 
     >>> lo, hi = bootstrap_ci(np.full(10, 0.8))
     >>> float(lo), float(hi)
@@ -198,8 +190,8 @@ def uniform(n_options, k: int | None = None) -> np.ndarray:
 
 
 def drop_options(p, keep) -> tuple[np.ndarray, np.ndarray]:
-    """Remove options where `keep` [I, K] is False, shifting the rest left; returns the new
-    array (renormalized over the remaining options) and the new option counts.
+    """Remove options where `keep` [I, K] is False, shifting the rest left: (the array
+    renormalized over the remaining options, the new option counts).
 
     >>> d, n = drop_options(np.array([[0.5, 0.2, 0.3]]), np.array([[True, False, True]]))
     >>> d.round(3).tolist(), n.tolist()
@@ -215,15 +207,10 @@ def drop_options(p, keep) -> tuple[np.ndarray, np.ndarray]:
 
 def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: int = 0,
                cell_weight=None, metric: str = "w1") -> np.ndarray:
-    """Mean similarity (`metric`) between two random halves of the respondents, per item: how well one
-    half of a country predicts the other ("as good as people get").
-
-    counts [..., I, K] are integer answer counts; n_invalid [..., I] respondents without a valid
-    answer (they are split too, as whole respondents would be). A half's counts are a
-    multivariate hypergeometric draw, taken option by option so all cells draw at once. With
-    survey weights pass `cell_weight` [..., I, K] = weighted / unweighted count of each cell.
-    Two halves carry twice the sampling noise of the full sample, so a model that knew a
-    country's true distribution would tend to score somewhat above this.
+    """Per item, mean similarity between two random halves of a country's respondents ("as good as
+    people get"; halves carry twice the full sample's noise, so a model that knew the true distribution
+    would score a little above it). n_invalid [..., I]: respondents without a valid answer, split too;
+    `cell_weight` [..., I, K]: weighted / unweighted count per cell, for survey weights.
 
     >>> float(split_half(np.array([[50, 0, 0]]), repeats=3)[0])  # everyone agrees -> 1
     1.0

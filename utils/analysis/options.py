@@ -1,23 +1,18 @@
-"""An analysis' own options as a frozen dataclass, and the two ways values reach it.
-
-Each field is declared once with `option(default, help, ...)`: its type, default and help text.
-`cli.add_options` turns the fields into flags (`n_boot` -> `--n-boot`) for a script's parser;
-`options_from` builds the record from a mapping (a study file's `[analysis.scripts.<name>]`),
-checking each key and value with a one-line error and a suggestion:
+"""An analysis' own options as a frozen dataclass of `option(default, help, ...)` fields, turned into
+flags (`cli.add_options`: `n_boot` -> `--n-boot`) or read from a study file's mapping (`options_from`):
 
     >>> @dataclass(frozen=True)
     ... class Opts:
     ...     n_boot: int = option(1000, "bootstrap resamples (default 1000)")
     >>> options_from(Opts, {"n_boot": 200}, "[x]")
     Opts(n_boot=200)
-    >>> options_from(Opts, {"nboot": 200}, "[x]")
+    >>> options_from(Opts, {"nboot": 200}, "[x]")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    utils.core.errors.UserError: [x]: 'nboot' is not an option of this analysis (did you mean n_boot?)
+    utils.core.errors.UserError: [x]: 'nboot' is not an option of this analysis (did you mean n_boot?); ...
 
-`ours_only` marks an option the paper's rules cannot take (`--bootstrap respondents`, `--by`): a
-value other than its default is refused under `--paper-compat`, and the study's paper pass leaves
-it at its default.
+`ours_only` marks an option the paper's rules cannot take: refused under `--paper-compat` unless at
+its default, and left at it by the study's paper pass.
 """
 from __future__ import annotations
 
@@ -54,8 +49,7 @@ def field_types(cls) -> dict[str, tuple[type, bool]]:
 
 
 def options_from(cls, values: Mapping[str, Any], where: str, owner: str = "this analysis"):
-    """The record from a mapping of plain values (TOML): unknown keys, wrong types and values
-    outside a field's choices are one-line UserErrors naming `where` (and `owner`, the analysis)."""
+    """The record from plain (TOML) values; a bad key, type or choice is a one-line UserError naming `where`."""
     kinds, known = field_types(cls), [f.name for f in fields(cls)]
     out = {}
     for key, value in values.items():
@@ -76,8 +70,8 @@ def options_from(cls, values: Mapping[str, Any], where: str, owner: str = "this 
 
 
 def coerce(kind: type, value):
-    """A TOML value as `kind`: `coerce(float, 0)` -> 0.0, `coerce(str, ["a", "b"])` -> "a,b"; a
-    bool where a number is due (or the reverse) is a TypeError, as is any value `kind` cannot take."""
+    """A TOML value as `kind`: `coerce(float, 0)` -> 0.0, `coerce(str, ["a", "b"])` -> "a,b"; a bool
+    for a number (or the reverse), or any value `kind` cannot take, is a TypeError."""
     if kind is str and isinstance(value, list):
         return ",".join(map(str, value))
     if kind is bool and not isinstance(value, bool) or kind in (int, float) and isinstance(value, bool):

@@ -1,10 +1,5 @@
 """Re-parse every response under a results root into one tidy long CSV, and print parse rates.
-
-Works on our results and on the original release's (`id, ..., response` only): each row's options
-come from its own `choice_keys`, our rows are read from their `distribution` column. Options the
-release's Korean and Chinese questionnaires number 1..N are mapped by position (`remap` =
-`by_position`), and a perturbed or repeated file's rows say so (`perturbation`), so they never
-read as the original run's. Columns: `COLUMNS` below, and docs/probing.md.
+Rows are read as `answers.read_row` reads them; columns: `COLUMNS`, and docs/probing.md.
 """
 from __future__ import annotations
 
@@ -44,9 +39,7 @@ SHOWN = 12  # lines of single files shown; a larger tree (the release: 372 files
 
 
 def summary(per_file: list[tuple]) -> list[str]:
-    """What is printed: every file's line for a small tree; for a larger one the files with rows
-    not parsed, items absent or options renumbered, up to SHOWN lines, then one line per
-    experiment and condition, and how many files' lines were not shown."""
+    """Every file's line for a small tree; for a larger one SHOWN lines, then one per condition."""
     lines = [x for _, _, _, line, note in per_file for x in (line, note) if x]
     out = lines[:SHOWN]
     if len(per_file) > SHOWN:

@@ -1,7 +1,5 @@
-"""Every analysis by name: its function, its options, what it needs and whether it takes the
-paper's rules. `show_results/<name>.py` (through `cli.py`) and the study runner
-(`utils/study/analyses.py`) both call `ANALYSES[name].run(config, options, said)`, which returns the
-files it wrote and tells `said` (`coverage.Said`) what the caller shows: coverage, notes, summary.
+"""Every analysis by name. `ANALYSES[name].run(config, options, said)` returns the files it wrote and
+tells `said` what the caller shows.
 
     >>> entry = ANALYSES["rq1_country_level"]
     >>> entry.needs, entry.paper, entry.options().n_boot
@@ -34,15 +32,11 @@ SURVEY_UNSHARED = ("weights", "drop_nonsubstantive", "questions_dir", "metric")
 
 @dataclass(frozen=True)
 class Analysis:
-    """One analysis. `needs`: the experiments whose results must exist ("perturbed": runs asked
-    under `--perturb`); `waves`: the human tables it reads (none: no human data); `groups`: how
-    the study's `[analysis] by` reaches it ("takes": as `by`; "needs": it runs only with one;
-    "runs": as `by` where RQ2 runs steered toward that variable exist); `paper`: it takes the
-    paper's rules (`--paper-compat`); `shared`: it takes the shared options (all but parse_report);
-    `methods`: it compares probe methods, so the study runs it across their result trees;
-    `unshared`: shared options it has no use for (an imported survey has its own metric and
-    non-substantive policy), which its script does not offer; `survey`: it scores an imported
-    survey (a study with `[survey]` runs these, and only these)."""
+    """One analysis. `needs`: the experiments whose results must exist ("perturbed": `--perturb`
+    runs); `waves`: the human tables it reads; `groups`: how a study's `[analysis] by` reaches it
+    ("takes": as `by`; "needs": it runs only with one; "runs": where RQ2 runs steered toward that
+    variable exist); `paper`: takes `--paper-compat`; `methods`: a study runs it across the probe
+    methods' result trees; `unshared`: shared options not offered; `survey`: scores an imported survey."""
 
     name: str
     run: Callable

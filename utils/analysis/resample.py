@@ -1,24 +1,11 @@
 """Bootstrap intervals that also carry the survey's own sampling error (`--bootstrap respondents`).
 
-Why: an interval that resamples items says how much a score would move with another set of
-questions, not with another sample of people. With `respondents`, each draw also resamples every
-country's answers to every item, so the interval widens by what the survey's sampling error adds.
-
-What is resampled, and why this way. The prepared long table keeps answer counts per country,
-item and option, not respondents (WVS microdata are not ours to ship, and a table of published
-shares has none), so a draw takes, for each country x item, a multinomial sample of n answers with
-the cell's shares, n being the cell's valid answers (rounded; with `--weights survey` the weighted
-count, which WVS weights keep close to the unweighted n, and the weighted shares). That is the
-respondent bootstrap of one item's answers exactly; what it cannot keep is the link between one
-respondent's answers to different items (they are drawn independently), and it takes the sample as
-simple random, so the design effect of weighting and clustering is not in it: the interval is a
-lower bound on the survey's sampling error. Cells without respondent counts (shares without `n`)
-are left as they are.
-
-Items: each draw picks I items with replacement, the same picks for every country; a country's mean
-is over the picked items it answered. The picks come from their own random stream (the seed), the
-people's multinomials from another (the seed and 1), so `items` and `respondents` draw the same
-items: the two intervals are paired, and the respondents' one differs by the survey's error alone.
+Resampling items says how a score would move with other questions, not other people. `respondents`
+also draws, per country x item, a multinomial of the cell's n valid answers with its shares. The
+table keeps counts, not respondents, so a respondent's answers to different items are drawn apart
+and the design effect is left out: a lower bound of the survey's sampling error. Item picks and
+multinomials use separate streams of the seed, so both modes pick the same items and their
+intervals differ by the survey's error alone. Long form: docs/robustness.md, "Intervals".
 
     >>> rng = np.random.default_rng(0)
     >>> resample_counts(np.array([[0., 0.], [3., 1.]]), rng).sum(-1).tolist()
@@ -39,8 +26,8 @@ HELP = ("items: intervals resample the items (default); respondents: also each c
 
 
 def resample_counts(counts: np.ndarray, rng: np.random.Generator, known: np.ndarray | None = None) -> np.ndarray:
-    """[..., K] counts -> one multinomial draw of the same (rounded) total with the same shares;
-    cells with nothing, or where `known` [...] is False, are returned as they are."""
+    """[..., K] counts -> one multinomial draw of the same (rounded) total and shares; cells with
+    nothing, or where `known` [...] is False, stay as they are."""
     counts = np.asarray(counts, float)
     total = counts.sum(-1)
     n = np.rint(total).astype(np.int64)
@@ -54,15 +41,9 @@ def resample_counts(counts: np.ndarray, rng: np.random.Generator, known: np.ndar
 def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], counts: np.ndarray,
                   n_boot: int = 1000, seed: int = 0, mode: str = "items", known: np.ndarray | None = None,
                   item_masks: Sequence[np.ndarray | None] | None = None, pass_counts: bool = False) -> np.ndarray:
-    """[R, n_boot, C] per-country mean scores of R answer sets under the same resamples.
-
-    similarities[r](shares [C, I, K]) -> [C, I] item scores of answer set r against those shares;
-    counts [C, I, K] the human answers the shares come from; item_masks[r] [C, I] False where an
-    item is not to be scored for r. Each draw resamples the people once and the items once for all
-    R, so the draws of two models are paired, and the costly part (the multinomials) is paid once.
-    With `pass_counts` the similarities get the (resampled) counts instead of their shares, for a
-    score that needs the numbers of answers (all countries pooled: rq1_model_level.py); the draws
-    are the same."""
+    """[R, n_boot, C] per-country mean scores of R answer sets, each draw shared by all R (paired,
+    and the multinomials paid once). similarities[r](shares [C, I, K]) -> [C, I]; item_masks[r] [C, I]
+    False where r is not scored; `pass_counts` hands them counts instead (a pooled score needs them)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     rng, people = np.random.default_rng(seed), np.random.default_rng([seed, 1])  # paired picks across modes
@@ -95,8 +76,7 @@ def interval(draws: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.
 
 
 def mean_over(draws: np.ndarray) -> np.ndarray:
-    """[B, C] -> [B] mean over countries of each draw; a draw whose picks missed every item a
-    country answered has NaN there and the mean is over the rest (NaN if all missed)."""
+    """[B, C] -> [B] mean over the countries each draw could score (NaN if none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(draws, axis=1)

@@ -1,13 +1,6 @@
-"""RQ2, steering: for each model and country, the score with no steering and with each method.
-
-No steering (`none`) is the model's RQ1 answer. Every condition of a model and country is scored
-on the same items, those all of them answered out of the 144 minus the country's five few-shot
-items (whose real shares the few-shot prompts show), so gains, the best method and the paired
-tests compare like with like; `best_beats_none` says whether even the best method beats no
-steering. `--by GROUPVAR` scores the runs steered toward a group inside the country against that
-group and against the whole country. Under the paper's rules the scores and the paper's table of
-its `rq2_results.py` arithmetic (`paper/rq2.py`). Files and columns: docs/analysis.md, "RQ2
-steering", and docs/groups.md, "Steering toward a group".
+"""RQ2, steering: for each model and country, the score with no steering (its RQ1 answer) and with
+each method; `--by` also scores runs steered toward a group. Files and columns: docs/analysis.md,
+"RQ2 steering", and docs/groups.md, "Steering toward a group".
 """
 from __future__ import annotations
 
@@ -46,8 +39,7 @@ class SteeringOptions:
 
 
 def conditions(results_root: Path, models: str | None, policy: AnswerPolicy) -> dict:
-    """{(model, country): {method: path}}, No Steering first (the model's RQ1 file), then its
-    steering conditions in the order found."""
+    """{(model, country): {method: path}}, No Steering (the model's RQ1 file) first."""
     files = model_files(results_root, "RQ2", models, policy)
     if not files:
         raise UserError(f"no RQ2 results (RQ2/<method>/<country>/<model>/results.csv) under {results_root}; "
@@ -70,8 +62,8 @@ def human_row(side, country: str, codes: dict, policy: AnswerPolicy) -> int | No
 
 
 def score_table(sc, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.DataFrame:
-    """Our scores of every condition, on the items all conditions of its model and country
-    answered; the item scores (for the tests) in `attrs["item_scores"]`."""
+    """Our scores of every condition, without the country's few-shot items (their prompts show the
+    real shares); the item scores, for the tests, in `attrs["item_scores"]`."""
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
     methods, codes = steering.methods(inputs_dir), steering.country_codes(inputs_dir)
     row_of = {int(c): i for i, c in enumerate(sc.human.country_codes)}
@@ -86,9 +78,8 @@ def score_table(sc, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.D
             {m: p for m, p in paths.items() if m not in methods}
         scores = {method: np.where(kept, sc.similarity(sc.model(load_answers(path, ids, orders, policy)), human),
                                    np.nan) for method, path in ordered.items() if path is not None}
-        # every condition of this model and country on the items all of them answered, so the
-        # gains, the best method and the paired tests compare like with like (n_items says how many);
-        # a condition that answered nothing (all unparsed) is shown empty instead of emptying the others
+        # the same items for every condition, so gains, the best method and the paired tests compare
+        # like with like; one that answered nothing is shown empty instead of emptying the others
         answered = [np.isfinite(v) for v in scores.values() if np.isfinite(v).any()]
         common = np.all(answered, axis=0) if answered else kept
         for method, s in scores.items():
@@ -108,8 +99,7 @@ def score_table(sc, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.D
 
 
 def paper_table(rules, side, conds: dict, inputs_dir: Path, policy: AnswerPolicy) -> pd.DataFrame:
-    """The paper's scores of every condition (`paper.file_scores`), its AVG rows and Student's
-    tests, models in the paper's order."""
+    """The paper's scores of every condition, its AVG rows and Student's tests, in its model order."""
     codes, rows, items = steering.country_codes(inputs_dir), [], {}
     for (model, country), paths in conds.items():
         if (code := human_row(side, country, codes, policy)) is None:
@@ -142,8 +132,7 @@ def wide_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_lines(wide: pd.DataFrame) -> list[str]:
-    """What the console shows: each model's mean over its countries per condition, the AVG rows
-    (per country, over the models), and how often the best method does not beat no steering."""
+    """Each model's mean per condition, the AVG rows, and how often no method beats no steering."""
     conds = [c for c in wide.columns if c not in WIDE_KEYS]
     models = wide[wide["model"] != "AVG"]
     per_model = models.groupby("model", sort=False)[conds].mean()
@@ -164,9 +153,8 @@ def summary_lines(wide: pd.DataFrame) -> list[str]:
 
 def group_table(sc, scorings: dict, by: str, config: AnalysisConfig, inputs_dir: Path,
                 policy: AnswerPolicy) -> pd.DataFrame:
-    """Each run steered toward a `by` group, scored against that group and the whole country, and
-    the same method's whole-country run and the model's RQ1 answer scored against the group; all
-    on the items the four share, out of the 144 minus the country's few-shot items."""
+    """Each run steered toward a `by` group against that group and the whole country, and the same
+    method's whole-country run and the RQ1 answer against the group, on the items the four share."""
     files = [f for f in model_files(config.results_root, "RQ2", config.models, policy, groups=True)
              if f.spec.group and f.spec.group[0] == by]
     if not files:

@@ -1,11 +1,6 @@
-"""RQ3, time: each model's RQ1 answers scored against WVS Waves 5, 6 and 7.
-
-On the items asked in all three waves (dataset/questions/WV567.jsonl) that the model answered;
+"""RQ3, time: each model's RQ1 answers scored against WVS Waves 5, 6 and 7 on their shared items,
 each wave over the countries it surveyed and over those surveyed in all three, so a change over
-waves is not just a change of countries, with the uniform answer on the same countries and items
-to keep the scale honest. `--select aligned` (the paper's Table 8) keeps, per model, the countries
-it aligns with in Wave 7 (`rq1/average_human.py`). Under the paper's rules the RQ1 notebook's
-scores per wave, no figure. Files and columns: docs/analysis.md, "RQ3 over time".
+waves is not just a change of countries. Files and columns: docs/analysis.md, "RQ3 over time".
 """
 from __future__ import annotations
 
@@ -54,7 +49,8 @@ def surveyed(paths: list[Path]) -> dict[int, tuple[Path, set[int]]]:
 
 
 def select_countries(config: AnalysisConfig, policy: AnswerPolicy, tau: float) -> tuple[Selection, list[Path]]:
-    """The selection for margin `tau` and its CSV; its notes go to `policy.said`."""
+    """Supplementary Table 8's selection for margin `tau` (per model, the countries it aligns with in
+    Wave 7 among those surveyed in every wave given) and its CSV; its notes go to `policy.said`."""
     waves = surveyed(config.human_paths())
     if 7 not in waves:
         raise UserError("--select aligned picks countries by their Wave 7 alignment; pass the Wave 7 table in --human")
@@ -69,7 +65,7 @@ def select_countries(config: AnalysisConfig, policy: AnswerPolicy, tau: float) -
 
 
 def keep_selected(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
-    """The rows of `df` (model, country_code, ...) of each included model's selected countries."""
+    """The rows of `df` of each included model's selected countries."""
     keep = [int(c) in set(sel.chosen.get(m, ())) for m, c in zip(df["model"], df["country_code"])]
     return df[keep].reset_index(drop=True)
 
@@ -89,7 +85,7 @@ def wave_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def paper_summary(df: pd.DataFrame, common: set[int]) -> pd.DataFrame:
-    """Per model and wave the mean and std over the countries surveyed, and over those surveyed in all."""
+    """Per model and wave: mean and std over the countries surveyed, and over those surveyed in all."""
     rows = []
     for (model, wave), d in df.groupby(["model", "wave"], sort=True):
         for countries, part in (("all surveyed", d), ("in all waves", d[d["country_code"].isin(common)])):

@@ -6,12 +6,8 @@
     scores = rules.country_scores(side, answers[m])    [C, I] item scores against every country
     mean, std, n = rules.summarize(scores)         per country, over the items it scored
 
-`OURS` is the corrected arithmetic (`answers`, `scoring`, `metrics`): each item's newest row, the
-metric on the options' semantic order, plain means. `utils.analysis.paper.rules.PAPER` is the
-original release's (`--paper-compat`); its files end in `_paper_compat` (`config.output`). Where
-the paper reports a statistic of its own (the notebooks' model summary and "consistency", the
-human-alignment matrix on listed order, RQ2's per-file scores and Student's test), an analysis
-takes it from `utils/analysis/paper/` in place of ours, at one place in its body.
+`OURS` is the corrected arithmetic; `paper.rules.PAPER` the original release's (`--paper-compat`),
+whose own statistics an analysis takes from `utils/analysis/paper/` at one place in its body.
 """
 from __future__ import annotations
 
@@ -73,9 +69,8 @@ OURS = Rules()
 
 
 def country_table(rules: Rules, side, scores: dict[str, np.ndarray], more=None) -> pd.DataFrame:
-    """model, country_code, country, score, std, n_items: each model's [C, I] item scores
-    (`scores`) summarized per country by `rules`, countries it shares no item with left out;
-    `more(model, s)` adds columns of [C] values (ours: intervals, baselines)."""
+    """model, country_code, country, score, std, n_items: each model's [C, I] `scores` summarized
+    per country by `rules`, countries without a scored item left out; `more(model, s)` adds [C] columns."""
     frames = []
     for model, s in scores.items():
         mean, std, n = rules.summarize(s)

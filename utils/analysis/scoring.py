@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Scoring:
-    """Human shares and model answers on the same items and options, ready for `metrics`."""
-
     human: HumanData
     shares: np.ndarray  # [C, I, K]
     counts: np.ndarray  # [C, I, K] after dropping options, for the split halves
@@ -58,9 +56,8 @@ class Scoring:
         return self.similarity(u[None], self.shares)
 
     def ceiling(self, repeats: int = 10, seed: int = 0) -> np.ndarray:
-        """[C, I] split-half alignment of each country with itself. With --weights survey the
-        weighted counts are split as if rounded to whole respondents (the table keeps no
-        respondent-level weights), a close approximation since WVS weights average 1."""
+        """[C, I] split-half alignment of each country; weighted counts are split as whole respondents
+        (the table keeps no respondent weights; WVS weights average 1)."""
         known = self.human.has_respondents
         if known is None:
             return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed,
@@ -74,8 +71,7 @@ class Scoring:
         return np.where(known, out, np.nan)
 
     def pooled(self) -> np.ndarray:
-        """[I, K] every country's answers together (the world population); NaN rows for items where
-        a shares table gives some country no respondent count, since equal weights would be made up."""
+        """[I, K] every country's answers together; NaN where some country has no count (no made-up weights)."""
         pooled = self.counts.sum(0)
         known = self.human.has_respondents
         if known is None:
@@ -88,10 +84,8 @@ class Scoring:
 
 def load_scoring(config: AnalysisConfig, policy: AnswerPolicy | None = None, item_ids=None, orders=None,
                  human_path: Path | None = None, expected_wave: int | None = 7) -> Scoring:
-    """The human side of an analysis, as its `AnalysisConfig` asks (weights, dropped options,
-    metric); `human_path` overrides `config.human` (one wave of several). Its items count as asked
-    in `policy`, and a table of another wave than `expected_wave` is a note there (None: any wave,
-    as RQ3 reads three)."""
+    """The human side as `config` asks (`human_path`: one wave of several); its items count as asked in
+    `policy`, and a table of another wave than `expected_wave` (None: any) is a note there."""
     if item_ids is None:
         item_ids, orders = questionnaire_items(config.questions_dir)
     path = human_path or config.human

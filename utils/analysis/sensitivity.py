@@ -1,8 +1,4 @@
 """Sensitivity: the default RQ1 prompt against the prompt variants that were run (number, prob, order).
-
-All variants of a model, the default included, are scored on the items every one of them answered
-(per country), so a delta compares prompts, not item sets. Under the paper's rules each prompt's
-score is the mean over countries of the RQ1 notebook's rounded per-country scores (no figure).
 Files and columns: docs/analysis.md, "Sensitivity".
 """
 from __future__ import annotations
@@ -27,7 +23,7 @@ VARIANTS = ["number", "prob", "order"]
 
 
 def sensitivity_table(sc, results_root: Path, models: str | None, policy: AnswerPolicy) -> pd.DataFrame:
-    """Our scores of each model's default prompt and variants, on the items all of them answered."""
+    """Our scores of each model's default prompt and variants."""
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
     files = model_files(results_root, "sensitivity", models, policy)
     if not files:
@@ -43,8 +39,8 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
             {v: variants[v] for v in VARIANTS if v in variants} | \
             {v: p for v, p in variants.items() if v not in VARIANTS}
         scores = {variant: sc.scores(load_answers(path, ids, orders, policy)) for variant, path in conds.items()}
-        # every variant of this model (the default included) on the items all of them answered, per
-        # country, so a delta or a rank correlation compares the prompts and not two sets of items
+        # every variant on the items all of them answered, per country, so a delta or a rank
+        # correlation compares the prompts and not two sets of items
         common = np.all([np.isfinite(v) for v in scores.values()], axis=0)
         per_country, n_items, answered = {}, {}, {}
         for variant, s in scores.items():
@@ -70,8 +66,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
 
 
 def paper_table(config: AnalysisConfig, side, policy: AnswerPolicy) -> pd.DataFrame:
-    """The default prompt and each variant under the paper's rules: the mean and std over
-    countries of the notebook's per-country scores, and the difference from the default."""
+    """Each prompt under the paper's rules: mean and std over countries of the notebook's scores."""
     rules = config.rules
     answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
     variants = [f for f in model_files(config.results_root, "sensitivity", config.models, policy)

@@ -1,16 +1,8 @@
 """RQ2 significance of each steering condition against No Steering, and the AVG rows.
 
-The corrected default is a paired test: every condition of a country is scored on the same
-items, so item i's score with steering and without form a pair (`scipy.stats.ttest_rel` over the
-items both conditions scored). `test="ind"` is the paper's independent two-sample Student's test.
-`correction="holm"` adjusts the p-values of the (up to five) conditions of one model and country
-together; `"none"` leaves them as they are, as the paper does.
-
-AVG rows: for each country and condition the mean score over the models, tested by pooling the
-(model, item) scores of all models.
-
-Example: steered `[.8, .9, .7]` against base `[.7, .8, .6]` differ by exactly .1 on every item:
-the paired test's p is 0 (`***`), the independent test's p = 0.288 (no star).
+The default is paired (`ttest_rel`): every condition of a country is scored on the same items, so
+item i with and without steering form a pair; `ind` is the paper's Student's test. Steered
+`[.8, .9, .7]` vs base `[.7, .8, .6]`: paired p = 0 (`***`), independent p = 0.288 (no star).
 """
 from __future__ import annotations
 
@@ -48,9 +40,7 @@ def caption(test: str, correction: str) -> str:
 
 
 def p_value(steered: np.ndarray, base: np.ndarray, test: str = "rel") -> float:
-    """Two-sided p-value of steered vs base item scores (NaN where an item was not scored).
-    scipy's "precision loss" warning for a nearly constant sample is not printed raw among a
-    script's lines: the p-value scipy returns for it stands."""
+    """Two-sided p of steered vs base item scores (NaN: not scored); scipy's "precision loss" is silenced."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
         return _p_value(steered, base, test)
@@ -87,9 +77,9 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correction: str = "none",
                      rules: Rules = OURS) -> pd.DataFrame:
-    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows
-    (their score `rules.average`; tested over the models with a No Steering answer, or, where the
-    rules are not `paired`, the steered items of every model against the base items of those with one).
+    """`df` (model, country, country_code, method, score, ...) with p_value and stars, plus AVG rows:
+    the mean over models (`rules.average`), tested by pooling the item scores of the models with a
+    No Steering answer (not `rules.paired`: every model's steered items against those base items).
 
     items: {(model, country, method): [I] item scores, NaN where not scored}, method NO_STEERING the base.
     """
@@ -123,6 +113,5 @@ def add_significance(df: pd.DataFrame, items: dict, test: str = "rel", correctio
 
 
 def for_csv(df: pd.DataFrame) -> pd.DataFrame:
-    """p-values as text with 6 significant digits (`1.23457e-31`), so rounding the table's other
-    columns to fixed decimals does not turn a tiny p into 0."""
+    """p-values as text (`1.23457e-31`), so rounding the other columns does not turn a tiny p into 0."""
     return df.assign(p_value=[f"{p:.6g}" if np.isfinite(p) else "" for p in df["p_value"]])

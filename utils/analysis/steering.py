@@ -1,6 +1,6 @@
 """What the analysis knows about an RQ2 condition from the project's inputs: its country's WVS
-code, the items its few-shot prompt shows (scored without them, since the prompt gives their real
-shares), and the items the release's translated questionnaire lacks (never asked its way).
+code, the items its few-shot prompt shows (scored without them: the prompt gives their real
+shares), and the items the release's translated questionnaire lacks.
 
     >>> country_codes()["Japan"], sorted(few_shot_ids("Japan"))[:2]
     (392, ['Q110', 'Q130'])
@@ -57,10 +57,8 @@ def few_shot_ids(country: str, inputs_dir: Path = INPUTS_DIR, missing_ok: bool =
 
 
 def release_translation_gaps(method: str, country: str, inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
-    """The items a condition asked in `country`'s language (a `language*` method) lacks in the
-    release's translated questionnaire, which the paper therefore scored without (China: Q83-Q90,
-    Q125, Q148, Q234, Q240); () for conditions asked in English. From
-    `inputs/analysis/release_translation_gaps.json` and `inputs/steering/*.json`."""
+    """The items the release's translation lacks for a `language*` condition (China: Q83-Q90, ...),
+    which the paper therefore scored without; () for conditions asked in English."""
     spec = _read(inputs_dir, "steering", "methods.json")["methods"].get(method) or {}
     if spec.get("language") != "country":
         return ()

@@ -1,19 +1,13 @@
-"""Every table an analysis writes: its CSV, and for the summaries meant to be pasted into a paper
-the same table as Markdown and LaTeX; each named for the metric and the rules, and marked when the
-human data are synthetic.
-
-The RQ2 table as the paper's supplementary material lays it out (`layout`): for each country six
-rows, No Steering, +Language, Persona, +Language, Few-shot, +Language (methods none, language,
-persona, language_persona, few-shot, language_few-shot); one column per model and AVG; each cell
-the score to 4 decimals with its stars, e.g. `0.7712**`.
+"""Every table an analysis writes: its CSV, and for summaries meant for a paper Markdown and LaTeX.
+The RQ2 table as the paper's supplementary material lays it out (`layout`):
 
     | Country | Condition   | gpt-4    | AVG     |
     | Japan   | No Steering | 0.7712   | 0.7650  |
     |         | +Language   | 0.7801** | 0.7702* |
 
-Drawn from synthetic human data, each table says so where a reader of that format looks: a last
-column `human_data` valued `synthetic` in every CSV row, a first line of the Markdown, a comment
-atop the LaTeX and a note in its caption.
+Drawn from synthetic human data, each table says so where its reader looks: a CSV column
+`human_data` = `synthetic` (it cannot pass as real when copied on), a first Markdown line, a LaTeX
+comment and caption note.
 """
 from __future__ import annotations
 
@@ -33,10 +27,7 @@ ROWS = [(NO_STEERING, "No Steering"), ("language", "+Language"), ("persona", "Pe
 
 @dataclass(frozen=True)
 class Output:
-    """Where an analysis' files go and how they are named: the folder, the figure formats, the
-    metric (a non-default one adds '_jsd'/'_tvd' to every name and '(1 - JSD)' to titles), the
-    rules' suffix ('_paper_compat' under the paper's) and `synthetic` when the human data are
-    (their `.meta.json` says so), which marks every table written."""
+    """Where an analysis' files go and how they are named (rules' suffix, non-default metric)."""
 
     dir: Path
     formats: tuple[str, ...] = ("png", "pdf")
@@ -59,9 +50,7 @@ def told(flag) -> bool | None:
 
 
 def write_csv(df: pd.DataFrame, out: Output, name: str, digits: int | None = 6) -> Path:
-    """Every CSV goes through here: named by `out`, numbers rounded to `digits` (None: as they
-    are), and, drawn from synthetic human data, a last column `human_data` valued `synthetic` in
-    every row (the table stays machine-readable and cannot pass as real when copied on)."""
+    """Every CSV goes through here: named and marked by `out`, rounded to `digits` (None: as they are)."""
     Path(out.dir).mkdir(parents=True, exist_ok=True)
     path = out.name(Path(name).stem, Path(name).suffix)
     df = df if digits is None else df.round(digits)
@@ -102,10 +91,8 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int = 2, rules: bool = True) -> str:
-    """A booktabs tabular; stars become superscripts (`0.7801$^{**}$`), with `rules` a rule
-    between groups (a new value in the first column, e.g. a country); the first `labels` columns
-    left-aligned. `note` (e.g. synthetic human data) goes in a comment on the first line and at
-    the end of the caption."""
+    """A booktabs tabular, stars as superscripts (`0.7801$^{**}$`), the first `labels` columns
+    left-aligned; with `rules` a rule where the first column gets a new value."""
     def cell(v: str) -> str:
         num = v.rstrip("*")
         return _tex(num) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
@@ -128,8 +115,7 @@ def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int
 
 def write_tables(table: pd.DataFrame, out: Output, stem: str, caption: str = "", labels: int = 2,
                  rules: bool = True, csv: pd.DataFrame | None = None) -> list[Path]:
-    """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named and marked as
-    every output; returns the paths."""
+    """Write <stem>.csv (`csv`, or `table` itself), <stem>.md and <stem>.tex, named and marked by `out`."""
     note = SYNTHETIC_NOTE if out.synthetic else ""
     paths = [write_csv(table if csv is None else csv, out, f"{stem}.csv"), out.name(stem, ".md"),
              out.name(stem, ".tex")]

@@ -88,7 +88,7 @@ def sensitivity(df: pd.DataFrame, out: Output, variants: list[str]) -> list[Path
 def consistency(df: pd.DataFrame, topics, out: Output) -> list[Path]:
     models = list(dict.fromkeys(df.loc[df["kind"] == "model", "model"]))
     methods = [m for m in dict.fromkeys(df.loc[df["kind"] == "model", "method"]) if m != NO_STEERING]
-    # at least wide enough for its two-line title: with one or two models the titles ran into each other
+    # at least wide enough for its two-line title, which with one or two models would run into the next
     fig, axes = grid(len(topics), 3, max(0.45 * len(models) + 1.8, 3.0), 3.6, sharey=True)
     rng = np.random.default_rng(0)
     for ax, t in zip(axes, topics):

@@ -17,14 +17,12 @@ STATUS_STYLE = {"over": ("tab:red", "over-aligned"), "appropriate": ("tab:green"
 
 
 def ci_errors(d: pd.DataFrame) -> np.ndarray:
-    """[2, n] distances from each score down to its bootstrap interval's low end and up to its high
-    end (the interval of the mean over items; the std over items stays in the CSV)."""
+    """[2, n] distances from each score to its bootstrap interval's ends (not the std over items)."""
     return np.vstack([d["score"] - d["ci_low"], d["ci_high"] - d["score"]]).clip(min=0)
 
 
 def reference_lines(ax, d: pd.DataFrame, line) -> None:
-    """The uniform answer and the split-half human ceiling (means over countries), as on the
-    model-level figure; the ceiling is left out where the human data has no respondent counts."""
+    """The uniform answer and the split-half ceiling (means over countries); no ceiling without counts."""
     line(d["uniform"].mean(), color="0.4", lw=1.2, ls=":", label="uniform answer (mean over countries)")
     if d["ceiling"].notna().any():
         line(d["ceiling"].mean(), color="tab:green", lw=1.2, ls="--", label="split-half human ceiling (mean)")
@@ -79,8 +77,7 @@ def country_map(df: pd.DataFrame, out: Output) -> WorldMap:
 
 @styled
 def group_scores(groups: pd.DataFrame, countries: pd.DataFrame, by: str, out: Output) -> list[Path]:
-    """Per model, each country's groups side by side (one colour per group), countries in the
-    order of rq1_country_all, with the whole country's score as a grey line across them."""
+    """Per model, each country's groups side by side in rq1_country_all's order, the whole country a grey line."""
     models = list(dict.fromkeys(groups["model"]))
     labels = list(dict.fromkeys(groups["group"]))
     n_c = countries.groupby("model").size().max()
@@ -140,7 +137,7 @@ def model_level(df: pd.DataFrame, drawn: dict, out: Output) -> list[Path]:
                   rotation=30, ha="right")
     ax.set_ylabel("alignment score (per country: mean over items)")
     title(fig, "RQ1: spread of per-country alignment per model", out.synthetic, out.metric)
-    # the legend beside the axes: under them it sat below the rotated names with a band of nothing
+    # the legend beside the axes: under them it would sit below the rotated names, a band of nothing between
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     return save(fig, out, "rq1_model_level")
@@ -199,8 +196,7 @@ def matrix(df: pd.DataFrame, stem: str, heading: str, out: Output) -> list[Path]
 
 @styled
 def groups(summary: pd.DataFrame, per_group: pd.DataFrame, out: Output) -> list[Path]:
-    """One panel per group variable: per model a bar split by the share of countries closest to
-    each group, the gap and its interval written at its end."""
+    """Per group variable, per model a bar split by the share of countries closest to each group."""
     variables = list(dict.fromkeys(summary["group_var"]))
     models = list(dict.fromkeys(summary["model"]))
     fig, axes = grid(len(variables), 1, 7.5, 0.55 * len(models) + 1.4)

@@ -76,9 +76,8 @@ def steering_gains(df: pd.DataFrame, out: Output) -> list[Path]:
 
 @styled
 def group_steering(gdf: pd.DataFrame, by: str, out: Output) -> list[Path]:
-    """Per model, one row per run steered toward a group: its score against the group (filled)
-    and against the whole country (cross), and the whole-country run's score against the group
-    (open): filled right of open means naming the group moved the model toward it."""
+    """Per group-steered run, its score against the group (filled) and the whole country (cross), and the
+    whole-country run's against the group (open): filled right of open means naming the group helped."""
     models = list(dict.fromkeys(gdf["model"]))
     n = gdf.groupby("model").size().max()
     fig, axes = grid(len(models), 2, 6.0, 0.32 * n + 1.6)

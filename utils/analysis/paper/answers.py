@@ -3,9 +3,8 @@
     >>> read_answer("{1: 30%, 2: 70%}"), read_answer("{1: '30%'}")
     ({'1': 0.3, '2': 0.7}, {1: 0.3})
 
-Bare keys are quoted first when the text is no Python literal; an integer key stays an integer.
-The notebooks (RQ1) score the FIRST opinion-dependent row of an id (`first_rows`); RQ2's script
-the LAST (`rq2.file_scores`).
+Bare keys are quoted when the text is no Python literal; an integer key stays an integer. The
+notebooks score an id's FIRST row (`first_rows`), RQ2's script its LAST (`rq2.file_scores`).
 """
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ _BARE = re.compile(r"(\d+):\s*([\d.]+%)")
 
 
 def read_answer(text: str, where: str = "") -> dict:
-    """`"{'1': '30%', '2': '70%'}"` -> `{'1': 0.3, '2': 0.7}`; a text the original code could not
-    read either is a UserError naming `where`."""
+    """`"{'1': '30%'}"` -> `{'1': 0.3}`; a text the original code cannot read is a UserError naming `where`."""
     try:
         try:
             parsed = ast.literal_eval(text)
@@ -39,10 +37,8 @@ def read_answer(text: str, where: str = "") -> dict:
 
 
 def first_rows(path: Path, ids, any_type: bool = False) -> dict[str, dict]:
-    """id -> the first opinion-dependent row's answer, for `ids`. When that row has an empty
-    response (a failed request in our results; the release's files have none, and the original
-    code would stop on it) the item is left out. `any_type`: the human-alignment notebook's rule,
-    the first row of the id with a response, whatever its type."""
+    """id -> the first opinion-dependent row's answer, left out when empty (a failed request, which
+    stops the original code); `any_type`: the matrix notebook's first row with a response, any type."""
     out: dict[str, dict] = {}
     seen: set[str] = set()
     table = read_complete(path)
@@ -59,9 +55,8 @@ def first_rows(path: Path, ids, any_type: bool = False) -> dict[str, dict]:
 
 
 def rq1_questions(questions_dir: Path | None = None, rq1_files: list[ResultsFile] = ()) -> dict[str, list[str]]:
-    """id -> choice_keys of the opinion-dependent items. The notebooks take them from gpt-4's RQ1
-    file, in its row order (which decides the 'consistency' figure's item); we use that file's
-    order when it is among `rq1_files` and the questionnaire's otherwise."""
+    """id -> choice_keys of the opinion-dependent items, in gpt-4's RQ1 file's order when it is among
+    `rq1_files` (as the notebooks; it decides the "consistency" item), else the questionnaire's."""
     items = load_questionnaire(questionnaire_path("English", questions_dir))
     keys = {it.id: list(it.choice_keys) for it in items if it.type in ("", OPINION)}
     ref = next((f for f in rq1_files if f.spec.model == "gpt-4"), None)

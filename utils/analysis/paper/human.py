@@ -1,6 +1,5 @@
-"""The paper's human side: unweighted respondent counts per country, item and integer code, as the
-microdata's value counts give them, every code kept (the negative missing codes too: the original
-compares raw column values), looked up by `int(option)`.
+"""The paper's human side: unweighted respondent counts per country, item and integer code, looked
+up by `int(option)`, every code kept (negative missing codes too: the original compares raw values).
 
     >>> h = PaperHuman({(156, "Q1"): {1: 3.0, 2: 1.0, -1: 5.0}}, {156: "China"}, synthetic=True)
     >>> h.shares(h.item(156, "Q1"), ["1", "2", 1])
@@ -57,13 +56,13 @@ class PaperHuman:
         return total
 
     def shares(self, counts: dict, keys, where: str = "") -> list[float] | None:
-        """Shares of `keys` (looked up by integer value), renormalized over them; None when none was answered."""
+        """Shares of `keys` (by integer value), renormalized over them; None when none was answered."""
         n = [float(counts.get(to_int(k, where), 0)) for k in keys]
         total = sum(n)
         return None if total == 0 else [v / total for v in n]
 
     def dists(self, questions: dict[str, list[str]], country: int | None) -> dict[str, dict]:
-        """id -> {code: share} for one country (None: all countries pooled); items nobody answered left out."""
+        """id -> {code: share} for one country (None: all pooled); items nobody answered left out."""
         out = {}
         for q, keys in questions.items():
             shares = self.shares(self.pooled(q) if country is None else self.item(country, q), keys, q)

@@ -1,11 +1,5 @@
-"""Which models `--paper-compat` reads by default, and in what order: the paper's seven.
-
-The release's results tree holds a stray eighth model (`results/RQ2/language_persona/Korea/gpt-4o`,
-one condition) that the paper's tables do not show; read with every model found it joined the RQ2
-table's AVG column. Under `--paper-compat` the default is the paper's seven models as the
-release's folders spell them, in the column order of the supplementary RQ2 table (Aya23, Llama3,
-Qwen2.5, GPT-3.5, GPT-4, DS-V3, DS-R1). `--models all` reads every model found; `--models a,b`
-exactly those.
+"""Which models `--paper-compat` reads by default, and in what order: the paper's seven, in the column
+order of the supplementary RQ2 table, not the release's stray eighth (`RQ2/.../Korea/gpt-4o`).
 
     >>> paper_selection(None, ["gpt-4o", "gpt-4", "CohereLabs/aya-23-35B"])
     'CohereLabs/aya-23-35B,gpt-4'
@@ -31,9 +25,7 @@ ALL = "all"
 
 
 def paper_selection(models: str | None, found: Iterable[str]) -> str | None:
-    """The `--models` value to read under `--paper-compat`: not given -> the paper's models among
-    those `found`, in the paper's order (None, the default reading, when none of the seven is
-    there: our own runs of other models); `all` -> `all` (every model); a list -> as given."""
+    """The `--models` value under `--paper-compat`: if not given, the paper's among `found` (None if none)."""
     if models is not None and models.strip().lower() == ALL:
         return ALL
     if models:

@@ -1,15 +1,7 @@
-"""The arithmetic of the release's notebooks (RQ1, the model level, the human-alignment matrix).
-
-Item score (`sorted_score`): an item counts when both sides have as many options; the support is
-the first side's keys sorted as Python sorts them (`'0' < '1' < '10' < '2'` for strings), taken as
-numbers; the second side's values are paired by that sorted position. Codes `['2', '1', '0']`
-answered `{'2': .5, '1': .5, '0': 0}` against humans `{'2': 1, '1': 0, '0': 0}` -> support
-`[0, 1, 2]`, weights `[0, .5, .5]` and `[0, 0, 1]`, W1 = 0.5, score `1 - 0.5 / 2 = 0.75`. A
-country's score is the mean over items rounded to 4 decimals, its std likewise.
-
-The model-level notebook scores each model against all countries pooled (human side first) and
-reports as its "consistency" the normalized entropy of the LAST item only (its loop appends after
-it ends); the human-alignment notebooks use the support 1..N with values in listed order.
+"""The arithmetic of the release's notebooks (RQ1, the model level, the human-alignment matrix): an
+item counts when both sides have as many options; RQ1's support is the first side's keys sorted as
+strings (`'0' < '1' < '10' < '2'`), taken as numbers, the matrix's 1..N in listed order; scores are
+rounded to 4 decimals. docs/paper-compat.md.
 """
 from __future__ import annotations
 
@@ -39,8 +31,8 @@ def item_score(support, p_model, p_human) -> float:
 
 
 def sorted_score(d1: dict, d2: dict, q: str) -> float:
-    """The notebooks' score of `d1[q]` against `d2[q]` (support from `d1`'s sorted keys), NaN
-    where the item does not count.
+    """The notebooks' score of `d1[q]` against `d2[q]`, NaN where the item does not count. Below:
+    support [0, 1, 2], weights [0, .5, .5] vs [0, 0, 1], W1 = 0.5, score 1 - 0.5 / 2.
 
     >>> sorted_score({"Q": {"2": .5, "1": .5, "0": 0}}, {"Q": {"2": 1.0, "1": 0.0, "0": 0.0}}, "Q")
     0.75
@@ -81,19 +73,16 @@ def last_item(dists: dict[str, dict], questions) -> str:
 
 
 def notebook_consistency(dists: dict[str, dict], questions) -> float:
-    """The llms-level notebook's "consistency": the normalized entropy of `last_item`, rounded to
-    4 decimals (it prints 0.9449 for all countries' people pooled on the WVS data).
-    `{'Q1': {'1': 1.0, '2': 0.0}, 'Q2': {'1': .5, '2': .5}}` -> 1.0."""
+    """The notebook's "consistency": the LAST item's normalized entropy only (its loop appends after it
+    ends), rounded. `{'Q1': {'1': 1.0, '2': 0.0}, 'Q2': {'1': .5, '2': .5}}` -> 1.0."""
     last = last_item(dists, questions)
     return float(np.round(normalized_entropy(dists[last]), 4)) if last else math.nan
 
 
 def model_level(answers: dict[str, dict], country_scores: dict[str, pd.DataFrame], pooled: dict[str, dict],
                 questions) -> pd.DataFrame:
-    """The model-level notebook: per model the score against all countries pooled (human side
-    first), the largest and smallest item score's distance from it, its 'consistency' and the mean
-    of its rounded per-country scores (`country_scores`, on the same answers); answers without
-    `MODEL_LEVEL_SKIP`. `people_consistency`: the same figure for the people pooled, every item kept."""
+    """The model-level notebook's table, per model its score against all countries pooled (human side
+    first) and its spread, "consistency" and mean country score; `answers` come without `MODEL_LEVEL_SKIP`."""
     rows = []
     for model, ans in answers.items():
         s = item_scores(pooled, ans, questions)
@@ -109,10 +98,8 @@ def model_level(answers: dict[str, dict], country_scores: dict[str, pd.DataFrame
 
 
 def matrix(dists: list[dict[str, list[float]]]) -> np.ndarray:
-    """[L, L] the human-alignment notebooks' score of every pair: the mean over their shared items
-    with as many options of `1 - W1 / (N - 1)` on the support 1..N (values in listed order),
-    rounded. On that support W1 is the summed absolute difference of the two cumulative shares,
-    the number scipy computes (to ~1e-16), here for all pairs and items in one array operation."""
+    """[L, L] the human-alignment notebooks' score of every pair, rounded. On the support 1..N, W1
+    is the summed |CDF difference|, scipy's number to ~1e-16, so all pairs go in one array operation."""
     items = sorted({q for d in dists for q in d})
     k = max((len(v) for d in dists for v in d.values()), default=1)
     cdf = np.full((len(dists), len(items), k), np.nan)
@@ -142,9 +129,8 @@ def matrix_score(a: dict[str, list[float]], b: dict[str, list[float]]) -> float:
 
 
 def consistency_table(answers: dict[str, dict], pooled: dict[str, dict], questions) -> pd.DataFrame:
-    """kind, model, item, consistency, what: the notebook's "consistency" (`notebook_consistency`)
-    of each model (answers without `MODEL_LEVEL_SKIP`), then of the people pooled, naming the item
-    it rests on."""
+    """The notebook's "consistency" of each model (`answers` without `MODEL_LEVEL_SKIP`), then of the
+    people pooled, with the item it rests on."""
     what = "normalized entropy of the last item only (the notebook's 'consistency', as written)"
     rows = [{"kind": kind, "model": label, "item": last_item(dists, questions),
              "consistency": notebook_consistency(dists, questions), "what": what}

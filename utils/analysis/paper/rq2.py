@@ -1,20 +1,13 @@
-"""The arithmetic of the release's `show_results/rq2_results.py`, with its t-tests.
+"""The arithmetic of the release's `show_results/rq2_results.py`, per results file (No Steering is
+the RQ1 file); its t-tests are `significance.add_significance` under `PAPER`. docs/paper-compat.md.
 
-Per results file (No Steering is the model's RQ1 file, scored the same way):
-* every `Opinion-Dependent` row adds its id to the item list, and its answer overwrites the
-  earlier one: the LAST row of an id is scored, as many times as the id has rows;
-* the options are the answer's keys in the answer's order, then the row's `choice_keys` the
-  answer lacks, at 0. `{1: '60%', 2: '40%'}` with codes `['1', '2']` -> options `[1, 2, '1', '2']`
-  and weights `[.6, .4, 0, 0]`: an integer key never equals a text code, so the item has 2N;
-* the human share of each listed option is looked up by its integer value (so `1` and `'1'`
-  both get code 1's count) and renormalized over the listed options;
-* the support is 1..len(options);
-* the country's five few-shot items are left out of all six conditions, No Steering included,
-  each by removing its FIRST occurrence from the item list;
-* a model's score is the mean item score rounded to 4 decimals; AVG is the mean of the models'
-  rounded scores, rounded to 4 decimals.
-Significance: `scipy.stats.ttest_ind` (Student's) of a condition's item scores against No
-Steering's; AVG pools the item scores of all models (`significance.add_significance` under `PAPER`).
+* an id's LAST `Opinion-Dependent` row is scored, as many times as the id has rows;
+* the options are the answer's keys in its order, then the `choice_keys` it lacks at 0:
+  `{1: '60%', 2: '40%'}` with codes `['1', '2']` -> `[1, 2, '1', '2']`, weights `[.6, .4, 0, 0]`
+  (an integer key never equals a text code); support 1..len(options);
+* human shares are looked up by integer value (`1` and `'1'` both get code 1's) and renormalized;
+* the five few-shot items leave all six conditions, each by removing its FIRST occurrence;
+* a model's score is its mean item score rounded to 4 decimals, AVG the rounded mean of those.
 """
 from __future__ import annotations
 
@@ -36,9 +29,8 @@ CAPTION = ("RQ2 alignment per steering method (paper-compat arithmetic; stars: S
 
 
 def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) -> list[float]:
-    """The per-item scores `rq2_results.py` averages for one results file and country. `absent`:
-    items the release's translation lacks (`steering.release_translation_gaps`): never scored,
-    whichever protocol asked them, as the paper never had them."""
+    """The item scores `rq2_results.py` averages for one file and country; `absent` items (not in the
+    release's translation) are never scored, whichever protocol asked them: the paper never had them."""
     q_list: list[str] = []
     answers: dict[str, tuple[list, list[float]]] = {}
     dropped = set()

@@ -1,9 +1,5 @@
-"""`PAPER`: the steps of `utils/analysis/rules.py` done as the release's notebooks do them.
-
-The human side is a `PaperSide`: unweighted counts (`human.PaperHuman`) and the items with their
-codes in the notebooks' order (gpt-4's RQ1 file order, `answers.rq1_questions`); a model's answer
-is its first row of each id (`answers.first_rows`); an item score uses the sorted-key support and a
-country's mean and std are rounded to 4 decimals (`notebooks`).
+"""`PAPER`: the steps of `utils/analysis/rules.py` done as the release's notebooks do them: unweighted
+counts, the items in the notebooks' order, each id's first row, the sorted-key support, rounded means.
 """
 from __future__ import annotations
 
@@ -24,7 +20,7 @@ from utils.core.results.tree import ResultsFile
 
 @dataclass(eq=False)
 class PaperSide:
-    """The paper's human side: counts and the items (id -> codes) the notebooks score, in order."""
+    """The paper's human side: counts and the items (id -> codes) the notebooks score, in their order."""
 
     human: PaperHuman
     questions: dict[str, list[str]]
@@ -80,7 +76,7 @@ class PaperRules(Rules):
 
 
 def _grid(side: PaperSide, first: dict) -> np.ndarray:
-    """[C, I] `sorted_score` of `first` against each country's shares; NaN where an item does not count."""
+    """[C, I] `sorted_score` of `first` (the first side) against each country's shares."""
     codes = side.human.country_codes
     return np.array([[sorted_score(first, side.dists(c), q) for q in side.questions] for c in codes]).reshape(
         len(codes), len(side.questions))

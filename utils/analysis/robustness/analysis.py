@@ -1,10 +1,5 @@
-"""Robustness: every score under each prompt perturbation, its spread, and whether the conclusions hold.
-
-Every results file under the root is one prompt: the unperturbed RQ1 and RQ2 runs the `original`,
-files whose rows carry `perturb_family` one perturbed prompt each (identified by their columns,
-never their folder). Each model's prompts are scored on the items all of them answered, and every
-score's interval uses the same resamples, so prompts are compared paired. The paper ran no
-perturbations: no paper's rules. Files and columns: docs/robustness.md, "The analysis".
+"""Robustness: every score under each prompt perturbation, its spread, and whether the conclusions
+hold; prompts compared paired (same items, same resamples). docs/robustness.md, "The analysis".
 """
 from __future__ import annotations
 
@@ -34,7 +29,7 @@ class RobustnessOptions:
 
 
 def score_table(sc: Scoring, scores: dict[Run, Scored], n_boot: int, seed: int, mode: str) -> pd.DataFrame:
-    """One row per run with its score and interval; every run under the same resamples (paired)."""
+    """One row per run with its score and interval."""
     runs = [r for r, x in scores.items() if np.isfinite(x.scores).any()]
 
     def similarity(ans):
@@ -57,8 +52,7 @@ def score_table(sc: Scoring, scores: dict[Run, Scored], n_boot: int, seed: int, 
 
 
 def summary_table(sc: Scoring, scores: dict[Run, Scored], table: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
-    """Per model (RQ1): the original score, the uniform answer's on the same items, the gap, and the
-    prompt spread next to it."""
+    """Per model (RQ1): the original score, the uniform answer's on its items, the gap, the prompt spread."""
     uni = sc.uniform_scores()
     rows = []
     for r, scored in scores.items():

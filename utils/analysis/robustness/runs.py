@@ -1,13 +1,6 @@
 """Reading the runs a robustness analysis compares, and scoring each on the items all prompts share.
-
-Every `results.csv` under a results root is one run: the unperturbed RQ1 and RQ2 runs are the
-`original` prompt, and files whose rows carry `perturb_family` (runs with `--perturb`) are one prompt
-each, identified by their columns (family, index, seed; `repeat` for `--repeats`), never by their
-folder. An RQ2 run is scored against its own country without the items its few-shot prompt shows,
-and the RQ1 runs are also scored as each steered country's base (`none/<country>`), so a steering
-gain can be read under every prompt; an RQ2 cell asked under `--perturb` (its rows carry the cell's
-`steering_method` and `country` and the member's columns) is that cell under that prompt, and its gain
-is read against the base under the same prompt. Runs steered toward a respondent group are left out.
+A run's prompt is read from its columns (`original` where it has no `perturb_family`), never from
+its folder; group-steered runs are left out.
 """
 from __future__ import annotations
 
@@ -84,10 +77,9 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
 
 
 def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_DIR) -> dict[Run, Scored]:
-    """[C, I] item scores of every run, NaN outside its comparison: an RQ2 run keeps only its
-    country's row (without its few-shot items); RQ1 runs are also scored as the base of each
-    steered country (`none/<country>`) present. Every run of a model and country shares the items
-    all of them answered, so prompts are compared on the same items."""
+    """[C, I] item scores of every run on the items all runs of its model and country answered: an
+    RQ2 run on its country's row without its few-shot items; RQ1 runs also as each steered country's
+    base (`none/<country>`), so a gain can be read under every prompt."""
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
     row_of = {int(c): i for i, c in enumerate(sc.human.country_codes)}
     answers = {r: sc.model(load_answers(r.path, ids, orders, policy)) for r in runs}

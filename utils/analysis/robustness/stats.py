@@ -1,23 +1,7 @@
 """How far a score moves with the prompt: spreads, variance shares, position bias, rank agreement.
 
-Inputs are per-perturbation scores, already on the items every perturbation of a model answered
-(the script does that): a table with one row per (model, condition, perturbation) and its
-`score`. `condition` is "none" for RQ1 and "<method>/<country>" for a steering cell.
-
-Two-way decomposition (`variance_shares`). The scores S[m, p] of M models under P prompts (every
-model under every prompt) split as S = mu + a_m + b_p + e_mp, with a_m the model's mean minus the
-grand mean, b_p the prompt's mean minus the grand mean and e the rest (how differently models
-react to one prompt: the interaction, which one answer per cell cannot tell from noise). The sums
-of squares P*sum(a^2), M*sum(b^2) and sum(e^2) add up to the total sum(S - mu)^2, and each share is
-its part of that total. Worked example, two models and two prompts:
-
-    S = [[.8, .6],      mu = .6, a = (+.1, -.1), b = (+.1, -.1), e = 0
-         [.6, .4]]      SS model = 2 * .02 = .04, SS prompt = .04, total .08 -> shares .5, .5, 0
-
-Position bias (`edge_mass`): the probability a model puts on the first and on the last *listed*
-option of each item, averaged over items, next to what people give those same options (mean over
-countries). Under permuted orders the listed edges change item by item, so a model that follows
-content keeps close to people and one that follows position does not.
+Inputs: one row per (model, condition, perturbation) with its `score`, on the items every prompt
+answered; `condition` is "none" (RQ1) or "<method>/<country>". Reading: docs/robustness.md.
 """
 from __future__ import annotations
 
@@ -55,8 +39,12 @@ def spread(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def variance_shares(matrix: np.ndarray) -> dict[str, float]:
-    """Shares of the total sum of squares of S[model, prompt] from models, prompts and their
-    interaction (module docstring); needs at least two models and two prompts, no NaN."""
+    """Shares of the total sum of squares of S[model, prompt] = mu + a_m + b_p + e_mp: models
+    (P*sum(a^2)), prompts (M*sum(b^2)) and their interaction (sum(e^2), which one answer per cell
+    cannot tell from noise). Needs at least two models and two prompts, no NaN.
+
+        [[.8, .6], [.6, .4]]: mu .6, a = b = (+.1, -.1), e = 0 -> SS .04, .04, 0 -> shares .5, .5, 0
+    """
     s = np.asarray(matrix, float)
     mu = s.mean()
     a = s.mean(1) - mu
@@ -71,8 +59,8 @@ def variance_shares(matrix: np.ndarray) -> dict[str, float]:
 
 
 def decomposition(scores: pd.DataFrame, condition: str = NO_STEERING) -> pd.DataFrame:
-    """`variance_shares` of one condition over all prompts and per family (each with the
-    original), on the prompts every model has; a row per family, empty under two models."""
+    """`variance_shares` over all prompts and per family (with the original) that every model has;
+    empty with fewer than two models."""
     d = scores[scores["condition"] == condition]
     rows = []
     for fam in ["all"] + [f for f in dict.fromkeys(d["family"]) if f != ORIGINAL]:
@@ -87,10 +75,9 @@ def decomposition(scores: pd.DataFrame, condition: str = NO_STEERING) -> pd.Data
 
 def answer_distances(original: np.ndarray, others: list[np.ndarray], n_options: np.ndarray,
                      metric: str = "w1") -> dict[str, float]:
-    """How far a model's answers move with the prompt, with no human data: the mean distance
-    (1 - the metric, for w1 W1/(N-1)) between its answers [I, K] under the original prompt and under
-    each other prompt (their mean and largest), next to its distance from the uniform answer.
-    Items count where both answers exist.
+    """How far a model's answers [I, K] move with the prompt, with no human data: the mean distance
+    (1 - metric) from the original's to each other prompt's, next to the uniform answer's; on the
+    items both answered.
 
     >>> answer_distances(np.array([[1., 0.]]), [np.array([[.5, .5]])], np.array([2]))
     {'dist_to_uniform': 0.5, 'dist_between_prompts': 0.5, 'dist_between_prompts_max': 0.5, 'n_prompts': 1}
@@ -123,9 +110,9 @@ def edge_positions(listings: list[tuple[str, ...]], orders: list[tuple[str, ...]
 
 
 def edge_mass(answers: np.ndarray, human: np.ndarray, first: np.ndarray, last: np.ndarray) -> dict[str, float]:
-    """Mean mass on the first and last listed option: the model's answers [I, K] and people's
-    shares [C, I, K] (mean over countries, then items), on the items the model answered and
-    whose edges are known.
+    """Mean mass on the first and last listed option, the model's and people's (mean over countries),
+    on the items the model answered whose edges are known. Under permuted orders the edges change item
+    by item, so a model that follows content stays close to people and one that follows position does not.
 
     >>> edge_mass(np.array([[.5, .5, 0]]), np.array([[[.2, .3, .5]]]), np.array([0]), np.array([2]))
     {'model_first': 0.5, 'human_first': 0.2, 'model_last': 0.0, 'human_last': 0.5, 'n_items': 1}
@@ -143,8 +130,7 @@ def edge_mass(answers: np.ndarray, human: np.ndarray, first: np.ndarray, last: n
 
 
 def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:
-    """Kendall's tau between every two columns (prompts) of `wide` (rows ranked: models or
-    countries): the mean and the lowest over pairs, and the mean against the `original` column.
+    """Kendall's tau between every two prompts (columns) ranking the rows: mean, lowest, mean vs original.
 
     >>> rank_agreement(pd.DataFrame({"original": [1, 2, 3], "order-1": [1, 2, 3], "order-2": [3, 2, 1]}))
     {'tau_mean': -0.333333, 'tau_min': -1.0, 'tau_vs_original': 0.0, 'n_ranked': 3, 'n_pairs': 3}
@@ -161,8 +147,7 @@ def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:
 
 
 def _steering_pairs(scores: pd.DataFrame):
-    """(model, steering cell, its scores by prompt, the unsteered base's scores by prompt) for every
-    RQ2 cell whose base (RQ1's answers scored against that country, `none/<country>`) exists."""
+    """(model, cell, its scores by prompt, its base's (`none/<country>`) by prompt) per RQ2 cell."""
     base = scores[scores["condition"].str.startswith(f"{NO_STEERING}/")]
     for (model, cond), d in scores[~scores["condition"].str.startswith(f"{NO_STEERING}/")].groupby(KEYS, sort=False):
         if "/" not in cond:
@@ -174,14 +159,8 @@ def _steering_pairs(scores: pd.DataFrame):
 
 
 def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
-    """Each steering cell's gain over no steering (RQ1's prompt scored against that country,
-    condition "none/<country>") next to the prompt spread of the unsteered score: the gain under
-    the original prompt, the std of the base over every prompt it was asked under, the ratio
-    |original gain| / base std; where the steered cell was asked under perturbations too
-    (`--perturb` on the RQ2 scripts), its own score's mean and std over its prompts, and the gain's
-    mean, std, lowest and highest over the prompts both have, with the share of them keeping the
-    original gain's sign. A cell with one prompt whose base has one too says nothing about prompts
-    and is left out."""
+    """Each steering cell's gain against its base's spread over prompts (columns: docs/robustness.md);
+    a cell and base with one prompt each say nothing about prompts and are left out."""
     rows = []
     for model, cond, s, b in _steering_pairs(scores):
         if ORIGINAL not in s.index or ORIGINAL not in b.index or (len(b) < 2 and len(s) < 2):
@@ -205,9 +184,8 @@ def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def steering_gains(scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per steering cell and prompt that both the cell and its unsteered base were asked
-    under: the steered score, the base's, the gain (steered minus base under the same prompt) and
-    whether it has the original prompt's sign (empty where the original is missing).
+    """Per steering cell and prompt both it and its base have: steered, base, gain, and whether the gain
+    has the original prompt's sign (None without the original).
 
     >>> df = pd.DataFrame({"model": "m", "condition": ["none/Japan"] * 2 + ["persona/Japan"] * 2,
     ...                    "perturbation": ["original", "order-1"] * 2, "family": ["original", "order"] * 2,

@@ -1,34 +1,15 @@
-"""RQ1, each model against the average human: over-, appropriately and under-aligned countries;
-and the RQ3 country selection built on it.
+"""RQ1, each model against the average human (supplementary figures 8-14), and the RQ3 country
+selection built on it (supplementary Table 8). Docs: docs/analysis.md, "Each model against the
+average human".
 
-The paper's supplementary figures 8-14, one panel per model: for each country, the model's
-alignment with it (y) against the average human's alignment with it (x), the diagonal, the band
-of +/- tau around it and Pearson's r. Writes rq1_average_human.csv (model, country_code, country,
-model_score, human_score, diff, status, n_items), rq1_average_human_summary.csv (per model:
-Pearson's r and p, countries per status) and rq1_average_human.png/.pdf, under either rules.
+The *average human* is every country's answers pooled into one distribution per item. Per country,
+`diff = model_score - human_score` (both on the same items) against a margin tau (the paper's 0.02):
 
-The *average human* is every country's answers pooled into one distribution per item (the world
-population of `rq1_model_level.py`). For each country there are two scores on the same metric
-and items:
+    over         diff >= +tau          model 0.80, human 0.77 -> +0.03
+    appropriate  -tau <= diff < +tau   0.76 vs 0.77 -> -0.01
+    under        diff < -tau           0.70 vs 0.77 -> -0.07
 
-    model_score  the model's alignment with the country (mean over items)
-    human_score  the average human's alignment with the country (mean over items)
-
-and `diff = model_score - human_score` says how the model treats the country, for a margin `tau`
-(the paper's 0.02):
-
-    over         diff >= +tau           the model fits the country better than the average human
-    appropriate  -tau <= diff < +tau    about as well
-    under        diff < -tau            worse
-
-A model *aligns* with a country when it is appropriate or over, i.e. `model_score >= human_score -
-tau`. RQ3 (the paper's supplementary Table 8) keeps, per model, the countries it aligns with in
-Wave 7 among those surveyed in all three waves, and leaves out a model with fewer than five.
-
-Worked example, tau 0.02: model 0.80 and human 0.77 -> diff +0.03 -> over; 0.76 and 0.77 ->
--0.01 -> appropriate; 0.70 and 0.77 -> -0.07 -> under. A diff of exactly +0.02 or -0.02 counts as
-over and appropriate respectively (compared with a 1e-9 allowance, so that 0.72 - 0.70, which is
-0.01999... in floating point, is still "at least 0.02").
+The bounds get 1e-9 of slack, so 0.72 - 0.70 (0.01999... in floats) is still "at least 0.02".
 """
 from __future__ import annotations
 
@@ -63,13 +44,12 @@ def classify(diff, tau: float = TAU) -> np.ndarray:
 
 
 def aligned(diff, tau: float = TAU) -> np.ndarray:
-    """Appropriate or over: `model_score >= human_score - tau` (with the same float slack)."""
+    """Whether the model *aligns* (over or appropriate): `model_score >= human_score - tau`."""
     return np.asarray(diff, dtype=float) >= -tau - EPS
 
 
 def against_average(rules: Rules, side, answers: dict) -> pd.DataFrame:
-    """model, country_code, country, model_score, human_score, n_items: per model and country
-    both scores on the items the model scored there, so the two differ only in who answers."""
+    """Both scores per model and country on the items the model scored, differing only in who answers."""
     human_items = rules.average_human(side)  # [C, I]
     rows = []
     for model, ans in answers.items():
@@ -85,7 +65,7 @@ def against_average(rules: Rules, side, answers: dict) -> pd.DataFrame:
 
 
 def compare(scores: pd.DataFrame, tau: float = TAU) -> pd.DataFrame:
-    """Add `diff` and `status` to a table with model_score and human_score per model and country."""
+    """Add `diff` and `status` to a table of model_score and human_score."""
     out = scores.copy()
     out["diff"] = out["model_score"] - out["human_score"]
     out["status"] = classify(out["diff"], tau)
@@ -93,8 +73,7 @@ def compare(scores: pd.DataFrame, tau: float = TAU) -> pd.DataFrame:
 
 
 def pearson(compared: pd.DataFrame) -> pd.DataFrame:
-    """Per model: Pearson's r between model_score and human_score over countries, its p-value and
-    the number of countries of each status."""
+    """Per model: Pearson's r of model_score and human_score over countries, its p and the countries per status."""
     rows = []
     for model, d in compared.groupby("model", sort=False):
         r, p = (stats.pearsonr(d["human_score"], d["model_score"]) if len(d) > 2
@@ -117,8 +96,8 @@ class Selection:
 
 def select_aligned(compared: pd.DataFrame, eligible: Iterable[int] | None = None, tau: float = TAU,
                    min_countries: int = MIN_COUNTRIES) -> Selection:
-    """Per model, the countries it aligns with (`aligned`) among `eligible` country codes (None:
-    all). A model with fewer than `min_countries` is left out with a note.
+    """Per model, the countries it aligns with among `eligible` codes (None: all); a model with fewer
+    than `min_countries` is left out with a note.
 
     >>> df = pd.DataFrame({"model": ["m"] * 2, "country_code": [1, 2], "country": ["A", "B"],
     ...                    "model_score": [0.80, 0.70], "human_score": [0.79, 0.77]})

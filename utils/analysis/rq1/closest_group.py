@@ -1,9 +1,6 @@
-"""RQ1 by respondent group: which group within a country each model is closest to, across countries.
-
-Per model and group variable: in how many countries the model is closest to each group, and the
-gap between the best- and the worst-represented group with a bootstrap interval over countries and
-a permutation p-value in which the extreme pair is picked again each time (`group_scores.py`).
-The paper had no groups: no paper's rules. Files and columns: docs/groups.md, "Scores by group".
+"""RQ1 by respondent group: which group within a country each model is closest to, across countries
+(the statistics: `group_scores.gap_test`). The paper had no groups: no paper's rules. Files and
+columns: docs/groups.md, "Scores by group".
 """
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""RQ1, country level: each model's alignment with each country, sorted, with 95% intervals.
-
-The bars are the bootstrap 95% interval of each country's mean over items (over items and each
-country's respondents with `--bootstrap respondents`), not the std over items, which measures how
-items differ, not how sure the mean is; the uniform answer and the split-half human ceiling are
-taken on the items the model answered there, so a short run is read against baselines of its own
-items. `--by GROUPVAR` scores each group of a country the same way. Under the paper's rules the
-scores alone, as its notebook computes them. Files and columns: docs/analysis.md, "RQ1 by country".
+"""RQ1, country level: each model's alignment with each country, sorted, with 95% intervals (not the
+std over items, which measures how items differ). docs/analysis.md, "RQ1 by country".
 """
 from __future__ import annotations
 
@@ -38,9 +32,7 @@ class CountryLevelOptions:
 
 
 def details(sc, answers: dict, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"):
-    """`more` for `country_table` under our rules: the interval, the uniform answer and the
-    ceiling of each country, on the items the model answered there; `bootstrap` "respondents"
-    widens the interval by the survey's sampling error (utils/analysis/resample.py)."""
+    """`more` for `country_table`: each country's interval, uniform answer and ceiling, on the model's items."""
     uni_items, ceil_items = sc.uniform_scores(), sc.ceiling(repeats, seed)  # [C, I]
 
     def more(model, s):

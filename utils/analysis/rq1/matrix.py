@@ -1,10 +1,5 @@
-"""Country-by-country alignment, with the models as extra rows and columns.
-
-Cell (a, b) is the alignment of a's and b's answers averaged over the items both answered (the
-metric is symmetric; a `_n_items` twin gives how many); countries are ordered by average-linkage
-clustering on 1 - score, so similar countries sit together. Under the paper's rules the
-human-alignment notebooks' matrix instead (support 1..N, values in listed order, rounded), no
-figure. Files and columns: docs/analysis.md, "Country-by-country alignment".
+"""Country-by-country alignment, models as extra rows and columns, each cell over the items both
+answered; countries in average-linkage cluster order, so similar ones sit together. docs/analysis.md.
 """
 from __future__ import annotations
 
@@ -109,8 +104,7 @@ def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Sa
 
 
 def notebook_matrix(side, files, codes: list[int], out: Output, digits: int) -> list:
-    """The human-alignment notebooks' matrix: each country's shares and each model's first
-    answer of an id (any type) in listed order; the small matrix is the full one's part."""
+    """The notebooks' matrix of countries and models (first answer of an id, any type), in listed order."""
     human = side.human
     dists = {human.names[c]: {q: list(d.values()) for q, d in side.dists(c).items()} for c in human.country_codes}
     kinds = {k: "country" for k in dists}

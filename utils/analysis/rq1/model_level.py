@@ -1,10 +1,5 @@
-"""RQ1, model level: the spread of each model's per-country scores, and its score against the
-pooled world population, read against the uniform baseline and the split-half human ceiling.
-
-The baselines are computed on exactly the items each model answered (per country): models that
-answered the same items share one pair of rows, else each gets its own (`items_of` says whose).
-Under the paper's rules the model-level notebook's summary and its per-country scores instead
-(`paper/notebooks.py`). Files and columns: docs/analysis.md, "RQ1 by model".
+"""RQ1, model level: each model's per-country scores and its score against the pooled world, read
+against the uniform answer and the split-half human ceiling. docs/analysis.md, "RQ1 by model".
 """
 from __future__ import annotations
 
@@ -34,8 +29,7 @@ class ModelLevelOptions:
 
 def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_items, entropy: float,
         n_boot: int, seed: int, items_of: str, ci: tuple[float, float] | None = None) -> dict:
-    """One table row; `ci` the pooled score's interval when drawn elsewhere (`--bootstrap
-    respondents`), else the bootstrap over items."""
+    """One table row; `ci` the pooled score's interval if drawn elsewhere, else bootstrapped over items."""
     c = per_country[~np.isnan(per_country)]
     pm, ps, _ = metrics.summarize(pooled)
     lo, hi = metrics.bootstrap_ci(pooled, n_boot, seed=seed) if ci is None else ci
@@ -58,12 +52,8 @@ def on_items(scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
 
 def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_boot: int, seed: int,
                      mode: str) -> list[tuple[float, float]]:
-    """Interval of the pooled score of each [I, K] answer set (on the items `masks` [I] allows),
-    all under the same resamples (utils/analysis/resample.py): each draw picks, with replacement,
-    as many items as some set scores, among those, resamples every country's answers to each of
-    them (`respondents`; cells without respondent counts stay as they are) and pools the countries
-    again. When every set scores the same m items this is the bootstrap over items of
-    `metrics.bootstrap_ci` (m picks) with the survey's sampling error added."""
+    """Interval of the pooled score of each [I, K] answer set on its `masks` items, all under the same
+    resamples, countries pooled again in every draw (same m items: `bootstrap_ci` plus survey error)."""
     items = np.any(masks, axis=0)  # items nobody scores are not drawn (a run of 12 items: 12 picks)
     if not items.any():
         return [(np.nan, np.nan)] * len(answers)
@@ -88,10 +78,8 @@ def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_b
 def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"
                 ) -> tuple[pd.DataFrame, dict]:
     """One row per model, then the uniform answer and the split-half ceiling on exactly the items
-    (per country) that model answered: one pair of rows per set of items, shared by the models
-    that answered the same items (`items_of` names them, or says "every model"), so a model that
-    answered 12 items is read against baselines on those 12, not on all 144. `bootstrap`
-    "respondents" widens the pooled score's interval by the survey's sampling error."""
+    (per country) a model answered, so a run of 12 items is read against baselines on those 12: one
+    pair of rows per set of items, shared by the models that answered it (`items_of` names them)."""
     pooled_human = sc.pooled()  # [I, K] every country's answers together
     u = metrics.uniform(sc.n_options, sc.shares.shape[-1])
     uni_items, uni_pooled = sc.uniform_scores(), sc.similarity(u, pooled_human)  # [C, I], [I]
@@ -132,8 +120,7 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: st
 
 
 def notebook_tables(rules, side, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The model-level notebook's summary (`paper.notebooks.model_level`) and the per-country
-    scores behind its mean, on each model's answers without `MODEL_LEVEL_SKIP`."""
+    """The model-level notebook's summary and the per-country scores behind it, without `MODEL_LEVEL_SKIP`."""
     answers = {m: {q: d for q, d in a.items() if q not in MODEL_LEVEL_SKIP} for m, a in answers.items()}
     per_country = {m: country_table(rules, side, {m: rules.country_scores(side, a)}) for m, a in answers.items()}
     return (model_level(answers, per_country, side.dists(None), side.questions),

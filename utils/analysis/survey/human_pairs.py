@@ -1,13 +1,7 @@
-"""How alike the people of an imported survey are, from the human table alone (OpinionQA's
-representativeness of each group): each group of a population against each other group and
-against the whole population, and each whole population against each other, with the survey's
-metric on the items both cells answered. A model's scores (survey_scores.py) read against this:
-a model that matches a group as well as the group's own population does is as representative
-as people are of each other.
-
-Writes survey_<name>_human_pairs.csv (population_a, group_var_a, group_a, population_b,
-group_var_b, group_b, score, n_items) and survey_<name>_human_pairs.md/.tex (per population, its
-cells by its cells; the whole populations by each other where there are several).
+"""How alike the people of an imported survey are (OpinionQA's representativeness): each group
+against the others of its population and the whole, and the populations against each other. A model
+that matches a group as well as its own population does is as representative as people are of each
+other. Files: docs/surveys.md, "Scoring it".
 """
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
-"""One item's similarity between two answer distributions, under an imported survey's rules.
-
-The survey says how (docs/surveys.md): its metric (`w1` over the options' positions, `jsd`,
-`tvd`) and its policy for the non-substantive options (`drop`: left out of both sides, the rest
-renormalized, as OpinionQA does with refusals; `keep`: options like the others). Both sides are
-read on the codes the policy scores, in the order of their positions, so a model that put all
-its mass on "Refused" has nothing left to score (NaN, counted as unscored).
-
-`w1` on a nominal item (no order among its options) is 1 - TVD: the Wasserstein distance under
-the metric where every two distinct options are 1 apart.
+"""One item's similarity between two answer distributions under an imported survey's metric and
+policy (docs/surveys.md): `drop` leaves non-substantive options out of both sides, as OpinionQA does
+with refusals, so an answer all "Refused" has nothing to score (NaN). `w1` on a nominal item is
+1 - TVD: the Wasserstein distance when every two distinct options are 1 apart.
 
     >>> from utils.core.survey.data import Item, Option
     >>> item = Item("W", "q", (Option("1", "safer", 1.0), Option("2", "more dangerous", 2.0),
@@ -24,8 +18,7 @@ from utils.core.survey.data import Item
 
 
 def scored_codes(item: Item, policy: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
-    """The codes `policy` scores, by position for an ordinal item (ties in the source's order),
-    and their positions (None for a nominal item)."""
+    """The codes `policy` scores, by position if ordinal, and their positions (None if nominal)."""
     codes = item.scored(policy)
     if item.scale != "ordinal":
         return codes, None
@@ -60,8 +53,7 @@ def similarity(item: Item, p: dict[str, float] | None, q: dict[str, float] | Non
 
 def split_half(item: Item, counts: dict[str, float], metric: str, policy: str, rng: np.random.Generator,
                repeats: int = 10) -> float:
-    """How well one random half of a cell's respondents predicts the other ("as good as people
-    get"), from its answer counts (rounded to whole respondents); NaN with under two respondents."""
+    """How well one random half of a cell's respondents predicts the other; NaN under two respondents."""
     codes, positions = scored_codes(item, policy)
     n = np.rint([max(float(counts.get(c, 0.0)), 0.0) for c in codes]).astype(np.int64)
     if n.sum() < 2:

@@ -12,8 +12,7 @@ from utils.analysis.tables import Output
 
 @styled
 def cell_scores_figure(df: pd.DataFrame, out: Output, stem: str, heading: str) -> list[Path]:
-    """Horizontal bars of `score` per `cell` (with its interval), the uniform answer's score as a
-    grey tick and the human split-half ceiling as a black one where known."""
+    """Bars of `score` per `cell` with its interval; ticks: the uniform answer (grey), the ceiling (black)."""
     df = df.reset_index(drop=True)
     y = np.arange(len(df))
     fig, ax = figure((6.5, 1.2 + 0.28 * len(df)))

@@ -1,24 +1,6 @@
-"""How well each model answers an imported survey like each of its populations and groups.
-
-Reads the survey (`--survey <dir>/<name>.questions.jsonl` and the human table beside it) and the
-model results that asked it (`Surveys/<name>/...` under the results root, written by the probing
-scripts with `--survey`), and writes, with the survey's metric (or `--survey-metric`):
-
-    survey_<name>_scores.csv     per model (unsteered, RQ1) and population cell (a population, or a
-                                 group in it): mean score over the items both answered, its
-                                 bootstrap interval (items resampled), the uniform answer's score
-                                 and the human split-half ceiling (where the table has counts),
-                                 on the same items
-    survey_<name>_scores.md/.tex the scores, cells by models
-    survey_<name>_steering.csv   per persona run (RQ2 --survey): its target cell, the model's
-                                 unsteered and steered scores there, and the gain
-    survey_<name>_<model>.png    per model, its score per cell with the baselines
-    survey_<name>_map.png        where the populations are countries (three or more that
-                                 dataset/countries.json names): each model's score per country on
-                                 a map of the world (GlobalOpinionQA's view)
-
-A cell's score is the mean over items of `item_scores.similarity` (the survey's policy applied to
-both sides). The worked numbers are in tests/test_survey_analysis.py, computed there by hand.
+"""How well each model answers an imported survey like each of its populations and groups: a cell's
+score is the mean over items of `item_scores.similarity`. Files and columns: docs/surveys.md,
+"Scoring it"; hand-computed values: tests/test_survey_run.py.
 """
 from __future__ import annotations
 
@@ -99,7 +81,7 @@ def read_human(options: SurveyFiles) -> Human:
 
 
 def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tuple[object, dict[str, dict]]]:
-    """(spec, {item id: distribution}) of every run that asked the survey, one per model and condition."""
+    """(spec, {item id: distribution}) per run that asked the survey, one per model and condition."""
     survey = human.data.survey
     files = [f for f in find_results(config.results_root, survey=survey.name)
              if f.spec.survey_wave == survey.wave and not f.spec.prompt]
