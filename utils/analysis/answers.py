@@ -185,10 +185,7 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
             ("scored" if np.isfinite(out[i, 0]) else ans.reason if not ans.ok else "unparsed")
         cov.add(item, reason)
     policy.said.coverage(cov)
-    if cov.ratio < policy.min_coverage:
-        shards = f" because {missing_shards_line(table)}" if table.missing else ""
-        raise UserError(f"{cov.line()}: below --min-coverage {policy.min_coverage:g}{shards}; finish the run "
-                        "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
+    cov.check(policy.min_coverage, f" because {missing_shards_line(table)}" if table.missing else "")
     return out
 
 

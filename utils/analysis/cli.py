@@ -12,7 +12,7 @@ from pathlib import Path
 from utils.analysis.config import AnalysisConfig, SharedOptions
 from utils.analysis.coverage import Said
 from utils.analysis.options import field_types, paper_problem
-from utils.analysis.registry import ANALYSES, Analysis
+from utils.analysis.registry import ANALYSES
 from utils.analysis.tables import SYNTHETIC_NOTE
 from utils.core.errors import UserError
 from utils.core.flag_parser import FlagParser

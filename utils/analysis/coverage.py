@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils.core.errors import UserError
+
 SHOW_COMPLETE, SHOW_PROBLEMS = 8, 12  # coverage lines shown before the rest are only counted
 UNTRANSLATED = "not in the release's translation"
 REASONS = ("not asked", UNTRANSLATED, "unparsed", "error", "absent")
@@ -52,6 +54,12 @@ class Coverage:
     def complete(self) -> bool:
         """Every item it was expected to have is scored, and none was renumbered."""
         return not self.remapped and not self.left_out_wanted
+
+    def check(self, min_coverage: float, why: str = "") -> None:
+        """A file below `--min-coverage` is a one-line UserError, never scored."""
+        if self.ratio < min_coverage:
+            raise UserError(f"{self.line()}: below --min-coverage {min_coverage:g}{why}; finish the run "
+                            "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
 
     def line(self) -> str:
         """'<label>: 140/144 items scored (97.2%); left out: 2 unparsed (Q12, Q40)'"""

@@ -106,11 +106,6 @@ def similarity(p, q, n_options=None, metric: str = "w1") -> np.ndarray:
     return METRICS[metric](p, q, n_options)
 
 
-def metric_suffix(metric: str) -> str:
-    """File-name suffix of a metric: '' for the paper's w1, else '_jsd', '_tvd'."""
-    return "" if metric == "w1" else f"_{metric}"
-
-
 def summarize(scores, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, std, count) over items, ignoring NaN items; std is the population std (ddof=0).
 

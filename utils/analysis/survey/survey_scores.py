@@ -105,9 +105,7 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
             if ans is not None and ans.ok:
                 answers[item_id] = ans.distribution
         said.coverage(cov)
-        if cov.ratio < config.min_coverage:
-            raise UserError(f"{cov.line()}: below --min-coverage {config.min_coverage:g}; finish the run "
-                            "(rerunning it resumes) or pass --min-coverage 0 to score it anyway")
+        cov.check(config.min_coverage)
         out.append((f.spec, answers))
     return out
 
