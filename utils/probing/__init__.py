@@ -1,2 +1,1 @@
-"""Asking models: prompts, conditions, the elicitation methods, the backends, the run loop, the result store
-and the command line."""
+"""Asking models: prompts, conditions, elicitation methods, backends, the run loop, result store and CLI."""

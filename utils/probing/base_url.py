@@ -1,9 +1,8 @@
 """What `--base_url` must be: a whole URL with `http://` or `https://`, checked before anything is sent.
 
-Without a scheme (`localhost:8000`) the OpenAI client cannot even try to connect, and every item
-would be retried for about 43 s; the flag is refused at once instead, naming the URL meant. The
-OpenAI-compatible servers people run (vLLM, llama.cpp, Ollama) answer under `/v1`, so a bare
-host gets that path in the suggestion; a path that is given is kept.
+Without a scheme the OpenAI client cannot even try to connect and every item would be retried for
+about 43 s, so the flag is refused at once, naming the URL meant (`/v1` for a bare host: vLLM,
+llama.cpp and Ollama answer there):
 
     >>> suggestion("localhost:8000")
     'http://localhost:8000/v1'

@@ -1,11 +1,7 @@
 """The command line of the probing scripts, and the one entry point behind each of them.
 
-The scripts stay thin: `code/RQ*/prob_by_*.py` call `api_main()` or `local_main()` with their
-script (RQ1 or RQ2). Each builds its parser from `ProbeConfig`'s fields (`parser`), turns
-the flags given into one frozen config (`ProbeConfig.from_mapping`, where every default lives),
-makes the run's plan (utils/probing/grid.py: every flag checked, every prompt rendered), and
-either writes a dry run or, after the key or model checks, runs the plan with one backend, the
-model loaded once (utils/probing/loop.py).
+`code/RQ*/prob_by_*.py` call `api_main()` or `local_main()`, which make the config, then the plan
+(every flag checked, every prompt rendered), then the key or model checks, then the backend, once.
 """
 from __future__ import annotations
 
@@ -141,8 +137,7 @@ def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
 
 @main_guard
 def local_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
-    """One process, or one of N under `torchrun` / `accelerate launch` (the launcher's environment
-    says which: `Ranks.from_environ`), each asking its part of the items; rank 0 writes."""
+    """One process, or one of N under `torchrun`/`accelerate launch` (`Ranks.from_environ`); rank 0 writes."""
     config = local_config(argv, script)
     log_to_stderr(config.log_level, "%(levelname)s %(name)s: %(message)s")
     plan = plan_for(config)

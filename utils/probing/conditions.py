@@ -5,15 +5,7 @@
     sensitivity variant  RQ1 with fewer/other examples or shuffled options
                                                                    -> Discussion/sensitivity/<variant>/<model>
 
-Everything country- or language-specific comes from data files: `inputs/steering/countries.json`
-(language, WVS code), `inputs/steering/methods.json` (what each method changes), the phrases that
-name the country's people under `country_phrases` in `inputs/prompts/<Language>.json` (whole
-phrases, article and case included: "an Argentinian respondent", "der Menschen aus Deutschland")
-and the real distributions in `inputs/few_shot/<Country>.json`. Adding a country is adding those
-entries; no code names a country.
-
-`--steering_method all` runs the paper's five methods (`"paper": true` in methods.json); extra
-methods such as `few-shot-unnamed` run only when named.
+Everything country- or language-specific comes from `inputs/` (docs/steering.md): no code names a country.
 """
 from __future__ import annotations
 
@@ -33,12 +25,11 @@ from utils.probing.prompts import PHRASE_KEYS, PromptSet, build_requests, exampl
 
 @dataclass(frozen=True)
 class Condition:
-    """A condition's spec (what it is and where its results go, before the model and the way of
-    asking are filled in) and its rendered requests."""
+    """A condition's spec (before the model and the way of asking are filled in) and its requests."""
 
     spec: RunSpec
     requests: list[ProbeRequest] = field(compare=False)
-    shown: dict = field(default_factory=dict, compare=False)  # item id -> perturb.Shown: its options as --perturb showed them
+    shown: dict = field(default_factory=dict, compare=False)  # item id -> perturb.Shown: how --perturb showed it
 
 
 def _json(path: Path) -> dict:
@@ -70,9 +61,8 @@ def few_shot_items(country: str, inputs_dir: Path = INPUTS_DIR) -> list[dict]:
 
 
 def choose(value: str | None, valid: list[str], what: str, all_means: list[str] | None = None) -> list[str]:
-    """`all`/None -> `all_means` (default: every valid value); known values, comma-separated, in
-    any case, in the order given (`korea,japan` -> [Korea, Japan]); else a one-line error naming
-    the first unknown one and its nearest name.
+    """`all`/None -> `all_means` (default: every valid value); else comma-separated names in any case,
+    in the order given, an unknown one a one-line error naming its nearest name.
 
     >>> choose("korea,Japan", ["Japan", "Korea"], "country")
     ['Korea', 'Japan']
@@ -91,9 +81,8 @@ def choose(value: str | None, valid: list[str], what: str, all_means: list[str] 
 
 def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     """The English questionnaire, then the cross-wave items (`WV567.jsonl`) it lacks, worded in
-    `extra/WV7_English.jsonl`: Q151, so RQ3 can score all 75 cross-wave items. Those are asked in RQ1
-    but scored only in RQ3; the RQ1 score stays on the questionnaire's 144 (analysis reads the
-    questionnaire alone). A questions folder without the mapping or the extra file asks its own items."""
+    `extra/WV7_English.jsonl` (Q151), so RQ3 can score all 75; RQ1 still scores only the 144. A
+    questions folder without those two files asks its own items."""
     path = questionnaire_path("English", questions_dir)
     items = load_questionnaire(path)
     wave_map, extra = path.parent / "WV567.jsonl", path.parent / "extra" / "WV7_English.jsonl"
@@ -122,9 +111,8 @@ def sensitivity_condition(variant: str, method: str, select, questions_dir: Path
 
 @dataclass(frozen=True)
 class Rq2Cell:
-    """One RQ2 cell before it is rendered: its selected items, prompt set, steering (`names`,
-    `phrases`, `real_examples`: what `build_requests` takes) and spec. Kept apart from the
-    condition so `--perturb` can ask the same cell under other prompts (perturb.member_condition)."""
+    """One RQ2 cell before it is rendered, so `--perturb` can ask it under other prompts; `steer`:
+    `build_requests`'s `names`, `phrases`, `real_examples`."""
 
     items: list[SurveyItem]
     ps: PromptSet
@@ -142,10 +130,9 @@ class Rq2Cell:
 
 def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR,
              group: tuple[str, str] | None = None, human: Path | None = None) -> Rq2Cell:
-    """One (steering method, country) cell of the RQ2 grid; with `group` (`("age", "18-29")`) the
-    instruction names that group inside the country (utils/probing/group_steering.py), the
-    few-shot examples are the group's own shares where `human` gives them, and the cell gets
-    its own spec, so its own identity columns and folder (`RQ2/<method>/<country>/age=18-29`)."""
+    """With `group` (`("age", "18-29")`) the instruction names that group inside the country, few-shot
+    examples are the group's own shares where `human` gives them, and the cell has its own spec and
+    folder (`RQ2/<method>/<country>/age=18-29`)."""
     spec = steering_methods(inputs_dir)[steering]
     info = steering_countries(inputs_dir)[country]
     language = info["language"] if spec["language"] == "country" else spec["language"]
@@ -168,9 +155,8 @@ def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, in
 
 
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
-    """The whole phrases that name `country`'s people in `ps`'s language, e.g. English Argentina ->
-    `{"people": "Argentinian people", "respondent": "an Argentinian respondent",
-    "group": "a group of Argentinian people"}`."""
+    """English Argentina -> `{"people": "Argentinian people", "respondent": "an Argentinian respondent",
+    "group": "a group of Argentinian people"}`: whole phrases, so no code composes grammar."""
     phrases = (ps.templates.get("country_phrases") or {}).get(country) or {}
     missing = [k for k in PHRASE_KEYS if not phrases.get(k)]
     if missing:
@@ -180,9 +166,8 @@ def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
 
 
 def _real_examples(country, language, items, questions_dir, inputs_dir, group=None, human=None, code=None):
-    """The country's few-shot items worded in `language`; items outside the 144 come from
-    `dataset/questions/extra/WV7_<language>.jsonl`. With `group` and `human` the shares are that
-    group's, read from the prepared table, on the same items."""
+    """Items outside the 144 are worded in `extra/WV7_<language>.jsonl`; with `group` and `human` the
+    shares are that group's, on the same items."""
     by_id = {it.id: it for it in items}
     extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
     if extra.is_file():

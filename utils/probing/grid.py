@@ -1,18 +1,12 @@
 """Which conditions a run covers, and how they are asked: the plan a run's set-up makes once.
 
-`plan_for(config)` checks every selection flag (country, steering method, group, item id,
-`--perturb`, `--repeats`) before any model or key is touched, renders every prompt, and returns
-a `Plan`: the conditions, the one method that asks them (with its settings and its reader), and
-what the rows record of that (decoding, protocol, the release's commit). Under `--protocol
-release` the release builds the plan (utils/probing/release/protocol.py); nothing that runs the
-plan knows that a release exists.
+`plan_for(config)` checks every selection flag before any model or key is touched and renders every
+prompt. Under `--protocol release` the release builds the plan; nothing that runs a plan knows that a
+release exists.
 
     plan_for(local_config(["--country", "Japan", "--steering_method", "persona"], "RQ2"))
     -> Plan(conditions=[RQ2/persona/Japan], method=Logprob(temperature=0.0, ...),
             decoding=Decoding("", "", ""), protocol="ours")
-
-The scripts' dry run writes the plan's prompts (`dry_run`); the run loop (utils/probing/loop.py)
-asks them.
 """
 from __future__ import annotations
 
@@ -53,9 +47,8 @@ from utils.probing.survey_steering import survey_steering
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run asks and how. `special_tokens`: a local model tokenizes the chat text with its
-    tokenizer's special tokens added (the release's way). `sha256` names everything sent and how
-    it is read (`plan_sha256`); set where a run records it (the release protocol)."""
+    """`special_tokens`: a local model adds its tokenizer's special tokens to the chat text (the
+    release's way); `sha256` (`plan_sha256`) is set where a run records it (the release protocol)."""
 
     conditions: list[Condition] = field(compare=False)
     method: Method
@@ -67,8 +60,7 @@ class Plan:
 
 
 def plan_sha256(conditions: list[Condition], decoding: Decoding, reader: str, commit: str) -> str:
-    """SHA-256 over every condition's folder and messages, the decoding, the reader and the commit:
-    one prompt changed anywhere, and the plan is another."""
+    """Over every condition's folder and messages, the decoding, the reader and the commit: one change, another plan."""
     digest = hashlib.sha256(json.dumps([reader, commit, list(decoding.__dict__.values())]).encode("utf-8"))
     for cond in conditions:
         digest.update(json.dumps(["/".join(cond.spec.condition_folder()),
@@ -78,7 +70,6 @@ def plan_sha256(conditions: list[Condition], decoding: Decoding, reader: str, co
 
 
 def method_for(config: ProbeConfig) -> Method:
-    """The method of `--method`, with the settings its flags give."""
     if config.method == "logprob":
         return Logprob(config.temperature, config.retry_temperature, config.max_new_tokens)
     if config.method == "sample":
@@ -87,9 +78,8 @@ def method_for(config: ProbeConfig) -> Method:
 
 
 def decoding_for(config: ProbeConfig) -> Decoding:
-    """What rows record of the decoding: temperature and token bound where the method generates
-    text (`verbalized`, `sample`), the number of answers for `sample`; nothing for `logprob`,
-    which reads one forward pass."""
+    """Temperature and token bound where the method generates text, the number of answers for
+    `sample`; nothing for `logprob`, which reads one forward pass."""
     if config.method == "logprob":
         return Decoding("", "", "")
     temperature = config.sample_temperature if config.method == "sample" else config.temperature
@@ -98,8 +88,7 @@ def decoding_for(config: ProbeConfig) -> Decoding:
 
 
 def plan_for(config: ProbeConfig) -> Plan:
-    """The plan of a run's flags (see the module docstring); a bad selection is one UserError line.
-    With `--repeats R` each condition is followed by its repeats (utils/probing/repeats.py)."""
+    """A bad selection is one UserError line; with `--repeats R` each condition is followed by its repeats."""
     def select(items):
         return select_items(items, config.limit, config.ids)
 
@@ -167,8 +156,7 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
 
 
 def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
-    """An imported survey asked as RQ1 asks the WVS (English prompts, the same methods, `--perturb`
-    and `--repeats`), its spec naming the survey so its results go under `Surveys/<name>/`."""
+    """An imported survey asked as RQ1 asks the WVS, its results under `Surveys/<name>/`."""
     if config.script == "RQ2":
         return survey_steering(config, select)
     if config.variant:
@@ -182,9 +170,7 @@ def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
 
 
 def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
-    """Each RQ2 cell, then its `--perturb` members (`Robustness/RQ2/<method>/<country>/<member>`).
-    A few-shot cell's examples are real shares, the steering itself, so it gets no `examples`
-    member; one printed line says which cells were left without."""
+    """Each RQ2 cell, then its `--perturb` members; one printed line names few-shot cells left without `examples`."""
     specs = config.perturb or ()
     parse_specs(specs)  # a bad spec is one line even where every cell would skip it
     out, skipped = [], []
@@ -202,8 +188,7 @@ def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
 
 
 def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
-    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], each
-    checked against inputs/groups/groups.json (an unknown variable or label names what exists)."""
+    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], checked against groups.json."""
     known = load_group_vars()
     return list(dict.fromkeys(parse_group(t, known) for t in texts))
 

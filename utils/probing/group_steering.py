@@ -1,16 +1,13 @@
 """Steering toward a respondent group inside a country (RQ2 `--group age=18-29`): the phrases
 that name the group, and the group's own shares for the few-shot examples.
 
-Phrases are data, one file per language, `inputs/groups/phrases/<Language>.json`: per group the
-three whole phrases the persona and few-shot templates take (`people`, `respondent`, `group`,
-as `country_phrases` in `inputs/prompts/<Language>.json`), each with one slot, `$place`, filled
-by the country's own whole phrase from the same file (English Japan: "in Japan"), so
+Phrases are data, `inputs/groups/phrases/<Language>.json`: per group the three whole phrases, `$place`
+filled by the country's own phrase from the same file, so the case, article or particle each template
+needs is written out per language, never composed:
 
     English, Japan, age=18-29 -> people "people aged 18 to 29 in Japan",
                                  respondent "a respondent aged 18 to 29 in Japan",
                                  group "a group of people aged 18 to 29 in Japan"
-
-and the case, article or particle each template needs is written out per language, not composed.
 """
 from __future__ import annotations
 
@@ -51,9 +48,8 @@ def group_phrases(language: str, country: str, group: tuple[str, str], inputs_di
 
 def group_shares(human: Path, country: str, country_code: int, group: tuple[str, str],
                  items: list[SurveyItem]) -> dict[str, dict[str, float]]:
-    """{item id: {code: percent}} of `group` in the country, from a prepared long table, for the
-    few-shot examples: the group's valid answers, as `inputs/few_shot/<Country>.json` gives the
-    country's (percent of valid answers, two decimals)."""
+    """{item id: {code: percent of valid answers, two decimals}} of `group` in the country, as
+    `inputs/few_shot/<Country>.json` gives the country's."""
     from utils.core.human.human_data import load_human  # the one reader of the long table (as rq1_items: wave map)
 
     data = load_human(human, [it.id for it in items], [tuple(it.order) for it in items], group=group)

@@ -1,10 +1,8 @@
-"""What a run's rows are asked under (its `RunSpec`, filled in from the flags), and the check that
-a rerun asks under the same as the rows already in its file.
+"""What a run's rows are asked under (its `RunSpec`), and the check that a rerun asks under the same.
 
-A run that resumed into a file asked under another `--method`, prompt or temperature would mix
-two conditions in one `results.csv`. So every row carries its spec's columns, and
-`identity_conflict` compares the rows already in a file with what a run is about to ask, so the
-run can stop before a model is loaded or a request is sent:
+Resuming into a file asked under another `--method`, prompt or temperature would mix two conditions
+in one `results.csv`, so every row carries its spec's columns and `identity_conflict` stops a run
+before a model is loaded or a request is sent:
 
     >>> from utils.core.results.spec import Experiment
     >>> spec = RunSpec(Experiment.RQ1, model="org/model", method="logprob", language="English")
@@ -12,9 +10,7 @@ run can stop before a model is loaded or a request is sent:
     >>> identity_conflict(rows, spec.replace(method="verbalized"), {})
     'method: logprob in the file, verbalized now'
 
-`prompt_sha256` is per item: the SHA-256 of the exact messages sent, as canonical JSON, so an
-edited prompt file, questionnaire wording or option order is caught item by item. Decoding
-settings are recorded where they change answers (`grid.decoding_for`).
+`prompt_sha256` is per item, so an edited prompt file, wording or option order is caught item by item.
 """
 from __future__ import annotations
 
@@ -65,25 +61,23 @@ def model_identity(model_name: str, gguf_file: str | None = None) -> str:
 
 
 def model_id_for(config: ProbeConfig, model_name: str) -> str:
-    """`model_identity` of a run's model; the GGUF file counts where a model path was given
-    (the bundled model is recorded by its name, wherever it is installed)."""
+    """`model_identity` of a run's model; the bundled model is recorded by its name, wherever installed."""
     local = isinstance(config.backend, LocalOptions) and config.model_name_or_path
     return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
 def run_spec(plan, condition: RunSpec, name: str, model: str) -> RunSpec:
-    """A condition's spec with the model (`name` as given; `model` as rows record it) and the way
-    of asking of its `grid.Plan` (method, decoding, protocol, release commit) filled in."""
+    """A condition's spec with the model (`name` as given, `model` as rows record it) and its plan's
+    way of asking filled in."""
     return condition.replace(model=model, name=name, method=plan.method.name, decoding=plan.decoding,
                              protocol=plan.protocol, release_commit=plan.release_commit)
 
 
 def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: dict[str, str]) -> str:
-    """The first difference between stored `rows` and this run, as `field: X in the file, Y now`;
-    "" when they agree. `prompts` maps item id -> this run's `prompt_sha256`; only items this run
-    asks are compared on it."""
+    """The first difference between stored `rows` and this run, as `field: X in the file, Y now`, or "";
+    `prompts` (item id -> `prompt_sha256`) compares only the items this run asks."""
     wanted = spec.columns()
-    protocol_first = {f: wanted[f] for f in ("protocol", "release_commit")} | wanted  # it explains every other difference
+    protocol_first = {f: wanted[f] for f in ("protocol", "release_commit")} | wanted  # it explains the rest
     for field, now in protocol_first.items():
         stored = sorted({r.get(field, "") for r in rows.values()})
         other = [v for v in stored if v != now]

@@ -1,31 +1,16 @@
 """Running a plan: every condition's requests through one backend into its results file.
 
-`run_conditions(config, plan, model_name, make_backend)` is the one run loop of both scripts and
-the study runner. Every condition's stored rows are checked against this run first, and the
-backend (the model loaded, the client made) is made only when some item is left to ask.
-
-Per condition, `ask` hands the backend batches (`backend.batches`: a local model's packed ones,
-or all items at once for a server, which keeps `--concurrency` requests on the wire) and asks
-each batch until its answers parse, at most `--max-attempts` times in all (never forever): the
-answers that could not be read are asked again together, in the next attempt's batch, and an
-answer the reader marks `final` (the release's rule accepted it) is not asked again. Then the
-next batch:
+`run_conditions` is the one run loop of both scripts and the study runner; the backend is made only
+when some item is left to ask. Each batch is asked until its answers parse, at most `--max-attempts`
+times (an answer the reader marks `final` is not asked again):
 
     batch [Q1..Q8], attempt 1 -> Q3, Q5 unparsed;  [Q3, Q5], attempt 2 -> Q5 unparsed;
     [Q5], attempt 3 -> recorded as it is;           batch [Q9..Q16], attempt 1 ...
 
-Each result is appended to the store as soon as it is final, so a killed run keeps every
-finished row, and the file is compacted into questionnaire order at the end, so it does not
-depend on the order in which answers arrived. A rerun asks again exactly the items without an
-`ok` row. No single item can stop a run: what a backend raises for an item or a batch (other than
-a `UserError`, which is about the whole run's set-up) is recorded as an `error` row with the
-exception's type and message. On Ctrl-C, SIGTERM or a `UserError` the backend's `stop()` ends its
-waits at once and nothing more is asked; rows already written stay.
-
-Under PyTorch's launcher (`torchrun`, `ranks`: utils/probing/ranks.py) every process asks whole
-batches of the items left (`asked_by_ranks`), and rank 0 alone holds the store and writes every
-row, a round of batches at a time: the same file one process writes. Each ask of a batch draws
-from its own seed (`batch_seed`), so sampled answers do not depend on which process asked them.
+Each row is appended as soon as it is final (a killed run keeps every finished row) and the file is
+compacted into questionnaire order at the end; a rerun asks exactly the items without an `ok` row.
+No item stops a run: what a backend raises for an item or batch (other than a `UserError`) becomes an
+`error` row. A `UserError`, Ctrl-C or SIGTERM calls `backend.stop()` and nothing more is asked.
 """
 from __future__ import annotations
 
@@ -75,9 +60,8 @@ class RunSummary:
 
 def ask(backend: Backend, method: Method, requests: list[ProbeRequest], max_attempts: int = 1,
         seed: int | None = None) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
-    """Each request's final result (`attempts` filled in), batch by batch, as results arrive.
-    With `seed`, each ask of a batch draws from its own seed (`batch_seed`), so an item's draws
-    depend on its batch alone, not on the batches asked before it (in this process or another)."""
+    """Each request's final result (`attempts` filled in), as results arrive. With `seed`, each ask
+    of a batch draws from `batch_seed`, so its draws do not depend on which batches, or rank, came first."""
     for idx in backend.batches(requests, method.how(1)):
         todo, attempt = [requests[i] for i in idx], 1
         while todo:
@@ -104,9 +88,7 @@ def batch_seed(seed: int, first_id: str, attempt: int) -> int:
 
 def asked_by_ranks(backend: Backend, method: Method, pending: list[ProbeRequest], max_attempts: int,
                    seed: int | None, ranks: Ranks) -> Iterator[tuple[ProbeRequest, ProbeResult]]:
-    """`ask` over `pending`, its batches split over the ranks (`Ranks.part`): every rank asks its
-    own batches, each exactly as one process would, and rank 0 gets every result, a round of
-    batches at a time, to write (the other ranks get none)."""
+    """`ask`, batches split over the ranks; rank 0 gets every result a round at a time, the others none."""
     if ranks.world == 1:
         yield from ask(backend, method, pending, max_attempts, seed)
         return
@@ -124,11 +106,7 @@ def asked_by_ranks(backend: Backend, method: Method, pending: list[ProbeRequest]
 
 
 def merged(gathered: list[list[tuple[str, ProbeResult]]], pending: dict, answered: set[str]):
-    """The ranks' results of one round, in rank order; an item answered twice (two ranks asked
-    it, which the split never does) or never pending is refused before anything is written.
-
-        merged([[("Q1", r1)], [("Q9", r9)]], {"Q1": .., "Q9": ..}, set())  -> ("Q1", r1), ("Q9", r9)
-    """
+    """The ranks' results of one round in rank order; an item answered twice or not pending is refused."""
     out = [pair for part in gathered for pair in part]
     for item_id, _ in out:
         if item_id not in pending or item_id in answered:
@@ -155,8 +133,7 @@ def _answers(backend: Backend, method: Method, todo: list[ProbeRequest], attempt
 
 
 def check_stored_rows(requests: list[ProbeRequest], store: ResultStore, shown: dict | None = None) -> None:
-    """Refuse to resume into a file whose finished rows were asked with other option codes
-    (`shown`: the options as `--perturb` showed them, stored by code in the shown order)."""
+    """Refuse to resume into a file whose ok rows were asked over other option codes (`shown`: `--perturb`'s)."""
     for r in requests:
         row = store.rows.get(r.item.id)
         keys = shown[r.item.id].stored().choice_keys if shown and r.item.id in shown else r.item.choice_keys
@@ -167,8 +144,7 @@ def check_stored_rows(requests: list[ProbeRequest], store: ResultStore, shown: d
 
 
 def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
-    """A tqdm bar on a terminal; in a log file (stderr not a terminal) one line a minute at most,
-    so a day-long run does not fill its log with bar redraws."""
+    """In a log file (stderr not a terminal) one line a minute at most, not a redraw per item all day."""
     on_terminal = sys.stderr.isatty()
     return tqdm(total=total, disable=not enabled, desc=desc, unit="item",
                 mininterval=0.1 if on_terminal else 60.0, maxinterval=10.0 if on_terminal else 600.0)
@@ -187,11 +163,8 @@ def store_result(store: ResultStore, request: ProbeRequest, result: ProbeResult,
 def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest], store: ResultStore | None, *,
                   max_attempts: int = 3, progress: bool = True, identity: dict[str, str] | None = None,
                   shown: dict | None = None, seed: int | None = None, ranks: Ranks = ALONE) -> RunSummary:
-    """Ask every request without an `ok` row in `store`; `identity` (a spec's columns) is written on
-    each row, with the row's own `prompt_sha256`. `shown` (item id -> `perturb.Shown`) maps each
-    answer over the labels the model saw back to the item's codes before it is stored. `seed`: see
-    `ask`. Under a launcher (`ranks`), only rank 0 has the `store` (None elsewhere) and writes; every
-    rank asks its part of the items left (`asked_by_ranks`)."""
+    """Ask every request without an `ok` row in `store` (None on ranks but 0), writing `identity` on each
+    row; `shown` (item id -> `perturb.Shown`) maps answers back to the item's codes."""
     def left() -> set[str]:
         check_stored_rows(requests, store, shown)
         return store.finished_ids()
@@ -233,8 +206,7 @@ class Planned:
 
 
 def results_root(config: ProbeConfig) -> Path:
-    """`--results-root`, or `<root>/runs/<NAME>` with `--run-name NAME` (a run's own folder,
-    in the paper's layout inside; the analyses read it with the same --run-name)."""
+    """`--results-root`, or its `runs/<NAME>` with `--run-name NAME` (the paper's layout inside)."""
     return named_run(config.results_root, config.run_name)
 
 
@@ -246,8 +218,7 @@ def check_destination(config: ProbeConfig, model_name: str) -> Path:
 
 
 def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_id: str | None = None) -> list[Planned]:
-    """Check every condition's stored rows against this run before anything is loaded or sent:
-    a file asked under another identity is a one-line UserError, and the file is not touched."""
+    """A file asked under another identity is a one-line UserError before anything loads; it is not touched."""
     root = results_root(config)
     model = model_id or model_id_for(config, model_name)
     out = []
@@ -292,10 +263,8 @@ def condition_meta(config: ProbeConfig, plan: Plan, p: Planned) -> dict:
 
 def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backend: Callable[[], Backend], *,
                    model_id: str | None = None, ranks: Ranks = ALONE) -> int:
-    """Run every condition of `plan` with one backend (`make_backend`, called at most once, and
-    only when some item is left to ask); returns the exit code. `model_id` is the model as rows
-    record it (default: `identity.model_id_for(config, model_name)`). `ranks`: this process's place
-    in a launched run (`utils/probing/ranks.py`); rank 0 alone reads and writes the files and prints."""
+    """Returns the exit code. `make_backend` is called once at most, only when an item is left to ask;
+    `model_id`: the model as rows record it. Rank 0 alone reads and writes the files and prints."""
     plans = ranks.share(lambda: plan_conditions(config, plan, model_name, model_id=model_id))
     say = print if ranks.first else (lambda *a, **k: None)
     if not any(p.pending for p in plans):

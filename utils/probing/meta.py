@@ -37,8 +37,8 @@ def git_commit() -> str:
 
 
 def run_meta(flags: dict, **extra) -> dict:
-    """Arguments (secret values redacted, never dropped by name), versions, commit and time.
-    `flags` is `ProbeConfig.arguments()`: the run's flags by their script names, one flat dict."""
+    """Arguments (secret values redacted, never dropped by name), versions, commit and time;
+    `flags`: `ProbeConfig.arguments()`."""
     arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
     return {"arguments": redact_value(arguments), "python": platform.python_version(),
             "packages": package_versions(), "git_commit": git_commit(),
@@ -50,9 +50,7 @@ def file_sha256(path: Path) -> str:
 
 
 def input_files(spec: RunSpec, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR) -> list[Path]:
-    """The data files a condition's prompts were rendered from: its questionnaire, prompt
-    templates and format examples, for RQ1 the files Q151 comes from, and for RQ2 the steering
-    specs and the country's few-shot file.
+    """The data files a condition's prompts were rendered from.
 
     >>> [p.name for p in input_files(RunSpec(Experiment.RQ1, language="English"), None)]
     ['WV7_English.jsonl', 'English.json', 'English.json', 'WV567.jsonl', 'WV7_English.jsonl']

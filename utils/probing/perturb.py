@@ -1,40 +1,17 @@
 """Prompt perturbations (`--perturb SPEC`): how an item is shown and how its answer is read back.
 
-Survey answers of language models move with the prompt (option order, wording, the examples
-shown), so a score is only as good as its spread over prompts a reader would accept as equal.
-A spec names a family, a count and a seed; each member is its own condition (its own identity
-columns `perturb_family`, `perturb_index`, `perturb_seed` and folder), so rows asked differently
-never mix:
+A score is only as good as its spread over prompts a reader would accept as equal. A spec is
+`FAMILY:K@SEED` (`order:5`, `order:reversed`, `examples:5`, `template:3`, `labels`; seed 0 when left out);
+each member is a condition with its own folder and identity columns, so rows asked differently never mix.
+Families, data files and languages: docs/robustness.md.
 
-    order:5        five random permutations of each item's options (seeded per item)
-    order:reversed the options in reverse listing order (family `reversed`, one member)
-    examples:5     five sets of five format examples drawn from inputs/perturb/format_examples/
-    template:3     the first three instruction wordings of inputs/perturb/templates/<Language>.json
-    labels         options lettered A, B, C ... instead of numbered (inputs/perturb/labels/)
-    order:5@7      the same with seed 7 (default 0)
-
-Option order. A permuted item is shown with its options renumbered 1..N *in the shown order*, so
-"1" is always the first listed option: the number a model favours is then a position, as in the
-field's letter-labelled studies, and not a code that travels with its option. The model answers
-over the shown labels; `restore` maps that answer back to the item's WVS codes before it is
-stored, so the analysis scores it like any other row. Q1 under a permutation (2, 0, 3, 1):
+A permuted item's options are renumbered 1..N in the shown order, so a model's liking for "1" shows as
+a position bias instead of travelling with the option; `restore` maps the answer back to the item's WVS
+codes before it is stored. Q1 under the permutation (2, 0, 3, 1):
 
     listed: 1. Very important / 2. Rather important / 3. Not very important / 4. Not at all important
     shown:  1. Not very important / 2. Very important / 3. Not at all important / 4. Rather important
     answer {"1": .1, "2": .6, "3": .0, "4": .3}  ->  stored {"3": .1, "1": .6, "4": .0, "2": .3}
-
-The stored row's `choice_keys` are the codes in the shown order (as for the paper's shuffled
-questionnaire), which the position analysis reads to find the first and last listed option.
-
-RQ1 and RQ2 alike. A member is built from its condition's items, method, labels and steering
-(`member_condition`): RQ1's `Robustness/RQ1/<member>`, an RQ2 cell's
-`Robustness/RQ2/<method>/<country>/<member>` (a `--group` cell adds its `age=18-29` before the
-member). The wording and labels files give, per language, the template the condition's method and
-naming read (`prompts.template_key`: `logprob_persona` for persona under logprob); a missing file or
-key is a one-line error naming both. Real few-shot examples stay as they are under `order` (only
-the asked item's options move) and are lettered like the question under `labels`; `examples`
-swaps made-up format examples, so a few-shot cell, whose examples are the steering itself, has no
-`examples` member (`applicable_specs`).
 """
 from __future__ import annotations
 
@@ -84,8 +61,7 @@ def parse_specs(texts: tuple[str, ...] | list[str]) -> list[Perturbation]:
 
 
 def applicable_specs(texts: tuple[str, ...] | list[str], real_examples: bool) -> tuple[str, ...]:
-    """The specs a condition can be asked under: all of them, but no `examples:K` where the examples
-    shown are real shares (the few-shot methods), since those examples are the steering itself.
+    """No `examples:K` where the examples shown are real shares: those are the steering itself.
 
     >>> applicable_specs(["order:2", "examples:3@1"], real_examples=True)
     ('order:2',)
@@ -114,8 +90,8 @@ class Shown:
     original: SurveyItem
 
     def stored(self) -> SurveyItem:
-        """The item as its results row records it: codes and options in the shown order, the
-        original semantic `order` (what the metric walks along)."""
+        """As the row records it: codes and options in the shown order (read by the position analysis),
+        the item's own semantic `order`."""
         if self.item == self.original:  # shown as it is (examples, template)
             return self.original
         return replace(self.original, choices=self.item.choices, choice_keys=self.codes, answer="")
@@ -142,8 +118,7 @@ def show(item: SurveyItem, p: Perturbation | None, letters: tuple[str, ...] = ()
 
 
 def restore(result: ProbeResult, shown: Shown) -> ProbeResult:
-    """The answer over shown labels -> over the item's codes (distribution and the
-    `sample` method's counts); the raw text keeps the labels the model saw."""
+    """Answer over shown labels -> over the item's codes (`sample_counts` too); raw text keeps the labels."""
     extra = dict(result.extra)
     if "sample_counts" in extra:
         extra["sample_counts"] = shown.to_codes(extra["sample_counts"])
@@ -166,8 +141,6 @@ def _data(kind: str, language: str, inputs_dir: Path) -> dict:
 
 
 def _field(kind: str, language: str, inputs_dir: Path, name: str):
-    """A top-level key of a perturbation file (`wordings`, `labels`, `templates`), or one line
-    naming the file and the key."""
     value = _data(kind, language, Path(inputs_dir)).get(name)
     if not value:
         raise UserError(f"{_path(kind, language, inputs_dir)} has no {name!r} key; the {kind} perturbation reads it")
@@ -175,8 +148,7 @@ def _field(kind: str, language: str, inputs_dir: Path, name: str):
 
 
 def _with_key(templates: dict, key: str | None, kind: str, language: str, inputs_dir: Path, where: str) -> dict:
-    """`templates` after checking they hold `key`, the template this condition's method and naming
-    read: without it the original wording would be asked under the perturbation's name."""
+    """Without `key` the original wording would be asked under the perturbation's name."""
     if key is not None and not templates.get(key):
         raise UserError(f"{_path(kind, language, inputs_dir)}: {where} has no {key!r} key, the template this "
                         f"condition reads (keys as in inputs/prompts/{language}.json)")
@@ -201,9 +173,7 @@ def lettered(ex: FormatExample, letters: tuple[str, ...]) -> FormatExample:
 
 def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Path = INPUTS_DIR,
                key: str | None = None) -> PromptSet:
-    """The templates and format examples `p` asks with (the language's own for `order`); `key`
-    (`prompts.template_key`, e.g. `logprob_persona`) is the template the condition reads, which a
-    wording or the labels file must then have."""
+    """`key` (`prompts.template_key`): the template the condition reads, which a wording must have."""
     ps = load_prompt_set(language, inputs_dir=inputs_dir)
     if p is None or p.family in ("order", "reversed"):
         return ps
@@ -230,10 +200,9 @@ def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tup
 
 def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base: RunSpec,
                      steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> Condition:
-    """Member `p` of a condition (its items, its spec `base` and RQ2's steering: `names`, `phrases`,
-    `real_examples`) as a condition of its own: its spec names the member (so its own folder
-    `Robustness/<folder>/<member>` and identity columns), and how each item was shown
-    (`Condition.shown`), which the runner uses to map answers back."""
+    """Member `p` of a condition (spec `base`, RQ2's `steer`) as a condition of its own, folder
+    `Robustness/<folder>/<member>`. Real few-shot examples keep their order and are lettered as the
+    question is."""
     language, steer = base.language or "English", dict(steer or {})
     if p.family == "examples" and steer.get("real_examples") is not None:
         raise UserError("the examples perturbation swaps made-up format examples; a few-shot condition shows "
@@ -249,7 +218,6 @@ def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base
 
 def perturbed_conditions(items: list[SurveyItem], method: str, specs: tuple[str, ...] | list[str],
                          inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """One RQ1 condition per member of `specs` (`["order:5", "labels"]`), on the same items as the
-    original: folder `Robustness/RQ1/<member>` (`member_condition`)."""
+    """One RQ1 condition per member of `specs` (`["order:5", "labels"]`)."""
     base = RunSpec(Experiment.RQ1, language="English")
     return [member_condition(p, items, method, base, inputs_dir=inputs_dir) for p in parse_specs(specs)]

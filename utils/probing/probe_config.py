@@ -1,8 +1,8 @@
-"""`ProbeConfig`: what one probing run is asked to do, as one frozen, typed record, which the
-library takes. Every flag is a field, and its field says everything about it once: its default,
-its help, how its text is read and which scripts have it. The scripts' parsers are built from
-the fields (utils/probing/cli.py), and a plain mapping becomes a config the same way, so a study
-file's `[probe]` / `[[models]]` keys and a hand-typed command cannot drift apart:
+"""`ProbeConfig`: what one probing run is asked to do, as one frozen, typed record the library takes.
+
+Each flag is a field that says everything about it once (default, help, parsing, which scripts have
+it); the scripts' parsers and a study file's keys are both read through the fields, so a study and a
+hand-typed command cannot drift apart:
 
     >>> c = ProbeConfig.from_mapping({"model_name_or_path": "gpt-4o", "limit": 3}, "RQ1", "api")
     >>> c.method, c.limit, c.samples, c.backend.kind, c.backend.max_retries
@@ -11,11 +11,8 @@ file's `[probe]` / `[[models]]` keys and a hand-typed command cannot drift apart
     Traceback (most recent call last):
     utils.core.errors.UserError: unknown setting 'limt' (did you mean limit?) for code/RQ1/prob_by_llm.py; ...
 
-Layout: the flags every script has are fields of `ProbeConfig`; the experiment's own selection
-flags (`variant` for RQ1; `country`, `steering_method`, `group` and `human` for RQ2) are None
-where the script does not have them; the backend's flags are one nested record, `ApiOptions` or
-`LocalOptions` (`backend.kind` says which), so a local-only setting cannot be read off an API run.
-A new flag is one field here, in the record of the scripts that take it.
+The experiment's selection flags are None where the script lacks them; backend flags are a nested
+`ApiOptions` or `LocalOptions`, so a local-only setting cannot be read off an API run.
 """
 from __future__ import annotations
 
@@ -41,7 +38,6 @@ RELEASE_FIXED = ("method", "temperature", "retry_temperature", "max_new_tokens",
 
 
 def positive_int(text: str) -> int:
-    """For counts (`--concurrency`, `--batch-size`, `--max-attempts`): 1 or more."""
     try:
         value = int(text)
     except ValueError:
@@ -52,7 +48,6 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_float(text: str) -> float:
-    """For `--sample-temperature`: 0 or more."""
     try:
         value = float(text)
     except ValueError:
@@ -64,10 +59,9 @@ def non_negative_float(text: str) -> float:
 
 def flag(help: str, default: Any = None, *, spelling: str | None = None, only: str | None = None,
          names: Callable[[], Any] | None = None, pick: str = "", **parse: Any) -> Any:
-    """A field that is a flag. `default` may differ by backend (`{"api": ..., "local": ...}`);
-    `spelling` is the flag as declared (default: the name with hyphens); `only` the script
-    whose scripts have it; `names` what `{names}` in the help lists, and with `pick` (what they
-    are called) the values it takes; `parse` goes to the flag's parser (`type`, `action`, `metavar`...)."""
+    """`default` may differ by backend (`{"api": ..., "local": ...}`); `spelling`: the flag as declared
+    (default: the name with hyphens); `only`: the one script (RQ1/RQ2) that has it; `names`: what
+    `{names}` in the help lists, with `pick` the values it takes; `parse`: `type`, `action`, `metavar`..."""
     return dataclasses.field(metadata={"help": help, "default": default, "spelling": spelling, "only": only,
                                        "names": names, "pick": pick, "parse": parse})
 
@@ -118,8 +112,6 @@ SCRIPTS = {"api": "prob_by_api.py", "local": "prob_by_llm.py"}
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Everything one probing script run was asked to do (see the module docstring)."""
-
     script: str  # which probing script's flags: "RQ1" (code/RQ1: RQ1 and the sensitivity variants) or "RQ2"
     backend: Options
     country: str | None = flag("steering target(s), comma-separated, in any case: {names}; or all (default all)",
@@ -192,10 +184,9 @@ class ProbeConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], script: str, backend: str) -> ProbeConfig:
-        """From settings by field name: the parsed flags of a script (only those given), or a
-        study file's keys. Each value is read as its flag's text would be (`"LogProb"` ->
-        "logprob", `"12"` -> 12); an unknown key, a bad value and a flag `--protocol release`
-        fixes are one-line UserErrors; what is not given takes its default."""
+        """From a script's given flags or a study file's keys, each read as its flag's text would be
+        (`"LogProb"` -> "logprob", `"12"` -> 12); an unknown key, a bad value and a flag `--protocol
+        release` fixes are one-line UserErrors."""
         if script not in ("RQ1", "RQ2"):
             raise ValueError(f"script must be RQ1 or RQ2, not {script!r}")
         known = {f.name: f for f in flag_fields(script, backend)}
@@ -214,12 +205,10 @@ class ProbeConfig:
         return cls(script=script, backend=OPTIONS[backend](**inner), **settings, **other)
 
     def replace_backend(self, **changes: Any) -> ProbeConfig:
-        """A copy with backend settings changed, e.g. the device after `resolve_device`."""
         return dataclasses.replace(self, backend=dataclasses.replace(self.backend, **changes))
 
     def arguments(self) -> dict[str, Any]:
-        """The flags as `run_meta.json` records them: one flat dict with the script's own flag
-        names (the experiment's selection flags only where the script has them), paths as text."""
+        """The flags as `run_meta.json` records them: one flat dict of the script's own flags, paths as text."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata and f.metadata["only"] in
                (None, self.script)}
         out |= {f.name: getattr(self.backend, f.name) for f in fields(self.backend) if f.init}
@@ -263,9 +252,8 @@ def flag_name(f: dataclasses.Field) -> str:
 
 
 def _with_protocol(settings: dict[str, Any], given: set[str]) -> dict[str, Any]:
-    """`--release-dir` goes with `--protocol release` (and back), which asks for written
-    distributions as the release does, so a flag it fixes (RELEASE_FIXED), given by hand, is a
-    one-line error rather than a setting silently ignored."""
+    """`--release-dir` goes with `--protocol release` (and back); a flag the release fixes, given by
+    hand, is a one-line error rather than a setting silently ignored."""
     if settings["protocol"] != "release":
         if settings["release_dir"] is not None:
             raise UserError("--release-dir is read only with --protocol release; add --protocol release, "

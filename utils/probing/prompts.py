@@ -1,8 +1,7 @@
 """Turning a survey item into the chat a model sees, from the templates under `inputs/`.
 
-All prose lives in data files: `inputs/prompts/<Language>.json` (instruction and labels) and
-`inputs/format_examples/<Language>.json` (made-up format examples). `render_messages` is the
-only function that builds prompts, so a dry run shows exactly what a model receives.
+All prose lives in `inputs/prompts/<Language>.json` and `inputs/format_examples/<Language>.json`;
+`render_messages` alone builds prompts, so a dry run shows exactly what a model receives.
 
 A fully rendered RQ1 prompt (method `verbalized`, item Q1; examples 2-5 elided here):
 
@@ -36,32 +35,7 @@ A fully rendered RQ1 prompt (method `verbalized`, item Q1; examples 2-5 elided h
     4. Not at all important
     Reply:
 
-The RQ2 `few-shot` prompt for Japan, as the paper words it: the instruction names the group and
-the examples are Japan's real shares (examples 2-5 elided; `$group` filled from `country_phrases`
-in `inputs/prompts/English.json`, so Argentina reads "an Argentinian respondent", not "a"):
-
-    You will see one question from an international values survey, with its numbered answer
-    options. Estimate the distribution of answers from a group of Japanese people over the options.
-
-    Reply with one mapping ... (as above)
-
-    The replies below are other questions of the same survey, each with the real distribution of
-    answers from a group of Japanese people.
-
-    Example 1
-    Question: To what degree do you trust people you know personally?
-    Options:
-    1. Trust completely
-    2. Trust somewhat
-    3. Do not trust very much
-    4. Do not trust at all
-    Reply: {'1': '12.99%', '2': '73.49%', '3': '11.99%', '4': '1.53%'}
-
-    ...
-
-    Now the real question.
-    Question: In your life, how important is your family?
-    ...
+RQ2 `few-shot` names the group in the instruction and shows its real shares (docs/steering.md).
 """
 from __future__ import annotations
 
@@ -89,8 +63,6 @@ class FormatExample:
 
 @dataclass(frozen=True)
 class PromptSet:
-    """The templates of one language plus the format examples to show."""
-
     language: str
     templates: dict[str, str | None]
     examples: tuple[FormatExample, ...]
@@ -109,12 +81,7 @@ def _read_json(path: Path) -> dict:
 
 def load_prompt_set(language: str = "English", examples_file: str | None = None,
                     n_examples: int | None = None, inputs_dir: Path = INPUTS_DIR) -> PromptSet:
-    """Load `inputs/prompts/<language>.json` and its format examples.
-
-    `examples_file` (relative to `inputs/`) swaps in another example set, e.g. for the
-    sensitivity runs; by default `format_examples/<language>.json`. `n_examples` keeps only
-    the first n examples (the 'number' sensitivity variant).
-    """
+    """`examples_file` (under `inputs/`) and `n_examples`: the sensitivity variants' example sets."""
     templates = _read_json(Path(inputs_dir) / "prompts" / f"{language}.json")
     ex_path = Path(inputs_dir) / (examples_file or f"format_examples/{language}.json")
     raw = _read_json(ex_path).get("examples", [])
@@ -134,15 +101,13 @@ def format_percentages(percentages: dict[str, float]) -> str:
 
 
 def one_answer(ex: FormatExample) -> str:
-    """An example's reply where the method asks for one option (`logprob`, `sample`): the option
-    with the largest share. `{"1": 20, "2": 50, "3": 30}` -> `2`."""
+    """The one-option reply of a `logprob`/`sample` example: `{"1": 20, "2": 50, "3": 30}` -> `2`."""
     return max(ex.percentages, key=lambda k: ex.percentages[k])
 
 
 def template_key(method: str, names: str | None = None) -> str:
-    """The instruction template a method and naming read: `("sample", "persona")` ->
-    `"logprob_persona"` (sample asks in the logprob words), `("verbalized", None)` -> `"verbalized"`.
-    One place, so a perturbation that swaps templates knows which key its condition needs."""
+    """`("sample", "persona")` -> `"logprob_persona"` (sample asks in the logprob words),
+    `("verbalized", None)` -> `"verbalized"`; perturbations that swap templates use it too."""
     wording = WORDING.get(method, method)
     return f"{wording}_{names}" if names else wording
 
@@ -164,19 +129,10 @@ def example_from_item(item: SurveyItem, percentages: dict[str, float]) -> Format
 def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str | None = None,
                     phrases: dict[str, str] | None = None,
                     real_examples: tuple[FormatExample, ...] | None = None) -> tuple[Message, ...]:
-    """The chat for one item: an optional system message and one user message.
-
-    `names` makes the instruction name a country's people: `persona` uses the templates
-    `verbalized_persona` / `logprob_persona`, `group` (the paper's few-shot wording) uses
-    `verbalized_group` / `logprob_group` and, with real examples, `examples_intro_real_group`.
-    `phrases` fills `$people`, `$respondent` and `$group` with whole phrases stored per country and
-    language (article and case included), so no code composes grammar.
-    `real_examples` replaces the made-up format examples by real distributions; with the
-    logprob method, examples are shown only when they are real (they carry information; the
-    format examples only teach a reply format that logprob does not use), or when the prompt set
-    asks for them (`every_method`: the `examples` perturbation), each then replying with its most
-    common made-up option (`one_answer`), the one-option reply logprob and sample ask for.
-    """
+    """An optional system message and one user message. `names` (`persona`, or `group`: the paper's
+    few-shot wording) names a country's people, filled from `phrases`; `real_examples` replaces the
+    made-up examples. logprob and sample show examples only when real (made-up ones only teach a reply
+    format they do not use) or when `every_method` asks, each then replying with its top option."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if names is not None and names not in NAMINGS:
@@ -213,7 +169,7 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
 
 
 def build_requests(items: list[SurveyItem], method: str, ps: PromptSet, **steer) -> list[ProbeRequest]:
-    """Requests for `items`; `steer` passes `names`, `phrases` and `real_examples` to `render_messages`."""
+    """`steer`: `names`, `phrases` and `real_examples` for `render_messages`."""
     return [ProbeRequest(item, render_messages(item, method, ps, **steer), method) for item in items]
 
 
@@ -225,7 +181,7 @@ def prompt_text(request: ProbeRequest) -> str:
 
 
 def write_dry_run(requests: list[ProbeRequest], path: Path, extra: dict | None = None, append: bool = False) -> int:
-    """Write one JSON object per prompt to `path`; returns how many were written."""
+    """One JSON object per prompt; returns how many were written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a" if append else "w", encoding="utf-8") as fh:

@@ -1,21 +1,17 @@
 """Data-parallel local probing under PyTorch's launcher: the processes of one run and what they share.
 
-`torchrun` (or `python -m torch.distributed.run`, or `accelerate launch`), asked for N processes,
-starts N copies of `code/RQ1/prob_by_llm.py`, telling each its place through the
-environment (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`). Each copy loads the model; the items of every
-condition are split over them on the backend's own batch boundaries, so every batch is the one
-a single process would have asked, and its numbers are the same bit for bit:
+`torchrun` (or `accelerate launch`) starts N copies of the script, each told its place through
+`WORLD_SIZE`, `RANK` and `LOCAL_RANK`. Items are split on the backend's own batch boundaries, so every
+batch is the one a single process would ask, and its numbers are the same bit for bit:
 
     pending Q1..Q20, batches [Q1..Q8] [Q9..Q16] [Q17..Q20], 2 ranks
     rank 0 asks [Q1..Q8];  rank 1 asks [Q9..Q16] [Q17..Q20]        (`Shard.items` over batches)
     step 1: rank 0 [Q1..Q8],  rank 1 [Q9..Q16]   -> gathered to rank 0, which writes 16 rows
     step 2: rank 0 nothing,   rank 1 [Q17..Q20]  -> gathered to rank 0, which writes 4 rows
 
-Only rank 0 opens the results file (its lock and the identity checks as in a single run), reads
-what is done, and writes every row; the other ranks write nothing. What rank 0 learns (the
-plans, the items left) it shares (`share`), so a refusal stops every rank. The process group
-(gloo, on the CPU: it carries only small Python objects) lives in `process_group`, opened and
-closed by the script's edge; `Ranks` itself holds no state of torch's.
+Only rank 0 opens, reads and writes the results file; what it learns (the plans, the items left) it
+`share`s, so a refusal stops every rank. The gloo process group (it carries only small Python
+objects) lives in `process_group`, opened by the script's edge; `Ranks` holds no torch state.
 """
 from __future__ import annotations
 

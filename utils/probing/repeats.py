@@ -1,13 +1,9 @@
 """`--repeats R`: R independent answers per item, each repeat its own condition, with its seed.
 
-Why: a model sampled at a temperature above 0 (`verbalized` at `--temperature` > 0, `sample` at
-`--sample-temperature` > 0, or the paper's release where its decoding samples) gives another
-answer when asked again, and that spread belongs next to the prompt's. Repeat 1 is the run as it
-is (its rows and folder unchanged); repeats 2..R go to `Repeats/<condition's folder>/repeat-<r>`
-with the identity columns `repeat` (r) and `seed`. A local model draws repeat r from seed r - 1
-(the backend's `seed`), so repeat 1 is the plain run's seed 0 and every repeat can be drawn
-again; an API server draws as it does (no seed is sent, and `seed` stays empty). `logprob` reads
-one forward pass and has nothing to repeat.
+A model sampled above temperature 0 gives another answer when asked again, and that spread belongs
+next to the prompt's. Repeat 1 is the run as it is; repeats 2..R go to
+`Repeats/<condition's folder>/repeat-<r>`. A local model draws repeat r from seed r - 1, so every
+repeat can be drawn again; an API server draws as it does (`seed` stays empty).
 
     conditions [RQ1], R = 3  ->  [RQ1, Repeats/RQ1/repeat-2 (seed 1), Repeats/RQ1/repeat-3 (seed 2)]
 """

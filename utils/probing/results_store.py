@@ -1,23 +1,15 @@
 """Append-only, crash-safe storage of probe results in `results.csv` (`run_meta.json` is `meta.py`'s).
 
-Why this shape: a study run takes hours. Each finished item is written as one complete CSV
-record with a single `os.write` on an `O_APPEND` descriptor and fsynced, so a process killed at
-any moment leaves every reported row on disk and at most a torn tail, which the next open cuts
-off. A rerun reads the file, skips items whose last row is `ok`, and asks the rest again; the
-newest row for an id wins. At the end of a run the file is rewritten (atomically, via a
-temporary file) with one row per id in questionnaire order. A lock file stops two runs from
-writing the same results at once.
+A study run takes hours, so each finished item is one complete CSV record, written with a single
+`os.write` on an `O_APPEND` descriptor and fsynced: a process killed at any moment leaves every
+reported row and at most a torn tail, which the next open cuts off. The newest row of an id wins; the
+end of a run rewrites the file atomically, one row per id in questionnaire order. A lock file stops
+two runs writing one file. Columns: `utils/core/results/schema.py` (a file of an older generation is
+rewritten in the current one; a row that cannot be trusted is refused on opening, with its number).
 
-Columns and their earlier generations: `utils/core/results/schema.py`; a resumed file of an earlier
-generation is rewritten in the current one. A row that cannot be trusted (a hand edit gone wrong)
-is refused on opening (`schema.check_row`), with its record number.
-
-Two guards on what is written: text columns longer than `MAX_TEXT_CHARS` keep their first and
-last halves around a marker (a runaway answer of megabytes would otherwise make every later
-read of the file slow or fail; the answer is parsed before it is stored, on the full text), and
-every secret the run knows (`register_secret`, plus environment variables named like
-`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`) is replaced by `[redacted]` (`redact`), in case
-a server echoes the key back in an error message.
+Text columns are capped at `MAX_TEXT_CHARS` (a runaway answer of megabytes would slow every later
+read; answers are parsed before, on the full text), and every secret the run knows is `[redacted]`,
+in case a server echoes the key back.
 """
 from __future__ import annotations
 
@@ -49,8 +41,7 @@ def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
 
 def result_row(item: SurveyItem, result: ProbeResult, method: str,
                identity: dict[str, str] | None = None) -> dict[str, str]:
-    """One CSV row; list columns use Python list syntax as in the paper's files. `identity` fills
-    the identity columns (see `utils/probing/identity.py`); they stay empty without it."""
+    """List columns in Python list syntax, as the paper's files; identity columns empty without `identity`."""
     return {**(identity or {}),
         "id": item.id, "question": item.question, "choices": repr(list(item.choices)),
         "choice_keys": repr(list(item.choice_keys)), "answer": item.answer, "type": item.type,
@@ -84,11 +75,8 @@ def _encode(row: dict[str, str]) -> bytes:
 
 class ResultStore:
     """`with ResultStore(path) as store:` holds the lock; `store.rows` maps id -> newest row.
-
-    The file is created with the first row, never before: a run that fails to start (a model
-    that does not load) leaves no header-only `results.csv` behind, and a header-only file found
-    on opening is removed. The folders it made and its lock file go too when no row
-    was written."""
+    The file is created with the first row, so a run that fails to start leaves no header-only file
+    (one found on opening is removed), nor the folders and lock file it made."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -200,8 +188,7 @@ class ResultStore:
 
     # -- writing ------------------------------------------------------------------------
     def append(self, row: dict[str, str]) -> None:
-        """Write one whole record and make it durable before returning (the first one creates
-        the file with its header)."""
+        """One whole record, durable before returning (the first creates the file with its header)."""
         assert self._lock_fh is not None, "use ResultStore as a context manager"
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -1,17 +1,12 @@
 """Persona steering toward a population of an imported survey, or a group inside it (code/RQ2
 `--survey`): which cells a run asks and the phrases that name them.
 
-The phrases are data, `inputs/surveys/phrases/English.json`: the three whole phrases the persona
-template takes (`people`, `respondent`, `group`), per group variable as the survey's file names it,
-with `$place` (the population, in the file's `places` where its bare name does not read well)
-and `$label` (the group as the survey writes it):
+Phrases are data, `inputs/surveys/phrases/English.json`: per group variable the three whole persona
+phrases, with `$place` (the population) and `$label` (the group as the survey writes it); a variable
+without its own takes the file's `default`:
 
     United States                 -> people "people in the United States"
     United States, POLPARTY=Democrat -> people "people in the United States who identify as Democrat"
-
-A variable without its own phrases takes the file's `default` ones, which name the variable.
-Only `persona` steers an imported survey: the language methods need its text in other
-languages, the few-shot ones real shares of other items shown as examples.
 """
 from __future__ import annotations
 
@@ -52,8 +47,7 @@ def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: P
 
 
 def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """The RQ2 conditions of `--survey` with `--country` (the survey's populations), `--group` and
-    `--perturb`: one per population, or per group inside it, each with its members."""
+    """One condition per population (`--country`) or group inside it (`--group`), each with its `--perturb` members."""
     methods = choose(config.steering_method, list(steering_methods(inputs_dir)), "steering method", [STEERING])
     if methods != [STEERING]:
         raise UserError(f"--survey steers with persona only, not {', '.join(m for m in methods if m != STEERING)}: "

@@ -1,20 +1,15 @@
 """What asks a model: one interface for an OpenAI-compatible server (`api/`) and a local Hugging
-Face model (`hf/`), as lm-evaluation-harness's `loglikelihood` / `generate_until`.
+Face model (`hf/`). Every backend has every method, so nothing above asks which abilities it has:
 
-Every backend has every method, so nothing above asks which abilities a backend has:
-
-    prepare(requests)                 the requests a condition will ask (HF: tokenize them and
-                                      cache their shared prompt prefix; API: nothing)
-    batches(requests, how)            the order and groups they are best asked in (HF: packed
-                                      within its limits; API: all at once, `--concurrency` on the wire)
+    prepare(requests)                 HF: tokenize, cache the shared prompt prefix; API: nothing
+    batches(requests, how)            the groups to ask: HF packed; API all at once (`--concurrency`)
     generate(requests, Generate)      -> (index, Completion | Failure): `n` answers per prompt
     option_logprobs(requests, Score)  -> (index, Scores | Failure): a log-score per option code
     seed(n)                           draw from seed n from now on (a generator of its own)
     stop()                            send nothing more (Ctrl-C, SIGTERM)
 
 Both primitives yield `(index into requests, what came back)` as answers arrive, so the run loop
-writes each row as soon as it is there. The elicitation methods (`utils/probing/methods/`) turn
-what came back into results.
+writes each row as soon as it is there.
 """
 from __future__ import annotations
 
@@ -36,9 +31,8 @@ StopRule = Callable[[ProbeRequest, str], bool]  # True once the text written so 
 
 @dataclass(frozen=True)
 class Generate:
-    """Write `n` answers per prompt at `temperature` (0: greedy), at most `max_tokens` tokens each
-    (None: the server's own limit); a backend that can stop early stops an answer once `stop`
-    says it is whole."""
+    """`n` answers per prompt at `temperature` (0: greedy), each at most `max_tokens` (None: the server's
+    limit), stopped early once `stop` says it is whole."""
 
     n: int
     temperature: float

@@ -1,8 +1,5 @@
-"""The files and batches endpoints, each call retried on the errors the synchronous path retries
-(429, 5xx, timeouts, dropped connections; bounded, with back-off), and waiting on a batch.
-
-`wait(batches, batch_id, say)` polls with back-off (`first_s`, doubling up to 30 times it) and
-says one line whenever the state changes:
+"""The files and batches endpoints, each call retried (bounded, with back-off) on the errors the
+synchronous path retries, and `wait`, which says one line whenever a batch's state changes:
 
     batch batch_abc: validating 0/7200
     batch batch_abc: in_progress 3100/7200
@@ -78,7 +75,7 @@ def state_line(batch) -> str:
 
 
 def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: float = 10.0):
-    """The batch once it is completed, failed, expired or cancelled."""
+    """The batch once completed, failed, expired or cancelled; polls after `first_s`, doubling up to 30x."""
     delay, shown = first_s, None
     while True:
         batch = batches.retrieve(batch_id)
@@ -93,7 +90,6 @@ def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: f
 
 
 def batches_for(config) -> Batches:
-    """The files and batches endpoints of the config's server, with its key and retries."""
     from utils.probing.backends.api.backend import make_client, resolve_endpoint
 
     api = config.backend

@@ -1,17 +1,14 @@
 """What goes into a batch and what comes out of one, as pure functions.
 
-One input line per request, its body exactly what the synchronous path sends (`wire.payload`):
+One input line per request, its body exactly what the synchronous path sends; the custom_id names
+the condition's folder, the item and the attempt, so an answer finds its row in any order:
 
     {"custom_id": "RQ1/gpt-4o|Q1|1", "method": "POST", "url": "/v1/chat/completions",
      "body": {"model": "gpt-4o", "messages": [...], "temperature": 0.0, "max_tokens": 512}}
 
-The custom_id names the condition (its results folder), the item and the attempt, so an answer
-finds its row whatever order the output file is in. An output (or error file) line is
+An output (or error file) line:
 
     {"custom_id": "...", "response": {"status_code": 200, "body": {chat completion}}, "error": null}
-
-and `outcome(line)` reads it as the reply's body, or as a `Failure` and whether it is worth
-asking again (429, 5xx, no response at all: what the synchronous path retries).
 """
 from __future__ import annotations
 
@@ -76,7 +73,8 @@ def read_jsonl(text: str) -> tuple[list[dict], int]:
 
 
 def outcome(line: dict) -> tuple[dict | Failure, bool]:
-    """(the reply's body, False), or (its Failure, whether to ask again in a follow-up batch)."""
+    """(the reply's body, False), or (its Failure, whether to ask again in a follow-up batch: 429, 5xx
+    or no response, as the synchronous path retries)."""
     response = line.get("response") if isinstance(line.get("response"), dict) else None
     error = line.get("error")
     status = response.get("status_code") if response else None

@@ -7,10 +7,9 @@ would send (model, messages, decoding), so the same command finds its own record
       {"round": 1, "input": "3f9c....round1.jsonl", "input_sha256": "ab12...", "lines": 145,
        "input_file_id": "file-1", "batch_id": "batch_1", "state": "submitted", "again": []}]}
 
-A round is `uploaded` (its input file sent, no batch yet), `submitted` (the batch made: poll it),
-or `applied` (its answers are rows; `again` names what the next round asks). Each state is
-written (fsynced, then renamed into place) before the step after it, and the upload and the
-batch are made under a lock, so a restart or a second command resumes the recorded batch.
+A round is `uploaded` (no batch yet), `submitted` (poll it) or `applied` (its answers are rows; `again`
+names what the next round asks). Each state is written (fsynced, renamed into place) before the next
+step, under a lock, so a restart or a second command resumes the recorded batch.
 """
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ class JobRecord:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Held while a round is uploaded and its batch made: a second command waits, then
-        finds the round recorded."""
+        """Held while a round is uploaded and its batch made: a second command waits, then finds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / f"{self.key[:16]}.lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)

@@ -7,16 +7,11 @@ run, through the same method, reader, acceptance and re-asking rules.
              on the way (429, 5xx, no line, expired) at their own attempt -> a follow-up batch
     ...      at most --max-attempts asks per item, and --max-attempts + 2 rounds in all
 
-Every round is in the job record (`record.py`) before its batch is waited on, so a kill and a
-rerun (or a second command) polls the recorded batch. A failed or cancelled batch stops the run
-with one line (its answers, if any, are kept); an expired one keeps what it answered and sends
-the rest in the next round. A line for a custom_id the round did not send is named and left out.
-
-A run is one or more parts, each a (config, plan) pair: the script sends its one plan; a study
-sends every job of a model and probe method (RQ1, each RQ2 cell, each variant) as parts of one
-run, so each round is one batch however many jobs there are (one batch waited on per job would
-put their day-long windows end to end). Each condition keeps its own config for its run_meta.json
-and its re-asking; the parts share the results root, which holds the job record.
+Every round is in the job record before its batch is waited on, so a rerun (or a second command)
+polls the recorded batch. A failed or cancelled batch stops the run with one line (its answers are
+kept); an expired one keeps what it answered and sends the rest in the next round. A study sends all
+of a model's jobs as parts of one run, so each round is one batch: a batch per job would put their
+day-long windows end to end.
 """
 from __future__ import annotations
 
@@ -66,7 +61,6 @@ class BatchRun:
         self.max_rounds = max(c.max_attempts for c, _ in parts) + EXTRA_ROUNDS
 
     def how(self, folder: str, attempt: int):
-        """The decoding of an ask, by the method of the condition's own plan."""
         return self.part[folder][1].method.how(attempt)
 
     def key(self) -> str:
@@ -243,7 +237,6 @@ def ending(batch, answered: int, sent: int) -> str:
 
 def run_batched(parts: Sequence[tuple[ProbeConfig, Plan]], model_name: str, batches: Batches,
                 say: Callable[[str], None] = print) -> int:
-    """Ask every part's plan in the same rounds of batches (see the module docstring): the
-    script gives one (config, plan), a study all of a model's jobs of one probe method; returns
-    the exit code."""
+    """Every part's plan in the same rounds of batches (the script gives one (config, plan), a study
+    all of a model's jobs of one probe method); returns the exit code."""
     return BatchRun(parts, model_name, batches, say).run()

@@ -1,14 +1,13 @@
 """The elicitation methods: how an answer distribution is read from a model, as small strategies
-over a backend's two primitives (`utils/probing/backends/`), the same for every backend.
+over a backend's two primitives, the same for every backend.
 
     verbalized   generate one text; read the mapping it writes     (the paper's method)
     logprob      option_logprobs; renormalize over the item's codes
     sample       generate N short answers; the shares of the codes they name
 
-A method knows its settings (temperatures, token bound, reader) and what one ask of a batch
-needs (`how(attempt)`: a re-ask of `verbalized` samples at the retry temperature); `ask` yields
-each request's `ProbeResult` as the backend's answers arrive. Which batches, how often to re-ask
-and where rows go belong to the run loop (utils/probing/loop.py).
+`how(attempt)` is what one ask of a batch needs (a re-ask of `verbalized` samples at the retry
+temperature); `ask` yields each request's `ProbeResult` as answers arrive. Batches and re-asks are
+the run loop's.
 """
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ class Method(Protocol):
 
 
 def usage(u: Usage) -> dict:
-    """A backend's `Usage` as `ProbeResult` fields."""
     return {"latency_s": u.latency_s, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens}
 
 

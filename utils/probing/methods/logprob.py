@@ -1,17 +1,12 @@
 """`logprob`: option probabilities from the model's next-token log-probabilities.
 
-It reads "which option would a respondent pick?" as the model's probability of writing each
-option code as its whole answer. Codes can span several tokens ("10" is "1" + "0" in many
-tokenizers) and one code can be a prefix of another ("1" and "10"), so the probability of a code
-is the probability of its tokens *and then* of stopping, i.e. of a next token that cannot
-continue a code (`backends.continues_code`):
+A code's probability is that of writing it as the whole answer: its tokens, then a token that cannot
+continue a code (`backends.continues_code`), since codes span tokens and prefix each other ("1", "10"):
 
     P("1" as the answer) = P("1") * P(next token is not a letter or digit | "1")
     P("10")              = P("1") * P("0" | "1") * P(next is not a letter or digit | "10")
 
-The two events are disjoint, so after renormalizing over the item's codes they form a proper
-distribution. Each backend computes the log-scores its way (`option_logprobs`); this module
-renormalizes them and writes the row.
+The events are disjoint, so renormalized over the item's codes they form a proper distribution.
 """
 from __future__ import annotations
 

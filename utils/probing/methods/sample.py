@@ -1,9 +1,8 @@
 """`sample`: ask one item N times as one respondent and count the codes picked.
 
-Meister et al. (2024) showed that a model can know a distribution without being able to
-sample from it, and Argyle et al. (2023) simulate respondents by sampling; this method asks
-the logprob prompt ("Reply with the number of the option a respondent would choose") `N`
-times at a sampling temperature and reads each answer as one option code:
+A model can know a distribution without being able to sample from it (Meister et al. 2024), and
+Argyle et al. (2023) simulate respondents by sampling; this asks the logprob prompt N times at a
+sampling temperature and reads each answer as one option code:
 
     answers = ["2", "1", "Option 2.", "I cannot answer", "10"]   keys 1..10
     read_code: "2", "1", "2", None, "10"       (whole codes: "10" is not "1")
@@ -11,10 +10,8 @@ times at a sampling temperature and reads each answer as one option code:
     distribution = {"1": 0.25, "2": 0.5, "10": 0.25, ...0}   shares of the 4 readable answers
     status = "ok" (4 of 5 readable; at least half must be)
 
-Every backend writes the N answers its own way (`generate` with `n`; it stops an answer once it
-holds a whole code, `code_complete`), and `sample_result` reads them here once. The row keeps everything:
-the answers themselves (JSON list in `raw_text`), the counts (`sample_counts`) and
-`n_unreadable`, so a study can be re-read with another reader without asking again.
+The row keeps the answers (`raw_text`), `sample_counts` and `n_unreadable`, so a study can be re-read
+with another reader without asking again.
 """
 from __future__ import annotations
 
@@ -53,16 +50,14 @@ def read_code(text: str, keys: Sequence[str]) -> str | None:
     >>> read_code("10", ["1", "10"]), read_code("Option 3.", ["1", "2", "3"]), read_code("yes", ["1"])
     ('10', '3', None)
 
-    Reasoning (`<think>...</think>`) is skipped, and an unclosed one means no answer yet.
-    Full-width digits ("２", in CJK answers) read as ASCII ones (NFKC).
+    Reasoning (`<think>...</think>`) is skipped (unclosed: no answer yet); full-width digits read as ASCII.
     """
     found = _first_code(text, keys)
     return found[0] if found else None
 
 
 def code_complete(text: str, keys: Sequence[str]) -> bool:
-    """True once a partial answer holds a whole code, i.e. one followed by a character that
-    ends it, so generation can stop: "1" may still become "10", "1." may not.
+    """True once a partial answer holds a code followed by what ends it: "1" may still become "10", "1." not.
 
     >>> code_complete("1", ["1", "10"]), code_complete("10", ["1", "10"]), code_complete("1.", ["1"])
     (False, False, True)
@@ -106,11 +101,7 @@ def summarize(answers: Sequence[str], keys: Sequence[str]) -> SampleSummary:
 
 
 def sample_result(item_id: str, answers: Sequence[str], keys: Sequence[str], **fields) -> ProbeResult:
-    """The row of an item asked `len(answers)` times; `fields` adds latency, token counts...
-
-    `response` is the distribution written as a verbalized answer (as the logprob method
-    does), so every results file can be re-read by one parser.
-    """
+    """The row of an item asked `len(answers)` times; `fields`: latency and token counts."""
     s = summarize(answers, keys)
     error = "" if s.ok else f"only {s.n_readable} of {len(answers)} answers name an option (need half)"
     return ProbeResult(item_id, "ok" if s.ok else "unparsed", s.distribution if s.ok else None,
@@ -125,8 +116,7 @@ def code_stop(request: ProbeRequest, text: str) -> bool:
 
 @dataclass(frozen=True)
 class Sample:
-    """`samples` answers at `temperature`, each at most `MAX_ANSWER_TOKENS` (or `max_tokens`, if
-    lower) long; a re-ask draws anew at the same temperature."""
+    """`samples` answers at `temperature`, each at most `MAX_ANSWER_TOKENS`; a re-ask draws anew, at the same one."""
 
     samples: int = DEFAULT_SAMPLES
     temperature: float = DEFAULT_TEMPERATURE

@@ -1,15 +1,13 @@
 """`verbalized`: the model writes the distribution, `{'1': '30%', '2': '70%'}` (the paper's method).
 
-The reply is read by a reader given at set-up: ours, `read_mapping` (utils/core/parsing.py, which
-never evaluates a reply), or the paper's release's acceptance rule under `--protocol release`. A
-backend that can stop early stops an answer once its mapping is closed (`mapping_closed`), after
-any reasoning, since a model that thinks first may write braces while it reasons:
+The reader is ours, `read_mapping` (which never evaluates a reply), or the release's acceptance rule
+under `--protocol release`. An answer stops once its mapping is closed after any reasoning, since a
+model that thinks first may write braces while it reasons:
 
     "Sure: {'1': '40%', '2': '60%'}"      -> closed
     "<think>maybe {'1': 1} ... "          -> not closed (still thinking)
 
-A first ask at `temperature` 0 is greedy, and a greedy re-ask would write the same unreadable
-text again, so re-asks sample at `retry_temperature`.
+Re-asks sample at `retry_temperature`: a greedy re-ask would write the same unreadable text again.
 """
 from __future__ import annotations
 

@@ -1,24 +1,11 @@
 """Opening a checkout of the paper's public release and running its own prompt code, at run time.
 
-`--protocol release --release-dir PATH` asks a model exactly as the release did. Nothing of the
-release's text lives in this project: the instruction text, format examples, questionnaire wording
-and system message are all read from `PATH` when a run starts, by the release's own functions.
-
-* `open_release(PATH)` checks that `PATH` is the release (its `utils/common.py` defines the prompt
-  functions) and records its commit: the SHA that `PATH/.git` points at (read without running
-  git), or, for a copy without `.git`, `sha256:` over every file the protocol reads.
-* `ReleaseCheckout.common` is the release's `utils/common.py`, compiled from its source with its
-  third-party imports (openai, transformers, torch) left out: the prompt and matching functions
-  use only the standard library, and an API run need not pay seconds to import torch. A function
-  that did need a left-out name fails with a one-line UserError naming it.
-* The release's code opens relative paths (`inputs/few_shot/...`, `dataset/questions/...`): each
-  module it is run as has its own `open`, which reads them from `PATH` (and writes nothing), so
-  no working directory changes. `ReleaseCheckout.reading()` gives a fresh copy of its prompt
-  module, in which `read_file_to_string` reads another example file where a sensitivity variant
-  asks for one, and a missing file is one UserError line.
-* `message_plan`, `call_keywords` and `script_default` read from the release's syntax tree what it
-  sends: the message list around the instruction, `generate(...)`/`create(...)` keywords and
-  argparse defaults. A release whose code has another shape is refused, not guessed at.
+`--protocol release --release-dir PATH` asks a model exactly as the release did; none of its text
+lives in this project, all is read from `PATH` by the release's own functions. Its `utils/common.py`
+is compiled without its third-party imports (the prompt functions use only the standard library, and
+an API run need not import torch). Its relative paths are read from `PATH` through the module's own
+`open`, which writes nothing, so no working directory changes. What it sends (message list, call
+keywords, argparse defaults) is read from its syntax tree; a release of another shape is refused.
 """
 from __future__ import annotations
 
@@ -64,9 +51,8 @@ class ReleaseCheckout:
 
     @contextlib.contextmanager
     def reading(self, examples: str | None = None, names: dict[str, object] | None = None):
-        """A fresh copy of the prompt module to run: with `examples`, every file its
-        `read_file_to_string` is asked for is read from `examples` instead (the sensitivity
-        variants); `names` are set as its globals; a missing file is a UserError."""
+        """A fresh copy of the prompt module, its globals set from `names`; with `examples` (the sensitivity
+        variants) every file `read_file_to_string` reads is `examples` instead; a missing one is a UserError."""
         module = self.module(names)
         original = module.read_file_to_string
 
@@ -127,13 +113,11 @@ def _third_party(node: ast.stmt) -> bool:
 
 
 def _compiled(tree: ast.Module, path: Path) -> types.CodeType:
-    """The release's module from its own source, minus top-level third-party imports."""
     body = [node for node in tree.body if not _third_party(node)]
     return compile(ast.Module(body=body, type_ignores=[]), str(path), "exec")
 
 
 def _run(code: types.CodeType, root: Path, name: str, names: dict[str, object] | None = None) -> types.ModuleType:
-    """A new module running `code`, whose `open` reads relative paths from the checkout `root`."""
     def open_in_checkout(file, mode="r", *args, **kwargs):
         if any(c in mode for c in "wax+"):
             raise UserError(f"the release's code asked to write {file}; this project only reads the release")
@@ -265,7 +249,6 @@ def script_default(path: Path, flag: str) -> object:
 
 
 def script_choices(path: Path, flag: str) -> tuple:
-    """The `choices=` of `add_argument(flag, ...)` in a release script."""
     choices = _argument(path, flag).get("choices")
     if not choices:
         raise UserError(f"{path} offers no {flag} choices; is it the paper's release?")

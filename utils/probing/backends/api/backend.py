@@ -1,38 +1,25 @@
 """The backend for OpenAI-compatible chat-completions servers: OpenAI, DeepSeek, vLLM, llama.cpp, Ollama.
 
-Requests run on `concurrency` daemon threads and each answer is handed back as it arrives, so
-`--concurrency` bounds the requests on the wire and the run loop writes every row at once. The
-threads are daemons so that Ctrl-C or SIGTERM does not wait for a request on the wire (the
-interpreter joins a `ThreadPoolExecutor`'s threads at exit: one request in flight held the exit
-for its whole timeout and back-off, about 49 s against a server that is not running).
+Requests run on `concurrency` daemon threads, each answer handed back as it arrives; daemons, since the
+interpreter joins a `ThreadPoolExecutor`'s threads at exit, which can hold it for a whole timeout and back-off.
 
-Retries cover exactly the transient errors a server names: 429 (waiting `Retry-After` when
-given), timeouts, dropped connections and 5xx. Anything else, and a transient error that
-outlives the retries, comes back as the item's `Failure` (an `error` row): other 4xx, a body that
-is not JSON or not a chat completion, any other `openai.APIError`. Error texts pass through
-`redact`, since some servers echo the key in them ("Incorrect API key provided: sk-...").
+Retries cover exactly the transient errors a server names: 429 (waiting `Retry-After` when given),
+timeouts, dropped connections and 5xx. Anything else, and a transient error past its retries, is the
+item's `Failure` (an `error` row). Error texts pass through `redact`: some servers echo the key.
 
-N answers to one prompt (`Generate.n`, the `sample` method): OpenAI and vLLM honour the request
-field `n` (billed once for the prompt); llama.cpp's server, among others, answers one. The first
-item is asked once with `n`; when fewer answers come back, each missing one is asked in its own
-request, and from then on every answer straight away:
+N answers to one prompt (`Generate.n`): OpenAI and vLLM honour the field `n` (the prompt billed once),
+llama.cpp's server answers one. The first item is asked with `n`; if fewer come back, the missing ones
+are asked one per request, and so is every answer from then on:
 
     server honours n:   [n=40] -> 40 choices                              1 request
     server ignores n:   [n=40] -> 1 choice, then 39 x [n=1] in parallel    40 requests
     (later items)       40 x [n=1] in parallel                             40 requests
 
-A server that is not there: while nothing has ever answered (not even an error status), failures
-to connect (refused, unknown host, TLS failure) are retried for `NOT_REACHED_GRACE_S` only (a
-server may be starting), then the run stops with one line naming the base URL (a `UserError`).
-Once anything has answered, the retry rules above apply to every error. `stop()` ends every
-back-off wait at once and sends nothing more.
-
-Several servers of one model (`--base_url` given N times, e.g. vLLM replicas): each request goes
-to the next server still in use, round robin, and a retry goes to the next one again. A server
-that refuses a connection while another is still in use is left out for the rest of the run,
-with one warning line, and the request is sent to another at once (not counted as a retry); the
-last server left is treated as the only one (the rules above), so the run stops only when none
-answers. The rows do not depend on which server answered.
+While nothing has ever answered (not even an error status), connect failures (refused, unknown host,
+TLS) are retried for `NOT_REACHED_GRACE_S` only (a server may be starting), then a `UserError` names
+the base URL. Several `--base_url`s (replicas) take requests and retries round robin; one that refuses
+a connection while another is in use is left out for the run (one warning) and the request goes to
+another at once, not counted as a retry. The rows do not depend on which server answered.
 
     servers A, B; B stops:   Q1 -> A, Q2 -> B, Q3 -> A, Q4 -> B refused: "B ... left out", Q4 -> A, ...
 """
@@ -140,8 +127,6 @@ class _BadReply(Exception):
 
 @dataclass(eq=False)
 class _Server:
-    """One server of the model, and what the run has seen of it."""
-
     client: openai.OpenAI
     reached: bool = False  # has it ever answered anything (a reply, an error status)?
     first_connect_failure: float | None = None
@@ -189,8 +174,7 @@ class ApiBackend:
             return live[(self._turn - 1) % len(live)]
 
     def _leave_out(self, server: _Server, exc: Exception) -> bool:
-        """Leave out `server`, which refused a connection, when another is still in use (one
-        warning line); False when it is the last one, which keeps the rules of a single server."""
+        """Leave out `server` (one warning) unless it is the last in use: False then, and single-server rules hold."""
         with self._lock:
             if server.left_out:
                 return True  # another request found it first
@@ -209,8 +193,7 @@ class ApiBackend:
         """A server draws as it does: no seed is sent (a `--repeats` row's `seed` stays empty)."""
 
     def stop(self) -> None:
-        """End every back-off wait now and send nothing more (threads in a request finish it or
-        are dropped with the process)."""
+        """End every back-off wait and send nothing more (a request on the wire finishes or dies with the process)."""
         self._stop.set()
 
     def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
@@ -337,9 +320,7 @@ class ApiBackend:
         raise AssertionError("unreachable")
 
     def _check_reachable(self, server: _Server, exc: Exception, last: bool) -> None:
-        """A connect failure of the last server in use while it has never answered: after
-        `NOT_REACHED_GRACE_S`, or when this request has no retry left, stop the run (no error
-        row: nothing was asked)."""
+        """Stop the run after `NOT_REACHED_GRACE_S` or the last retry (no error row: nothing was asked)."""
         now = time.monotonic()
         if server.first_connect_failure is None:
             server.first_connect_failure = now

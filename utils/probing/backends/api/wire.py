@@ -5,9 +5,6 @@
     -> {"model": "gpt-4o", "messages": [...], "temperature": 0.0, "max_tokens": 512}
     payload(request, "gpt-4o", Score(0.0, 512))       adds logprobs=True, top_logprobs=20, max_tokens=3
     payload(request, "gpt-4o", Generate(40, 1.0, 16))  adds n=40 (one prompt, 40 answers)
-
-A reply's text fields are read as text whatever a server sends (null, the odd number or list);
-reasoning (`reasoning_content`) and a structured refusal are kept apart from the answer.
 """
 from __future__ import annotations
 
@@ -68,8 +65,7 @@ def usage(bodies: list[dict], latency_s: float) -> Usage:
 
 
 def completion(bodies: list[dict], n: int, latency_s: float) -> Completion:
-    """The answers of one or more replies (a server that ignores `n` answers one per request),
-    at most `n`; the first choice's reasoning and refusal."""
+    """At most `n` answers from one or more replies, with the first choice's reasoning and refusal."""
     messages = [(c.get("message") or {}) if isinstance(c, dict) else {} for b in bodies for c in b["choices"]]
     first = messages[0]
     return Completion(tuple(None if m.get("content") is None else text(m["content"]) for m in messages[:n]),
@@ -114,13 +110,9 @@ def answer(body, keys: Sequence[str], how: Generate | Score, latency_s: float = 
 
 def scores_from_top_logprobs(positions: Sequence[Mapping[str, float]], generated: Sequence[str],
                              keys: Sequence[str]) -> dict[str, float]:
-    """Log-scores of codes from an API's `top_logprobs` along the generated path.
-
-    `positions[i]` maps token text -> logprob at step i; `generated[i]` is the token taken.
-    A code written as one token is scored at step 0. When the model wrote a code that is a
-    prefix of others ("1" before "0"), step 1 splits that mass between stopping and
-    continuing. Codes whose tokens the server did not list get -inf (probability 0).
-    """
+    """`positions[i]`: token text -> logprob at step i of the generated path; `generated[i]`: the token
+    taken. Codes are scored at step 0, but a written code that prefixes others ("1" before "10") has
+    its mass split at step 1 between stopping and continuing. Codes the server did not list get -inf."""
     first = {}
     for tok, lp in positions[0].items():
         k = tok.strip()

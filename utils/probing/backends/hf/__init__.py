@@ -1,6 +1,5 @@
-"""The backend for local Hugging Face causal language models: `backend.py` (the primitives),
-`packing.py` and `branches.py` (batch layouts), `loading.py`, `model_cache.py` and `bundled.py`
-(getting the model). Importing this package imports neither torch nor transformers."""
+"""The backend for local Hugging Face causal language models; importing this package imports neither
+torch nor transformers."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,10 +37,9 @@ def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, 
 
 
 def check_local_model(config: ProbeConfig, local_rank: int | None = None) -> ProbeConfig:
-    """The model is there and the device exists, before anything is loaded; returns the config
-    with the device as torch names it (`gpu` -> `cuda`), which is what `run_meta.json` records.
-    `local_rank` (a launched run's process on this machine): a bare `cuda` becomes that process's
-    own GPU, `cuda:<local_rank>`, so N processes do not share the first one."""
+    """The model is there and the device exists, before anything is loaded; returns the config with
+    the device as torch names it (`gpu` -> `cuda`, recorded in `run_meta.json`). With `local_rank` a
+    bare `cuda` becomes `cuda:<local_rank>`, so a launched run's processes do not share the first GPU."""
     from utils.probing.backends.hf.bundled import bundled_model_dir
     from utils.probing.backends.hf.loading import check_source, resolve_device
 

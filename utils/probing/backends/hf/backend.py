@@ -1,25 +1,16 @@
 """The backend for local Hugging Face causal LMs (transformers), on CPU or GPU.
 
-Every primitive reuses the key/value cache of the token prefix every prompt of a condition
-shares (the instruction, and for `verbalized` the format examples), computed once by `prepare()`:
+Every primitive reuses the key/value cache of the token prefix all prompts of a condition share
+(the instruction, and for `verbalized` the examples), computed once by `prepare()`:
 
-* `option_logprobs`: items are scored `batch_size` at a time in ONE forward pass over a packed
-  sequence: each item's tokens and its option codes' tokens end to end after the cached prefix,
-  with a mask that lets every token see only what it would see in the item's own prompt
-  (`packing.packed_layout`). Logits are computed only where they are read. The result equals
-  scoring each item alone (tests check to 1e-5, and against a naive full-sequence computation).
-* `generate`, one answer per prompt: `model.generate`, stopping a row once its stop rule says
-  its answer is whole (`StopWhen`), bounded by `max_tokens`. With `batch_generation` (the default
-  off the CPU) `batch_size` items are generated at once (`packing.gap_rows`), sharing one copy
-  of the prefix cache; each row stops on its own.
-* `generate`, n answers per prompt: each prompt is computed once and all answers of up to
-  `batch_size` items (at most 256 answers) are sampled together, as branches of their items'
-  rows (`branches.py`).
+* `option_logprobs`: `batch_size` items in one forward pass over a packed sequence, masked so each
+  token sees only its own item's prompt (`packing.py`); equal to scoring each item alone (tests: 1e-5).
+* `generate`, one answer: `model.generate`, each row stopping once its stop rule holds; with
+  `batch_generation` (the default off the CPU) `batch_size` rows share one copy of the prefix cache.
+* `generate`, n answers: each prompt computed once, its answers sampled as branches (`branches.py`).
 
-Which items go together: `batches`, by `packing.pack`, in the order the requests are given.
-Packing and batching need an attention that takes a custom mask, so a model loaded with one that
-does not (flash-attention) is switched to torch's sdpa. Draws (a temperature above 0) come from
-the backend's own generator and random state, set by `seed(n)`: never torch's global seed.
+Packing needs an attention that takes a custom mask, so flash-attention is switched to sdpa. Draws
+come from the backend's own generator and random state, set by `seed(n)`: never torch's global seed.
 """
 from __future__ import annotations
 
@@ -71,10 +62,9 @@ class StopWhen(StoppingCriteria):
 
 
 class HFBackend:
-    """`batch_size`: items per forward pass (scoring), per generate call (one answer each, when
-    `batch_generation`), or per sampling loop (n answers each); 1 asks each item alone.
-    `special_tokens`: the chat text is tokenized with the tokenizer's special tokens added (the
-    paper's release does so; ours does not, as the chat template writes them)."""
+    """`batch_size`: items per forward pass (scoring), generate call (with `batch_generation`) or sampling
+    loop (n answers); 1 asks each item alone. `special_tokens`: tokenize the chat text with special tokens
+    added, as the release does (ours does not: the chat template writes them)."""
 
     PACK_TOKENS = 512  # a scoring pass packs items up to this many tokens (one longer item runs alone)
 
@@ -95,9 +85,8 @@ class HFBackend:
         if getattr(model.config, "_attn_implementation", None) not in MASKED_ATTENTION:
             model.set_attn_implementation("sdpa")
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        # Batched generation is for accelerators. On the 2-core CPU it measured slower with the
-        # bundled model (benchmarks/bench_local.py): an 8-row step costs ~3 one-row steps, and a
-        # batch runs until its longest answer ends while most rows stop early.
+        # Batched generation is for accelerators: on a 2-core CPU an 8-row step costs ~3 one-row steps
+        # and a batch runs until its longest answer ends, so it measured slower (benchmarks/bench_local.py).
         self.batch_generation = self.device.type != "cpu"
         self.skip_cudnn_attention = True  # see `_attention_kernels`
         self.seed(seed)
@@ -171,12 +160,9 @@ class HFBackend:
 
     # -- shared set-up --------------------------------------------------------------------
     def _attention_kernels(self):
-        """Scaled-dot-product attention without cuDNN's kernel on CUDA (`skip_cudnn_attention`):
-        it plans anew for every sequence length, and our lengths change with every packed batch
-        and every generated token. Measured on an H200 in bfloat16 (random-weight SmolLM2-360M
-        shape, 144 logprob items, first run): 8.5 s with cuDNN attention allowed, 1.1 s without
-        it; padding the packed length to multiples of 64 instead gave 2.1 s. Elsewhere, torch's
-        own choice."""
+        """No cuDNN attention on CUDA (`skip_cudnn_attention`): it plans anew for every sequence length,
+        and ours change with every packed batch and token (H200, bf16, 144 logprob items: 8.5 s with it,
+        1.1 s without; padding lengths to multiples of 64 gave 2.1 s)."""
         if not (self.skip_cudnn_attention and self.device.type == "cuda"):
             return contextlib.nullcontext()
         from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -185,8 +171,7 @@ class HFBackend:
 
     @contextlib.contextmanager
     def _own_draws(self):
-        """`model.generate` samples from torch's global random state: run it on this backend's own
-        state, and give the global one back afterwards, as `torch.random.fork_rng` does."""
+        """`model.generate` draws from torch's global random state: swap in this backend's own, then restore it."""
         outside = _state(self.device)
         _set_state(self._state, self.device)
         try:
@@ -217,7 +202,6 @@ class HFBackend:
 
     # -- scoring ------------------------------------------------------------------------
     def _ends_answer_mask(self) -> torch.Tensor:
-        """Boolean mask over the vocabulary: tokens that cannot continue an option code."""
         if self._ends_answer is None:
             n_out = self.model.get_output_embeddings().weight.shape[0]
             self._ends_answer = ends_answer_mask(ends_answer_flags(self.tokenizer), n_out).to(self.device)
@@ -230,8 +214,7 @@ class HFBackend:
         return [self._key_ids[k] for k in keys]
 
     def _score(self, batch: list[ProbeRequest]) -> list[dict[str, float]]:
-        """Log-score of each option code of each request, from one packed forward pass
-        (without a usable prefix cache each item is packed whole)."""
+        """Option log-scores from one packed forward pass (without a usable prefix cache, items packed whole)."""
         seqs = [self.encode(r) for r in batch]
         p, cache = self._prefix_for(seqs, 1)
         codes = [self._codes(r.item.choice_keys) for r in batch]
@@ -264,8 +247,7 @@ class HFBackend:
         return [(s.answers, s.completion_tokens) for s in sampled]
 
     def _generate(self, batch: list[ProbeRequest], how: Generate) -> list[tuple[list[str], int]]:
-        """One answer for every request of `batch` at once, over one copy of the shared prefix
-        cache (rows `prefix + masked gap + item`: `gap_rows`; generate derives positions from the mask)."""
+        """One answer per request over one copy of the prefix cache (rows `prefix + masked gap + item`)."""
         seqs = [self.encode(r) for r in batch]
         p, cache = self._prefix_for(seqs, len(batch))
         rows, mask, width = gap_rows(seqs, p, self._pad)

@@ -1,35 +1,25 @@
 """N answers per prompt on a local model (the `sample` method): several items, one batch.
 
-Asking an item N times the plain way runs its whole prompt through the model N times. Here
-every prompt token is computed once per batch of items, and only the few answer tokens N
-times, and the prompt's key/value cache is never copied per answer:
+Every prompt token is computed once per batch, only the answer tokens N times, and the prompt's
+key/value cache is never copied per answer:
 
-    1. prefill  rows `[prefix (cached)] + pad gap + item`, one row per item (B rows); the gap
-                evens out the items' lengths and is masked out, as in verbalized batching
-    2. sample   the first token of all N answers from the item's last logits, at `temperature`
-    3. branch   each step feeds, in the item's own row, the last token of each of its answers
-                still being written, side by side; a 4D mask lets each new token see the
-                prompt and its own answer's earlier tokens only, and all of them take the
-                position the answer's next token has, so each answer is computed as if alone
-                (tested against plain `generate` at temperature 0). An answer stops once its
-                stop rule says it is whole (for `sample`: a whole option code, a code followed
-                by something that cannot continue it, so "1" is not cut from "10") or it has
-                ended; at most `max_new_tokens` steps
+    1. prefill  rows `[prefix (cached)] + masked pad gap + item`, one row per item
+    2. sample   the first token of all N answers from the item's last logits
+    3. branch   each step feeds, in the item's row, the last token of each unfinished answer side by
+                side, masked and positioned as if alone (tested against `generate` at temperature 0),
+                until its stop rule holds ("1" is not cut from "10") or `max_new_tokens`
 
     item row:  [prefix] gap | item tokens | a1 b1 c1 | a2 c2 | a3 ...     (b stopped at "2.")
     a2 sees:   prefix, item tokens, a1, itself
 
-Copying the prompt's cache per answer (B*N rows) would move that copy through memory at every
-step: measured with the bundled model on 2 CPU cores, 8 items x 20 answers, the release's
-1,000-token prompt took 71.3 s that way and 26.1 s this way (`benchmarks/local_sample.py`, run
-by bench_local.py, times it against N separate generations).
+2 items of 100 tokens sharing a 60-token prefix, N = 40, 2-token answers: the plain way computes
+80 x 100 prompt tokens and 80 x 2 steps; this, 2 x 40 prompt tokens and one step of 2 rows x 40 tokens.
+Copying the cache per answer (B*N rows) moves it through memory at every step: 8 items x 20 answers
+of the release's 1,000-token prompt took 71.3 s that way, 26.1 s this way (bundled model, 2 CPU
+cores, `benchmarks/local_sample.py`).
 
-A worked example: 2 items of 100 prompt tokens sharing a 60-token prefix, N = 40, answers of
-2 tokens ("3" then end of turn): the plain way computes 80 x 100 prompt tokens and 80 x 2
-answer steps; this computes 2 x 40 prompt tokens, then one step of 2 rows x 40 tokens.
-
-Sampling is ancestral from softmax(logits / temperature), with no top-k or top-p, so the
-shares estimate the distribution the model would sample from.
+Sampling is ancestral from softmax(logits / temperature), no top-k or top-p, so the shares estimate
+the distribution the model would sample from.
 """
 from __future__ import annotations
 
@@ -110,9 +100,8 @@ def sample_items(model, tokenizer, seqs: list[list[int]], stops: list[Callable[[
                  temperature: float, max_new_tokens: int, prefix_len: int = 0,
                  prefix_cache: DynamicCache | None = None, pad_id: int = 0, cache_kw: str = "past_key_values",
                  generator: torch.Generator | None = None) -> list[SampledItem]:
-    """`samples` answers to each prompt of `seqs` (token ids, all starting with the
-    `prefix_len` tokens that `prefix_cache` holds when given), from one prefill and one
-    sampling loop over all branches; `stops[i]` (None: none) says when an answer to item i is whole."""
+    """`samples` answers to each prompt of `seqs` (token ids, all starting with the `prefix_len` tokens
+    `prefix_cache` holds); `stops[i]` (None: none) says when an answer to item i is whole."""
     device = next(model.parameters()).device
     p = prefix_len if prefix_cache is not None else 0
     width = max(len(s) for s in seqs) - p

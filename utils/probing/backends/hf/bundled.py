@@ -24,8 +24,7 @@ def bundled_model_dir() -> Path:
 
 def load_bundled_model(*, device: str = "cpu", dtype: str = "auto", device_map: str | None = None,
                        quiet: bool = False, use_cache: bool | None = None):
-    """Tokenizer and model of the bundled GGUF; its converted weights are kept in the user's
-    cache after the first start (see `model_cache`; `use_cache=False` converts every time)."""
+    """Converted weights are kept in the user's cache (`model_cache`; `use_cache=False` converts every time)."""
     from utils.probing.backends.hf.model_cache import load_gguf_cached
 
     return load_gguf_cached(bundled_model_dir(), BUNDLED_GGUF, device=device, dtype=dtype, device_map=device_map,

@@ -1,16 +1,5 @@
-"""Loading a local Hugging Face model, with the checks that turn slow failures into one line.
-
-Each check runs before any weights are read:
-
-* `resolve_device("gpu")` -> `"cuda"`; a CUDA (or MPS) device on a machine without one is a
-  `UserError` saying what is there, instead of a traceback after the model has loaded.
-* `check_source("owner/name")`: a hub id that is not in the local Hugging Face cache fails at
-  once, naming the cache folder and the command that downloads it. (Left to transformers, it
-  retries the network for about a minute before failing.) Loading then reads local files only.
-* `quiet_loading(quiet)`: transformers' and huggingface_hub's progress bars and chatter are off
-  with `--quiet`, and whenever stderr is not a terminal (a log file), where every redraw of a
-  bar would become a line.
-"""
+"""Loading a local Hugging Face model, with checks that turn slow failures into one line before any
+weights are read."""
 from __future__ import annotations
 
 import contextlib
@@ -38,7 +27,7 @@ def torch_dtype(name: str):
 
 
 def resolve_device(device: str) -> str:
-    """`cpu`, `cuda`, `cuda:1`, `mps` (and `gpu` for `cuda`), checked against this machine.
+    """`cpu`, `cuda`, `cuda:1`, `mps` (`gpu`: `cuda`), checked against this machine before anything loads.
 
     >>> resolve_device("GPU")   # on a machine with CUDA
     'cuda'
@@ -63,9 +52,8 @@ def resolve_device(device: str) -> str:
 
 
 def check_source(path: str | Path, gguf_file: str | None = None) -> tuple[str, bool]:
-    """Where the model is: returns (path or hub id, whether it is a hub id from the cache).
-
-    A folder must exist; a hub id must be in the Hugging Face cache (`HF_HOME`/`HF_HUB_CACHE`)."""
+    """Returns (path or hub id, whether it is a hub id from the cache). A folder must exist and a hub id
+    be cached already: left to transformers, a missing one retries the network for about a minute."""
     text = str(path)
     if Path(text).expanduser().exists():
         folder = Path(text).expanduser()
@@ -85,8 +73,8 @@ def check_source(path: str | Path, gguf_file: str | None = None) -> tuple[str, b
 
 @contextlib.contextmanager
 def quiet_loading(quiet: bool):
-    """Progress bars and info chatter of transformers and huggingface_hub off while loading,
-    when `quiet` or when stderr is not a terminal."""
+    """Progress bars and chatter of transformers and huggingface_hub off while loading, when `quiet`
+    or when stderr is not a terminal (a log file, where every bar redraw becomes a line)."""
     if not quiet and sys.stderr.isatty():
         yield
         return
@@ -117,9 +105,8 @@ def quiet_loading(quiet: bool):
 
 @contextlib.contextmanager
 def hub_offline(on: bool):
-    """While loading a model found in the cache, huggingface_hub and transformers act as under
-    `HF_HUB_OFFLINE=1`: `local_files_only` alone still lets huggingface_hub fetch a registry
-    for its user-agent header, i.e. wait on the network."""
+    """`HF_HUB_OFFLINE=1` while loading a cached model: `local_files_only` alone still lets huggingface_hub
+    wait on the network (a registry fetch for its user-agent header)."""
     if not on:
         yield
         return
@@ -135,9 +122,7 @@ def hub_offline(on: bool):
 
 def load_model(path: str | Path, *, gguf_file: str | None = None, device: str = "cpu",
                dtype: str = "auto", device_map: str | None = None, quiet: bool = False):
-    """Tokenizer and model from a local folder or a cached hub id, in eval mode on `device`.
-
-    GGUF weights are dequantized to float32 unless `dtype` says otherwise."""
+    """Tokenizer and model in eval mode on `device`; GGUF weights load as float32 unless `dtype` says."""
     source, from_hub = check_source(path, gguf_file)
     device = resolve_device(device)
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}

@@ -1,26 +1,15 @@
 """Converted GGUF weights kept in the user's cache, so only the first start pays for conversion.
 
-transformers reads a GGUF file by dequantizing every tensor and converting the tokenizer (about
-a minute on two cores, the first time only: one line on stderr says so). The converted model
-(safetensors) and the fast tokenizer (`tokenizer.json`, no rebuilding from the GGUF vocabulary)
-are saved once under
+transformers reads a GGUF file by dequantizing every tensor and converting the tokenizer (about a
+minute on two cores). The model (safetensors) and fast tokenizer are saved once, under
 
     $XDG_CACHE_HOME/llm-global-opinion/converted/<sha256 of the GGUF>-<dtype>/   (default ~/.cache)
 
-and later starts load that folder. An entry is written in a temporary folder and moved into
-place with one `os.replace`, so a crash or a second process never leaves half an entry under
-the final name. Its `manifest.json` lists every file's size and sha256; an entry that does not
-match it (a file missing, cut short or changed) is rebuilt with a warning. A later start reads
-the checksums in a background thread while the main thread imports torch and transformers and
-loads the entry (hashing releases the GIL), so the check costs almost no wall time; a model
-loaded from an entry that then fails its check is thrown away and the GGUF converted again.
-Weights tied to another (the output layer to the embeddings) are stored once, under the name
-the model's loader reads (`model.embed_tokens.weight`), so loading does not first fill the
-embeddings with random numbers.
-
-The GGUF file's own hash is remembered by path, size and modification time
-(`gguf-hashes.json`), so an unchanged file is not read again to find its entry.
-`LLM_GLOBAL_OPINION_NO_CACHE=1` (or the scripts' `--no-model-cache`) converts every time.
+An entry is built in a temporary folder and moved into place with one `os.replace`, so a crash or a
+second process never leaves half an entry under its name. Its `manifest.json` lists every file's size
+and sha256; an entry that does not match is rebuilt with a warning. The check runs in a thread while
+the entry loads (hashing releases the GIL), so it costs almost no wall time.
+`LLM_GLOBAL_OPINION_NO_CACHE=1` (or `--no-model-cache`) converts every time.
 """
 from __future__ import annotations
 
@@ -73,7 +62,7 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
 
 
 def gguf_sha256(path: Path, root: Path | None = None) -> str:
-    """The file's sha256, read again only when its size or modification time changed."""
+    """The file's sha256, read again only when its size or modification time changed (`gguf-hashes.json`)."""
     path, memo_path = Path(path).resolve(), (root or cache_root()) / "gguf-hashes.json"
     st = path.stat()
     try:
@@ -117,12 +106,9 @@ def entry_problem(entry: Path, digest: str) -> str | None:
 
 
 def _untied_state(model) -> dict:
-    """The state dict with each shared tensor once, under its first name.
-
-    `lm_head.weight` is `model.embed_tokens.weight` (tied): kept as `model.embed_tokens.weight`,
-    the name transformers loads and then ties, as Hugging Face checkpoints store it.
-    (safetensors' `save_model` keeps `lm_head.weight` instead; transformers then counts the
-    embeddings as missing and fills them with random numbers before tying: ~0.4 s a start.)"""
+    """Each shared tensor once, under its first name: a tied `lm_head.weight` is stored as
+    `model.embed_tokens.weight`, which transformers loads and ties (under `lm_head.weight` it would
+    fill the embeddings with random numbers first: ~0.4 s a start)."""
     tensors, seen = {}, set()
     for name, tensor in model.state_dict().items():
         key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
@@ -133,7 +119,6 @@ def _untied_state(model) -> dict:
 
 
 def _save_entry(tokenizer, model, entry: Path, digest: str, source: str) -> None:
-    """Write the entry in a temporary folder beside it, then move it into place at once."""
     from safetensors.torch import save_file
 
     entry.parent.mkdir(parents=True, exist_ok=True)
@@ -172,8 +157,7 @@ def _discard(entry: Path) -> None:
 
 
 def _load_checked(entry: Path, digest: str, **load):
-    """(tokenizer, model), problem: `entry` loaded while a second thread checks it against its
-    manifest (`entry_problem`). The model is returned only when the check passes."""
+    """`entry` loaded while a thread checks its manifest: (loaded or None, problem)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-check") as pool:
         checking = pool.submit(entry_problem, entry, digest)
         try:
@@ -187,15 +171,13 @@ def _load_checked(entry: Path, digest: str, **load):
 
 
 def _tell(line: str) -> None:
-    """One line on stderr whatever the log level: a first start is silent for a minute otherwise.
-    (Not a warning, and the scripts log WARNING and above only.)"""
+    """One line on stderr whatever the log level: a first start is silent for a minute otherwise."""
     print(line, file=sys.stderr, flush=True)
 
 
 def load_gguf_cached(folder: Path, gguf_file: str, *, device: str = "cpu", dtype: str = "auto",
                      device_map: str | None = None, quiet: bool = False, use_cache: bool | None = None):
-    """Tokenizer and model of `folder/gguf_file`: from the cache when it holds a sound entry,
-    else converted from the GGUF file (and then kept in the cache)."""
+    """From the cache when it holds a sound entry, else converted from the GGUF file and kept."""
     if use_cache is None:
         use_cache = cache_enabled()
     convert = dict(gguf_file=gguf_file, device=device, dtype=dtype, device_map=device_map, quiet=quiet)

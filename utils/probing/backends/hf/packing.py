@@ -1,30 +1,21 @@
-"""Which items are asked together, and how a batch of them becomes one model input: pure
-functions over token ids, tested on fixed inputs.
-
-Batches (`pack`): the next items in their order while the batch holds fewer than a limit of
-items and (scoring) tokens; the first item that does not fit ends the batch:
+"""Which items are asked together, and how a batch becomes one model input: pure functions over token ids.
 
     pack("A", ["B", "C", "D"], size={"A": 100, "B": 300, "C": 50, "D": 10}.get,
          max_items=8, max_tokens=450)   -> ["A", "B", "C"]   (100 + 300 + 50 = 450)
     pack("A", ["B", "C"], size={"A": 100, "B": 400, "C": 10}.get,
          max_items=8, max_tokens=450)   -> ["A"]   (C would fit, but the order is kept)
 
-logprob (`packed_layout`): every item's own tokens (past the cached prefix), then the tokens
-of each of its option codes, end to end in ONE sequence. The boolean `sees` matrix and the
-position ids make every token see exactly what it would see in the item's own prompt:
+logprob (`packed_layout`): each item's own tokens (past the cached prefix), then each option code's
+tokens, end to end in one sequence; `sees` and the position ids let each token see exactly what it
+would see in the item's own prompt. With a 2-token prefix, item A = [5, 6], codes "1" = [1], "10" = [1, 0]:
 
     [prefix (cached)] | item A | A:"1" | A:"2" | A:"1","0" | item B | B:"1" | B:"2"
     A:"2" sees: prefix, item A, itself     (not A:"1", not item B)
-
-A worked example with a 2-token prefix, item A = [5, 6] with codes "1" = [1] and "10" = [1, 0]:
 
     packed_layout([([9, 9, 5, 6], [[1], [1, 0]])], prefix_len=2)
     tokens    [5, 6, 1, 1, 0]     positions [2, 3, 4, 4, 5]
     read_at   [1, 2, 3, 4]        (last item token, then every code token)
     items     [(1, [[2], [3, 4]])]
-
-verbalized (`gap_rows`): rows `prefix + pad gap + item`, so every row starts with the same
-prefix and one copy of its cache serves all rows; the gap is masked out.
 """
 from __future__ import annotations
 
@@ -42,9 +33,8 @@ T = TypeVar("T")
 
 def pack(first: T, waiting: Iterable[T], size: Callable[[T], int], max_items: int,
          max_tokens: float = math.inf) -> list[T]:
-    """`first`, then the waiting items in their order while the batch holds fewer than
-    `max_items` and its total size stays within `max_tokens`. `first` always goes, whatever
-    its size (a long item runs alone)."""
+    """The waiting items in order while they fit in `max_items` and `max_tokens`; the first that does
+    not fit ends the batch. `first` always goes, whatever its size (a long item runs alone)."""
     batch, total = [first], size(first)
     for nxt in waiting:
         if len(batch) >= max(1, max_items):
@@ -106,8 +96,8 @@ def additive_mask(sees: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def gap_rows(seqs: list[list[int]], prefix_len: int, pad: int) -> tuple[list[list[int]], list[list[int]], int]:
-    """Rows `prefix + pad gap + item` and their attention masks; returns (rows, mask, width),
-    where `width` is the longest item past the prefix (new tokens start at prefix_len + width).
+    """Rows `prefix + pad gap + item`, so one copy of the prefix cache serves all rows; returns
+    (rows, mask, width), new tokens starting at prefix_len + width.
 
         gap_rows([[7, 7, 1], [7, 7, 1, 2, 3]], 2, pad=0)
         -> ([[7, 7, 0, 0, 1], [7, 7, 1, 2, 3]], [[1, 1, 0, 0, 1], [1, 1, 1, 1, 1]], 3)
@@ -134,15 +124,13 @@ def shared_prefix_len(seqs: list[list[int]], least: int = 8) -> int:
 
 
 def ends_answer_flags(tokenizer) -> list[bool]:
-    """Per token id of `tokenizer`'s vocabulary: True when the token cannot continue an option
-    code (it ends the answer), e.g. `" "`, `"."`, `"\\n"`; False for `"0"`, `"a"`."""
+    """Per vocabulary token: True when it cannot continue an option code (`" "`, `"."`), False for `"0"`."""
     texts = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     return [not continues_code(tokenizer.convert_tokens_to_string([t]) if t is not None else "") for t in texts]
 
 
 def ends_answer_mask(flags: list[bool], n_out: int) -> torch.Tensor:
-    """`flags` (per vocabulary token: does it end an answer) sized to the model's `n_out`
-    output rows; padded embedding rows past the vocabulary never end an answer."""
+    """`flags` sized to the model's `n_out` output rows; padded rows past the vocabulary never end an answer."""
     mask = torch.tensor(flags, dtype=torch.bool)
     if n_out > len(flags):
         mask = torch.cat([mask, torch.zeros(n_out - len(flags), dtype=torch.bool)])
