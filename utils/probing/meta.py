@@ -12,7 +12,7 @@ from pathlib import Path
 
 from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
-from utils.core.results.spec import Experiment, RunSpec
+from utils.core.results.spec import RunSpec
 from utils.core.secrets import redact_value
 
 PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "pandas", "scipy")
