@@ -19,11 +19,16 @@ from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
 from wvs_fixtures import load_script, microdata
 
+from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeResult
 from utils.core.results.table import read_table
 from utils.probing.cli import api_main, local_main
+from utils.probing.conditions import steering_countries
+from utils.probing.group_steering import group_phrases
+from utils.probing.prompts import load_prompt_set
 from utils.probing.results_store import COLUMNS, MAX_TEXT_CHARS, ResultStore, result_row
+from utils.probing.survey_steering import survey_phrases
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGLISH = questionnaire_path("English")
@@ -288,3 +293,25 @@ def test_one_line_through_the_real_script(tmp_path):
                            "--results-root", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert_refused(proc.returncode, proc.stderr, "unknown country 'Atlantis'")
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("read, relative, hint", [
+    (lambda d: load_prompt_set("English", inputs_dir=d), "prompts/English.json", "needs its prompt files"),
+    (lambda d: steering_countries(d), "steering/countries.json", "part of the project's inputs"),
+    (lambda d: group_phrases("English", "Japan", ("sex", "female"), d), "groups/phrases/English.json",
+     "no group phrases for English"),
+    (lambda d: survey_phrases("United States", None, d), "surveys/phrases/English.json", "steer toward a survey"),
+])
+def test_an_input_file_absent_or_broken_is_one_line(tmp_path, read, relative, hint):
+    """Every JSON file under inputs/ is read by one function: absent, the line says what to do; not
+    JSON, the line names the file and the parser's complaint."""
+    with pytest.raises(UserError) as absent:
+        read(tmp_path)
+    assert str(absent.value) == f"{tmp_path / relative} not found; " + str(absent.value).split("; ", 1)[1]
+    assert hint in str(absent.value)
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / relative).write_text("{'not': json}", encoding="utf-8")
+    with pytest.raises(UserError) as broken:
+        read(tmp_path)
+    assert str(broken.value).startswith(f"{tmp_path / relative} is not valid UTF-8 JSON: Expecting property name")
+    assert "\n" not in str(absent.value) + str(broken.value)

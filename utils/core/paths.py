@@ -2,6 +2,7 @@
 to the current directory, the defaults to the repository, so a message shows the full path."""
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 
 from utils.core.errors import UserError
@@ -12,6 +13,18 @@ INPUTS_DIR = REPO_ROOT / "inputs"
 RESULTS_DIR = REPO_ROOT / "results"
 HUMAN_DIR = REPO_ROOT / "dataset" / "human"  # prepared human tables (dataset/prepare_wvs.py)
 FIGURES_DIR = REPO_ROOT / "figures"  # what the show_results scripts write
+
+
+def read_json(path: Path, missing: str):
+    """An input file the project reads as JSON; absent or unreadable, a one-line UserError (`missing`
+    says what to do when it is absent)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found; {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid UTF-8 JSON: {exc}") from None
 
 
 def model_folder(model_name_or_path: str) -> PurePosixPath:

@@ -9,13 +9,12 @@ Everything country- or language-specific comes from `inputs/` (docs/steering.md)
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import match_name
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, SurveyItem
 from utils.core.results.spec import Experiment, RunSpec
@@ -33,9 +32,7 @@ class Condition:
 
 
 def _json(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"{path} not found; it is part of the project's inputs")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path, "it is part of the project's inputs")
 
 
 def steering_countries(inputs_dir: Path = INPUTS_DIR) -> dict[str, dict]:

@@ -11,14 +11,13 @@ needs is written out per language, never composed:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from string import Template
 
 import numpy as np
 
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.records import SurveyItem
 from utils.probing.prompts import PHRASE_KEYS
 
@@ -30,9 +29,7 @@ def phrases_path(language: str, inputs_dir: Path = INPUTS_DIR) -> Path:
 def group_phrases(language: str, country: str, group: tuple[str, str], inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
     """The whole phrases naming `group` of `country` in `language` (see the module docstring)."""
     path = phrases_path(language, inputs_dir)
-    if not path.is_file():
-        raise UserError(f"{path} not found: no group phrases for {language}; add them (see inputs/groups/phrases/)")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path, f"no group phrases for {language}; add them (see inputs/groups/phrases/)")
     key = f"{group[0]}={group[1]}"
     place = data.get("places", {}).get(country)
     forms = data.get("groups", {}).get(key)

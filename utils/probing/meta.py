@@ -1,15 +1,14 @@
 """`run_meta.json`: what produced a results file, so a number can be traced back to its run."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
 import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from utils.core.atomic import sha256_file, write_json
 from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
 from utils.core.results.spec import RunSpec
@@ -43,10 +42,6 @@ def run_meta(flags: dict, **extra) -> dict:
     return {"arguments": redact_value(arguments), "python": platform.python_version(),
             "packages": package_versions(), "git_commit": git_commit(),
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **redact_value(extra)}
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def input_files(spec: RunSpec, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR) -> list[Path]:
@@ -89,12 +84,9 @@ def input_hashes(spec: RunSpec, questions_dir: Path | None) -> dict[str, str]:
         path = Path(path).resolve()
         if path.is_file():
             key = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-            out[key] = file_sha256(path)
+            out[key] = sha256_file(path)
     return out
 
 
 def write_run_meta(path: Path, meta: dict) -> None:
-    """Write `run_meta.json` atomically (a temporary file, then a rename)."""
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, meta)

@@ -15,7 +15,6 @@ codes before it is stored. Q1 under the permutation (2, 0, 3, 1):
 """
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.records import ProbeResult, SurveyItem
 from utils.core.results.spec import Experiment, Perturbation, RunSpec
 from utils.probing.conditions import Condition
@@ -131,13 +130,8 @@ def _path(kind: str, language: str, inputs_dir: Path) -> Path:
 
 
 def _data(kind: str, language: str, inputs_dir: Path) -> dict:
-    path = _path(kind, language, inputs_dir)
-    if not path.is_file():
-        raise UserError(f"{path} not found; the {kind} perturbation needs it for {language} (inputs/README.md)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not valid UTF-8 JSON: {exc}") from None
+    return read_json(_path(kind, language, inputs_dir), f"the {kind} perturbation needs it for {language} "
+                     "(inputs/README.md)")
 
 
 def _field(kind: str, language: str, inputs_dir: Path, name: str):

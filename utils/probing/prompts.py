@@ -45,7 +45,7 @@ from pathlib import Path
 from string import Template
 
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.records import Message, ProbeRequest, SurveyItem
 
 METHODS = ("verbalized", "logprob", "sample")
@@ -70,13 +70,7 @@ class PromptSet:
 
 
 def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"prompt file {path} not found; every language a run asks in needs its prompt "
-                        "files under inputs/ (see inputs/README.md)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"prompt file {path} is not valid UTF-8 JSON: {exc}") from None
+    return read_json(path, "every language a run asks in needs its prompt files under inputs/ (see inputs/README.md)")
 
 
 def load_prompt_set(language: str = "English", examples_file: str | None = None,

@@ -10,13 +10,12 @@ without its own takes the file's `default`:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from string import Template
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import match_name
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.results.spec import Experiment, RunSpec
 from utils.core.survey.asked import asked_items
 from utils.core.survey.files import populations
@@ -34,9 +33,7 @@ def phrases_path(inputs_dir: Path = INPUTS_DIR) -> Path:
 def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
     """The persona phrases naming `population`, or `group` (`("POLPARTY", "Democrat")`) inside it."""
     path = phrases_path(inputs_dir)
-    if not path.is_file():
-        raise UserError(f"{path} not found; it holds the phrases that steer toward a survey's populations")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path, "it holds the phrases that steer toward a survey's populations")
     place = data.get("places", {}).get(population, population)
     forms = data["population"] if group is None else data.get("variables", {}).get(group[0], data["default"])
     missing = [k for k in PHRASE_KEYS if not forms.get(k)]

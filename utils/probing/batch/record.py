@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from utils.core.atomic import write_json
 from utils.core.paths import model_folder
 
 
@@ -35,13 +36,7 @@ class JobRecord:
         return json.loads(self.path.read_text(encoding="utf-8"))
 
     def save(self, record: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(record, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_json(self.path, record)
 
     def update_round(self, rnd: dict) -> dict:
         """Write `rnd` over the round of its number (or append it); returns the record."""

@@ -14,7 +14,6 @@ the entry loads (hashing releases the GIL), so it costs almost no wall time.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from utils.core.atomic import sha256_file, write_json
 from utils.probing.backends.hf.loading import load_model  # imports neither torch nor transformers until it loads
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,6 @@ def cache_enabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "").strip().lower() in ("", "0", "false", "no")
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
-
-
 def gguf_sha256(path: Path, root: Path | None = None) -> str:
     """The file's sha256, read again only when its size or modification time changed (`gguf-hashes.json`)."""
     path, memo_path = Path(path).resolve(), (root or cache_root()) / "gguf-hashes.json"
@@ -75,7 +59,7 @@ def gguf_sha256(path: Path, root: Path | None = None) -> str:
     digest = sha256_file(path)
     memo[str(path)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
     try:
-        _write_json_atomic(memo_path, memo)
+        write_json(memo_path, memo)
     except OSError as exc:  # a read-only cache costs a re-hash next time, nothing else
         log.warning("could not remember the hash of %s: %s", path.name, exc)
     return digest
@@ -135,7 +119,7 @@ def _save_entry(tokenizer, model, entry: Path, digest: str, source: str) -> None
         tokenizer.save_pretrained(tmp)  # tokenizer.json: later starts read it, nothing is rebuilt
         files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
                  for p in sorted(tmp.iterdir()) if p.is_file()}
-        _write_json_atomic(tmp / MANIFEST, {"format": FORMAT, "source": source, "source_sha256": digest,
+        write_json(tmp / MANIFEST, {"format": FORMAT, "source": source, "source_sha256": digest,
                                             "dtype": str(model.dtype).removeprefix("torch."), "files": files})
         try:
             os.replace(tmp, entry)
