@@ -242,9 +242,9 @@ def test_logprob_then_verbalized_is_refused_before_loading(tmp_path):
 
 
 def _parsers():
-    from utils.probing.cli import api_parser, local_parser
+    from utils.probing.cli import parser
 
-    return {f"{kind} {exp}": make(exp) for kind, make in (("api", api_parser), ("llm", local_parser))
+    return {f"{kind} {exp}": parser(exp, backend) for kind, backend in (("api", "api"), ("llm", "local"))
             for exp in ("RQ1", "RQ2")}
 
 
@@ -265,13 +265,13 @@ def test_every_flag_has_both_spellings_and_help_shows_the_papers_first():
 
 
 def test_both_spellings_give_the_same_arguments():
-    from utils.probing.cli import api_parser
+    from utils.probing.cli import parser
 
     paper = ["--model_name_or_path", "m", "--base_url", "http://h/v1", "--steering_method", "persona",
              "--results_root", "r", "--max_new_tokens", "9", "--dry_run", "d.jsonl"]
     ours = ["--model-name-or-path", "m", "--base-url", "http://h/v1", "--steering-method", "persona",
             "--results-root", "r", "--max-new-tokens", "9", "--dry-run", "d.jsonl"]
-    assert vars(api_parser("RQ2").parse_args(paper)) == vars(api_parser("RQ2").parse_args(ours))
+    assert vars(parser("RQ2", "api").parse_args(paper)) == vars(parser("RQ2", "api").parse_args(ours))
 
 
 def test_names_are_matched_without_case_and_a_near_miss_is_suggested(tmp_path):

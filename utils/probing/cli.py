@@ -48,14 +48,6 @@ def parser(script: str = "RQ1", backend: str = "local") -> argparse.ArgumentPars
     return p
 
 
-def api_parser(script: str = "RQ1") -> argparse.ArgumentParser:
-    return parser(script, "api")
-
-
-def local_parser(script: str = "RQ1") -> argparse.ArgumentParser:
-    return parser(script, "local")
-
-
 def config_of(argv: list[str] | None, script: str, backend: str) -> ProbeConfig:
     """A script's flags as a `ProbeConfig`: the one place its parsed flags are read."""
     return ProbeConfig.from_mapping(vars(parser(script, backend).parse_args(argv)), script, backend)
