@@ -53,6 +53,14 @@ class RunSummary:
     unparsed: int = 0
     errors: int = 0
 
+    def count(self, status: str) -> None:
+        if status == "ok":
+            self.ok += 1
+        elif status == "unparsed":
+            self.unparsed += 1
+        else:
+            self.errors += 1
+
     def line(self) -> str:
         return (f"{self.total} items: {self.skipped} already done, {self.ok} ok, "
                 f"{self.unparsed} unparsed, {self.errors} errors")
@@ -178,12 +186,7 @@ def run_condition(backend: Backend, method: Method, requests: list[ProbeRequest]
             backend.prepare(pending)  # all of them on every rank: the same prefix cache, so the same numbers
         for request, result in asked_by_ranks(backend, method, pending, max_attempts, seed, ranks):
             store_result(store, request, result, identity, shown)
-            if result.status == "ok":
-                summary.ok += 1
-            elif result.status == "unparsed":
-                summary.unparsed += 1
-            else:
-                summary.errors += 1
+            summary.count(result.status)
             bar.update(1)
     except BaseException:  # a UserError, Ctrl-C, SIGTERM: ask nothing more (requests cost money)
         backend.stop()
@@ -202,7 +205,11 @@ class Planned:
     cond: Condition
     out_dir: Path
     spec: RunSpec
-    pending: int
+    done: frozenset[str]  # items with a finished row
+
+    @property
+    def pending(self) -> int:
+        return sum(r.item.id not in self.done for r in self.cond.requests)
 
 
 def results_root(config: ProbeConfig) -> Path:
@@ -225,7 +232,7 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
     for cond in plan.conditions:
         spec = run_spec(plan, cond.spec, model_name, model)
         out_dir = results_dir(root, spec.folder())
-        pending = len(cond.requests)
+        done: set[str] = set()
         shards = shard_paths(out_dir / "results.csv") if spec.shard is None else []
         if shards and not (out_dir / "results.csv").is_file():  # asked in shards: read as one, never re-asked whole
             done = ok_ids(out_dir / "results.csv")
@@ -234,13 +241,11 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
                 raise UserError(f"{out_dir} was asked in shards ({', '.join(p.parent.name for p in shards)}) and "
                                 f"{len(left)} of its items have no ok row ({', '.join(left[:3])}"
                                 f"{', ...' if len(left) > 3 else ''}); finish it with --shard I/N, one run per shard")
-            pending = 0
         elif (out_dir / "results.csv").is_file():
             with ResultStore(out_dir / "results.csv") as store:
                 check_identity(store, spec, cond)
                 done = store.finished_ids()
-                pending = sum(r.item.id not in done for r in cond.requests)
-        out.append(Planned(cond, out_dir, spec, pending))
+        out.append(Planned(cond, out_dir, spec, frozenset(done)))
     return out
 
 

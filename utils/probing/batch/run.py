@@ -102,13 +102,7 @@ class BatchRun:
     def pending(self) -> list[Key]:
         keys = []
         for folder, p in self.planned.items():
-            if not p.pending:  # complete, possibly as shards read as one: nothing to send
-                continue
-            done = set()
-            if (p.out_dir / "results.csv").is_file():
-                with ResultStore(p.out_dir / "results.csv") as store:
-                    done = store.finished_ids()
-            keys += [Key(folder, r.item.id, 1) for r in p.cond.requests if r.item.id not in done]
+            keys += [Key(folder, r.item.id, 1) for r in p.cond.requests if r.item.id not in p.done]
         return keys
 
     def submit(self, keys: list[Key], pass_no: int, round_no: int, seen: int) -> None:
@@ -211,9 +205,7 @@ class BatchRun:
                         again.append(Key(str(p.spec.folder()), reqs[i].item.id, attempt + 1).custom_id())
                         continue
                     store_result(store, reqs[i], replace(result, attempts=attempt), p.spec.columns(), p.cond.shown)
-                    summary.ok += result.status == "ok"
-                    summary.unparsed += result.status == "unparsed"
-                    summary.errors += result.status not in ("ok", "unparsed")
+                    summary.count(result.status)
             store.compact([r.item.id for r in p.cond.requests])
             if store.rows:
                 write_run_meta(p.out_dir / "run_meta.json", {**meta, "summary": summary.__dict__, "batch": True})
