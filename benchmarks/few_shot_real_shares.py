@@ -138,7 +138,7 @@ def country_row(country: str, kind: str, dists: dict[str, np.ndarray], n_options
            "mean_change_release_vs_rq1": float(np.nanmean(change("release", "rq1"))),
            "mean_change_real_vs_rq1": float(np.nanmean(change("real", "rq1"))), "seconds": seconds}
     if human_shares is not None:
-        with metrics._quiet_nan_warnings():
+        with metrics.quiet_nan_warnings():
             score = {k: float(np.nanmean(metrics.alignment(d, human_shares, n_options))) for k, d in dists.items()}
         row.update({f"score_{k}": v for k, v in score.items()})
         row["gain_release"] = score["release"] - score["rq1"]

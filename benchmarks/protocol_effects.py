@@ -180,7 +180,7 @@ def answers(backend, method, requests: list[ProbeRequest]) -> np.ndarray:
 
 def country_scores(dist: np.ndarray, shares: np.ndarray, n_options: np.ndarray) -> np.ndarray:
     """[C] each country's mean item score for answers `dist` [I, K] against `shares` [C, I, K]."""
-    with metrics._quiet_nan_warnings():
+    with metrics.quiet_nan_warnings():
         return np.nanmean(metrics.alignment(dist[None], shares, n_options[None]), axis=1)
 
 

@@ -16,7 +16,7 @@ from utils.analysis.answers import answer_policy, load_answers
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
-from utils.analysis.metrics import _quiet_nan_warnings
+from utils.analysis.metrics import quiet_nan_warnings
 from utils.analysis.options import option
 from utils.analysis.scoring import load_scoring
 from utils.analysis.tables import write_csv
@@ -86,7 +86,7 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
     0.75
     """
     s = np.asarray(scores, float)
-    with _quiet_nan_warnings():
+    with quiet_nan_warnings():
         point = float(np.nanmean(np.nanmean(s, -1)))
         if s.shape[-1] == 0 or np.isnan(point):
             return point, float("nan"), float("nan")
@@ -136,7 +136,7 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
     for method, ans in candidates.items():
         s = sc.similarity(ans[None], sc.shares)[:, common]
         if method in drawn:
-            with _quiet_nan_warnings():
+            with quiet_nan_warnings():
                 mean = float(np.nanmean(np.nanmean(s, -1)))
             lo, hi = drawn[method] if np.isfinite(mean) else (np.nan, np.nan)
         else:
@@ -146,7 +146,7 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
         rows.append({"model": model, "method": method, "kind": "baseline" if method == "uniform answer" else "method",
                      "n_items": int(common.sum()), "n_countries": n_c, "alignment": mean, "ci_low": lo,
                      "ci_high": hi, "entropy": ent})
-    with _quiet_nan_warnings():
+    with quiet_nan_warnings():
         human_ent = float(np.nanmean(metrics.normalized_entropy(sc.shares[:, common], sc.n_options[common])))
     rows.append({"model": model, "method": "human (mean over countries)", "kind": "human",
                  "n_items": int(common.sum()), "n_countries": len(sc.human.country_codes), "alignment": np.nan,

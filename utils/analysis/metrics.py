@@ -169,7 +169,7 @@ def mean_normalized_entropy(p, n_options=None) -> float:
     >>> mean_normalized_entropy([[0.5, 0.5], [1.0, 0.0]])
     0.5
     """
-    with _quiet_nan_warnings():
+    with quiet_nan_warnings():
         return float(np.nanmean(normalized_entropy(p, n_options)))
 
 
@@ -230,7 +230,7 @@ def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: 
 
 
 @contextmanager
-def _quiet_nan_warnings():
+def quiet_nan_warnings():
     """All-NaN rows are expected (an item a country did not ask); their mean stays NaN."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -13,10 +13,11 @@ intervals differ by the survey's error alone. Long form: docs/robustness.md, "In
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from utils.analysis.metrics import quiet_nan_warnings
 
 MODES = ("items", "respondents")
 
@@ -69,16 +70,14 @@ def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], co
 def interval(draws: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over `axis`, ignoring NaN draws."""
     tail = (1 - level) / 2 * 100
-    with warnings.catch_warnings():  # a country no draw could score stays NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_nan_warnings():  # a country no draw could score stays NaN
         lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=axis)
     return lo, hi
 
 
 def mean_over(draws: np.ndarray) -> np.ndarray:
     """[B, C] -> [B] mean over the countries each draw could score (NaN if none)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with quiet_nan_warnings():
         return np.nanmean(draws, axis=1)
 
 

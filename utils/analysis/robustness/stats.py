@@ -6,7 +6,6 @@ answered; `condition` is "none" (RQ1) or "<method>/<country>". Reading: docs/rob
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -119,8 +118,7 @@ def edge_mass(answers: np.ndarray, human: np.ndarray, first: np.ndarray, last: n
     """
     ok = np.isfinite(answers).all(-1) & (first >= 0)
     idx = np.flatnonzero(ok)
-    with warnings.catch_warnings():  # items no country answered stay NaN and are left out below
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with metrics.quiet_nan_warnings():  # items no country answered stay NaN and are left out below
         h = np.nanmean(human, axis=0)  # [I, K] mean over countries
     out = {}
     for name, pos in (("first", first), ("last", last)):
