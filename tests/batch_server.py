@@ -8,6 +8,7 @@ as OpenAI serves them, with a state a test drives:
     srv.batch_store.hold.set()      a batch stays in_progress until the test clears it
     srv.batch_store.no_output       a completed batch with no output file
     srv.batch_store.extra_lines     lines added to the output (a custom_id never sent)
+    srv.batch_store.busy            (status, headers) answered to the next requests first, one each
 
 Each answered line takes the next entry of the server's `script` as a synchronous request would:
 ("content", text) is that answer, ("status", code, headers) puts the line in the error file with
@@ -35,11 +36,15 @@ class BatchStore:
         self.no_output = False
         self.extra_lines: list[dict] = []
         self.retrieved: list[str] = []  # statuses handed out, in order
+        self.busy: deque = deque()
         self._lock = threading.Lock()
 
     def handle(self, verb: str, path: str, headers, data: bytes):
         parts = path.split("?")[0].strip("/").split("/")[1:]  # after "v1"
         with self._lock:
+            if self.busy:
+                status, extra = self.busy.popleft()
+                return status, {"error": {"message": "busy"}}, extra
             if parts == ["files"] and verb == "POST":
                 return 200, self._upload(headers, data)
             if len(parts) == 3 and parts[0] == "files" and parts[2] == "content":

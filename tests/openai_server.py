@@ -196,10 +196,10 @@ class FakeOpenAIServer:
         return reply
 
     def _batch_endpoint(self, h: BaseHTTPRequestHandler, verb: str, data: bytes) -> None:
-        status, obj = self.batch_store.handle(verb, h.path, h.headers, data)
+        status, obj, *headers = self.batch_store.handle(verb, h.path, h.headers, data)
         if isinstance(obj, bytes):
             return self._send_raw(h, status, obj)
-        return self._send(h, status, obj)
+        return self._send(h, status, obj, *headers)
 
     def _picks(self, prompt: str, dist: dict[str, float], n: int) -> list[str]:
         """`n` respondents' answers: a code drawn by `dist`'s weights, or a sentence naming none."""

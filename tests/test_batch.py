@@ -123,3 +123,22 @@ def test_a_batch_goes_to_one_server(tmp_path, capsys):
         assert rc == 2 and not one.requests and not two.requests
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--batch sends one job to one server, not to 2; give one --base_url" in err
+
+
+def test_the_files_and_batches_calls_wait_as_the_server_asks():
+    """A 429 with Retry-After waits what it says, a 503 the jittered back-off, as synchronous requests do."""
+    import openai
+
+    from utils.probing.batch.client import Batches
+
+    with FakeOpenAIServer() as srv:
+        waited = []
+        batches = Batches(openai.OpenAI(base_url=srv.base_url, api_key="k", max_retries=0), max_retries=2,
+                          backoff_s=4.0, sleep=waited.append)
+        srv.batch_store.busy.extend([(429, {"retry-after": "3"}), (503, {})])
+        assert batches.upload("in.jsonl", b"{}\n").startswith("file")
+        assert waited[0] == 3.0 and 4.0 <= waited[1] <= 8.0  # back-off 4 * 2**1, jittered to half or more
+        srv.batch_store.busy.extend([(503, {})] * 3)
+        with pytest.raises(openai.InternalServerError):
+            batches.upload("in.jsonl", b"{}\n")
+        assert len(waited) == 4

@@ -15,13 +15,14 @@ import openai
 
 from utils.core.errors import Stopped, UserError
 from utils.core.secrets import redact
-from utils.probing.backends.api.backend import RETRYABLE
+from utils.probing.backends.api.backend import RETRYABLE, retry_wait_s
 from utils.probing.batch.lines import ENDPOINT
 
 log = logging.getLogger(__name__)
 
 DONE = ("completed", "failed", "expired", "cancelled")
 WINDOW = "24h"
+MAX_BACKOFF_S = 60.0
 
 
 class Batches:
@@ -38,7 +39,7 @@ class Batches:
             except RETRYABLE as exc:
                 if retry == self.max_retries:
                     raise
-                wait_s = min(self.backoff_s * 2 ** retry, 60.0)
+                wait_s = retry_wait_s(exc, retry, self.backoff_s, MAX_BACKOFF_S)
                 log.warning("%s; retry %d/%d in %.1fs", redact(f"{type(exc).__name__}: {exc}"), retry + 1,
                             self.max_retries, wait_s)
                 self.sleep(wait_s)

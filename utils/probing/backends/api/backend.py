@@ -307,7 +307,7 @@ class ApiBackend:
                     self._check_reachable(server, exc, last=retry == self.max_retries)
                 if retry == self.max_retries:
                     raise
-                wait_s = self._wait_s(exc, retry)
+                wait_s = retry_wait_s(exc, retry, self.backoff_s, self.max_backoff_s)
                 log.warning("%s; retry %d/%d in %.1fs", redact(_describe(exc)), retry + 1, self.max_retries, wait_s)
                 if self._stop.wait(wait_s):  # Ctrl-C, SIGTERM: no need to sit out the back-off
                     raise Stopped() from None
@@ -331,13 +331,15 @@ class ApiBackend:
                         "listening there (host and port of --base_url), that this machine can reach it (proxy, "
                         "firewall), and for https its certificate")
 
-    def _wait_s(self, exc: Exception, retry: int) -> float:
-        """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
-        else exponential back-off with jitter; never more than `max_backoff_s`."""
-        wait_s = _retry_after_s(getattr(exc, "response", None))
-        if wait_s is None:
-            wait_s = self.backoff_s * 2 ** retry * (0.5 + random.random() / 2)
-        return min(max(wait_s, 0.0), self.max_backoff_s)
+
+
+def retry_wait_s(exc: Exception, retry: int, backoff_s: float, max_backoff_s: float) -> float:
+    """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
+    else exponential back-off with jitter; never more than `max_backoff_s`."""
+    wait_s = _retry_after_s(getattr(exc, "response", None))
+    if wait_s is None:
+        wait_s = backoff_s * 2 ** retry * (0.5 + random.random() / 2)
+    return min(max(wait_s, 0.0), max_backoff_s)
 
 
 def _failure(exc: Exception, latency_s: float) -> Failure:
