@@ -47,3 +47,30 @@ def test_run_meta_json_of_a_real_run(server, tmp_path, monkeypatch):
     assert set(meta["inputs"]) == expected
     for name, digest in meta["inputs"].items():
         assert digest == hashlib.sha256((ROOT / name).read_bytes()).hexdigest()
+
+
+def test_the_commit_is_the_one_git_names(tmp_path):
+    """Read from .git's files, as git itself resolves it: a loose ref, a packed one, a detached HEAD."""
+    import shutil
+    import subprocess
+
+    from utils.core.git import git_head
+
+    if shutil.which("git") is None:
+        raise AssertionError("git is needed to check the commit reader against git itself")
+    repo = tmp_path / "r"
+    run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True,  # noqa: E731
+                                    text=True).stdout.strip()
+    repo.mkdir()
+    run("init", "-q", "-b", "main")
+    (repo / "f").write_text("1")
+    run("add", "f")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    assert git_head(repo) == run("rev-parse", "HEAD")
+    run("pack-refs", "--all")
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists() and git_head(repo) == run("rev-parse", "HEAD")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "two")
+    run("checkout", "-q", "--detach", "HEAD~1")
+    assert git_head(repo) == run("rev-parse", "HEAD")
+    assert run_meta({})["git_commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parents[1],
+                                                        capture_output=True, text=True).stdout.strip()

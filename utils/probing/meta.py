@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from utils.core.atomic import sha256_file, write_json
+from utils.core.git import git_head
 from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
 from utils.core.results.spec import RunSpec
@@ -27,20 +27,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def run_meta(flags: dict, **extra) -> dict:
     """Arguments (secret values redacted, never dropped by name), versions, commit and time;
     `flags`: `ProbeConfig.arguments()`."""
     arguments = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
     return {"arguments": redact_value(arguments), "python": platform.python_version(),
-            "packages": package_versions(), "git_commit": git_commit(),
+            "packages": package_versions(), "git_commit": git_head(REPO_ROOT) or "",
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **redact_value(extra)}
 
 

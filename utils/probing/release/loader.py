@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.git import git_head
 
 RELEASE_URL = "https://github.com/nlply/global-opinion-alignment"
 COMMON = "utils/common.py"
@@ -133,7 +134,7 @@ def _run(code: types.CodeType, root: Path, name: str, names: dict[str, object] |
 
 def release_commit(root: Path) -> str:
     """The commit `root/.git` points at, else `sha256:<hex>` over the files in `HASHED`."""
-    return _git_head(root) or "sha256:" + files_sha256(root)
+    return git_head(root) or "sha256:" + files_sha256(root)
 
 
 def files_sha256(root: Path) -> str:
@@ -144,40 +145,6 @@ def files_sha256(root: Path) -> str:
         digest.update(f"{p.relative_to(root).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
-
-
-def _git_head(root: Path) -> str | None:
-    """HEAD -> ref -> SHA from the files git keeps (loose ref or packed-refs); None if unreadable."""
-    dotgit = root / ".git"
-    try:
-        if dotgit.is_file():  # a worktree or submodule: "gitdir: <path>"
-            gitdir = (root / dotgit.read_text().split(":", 1)[1].strip()).resolve()
-        elif dotgit.is_dir():
-            gitdir = dotgit
-        else:
-            return None
-        head = (gitdir / "HEAD").read_text().strip()
-        common = gitdir / (gitdir / "commondir").read_text().strip() if (gitdir / "commondir").is_file() else gitdir
-        if not head.startswith("ref:"):
-            return head if _is_sha(head) else None
-        ref = head[4:].strip()
-        for base in (gitdir, common):
-            if (base / ref).is_file():
-                sha = (base / ref).read_text().strip()
-                return sha if _is_sha(sha) else None
-        packed = common / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                parts = line.split()
-                if len(parts) == 2 and parts[1] == ref and _is_sha(parts[0]):
-                    return parts[0]
-    except (OSError, IndexError):
-        return None
-    return None
-
-
-def _is_sha(text: str) -> bool:
-    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _function(path: Path, name: str) -> ast.FunctionDef:
