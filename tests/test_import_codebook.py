@@ -89,7 +89,10 @@ def test_microdata_become_the_schema(tmp_path, capsys, book_kind, data_kind):
     book = tmp_path / f"evs.{book_kind}"
     book.write_text(CODEBOOK if book_kind == "toml" else json.dumps(tomllib.loads(CODEBOOK)), encoding="utf-8")
     data_path = tmp_path / f"za7500.{data_kind}"
-    df.to_csv(data_path, index=False) if data_kind == "csv" else df.to_stata(data_path, write_index=False)
+    if data_kind == "csv":  # names matched whatever their case in the file; `;` found as the separator
+        df.rename(columns=str.upper).to_csv(data_path, index=False, sep=";")
+    else:
+        df.to_stata(data_path, write_index=False)
     assert import_survey.main(["--format", "codebook", "--codebook", str(book), "--input", str(data_path),
                                "--output", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
@@ -130,7 +133,7 @@ def test_a_missing_microdata_file_is_one_line(tmp_path, capsys):
     (tmp_path / "evs.toml").write_text(CODEBOOK, encoding="utf-8")
     assert import_survey.main(["--format", "codebook", "--codebook", str(tmp_path / "evs.toml"),
                                "--input", str(tmp_path / "none.dta"), "--output", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == f"error: microdata file {tmp_path / 'none.dta'} not found\n"
+    assert capsys.readouterr().err == f"error: input file {tmp_path / 'none.dta'} not found\n"
 
 
 def test_the_worked_codebook_of_the_docs_imports(tmp_path, capsys):

@@ -43,13 +43,13 @@ def _header(path: Path) -> tuple[list[str], str]:
     return [h.strip().strip('"').strip("'") for h in first.rstrip("\r\n").split(sep)], sep
 
 
-def _match(available: list[str], wanted: list[str], path: Path) -> dict[str, str]:
+def _match(available: list[str], wanted: list[str], path: Path, hint: str) -> dict[str, str]:
     """Requested name -> name in the file, ignoring case."""
-    by_upper = {a.upper(): a for a in available}
+    by_upper = {str(a).strip().upper(): a for a in available}
     missing = [w for w in wanted if w.upper() not in by_upper]
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise UserError(f"{path} has no column {', '.join(missing[:5])}{more}; is this the right wave's file?")
+        raise UserError(f"{path} has no column {', '.join(missing[:5])}{more}; {hint}")
     return {w: by_upper[w.upper()] for w in wanted}
 
 
@@ -57,6 +57,8 @@ def file_columns(path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise UserError(not_found(path, "input file"))
+    if path.suffix.lower() == ".sav":
+        return list(_spss(path).read_sav(str(path), metadataonly=True)[1].column_names)
     if path.suffix.lower() == ".dta":
         try:
             with pd.read_stata(path, iterator=True) as reader:
@@ -64,6 +66,24 @@ def file_columns(path: Path) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - pandas raises many types for a damaged file
             raise UserError(f"cannot read {path} as a Stata file: {exc}") from None
     return _header(path)[0]
+
+
+def _spss(path: Path):
+    try:
+        import pyreadstat  # optional: only SPSS files need it
+    except ModuleNotFoundError:
+        raise UserError(f"reading {path} (SPSS) needs the pyreadstat package: pip install pyreadstat, "
+                        "or save the file as .csv or .dta") from None
+    return pyreadstat
+
+
+def read_columns(path: Path, columns: list[str], hint: str) -> pd.DataFrame:
+    """`columns` of a microdata file (CSV, Stata or SPSS) as they are found, text kept, named as asked;
+    a column the file lacks (in any case) is a UserError ending in `hint`."""
+    path = Path(path)
+    names = _match(file_columns(path), list(dict.fromkeys(columns)), path, hint)
+    df = _read_columns(path, list(dict.fromkeys(names.values())), None)
+    return pd.DataFrame({w: df[a] for w, a in names.items()}, index=df.index)
 
 
 EXACT_INT = 2**24  # float32 holds every whole number up to here exactly
@@ -74,7 +94,7 @@ def read_microdata(path: Path, columns: list[str], exact: tuple[str, ...] = ()) 
     empty or non-numeric cells. Codes are read as float32 (half the memory, exact below 2**24; larger
     codes are read again as float64); the `exact` columns (the survey weight) as float64."""
     path = Path(path)
-    names = _match(file_columns(path), columns, path)
+    names = _match(file_columns(path), columns, path, "is this the right wave's file?")
     use = list(dict.fromkeys(names.values()))
     wide = {names[c] for c in exact if c in names}
     dtypes = {a: np.float64 if a in wide else np.float32 for a in use}
@@ -90,17 +110,22 @@ def read_microdata(path: Path, columns: list[str], exact: tuple[str, ...] = ()) 
     return pd.DataFrame(out, index=df.index)
 
 
-def _read_columns(path: Path, use: list[str], dtypes: dict[str, type]) -> pd.DataFrame:
+def _read_columns(path: Path, use: list[str], dtypes: dict[str, type] | None) -> pd.DataFrame:
+    """`dtypes` None: every column as found."""
     try:
+        if path.suffix.lower() == ".sav":
+            return _spss(path).read_sav(str(path), usecols=use)[0]
         if path.suffix.lower() == ".dta":
             return pd.read_stata(path, columns=use, convert_categoricals=False)
-        sep = _header(path)[1]
-        try:
-            return pd.read_csv(path, sep=sep, usecols=use, dtype=dtypes, encoding="utf-8-sig",
-                               encoding_errors="replace")
-        except ValueError:  # a text cell somewhere: read as found, `_coerce` looks closer
-            return pd.read_csv(path, sep=sep, usecols=use, encoding="utf-8-sig", encoding_errors="replace",
-                               low_memory=False)
+        csv = dict(sep=_header(path)[1], usecols=use, encoding="utf-8-sig", encoding_errors="replace")
+        if dtypes is not None:
+            try:
+                return pd.read_csv(path, dtype=dtypes, **csv)
+            except ValueError:  # a text cell somewhere: read as found, `_coerce` looks closer
+                pass
+        return pd.read_csv(path, low_memory=False, **csv)
+    except UserError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core.errors import UserError
+from utils.core.human.microdata import read_columns
 from utils.core.survey.data import Cell, Item, Option, SurveyData, check_item, survey_from
 
 
@@ -30,20 +31,20 @@ def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[s
             from None
     wanted = [data["population"], *([data["weight"]] if data.get("weight") else []), *variables.values(),
               *[v for v, _ in groups.values()]]
-    df = read_microdata(Path(microdata), wanted)
+    df = read_columns(Path(microdata), wanted, "the codebook names variables the file lacks")
     names = {code_text(k): str(v) for k, v in data.get("populations", {}).items()}
-    pop = _codes(df[data["population"].lower()]).map(lambda c: names.get(c, c))
-    weight = pd.to_numeric(df[data["weight"].lower()], errors="coerce") if data.get("weight") else \
+    pop = _codes(df[data["population"]]).map(lambda c: names.get(c, c))
+    weight = pd.to_numeric(df[data["weight"]], errors="coerce") if data.get("weight") else \
         pd.Series(1.0, index=df.index)
     if weight.isna().any():
         raise UserError(f"{microdata}: weight column {data['weight']} has {int(weight.isna().sum())} empty or "
                         "non-numeric values")
     partitions = [("", pd.Series("", index=df.index))] + \
-        [(name, _codes(df[var.lower()]).map(labels)) for name, (var, labels) in groups.items()]
+        [(name, _codes(df[var]).map(labels)) for name, (var, labels) in groups.items()]
     missing = {code_text(m) for m in data.get("missing", [])}
     cells, undeclared = [], {}
     for item in items:
-        code = _codes(df[variables[item.id].lower()])
+        code = _codes(df[variables[item.id]])
         stray = (code != "") & ~code.isin(set(item.codes) | missing)
         if stray.any():
             undeclared[item.id] = int(stray.sum())
@@ -83,45 +84,6 @@ def _cells(item: Item, policy: str, var: str, pop, label, code, weight) -> list[
             out += [Cell(str(population), var, str(group), item.id, c, float(row[c]) / total, float(n[c]))
                     for c in shares.columns]
     return out
-
-
-def read_microdata(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The named columns of a CSV (`,` `;` or tab), Stata or SPSS (needs pyreadstat) file, in lower case."""
-    if not path.is_file():
-        raise UserError(f"microdata file {path} not found")
-    kind = next((k for k in ("sav", "dta") if path.name.lower().endswith("." + k)), "csv")
-    try:
-        actual = {str(c).strip().lower(): c for c in _read(path, kind, None)}
-        if lacking := [c for c in dict.fromkeys(columns) if c.lower() not in actual]:
-            raise UserError(f"{path} has no column {', '.join(lacking)}; the codebook names variables the file lacks")
-        df = _read(path, kind, [actual[c.lower()] for c in dict.fromkeys(columns)])
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise UserError(f"cannot read microdata {path}: {str(exc).splitlines()[0]}") from None
-    return df.rename(columns=lambda c: str(c).strip().lower())
-
-
-def _read(path: Path, kind: str, columns: list[str] | None):
-    """`columns` None: the file's column names."""
-    if kind == "sav":
-        try:
-            import pyreadstat  # optional: only SPSS files need it
-        except ModuleNotFoundError:
-            raise UserError(f"reading {path} (SPSS) needs the pyreadstat package: pip install pyreadstat, "
-                            "or save the file as .csv or .dta") from None
-        if columns is None:
-            return pyreadstat.read_sav(str(path), metadataonly=True)[1].column_names
-        return pyreadstat.read_sav(str(path), usecols=columns)[0]
-    if kind == "dta":
-        if columns is None:
-            with pd.read_stata(path, iterator=True) as reader:
-                return list(reader.variable_labels())
-        return pd.read_stata(path, columns=columns, convert_categoricals=False)
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        first = fh.readline()
-    sep = max([",", ";", "\t"], key=first.count)
-    if columns is None:
-        return list(pd.read_csv(path, nrows=0, sep=sep).columns)
-    return pd.read_csv(path, usecols=columns, sep=sep, low_memory=False)
 
 
 def _load(path: Path) -> dict:
