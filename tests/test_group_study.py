@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pandas as pd
+from study_files import api_model, head
 from test_report import read_page
 from test_run_study import run_study_main
 
@@ -12,24 +13,7 @@ from utils.study.study_file import load_study
 
 
 def group_study(tmp_path, base_url: str) -> str:
-    text = f"""
-    [output]
-    results_root = "{tmp_path}/results"
-    figures = "{tmp_path}/figures"
-    report = "{tmp_path}/report.html"
-    human_dir = "{tmp_path}/human"
-
-    [probe]
-    methods = ["verbalized"]
-    limit = 4
-    quiet = true
-
-    [[models]]
-    name = "model-a"
-    backend = "api"
-    model_name_or_path = "model-a"
-    base_url = "{base_url}"
-
+    text = """
     [experiments.RQ1]
 
     [experiments.RQ2]
@@ -53,7 +37,7 @@ def group_study(tmp_path, base_url: str) -> str:
     n_perm = 99
     """
     path = tmp_path / "groups.toml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.write_text(head(tmp_path) + api_model(base_url) + textwrap.dedent(text), encoding="utf-8")
     return str(path)
 
 

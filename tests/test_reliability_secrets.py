@@ -20,6 +20,7 @@ import openai
 import pytest
 from openai_server import FakeOpenAIServer
 from reliability_figures import report_figures
+from study_files import head
 
 from utils.core.errors import UserError
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
@@ -89,17 +90,7 @@ def test_study_dry_run_reads_the_key_and_prints_only_its_name(tmp_path, key_env)
     model's key is set and lists it among the inputs, by the variable's name alone."""
     key = canary()
     config = tmp_path / "study.toml"
-    config.write_text(textwrap.dedent(f"""
-        [study]
-        name = "secret"
-        [output]
-        results_root = "{tmp_path}/results"
-        figures = "{tmp_path}/figures"
-        report = "{tmp_path}/report.html"
-        human_dir = "{tmp_path}/human"
-        [probe]
-        methods = ["verbalized"]
-        limit = 3
+    config.write_text(head(tmp_path, "secret", limit=3, quiet=False) + textwrap.dedent(f"""
         [[models]]
         name = "hosted"
         backend = "api"

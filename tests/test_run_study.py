@@ -18,29 +18,20 @@ import time
 from pathlib import Path
 
 import pytest
+from study_files import RQ1_AND_JAPAN, api_model, head
 from test_report import read_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "code" / "run_study.py"
 
 
-# What both test studies run and analyse: RQ1 and one RQ2 condition, on small synthetic human data.
-EXPERIMENTS_AND_ANALYSIS = """
-    [experiments.RQ1]
-
-    [experiments.RQ2]
-    countries = ["Japan"]
-    steering_methods = ["persona"]
-
-    [human]
-    synthetic = true
-    respondents = 60
-
+# What both test studies run and analyse.
+EXPERIMENTS_AND_ANALYSIS = RQ1_AND_JAPAN + textwrap.dedent("""\
     [analysis]
     formats = "png"
     min_coverage = 0
     only = ["rq1_country_level", "rq2_steering"]
-    """
+    """)
 
 
 def run_study_main():
@@ -51,36 +42,17 @@ def run_study_main():
 
 
 def api_study(tmp_path: Path, base_url: str) -> Path:
-    text = f"""
-    [study]
-    name = "tiny"
-
-    [output]
-    results_root = "{tmp_path}/results"
-    figures = "{tmp_path}/figures"
-    report = "{tmp_path}/report.html"
-    human_dir = "{tmp_path}/human"
-
-    [probe]
-    methods = ["verbalized"]
-    limit = 4
-    quiet = true
-
-    [[models]]
-    name = "model-a"
-    backend = "api"
-    model_name_or_path = "model-a"
-    base_url = "{base_url}"
-
+    text = """
     [[models]]
     name = "locked"
     backend = "api"
     model_name_or_path = "gpt-4o"
     api_key_env = "STUDY_TEST_KEY_THAT_IS_NOT_SET"
 
-    """ + EXPERIMENTS_AND_ANALYSIS
+    """
     path = tmp_path / "tiny.toml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.write_text(head(tmp_path, "tiny") + api_model(base_url) + textwrap.dedent(text) + EXPERIMENTS_AND_ANALYSIS,
+                    encoding="utf-8")
     return path
 
 
@@ -190,10 +162,10 @@ def local_study(folder: Path) -> Path:
     [[models]]
     backend = "local"
 
-    """ + EXPERIMENTS_AND_ANALYSIS
+    """
     path = folder / "kill.toml"
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.write_text(textwrap.dedent(text) + EXPERIMENTS_AND_ANALYSIS, encoding="utf-8")
     return path
 
 

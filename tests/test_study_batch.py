@@ -5,10 +5,10 @@ asked one request at a time."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 from openai_server import FakeOpenAIServer
+from study_files import RQ1_AND_JAPAN, api_model, head
 
 from utils.core.results.table import read_table
 from utils.study.runner import run_study
@@ -19,45 +19,10 @@ FILES = ("RQ1/model-a/results.csv", "RQ2/persona/Japan/model-a/results.csv")
 
 
 def study(tmp_path: Path, base_url: str, options: str) -> Path:
-    text = f"""
-    [study]
-    name = "batched"
-
-    [output]
-    results_root = "{tmp_path}/results"
-    figures = "{tmp_path}/figures"
-    report = "{tmp_path}/report.html"
-    human_dir = "{tmp_path}/human"
-
-    [probe]
-    methods = ["verbalized"]
-    limit = 4
-    quiet = true
-
-    [[models]]
-    name = "model-a"
-    backend = "api"
-    model_name_or_path = "model-a"
-    base_url = "{base_url}"
-    concurrency = 1
-    {options}
-
-    [experiments.RQ1]
-
-    [experiments.RQ2]
-    countries = ["Japan"]
-    steering_methods = ["persona"]
-
-    [human]
-    synthetic = true
-    respondents = 60
-
-    [analysis]
-    enabled = false
-    """
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "study.toml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.write_text(head(tmp_path, "batched") + api_model(base_url, more=f"concurrency = 1\n{options}")
+                    + RQ1_AND_JAPAN + "[analysis]\nenabled = false\n", encoding="utf-8")
     return path
 
 
