@@ -22,13 +22,9 @@ from utils.core.records import SurveyItem
 from utils.probing.prompts import PHRASE_KEYS
 
 
-def group_phrases_path(language: str, inputs_dir: Path = INPUTS_DIR) -> Path:
-    return Path(inputs_dir) / "groups" / "phrases" / f"{language}.json"
-
-
 def group_phrases(language: str, country: str, group: tuple[str, str], inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
     """The whole phrases naming `group` of `country` in `language` (see the module docstring)."""
-    path = group_phrases_path(language, inputs_dir)
+    path = Path(inputs_dir) / "groups" / "phrases" / f"{language}.json"
     data = read_json(path, f"no group phrases for {language}; add them (see inputs/groups/phrases/)")
     key = f"{group[0]}={group[1]}"
     place = data.get("places", {}).get(country)

@@ -82,14 +82,10 @@ def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: d
         stored = sorted({r.get(field, "") for r in rows.values()})
         other = [v for v in stored if v != now]
         if other:
-            return f"{field}: {_show(other[0])} in the file, {_show(now)} now"
+            return f"{field}: {other[0] or '(empty)'} in the file, {now or '(empty)'} now"
     for item_id, sha in prompts.items():
         row = rows.get(item_id)
         if row is not None and row.get("prompt_sha256", "") != sha:
             return (f"prompt_sha256 of {item_id}: {row.get('prompt_sha256', '')[:12] or '(none)'} in the file, "
                     f"{sha[:12]} now (the prompt, questionnaire or option order changed)")
     return ""
-
-
-def _show(value: str) -> str:
-    return value if value != "" else "(empty)"

@@ -304,13 +304,8 @@ def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backen
         asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
         say(f"{where}: {summary.line()}; {elapsed:.1f}s; results in {out_dir / 'results.csv'}")
     if plan.protocol == "release" and asked and not accepted:
-        say(release_rejected_all(asked))
-    bad = ranks.share(lambda: bad)  # rank 0 counted every row: every rank exits with its code
-    return 0 if bad == 0 else 1
-
-
-def release_rejected_all(asked: int) -> str:
-    """Why a `--protocol release` run can end with nothing ok: the model wrote no distribution."""
-    return (f"0 of {asked} answers were accepted by the release's rule: its prompts ask the model to write out a "
+        say(f"0 of {asked} answers were accepted by the release's rule: its prompts ask the model to write out a "
             "distribution (e.g. {'1': '30%', ...}), which this model did not (the bundled 135M model writes none); "
             "use a larger model, or ask our way with --protocol ours --method logprob")
+    bad = ranks.share(lambda: bad)  # rank 0 counted every row: every rank exits with its code
+    return 0 if bad == 0 else 1

@@ -129,15 +129,11 @@ def _path(kind: str, language: str, inputs_dir: Path) -> Path:
     return Path(inputs_dir) / "perturb" / kind / f"{language}.json"
 
 
-def _data(kind: str, language: str, inputs_dir: Path) -> dict:
-    return read_json(_path(kind, language, inputs_dir), f"the {kind} perturbation needs it for {language} "
-                     "(inputs/README.md)")
-
-
 def _field(kind: str, language: str, inputs_dir: Path, name: str):
-    value = _data(kind, language, Path(inputs_dir)).get(name)
+    path = _path(kind, language, inputs_dir)
+    value = read_json(path, f"the {kind} perturbation needs it for {language} (inputs/README.md)").get(name)
     if not value:
-        raise UserError(f"{_path(kind, language, inputs_dir)} has no {name!r} key; the {kind} perturbation reads it")
+        raise UserError(f"{path} has no {name!r} key; the {kind} perturbation reads it")
     return value
 
 

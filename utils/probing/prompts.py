@@ -94,11 +94,6 @@ def format_percentages(percentages: dict[str, float]) -> str:
     return "{" + ", ".join(f"'{k}': '{pct(v)}'" for k, v in percentages.items()) + "}"
 
 
-def one_answer(ex: FormatExample) -> str:
-    """The one-option reply of a `logprob`/`sample` example: `{"1": 20, "2": 50, "3": 30}` -> `2`."""
-    return max(ex.percentages, key=lambda k: ex.percentages[k])
-
-
 def template_key(method: str, names: str | None = None) -> str:
     """`("sample", "persona")` -> `"logprob_persona"` (sample asks in the logprob words),
     `("verbalized", None)` -> `"verbalized"`; perturbations that swap templates use it too."""
@@ -135,7 +130,6 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
         raise UserError(f"naming {names!r} needs the country's phrases "
                         f"(country_phrases in inputs/prompts/{ps.language}.json)")
     t = ps.templates
-    wording = WORDING.get(method, method)
     key = template_key(method, names)
     if not t.get(key):
         raise UserError(f"inputs/prompts/{ps.language}.json has no {key!r} template")
@@ -144,8 +138,8 @@ def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str 
         (ps.examples if method == "verbalized" or ps.every_method else ())
     examples = "".join(
         _fill(t["example"], n=str(i), question=ex.question, options=_options(ps, ex.options),
-              reply=format_percentages(ex.percentages) if wording == "verbalized" or real_examples is not None
-              else one_answer(ex))
+              reply=format_percentages(ex.percentages) if method == "verbalized" or real_examples is not None
+              else max(ex.percentages, key=ex.percentages.get))  # a logprob/sample example replies its top option
         for i, ex in enumerate(shown, start=1)
     )
     intro = t["examples_intro"]

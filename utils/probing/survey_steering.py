@@ -26,13 +26,9 @@ from utils.probing.prompts import PHRASE_KEYS, build_requests, load_prompt_set
 STEERING = "persona"
 
 
-def survey_phrases_path(inputs_dir: Path = INPUTS_DIR) -> Path:
-    return Path(inputs_dir) / "surveys" / "phrases" / "English.json"
-
-
 def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
     """The persona phrases naming `population`, or `group` (`("POLPARTY", "Democrat")`) inside it."""
-    path = survey_phrases_path(inputs_dir)
+    path = Path(inputs_dir) / "surveys" / "phrases" / "English.json"
     data = read_json(path, "it holds the phrases that steer toward a survey's populations")
     place = data.get("places", {}).get(population, population)
     forms = data["population"] if group is None else data.get("variables", {}).get(group[0], data["default"])
