@@ -92,10 +92,6 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     return items + [worded[w.id] for w in load_wave_map(wave_map) if w.id not in known and w.id in worded]
 
 
-def rq1_condition(items: list[SurveyItem], method: str, ps: PromptSet) -> Condition:
-    return Condition(RunSpec(Experiment.RQ1, language=ps.language), build_requests(items, method, ps))
-
-
 def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None,
                           inputs_dir: Path = INPUTS_DIR) -> Condition:
     spec = sensitivity_variants(inputs_dir)[variant]

@@ -26,7 +26,6 @@ from utils.probing.conditions import (
     Rq2Cell,
     choose,
     paper_steering_methods,
-    rq1_condition,
     rq1_items,
     rq2_cell,
     sensitivity_condition,
@@ -39,8 +38,8 @@ from utils.probing.methods import Method
 from utils.probing.methods.logprob import Logprob
 from utils.probing.methods.sample import Sample
 from utils.probing.methods.verbalized import Verbalized
-from utils.probing.perturb import applicable_specs, member_condition, parse_specs, perturbed_conditions
-from utils.probing.prompts import build_requests, load_prompt_set, prompt_text, write_dry_run
+from utils.probing.perturb import applicable_specs, parse_specs, with_members
+from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
 from utils.probing.repeats import repeated
 from utils.probing.survey_steering import survey_steering
 
@@ -139,20 +138,21 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
             if config.human is not None:
                 raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
                                 "or leave out --human")
-            return with_members([rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries],
-                                config)
+            cells = [rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries]
+            return cells_with_members(cells, config)
         groups = parse_groups(config.group)
         if config.human is not None and not Path(config.human).is_file():
-            raise UserError(f"{not_found(config.human, '--human')}; prepare it with dataset/prepare_wvs.py --groups ...")
-        return with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
-                             for g in groups for m in methods for c in countries], config)
+            raise UserError(f"{not_found(config.human, '--human')}; prepare it with "
+                            "dataset/prepare_wvs.py --groups ...")
+        return cells_with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
+                                   for g in groups for m in methods for c in countries], config)
     if config.variant:
         if config.perturb:
             raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
         return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
     items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
-    original = rq1_condition(items, config.method, load_prompt_set("English"))
-    return [original] + perturbed_conditions(items, config.method, config.perturb or ())
+    return with_members(RunSpec(Experiment.RQ1, language="English"), items, config.method, load_prompt_set("English"),
+                        config.perturb or ())
 
 
 def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
@@ -163,13 +163,11 @@ def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
         raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with --survey "
                         "(--perturb varies any survey's prompts)")
     survey, items = asked_items(config.survey)
-    chosen = select(items)
     spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
-    original = Condition(spec, build_requests(chosen, config.method, load_prompt_set("English")))
-    return [original] + [member_condition(p, chosen, config.method, spec) for p in parse_specs(config.perturb or ())]
+    return with_members(spec, select(items), config.method, load_prompt_set("English"), config.perturb or ())
 
 
-def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
+def cells_with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
     """Each RQ2 cell, then its `--perturb` members; one printed line names few-shot cells left without `examples`."""
     specs = config.perturb or ()
     parse_specs(specs)  # a bad spec is one line even where every cell would skip it
@@ -178,8 +176,7 @@ def with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
         kept = applicable_specs(specs, cell.real_examples)
         if kept != tuple(specs):
             skipped.append("/".join(cell.spec.condition_folder()[1:]))
-        out.append(cell.condition(config.method))
-        out += [member_condition(p, cell.items, config.method, cell.spec, steer=cell.steer) for p in parse_specs(kept)]
+        out += with_members(cell.spec, cell.items, config.method, cell.ps, kept, cell.steer)
     if skipped:
         print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "

@@ -25,7 +25,7 @@ import numpy as np
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.records import ProbeResult, SurveyItem
-from utils.core.results.spec import Experiment, Perturbation, RunSpec
+from utils.core.results.spec import Perturbation, RunSpec
 from utils.probing.conditions import Condition
 from utils.probing.prompts import FormatExample, PromptSet, build_requests, load_prompt_set, template_key
 
@@ -206,8 +206,8 @@ def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base
     return Condition(base.replace(perturbation=p), requests, shown)
 
 
-def perturbed_conditions(items: list[SurveyItem], method: str, specs: tuple[str, ...] | list[str],
-                         inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """One RQ1 condition per member of `specs` (`["order:5", "labels"]`)."""
-    base = RunSpec(Experiment.RQ1, language="English")
-    return [member_condition(p, items, method, base, inputs_dir=inputs_dir) for p in parse_specs(specs)]
+def with_members(spec: RunSpec, items: list[SurveyItem], method: str, ps: PromptSet, specs: tuple[str, ...] | list[str],
+                 steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
+    """The condition asked as it is, then one member per perturbation of `specs` (`["order:5", "labels"]`)."""
+    original = Condition(spec, build_requests(items, method, ps, **(steer or {})))
+    return [original] + [member_condition(p, items, method, spec, steer, inputs_dir) for p in parse_specs(specs)]

@@ -20,8 +20,8 @@ from utils.core.results.spec import Experiment, RunSpec
 from utils.core.survey.asked import asked_items
 from utils.core.survey.files import populations
 from utils.probing.conditions import Condition, choose, steering_methods
-from utils.probing.perturb import member_condition, parse_specs
-from utils.probing.prompts import PHRASE_KEYS, build_requests, load_prompt_set
+from utils.probing.perturb import with_members
+from utils.probing.prompts import PHRASE_KEYS, load_prompt_set
 
 STEERING = "persona"
 
@@ -60,9 +60,7 @@ def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condi
         steer = {"names": names, "phrases": survey_phrases(population, group, inputs_dir)}
         spec = RunSpec(Experiment.RQ2, steering=STEERING, country=population, language="English", group=group,
                        survey=survey.name, survey_wave=survey.wave)
-        out.append(Condition(spec, build_requests(chosen_items, config.method, ps, **steer)))
-        out += [member_condition(p, chosen_items, config.method, spec, steer=steer, inputs_dir=inputs_dir)
-                for p in parse_specs(config.perturb or ())]
+        out += with_members(spec, chosen_items, config.method, ps, config.perturb or (), steer, inputs_dir)
     return out
 
 
