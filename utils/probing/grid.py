@@ -39,7 +39,7 @@ from utils.probing.methods.logprob import Logprob
 from utils.probing.methods.sample import Sample
 from utils.probing.methods.verbalized import Verbalized
 from utils.probing.perturb import applicable_specs, parse_specs, with_members
-from utils.probing.prompts import load_prompt_set, prompt_text, write_dry_run
+from utils.probing.prompts import load_prompt_set, prompt_text
 from utils.probing.repeats import repeated
 from utils.probing.survey_steering import survey_steering
 
@@ -191,12 +191,18 @@ def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 def dry_run(conditions: list[Condition], path: Path) -> int:
+    """Every rendered prompt as one JSON object a line, then one line that says how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("", encoding="utf-8")
-    n = chars = 0
-    for c in conditions:
-        n += write_dry_run(c.requests, path, c.spec.dry_run_fields(), append=True)
-        chars += sum(len(prompt_text(r)) for r in c.requests)
+    chars = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for c in conditions:
+            for r in c.requests:
+                text = prompt_text(r)
+                row = {"id": r.item.id, "language": r.item.language, "method": r.method, **c.spec.dry_run_fields(),
+                       "prompt": text, "messages": [m.__dict__ for m in r.messages]}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                chars += len(text)
+    n = sum(len(c.requests) for c in conditions)
     print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, "
           f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
     return 0

@@ -39,7 +39,6 @@ RQ2 `few-shot` names the group in the instruction and shows its real shares (doc
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -166,15 +165,3 @@ def prompt_text(request: ProbeRequest) -> str:
     if len(request.messages) == 1:
         return request.messages[0].content
     return "\n\n".join(f"[{m.role}]\n{m.content}" for m in request.messages)
-
-
-def write_dry_run(requests: list[ProbeRequest], path: Path, extra: dict | None = None, append: bool = False) -> int:
-    """One JSON object per prompt; returns how many were written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if append else "w", encoding="utf-8") as fh:
-        for r in requests:
-            row = {"id": r.item.id, "language": r.item.language, "method": r.method, **(extra or {}),
-                   "prompt": prompt_text(r), "messages": [m.__dict__ for m in r.messages]}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return len(requests)
