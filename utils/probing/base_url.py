@@ -39,24 +39,18 @@ def suggestion(text: str) -> str:
     rest = re.sub(r"^(?:https?:)?/*", "", text.strip(), flags=re.I)  # `http:/x`, `//x`: the scheme half-typed
     host, _, path = rest.partition("/")
     path = path.strip("/") or "v1"
-    name, port = _split_port(host)
+    if host.startswith("["):  # [::1]:8000
+        name, _, port = host[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        name, _, port = host.partition(":")
     scheme = "http" if port or _is_local(name) else "https"
     return f"{scheme}://{host}/{path}"
 
 
-def _split_port(host: str) -> tuple[str, str]:
-    if host.startswith("["):  # [::1]:8000
-        name, _, port = host[1:].partition("]")
-        return name, port.lstrip(":")
-    name, _, port = host.partition(":")
-    return name, port
-
-
 def _is_local(name: str) -> bool:
-    if name.lower() in _LOCAL_NAMES:
-        return True
     try:
         ipaddress.ip_address(name)
     except ValueError:
-        return False
+        return name.lower() in _LOCAL_NAMES
     return True

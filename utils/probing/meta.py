@@ -1,7 +1,7 @@
 """`run_meta.json`: what produced a results file, so a number can be traced back to its run."""
 from __future__ import annotations
 
-import json
+import contextlib
 import platform
 from datetime import datetime, timezone
 from importlib import metadata
@@ -13,6 +13,7 @@ from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
 from utils.core.results.spec import RunSpec
 from utils.core.secrets import redact_value
+from utils.probing.conditions import sensitivity_variants, steering_methods
 
 PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "pandas", "scipy")
 
@@ -20,10 +21,8 @@ PACKAGES = ("openai", "transformers", "torch", "accelerate", "gguf", "numpy", "p
 def package_versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
     return out
 
 
@@ -47,8 +46,7 @@ def input_files(spec: RunSpec, questions_dir: Path | None, inputs_dir: Path = IN
     questionnaire, examples = language, f"format_examples/{language}.json"
     files = []
     if experiment == "sensitivity":
-        variant = json.loads((inputs_dir / "sensitivity" / "variants.json").read_text(encoding="utf-8"))
-        variant = variant["variants"].get(spec.variant or "", {})
+        variant = sensitivity_variants(inputs_dir).get(spec.variant or "", {})
         questionnaire, examples = variant.get("questionnaire", questionnaire), variant.get("examples_file", examples)
         files.append(inputs_dir / "sensitivity" / "variants.json")
     files[:0] = [questionnaire_path(questionnaire, questions_dir), inputs_dir / "prompts" / f"{language}.json",
@@ -62,8 +60,7 @@ def input_files(spec: RunSpec, questions_dir: Path | None, inputs_dir: Path = IN
         files.append(inputs_dir / "perturb" / family / f"{language}.json")
     if experiment == "RQ2":
         files += [inputs_dir / "steering" / "methods.json", inputs_dir / "steering" / "countries.json"]
-        methods = json.loads(files[-2].read_text(encoding="utf-8"))["methods"]
-        if methods.get(spec.steering or "", {}).get("examples") == "country":
+        if steering_methods(inputs_dir).get(spec.steering or "", {}).get("examples") == "country":
             extra = questionnaire_path(language, questions_dir).parent / "extra" / f"WV7_{language}.jsonl"
             files += [inputs_dir / "few_shot" / f"{spec.country or ''}.json", extra]
     return files

@@ -145,12 +145,12 @@ def _with_key(templates: dict, key: str | None, kind: str, language: str, inputs
     return templates
 
 
-def example_set(pool: tuple[FormatExample, ...], p: Perturbation, n: int = EXAMPLES_SHOWN) -> tuple[FormatExample, ...]:
-    """`n` examples of the pool, drawn without replacement with (seed, index)."""
-    if len(pool) < max(n, MIN_POOL):
-        raise UserError(f"the examples perturbation needs a pool of at least {max(n, MIN_POOL)} format examples; "
-                        f"inputs/perturb/format_examples has {len(pool)}")
-    idx = np.random.default_rng([p.seed, p.index]).choice(len(pool), n, replace=False)
+def example_set(pool: tuple[FormatExample, ...], p: Perturbation) -> tuple[FormatExample, ...]:
+    """`EXAMPLES_SHOWN` examples of the pool, drawn without replacement with (seed, index)."""
+    if len(pool) < max(EXAMPLES_SHOWN, MIN_POOL):
+        raise UserError(f"the examples perturbation needs a pool of at least {max(EXAMPLES_SHOWN, MIN_POOL)} format "
+                        f"examples; inputs/perturb/format_examples has {len(pool)}")
+    idx = np.random.default_rng([p.seed, p.index]).choice(len(pool), EXAMPLES_SHOWN, replace=False)
     return tuple(pool[int(i)] for i in idx)
 
 
