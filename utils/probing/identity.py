@@ -66,13 +66,6 @@ def model_id_for(config: ProbeConfig, model_name: str) -> str:
     return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
-def run_spec(plan, condition: RunSpec, name: str, model: str) -> RunSpec:
-    """A condition's spec with the model (`name` as given, `model` as rows record it) and its plan's
-    way of asking filled in."""
-    return condition.replace(model=model, name=name, method=plan.method.name, decoding=plan.decoding,
-                             protocol=plan.protocol, release_commit=plan.release_commit)
-
-
 def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: dict[str, str]) -> str:
     """The first difference between stored `rows` and this run, as `field: X in the file, Y now`, or "";
     `prompts` (item id -> `prompt_sha256`) compares only the items this run asks."""

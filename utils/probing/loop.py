@@ -35,7 +35,7 @@ from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
 from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan
-from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256, run_spec
+from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256
 from utils.probing.meta import input_hashes, run_meta, write_run_meta
 from utils.probing.methods import Method, failed
 from utils.probing.perturb import restore
@@ -230,7 +230,8 @@ def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_i
     model = model_id or model_id_for(config, model_name)
     out = []
     for cond in plan.conditions:
-        spec = run_spec(plan, cond.spec, model_name, model)
+        spec = cond.spec.replace(model=model, name=model_name, method=plan.method.name, decoding=plan.decoding,
+                                 protocol=plan.protocol, release_commit=plan.release_commit)
         out_dir = results_dir(root, spec.folder())
         done: set[str] = set()
         shards = shard_paths(out_dir / "results.csv") if spec.shard is None else []
