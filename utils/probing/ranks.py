@@ -57,8 +57,9 @@ class Ranks:
         return Shard(self.rank + 1, self.world).items(batches)
 
     def steps(self, n: int) -> int:
-        """Rounds of gathering for `n` batches: the most any rank asks."""
-        return max(len(Shard(r + 1, self.world).items(range(n))) for r in range(self.world))
+        """Rounds of gathering for `n` batches: the most any rank asks, ceil(n / world), as `part`'s counts
+        differ by at most one."""
+        return -(-n // self.world)
 
     def share(self, make: Callable[[], T]) -> T:
         """`make()` on rank 0, its value on every rank. What it raises is raised on rank 0;

@@ -31,13 +31,6 @@ from utils.core.secrets import redact
 log = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 100_000  # per text column; below the csv module's default field limit (131,072)
 
-def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """`text` if short enough, else its first and last `limit // 2` characters around a marker."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half} of {len(text)} characters cut ...]\n{text[-half:]}"
-
 
 def result_row(item: SurveyItem, result: ProbeResult, method: str,
                identity: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,7 +57,12 @@ def _sample_columns(result: ProbeResult) -> dict[str, str]:
 
 
 def _clean(text: str) -> str:
-    return cap_text(redact(text or ""))
+    """Secrets redacted; a text past `MAX_TEXT_CHARS` as its first and last halves around a marker."""
+    text = redact(text or "")
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    half = MAX_TEXT_CHARS // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} of {len(text)} characters cut ...]\n{text[-half:]}"
 
 
 def _encode(row: dict[str, str]) -> bytes:
