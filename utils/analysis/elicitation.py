@@ -92,8 +92,7 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
             return point, float("nan"), float("nan")
         idx = np.random.default_rng(seed).integers(0, s.shape[-1], size=(n_boot, s.shape[-1]))
         means = np.nanmean(np.nanmean(s[:, idx], -1), 0)  # [C, B, I] -> [B]
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.nanpercentile(means, [tail, 100 - tail])
+    lo, hi = resample.interval(means, level)
     return point, float(lo), float(hi)
 
 
