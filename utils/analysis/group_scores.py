@@ -32,7 +32,7 @@ def groups_in_table(path: Path, by: str) -> list[str]:
     if by in found:
         return found[by]
     known = list(load_group_vars())
-    if by not in known and by not in found:
+    if by not in known:
         raise UserError(f"unknown group variable {by}; known: {', '.join(known)} (inputs/groups/groups.json)")
     raise UserError(f"{path} has no {by} groups (it has: {', '.join(found) or 'none'}); prepare it with "
                     f"python dataset/prepare_wvs.py --groups {by} ...")

@@ -61,8 +61,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
                 if both.sum() > 2:
                     row["rank_corr"] = float(spearmanr(base[both], cur[both])[0])
             rows.append(row)
-    cols = ["model", "variant", "score", "std", "delta", "rank_corr", "n_countries", "n_items", "n_items_answered"]
-    return pd.DataFrame(rows)[cols]
+    return pd.DataFrame(rows)
 
 
 def paper_table(config: AnalysisConfig, side, policy: AnswerPolicy) -> pd.DataFrame:
