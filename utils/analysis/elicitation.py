@@ -78,8 +78,7 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
     return runs, notes
 
 
-def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float = 0.95,
-                           seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high) over countries of [C, I] scores' item means; one item draw for every country.
 
     >>> bootstrap_country_mean(np.array([[0.5, 0.7], [0.9, 0.9]]), n_boot=50)[0]
@@ -92,7 +91,7 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
             return point, float("nan"), float("nan")
         idx = np.random.default_rng(seed).integers(0, s.shape[-1], size=(n_boot, s.shape[-1]))
         means = np.nanmean(np.nanmean(s[:, idx], -1), 0)  # [C, B, I] -> [B]
-    lo, hi = resample.interval(means, level)
+    lo, hi = resample.interval(means)
     return point, float(lo), float(hi)
 
 

@@ -63,11 +63,8 @@ def holm(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, float)
     out = np.full_like(p, np.nan)
     ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    running = 0.0
-    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
+    order = ok[np.argsort(p[ok], kind="stable")]
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (len(ok) - np.arange(len(ok))) * p[order]))
     return out
 
 
