@@ -133,12 +133,9 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
     drawn = respondent_intervals(sc, candidates, common, n_boot, seed, bootstrap) if bootstrap == "respondents" else {}
     for method, ans in candidates.items():
         s = sc.similarity(ans[None], sc.shares)[:, common]
-        if method in drawn:
-            with quiet_nan_warnings():
-                mean = float(np.nanmean(np.nanmean(s, -1)))
-            lo, hi = drawn[method] if np.isfinite(mean) else (np.nan, np.nan)
-        else:
-            mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        if method in drawn and np.isfinite(mean):
+            lo, hi = drawn[method]
         n_c = int(np.isfinite(s).any(-1).sum())
         ent = metrics.mean_normalized_entropy(ans[common], sc.n_options[common]) if common.any() else np.nan
         rows.append({"model": model, "method": method, "kind": "baseline" if method == "uniform answer" else "method",
