@@ -42,11 +42,8 @@ def group_scorings(config: AnalysisConfig, by: str, item_ids: list[str], orders:
                    human_path: Path | None = None) -> dict[str, Scoring]:
     """{group: Scoring} for every group of `by`, with the config's weights, dropped options and metric."""
     path = human_path or config.human
-    out = {}
-    for label in groups_in_table(path, by):
-        human = load_human(path, item_ids, orders, config.weights, group=(by, label))
-        out[label] = Scoring.build(human, config.drop_nonsubstantive, config.metric)
-    return out
+    return {label: Scoring.build(load_human(path, item_ids, orders, config.weights, group=(by, label)),
+                                 config.drop_nonsubstantive, config.metric) for label in groups_in_table(path, by)}
 
 
 def group_scores(scorings: dict[str, Scoring], answers: dict[str, np.ndarray], by: str) -> pd.DataFrame:
