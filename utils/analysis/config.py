@@ -70,7 +70,6 @@ class AnalysisConfig:
         return self.output.metric
 
     def human_paths(self) -> list[Path]:
-        """`human` as a list (one table or several)."""
         if self.human is None:
             return []
         return [self.human] if isinstance(self.human, Path) else list(self.human)
