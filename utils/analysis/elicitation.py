@@ -35,16 +35,9 @@ class ElicitationOptions:
     bootstrap: str = option("items", resample.HELP, choices=resample.MODES)
 
 
-@dataclass(frozen=True)
-class MethodRuns:
-    """One model's RQ1 results files, one per probe method, in `METHOD_ORDER`."""
-
-    model: str
-    paths: dict[str, Path]
-
-
-def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[MethodRuns], list[str]]:
-    """Models with RQ1 results under 2+ methods (each once), and a note for each model with only one."""
+def find_runs(roots: list[Path], models: str | None = None) -> tuple[dict[str, dict[str, Path]], list[str]]:
+    """{model: {method: its RQ1 results file}, in `METHOD_ORDER`} of the models with results under 2+
+    methods (each once), and a note for each model with only one."""
     found: dict[str, dict[str, Path]] = {}
     for root in roots:
         if not Path(root).is_dir():
@@ -68,11 +61,11 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
             raise UserError(f"no RQ1 results for model(s) {', '.join(missing)} under {', '.join(map(str, roots))}")
         found = {m: found[m] for m in wanted}
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    runs, notes = [], []
+    runs, notes = {}, []
     for model, paths in found.items():
         ordered = dict(sorted(paths.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
         if len(ordered) > 1:
-            runs.append(MethodRuns(model, ordered))
+            runs[model] = ordered
         else:
             notes.append(f"{model}: only {next(iter(ordered))} results, nothing to compare")
     return runs, notes
@@ -165,16 +158,16 @@ def elicitation(config: AnalysisConfig, opts: ElicitationOptions, said: Said) ->
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
     policy.probe_method = None  # every method is read here
     parts = []
-    for r in runs:
-        answers = {m: load_answers(p, ids, orders, policy) for m, p in r.paths.items()}
+    for model, paths in runs.items():
+        answers = {m: load_answers(p, ids, orders, policy) for m, p in paths.items()}
         for m in [m for m, a in answers.items() if not np.isfinite(a).all(-1).any()]:
-            policy.said.note(f"{r.model}: no {m} answer could be read (see the coverage line); {m} is left out")
+            policy.said.note(f"{model}: no {m} answer could be read (see the coverage line); {m} is left out")
             del answers[m]
         common = np.all([np.isfinite(a).all(-1) for a in answers.values()], axis=0).sum() if answers else 0
         if len(answers) < 2 or common == 0:
-            policy.said.note(f"{r.model}: fewer than two methods with answers to the same items; left out")
+            policy.said.note(f"{model}: fewer than two methods with answers to the same items; left out")
             continue
-        parts.append(compare(sc, r.model, answers, opts.n_boot, config.seed, opts.bootstrap))
+        parts.append(compare(sc, model, answers, opts.n_boot, config.seed, opts.bootstrap))
     if not parts:
         raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
     items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))
