@@ -88,8 +88,8 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, seed: int = 0
     return point, float(lo), float(hi)
 
 
-def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int, seed: int,
-                         mode: str = "respondents") -> dict[str, tuple[float, float]]:
+def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int,
+                         seed: int) -> dict[str, tuple[float, float]]:
     """method -> interval of its alignment on the `common` items, all under the same resamples."""
     if not common.any():
         return {m: (np.nan, np.nan) for m in answers}
@@ -99,7 +99,7 @@ def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray,
         return lambda shares: metrics.similarity(a[None], shares, n_opt, sc.metric)
 
     draws = resample.country_draws([similarity(a[common]) for a in answers.values()], sc.counts[:, common], n_boot,
-                                   seed, mode, None if known is None else known[:, common])
+                                   seed, "respondents", None if known is None else known[:, common])
     return {m: tuple(float(v) for v in resample.interval(resample.mean_over(d))) for m, d in zip(answers, draws)}
 
 
@@ -123,7 +123,7 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
     rows = []
     uniform = metrics.uniform(sc.n_options, sc.shares.shape[-1])
     candidates = {"uniform answer": uniform, **model_ans}
-    drawn = respondent_intervals(sc, candidates, common, n_boot, seed, bootstrap) if bootstrap == "respondents" else {}
+    drawn = respondent_intervals(sc, candidates, common, n_boot, seed) if bootstrap == "respondents" else {}
     for method, ans in candidates.items():
         s = sc.similarity(ans[None], sc.shares)[:, common]
         mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
