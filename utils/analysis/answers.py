@@ -123,9 +123,7 @@ def _json_distribution(text: str) -> dict[str, float] | None:
         dist = {str(k): float(v) for k, v in obj.items()} if isinstance(obj, dict) and obj else None
     except (ValueError, TypeError, AttributeError):
         return None
-    if dist is None or not all(math.isfinite(v) and v >= 0 for v in dist.values()) or sum(dist.values()) <= 0:
-        return None
-    return dist
+    return dist if dist and all(math.isfinite(v) and v >= 0 for v in dist.values()) and sum(dist.values()) > 0 else None
 
 
 @lru_cache(maxsize=8)

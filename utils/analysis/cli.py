@@ -62,7 +62,6 @@ def from_flags(cls, flags: dict):
 
 
 def add_run_name(ap: argparse.ArgumentParser) -> None:
-    """--run-name NAME: read the run a probing script wrote with the same --run-name."""
     ap.add_argument("--run-name", default=None, metavar="NAME",
                     help=f"read <results-root>/{NAMED_RUNS}/NAME, the run a probing script wrote with --run-name "
                          "NAME, instead of the results root itself")

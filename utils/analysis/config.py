@@ -70,10 +70,7 @@ class AnalysisConfig:
         return self.output.metric
 
     def human_paths(self) -> list[Path]:
-        """`human` as a list (one table or several)."""
-        if self.human is None:
-            return []
-        return [self.human] if isinstance(self.human, Path) else list(self.human)
+        return [self.human] if isinstance(self.human, Path) else list(self.human or ())
 
     @classmethod
     def of(cls, shared: SharedOptions, results_root: Path = RESULTS_DIR,

@@ -35,16 +35,9 @@ class ElicitationOptions:
     bootstrap: str = option("items", resample.HELP, choices=resample.MODES)
 
 
-@dataclass(frozen=True)
-class MethodRuns:
-    """One model's RQ1 results files, one per probe method, in `METHOD_ORDER`."""
-
-    model: str
-    paths: dict[str, Path]
-
-
-def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[MethodRuns], list[str]]:
-    """Models with RQ1 results under 2+ methods (each once), and a note for each model with only one."""
+def find_runs(roots: list[Path], models: str | None = None) -> tuple[dict[str, dict[str, Path]], list[str]]:
+    """{model: {method: its RQ1 results file}, in `METHOD_ORDER`} of the models with results under 2+
+    methods (each once), and a note for each model with only one."""
     found: dict[str, dict[str, Path]] = {}
     for root in roots:
         if not Path(root).is_dir():
@@ -68,18 +61,17 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[list[Method
             raise UserError(f"no RQ1 results for model(s) {', '.join(missing)} under {', '.join(map(str, roots))}")
         found = {m: found[m] for m in wanted}
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    runs, notes = [], []
+    runs, notes = {}, []
     for model, paths in found.items():
         ordered = dict(sorted(paths.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
         if len(ordered) > 1:
-            runs.append(MethodRuns(model, ordered))
+            runs[model] = ordered
         else:
             notes.append(f"{model}: only {next(iter(ordered))} results, nothing to compare")
     return runs, notes
 
 
-def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float = 0.95,
-                           seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high) over countries of [C, I] scores' item means; one item draw for every country.
 
     >>> bootstrap_country_mean(np.array([[0.5, 0.7], [0.9, 0.9]]), n_boot=50)[0]
@@ -92,13 +84,12 @@ def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, level: float 
             return point, float("nan"), float("nan")
         idx = np.random.default_rng(seed).integers(0, s.shape[-1], size=(n_boot, s.shape[-1]))
         means = np.nanmean(np.nanmean(s[:, idx], -1), 0)  # [C, B, I] -> [B]
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.nanpercentile(means, [tail, 100 - tail])
+    lo, hi = resample.interval(means)
     return point, float(lo), float(hi)
 
 
-def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int, seed: int,
-                         mode: str = "respondents") -> dict[str, tuple[float, float]]:
+def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray, n_boot: int,
+                         seed: int) -> dict[str, tuple[float, float]]:
     """method -> interval of its alignment on the `common` items, all under the same resamples."""
     if not common.any():
         return {m: (np.nan, np.nan) for m in answers}
@@ -108,7 +99,7 @@ def respondent_intervals(sc, answers: dict[str, np.ndarray], common: np.ndarray,
         return lambda shares: metrics.similarity(a[None], shares, n_opt, sc.metric)
 
     draws = resample.country_draws([similarity(a[common]) for a in answers.values()], sc.counts[:, common], n_boot,
-                                   seed, mode, None if known is None else known[:, common])
+                                   seed, "respondents", None if known is None else known[:, common])
     return {m: tuple(float(v) for v in resample.interval(resample.mean_over(d))) for m, d in zip(answers, draws)}
 
 
@@ -132,15 +123,12 @@ def compare(sc, model: str, answers: dict[str, np.ndarray], n_boot: int, seed: i
     rows = []
     uniform = metrics.uniform(sc.n_options, sc.shares.shape[-1])
     candidates = {"uniform answer": uniform, **model_ans}
-    drawn = respondent_intervals(sc, candidates, common, n_boot, seed, bootstrap) if bootstrap == "respondents" else {}
+    drawn = respondent_intervals(sc, candidates, common, n_boot, seed) if bootstrap == "respondents" else {}
     for method, ans in candidates.items():
         s = sc.similarity(ans[None], sc.shares)[:, common]
-        if method in drawn:
-            with quiet_nan_warnings():
-                mean = float(np.nanmean(np.nanmean(s, -1)))
-            lo, hi = drawn[method] if np.isfinite(mean) else (np.nan, np.nan)
-        else:
-            mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        mean, lo, hi = bootstrap_country_mean(s, n_boot, seed=seed)
+        if method in drawn and np.isfinite(mean):
+            lo, hi = drawn[method]
         n_c = int(np.isfinite(s).any(-1).sum())
         ent = metrics.mean_normalized_entropy(ans[common], sc.n_options[common]) if common.any() else np.nan
         rows.append({"model": model, "method": method, "kind": "baseline" if method == "uniform answer" else "method",
@@ -170,16 +158,16 @@ def elicitation(config: AnalysisConfig, opts: ElicitationOptions, said: Said) ->
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
     policy.probe_method = None  # every method is read here
     parts = []
-    for r in runs:
-        answers = {m: load_answers(p, ids, orders, policy) for m, p in r.paths.items()}
+    for model, paths in runs.items():
+        answers = {m: load_answers(p, ids, orders, policy) for m, p in paths.items()}
         for m in [m for m, a in answers.items() if not np.isfinite(a).all(-1).any()]:
-            policy.said.note(f"{r.model}: no {m} answer could be read (see the coverage line); {m} is left out")
+            policy.said.note(f"{model}: no {m} answer could be read (see the coverage line); {m} is left out")
             del answers[m]
         common = np.all([np.isfinite(a).all(-1) for a in answers.values()], axis=0).sum() if answers else 0
         if len(answers) < 2 or common == 0:
-            policy.said.note(f"{r.model}: fewer than two methods with answers to the same items; left out")
+            policy.said.note(f"{model}: fewer than two methods with answers to the same items; left out")
             continue
-        parts.append(compare(sc, r.model, answers, opts.n_boot, config.seed, opts.bootstrap))
+        parts.append(compare(sc, model, answers, opts.n_boot, config.seed, opts.bootstrap))
     if not parts:
         raise UserError("the methods of no model answered the same items; check the runs' coverage lines")
     items, pairs, methods = (pd.concat(p, ignore_index=True) for p in zip(*parts))

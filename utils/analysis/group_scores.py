@@ -32,7 +32,7 @@ def groups_in_table(path: Path, by: str) -> list[str]:
     if by in found:
         return found[by]
     known = list(load_group_vars())
-    if by not in known and by not in found:
+    if by not in known:
         raise UserError(f"unknown group variable {by}; known: {', '.join(known)} (inputs/groups/groups.json)")
     raise UserError(f"{path} has no {by} groups (it has: {', '.join(found) or 'none'}); prepare it with "
                     f"python dataset/prepare_wvs.py --groups {by} ...")
@@ -42,11 +42,8 @@ def group_scorings(config: AnalysisConfig, by: str, item_ids: list[str], orders:
                    human_path: Path | None = None) -> dict[str, Scoring]:
     """{group: Scoring} for every group of `by`, with the config's weights, dropped options and metric."""
     path = human_path or config.human
-    out = {}
-    for label in groups_in_table(path, by):
-        human = load_human(path, item_ids, orders, config.weights, group=(by, label))
-        out[label] = Scoring.build(human, config.drop_nonsubstantive, config.metric)
-    return out
+    return {label: Scoring.build(load_human(path, item_ids, orders, config.weights, group=(by, label)),
+                                 config.drop_nonsubstantive, config.metric) for label in groups_in_table(path, by)}
 
 
 def group_scores(scorings: dict[str, Scoring], answers: dict[str, np.ndarray], by: str) -> pd.DataFrame:

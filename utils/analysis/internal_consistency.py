@@ -15,6 +15,7 @@ from utils.analysis.config import AnalysisConfig
 from utils.analysis.consistency import POOLED, TOPICS_FILE, load_topics, score_topics, steering_effect
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
+from utils.analysis.metrics import normalize
 from utils.analysis.options import option
 from utils.analysis.paper.notebooks import MODEL_LEVEL_SKIP, consistency_table as notebook_table
 from utils.analysis.steering import country_codes
@@ -31,13 +32,15 @@ class ConsistencyOptions:
                           "inputs/analysis/consistency_topics.json)")
 
 
-def subject_rows(subject: dict, scores) -> list[dict]:
-    """One row per topic for one subject (`scores`: `score_topics` of its [I, K])."""
+def subject_rows(subject: dict, scores, index=()) -> list[dict]:
+    """One row per topic for one subject (`scores`: `score_topics` of its [I, K], or of a stack of
+    subjects' [C, I, K] with `index` its row)."""
     rows = []
     for s in scores:
-        pos = {f"pos_{it.id}": float(p) for it, p in zip(s.topic.items, np.atleast_1d(s.item_positions))}
-        rows.append(subject | {"topic": s.topic.name, "n_items": int(np.isfinite(s.item_positions).sum()),
-                               "stance": float(s.stance), "consistency": float(s.consistency)} | pos)
+        item_positions = s.item_positions[index]
+        pos = {f"pos_{it.id}": float(p) for it, p in zip(s.topic.items, item_positions)}
+        rows.append(subject | {"topic": s.topic.name, "n_items": int(np.isfinite(item_positions).sum()),
+                               "stance": float(s.stance[index]), "consistency": float(s.consistency[index])} | pos)
     return rows
 
 
@@ -45,28 +48,20 @@ def consistency_table(sc, topics, rq1: dict, rq2: list, codes: dict, policy) -> 
     """Long table: kind (model | people), model, method, steer_country, country, country_code,
     topic, n_items, stance, consistency, pos_<item>."""
     ids, orders = list(sc.human.item_ids), list(sc.human.orders)
+    models = [({"model": model, "method": NO_STEERING, "steer_country": "", "country": "", "country_code": np.nan},
+               path) for model, path in rq1.items()]
+    models += [({"model": f.spec.model, "method": f.spec.condition, "steer_country": f.spec.country,
+                 "country": f.spec.country, "country_code": codes.get(f.spec.country, np.nan)}, f.path) for f in rq2]
     rows = []
-    for model, path in rq1.items():
-        base = {"kind": "model", "model": model, "method": NO_STEERING, "steer_country": "", "country": "",
-                "country_code": np.nan}
-        rows += subject_rows(base, score_topics(load_answers(path, ids, orders, policy), ids, orders, topics))
-    for f in rq2:
-        base = {"kind": "model", "model": f.spec.model, "method": f.spec.condition, "steer_country": f.spec.country,
-                "country": f.spec.country, "country_code": codes.get(f.spec.country, np.nan)}
-        rows += subject_rows(base, score_topics(load_answers(f.path, ids, orders, policy), ids, orders, topics))
-    pooled = sc.pooled()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = pooled / pooled.sum(-1, keepdims=True)
+    for subject, path in models:
+        answers = load_answers(path, ids, orders, policy)
+        rows += subject_rows({"kind": "model"} | subject, score_topics(answers, ids, orders, topics))
     people = {"kind": "people", "model": "", "method": "", "steer_country": ""}
     rows += subject_rows(people | {"country": POOLED, "country_code": np.nan},
-                         score_topics(pooled, ids, orders, topics))
+                         score_topics(normalize(sc.pooled()), ids, orders, topics))
     per_country = score_topics(sc.shares, ids, orders, topics)  # [C] at once
     for c, (code, name) in enumerate(zip(sc.human.country_codes, sc.human.country_names)):
-        for s in per_country:
-            pos = {f"pos_{it.id}": float(p) for it, p in zip(s.topic.items, s.item_positions[c])}
-            rows.append(people | {"country": name, "country_code": int(code), "topic": s.topic.name,
-                                  "n_items": int(np.isfinite(s.item_positions[c]).sum()),
-                                  "stance": float(s.stance[c]), "consistency": float(s.consistency[c])} | pos)
+        rows += subject_rows(people | {"country": name, "country_code": int(code)}, per_country, c)
     return pd.DataFrame(rows)
 
 

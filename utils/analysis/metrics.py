@@ -17,7 +17,8 @@ from contextlib import contextmanager
 import numpy as np
 
 
-def _normalize(p: np.ndarray) -> np.ndarray:
+def normalize(p: np.ndarray) -> np.ndarray:
+    """[..., K] scaled to sum to 1; NaN where there is no mass."""
     p = np.asarray(p, dtype=float)
     total = p.sum(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -34,7 +35,7 @@ def alignment(p, q, n_options=None) -> np.ndarray:
     >>> float(alignment([2, 2, 0, 0], [0, 4, 0, 0], n_options=2))  # padded to K = 4, N = 2
     0.5
     """
-    p, q = _normalize(p), _normalize(q)
+    p, q = normalize(p), normalize(q)
     n = p.shape[-1] if n_options is None else np.asarray(n_options)
     w1 = np.abs(np.cumsum(p, -1) - np.cumsum(q, -1)).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -50,7 +51,7 @@ def jsd_similarity(p, q, n_options=None) -> np.ndarray:
     >>> round(float(jsd_similarity([1, 0], [0.5, 0.5])), 4)  # M = (.75, .25): JS = .3113, sqrt .5579
     0.4421
     """
-    p, q = _normalize(p), _normalize(q)
+    p, q = normalize(p), normalize(q)
     m = (p + q) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         def kl(a):  # sum a log2(a / m) over a's support (m > 0 wherever a > 0)
@@ -67,7 +68,7 @@ def tvd_similarity(p, q, n_options=None) -> np.ndarray:
     >>> float(tvd_similarity([0.5, 0.5, 0], [0, 0.5, 0.5]))  # |.5| + 0 + |.5| = 1, halved
     0.5
     """
-    p, q = _normalize(p), _normalize(q)
+    p, q = normalize(p), normalize(q)
     return 1.0 - np.abs(p - q).sum(-1) / 2
 
 
@@ -83,7 +84,7 @@ def positional_alignment(p, q, positions) -> np.ndarray:
     >>> float(positional_alignment([0.5, 0.5, 0], [0, 0.5, 0.5], [1, 2, 3]))  # as alignment()
     0.5
     """
-    p, q = _normalize(p), _normalize(q)
+    p, q = normalize(p), normalize(q)
     x = np.asarray(positions, dtype=float)
     gaps = np.diff(x)
     w1 = (np.abs(np.cumsum(p, -1) - np.cumsum(q, -1))[..., :-1] * gaps).sum(-1)
@@ -156,7 +157,7 @@ def normalized_entropy(p, n_options=None) -> np.ndarray:
     >>> float(normalized_entropy([0.25, 0.25, 0.25, 0.25])), float(normalized_entropy([1, 0, 0]))
     (1.0, 0.0)
     """
-    p = _normalize(p)
+    p = normalize(p)
     n = p.shape[-1] if n_options is None else np.asarray(n_options)
     with np.errstate(invalid="ignore", divide="ignore"):
         h = np.sum(np.where(p > 0, -p * np.log(np.where(p > 0, p, 1)), 0.0), axis=-1) + 0.0
@@ -197,15 +198,14 @@ def drop_options(p, keep) -> tuple[np.ndarray, np.ndarray]:
     full = np.broadcast_to(keep, p.shape)
     order = np.argsort(~full, axis=-1, kind="stable")  # kept options first, in their order
     moved = np.take_along_axis(np.where(full, p, 0.0), order, -1)
-    return _normalize(moved), keep.sum(-1)
+    return normalize(moved), keep.sum(-1)
 
 
 def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: int = 0,
-               cell_weight=None, metric: str = "w1") -> np.ndarray:
+               metric: str = "w1") -> np.ndarray:
     """Per item, mean similarity between two random halves of a country's respondents ("as good as
     people get"; halves carry twice the full sample's noise, so a model that knew the true distribution
-    would score a little above it). n_invalid [..., I]: respondents without a valid answer, split too;
-    `cell_weight` [..., I, K]: weighted / unweighted count per cell, for survey weights.
+    would score a little above it). n_invalid [..., I]: respondents without a valid answer, split too.
 
     >>> float(split_half(np.array([[50, 0, 0]]), repeats=3)[0])  # everyone agrees -> 1
     1.0
@@ -222,10 +222,7 @@ def split_half(counts, n_options=None, n_invalid=None, repeats: int = 10, seed: 
             good = counts[..., k]
             draw = rng.hypergeometric(good, left - good, need) if need.size else need
             half[..., k], left, need = draw, left - good, need - draw
-        a, b = half, counts - half
-        if cell_weight is not None:
-            a, b = a * cell_weight, b * cell_weight
-        out += similarity(a, b, n_options, metric)
+        out += similarity(half, counts - half, n_options, metric)
     return out / repeats
 
 

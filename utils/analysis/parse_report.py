@@ -30,11 +30,6 @@ class ParseReportOptions:
                                         "onto (default dataset/questions)")
 
 
-def number(p: float) -> str:
-    """0.08470000000000001 -> '0.0847': 12 significant digits, no float noise."""
-    return f"{p:.12g}"
-
-
 SHOWN = 12  # lines of single files shown; a larger tree (the release: 372 files) is summed up per condition
 
 
@@ -87,8 +82,8 @@ def parse_report(config: AnalysisConfig, args: ParseReportOptions, said: Said) -
                     back = {v: k for k, v in (mapping or {}).items()}
                     remap = "by_position" if mapping else ""
                     remapped += [item] if mapping else []
-                    out.writerows(meta + [k, number(p), "ok", f.spec.method, back.get(k, k), remap, f.spec.prompt]
-                                  for k, p in ans.distribution.items())
+                    out.writerows(meta + [k, f"{p:.12g}", "ok", f.spec.method, back.get(k, k), remap, f.spec.prompt]
+                                  for k, p in ans.distribution.items())  # .12g: 0.0847, not 0.08470000000000001
                 else:
                     out.writerow(meta + ["", "", ans.detail or ans.reason, f.spec.method, "", "", f.spec.prompt])
             total, parsed_total = total + len(rows), parsed_total + ok

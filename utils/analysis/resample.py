@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from utils.analysis.metrics import quiet_nan_warnings
+from utils.analysis.metrics import normalize, quiet_nan_warnings
 
 MODES = ("items", "respondents")
 
@@ -51,7 +51,7 @@ def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], co
     counts = np.asarray(counts, float)
     n_c, n_i = counts.shape[:2]
     masks = list(item_masks) if item_masks is not None else [None] * len(similarities)
-    view = (lambda c: c) if pass_counts else _shares
+    view = (lambda c: c) if pass_counts else normalize
     fixed = None if mode == "respondents" else [f(view(counts)) for f in similarities]
     out = np.full((len(similarities), n_boot, n_c), np.nan)
     for b in range(n_boot):
@@ -79,9 +79,3 @@ def mean_over(draws: np.ndarray) -> np.ndarray:
     """[B, C] -> [B] mean over the countries each draw could score (NaN if none)."""
     with quiet_nan_warnings():
         return np.nanmean(draws, axis=1)
-
-
-def _shares(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, counts / np.where(total > 0, total, 1), np.nan)

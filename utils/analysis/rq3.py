@@ -23,7 +23,6 @@ from utils.analysis.rules import country_table
 from utils.analysis.tables import write_csv
 from utils.core.errors import UserError
 
-WAVES = (5, 6, 7)
 ALIGNED = "all waves, aligned with the model in Wave 7"
 
 

@@ -59,12 +59,10 @@ class Scoring:
         """[C, I] split-half alignment of each country; weighted counts are split as whole respondents
         (the table keeps no respondent weights; WVS weights average 1)."""
         known = self.human.has_respondents
-        if known is None:
-            return metrics.split_half(self.counts, self.n_options, self.human.n_invalid, repeats, seed,
-                                      metric=self.metric)
-        if not known.all():
+        if known is not None and not known.all():
             log.warning("%s gives shares without respondent counts (n) for %d of %d country-items: the "
                         "split-half ceiling is left out there", self.human.source, (~known).sum(), known.size)
+        known = np.ones(self.counts.shape[:2], bool) if known is None else known  # a counts table knows them all
         counts = np.where(known[..., None], self.counts, 0.0)
         out = metrics.split_half(counts, self.n_options, np.where(known, self.human.n_invalid, 0.0), repeats, seed,
                                  metric=self.metric)

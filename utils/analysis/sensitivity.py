@@ -42,27 +42,22 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
         # every variant on the items all of them answered, per country, so a delta or a rank
         # correlation compares the prompts and not two sets of items
         common = np.all([np.isfinite(v) for v in scores.values()], axis=0)
-        per_country, n_items, answered = {}, {}, {}
-        for variant, s in scores.items():
-            mean, _, n = metrics.summarize(np.where(common, s, np.nan))
-            per_country[variant], n_items[variant] = mean, int(n.max())
-            answered[variant] = int(np.isfinite(s).any(0).sum())
-        base = per_country.get("default")
+        summaries = {variant: metrics.summarize(np.where(common, s, np.nan)) for variant, s in scores.items()}
+        base = summaries["default"][0] if "default" in summaries else None
         if base is None:
             policy.said.note(f"no RQ1 results for {model}; its variants are shown without the default")
-        for variant, cur in per_country.items():
+        for variant, (cur, _, n) in summaries.items():
             ok = ~np.isnan(cur)
             row = {"model": model, "variant": variant, "score": float(cur[ok].mean()), "std": float(cur[ok].std()),
-                   "delta": np.nan, "rank_corr": np.nan, "n_countries": int(ok.sum()), "n_items": n_items[variant],
-                   "n_items_answered": answered[variant]}
+                   "delta": np.nan, "rank_corr": np.nan, "n_countries": int(ok.sum()), "n_items": int(n.max()),
+                   "n_items_answered": int(np.isfinite(scores[variant]).any(0).sum())}
             if base is not None:
                 both = ok & ~np.isnan(base)
                 row["delta"] = row["score"] - float(base[~np.isnan(base)].mean())
                 if both.sum() > 2:
                     row["rank_corr"] = float(spearmanr(base[both], cur[both])[0])
             rows.append(row)
-    cols = ["model", "variant", "score", "std", "delta", "rank_corr", "n_countries", "n_items", "n_items_answered"]
-    return pd.DataFrame(rows)[cols]
+    return pd.DataFrame(rows)
 
 
 def paper_table(config: AnalysisConfig, side, policy: AnswerPolicy) -> pd.DataFrame:

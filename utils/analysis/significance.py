@@ -41,24 +41,20 @@ def caption(test: str, correction: str) -> str:
 
 def p_value(steered: np.ndarray, base: np.ndarray, test: str = "rel") -> float:
     """Two-sided p of steered vs base item scores (NaN: not scored); scipy's "precision loss" is silenced."""
+    steered, base = np.asarray(steered, float), np.asarray(base, float)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
-        return _p_value(steered, base, test)
-
-
-def _p_value(steered: np.ndarray, base: np.ndarray, test: str) -> float:
-    steered, base = np.asarray(steered, float), np.asarray(base, float)
-    if test == "rel":
-        both = np.isfinite(steered) & np.isfinite(base)
-        a, b = steered[both], base[both]
-        if len(a) < 2:
-            return float("nan")
-        if np.allclose(a - b, (a - b)[0], rtol=0, atol=1e-15):  # constant difference: t is infinite or 0/0
-            return 1.0 if abs((a - b)[0]) <= 1e-15 else 0.0
-        return float(ttest_rel(a, b).pvalue)
-    if test == "ind":
-        a, b = steered[np.isfinite(steered)], base[np.isfinite(base)]
-        return float(ttest_ind(a, b).pvalue) if len(a) >= 2 and len(b) >= 2 else float("nan")
+        if test == "rel":
+            both = np.isfinite(steered) & np.isfinite(base)
+            a, b = steered[both], base[both]
+            if len(a) < 2:
+                return float("nan")
+            if np.allclose(a - b, (a - b)[0], rtol=0, atol=1e-15):  # constant difference: t is infinite or 0/0
+                return 1.0 if abs((a - b)[0]) <= 1e-15 else 0.0
+            return float(ttest_rel(a, b).pvalue)
+        if test == "ind":
+            a, b = steered[np.isfinite(steered)], base[np.isfinite(base)]
+            return float(ttest_ind(a, b).pvalue) if len(a) >= 2 and len(b) >= 2 else float("nan")
     raise ValueError(f"test must be one of {TESTS}, not {test!r}")
 
 
@@ -67,11 +63,8 @@ def holm(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, float)
     out = np.full_like(p, np.nan)
     ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    running = 0.0
-    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
+    order = ok[np.argsort(p[ok], kind="stable")]
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (len(ok) - np.arange(len(ok))) * p[order]))
     return out
 
 

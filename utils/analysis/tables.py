@@ -21,6 +21,7 @@ from utils.core.results.spec import NO_STEERING  # the RQ2 tables' row for the m
 
 SYNTHETIC_NOTE = "synthetic human data (not WVS): shows the pipeline, not findings"
 HUMAN_DATA_COLUMN = "human_data"  # valued "synthetic" in every CSV drawn from synthetic human data
+TEX = str.maketrans({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#"})
 ROWS = [(NO_STEERING, "No Steering"), ("language", "+Language"), ("persona", "Persona"),
         ("language_persona", "+Language"), ("few-shot", "Few-shot"), ("language_few-shot", "+Language")]
 
@@ -84,31 +85,26 @@ def to_markdown(table: pd.DataFrame, note: str = "") -> str:
     return "\n".join([head, rule] + body) + "\n"
 
 
-def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(a, b)
-    return text
-
-
 def to_latex(table: pd.DataFrame, caption: str = "", note: str = "", labels: int = 2, rules: bool = True) -> str:
     """A booktabs tabular, stars as superscripts (`0.7801$^{**}$`), the first `labels` columns
     left-aligned; with `rules` a rule where the first column gets a new value."""
     def cell(v: str) -> str:
         num = v.rstrip("*")
-        return _tex(num) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
+        return num.translate(TEX) + (f"$^{{{v[len(num):]}}}$" if len(num) < len(v) else "")
 
     cols = "l" * labels + "r" * (len(table.columns) - labels)
-    lines = ([f"% {note}"] if note else []) + [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}",
-                                               r"\toprule", " & ".join(_tex(c) for c in table.columns) + r" \\",
-                                               r"\midrule"]
+    lines = [f"% {note}"] if note else []
+    lines += [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+              " & ".join(c.translate(TEX) for c in table.columns) + r" \\", r"\midrule"]
     for n, row in enumerate(table.itertuples(index=False)):
         if rules and row[0] and n:
             lines.append(r"\midrule")
-        lines.append(" & ".join([_tex(str(v)) for v in row[:labels]] + [cell(str(v)) for v in row[labels:]]) + r" \\")
+        cells = [str(v).translate(TEX) for v in row[:labels]] + [cell(str(v)) for v in row[labels:]]
+        lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     caption = " ".join(x for x in (caption, f"({note[:1].upper()}{note[1:]}.)" if note else "") if x)
     if caption:
-        lines.append(rf"\caption{{{_tex(caption)}}}")
+        lines.append(rf"\caption{{{caption.translate(TEX)}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
