@@ -91,7 +91,7 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
         files = [f for f in files if f.spec.model in wanted or short_name(f.spec.model) in wanted]
     if not files:
         raise UserError(f"no results for survey {survey.name} under {config.results_root}; ask it first: python "
-                        f"code/RQ1/prob_by_llm.py --survey {config_path(human)}")
+                        f"code/RQ1/prob_by_llm.py --survey <dir>/{survey.name}.questions.jsonl")
     items, out = human.items, []
     for f in files:
         table = read_complete(f.path, config.results_root)
@@ -108,10 +108,6 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
         cov.check(config.min_coverage)
         out.append((f.spec, answers))
     return out
-
-
-def config_path(human: Human) -> str:
-    return f"<dir>/{human.data.survey.name}.questions.jsonl"
 
 
 def cell_score(human: Human, cell, answers: dict[str, dict], seed: int, n_boot: int, halves: int) -> dict:
