@@ -71,9 +71,8 @@ def summary_table(sc: Scoring, scores: dict[Run, Scored], table: pd.DataFrame, s
         moved = stats.answer_distances(scored.answers, others, sc.n_options, sc.metric)
         rows.append({"model": r.model, "original": orig, "uniform": u_score, "gap": gap,
                      "prompt_std": std, "prompt_range": rng_, "n_prompts": int(sp["n"].iloc[0]) if len(sp) else 0,
-                     "std_over_gap": std / abs(gap) if gap else np.nan,
-                     "dist_to_uniform": moved["dist_to_uniform"], "dist_between_prompts": moved["dist_between_prompts"],
-                     "dist_between_prompts_max": moved["dist_between_prompts_max"]})
+                     "std_over_gap": std / abs(gap) if gap else np.nan}
+                    | {k: v for k, v in moved.items() if k != "n_prompts"})
     return pd.DataFrame(rows)
 
 

@@ -55,8 +55,7 @@ def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     h = sc.human
     order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric)[0])
     models = list(answers)
-    dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
-        else sc.shares[order]
+    dists = np.concatenate([sc.shares[order]] + [sc.model(answers[m])[None] for m in models])
     labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
     m, n = pairwise(dists, sc.n_options, sc.metric)
     frames = []
@@ -67,7 +66,7 @@ def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
                                               dtype="Int64"))
         df.insert(0, "label", labels)
         frames.append(df)
-    return frames[0], frames[1]
+    return tuple(frames)
 
 
 def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Said) -> list[Path]:

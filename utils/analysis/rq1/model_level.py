@@ -66,8 +66,7 @@ def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_b
     return [tuple(float(v) for v in resample.interval(d[:, 0])) for d in draws]
 
 
-def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"
-                ) -> tuple[pd.DataFrame, dict]:
+def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str) -> tuple[pd.DataFrame, dict]:
     """One row per model, then the uniform answer and the split-half ceiling on exactly the items
     (per country) a model answered, so a run of 12 items is read against baselines on those 12: one
     pair of rows per set of items, shared by the models that answered it (`items_of` names them)."""

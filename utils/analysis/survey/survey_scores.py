@@ -100,8 +100,7 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
         for item_id, item in items.items():
             row = table.latest.get(item_id)
             ans = read_row(row, item.codes) if row is not None else None
-            reason = "absent" if ans is None else "scored" if ans.ok else ans.reason
-            cov.add(item_id, reason)
+            cov.add(item_id, "absent" if ans is None else "scored" if ans.ok else ans.reason)
             if ans is not None and ans.ok:
                 answers[item_id] = ans.distribution
         said.coverage(cov)
@@ -188,8 +187,8 @@ def survey_scores(config: AnalysisConfig, options: SurveyOptions, said: Said) ->
                 written += cell_scores_figure(part, config.output, f"survey_{name}_{short_name(model)}",
                                               f"{short_name(model)} on {name}: {label}")
         written += country_map(df, config, name, label, said)
-        best = df.loc[df["score"].idxmax()] if df["score"].notna().any() else None
-        if best is not None:
+        if df["score"].notna().any():
+            best = df.loc[df["score"].idxmax()]
             said.line(f"{name}: {len(cells)} population cells, {df.model.nunique()} model(s), {label}; highest "
                       f"{best.score:.3f} ({short_name(best.model)} on {' / '.join(x for x in best[list(CELL)] if x)})")
     if steered:
