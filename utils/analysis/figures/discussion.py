@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from utils.analysis.consistency import POOLED
-from utils.analysis.figures.style import COLORS, figure, grid, heatmap, legend_below, save, styled, title
+from utils.analysis.figures.style import COLORS, figure, finish, grid, heatmap, styled
 from utils.analysis.robustness.stats import ORIGINAL
 from utils.analysis.tables import NO_STEERING, Output, short_name
 
@@ -36,10 +36,7 @@ def temporal(summary: pd.DataFrame, out: Output) -> list[Path]:
                       [f"Wave {w}\n({'up to ' if upto[w] else ''}{c} countries)" for w, c in n.items()])
         ax.set_title(f"countries surveyed in {label}", fontsize=9)
     axes[0].set_ylabel("alignment (mean ± std over countries)")
-    title(fig, "RQ3: the same answers scored against WVS Waves 5, 6 and 7", out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[0], ncol=4)
-    return save(fig, out, "rq3_temporal")
+    return finish(fig, out, "rq3_temporal", "RQ3: the same answers scored against WVS Waves 5, 6 and 7", axes[0])
 
 
 def heading(variants: list[str]) -> str:
@@ -63,8 +60,7 @@ def sensitivity(df: pd.DataFrame, out: Output, variants: list[str]) -> list[Path
     models = list(dict.fromkeys(df["model"]))
     variants = list(dict.fromkeys(["default"] + variants + df["variant"].tolist()))
     variants = [v for v in variants if v in set(df["variant"])]
-    fig, axes = grid(1, 1, max(5.0, 1.0 * len(models) * len(variants) / 2 + 2), 4.0)
-    ax = axes[0]
+    fig, ax = figure((max(5.0, 1.0 * len(models) * len(variants) / 2 + 2), 4.0))
     width = 0.8 / len(variants)
     lows = []
     for j, v in enumerate(variants):
@@ -78,10 +74,7 @@ def sensitivity(df: pd.DataFrame, out: Output, variants: list[str]) -> list[Path
     ax.set_xticks(range(len(models)), [short_name(m) for m in models], rotation=20, ha="right")
     ax.grid(axis="y", color="0.9", lw=0.6)
     ax.set_ylabel("alignment (mean ± std over countries)")
-    title(fig, heading(variants), out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, ax, ncol=len(variants))
-    return save(fig, out, "sensitivity")
+    return finish(fig, out, "sensitivity", heading(variants), ax, ncol=len(variants))
 
 
 @styled
@@ -111,10 +104,9 @@ def consistency(df: pd.DataFrame, topics, out: Output) -> list[Path]:
         ax.set_title(f"{t.label}\n({', '.join(i.id for i in t.items)})", fontsize=9)
     axes[0].set_ylim(0.48, 1.02)  # 0.5 is the lowest value the statistic can take
     axes[0].set_ylabel("consistency (1 - mean |position - mean|)")
-    title(fig, "Internal consistency per topic (our statistic; items from the supplementary Table 9)", out.synthetic)
-    fig.tight_layout()
-    legend_below(fig, axes[0], ncol=min(len(methods) + 3, 4))  # under the rotated model names, not on them
-    return save(fig, out, "internal_consistency")
+    return finish(fig, out, "internal_consistency",  # the legend under the rotated model names, not on them
+                  "Internal consistency per topic (our statistic; items from the supplementary Table 9)", axes[0],
+                  ncol=min(len(methods) + 3, 4), scored=False)
 
 
 @styled
@@ -124,18 +116,17 @@ def consistency_steering(dist: pd.DataFrame, topics, out: Output) -> list[Path]:
     mean = d.groupby(["model", "method", "topic"])["change"].mean()
     m = np.array([[mean.get((model, method, t.name), np.nan) for t in topics] for model, method in keys])
     fig, ax = figure((1.3 * len(topics) + 3.2, 0.3 * len(keys) + 1.6))
-    lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1e-3
-    im = heatmap(ax, m, [f"{short_name(a)} / {b}" for a, b in keys], [t.label for t in topics],
-                 vmin=-(lim or 1e-3), vmax=lim or 1e-3, cmap="RdBu_r", annotate=False, fontsize=8)
+    lim = (np.nanmax(np.abs(m)) if np.isfinite(m).any() else 0.0) or 1e-3
+    im = heatmap(ax, m, [f"{short_name(a)} / {b}" for a, b in keys], [t.label for t in topics], vmin=-lim, vmax=lim,
+                 cmap="RdBu_r", fontsize=8)
     for (r, c), v in np.ndenumerate(m):
         if np.isfinite(v):
             ax.text(c, r, f"{v:+.3f}", ha="center", va="center", fontsize=7.5,
-                    color="white" if abs(v) > 0.6 * (lim or 1e-3) else "black")
+                    color="white" if abs(v) > 0.6 * lim else "black")
     ax.tick_params(axis="x", rotation=0)
     fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02, label="change in distance\n(blue: closer to the people)")
-    title(fig, "Steering and internal consistency: distance to the target country's people", out.synthetic)
-    fig.tight_layout()
-    return save(fig, out, "internal_consistency_steering")
+    return finish(fig, out, "internal_consistency_steering",
+                  "Steering and internal consistency: distance to the target country's people", scored=False)
 
 
 def method_color(method: str, known: tuple[str, ...]):
@@ -190,10 +181,8 @@ def elicitation(items: pd.DataFrame, methods: pd.DataFrame, metric_label: str, o
             ax_ent.set_title("spread of the answers", fontsize=9)
     n = sorted(set(methods.loc[methods["kind"] == "method", "n_items"]))
     shown = f"{n[0]} items" if len(n) == 1 else f"{n[0]}-{n[-1]} items per model"
-    title(fig, f"Elicitation methods compared on the items all of a model's methods answered ({shown})",
-          out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, "elicitation")
+    return finish(fig, out, "elicitation",
+                  f"Elicitation methods compared on the items all of a model's methods answered ({shown})")
 
 
 @styled
@@ -218,9 +207,7 @@ def robustness(table: pd.DataFrame, summary: pd.DataFrame, out: Output) -> list[
     ax.set_xlabel("alignment (mean over countries)")
     ax.grid(axis="x", color="0.9", lw=0.6)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
-    title(fig, "Robustness: each model's score under every prompt perturbation", out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, "robustness")
+    return finish(fig, out, "robustness", "Robustness: each model's score under every prompt perturbation")
 
 
 @styled
@@ -237,7 +224,5 @@ def position(pos: pd.DataFrame, out: Output) -> list[Path]:
         ax.set_title(f"mass on the {edge} listed option", fontsize=9)
         ax.set_yticks(y, labels)
         ax.set_ylim(len(g) - 0.5, -0.5)
-    title(fig, "Position bias: first and last listed option, model vs people", out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[1], ncol=2)
-    return save(fig, out, "robustness_position")
+    return finish(fig, out, "robustness_position", "Position bias: first and last listed option, model vs people",
+                  axes[1], ncol=2)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.figures.style import COLORS, figure, grid, heatmap, legend_below, point_range, save, styled, title
+from utils.analysis.figures.style import COLORS, figure, finish, grid, heatmap, point_range, styled
 from utils.analysis.figures.world_map import WorldMap, world_maps
 from utils.analysis.significance import stars
 from utils.analysis.tables import Output, short_name
@@ -43,10 +43,7 @@ def country_top_bottom(df: pd.DataFrame, k: int, out: Output) -> list[Path]:
         ax.set_title(short_name(model), fontsize=9)
         ax.tick_params(axis="y", labelsize=8)
         ax.set_xlabel("alignment score (mean over items, 95% CI)")
-    title(fig, f"RQ1: top and bottom {k} countries per model", out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[0])
-    return save(fig, out, "rq1_country_top_bottom")
+    return finish(fig, out, "rq1_country_top_bottom", f"RQ1: top and bottom {k} countries per model", axes[0])
 
 
 @styled
@@ -62,10 +59,7 @@ def country_all(df: pd.DataFrame, out: Output) -> list[Path]:
         ax.set_title(short_name(model), fontsize=9, loc="left")
         ax.set_ylabel("score (95% CI)")
         ax.tick_params(axis="x", labelsize=7)
-    title(fig, "RQ1: alignment with every country, per model (sorted)", out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[0])
-    return save(fig, out, "rq1_country_all")
+    return finish(fig, out, "rq1_country_all", "RQ1: alignment with every country, per model (sorted)", axes[0])
 
 
 def country_map(df: pd.DataFrame, out: Output) -> WorldMap:
@@ -100,11 +94,9 @@ def group_scores(groups: pd.DataFrame, countries: pd.DataFrame, by: str, out: Ou
     both = np.r_[groups["score"].to_numpy(float), countries["score"].to_numpy(float)]
     lo, hi = np.nanmin(both), np.nanmax(both)
     axes[0].set_ylim(max(0.0, lo - 0.1 * (hi - lo) - 1e-3), min(1.0, hi + 0.1 * (hi - lo) + 1e-3))  # shared by all
-    title(fig, f"RQ1: alignment with each {by} group, per country (countries as in rq1_country_all)", out.synthetic,
-          out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[0], ncol=len(labels) + 1)
-    return save(fig, out, "rq1_group_scores")
+    return finish(fig, out, "rq1_group_scores",
+                  f"RQ1: alignment with each {by} group, per country (countries as in rq1_country_all)", axes[0],
+                  ncol=len(labels) + 1)
 
 
 @styled
@@ -136,11 +128,9 @@ def model_level(df: pd.DataFrame, drawn: dict, out: Output) -> list[Path]:
     ax.set_xticks(range(len(models)), [f"{short_name(m)}\n({int(by.loc[m, 'n_items'])} items)" for m in models],
                   rotation=30, ha="right")
     ax.set_ylabel("alignment score (per country: mean over items)")
-    title(fig, "RQ1: spread of per-country alignment per model", out.synthetic, out.metric)
     # the legend beside the axes: under them it would sit below the rotated names, a band of nothing between
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
-    fig.tight_layout()
-    return save(fig, out, "rq1_model_level")
+    return finish(fig, out, "rq1_model_level", "RQ1: spread of per-country alignment per model")
 
 
 @styled
@@ -157,8 +147,7 @@ def average_human(df: pd.DataFrame, summary: pd.DataFrame, tau: float, out: Outp
         ax.plot([lo, hi], [lo - tau, hi - tau], color="0.6", lw=0.8, ls="--")
         for status, (color, label) in STATUS_STYLE.items():
             s = d[d["status"] == status]
-            ax.scatter(s["human_score"], s["model_score"], s=14, color=color, alpha=0.8, lw=0,
-                       label=label)
+            ax.scatter(s["human_score"], s["model_score"], s=14, color=color, alpha=0.8, lw=0, label=label)
         r = by_model.loc[model]
         ax.set_title(f"{short_name(model)}\nr = {r['pearson_r']:.2f}; over {int(r['n_over'])}, "
                      f"appropriate {int(r['n_appropriate'])}, under {int(r['n_under'])}", fontsize=8)
@@ -167,10 +156,8 @@ def average_human(df: pd.DataFrame, summary: pd.DataFrame, tau: float, out: Outp
         ax.set_aspect("equal")
         ax.set_xlabel("country vs average human", fontsize=8)
         ax.set_ylabel("country vs model", fontsize=8)
-    title(fig, "RQ1: each model against the average human, per country", out.synthetic, out.metric)
-    fig.tight_layout()
-    legend_below(fig, axes[0], ncol=3)
-    return save(fig, out, "rq1_average_human")
+    return finish(fig, out, "rq1_average_human", "RQ1: each model against the average human, per country", axes[0],
+                  ncol=3)
 
 
 @styled
@@ -189,9 +176,7 @@ def matrix(df: pd.DataFrame, stem: str, heading: str, out: Output) -> list[Path]
         for f in (ax.axhline, ax.axvline):
             f(n_c - 0.5, color="white", lw=2)
     fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02, label="alignment score (mean over items)")
-    title(fig, heading, out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, stem)
+    return finish(fig, out, stem, heading)
 
 
 @styled
@@ -221,6 +206,4 @@ def groups(summary: pd.DataFrame, per_group: pd.DataFrame, out: Output) -> list[
         ax.set_xlabel("share of countries where the model is closest to the group")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=len(labels), fontsize=7, borderaxespad=0,
                   title=var, title_fontsize=9, alignment="left")
-    title(fig, "RQ1: which group within a country each model is closest to", out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, "rq1_groups")
+    return finish(fig, out, "rq1_groups", "RQ1: which group within a country each model is closest to")

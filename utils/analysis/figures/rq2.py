@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from utils.analysis.figures.style import COLORS, grid, heatmap, save, styled, title
+from utils.analysis.figures.style import COLORS, finish, grid, heatmap, styled
 from utils.analysis.tables import NO_STEERING, Output, short_name, told
 
 
@@ -44,10 +44,8 @@ def steering_table(wide: pd.DataFrame, out: Output, marks: dict | None = None) -
         ax.tick_params(axis="x", rotation=30)
         for label in ax.get_xticklabels():
             label.set_ha("right")
-    title(fig, "RQ2: alignment per steering method (colour: gain over no steering; box: best method, dashed where "
-          "it does not beat no steering; stars: p against no steering)", out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, "rq2_steering_table")
+    return finish(fig, out, "rq2_steering_table", "RQ2: alignment per steering method (colour: gain over no steering; "
+                  "box: best method, dashed where it does not beat no steering; stars: p against no steering)")
 
 
 @styled
@@ -69,9 +67,7 @@ def steering_gains(df: pd.DataFrame, out: Output) -> list[Path]:
         ax.set_title(short_name(model), fontsize=9)
     for ax in axes[::2]:  # first column
         ax.set_ylabel("gain over no steering\n(bar: mean over countries; dots: countries)")
-    title(fig, "RQ2: gain of each steering method over no steering", out.synthetic, out.metric)
-    fig.tight_layout()
-    return save(fig, out, "rq2_steering_gains")
+    return finish(fig, out, "rq2_steering_gains", "RQ2: gain of each steering method over no steering")
 
 
 @styled
@@ -91,8 +87,5 @@ def group_steering(gdf: pd.DataFrame, by: str, out: Output) -> list[Path]:
         ax.set_ylim(len(d) - 0.5, -0.5)
         ax.set_title(short_name(model), fontsize=9)
         ax.set_xlabel("score (mean over the shared items)")
-    title(fig, f"RQ2: steering toward a {by} group inside the country", out.synthetic, out.metric)
-    fig.tight_layout()
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8)
-    return save(fig, out, "rq2_group_steering")
+    return finish(fig, out, "rq2_group_steering", f"RQ2: steering toward a {by} group inside the country", axes[0],
+                  ncol=3)

@@ -70,6 +70,16 @@ def legend_below(fig, ax, ncol: int = 4) -> None:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
 
 
+def finish(fig, out: Output, stem: str, heading: str, legend=None, ncol: int = 4, scored: bool = True) -> list[Path]:
+    """Title (naming `out.metric` where the figure shows scores), layout, the legend of axes `legend`
+    under the panels, then `save`."""
+    title(fig, heading, out.synthetic, out.metric if scored else "w1")
+    fig.tight_layout()
+    if legend is not None:
+        legend_below(fig, legend, ncol)
+    return save(fig, out, stem)
+
+
 def point_range(ax, labels, values, errors, horizontal: bool = True, color=COLORS[0]) -> None:
     """Scores as dots with +/- error bars, one per label, in the given order (top to bottom)."""
     pos = np.arange(len(labels))

@@ -51,16 +51,9 @@ class WorldMap:
                f"{', '.join(self.missing)}"
 
 
-@dataclass(frozen=True)
-class Placed:
-    """Codes of one panel: drawn as a dot, and not drawn at all."""
-
-    dots: tuple[int, ...]
-    missing: tuple[int, ...]
-
-
-def draw(ax, scores: dict[int, float], shapes: Shapes, norm: Normalize, cmap) -> Placed:
-    """One map on `ax`; gids "shape:CODE" and "dot:CODE" let a test find each country by its code."""
+def draw(ax, scores: dict[int, float], shapes: Shapes, norm: Normalize, cmap) -> tuple[list[int], list[int]]:
+    """One map on `ax`, and the codes drawn as a dot and not drawn at all; gids "shape:CODE" and
+    "dot:CODE" let a test find each country by its code."""
     scored = {c: v for c, v in scores.items() if np.isfinite(v)}
     # the outlines as pixels in a PDF or SVG too (as vectors two maps made a 5 MB PDF); text stays vector
     for code, rings in shapes.rings.items():
@@ -83,7 +76,7 @@ def draw(ax, scores: dict[int, float], shapes: Shapes, norm: Normalize, cmap) ->
     ax.set_ylim(*LATS)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    return Placed(tuple(dots), tuple(missing))
+    return dots, missing
 
 
 def scale(panels: list[dict[int, float]]) -> Normalize:
@@ -94,9 +87,8 @@ def scale(panels: list[dict[int, float]]) -> Normalize:
 
 
 @styled
-def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: str, stem: str = "world_map",
-               label: str = "alignment score (mean over items)", names: Mapping[int, str] | None = None,
-               shapes: Shapes | None = None) -> WorldMap:
+def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: str, stem: str,
+               names: Mapping[int, str] | None = None, shapes: Shapes | None = None) -> WorldMap:
     """One map per panel (title -> scores by country name or WVS code), two a row; `names`: code labels."""
     shapes = shapes or load_shapes()
     names = {**country_names(), **(names or {})}
@@ -105,15 +97,15 @@ def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: 
     fig, axes = grid(len(scores), 2, 6.4, 3.0)
     dots, missing = {}, {}
     for ax, panel, s in zip(axes, panels, scores):
-        placed = draw(ax, s, shapes, norm, cmap)
-        dots |= dict.fromkeys(placed.dots)
-        missing |= dict.fromkeys(placed.missing)
+        dotted, unplaced = draw(ax, s, shapes, norm, cmap)
+        dots |= dict.fromkeys(dotted)
+        missing |= dict.fromkeys(unplaced)
         if panel:
             ax.set_title(panel, fontsize=9)
     title(fig, heading, out.synthetic, out.metric)
     fig.tight_layout()
     fig.colorbar(ScalarMappable(norm, cmap), ax=axes, orientation="horizontal", fraction=0.04, pad=0.03,
-                 aspect=50, shrink=0.6, label=label)
+                 aspect=50, shrink=0.6, label="alignment score (mean over items)")
     axes[0].legend(handles=[Patch(facecolor=NO_SCORE, label="no score"),
                             Line2D([], [], ls="", marker="o", mfc="white", mec="black", label="small country (dot)")],
                    loc="lower left", fontsize=7)  # in the empty South Pacific

@@ -37,7 +37,6 @@ class Shapes:
     rings: dict[int, tuple[np.ndarray, ...]]
     labels: dict[int, tuple[float, float]]
     points: dict[int, tuple[float, float]]
-    source: str
 
     def where(self, code: int) -> tuple[str, tuple[float, float] | None]:
         """("shape", None), ("point", (lon, lat)) or ("none", None): how `code` can be drawn."""
@@ -73,19 +72,13 @@ def thin(ring: np.ndarray, grid: float = GRID) -> np.ndarray:
     return ring[keep] if keep.sum() >= 4 else ring
 
 
-def load_points(path: Path = POINTS_PATH) -> dict[int, tuple[float, float]]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {int(code): (float(p["lon"]), float(p["lat"])) for code, p in data["points"].items()}
-
-
-def load_shapes(path: Path | None = None, points: Path = POINTS_PATH) -> Shapes:
+def load_shapes() -> Shapes:
     """Read the shapes once (0.3 s); several maps share them."""
     import shapefile  # pyshp: imported here so that importing the analysis stays light
 
-    path = path or shapes_file()
     rings: dict[int, list[np.ndarray]] = {}
     labels: dict[int, tuple[float, float]] = {}
-    with shapefile.Reader(str(path), encoding="utf-8") as sf:
+    with shapefile.Reader(str(shapes_file()), encoding="utf-8") as sf:
         for rec in sf.iterShapeRecords(fields=["ISO_N3_EH", "LABEL_X", "LABEL_Y"]):
             code = int(rec.record["ISO_N3_EH"])
             if code < 0:  # disputed or unclaimed land (Kosovo, Bir Tawil, ...): drawn with no country
@@ -93,8 +86,9 @@ def load_shapes(path: Path | None = None, points: Path = POINTS_PATH) -> Shapes:
             pts, parts = np.asarray(rec.shape.points, dtype=float), list(rec.shape.parts) + [len(rec.shape.points)]
             rings.setdefault(code, []).extend(thin(pts[a:b]) for a, b in zip(parts[:-1], parts[1:]) if b - a >= 3)
             labels.setdefault(code, (float(rec.record["LABEL_X"]), float(rec.record["LABEL_Y"])))
-    placed = {c: p for c, p in load_points(points).items() if c not in rings}
-    return Shapes({c: tuple(r) for c, r in rings.items()}, labels, placed, path.name)
+    points = json.loads(POINTS_PATH.read_text(encoding="utf-8"))["points"]
+    placed = {int(c): (float(p["lon"]), float(p["lat"])) for c, p in points.items() if int(c) not in rings}
+    return Shapes({c: tuple(r) for c, r in rings.items()}, labels, placed)
 
 
 def by_code(scores: Mapping | pd.Series) -> dict[int, float]:

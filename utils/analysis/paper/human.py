@@ -7,7 +7,7 @@ up by `int(option)`, every code kept (negative missing codes too: the original c
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +49,9 @@ class PaperHuman:
 
     def pooled(self, item: str) -> dict:
         """Counts of all countries added together (the notebook's whole-file value counts)."""
-        total: dict = defaultdict(float)
+        total = Counter()
         for c in self.names:
-            for code, n in self.item(c, item).items():
-                total[code] += n
+            total.update(self.item(c, item))
         return total
 
     def shares(self, counts: dict, keys, where: str = "") -> list[float] | None:

@@ -18,7 +18,7 @@ from utils.analysis.options import option
 from utils.analysis.robustness import stats
 from utils.analysis.robustness.runs import Run, Scored, find_runs, item_scores
 from utils.analysis.scoring import Scoring, load_scoring
-from utils.analysis.tables import NO_STEERING, Output, short_name, write_csv, write_tables
+from utils.analysis.tables import NO_STEERING, short_name, write_csv, write_tables
 from utils.core.results.table import option_keys, read_complete
 
 
@@ -71,9 +71,8 @@ def summary_table(sc: Scoring, scores: dict[Run, Scored], table: pd.DataFrame, s
         moved = stats.answer_distances(scored.answers, others, sc.n_options, sc.metric)
         rows.append({"model": r.model, "original": orig, "uniform": u_score, "gap": gap,
                      "prompt_std": std, "prompt_range": rng_, "n_prompts": int(sp["n"].iloc[0]) if len(sp) else 0,
-                     "std_over_gap": std / abs(gap) if gap else np.nan,
-                     "dist_to_uniform": moved["dist_to_uniform"], "dist_between_prompts": moved["dist_between_prompts"],
-                     "dist_between_prompts_max": moved["dist_between_prompts_max"]})
+                     "std_over_gap": std / abs(gap) if gap else np.nan}
+                    | {k: v for k, v in moved.items() if k != "n_prompts"})
     return pd.DataFrame(rows)
 
 
@@ -113,12 +112,6 @@ def repeat_table(table: pd.DataFrame) -> pd.DataFrame:
     return rep[rep["count"] > 1].rename(columns={"count": "n_repeats"})
 
 
-def write_summary(summary: pd.DataFrame, out: Output, caption: str) -> list[Path]:
-    shown = summary.assign(model=[short_name(m) for m in summary["model"]])
-    return write_tables(shown.round(4).astype(str), out, "robustness_summary", caption, labels=1, rules=False,
-                        csv=summary)
-
-
 def robustness(config: AnalysisConfig, opts: RobustnessOptions, said: Said) -> list[Path]:
     policy, out = answer_policy(config, said), config.output
     sc = load_scoring(config, policy)
@@ -143,8 +136,10 @@ def robustness(config: AnalysisConfig, opts: RobustnessOptions, said: Said) -> l
     repeats = repeat_table(table)
     if len(repeats):
         written.append(write_csv(repeats, out, "robustness_repeats.csv"))
-    written += write_summary(summary, out, "Score under the original prompt, the uniform answer on the same "
-                             "items, and the spread over prompt perturbations")
+    shown = summary.assign(model=[short_name(m) for m in summary["model"]])
+    written += write_tables(shown.round(4).astype(str), out, "robustness_summary", "Score under the original prompt, "
+                            "the uniform answer on the same items, and the spread over prompt perturbations", labels=1,
+                            rules=False, csv=summary)
     written += figures.robustness(table, summary, out)
     if len(position):
         written += figures.position(position, out)

@@ -15,7 +15,6 @@ from utils.analysis.scoring import Scoring
 from utils.analysis.steering import country_codes, few_shot_ids
 from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
 from utils.core.results.tree import find_results
 
 
@@ -76,7 +75,7 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
     return runs
 
 
-def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_DIR) -> dict[Run, Scored]:
+def item_scores(sc: Scoring, runs: list[Run], policy) -> dict[Run, Scored]:
     """[C, I] item scores of every run on the items all runs of its model and country answered: an
     RQ2 run on its country's row without its few-shot items; RQ1 runs also as each steered country's
     base (`none/<country>`), so a gain can be read under every prompt."""
@@ -85,8 +84,8 @@ def item_scores(sc: Scoring, runs: list[Run], policy, inputs_dir: Path = INPUTS_
     answers = {r: sc.model(load_answers(r.path, ids, orders, policy)) for r in runs}
     full = {r: sc.similarity(a[None], sc.shares) for r, a in answers.items()}
     steered = sorted({r.condition.split("/", 1)[1] for r in runs if r.condition != NO_STEERING})
-    codes = country_codes(inputs_dir) if steered else {}
-    shots = {c: few_shot_ids(c, inputs_dir, missing_ok=True) for c in steered}
+    codes = country_codes() if steered else {}
+    shots = {c: few_shot_ids(c, missing_ok=True) for c in steered}
     out: dict[Run, np.ndarray] = {r: s for r, s in full.items() if r.condition == NO_STEERING}
     for r, s in full.items():
         targets = [r.condition.split("/", 1)[1]] if r.condition != NO_STEERING else steered

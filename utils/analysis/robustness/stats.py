@@ -124,7 +124,7 @@ def edge_mass(answers: np.ndarray, human: np.ndarray, first: np.ndarray, last: n
     for name, pos in (("first", first), ("last", last)):
         out[f"model_{name}"] = float(answers[idx, pos[idx]].mean()) if idx.size else np.nan
         out[f"human_{name}"] = float(np.nanmean(h[idx, pos[idx]])) if idx.size else np.nan
-    return {k: out[k] for k in ("model_first", "human_first", "model_last", "human_last")} | {"n_items": int(idx.size)}
+    return out | {"n_items": int(idx.size)}
 
 
 def rank_agreement(wide: pd.DataFrame) -> dict[str, float]:

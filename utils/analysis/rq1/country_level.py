@@ -31,7 +31,7 @@ class CountryLevelOptions:
                             "its figure" + BY_HELP, metavar="GROUPVAR", ours_only=True)
 
 
-def details(sc, answers: dict, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"):
+def details(sc, answers: dict, n_boot: int, repeats: int, seed: int, bootstrap: str):
     """`more` for `country_table`: each country's interval, uniform answer and ceiling, on the model's items."""
     uni_items, ceil_items = sc.uniform_scores(), sc.ceiling(repeats, seed)  # [C, I]
 

@@ -33,17 +33,11 @@ class MatrixOptions:
     no_models: bool = option(False, "countries only (no RQ1 results needed)")
 
 
-def pairwise(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> np.ndarray:
-    """[L, I, K] distributions -> [L, L] mean alignment over the items both sides have."""
-    return pairwise_counts(dists, n_options, metric)[0]
-
-
-def pairwise_counts(dists: np.ndarray, n_options: np.ndarray, metric: str = "w1") -> tuple[np.ndarray, np.ndarray]:
-    """([L, L] mean alignment, [L, L] number of items) over the items both sides have."""
+def pairwise(dists: np.ndarray, n_options: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """[L, I, K] distributions -> ([L, L] mean alignment, [L, L] number of items) over the items both have."""
     out, n = np.empty((len(dists), len(dists))), np.zeros((len(dists), len(dists)), dtype=int)
     for a in range(len(dists)):  # one row at a time keeps memory at L x I x K
-        s = metrics.similarity(dists[a][None], dists, n_options, metric)
-        out[a], n[a] = metrics.summarize(s)[0], metrics.summarize(s)[2]
+        out[a], _, n[a] = metrics.summarize(metrics.similarity(dists[a][None], dists, n_options, metric))
     return out, n
 
 
@@ -59,12 +53,11 @@ def cluster_order(m: np.ndarray) -> np.ndarray:
 def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, items behind each score), both wide: label, country_code, kind, one column per label."""
     h = sc.human
-    order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric))
+    order = cluster_order(pairwise(sc.shares, sc.n_options, sc.metric)[0])
     models = list(answers)
-    dists = np.concatenate([sc.shares[order], np.stack([sc.model(answers[m]) for m in models])]) if models \
-        else sc.shares[order]
+    dists = np.concatenate([sc.shares[order]] + [sc.model(answers[m])[None] for m in models])
     labels = [h.country_names[i] for i in order] + [short_name(m) for m in models]
-    m, n = pairwise_counts(dists, sc.n_options, sc.metric)
+    m, n = pairwise(dists, sc.n_options, sc.metric)
     frames = []
     for values in (m, n):
         df = pd.DataFrame(values, columns=labels)
@@ -73,7 +66,7 @@ def matrix_table(sc, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
                                               dtype="Int64"))
         df.insert(0, "label", labels)
         frames.append(df)
-    return frames[0], frames[1]
+    return tuple(frames)
 
 
 def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Said) -> list[Path]:
@@ -83,23 +76,19 @@ def human_alignment_matrix(config: AnalysisConfig, opts: MatrixOptions, said: Sa
     codes = [int(c) for c in opts.countries.split(",") if c.strip()]
     if rules.paper:
         return notebook_matrix(side, files, codes, out, rules.digits)
-    sc, answers = side, rules.answers(side, files, policy)
-    full, full_n = matrix_table(sc, answers)
+    answers = rules.answers(side, files, policy)
     models = " and the models" if answers else ""
-    written = [write_csv(full, out, "human_alignment_matrix.csv"),
-               write_csv(full_n, out, "human_alignment_matrix_n_items.csv")]
-    written += figures.matrix(full, "human_alignment_matrix",
-                              f"Alignment between {len(sc.human.country_codes)} countries{models}", out)
-    small = sc.__class__.build(sc.human.select(codes), config.drop_nonsubstantive, sc.metric)
+    small = side.__class__.build(side.human.select(codes), config.drop_nonsubstantive, side.metric)
     missing = sorted(set(codes) - set(map(int, small.human.country_codes)))
     if missing:
         policy.said.note(f"not in the human data, left out of the small matrix: {', '.join(map(str, missing))}")
-    if len(small.human.country_codes):
-        part, part_n = matrix_table(small, answers)
-        written.append(write_csv(part, out, f"human_alignment_matrix_{len(codes)}.csv"))
-        written.append(write_csv(part_n, out, f"human_alignment_matrix_{len(codes)}_n_items.csv"))
-        written += figures.matrix(part, f"human_alignment_matrix_{len(codes)}",
-                                  f"Alignment between {len(small.human.country_codes)} countries{models}", out)
+    written = []
+    for sc, stem in ((side, "human_alignment_matrix"), (small, f"human_alignment_matrix_{len(codes)}")):
+        if len(sc.human.country_codes):  # the full side always has countries (load_scoring)
+            scores, n_items = matrix_table(sc, answers)
+            written += [write_csv(scores, out, f"{stem}.csv"), write_csv(n_items, out, f"{stem}_n_items.csv")]
+            heading = f"Alignment between {len(sc.human.country_codes)} countries{models}"
+            written += figures.matrix(scores, stem, heading, out)
     return written
 
 

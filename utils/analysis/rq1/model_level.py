@@ -41,15 +41,6 @@ def row(kind: str, model: str, per_country: np.ndarray, pooled: np.ndarray, n_it
             "pooled_ci_high": float(hi), "entropy": float(entropy)}
 
 
-def on_items(scores: np.ndarray, scored: np.ndarray) -> np.ndarray:
-    """`scores` where `scored` (same shape) is True, NaN elsewhere: a baseline on a model's items.
-
-    >>> on_items(np.array([[0.8, 0.6]]), np.array([[True, False]])).tolist()
-    [[0.8, nan]]
-    """
-    return np.where(scored, scores, np.nan)
-
-
 def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_boot: int, seed: int,
                      mode: str) -> list[tuple[float, float]]:
     """Interval of the pooled score of each [I, K] answer set on its `masks` items, all under the same
@@ -75,8 +66,7 @@ def pooled_intervals(sc, answers: list[np.ndarray], masks: list[np.ndarray], n_b
     return [tuple(float(v) for v in resample.interval(d[:, 0])) for d in draws]
 
 
-def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str = "items"
-                ) -> tuple[pd.DataFrame, dict]:
+def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: str) -> tuple[pd.DataFrame, dict]:
     """One row per model, then the uniform answer and the split-half ceiling on exactly the items
     (per country) a model answered, so a run of 12 items is read against baselines on those 12: one
     pair of rows per set of items, shared by the models that answered it (`items_of` names them)."""
@@ -105,12 +95,12 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: st
     for (scored, pooled_ok, models), ci in zip(groups.values(), cis[len(model_rows):]):
         items_of = "every model" if len(groups) == 1 else "; ".join(models)
         n = scored.any(0).sum()
-        uni = metrics.summarize(on_items(uni_items, scored))[0]
-        ceil = metrics.summarize(on_items(ceil_items, scored))[0]
+        uni = metrics.summarize(np.where(scored, uni_items, np.nan))[0]
+        ceil = metrics.summarize(np.where(scored, ceil_items, np.nan))[0]
         with np.errstate(all="ignore"):
-            h_ent = float(np.nanmean(on_items(human_ent, scored))) if scored.any() else np.nan
-        rows.append(row("baseline", "uniform answer", uni, on_items(uni_pooled, pooled_ok), n, 1.0, n_boot, seed,
-                        items_of, ci))
+            h_ent = float(np.nanmean(np.where(scored, human_ent, np.nan))) if scored.any() else np.nan
+        rows.append(row("baseline", "uniform answer", uni, np.where(pooled_ok, uni_pooled, np.nan), n, 1.0, n_boot,
+                        seed, items_of, ci))
         rows.append(row("ceiling", "split-half human", ceil, np.full(len(sc.n_options), np.nan), n, h_ent, n_boot,
                         seed, items_of))
         for m in models:

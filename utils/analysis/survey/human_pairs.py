@@ -42,11 +42,9 @@ def survey_human_pairs(config: AnalysisConfig, options: SurveyFiles, said: Said)
     pairs = [p for cells in by_population.values() for p in combinations(cells, 2)]
     wholes = [c for c in human.shares if not c[1]]
     pairs += [p for p in combinations(wholes, 2) if p not in pairs]
-    rows = []
-    for a, b in pairs:
-        score, n = pair_score(human, a, b)
-        rows.append({**{f"{k}_a": v for k, v in zip(CELL, a)}, **{f"{k}_b": v for k, v in zip(CELL, b)},
-                     "score": score, "n_items": n})
+    scores = {(a, b): pair_score(human, a, b) for a, b in pairs}
+    rows = [{**{f"{k}_a": v for k, v in zip(CELL, a)}, **{f"{k}_b": v for k, v in zip(CELL, b)}, "score": score,
+             "n_items": n} for (a, b), (score, n) in scores.items()]
     df = pd.DataFrame(rows, columns=[f"{k}_{s}" for s in "ab" for k in CELL] + ["score", "n_items"])
     df.insert(len(df.columns) - 2, "metric", human.metric)
     written = [write_csv(df, config.output, f"survey_{name}_human_pairs.csv")]
@@ -57,8 +55,7 @@ def survey_human_pairs(config: AnalysisConfig, options: SurveyFiles, said: Said)
     for title, cells in blocks:
         square = pd.DataFrame(np.nan, index=[cell_name(c) for c in cells], columns=[cell_name(c) for c in cells])
         for a, b in combinations(cells, 2):
-            score = pair_score(human, a, b)[0]
-            square.loc[cell_name(a), cell_name(b)] = square.loc[cell_name(b), cell_name(a)] = score
+            square.loc[cell_name(a), cell_name(b)] = square.loc[cell_name(b), cell_name(a)] = scores[a, b][0]
         tables.append(square.round(3).rename_axis(title).reset_index())
     if tables:
         written += write_tables(pd.concat(tables, ignore_index=True), config.output, f"survey_{name}_human_pairs_table",

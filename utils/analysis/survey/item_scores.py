@@ -31,9 +31,7 @@ def scored_codes(item: Item, policy: str) -> tuple[tuple[str, ...], tuple[float,
 
 def vector(shares: dict[str, float] | None, codes: tuple[str, ...]) -> np.ndarray:
     """The shares on `codes`, renormalized; NaN when there is no mass on them."""
-    if not shares:
-        return np.full(len(codes), np.nan)
-    v = np.array([float(shares.get(c, 0.0)) for c in codes])
+    v = np.array([float((shares or {}).get(c, 0.0)) for c in codes])
     return v / v.sum() if v.sum() > 0 else np.full(len(codes), np.nan)
 
 

@@ -91,7 +91,7 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
         files = [f for f in files if f.spec.model in wanted or short_name(f.spec.model) in wanted]
     if not files:
         raise UserError(f"no results for survey {survey.name} under {config.results_root}; ask it first: python "
-                        f"code/RQ1/prob_by_llm.py --survey {config_path(human)}")
+                        f"code/RQ1/prob_by_llm.py --survey <dir>/{survey.name}.questions.jsonl")
     items, out = human.items, []
     for f in files:
         table = read_complete(f.path, config.results_root)
@@ -100,18 +100,13 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
         for item_id, item in items.items():
             row = table.latest.get(item_id)
             ans = read_row(row, item.codes) if row is not None else None
-            reason = "absent" if ans is None else "scored" if ans.ok else ans.reason
-            cov.add(item_id, reason)
+            cov.add(item_id, "absent" if ans is None else "scored" if ans.ok else ans.reason)
             if ans is not None and ans.ok:
                 answers[item_id] = ans.distribution
         said.coverage(cov)
         cov.check(config.min_coverage)
         out.append((f.spec, answers))
     return out
-
-
-def config_path(human: Human) -> str:
-    return f"<dir>/{human.data.survey.name}.questions.jsonl"
 
 
 def cell_score(human: Human, cell, answers: dict[str, dict], seed: int, n_boot: int, halves: int) -> dict:
@@ -192,8 +187,8 @@ def survey_scores(config: AnalysisConfig, options: SurveyOptions, said: Said) ->
                 written += cell_scores_figure(part, config.output, f"survey_{name}_{short_name(model)}",
                                               f"{short_name(model)} on {name}: {label}")
         written += country_map(df, config, name, label, said)
-        best = df.loc[df["score"].idxmax()] if df["score"].notna().any() else None
-        if best is not None:
+        if df["score"].notna().any():
+            best = df.loc[df["score"].idxmax()]
             said.line(f"{name}: {len(cells)} population cells, {df.model.nunique()} model(s), {label}; highest "
                       f"{best.score:.3f} ({short_name(best.model)} on {' / '.join(x for x in best[list(CELL)] if x)})")
     if steered:
