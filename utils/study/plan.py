@@ -9,7 +9,6 @@ and checks, so a study and a typed command cannot drift apart. Results go under
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from utils.core.errors import UserError
@@ -45,10 +44,6 @@ class Job:
         return str(self.conditions[0].spec.experiment) if self.conditions else self.kind
 
 
-def method_root(study: Study, method: str) -> Path:
-    return study.results_root / method
-
-
 def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> None:
     """A key that is no setting of the script, or one the study sets itself, is a UserError."""
     known = [f.name for f in flag_fields(kind, backend) if f.name not in RESERVED]
@@ -69,7 +64,7 @@ def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None =
     jobs = []
     for method in study.model_methods(model):
         where = f"{study.path}: model {model.name!r}"
-        head: dict[str, Any] = {"method": method, "results_root": method_root(study, method)}
+        head: dict[str, Any] = {"method": method, "results_root": study.results_root / method}
         if model.model_name_or_path:
             head["model_name_or_path"] = model.model_name_or_path
         if study.survey is not None:

@@ -7,6 +7,7 @@ probe method, only when an item is left to ask, so a finished study loads nothin
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ from utils.core.results.spec import Shard
 from utils.core.secrets import redact
 from utils.probing.probe_config import ProbeConfig
 from utils.study.study_file import ModelSpec, Study
-from utils.study.plan import Job, method_root
+from utils.study.plan import Job
 
 
 @dataclass
@@ -50,16 +51,6 @@ def _factory(model: ModelSpec, config: ProbeConfig,
     from utils.probing.identity import model_identity
 
     return name, make, model_identity(name, config.backend.gguf_file), config
-
-
-def _once(make: Callable) -> Callable:
-    box: list = []
-
-    def get():
-        if not box:
-            box.append(make())
-        return box[0]
-    return get
 
 
 def ok_count(job: Job, cond, name: str) -> int:
@@ -112,7 +103,7 @@ def _ask(model: ModelSpec, group: list[Job], log) -> str:
             f"({', '.join(j.label for j in group[:3])}{' ...' if len(group) > 3 else ''})")
         run_batched([(j.config, j.plan) for j in group], name, batches_for(checked), say=log)
         return name
-    make = _once(make)
+    make = functools.cache(make)  # one backend for all the method's jobs
     for job in group:
         config = job.config
         if config.backend.kind == "local":  # run_meta records the device the model is on
@@ -159,16 +150,16 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
         return 1 if bad else 0
     analysis_notes = []
     if study.analysis.enabled:
-        for method in dict.fromkeys(j.method for js in jobs.values() for j in js):
+        methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
+        for method in methods:
             log(f"analysis of {method} results -> {study.figures / method}")
-            for o in run_analyses(method_root(study, method), study.figures / method, human, study.analysis.flags,
+            for o in run_analyses(study.results_root / method, study.figures / method, human, study.analysis.flags,
                                   study.analysis.scripts, log, study.analysis.only, study.survey):
                 if o.status == "failed":
                     analysis_notes.append(f"{method}: {o.line()}")
-        methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
         if len(methods) > 1 and (not study.analysis.only or "elicitation" in study.analysis.only):
             log(f"comparison of probe methods -> {study.figures / 'comparison'}")
-            for o in run_comparison([method_root(study, m) for m in methods], study.figures / "comparison", human,
+            for o in run_comparison([study.results_root / m for m in methods], study.figures / "comparison", human,
                                     study.analysis.flags, study.analysis.scripts, log):
                 if o.status == "failed":
                     analysis_notes.append(o.line())
