@@ -19,11 +19,6 @@ def _stamp(spec: HumanSpec, wave: int) -> dict:
     return stamp
 
 
-def _is_current(table: Path, stamp: dict) -> bool:
-    meta = table_meta(table)
-    return table.is_file() and bool(meta.get("synthetic")) and meta.get("study_synthetic") == stamp
-
-
 def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
     """The study's tables by wave, making synthetic ones where the study asks for them."""
     if not spec.synthetic:
@@ -33,8 +28,8 @@ def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
                     f"Prepare it with: python dataset/prepare_wvs.py --wave {wave} --input <WVS file> --output {table}")
         return dict(spec.tables)
     for wave, table in spec.tables.items():
-        stamp = _stamp(spec, wave)
-        if _is_current(table, stamp):
+        stamp, meta = _stamp(spec, wave), table_meta(table)
+        if table.is_file() and meta.get("synthetic") and meta.get("study_synthetic") == stamp:
             continue
         raw, _ = write_synthetic(wave, table.parent / "raw" / f"synthetic_WV{wave}.csv", spec.respondents,
                                  seed=spec.seed)
