@@ -59,8 +59,8 @@ def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
     return options_from(SharedOptions, values, where, "the analyses")
 
 
-def check_shared(values: dict, where: str = "[analysis]") -> None:
-    AnalysisConfig.of(shared_options(values, where))
+def check_shared(values: dict) -> None:
+    AnalysisConfig.of(shared_options(values))
 
 
 def check_script_flags(script: str, flags: dict) -> None:

@@ -1,9 +1,8 @@
 """Run a whole study: human data, every model's probes, every analysis, the report, a summary.
 
-Order: inputs checked, human data, every model's jobs, per probe method every analysis whose inputs
-exist, the report, then a summary with the command to finish. A model that fails (cannot load, no
-key, a conflicting results file) is reported and the next runs. One backend is made per model and
-probe method, only when an item is left to ask, so a finished study loads nothing.
+A model that fails (cannot load, no key, a conflicting results file) is reported and the next runs.
+One backend is made per model and probe method, only when an item is left to ask, so a finished
+study loads nothing.
 """
 from __future__ import annotations
 

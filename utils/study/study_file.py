@@ -267,7 +267,6 @@ def _strings(section: dict, key: str, example: str) -> tuple[str, ...]:
 
 
 def _perturb(section: dict, experiment: str) -> tuple[str, ...]:
-    """`perturb = ["order:5", ...]`, each spec checked."""
     from utils.probing.perturb import parse_specs
 
     given = _strings(section, f"experiments.{experiment}.perturb", '["order:5", "template:3"]')
