@@ -1,6 +1,7 @@
 """The report's "What was run" section, from the `run_meta.json` beside every results file."""
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -12,10 +13,8 @@ from utils.report import html as H
 def read_metas(results_root: Path) -> list[dict]:
     metas = []
     for path in result_paths(results_root, "run_meta.json"):
-        try:
+        with contextlib.suppress(ValueError):
             metas.append(json.loads(path.read_text(encoding="utf-8")))
-        except ValueError:
-            continue
     return metas
 
 

@@ -136,9 +136,9 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
     inputs = study_inputs(study, jobs)
     if not ask_anyway:
         refuse_missing(inputs, study.path)
-    for i in inputs:
-        if i.missing:
-            log(f"missing, asking anyway: {i.short()}")
+    missing = [i.short() for i in inputs if i.missing]
+    for line in missing:
+        log(f"missing, asking anyway: {line}")
     human = prepare_human(study.human, log)
     outcomes = [run_model(m, jobs[m.name], log) for m in study.models if m.name in jobs]
     if shard is not None:
@@ -163,7 +163,6 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
                 if o.status == "failed":
                     analysis_notes.append(o.line())
     report_ok = _report(study, human, log)
-    missing = [i.short() for i in inputs if i.missing]
     return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log, missing)
 
 
