@@ -47,17 +47,14 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def human_section(human: list[Path]) -> tuple[str, bool]:
-    rows, synthetic = [], False
-    for path in human:
-        meta = table_meta(path)
-        synthetic |= bool(meta.get("synthetic"))
-        rows.append([str(path), meta.get("wave", ""), "yes" if meta.get("synthetic") else "no",
-                     meta.get("countries", ""), meta.get("respondents", ""), meta.get("source", ""),
-                     meta.get("created", "")])
-    if not rows:
+    if not human:
         return "<h2>Human data</h2><p class='note'>none given</p>", False
+    metas = [table_meta(path) for path in human]
+    rows = [[str(path), meta.get("wave", ""), "yes" if meta.get("synthetic") else "no", meta.get("countries", ""),
+             meta.get("respondents", ""), meta.get("source", ""), meta.get("created", "")]
+            for path, meta in zip(human, metas)]
     cols = ["table", "wave", "synthetic", "countries", "respondents", "made from", "prepared"]
-    return "<h2>Human data</h2>" + H.table(cols, rows), synthetic
+    return "<h2>Human data</h2>" + H.table(cols, rows), any(meta.get("synthetic") for meta in metas)
 
 
 def survey_section(questions: Path | None) -> str:
