@@ -23,13 +23,9 @@ def shuffle_items(lines: list[dict], seed: int) -> list[dict]:
     rng = random.Random(seed)
     out = []
     for obj in lines:
-        pairs = list(zip(obj["choice_keys"], obj["choices"]))
-        while len(pairs) > 1:  # a shuffle that leaves the order unchanged tests nothing
+        pairs = shuffled = list(zip(obj["choice_keys"], obj["choices"]))
+        while len(pairs) > 1 and shuffled == pairs:  # a shuffle that leaves the order unchanged tests nothing
             shuffled = rng.sample(pairs, len(pairs))
-            if shuffled != pairs:
-                break
-        else:
-            shuffled = pairs
         keys, choices = [k for k, _ in shuffled], [c for _, c in shuffled]
         out.append({**obj, "choices": choices, "choice_keys": keys,
                     "answer": "\n".join(f"{k}. {c}" for k, c in shuffled),

@@ -17,12 +17,9 @@ from utils.report.progress import tree_coverage
 from utils.report.run_info import run_info_section
 
 SUFFIXES = ("_paper_compat", "_jsd", "_tvd")
+CAPTIONS = INPUTS_DIR / "report" / "captions.json"
 BANNER = ("SYNTHETIC HUMAN DATA: the human side of every score on this page is made up (not WVS answers). "
           "It shows that the pipeline works, not what any model believes.")
-
-
-def load_captions(path: Path = INPUTS_DIR / "report" / "captions.json") -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"order": [], "figures": {}}
 
 
 def caption_for(stem: str, captions: dict) -> tuple[str, list[str]]:
@@ -50,17 +47,14 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def human_section(human: list[Path]) -> tuple[str, bool]:
-    rows, synthetic = [], False
-    for path in human:
-        meta = table_meta(path)
-        synthetic |= bool(meta.get("synthetic"))
-        rows.append([str(path), meta.get("wave", ""), "yes" if meta.get("synthetic") else "no",
-                     meta.get("countries", ""), meta.get("respondents", ""), meta.get("source", ""),
-                     meta.get("created", "")])
-    if not rows:
+    if not human:
         return "<h2>Human data</h2><p class='note'>none given</p>", False
+    metas = [table_meta(path) for path in human]
+    rows = [[str(path), meta.get("wave", ""), "yes" if meta.get("synthetic") else "no", meta.get("countries", ""),
+             meta.get("respondents", ""), meta.get("source", ""), meta.get("created", "")]
+            for path, meta in zip(human, metas)]
     cols = ["table", "wave", "synthetic", "countries", "respondents", "made from", "prepared"]
-    return "<h2>Human data</h2>" + H.table(cols, rows), synthetic
+    return "<h2>Human data</h2>" + H.table(cols, rows), any(meta.get("synthetic") for meta in metas)
 
 
 def survey_section(questions: Path | None) -> str:
@@ -171,7 +165,8 @@ def write_report(results_root: Path, figures: Path, human: list[Path] | dict, ou
     human = list(human.values()) if isinstance(human, dict) else list(human)
     if not results_root.is_dir() and not figures.is_dir():
         raise UserError(f"nothing to report: neither {results_root} nor {figures} exists; run the study first")
-    captions, shown = load_captions(), set()
+    captions = json.loads(CAPTIONS.read_text(encoding="utf-8")) if CAPTIONS.is_file() else {"order": [], "figures": {}}
+    shown: set[Path] = set()
     human_html, synthetic = human_section(human)
     csvs = sorted(figures.rglob("*.csv")) if figures.is_dir() else []
     now = datetime.now(UTC).isoformat(timespec="seconds")

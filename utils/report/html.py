@@ -48,9 +48,8 @@ def _cell(value) -> str:
     return f"<td>{esc(value)}</td>"
 
 
-def table(columns: list[str], rows: list[list], bad_rows: set[int] | None = None) -> str:
+def table(columns: list[str], rows: list[list], bad_rows: set[int] | frozenset[int] = frozenset()) -> str:
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    bad_rows = bad_rows or set()
     body = "".join(("<tr class=\"bad\">" if i in bad_rows else "<tr>") + "".join(_cell(v) for v in row) + "</tr>"
                    for i, row in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -11,6 +11,7 @@ A sharded condition has a row per shard's file (`RQ1 [shard-1-of-2]`) and per mi
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def _locate(path: Path, root: Path) -> tuple[str, ResultsFile] | None:
     return None
 
 
-def read_counts(path: Path) -> tuple[dict[str, int], int, str]:
+def read_counts(path: Path) -> tuple[dict[str, int], str, str]:
     """(status counts of the newest row per id, the method, a note if unreadable)."""
     counts = {"ok": 0, "unparsed": 0, "error": 0}
     try:
@@ -79,13 +80,10 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
             continue
         tree, found = located
         spec = found.spec
-        meta_path = path.parent / "run_meta.json"
-        planned = None
+        meta_path, planned = path.parent / "run_meta.json", None
         if meta_path.is_file():
-            try:
+            with contextlib.suppress(ValueError):
                 planned = json.loads(meta_path.read_text(encoding="utf-8")).get("n_items")
-            except ValueError:
-                planned = None
         counts, method, note = read_counts(path)
         rq2 = f"{spec.steering}/{spec.country}" + (f"/{'='.join(spec.group)}" if spec.group else "")  # --group runs
         condition = {"RQ1": "RQ1", "RQ2": rq2}.get(spec.experiment, f"variant {spec.variant}")

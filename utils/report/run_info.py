@@ -1,6 +1,7 @@
 """The report's "What was run" section, from the `run_meta.json` beside every results file."""
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -12,20 +13,13 @@ from utils.report import html as H
 def read_metas(results_root: Path) -> list[dict]:
     metas = []
     for path in result_paths(results_root, "run_meta.json"):
-        try:
+        with contextlib.suppress(ValueError):
             metas.append(json.loads(path.read_text(encoding="utf-8")))
-        except ValueError:
-            continue
     return metas
 
 
-def _method(meta: dict) -> str:
-    return str(meta.get("method") or meta.get("arguments", {}).get("method", ""))
-
-
 # The settings that shape each probe method's answers, as run_meta.json's `arguments` names them.
-DECODING = {"logprob": (),
-            "sample": (("samples", "samples"), ("sample_temperature", "sample temperature"),
+DECODING = {"sample": (("samples", "samples"), ("sample_temperature", "sample temperature"),
                        ("max_new_tokens", "max tokens")),
             "verbalized": (("temperature", "temperature"), ("retry_temperature", "retry temperature"),
                            ("max_new_tokens", "max tokens"), ("max_attempts", "attempts"))}
@@ -52,7 +46,8 @@ def run_info_section(results_root: Path) -> str:
         return "<h2>What was run</h2><p class='note'>no run_meta.json found (results from another toolkit?)</p>"
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for m in metas:
-        groups[(str(m.get("model", "")), _method(m))].append(m)
+        method = str(m.get("method") or m.get("arguments", {}).get("method", ""))
+        groups[(str(m.get("model", "")), method)].append(m)
     rows = []
     for (model, method), ms in sorted(groups.items()):
         experiments = sorted({str(m.get("experiment", "")) for m in ms})

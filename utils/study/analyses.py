@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +59,8 @@ def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
     return options_from(SharedOptions, values, where, "the analyses")
 
 
-def check_shared(values: dict, where: str = "[analysis]") -> None:
-    AnalysisConfig.of(shared_options(values, where))
+def check_shared(values: dict) -> None:
+    AnalysisConfig.of(shared_options(values))
 
 
 def check_script_flags(script: str, flags: dict) -> None:
@@ -72,7 +73,7 @@ def configure(entry: Analysis, root: Path, figures: Path, human: dict[int, Path]
     where, own = f"[analysis.scripts.{entry.name}]", {k.replace("-", "_"): v for k, v in own.items()}
     names = {f.name for f in fields(SharedOptions)} - {"out"}
     mine = {k: v for k, v in own.items() if k in names}
-    shared = replace(shared_options({k.replace("-", "_"): v for k, v in flags.items()} | mine, where), out=figures)
+    shared = replace(shared_options(flags | mine, where), out=figures)
     options = options_from(entry.options, {k: v for k, v in own.items() if k not in names}, where,
                            f"show_results/{entry.name}.py")
     if entry.survey and survey is not None:
@@ -112,34 +113,32 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
     """On one probe method's results root, unless they already ran on exactly these inputs
     (`fingerprint`). With `survey`, the survey analyses run; without, the WVS's."""
     digest = fingerprint(results_root, human, flags, {**script_flags, "only": only}, survey)
-    if (done := _stamped(figures, digest)) is not None:
-        log(f"  analyses up to date (same results, human data, flags and code as at {done.get('at', '?')})")
-        return [Outcome(**o) for o in done.get("outcomes", [])]
-    outcomes = _run_all(results_root, figures, human, flags, script_flags, log, only, survey)
-    _stamp(figures, digest, outcomes)
-    return outcomes
+    up_to_date = "  analyses up to date (same results, human data, flags and code as at {at})"
+    return _unless_done(figures, digest, log, up_to_date,
+                        lambda: _run_all(results_root, figures, human, flags, script_flags, log, only, survey))
 
 
-def _stamped(figures: Path, digest: str) -> dict | None:
-    """The record of the run on inputs `digest` in `figures`, None when they have changed."""
+def _unless_done(figures: Path, digest: str, log, up_to_date: str,
+                 run: Callable[[], list[Outcome]]) -> list[Outcome]:
+    """The outcomes recorded in `figures` by the run on the same inputs `digest`; else `run()`'s, recorded
+    unless an analysis failed (it runs again next time)."""
     try:
         old = json.loads((Path(figures) / STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    return old if isinstance(old, dict) and old.get("fingerprint") == digest else None
-
-
-def _stamp(figures: Path, digest: str, outcomes: list[Outcome]) -> None:
-    """Record a run on inputs `digest`, unless an analysis failed (it runs again next time)."""
-    if any(o.status == "failed" for o in outcomes):
-        return
-    Path(figures).mkdir(parents=True, exist_ok=True)
-    record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
-                            "paper_compat": o.paper_compat} for o in outcomes]}
-    tmp = Path(figures) / (STAMP + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, Path(figures) / STAMP)
+        old = None
+    if isinstance(old, dict) and old.get("fingerprint") == digest:
+        log(up_to_date.format(at=old.get("at", "?")))
+        return [Outcome(**o) for o in old.get("outcomes", [])]
+    outcomes = run()
+    if not any(o.status == "failed" for o in outcomes):
+        Path(figures).mkdir(parents=True, exist_ok=True)
+        record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                  "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
+                                "paper_compat": o.paper_compat} for o in outcomes]}
+        tmp = Path(figures) / (STAMP + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(tmp, Path(figures) / STAMP)
+    return outcomes
 
 
 def _skip_reason(entry: Analysis, present: set[str], human: dict[int, Path], by: str | None) -> str:
@@ -220,16 +219,14 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
     if 7 not in human or not Path(human[7]).is_file():
         return [Outcome(entry.name, "skipped", "wave 7 human data missing")]
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
-    if (done := _stamped(figures, digest)) is not None:
-        log("  elicitation: up to date")
-        return [Outcome(**o) for o in done.get("outcomes", [])]
 
     def configured():
         config, options = configure(entry, roots[0], figures, human, {k: v for k, v in flags.items() if k != "by"},
                                     script_flags.get(entry.name, {}), False, None)
         return config, replace(options, compare=tuple(roots))
 
-    outcome = _run_one(entry, figures, configured, False)
-    log("  " + outcome.line())
-    _stamp(figures, digest, [outcome])
-    return [outcome]
+    def run() -> list[Outcome]:
+        outcome = _run_one(entry, figures, configured, False)
+        log("  " + outcome.line())
+        return [outcome]
+    return _unless_done(figures, digest, log, "  elicitation: up to date", run)

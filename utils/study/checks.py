@@ -5,7 +5,6 @@ from typing import Any
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import suggest
-from utils.probing.prompts import METHODS
 
 
 def known(table: dict, allowed, where: str) -> None:
@@ -23,10 +22,11 @@ def table(data: dict, key: str) -> dict:
     return value
 
 
-def as_list(value: Any, where: str, required: bool = False) -> list:
-    if value is None and required:
+def as_list(value: Any, where: str) -> list:
+    """A non-empty list of [[where]] tables."""
+    if value is None:
         raise UserError(f"no {where}: add at least one [[{where}]] table")
-    if not isinstance(value, list) or (required and not value):
+    if not isinstance(value, list) or not value:
         raise UserError(f"{where} must be a list ([[{where}]] tables)")
     return value
 
@@ -35,10 +35,6 @@ def text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise UserError(f"{where} must be a non-empty string, not {value!r}")
     return value
-
-
-def methods(value: Any, where: str) -> tuple[str, ...]:
-    return choice(value, list(METHODS), where, allow_all=False)
 
 
 def choice(value: Any, valid: list[str], where: str, allow_all: bool = True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from utils.study.study_file import Study
-from utils.study.plan import Estimate, Job
+from utils.study.plan import Estimate, Job, estimate
 
 
 BATCH_PRICE_SHARE = 0.5  # what providers' batch jobs cost against their list prices (OpenAI, 2024-)
@@ -23,8 +23,6 @@ def _money(x: float | None) -> str:
 def rows(study: Study, jobs: dict[str, list[Job]], batch: bool | None = None) -> list[dict]:
     """One row per (model, method, experiment), costs where priced. `batch` True or False prices every
     model at batch or list prices, to compare them; None follows each model's `batch`."""
-    from utils.study.plan import estimate
-
     by_model = {m.name: m for m in study.models}
     out = []
     for name, model_jobs in jobs.items():
@@ -33,10 +31,8 @@ def rows(study: Study, jobs: dict[str, list[Job]], batch: bool | None = None) ->
         share = BATCH_PRICE_SHARE if (batched if batch is None else batch) else 1.0
         sums: dict[tuple[str, str], Estimate] = defaultdict(lambda: Estimate(0, 0, 0))
         for job in model_jobs:
-            e, key = estimate(job), (job.method, job.experiment)
-            acc = sums[key]
-            sums[key] = Estimate(acc.prompts + e.prompts, acc.prompt_tokens + e.prompt_tokens,
-                                 acc.max_output_tokens + e.max_output_tokens)
+            key = (job.method, job.experiment)
+            sums[key] = Estimate(*map(sum, zip(sums[key], estimate(job))))
         for (method, experiment), e in sums.items():
             out.append({
                 "model": name, "method": method, "experiment": experiment, "prompts": e.prompts,

@@ -12,18 +12,6 @@ from utils.core.human.prepare import WaveFile, prepare, write_synthetic
 from utils.study.study_file import HumanSpec
 
 
-def _stamp(spec: HumanSpec, wave: int) -> dict:
-    stamp = {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
-    if spec.groups:  # a table made without the groups asked for now is made again
-        stamp |= {"groups": list(spec.groups), "min_group_n": spec.min_group_n}
-    return stamp
-
-
-def _is_current(table: Path, stamp: dict) -> bool:
-    meta = table_meta(table)
-    return table.is_file() and bool(meta.get("synthetic")) and meta.get("study_synthetic") == stamp
-
-
 def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
     """The study's tables by wave, making synthetic ones where the study asks for them."""
     if not spec.synthetic:
@@ -33,8 +21,11 @@ def prepare_human(spec: HumanSpec, log=print) -> dict[int, Path]:
                     f"Prepare it with: python dataset/prepare_wvs.py --wave {wave} --input <WVS file> --output {table}")
         return dict(spec.tables)
     for wave, table in spec.tables.items():
-        stamp = _stamp(spec, wave)
-        if _is_current(table, stamp):
+        stamp = {"wave": wave, "respondents": spec.respondents, "seed": spec.seed}
+        if spec.groups:  # a table made without the groups asked for now is made again
+            stamp |= {"groups": list(spec.groups), "min_group_n": spec.min_group_n}
+        meta = table_meta(table)
+        if table.is_file() and meta.get("synthetic") and meta.get("study_synthetic") == stamp:
             continue
         raw, _ = write_synthetic(wave, table.parent / "raw" / f"synthetic_WV{wave}.csv", spec.respondents,
                                  seed=spec.seed)

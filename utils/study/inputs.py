@@ -16,7 +16,7 @@ from pathlib import Path
 from utils.core.human.microdata import synthetic_table
 from utils.core.errors import UserError
 from utils.core.paths import repo_hint, shown
-from utils.probing.probe_config import ApiOptions, ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 from utils.study.study_file import Study
 from utils.study.plan import Job
 
@@ -38,24 +38,21 @@ class Input:
 
 
 def human_inputs(study: Study) -> list[Input]:
-    """None when the study runs no analyses."""
+    """Empty when the study runs no analyses."""
     if not study.analysis.enabled:
         return []
     out = []
     for wave, table in sorted(study.human.tables.items()):
-        needed_by = f"analyses (wave {wave})"
+        problem = note = ""
         if study.human.synthetic:
-            out.append(Input("human data", str(table), needed_by, note="synthetic: the run makes it"))
-        elif Path(table).is_file() and synthetic_table(table):  # made up: it must not pass for the WVS
-            out.append(Input("human data", str(table), needed_by,
-                             note="SYNTHETIC: made-up answers, not WVS data; every score from it is marked so"))
-        elif Path(table).is_file():
-            out.append(Input("human data", str(table), needed_by))
-        else:
+            note = "synthetic: the run makes it"
+        elif not Path(table).is_file():
             hint = repo_hint(table)  # a relative path that exists from the repository root
-            out.append(Input("human data", str(table), needed_by, f"not found at {shown(table)}{hint}" if hint else
-                             f"not found; prepare it with python dataset/prepare_wvs.py --wave {wave} "
-                             f"--input <WVS file> --output {table}"))
+            problem = (f"not found at {shown(table)}{hint}" if hint else f"not found; prepare it with python "
+                       f"dataset/prepare_wvs.py --wave {wave} --input <WVS file> --output {table}")
+        elif synthetic_table(table):  # made up: it must not pass for the WVS
+            note = "SYNTHETIC: made-up answers, not WVS data; every score from it is marked so"
+        out.append(Input("human data", str(table), f"analyses (wave {wave})", problem, note))
     return out
 
 
@@ -64,8 +61,6 @@ def api_inputs(name: str, config: ProbeConfig) -> list[Input]:
     from utils.probing.backends.api.backend import DEEPSEEK_BASE_URL, resolve_endpoint
 
     api = config.backend
-    if not isinstance(api, ApiOptions):
-        raise TypeError("api_inputs needs the config of an api model")
     endpoints = [resolve_endpoint(config.model_name_or_path, url, api.api_key_env) for url in api.base_url or (None,)]
     endpoint = endpoints[0]
     needed_by = f"model {name}"

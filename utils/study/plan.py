@@ -3,14 +3,13 @@ script would make: study keys are the scripts' settings by name, read with the f
 and checks, so a study and a typed command cannot drift apart. Results go under
 `<results_root>/<method>/`, so two probe methods never share a file.
 
-    >>> [j.label for j in model_jobs(study, study.models[0])]     # doctest: +SKIP
+    >>> [j.label for j in model_jobs(study, study.models[0], {}, None)]     # doctest: +SKIP
     ['logprob RQ1', 'logprob RQ2 persona/Japan', 'logprob sensitivity number']
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import suggest
@@ -45,10 +44,6 @@ class Job:
         return str(self.conditions[0].spec.experiment) if self.conditions else self.kind
 
 
-def method_root(study: Study, method: str) -> Path:
-    return study.results_root / method
-
-
 def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> None:
     """A key that is no setting of the script, or one the study sets itself, is a UserError."""
     known = [f.name for f in flag_fields(kind, backend) if f.name not in RESERVED]
@@ -59,17 +54,15 @@ def check_keys(keys: dict[str, Any], kind: str, backend: str, where: str) -> Non
                             f"{suggest(key, known)}; see python {script} --help")
 
 
-def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan] | None = None,
-               shard: Shard | None = None) -> list[Job]:
+def model_jobs(study: Study, model: ModelSpec, plans: dict[tuple, Plan], shard: Shard | None) -> list[Job]:
     """In the order they run: per method RQ1, RQ2 cells, variants. `plans` shares rendered prompts
     between models (they do not depend on the model), so a seven-model dry run renders each once."""
     ex = study.experiments
-    plans = {} if plans is None else plans
     probe = {k: v for k, v in study.probe.items() if k not in model.flags}  # a model's own key wins
     jobs = []
     for method in study.model_methods(model):
         where = f"{study.path}: model {model.name!r}"
-        head: dict[str, Any] = {"method": method, "results_root": method_root(study, method)}
+        head: dict[str, Any] = {"method": method, "results_root": study.results_root / method}
         if model.model_name_or_path:
             head["model_name_or_path"] = model.model_name_or_path
         if study.survey is not None:
@@ -120,8 +113,7 @@ def study_jobs(study: Study, only: list[str] | None = None, shard: Shard | None 
     return {m.name: model_jobs(study, m, plans, shard) for m in study.models if not only or m.name in only}
 
 
-@dataclass
-class Estimate:
+class Estimate(NamedTuple):
     prompts: int
     prompt_tokens: int
     max_output_tokens: int

@@ -1,12 +1,12 @@
 """Run a whole study: human data, every model's probes, every analysis, the report, a summary.
 
-Order: inputs checked, human data, every model's jobs, per probe method every analysis whose inputs
-exist, the report, then a summary with the command to finish. A model that fails (cannot load, no
-key, a conflicting results file) is reported and the next runs. One backend is made per model and
-probe method, only when an item is left to ask, so a finished study loads nothing.
+A model that fails (cannot load, no key, a conflicting results file) is reported and the next runs.
+One backend is made per model and probe method, only when an item is left to ask, so a finished
+study loads nothing.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -21,7 +21,7 @@ from utils.core.results.spec import Shard
 from utils.core.secrets import redact
 from utils.probing.probe_config import ProbeConfig
 from utils.study.study_file import ModelSpec, Study
-from utils.study.plan import Job, method_root
+from utils.study.plan import Job
 
 
 @dataclass
@@ -50,16 +50,6 @@ def _factory(model: ModelSpec, config: ProbeConfig,
     from utils.probing.identity import model_identity
 
     return name, make, model_identity(name, config.backend.gguf_file), config
-
-
-def _once(make: Callable) -> Callable:
-    box: list = []
-
-    def get():
-        if not box:
-            box.append(make())
-        return box[0]
-    return get
 
 
 def ok_count(job: Job, cond, name: str) -> int:
@@ -112,7 +102,7 @@ def _ask(model: ModelSpec, group: list[Job], log) -> str:
             f"({', '.join(j.label for j in group[:3])}{' ...' if len(group) > 3 else ''})")
         run_batched([(j.config, j.plan) for j in group], name, batches_for(checked), say=log)
         return name
-    make = _once(make)
+    make = functools.cache(make)  # one backend for all the method's jobs
     for job in group:
         config = job.config
         if config.backend.kind == "local":  # run_meta records the device the model is on
@@ -146,9 +136,9 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
     inputs = study_inputs(study, jobs)
     if not ask_anyway:
         refuse_missing(inputs, study.path)
-    for i in inputs:
-        if i.missing:
-            log(f"missing, asking anyway: {i.short()}")
+    missing = [i.short() for i in inputs if i.missing]
+    for line in missing:
+        log(f"missing, asking anyway: {line}")
     human = prepare_human(study.human, log)
     outcomes = [run_model(m, jobs[m.name], log) for m in study.models if m.name in jobs]
     if shard is not None:
@@ -159,21 +149,20 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
         return 1 if bad else 0
     analysis_notes = []
     if study.analysis.enabled:
-        for method in dict.fromkeys(j.method for js in jobs.values() for j in js):
+        methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
+        for method in methods:
             log(f"analysis of {method} results -> {study.figures / method}")
-            for o in run_analyses(method_root(study, method), study.figures / method, human, study.analysis.flags,
+            for o in run_analyses(study.results_root / method, study.figures / method, human, study.analysis.flags,
                                   study.analysis.scripts, log, study.analysis.only, study.survey):
                 if o.status == "failed":
                     analysis_notes.append(f"{method}: {o.line()}")
-        methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
         if len(methods) > 1 and (not study.analysis.only or "elicitation" in study.analysis.only):
             log(f"comparison of probe methods -> {study.figures / 'comparison'}")
-            for o in run_comparison([method_root(study, m) for m in methods], study.figures / "comparison", human,
+            for o in run_comparison([study.results_root / m for m in methods], study.figures / "comparison", human,
                                     study.analysis.flags, study.analysis.scripts, log):
                 if o.status == "failed":
                     analysis_notes.append(o.line())
     report_ok = _report(study, human, log)
-    missing = [i.short() for i in inputs if i.missing]
     return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log, missing)
 
 

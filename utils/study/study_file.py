@@ -32,9 +32,9 @@ from utils.probing.conditions import (
     steering_countries,
     steering_methods,
 )
+from utils.probing.prompts import METHODS
 from utils.study.analyses import ANALYSES, check_script_flags, check_shared
 from utils.study.checks import as_list, choice, known, table, text
-from utils.study.checks import methods as methods_of
 
 BACKENDS = ("api", "local")
 SECTIONS = ("study", "output", "probe", "models", "experiments", "human", "survey", "analysis")
@@ -148,8 +148,8 @@ def _study(data: dict, path: Path) -> Study:
     human_dir = Path(text(out.get("human_dir", str(base / "human")), "output.human_dir"))
 
     probe = dict(table(data, "probe"))
-    methods = methods_of(probe.pop("methods", ["verbalized"]), "probe.methods")
-    models = tuple(_model(m, i) for i, m in enumerate(as_list(data.get("models"), "models", required=True)))
+    methods = choice(probe.pop("methods", ["verbalized"]), list(METHODS), "probe.methods", allow_all=False)
+    models = tuple(_model(m, i) for i, m in enumerate(as_list(data.get("models"), "models")))
     names = [m.name for m in models]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -199,7 +199,7 @@ def _model(raw: Any, i: int) -> ModelSpec:
         except ValueError as exc:
             raise UserError(f"{where}.base_url: {exc}") from None
     flags = {k: v for k, v in raw.items() if k in MODEL_KEYS[backend]} | options
-    methods = methods_of(raw["methods"], f"{where}.methods") if "methods" in raw else ()
+    methods = choice(raw["methods"], list(METHODS), f"{where}.methods", allow_all=False) if "methods" in raw else ()
     return ModelSpec(name, backend, model, methods, prices["price_prompt"], prices["price_output"], flags)
 
 
@@ -267,7 +267,6 @@ def _strings(section: dict, key: str, example: str) -> tuple[str, ...]:
 
 
 def _perturb(section: dict, experiment: str) -> tuple[str, ...]:
-    """`perturb = ["order:5", ...]`, each spec checked."""
     from utils.probing.perturb import parse_specs
 
     given = _strings(section, f"experiments.{experiment}.perturb", '["order:5", "template:3"]')
