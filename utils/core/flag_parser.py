@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -81,14 +82,8 @@ def unknown_flags(argv: list[str], known: Iterable[str]) -> list[str]:
     ['--Config']
     """
     known = set(known)
-    out = []
-    for token in argv:
-        if token == "--":
-            break
-        name = token.split("=", 1)[0]
-        if name.startswith("--") and len(name) > 2 and name not in known:
-            out.append(name)
-    return out
+    names = (token.split("=", 1)[0] for token in itertools.takewhile(lambda t: t != "--", argv))
+    return [name for name in names if name.startswith("--") and len(name) > 2 and name not in known]
 
 
 class _HelpFormatter(argparse.HelpFormatter):
