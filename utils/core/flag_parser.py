@@ -32,7 +32,6 @@ def spellings(flag: str) -> list[str]:
 
 def suggest(text: str, valid: Iterable[str]) -> str:
     """` (did you mean X?)` for the closest valid name, matched without regard to case; else ""."""
-    valid = list(valid)
     lowered = {v.lower(): v for v in valid}
     close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.75)
     return f" (did you mean {lowered[close[0]]}?)" if close else ""
