@@ -8,7 +8,6 @@ from pathlib import Path
 
 
 def write_json(path: Path, obj) -> None:
-    """`obj` as JSON at `path`: written beside it under a name of this process, fsynced, renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

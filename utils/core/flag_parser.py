@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -31,7 +32,6 @@ def spellings(flag: str) -> list[str]:
 
 def suggest(text: str, valid: Iterable[str]) -> str:
     """` (did you mean X?)` for the closest valid name, matched without regard to case; else ""."""
-    valid = list(valid)
     lowered = {v.lower(): v for v in valid}
     close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.75)
     return f" (did you mean {lowered[close[0]]}?)" if close else ""
@@ -81,14 +81,8 @@ def unknown_flags(argv: list[str], known: Iterable[str]) -> list[str]:
     ['--Config']
     """
     known = set(known)
-    out = []
-    for token in argv:
-        if token == "--":
-            break
-        name = token.split("=", 1)[0]
-        if name.startswith("--") and len(name) > 2 and name not in known:
-            out.append(name)
-    return out
+    names = (token.split("=", 1)[0] for token in itertools.takewhile(lambda t: t != "--", argv))
+    return [name for name in names if name.startswith("--") and len(name) > 2 and name not in known]
 
 
 class _HelpFormatter(argparse.HelpFormatter):

@@ -53,11 +53,7 @@ _THINK_CLOSE = re.compile(r"</think\s*>", re.I)
 def _strip_think(text: str) -> str:
     """The text after the last </think> (R1 may omit the opening tag).  A
     <think> left open means no answer: a mapping inside it is a draft."""
-    last_close = None
-    for last_close in _THINK_CLOSE.finditer(text):
-        pass
-    if last_close is not None:
-        text = text[last_close.end():]
+    text = _THINK_CLOSE.split(text)[-1]
     return "" if _THINK_OPEN.search(text) else text
 
 

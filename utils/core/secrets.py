@@ -14,13 +14,8 @@ _SECRET_ENV = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD)$", re.I)
 
 
 def register_secret(value: str | None) -> None:
-    """Values under 8 characters are ignored."""
     if value and len(value) >= 8:
         _SECRETS.add(value)
-
-
-def known_secrets() -> set[str]:
-    return _SECRETS | {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
 
 
 def redact(text: str) -> str:
@@ -32,7 +27,8 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
-    for secret in sorted(known_secrets(), key=len, reverse=True):  # longest first: one key may contain another
+    known = _SECRETS | {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
+    for secret in sorted(known, key=len, reverse=True):  # longest first: one key may contain another
         if secret in text:
             text = text.replace(secret, "[redacted]")
     return text

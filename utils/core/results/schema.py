@@ -28,8 +28,7 @@ VERSIONS = {
     6: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:11],
     7: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
 }
-SCHEMA_VERSION = max(VERSIONS)
-COLUMNS = VERSIONS[SCHEMA_VERSION]
+COLUMNS = VERSIONS[max(VERSIONS)]
 NEEDED_COLUMNS = ("id", "choice_keys", "response")  # what any results file, ours or the release's, has
 STATUSES = ("ok", "unparsed", "error")
 
@@ -96,22 +95,14 @@ def check_row(row: dict[str, str]) -> RowCheck:
         return RowCheck(status, f"has status {status!r}, not one of {', '.join(STATUSES)}")
     if status != "ok":
         return RowCheck(status)
-    values = distribution_values(row.get("distribution") or "")
-    if values is None:
+    try:
+        dist = json.loads(row.get("distribution") or "")
+    except (ValueError, TypeError):
+        dist = None
+    values = list(dist.values()) if isinstance(dist, dict) else []
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                             for v in values):
         return RowCheck(status, "is 'ok' but its distribution is not a JSON mapping of option codes to probabilities")
     if abs(sum(values) - 1.0) > 0.01:
         return RowCheck(status, f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1")
     return RowCheck(status)
-
-
-def distribution_values(text: str) -> list[float] | None:
-    """None unless the cell is a JSON mapping of finite shares >= 0."""
-    try:
-        dist = json.loads(text)
-    except (ValueError, TypeError):
-        return None
-    values = list(dist.values()) if isinstance(dist, dict) else None
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                             for v in values):
-        return None
-    return values

@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
@@ -30,6 +29,7 @@ from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec, Shard
 
 _FIELD_LIMIT = 1 << 30
 SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
+_HOW = "rerun the probe for it (it resumes) or move it out of the results root"
 
 
 @contextlib.contextmanager
@@ -57,10 +57,6 @@ class ResultsTable:
     folders: tuple[str, ...] = field(default=(), compare=False)  # the file's folders under its results root
     missing: tuple[Path, ...] = ()  # a sharded condition read as one: the files of the shards not there
 
-    @property
-    def ours(self) -> bool:
-        return self.version is not None
-
     @cached_property
     def latest(self) -> dict[str, dict[str, str]]:
         """id -> its newest row (a rerun appends)."""
@@ -75,7 +71,7 @@ class ResultsTable:
 
     def problems(self) -> list[str]:
         """`line N (Q1) is 'ok' but ...` for every row of ours that cannot be trusted."""
-        if not self.ours:
+        if self.version is None:  # the release's files: no rules to check
             return []
         out = []
         for line, row in zip(self.lines, self.rows):
@@ -102,15 +98,10 @@ def option_keys(row: dict[str, str]) -> list[str]:
     return [str(k) for k in keys] if isinstance(keys, (list, tuple)) else []
 
 
-class Records(NamedTuple):
-    records: list[list[str]]
-    starts: list[int]  # the line each record starts on (a text field may span lines)
-    torn_line: int | None  # the line a torn last record starts on; None when the text ends with a whole one
-
-
-def parse_records(text: str, newline_ends: bool = True) -> Records:
-    """With `newline_ends` (our files) a last record without a newline was cut. Damage before the end
-    is a `csv.Error` ("line N: why"), not a torn tail."""
+def parse_records(text: str, newline_ends: bool = True) -> tuple[list[list[str]], list[int], int | None]:
+    """(records, the line each starts on (a text field may span lines), the line a torn last record
+    starts on or None). With `newline_ends` (our files) a last record without a newline was cut.
+    Damage before the end is a `csv.Error` ("line N: why"), not a torn tail."""
     records: list[list[str]] = []
     starts: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -124,12 +115,12 @@ def parse_records(text: str, newline_ends: bool = True) -> Records:
     except csv.Error as exc:
         if "unexpected end of data" not in str(exc):
             raise csv.Error(f"line {reader.line_num}: {exc}") from None
-        return Records(records, starts, end + 1)  # an unclosed quote at the end: the cut record was never yielded
+        return records, starts, end + 1  # an unclosed quote at the end: the cut record was never yielded
     if records and ((newline_ends and not text.endswith("\n"))
                     or (len(records) > 1 and len(records[-1]) != len(records[0]))):
         records.pop()
-        return Records(records, starts, starts.pop())
-    return Records(records, starts, None)
+        return records, starts, starts.pop()
+    return records, starts, None
 
 
 def decode(path: Path, data: bytes) -> str:
@@ -166,19 +157,18 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
     """`root` (the results root) lets a file without identity columns take its spec from its folders.
     A file that is not a results file is a one-line `UserError`."""
     path = Path(path)
-    how = "rerun the probe for it (it resumes) or move it out of the results root"
     text = decode(path, path.read_bytes())
     first_line = text.split("\n", 1)[0].rstrip("\r")
     ours = "status" in next(csv.reader([first_line]), [])  # our files: every record ends with a newline
     try:
         records, starts, torn = parse_records(text, newline_ends=ours)
     except csv.Error as exc:
-        raise UserError(f"{path} is not a results file (not CSV: {exc}); {how}") from None
+        raise UserError(f"{path} is not a results file (not CSV: {exc}); {_HOW}") from None
     header = tuple(records[0]) if records else ()
     version = version_of(header) or (1 if header == STORE_COLUMNS else None)
     if version is None and not set(NEEDED_COLUMNS) <= set(header) and header:
         missing = [c for c in NEEDED_COLUMNS if c not in header]
-        raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {how}")
+        raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {_HOW}")
     rows = []
     for rec in records[1:]:
         if len(rec) != len(header):
@@ -237,16 +227,15 @@ def read_shards(path: Path, shards: list[Path], root: Path | None = None) -> Res
 def read_complete(path: Path, root: Path | None = None) -> ResultsTable:
     """`read_table` for analysis: an empty, header-only, torn, damaged or mixed file is a one-line
     `UserError` naming it and the row, never scored. A sharded condition reads as one file."""
-    how = "rerun the probe for it (it resumes) or move it out of the results root"
     if not Path(path).exists():
         shards = shard_paths(path)
         if shards:
             return read_shards(path, shards, root)
     table = read_table(path, root)
     if not table.header:
-        raise UserError(f"{path} is empty; {how}")
+        raise UserError(f"{path} is empty; {_HOW}")
     if not table.rows:
-        raise UserError(f"{path} has a header but no rows; {how}")
+        raise UserError(f"{path} has a header but no rows; {_HOW}")
     if table.torn_line is not None:
         raise UserError(f"{path}: the last row (line {table.torn_line}) is incomplete, cut off mid-row (a full disk "
                         "or an interrupted copy); rerun the probing command that wrote it, which repairs the file "

@@ -47,7 +47,6 @@ def named_run(root: Path, name: str | None) -> Path:
 
 
 def describe(path: Path, root: Path) -> ResultsFile | None:
-    """A file's spec from its first row's identity columns when it has them, else from its folders."""
     spec = spec_of(first_row(path), PurePosixPath(path.relative_to(root)).parts[:-1])
     return None if spec is None else ResultsFile(path, spec, root)
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from utils.core.errors import UserError
 from utils.core.human.microdata import read_columns
-from utils.core.survey.data import Cell, Item, Option, SurveyData, check_item, survey_from
+from utils.core.survey.data import Cell, Item, Option, SurveyData, check_item, code_text, survey_from
 
 
 def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[str]]:
@@ -54,15 +54,6 @@ def import_codebook(codebook: Path, microdata: Path) -> tuple[SurveyData, list[s
     notes = ["answers with codes the codebook does not list, left out: "
              + ", ".join(f"{k} ({n})" for k, n in undeclared.items())] if undeclared else []
     return SurveyData(survey, tuple(items), tuple(cells)), notes
-
-
-def code_text(value) -> str:
-    """1, 1.0 and '1' -> '1'; 2.5 -> '2.5'; 'DE' -> 'DE'."""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return str(value).strip()
-    return str(int(f)) if f.is_integer() else repr(f)
 
 
 def _codes(column: pd.Series) -> pd.Series:

@@ -88,7 +88,12 @@ def survey_from(meta: dict, where: str) -> Survey:
     survey = Survey(str(meta.get("name", "")), str(meta.get("wave", "")), str(meta.get("source", "")),
                     str(meta.get("licence", "")), str(meta.get("metric", "w1")),
                     str(meta.get("non_substantive_policy", "keep")), str(meta.get("language", "English")))
-    check_survey(survey, where)
+    if survey.metric not in METRICS:
+        raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, not {survey.metric!r}")
+    if survey.policy not in POLICIES:
+        raise UserError(f"{where}: non_substantive_policy must be keep or drop, not {survey.policy!r}")
+    if not survey.name or any(c in survey.name for c in "/\\"):
+        raise UserError(f"{where}: the survey needs a name usable as a file name, not {survey.name!r}")
     return survey
 
 
@@ -97,13 +102,13 @@ def survey_json(s: Survey) -> dict:
             "non_substantive_policy": s.policy, "language": s.language}
 
 
-def check_survey(survey: Survey, where: str) -> None:
-    if survey.metric not in METRICS:
-        raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, not {survey.metric!r}")
-    if survey.policy not in POLICIES:
-        raise UserError(f"{where}: non_substantive_policy must be keep or drop, not {survey.policy!r}")
-    if not survey.name or any(c in survey.name for c in "/\\"):
-        raise UserError(f"{where}: the survey needs a name usable as a file name, not {survey.name!r}")
+def code_text(value) -> str:
+    """1, 1.0 and '1' -> '1'; 2.5 -> '2.5'; 'DE' -> 'DE'."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+    return str(int(f)) if f.is_integer() else repr(f)
 
 
 def check_item(item: Item, where: str) -> None:

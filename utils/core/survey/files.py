@@ -18,7 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item, survey_from, survey_json
+from utils.core.survey.data import (Cell, Item, Option, Survey, SurveyData, check_item, code_text, survey_from,
+                                    survey_json)
 
 COLUMNS = ("population", "group_var", "group", "item_id", "option", "share", "count")
 SUM_TOLERANCE = 1e-6
@@ -49,7 +50,7 @@ def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
             w.writerow(COLUMNS)
             for c in data.cells:
                 w.writerow([c.population, c.group_var, c.group, c.item_id, c.option, repr(float(c.share)),
-                            "" if c.count is None else _number(c.count)])
+                            "" if c.count is None else code_text(c.count)])
         for tmp, path in zip(temps, paths):
             os.replace(tmp, path)
     finally:
@@ -72,7 +73,11 @@ def read_questionnaire(questions: Path, need_table: bool = False) -> tuple[Surve
     for p in (meta_path, questions) + ((table_path,) if need_table else ()):
         if not p.is_file():
             raise UserError(f"{p} not found; import the survey with python dataset/import_survey.py")
-    return _read_meta(meta_path), tuple(_read_items(questions))
+    try:
+        survey = survey_from(json.loads(meta_path.read_text(encoding="utf-8")), str(meta_path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{meta_path}: not JSON ({exc})") from None
+    return survey, tuple(_read_items(questions))
 
 
 def populations(questions: Path) -> dict[str, list[tuple[str, str]]]:
@@ -102,17 +107,6 @@ def _item_json(item: Item) -> dict:
            "options": [{"code": o.code, "label": o.label, "position": o.position} for o in item.options],
            "non_substantive": list(item.non_substantive)}
     return {**out, "translations": item.translations} if item.translations else out
-
-
-def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def _read_meta(path: Path) -> Survey:
-    try:
-        return survey_from(json.loads(path.read_text(encoding="utf-8")), str(path))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not JSON ({exc})") from None
 
 
 def _read_items(path: Path):

@@ -22,21 +22,16 @@ SOURCE = "World Values Survey wave {wave} microdata (worldvaluessurvey.org), pre
 LICENCE = "WVS Association: free for non-commercial research after registration; no redistribution"
 
 
-def wvs_items(questionnaire: list[SurveyItem], non_substantive: Mapping[str, tuple[str, ...]]) -> tuple[Item, ...]:
-    out = []
-    for q in questionnaire:
-        ordinal = q.scale == "ordinal"
-        options = tuple(Option(k, label, float(q.order.index(k) + 1) if ordinal else None)
-                        for k, label in zip(q.choice_keys, q.choices))
-        out.append(Item(q.id, q.question, options, q.scale, tuple(non_substantive.get(q.id, ()))))
-    return tuple(out)
-
-
 def read_wvs(table: Path, questionnaire: list[SurveyItem], non_substantive: Mapping[str, tuple[str, ...]],
              weights: str = "none") -> SurveyData:
     """Survey `wvs<wave>`: the items the table answers, shares from `count` (weights "none", the
     paper's) or `weighted_count` ("survey"); `count` stays respondents either way."""
-    items = wvs_items(questionnaire, non_substantive)
+    items = []
+    for q in questionnaire:
+        ordinal = q.scale == "ordinal"
+        options = tuple(Option(k, label, float(q.order.index(k) + 1) if ordinal else None)
+                        for k, label in zip(q.choice_keys, q.choices))
+        items.append(Item(q.id, q.question, options, q.scale, tuple(non_substantive.get(q.id, ()))))
     try:
         df = pd.read_csv(table, dtype={"option": str, "item_id": str, "country": str, "group_var": str, "group": str},
                          keep_default_na=False, na_values={"count": [""], "weighted_count": [""]})
