@@ -202,8 +202,6 @@ class ReleaseProtocol:
 
 def load_release_protocol(path, backend: str) -> ReleaseProtocol:
     """Open the checkout at `path` for `backend` ("api" or "local")."""
-    if backend not in BACKENDS:
-        raise UserError(f"unknown backend {backend!r}; choose api or local")
     checkout = open_release(path)
     function = BACKENDS[backend][0]
     marker = split_marker(checkout.path(COMMON), function) if backend == "api" else None

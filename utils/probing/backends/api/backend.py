@@ -143,10 +143,7 @@ class ApiBackend:
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], model: str, *, concurrency: int = 1,
                  max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0):
-        clients = list(client) if isinstance(client, (list, tuple)) else [client]
-        if not clients:
-            raise ValueError("ApiBackend needs at least one client")
-        self._servers = [_Server(c) for c in clients]
+        self._servers = [_Server(c) for c in (client if isinstance(client, list) else [client])]
         self._turn = 0  # the next server, round robin
         self._lock = threading.Lock()
         self.model = model
