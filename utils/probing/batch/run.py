@@ -25,7 +25,7 @@ from utils.core.errors import UserError
 from utils.probing.backends import Failure
 from utils.probing.backends.api import wire
 from utils.probing.batch.client import Batches, wait
-from utils.probing.batch.lines import Key, input_line, jsonl, outcome, parse_custom_id, read_jsonl, sha256
+from utils.probing.batch.lines import Key, input_line, outcome, parse_custom_id, read_jsonl
 from utils.probing.batch.record import JobRecord
 from utils.probing.batch.replies import Replies
 from utils.probing.grid import Plan
@@ -110,13 +110,13 @@ class BatchRun:
         lock, and only if no other command has added a round meanwhile."""
         lines = [input_line(k, wire.payload(self.requests[k.folder, k.item_id], self.model,
                                             self.how(k.folder, k.attempt))) for k in keys]
-        data = jsonl(lines)
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         name = f"{self.record.key[:16]}.pass{pass_no}.round{round_no}.jsonl"
         with self.record.locked():
             if len(self.record.load()["rounds"]) != seen:
                 return  # another command sent it: the loop polls that one
             self.record.write_input(name, data)
-            rnd = {"pass": pass_no, "round": round_no, "input": name, "input_sha256": sha256(data),
+            rnd = {"pass": pass_no, "round": round_no, "input": name, "input_sha256": hashlib.sha256(data).hexdigest(),
                    "lines": len(lines), "state": "uploading", "again": []}
             self.record.update_round(rnd)
             self.send(rnd, data)
@@ -139,7 +139,7 @@ class BatchRun:
         if rnd["state"] != "submitted":
             with self.record.locked():
                 data = self.record.input_path(rnd).read_bytes()
-                if sha256(data) != rnd["input_sha256"]:
+                if hashlib.sha256(data).hexdigest() != rnd["input_sha256"]:
                     raise RuntimeError(f"{self.record.input_path(rnd)} changed since it was recorded")
                 self.send(rnd, data)
         self.say(f"batch {rnd['batch_id']}: waiting (round {rnd['round']}, {rnd['lines']} requests)")

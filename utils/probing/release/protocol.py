@@ -84,14 +84,14 @@ class ReleaseProtocol:
     def messages(self, instruction: str) -> tuple[Message, ...]:
         return tuple(Message(role, instruction if text is None else text) for role, text in self.plan)
 
-    def result(self, item: SurveyItem, reply: str | None, raw_text: str = "") -> ProbeResult:
+    def result(self, item: SurveyItem, reply: str | None) -> ProbeResult:
         """An answer read the release's way. Accepted: `response` is what the release stores (its
         `--paper-compat` reading) and `distribution` its shares on the item's options, normalized;
         `final` stops re-asking, as the release stops, even in the rare accepted answer
         that gives no share to any option (then `unparsed`, with why). Not accepted: `unparsed`,
         with the release's reason, to be asked again."""
         acc = self.accept(reply)
-        raw = raw_text or reply or ""
+        raw = reply or ""
         if not acc.ok:
             return ProbeResult(item.id, "unparsed", None, response=reply or "", raw_text=raw,
                                error=f"not accepted by the release's rule: {acc.reason}")
@@ -106,7 +106,7 @@ class ReleaseProtocol:
 
     def read(self, item: SurveyItem, reply: Completion) -> ProbeResult:
         """The plan's reader: `result` of the text the model wrote (None: a server sent none)."""
-        return self.result(item, reply.texts[0], reply.texts[0] or "")
+        return self.result(item, reply.texts[0])
 
     def decoding(self, experiment: str = "RQ1") -> ReleaseDecoding:
         function, call, script = BACKENDS[self.backend]
