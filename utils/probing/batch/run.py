@@ -100,10 +100,8 @@ class BatchRun:
         return 0 if bad == 0 else 1
 
     def pending(self) -> list[Key]:
-        keys = []
-        for folder, p in self.planned.items():
-            keys += [Key(folder, r.item.id, 1) for r in p.cond.requests if r.item.id not in p.done]
-        return keys
+        return [Key(folder, r.item.id, 1) for folder, p in self.planned.items() for r in p.cond.requests
+                if r.item.id not in p.done]
 
     def submit(self, keys: list[Key], pass_no: int, round_no: int, seen: int) -> None:
         """Upload the round and make its batch, each step recorded first; under the record's

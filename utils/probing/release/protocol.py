@@ -77,10 +77,6 @@ class ReleaseProtocol:
     plan: tuple[tuple[str, str | None], ...] = field(repr=False)
     accept: Matcher = field(repr=False)
 
-    @property
-    def commit(self) -> str:
-        return self.checkout.commit
-
     def messages(self, instruction: str) -> tuple[Message, ...]:
         return tuple(Message(role, instruction if text is None else text) for role, text in self.plan)
 
@@ -242,5 +238,5 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
         temperature, max_tokens = d.temperature or 0.0, d.max_tokens
     decoding = Decoding("0" if d.greedy else number_text(d.temperature), number_text(d.max_tokens))
     method = Verbalized(temperature, temperature, max_tokens, read=release.read, stop=None)  # re-asks: the same request
-    return Plan(conditions, method, decoding, "release", release.commit, special_tokens=local,
-                sha256=plan_sha256(conditions, decoding, f"release {release.backend}", release.commit))
+    return Plan(conditions, method, decoding, "release", release.checkout.commit, special_tokens=local,
+                sha256=plan_sha256(conditions, decoding, f"release {release.backend}", release.checkout.commit))

@@ -222,10 +222,9 @@ class HFBackend:
         tokens, read_at = torch.tensor([lay.tokens], device=self.device), lay.read_at
         kwargs = {"attention_mask": additive_mask(lay.sees, self.model.dtype)[None, None].to(self.device),
                   "position_ids": torch.tensor([lay.positions], device=self.device)}
+        kwargs["use_cache"] = bool(p)
         if p:
-            kwargs.update(use_cache=True, **{self._cache_kw: cache})
-        else:
-            kwargs["use_cache"] = False
+            kwargs[self._cache_kw] = cache
         if self._keep_kw:
             kwargs["logits_to_keep"] = torch.tensor(read_at, device=self.device)
             logits = self.model(tokens, **kwargs).logits[0]
