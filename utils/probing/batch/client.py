@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import openai
 
-from utils.core.errors import Stopped, UserError
+from utils.core.errors import UserError
 from utils.core.secrets import redact
+from utils.probing.backends.api import clients
 from utils.probing.backends.api.backend import RETRYABLE, retry_wait_s
 from utils.probing.batch.lines import ENDPOINT
 
@@ -33,17 +34,15 @@ class Batches:
         self.client, self.max_retries, self.backoff_s, self.sleep = client, max_retries, backoff_s, sleep
 
     def _call(self, fn: Callable, *args, **kwargs):
-        for retry in range(self.max_retries + 1):
+        for retry in range(self.max_retries):
             try:
                 return fn(*args, **kwargs)
             except RETRYABLE as exc:
-                if retry == self.max_retries:
-                    raise
                 wait_s = retry_wait_s(exc, retry, self.backoff_s, MAX_BACKOFF_S)
                 log.warning("%s; retry %d/%d in %.1fs", redact(f"{type(exc).__name__}: {exc}"), retry + 1,
                             self.max_retries, wait_s)
                 self.sleep(wait_s)
-        raise Stopped()  # not reached
+        return fn(*args, **kwargs)  # the last try: its error is the caller's
 
     def upload(self, name: str, data: bytes) -> str:
         return self._call(self.client.files.create, file=(name, data, "application/jsonl"), purpose="batch").id
@@ -91,11 +90,7 @@ def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: f
 
 
 def batches_for(config) -> Batches:
-    from utils.probing.backends.api.backend import make_client, resolve_endpoint
-
-    api = config.backend
-    urls = api.base_url or (None,)
+    urls = config.backend.base_url or (None,)
     if len(urls) > 1:  # a batch job is one provider's: its files and its batch live on one server
         raise UserError(f"--batch sends one job to one server, not to {len(urls)}; give one --base_url")
-    client = make_client(resolve_endpoint(config.model_name_or_path, urls[0], api.api_key_env), api.timeout)
-    return Batches(client, max_retries=api.max_retries)
+    return Batches(clients(config)[0], max_retries=config.backend.max_retries)

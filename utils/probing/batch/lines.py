@@ -12,7 +12,6 @@ An output (or error file) line:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import NamedTuple
 
@@ -46,14 +45,6 @@ def input_line(key: Key, body: dict) -> str:
                       ensure_ascii=False, sort_keys=True)
 
 
-def jsonl(lines: list[str]) -> bytes:
-    return "".join(line + "\n" for line in lines).encode("utf-8")
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_jsonl(text: str) -> tuple[list[dict], int]:
     """The JSON objects of a file, and how many of its non-empty lines were not one."""
     out, bad = [], 0
@@ -63,8 +54,7 @@ def read_jsonl(text: str) -> tuple[list[dict], int]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
-            bad += 1
-            continue
+            obj = None
         if isinstance(obj, dict):
             out.append(obj)
         else:

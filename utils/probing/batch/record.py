@@ -35,15 +35,12 @@ class JobRecord:
             return {"key": self.key, "rounds": []}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def save(self, record: dict) -> None:
-        write_json(self.path, record)
-
     def update_round(self, rnd: dict) -> dict:
         """Write `rnd` over the round of its number (or append it); returns the record."""
         record = self.load()
         rounds = [r for r in record["rounds"] if r["round"] != rnd["round"] or r.get("pass") != rnd.get("pass")]
         record["rounds"] = sorted(rounds + [rnd], key=lambda r: (r.get("pass", 1), r["round"]))
-        self.save(record)
+        write_json(self.path, record)
         return record
 
     def input_path(self, rnd: dict) -> Path:

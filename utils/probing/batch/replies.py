@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from utils.core.records import ProbeRequest
 from utils.core.secrets import redact
-from utils.probing.backends import Completion, Failure, Generate, Score, Scores
+from utils.probing.backends import Completion, Failure, Generate, Score
 from utils.probing.backends.api import wire
 
 
@@ -25,7 +25,7 @@ class Replies:
         if requests:
             yield list(range(len(requests)))
 
-    def _read(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
+    def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
         for i, (request, reply) in enumerate(zip(requests, self.replies)):
             got = reply if isinstance(reply, Failure) else wire.answer(reply, request.item.choice_keys, how)
             if isinstance(got, Failure):
@@ -35,11 +35,7 @@ class Replies:
                               "this server's batches do not honour n: ask without --batch", usage=got.usage)
             yield i, got
 
-    def generate(self, requests: list[ProbeRequest], how: Generate) -> Iterator[tuple[int, Completion | Failure]]:
-        return self._read(requests, how)
-
-    def option_logprobs(self, requests: list[ProbeRequest], how: Score) -> Iterator[tuple[int, Scores | Failure]]:
-        return self._read(requests, how)
+    option_logprobs = generate  # a reply is read by what `how` asked for
 
     def seed(self, n: int) -> None:
         """A server draws as it does: no seed is sent."""

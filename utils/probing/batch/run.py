@@ -25,7 +25,7 @@ from utils.core.errors import UserError
 from utils.probing.backends import Failure
 from utils.probing.backends.api import wire
 from utils.probing.batch.client import Batches, wait
-from utils.probing.batch.lines import Key, input_line, jsonl, outcome, parse_custom_id, read_jsonl, sha256
+from utils.probing.batch.lines import Key, input_line, outcome, parse_custom_id, read_jsonl
 from utils.probing.batch.record import JobRecord
 from utils.probing.batch.replies import Replies
 from utils.probing.grid import Plan
@@ -100,23 +100,21 @@ class BatchRun:
         return 0 if bad == 0 else 1
 
     def pending(self) -> list[Key]:
-        keys = []
-        for folder, p in self.planned.items():
-            keys += [Key(folder, r.item.id, 1) for r in p.cond.requests if r.item.id not in p.done]
-        return keys
+        return [Key(folder, r.item.id, 1) for folder, p in self.planned.items() for r in p.cond.requests
+                if r.item.id not in p.done]
 
     def submit(self, keys: list[Key], pass_no: int, round_no: int, seen: int) -> None:
         """Upload the round and make its batch, each step recorded first; under the record's
         lock, and only if no other command has added a round meanwhile."""
         lines = [input_line(k, wire.payload(self.requests[k.folder, k.item_id], self.model,
                                             self.how(k.folder, k.attempt))) for k in keys]
-        data = jsonl(lines)
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         name = f"{self.record.key[:16]}.pass{pass_no}.round{round_no}.jsonl"
         with self.record.locked():
             if len(self.record.load()["rounds"]) != seen:
                 return  # another command sent it: the loop polls that one
             self.record.write_input(name, data)
-            rnd = {"pass": pass_no, "round": round_no, "input": name, "input_sha256": sha256(data),
+            rnd = {"pass": pass_no, "round": round_no, "input": name, "input_sha256": hashlib.sha256(data).hexdigest(),
                    "lines": len(lines), "state": "uploading", "again": []}
             self.record.update_round(rnd)
             self.send(rnd, data)
@@ -139,7 +137,7 @@ class BatchRun:
         if rnd["state"] != "submitted":
             with self.record.locked():
                 data = self.record.input_path(rnd).read_bytes()
-                if sha256(data) != rnd["input_sha256"]:
+                if hashlib.sha256(data).hexdigest() != rnd["input_sha256"]:
                     raise RuntimeError(f"{self.record.input_path(rnd)} changed since it was recorded")
                 self.send(rnd, data)
         self.say(f"batch {rnd['batch_id']}: waiting (round {rnd['round']}, {rnd['lines']} requests)")

@@ -12,10 +12,11 @@ the run loop's.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from typing import Protocol
 
 from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
-from utils.probing.backends import Backend, Failure, Generate, Score, Usage
+from utils.probing.backends import Backend, Failure, Generate, Score
 
 
 class Method(Protocol):
@@ -28,12 +29,8 @@ class Method(Protocol):
             attempt: int) -> Iterator[tuple[int, ProbeResult]]: ...
 
 
-def usage(u: Usage) -> dict:
-    return {"latency_s": u.latency_s, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens}
-
-
 def failed(item: SurveyItem, f: Failure) -> ProbeResult:
-    return ProbeResult(item.id, f.status, None, response=f.response, raw_text=f.raw, error=f.reason, **usage(f.usage))
+    return ProbeResult(item.id, f.status, None, response=f.response, raw_text=f.raw, error=f.reason, **asdict(f.usage))
 
 
 def distribution_text(dist: Mapping[str, float]) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.probing.backends import Backend, Failure, Score, Scores
-from utils.probing.methods import distribution_text, failed, usage
+from utils.probing.methods import distribution_text, failed
 
 
 def normalize_log_scores(log_scores: Mapping[str, float], keys: Sequence[str]) -> dict[str, float]:
@@ -46,9 +46,9 @@ def read_scores(item: SurveyItem, got: Scores | Failure) -> ProbeResult:
     except ValueError:
         return ProbeResult(item.id, "unparsed", None, response=got.content,
                            raw_text=json.dumps({"content": got.content, "top_logprobs": got.listed}),
-                           error="no option code among the top log-probabilities", **usage(got.usage))
+                           error="no option code among the top log-probabilities", **asdict(got.usage))
     return ProbeResult(item.id, "ok", dist, response=distribution_text(dist),
-                       raw_text=logprob_record(got.content, got.scores), **usage(got.usage))
+                       raw_text=logprob_record(got.content, got.scores), **asdict(got.usage))
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.probing.backends import Backend, Failure, Generate
-from utils.probing.methods import distribution_text, failed, usage
+from utils.probing.methods import distribution_text, failed
 
 DEFAULT_SAMPLES = 40
 DEFAULT_TEMPERATURE = 1.0
@@ -131,4 +131,4 @@ class Sample:
         for i, got in backend.generate(requests, self.how(attempt)):
             item = requests[i].item
             yield i, failed(item, got) if isinstance(got, Failure) else \
-                sample_result(item.id, [t or "" for t in got.texts], item.choice_keys, **usage(got.usage))
+                sample_result(item.id, [t or "" for t in got.texts], item.choice_keys, **asdict(got.usage))

@@ -12,12 +12,12 @@ Re-asks sample at `retry_temperature`: a greedy re-ask would write the same unre
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from utils.core.parsing import parse_distribution
 from utils.core.records import ProbeRequest, ProbeResult, SurveyItem
 from utils.probing.backends import Backend, Completion, Failure, Generate, StopRule
-from utils.probing.methods import failed, usage
+from utils.probing.methods import failed
 
 Reader = Callable[[SurveyItem, Completion], ProbeResult]
 
@@ -54,4 +54,4 @@ class Verbalized:
         for i, got in backend.generate(requests, self.how(attempt)):
             item = requests[i].item
             yield i, failed(item, got) if isinstance(got, Failure) else \
-                replace(self.read(item, got), **usage(got.usage))
+                replace(self.read(item, got), **asdict(got.usage))

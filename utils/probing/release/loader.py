@@ -94,7 +94,8 @@ def open_release(path: str | Path) -> ReleaseCheckout:
         raise UserError(f"--release-dir {root} is not the paper's release: its {COMMON} defines no "
                         f"{', '.join(missing)}")
     code = _compiled(tree, common)
-    return ReleaseCheckout(root, release_commit(root), _run(code, root, "common"),
+    commit = git_head(root) or "sha256:" + files_sha256(root)  # without .git: the files in `HASHED`
+    return ReleaseCheckout(root, commit, _run(code, root, "common"),
                            _run(_compiled(_parse(root / WVS), root / WVS), root, "wvs"), code)
 
 
@@ -130,11 +131,6 @@ def _run(code: types.CodeType, root: Path, name: str, names: dict[str, object] |
     exec(code, module.__dict__)  # noqa: S102
     module.__dict__.update(names or {})
     return module
-
-
-def release_commit(root: Path) -> str:
-    """The commit `root/.git` points at, else `sha256:<hex>` over the files in `HASHED`."""
-    return git_head(root) or "sha256:" + files_sha256(root)
 
 
 def files_sha256(root: Path) -> str:

@@ -77,21 +77,17 @@ class ReleaseProtocol:
     plan: tuple[tuple[str, str | None], ...] = field(repr=False)
     accept: Matcher = field(repr=False)
 
-    @property
-    def commit(self) -> str:
-        return self.checkout.commit
-
     def messages(self, instruction: str) -> tuple[Message, ...]:
         return tuple(Message(role, instruction if text is None else text) for role, text in self.plan)
 
-    def result(self, item: SurveyItem, reply: str | None, raw_text: str = "") -> ProbeResult:
+    def result(self, item: SurveyItem, reply: str | None) -> ProbeResult:
         """An answer read the release's way. Accepted: `response` is what the release stores (its
         `--paper-compat` reading) and `distribution` its shares on the item's options, normalized;
         `final` stops re-asking, as the release stops, even in the rare accepted answer
         that gives no share to any option (then `unparsed`, with why). Not accepted: `unparsed`,
         with the release's reason, to be asked again."""
         acc = self.accept(reply)
-        raw = raw_text or reply or ""
+        raw = reply or ""
         if not acc.ok:
             return ProbeResult(item.id, "unparsed", None, response=reply or "", raw_text=raw,
                                error=f"not accepted by the release's rule: {acc.reason}")
@@ -106,7 +102,7 @@ class ReleaseProtocol:
 
     def read(self, item: SurveyItem, reply: Completion) -> ProbeResult:
         """The plan's reader: `result` of the text the model wrote (None: a server sent none)."""
-        return self.result(item, reply.texts[0], reply.texts[0] or "")
+        return self.result(item, reply.texts[0])
 
     def decoding(self, experiment: str = "RQ1") -> ReleaseDecoding:
         function, call, script = BACKENDS[self.backend]
@@ -202,8 +198,6 @@ class ReleaseProtocol:
 
 def load_release_protocol(path, backend: str) -> ReleaseProtocol:
     """Open the checkout at `path` for `backend` ("api" or "local")."""
-    if backend not in BACKENDS:
-        raise UserError(f"unknown backend {backend!r}; choose api or local")
     checkout = open_release(path)
     function = BACKENDS[backend][0]
     marker = split_marker(checkout.path(COMMON), function) if backend == "api" else None
@@ -244,5 +238,5 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
         temperature, max_tokens = d.temperature or 0.0, d.max_tokens
     decoding = Decoding("0" if d.greedy else number_text(d.temperature), number_text(d.max_tokens))
     method = Verbalized(temperature, temperature, max_tokens, read=release.read, stop=None)  # re-asks: the same request
-    return Plan(conditions, method, decoding, "release", release.commit, special_tokens=local,
-                sha256=plan_sha256(conditions, decoding, f"release {release.backend}", release.commit))
+    return Plan(conditions, method, decoding, "release", release.checkout.commit, special_tokens=local,
+                sha256=plan_sha256(conditions, decoding, f"release {release.backend}", release.checkout.commit))

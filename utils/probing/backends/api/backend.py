@@ -143,10 +143,7 @@ class ApiBackend:
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], model: str, *, concurrency: int = 1,
                  max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0):
-        clients = list(client) if isinstance(client, (list, tuple)) else [client]
-        if not clients:
-            raise ValueError("ApiBackend needs at least one client")
-        self._servers = [_Server(c) for c in clients]
+        self._servers = [_Server(c) for c in (client if isinstance(client, list) else [client])]
         self._turn = 0  # the next server, round robin
         self._lock = threading.Lock()
         self.model = model
@@ -201,11 +198,10 @@ class ApiBackend:
         if requests:
             yield list(range(len(requests)))
 
-    def generate(self, requests: list[ProbeRequest], how: Generate) -> Iterator[tuple[int, Completion | Failure]]:
-        return self._each(requests, lambda r: self._complete(r, how))
+    def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
+        return self._each(requests, lambda r: self._ask(r, how))
 
-    def option_logprobs(self, requests: list[ProbeRequest], how: Score) -> Iterator[tuple[int, Scores | Failure]]:
-        return self._each(requests, lambda r: self._score(r, how))
+    option_logprobs = generate  # a reply is read by what `how` asked for
 
     def _each(self, requests: list[ProbeRequest], ask: Callable) -> Iterator[tuple[int, object]]:
         """`(index, ask(request))` in the order they finish. A `UserError` (nothing answers) or
@@ -239,29 +235,24 @@ class ApiBackend:
             for fut in futures:
                 fut.cancel()
 
-    def _complete(self, request: ProbeRequest, how: Generate) -> Completion | Failure:
+    def _ask(self, request: ProbeRequest, how: Generate | Score) -> Completion | Scores | Failure:
         start = time.monotonic()
         try:
             bodies = self._bodies(request, how)
         except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
             return _failure(exc, time.monotonic() - start)
+        if isinstance(how, Score):
+            return wire.scores_or_failure(bodies[0], request.item.choice_keys, time.monotonic() - start)
         return wire.completion(bodies, how.n, time.monotonic() - start)
 
-    def _score(self, request: ProbeRequest, how: Score) -> Scores | Failure:
-        start = time.monotonic()
-        try:
-            body = self._send(wire.payload(request, self.model, how))
-        except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
-            return _failure(exc, time.monotonic() - start)
-        return wire.scores_or_failure(body, request.item.choice_keys, time.monotonic() - start)
-
-    def _bodies(self, request: ProbeRequest, how: Generate) -> list[dict]:
+    def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list[dict]:
         """Replies that together hold (at least) `how.n` answers (see the module docstring)."""
+        if isinstance(how, Score) or how.n == 1:
+            return [self._send(wire.payload(request, self.model, how))]
+
         def send(n: int) -> dict:
             return self._send(wire.payload(request, self.model, replace(how, n=n)))
 
-        if how.n == 1:
-            return [send(1)]
         bodies: list[dict] = []
         missing = how.n
         if self.honours_n is not False:
@@ -352,29 +343,28 @@ def _failure(exc: Exception, latency_s: float) -> Failure:
     return Failure(redact(reason), redact(raw), usage=Usage(latency_s))
 
 
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc` and what it was raised from or during, outermost first."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def _cannot_connect(exc: BaseException) -> bool:
     """Whether no connection was made at all (refused, unknown host, TLS failure)."""
-    seen = exc
-    while seen is not None:
-        if isinstance(seen, CONNECT_FAILURES) or type(seen).__name__ in CONNECT_FAILURE_NAMES:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(e, CONNECT_FAILURES) or type(e).__name__ in CONNECT_FAILURE_NAMES for e in _chain(exc))
 
 
 def _connect_cause(exc: BaseException) -> str:
     """The innermost reason for a connect failure, e.g. `[Errno 111] Connection refused`."""
-    seen, found = exc, ""
-    while seen is not None:
+    found = ""
+    for seen in _chain(exc):
         found = str(seen).splitlines()[0][:160] if str(seen) else found or type(seen).__name__
-        seen = seen.__cause__ or seen.__context__
     return redact(found or type(exc).__name__)
 
 
 def _retry_after_s(response) -> float | None:
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
+    headers = getattr(response, "headers", None) or {}
     try:
         if headers.get("retry-after-ms"):
             return float(headers["retry-after-ms"]) / 1000

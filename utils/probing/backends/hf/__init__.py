@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from utils.probing.probe_config import LocalOptions, ProbeConfig
+from utils.probing.probe_config import ProbeConfig
 
 
 def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, Callable]:
@@ -13,8 +13,6 @@ def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, 
     from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME
 
     local = config.backend
-    if not isinstance(local, LocalOptions):
-        raise TypeError("hf_backend needs the config of a local script")
     if config.model_name_or_path is None:
         path, gguf, name = None, BUNDLED_GGUF, BUNDLED_NAME
     else:

@@ -27,7 +27,7 @@ from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 
 from utils.core.records import ProbeRequest
 from utils.probing.backends import Completion, Generate, Score, Scores, Usage
-from utils.probing.backends.hf.branches import items_per_batch, sample_items
+from utils.probing.backends.hf.branches import generation_eos, items_per_batch, sample_items
 from utils.probing.backends.hf.packing import (
     additive_mask,
     code_scores,
@@ -220,12 +220,11 @@ class HFBackend:
         codes = [self._codes(r.item.choice_keys) for r in batch]
         lay = packed_layout(list(zip(seqs, codes)), p)
         tokens, read_at = torch.tensor([lay.tokens], device=self.device), lay.read_at
-        kwargs = {"attention_mask": additive_mask(lay.sees, self.model.dtype).to(self.device),
+        kwargs = {"attention_mask": additive_mask(lay.sees, self.model.dtype)[None, None].to(self.device),
                   "position_ids": torch.tensor([lay.positions], device=self.device)}
+        kwargs["use_cache"] = bool(p)
         if p:
-            kwargs.update(use_cache=True, **{self._cache_kw: cache})
-        else:
-            kwargs["use_cache"] = False
+            kwargs[self._cache_kw] = cache
         if self._keep_kw:
             kwargs["logits_to_keep"] = torch.tensor(read_at, device=self.device)
             logits = self.model(tokens, **kwargs).logits[0]
@@ -251,9 +250,7 @@ class HFBackend:
         seqs = [self.encode(r) for r in batch]
         p, cache = self._prefix_for(seqs, len(batch))
         rows, mask, width = gap_rows(seqs, p, self._pad)
-        eos = self.model.generation_config.eos_token_id
-        stop = StopWhen(self.tokenizer, p + width, eos if isinstance(eos, (list, tuple)) else [eos] * (eos is not None),
-                        [_rule(how, r) for r in batch])
+        stop = StopWhen(self.tokenizer, p + width, generation_eos(self.model), [_rule(how, r) for r in batch])
         kwargs = {"max_new_tokens": how.max_tokens, "do_sample": how.temperature > 0,
                   "stopping_criteria": StoppingCriteriaList([stop]), "pad_token_id": self._pad}
         if how.temperature > 0:

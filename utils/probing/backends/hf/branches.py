@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from utils.probing.backends.hf.packing import additive_mask, gap_rows
+
 ROW_BUDGET = 256  # answers (items x samples) per batch; bounds each step's input and its mask
 
 
@@ -49,12 +51,9 @@ class SampledItem:
     completion_tokens: int
 
 
-def _eos_ids(model, tokenizer) -> set[int]:
+def generation_eos(model) -> list[int]:
     eos = model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
+    return eos if isinstance(eos, (list, tuple)) else [eos] * (eos is not None)
 
 
 def _next_tokens(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -93,7 +92,7 @@ def _branch_mask(owner: torch.Tensor, branch: torch.Tensor, dtype: torch.dtype) 
     answer's (itself included), never another answer's, a gap or a filler."""
     theirs = owner[:, None, :]
     sees = (theirs == PROMPT) | ((theirs == branch[:, :, None]) & (branch[:, :, None] >= 0))
-    return torch.zeros(sees.shape, dtype=dtype, device=owner.device).masked_fill_(~sees, torch.finfo(dtype).min)[:, None]
+    return additive_mask(sees, dtype)[:, None]
 
 
 def sample_items(model, tokenizer, seqs: list[list[int]], stops: list[Callable[[str], bool] | None], *, samples: int,
@@ -104,22 +103,21 @@ def sample_items(model, tokenizer, seqs: list[list[int]], stops: list[Callable[[
     `prefix_cache` holds); `stops[i]` (None: none) says when an answer to item i is whole."""
     device = next(model.parameters()).device
     p = prefix_len if prefix_cache is not None else 0
-    width = max(len(s) for s in seqs) - p
-    rows = [[pad_id] * (width + p - len(s)) + s[p:] for s in seqs]
-    mask = torch.tensor([[1] * p + [0] * (width + p - len(s)) + [1] * (len(s) - p) for s in seqs], device=device)
+    rows, mask, _ = gap_rows(seqs, p, pad_id)
+    mask = torch.tensor(mask, device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, p:]
     cache = copy.deepcopy(prefix_cache) if p else DynamicCache()
     if p and len(seqs) > 1:
         cache.batch_repeat_interleave(len(seqs))
     keep = "logits_to_keep" in inspect.signature(model.forward).parameters
-    out = model(torch.tensor(rows, device=device), attention_mask=mask, position_ids=positions, use_cache=True,
-                **{cache_kw: cache}, **({"logits_to_keep": 1} if keep else {}))
+    out = model(torch.tensor([r[p:] for r in rows], device=device), attention_mask=mask, position_ids=positions,
+                use_cache=True, **{cache_kw: cache}, **({"logits_to_keep": 1} if keep else {}))
     logits = out.logits[:, -1].repeat_interleave(samples, dim=0)
     owner = torch.where(mask.bool(), PROMPT, NOBODY)  # [items, slots]: who may see each key/value slot
     lengths = torch.tensor([len(s) for s in seqs], device=device)
     n_rows = len(seqs) * samples  # one per answer, item by item: answer r is item r // samples, branch r % samples
     row_stops = [stops[r // samples] for r in range(n_rows)]
-    ends = _eos_ids(model, tokenizer)
+    ends = set(generation_eos(model)) | {tokenizer.eos_token_id} - {None}
     new: list[list[int]] = [[] for _ in range(n_rows)]
     active = list(range(n_rows))  # answers still being written; finished ones are no longer fed
     for step in range(max_new_tokens):

@@ -90,9 +90,8 @@ def packed_layout(items: list[tuple[list[int], list[list[int]]]], prefix_len: in
 
 
 def additive_mask(sees: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The 4D float mask models take: 0 where a token may look, the dtype's minimum elsewhere."""
-    mask = torch.zeros(sees.shape, dtype=dtype).masked_fill_(~sees, torch.finfo(dtype).min)
-    return mask[None, None]
+    """The float mask models take: 0 where a token may look, the dtype's minimum elsewhere."""
+    return torch.zeros(sees.shape, dtype=dtype, device=sees.device).masked_fill_(~sees, torch.finfo(dtype).min)
 
 
 def gap_rows(seqs: list[list[int]], prefix_len: int, pad: int) -> tuple[list[list[int]], list[list[int]], int]:
