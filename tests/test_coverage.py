@@ -222,7 +222,7 @@ def stored_run(path: Path) -> Path:
 def test_a_row_the_prober_refuses_is_never_scored(tmp_path, capsys, edit):
     """Issue 28: an `ok` row whose distribution sums to 1.367 was scored with exit 0, and a negative
     share or a distribution that is not JSON read as "unparsed". The analysis applies the prober's
-    own row checks (utils/core/results/schema.py check_row): the file is damaged, named with its line and item in
+    own row checks (utils/core/results/schema.py row_problem): the file is damaged, named with its line and item in
     one line, exit 2, by every reader (the default scoring, --paper-compat, parse_report) and by the
     prober itself."""
     from utils.probing.results_store import ResultStore

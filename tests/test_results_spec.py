@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from utils.core.errors import UserError
-from utils.core.results.schema import COLUMNS, VERSIONS, check_row, migrate, version_of
+from utils.core.results.schema import COLUMNS, VERSIONS, migrate, row_problem, version_of
 from utils.core.results.spec import IDENTITY_COLUMNS, Decoding, Experiment, Perturbation, RunSpec
 
 # Folders written out by hand, as the docs promise them (an independent statement of the layout).
@@ -83,5 +83,5 @@ def test_every_header_generation_is_read_in_the_current_columns():
     ('{"1": true, "2": 0}', "not a JSON mapping"),
 ])
 def test_an_ok_row_must_hold_a_probability_mapping(distribution, problem):
-    got = check_row({"id": "Q1", "status": "ok", "distribution": distribution}).problem
+    got = row_problem({"id": "Q1", "status": "ok", "distribution": distribution})
     assert (problem in got) if problem else got == ""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics
-from utils.analysis.answers import AnswerPolicy, answer_policy, rq1_files
+from utils.analysis.answers import AnswerPolicy, answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
@@ -55,7 +55,7 @@ def select_countries(config: AnalysisConfig, policy: AnswerPolicy, tau: float) -
         raise UserError("--select aligned picks countries by their Wave 7 alignment; pass the Wave 7 table in --human")
     rules = config.rules
     side = rules.human(config, policy, waves[7][0])
-    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    answers = rules.rq1_answers(config, side, policy)
     sel = select_aligned(compare(against_average(rules, side, answers), tau),
                          set.intersection(*(codes for _, codes in waves.values())), tau)
     for note in sel.notes:
@@ -103,8 +103,7 @@ def rq3_temporal(config: AnalysisConfig, opts: TemporalOptions, said: Said) -> l
             raise UserError(f"{path} has no single wave in its wave column; prepare each wave separately")
         sides[side.human.wave] = side
     sides = dict(sorted(sides.items()))
-    answers = rules.answers(next(iter(sides.values())), rq1_files(config.results_root, rules.models(config, "RQ1"),
-                                                                  policy), policy)
+    answers = rules.rq1_answers(config, next(iter(sides.values())), policy)
     frames = []
     for wave, side in sides.items():
         uniform = None if rules.paper else side.uniform_scores()

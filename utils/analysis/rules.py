@@ -1,10 +1,9 @@
 """How answers are read and scored: one value every analysis passes through the same steps.
 
-    side = rules.human(config, policy)             who answered what (a `Scoring`; the paper's counts)
-    files = rq1_files(root, rules.models(config, "RQ1"), policy)
-    answers = rules.answers(side, files, policy)   each model's answers to the side's items
+    side = rules.human(config, policy)                 who answered what (a `Scoring`; the paper's counts)
+    answers = rules.rq1_answers(config, side, policy)  each RQ1 model's answers to the side's items
     scores = rules.country_scores(side, answers[m])    [C, I] item scores against every country
-    mean, std, n = rules.summarize(scores)         per country, over the items it scored
+    mean, std, n = rules.summarize(scores)             per country, over the items it scored
 
 `OURS` is the corrected arithmetic; `paper.rules.PAPER` the original release's (`--paper-compat`),
 whose own statistics an analysis takes from `utils/analysis/paper/` at one place in its body.
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics
-from utils.analysis.answers import AnswerPolicy, load_answers
+from utils.analysis.answers import AnswerPolicy, load_answers, rq1_files
 from utils.analysis.scoring import Scoring, load_scoring
 from utils.core.results.tree import ResultsFile
 
@@ -49,6 +48,10 @@ class Rules:
     def answers(self, side: Scoring, files: list[ResultsFile], policy: AnswerPolicy) -> dict[str, np.ndarray]:
         ids, orders = list(side.human.item_ids), list(side.human.orders)
         return {f.spec.model: load_answers(f.path, ids, orders, policy) for f in files}
+
+    def rq1_answers(self, config: AnalysisConfig, side: Scoring, policy: AnswerPolicy) -> dict:
+        """Each RQ1 model the rules select, answering the side's items."""
+        return self.answers(side, rq1_files(config.results_root, self.models(config, "RQ1"), policy), policy)
 
     def country_scores(self, side: Scoring, answer: np.ndarray) -> np.ndarray:
         return side.scores(answer)

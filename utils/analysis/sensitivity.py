@@ -10,7 +10,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from utils.analysis import metrics
-from utils.analysis.answers import AnswerPolicy, answer_policy, load_answers, model_files, rq1_files
+from utils.analysis.answers import AnswerPolicy, answer_policy, load_answers, model_files
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
@@ -63,7 +63,7 @@ def sensitivity_table(sc, results_root: Path, models: str | None, policy: Answer
 def paper_table(config: AnalysisConfig, side, policy: AnswerPolicy) -> pd.DataFrame:
     """Each prompt under the paper's rules: mean and std over countries of the notebook's scores."""
     rules = config.rules
-    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    answers = rules.rq1_answers(config, side, policy)
     variants = [f for f in model_files(config.results_root, "sensitivity", config.models, policy)
                 if f.spec.model in answers]
     runs = [(m, "default", a) for m, a in answers.items()] + \

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
-from utils.core.results.schema import COLUMNS, STORE_COLUMNS, check_row, header_problem, migrate, version_of
+from utils.core.results.schema import COLUMNS, STORE_COLUMNS, header_problem, migrate, row_problem, version_of
 from utils.core.results.table import decode, parse_records, status_of
 from utils.core.secrets import redact
 
@@ -169,7 +169,7 @@ class ResultStore:
                 raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(header)}; "
                                 "fix or delete that row (its item will be asked again)")
             row = migrate(dict(zip(header, rec)), version)
-            problem = check_row(row).problem
+            problem = row_problem(row)
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
                                 "or delete the row to have its item asked again")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
-from utils.core.results.table import missing_shards_line, read_complete, read_table
+from utils.core.results.table import missing_shards_line, read_complete, read_table, status_of
 from utils.core.results.tree import ResultsFile, describe, result_paths
 
 ANCHORS = ("RQ1", "RQ2", "Discussion")
@@ -65,7 +65,7 @@ def read_counts(path: Path) -> tuple[dict[str, int], str, str]:
     rows = table.latest
     methods = {r.get("method", "") for r in rows.values()} - {""}
     for r in rows.values():
-        status = table.status(r)
+        status = status_of(r)
         counts[status if status in counts else "error"] += 1
     return counts, ",".join(sorted(methods)), ""
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from utils.analysis.answers import answer_policy, rq1_files
+from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
@@ -133,7 +133,7 @@ def rq1_average_human(config: AnalysisConfig, opts: AverageHumanOptions, said: S
         raise UserError("--tau is a margin of alignment score, at least 0")
     rules, policy, out = config.rules, answer_policy(config, said), config.output
     side = rules.human(config, policy)
-    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    answers = rules.rq1_answers(config, side, policy)
     df = compare(against_average(rules, side, answers), opts.tau)
     summary = pearson(df)
     written = [write_csv(df, out, "rq1_average_human.csv"), write_csv(summary, out, "rq1_average_human_summary.csv")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.analysis import metrics, resample
-from utils.analysis.answers import answer_policy, rq1_files
+from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
@@ -54,7 +54,7 @@ def rq1_country_level(config: AnalysisConfig, opts: CountryLevelOptions, said: S
     if opts.by:
         groups_in_table(config.human, opts.by)  # an unknown or absent group variable: say so before scoring
     side = rules.human(config, policy)
-    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    answers = rules.rq1_answers(config, side, policy)
     more = None if rules.paper else details(side, answers, opts.n_boot, opts.repeats, config.seed, opts.bootstrap)
     df = country_table(rules, side, {m: rules.country_scores(side, a) for m, a in answers.items()}, more)
     df = df.sort_values(["model", "score"], ascending=[True, False], kind="stable").reset_index(drop=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics, resample
-from utils.analysis.answers import answer_policy, rq1_files
+from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
@@ -120,7 +120,7 @@ def notebook_tables(rules, side, answers: dict) -> tuple[pd.DataFrame, pd.DataFr
 def rq1_model_level(config: AnalysisConfig, opts: ModelLevelOptions, said: Said) -> list[Path]:
     rules, policy, out = config.rules, answer_policy(config, said), config.output
     side = rules.human(config, policy)
-    answers = rules.answers(side, rq1_files(config.results_root, rules.models(config, "RQ1"), policy), policy)
+    answers = rules.rq1_answers(config, side, policy)
     if rules.paper:  # the notebook's summary: pooled score, its spread over items, the last item's entropy
         df, per_country = notebook_tables(rules, side, answers)
         written = [write_csv(df, out, "rq1_model_scores.csv", rules.digits),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 from utils.core.results.spec import IDENTITY_COLUMNS, WVS, WVS_WAVE
 
@@ -74,27 +73,20 @@ def header_problem(path, header: list[str]) -> str:
             "(parse_report.py reads the paper's files)")
 
 
-@dataclass(frozen=True)
-class RowCheck:
-    """A stored row's status, and `problem`: why it cannot be trusted ("" if it can)."""
+def row_problem(row: dict[str, str]) -> str:
+    """The one rule for a row of ours: why it cannot be trusted ("" if it can). A known status, and an
+    `ok` row's distribution sums to 1 (+-0.01).
 
-    status: str
-    problem: str = ""
-
-
-def check_row(row: dict[str, str]) -> RowCheck:
-    """The one rule for a row of ours: a known status, and an `ok` row's distribution sums to 1 (+-0.01).
-
-    >>> check_row({"id": "Q1", "status": "ok", "distribution": '{"1": 0.5, "2": 0.4}'}).problem
+    >>> row_problem({"id": "Q1", "status": "ok", "distribution": '{"1": 0.5, "2": 0.4}'})
     "is 'ok' but its distribution sums to 0.9, not 1"
     """
     status = row.get("status") or ""
     if not (row.get("id") or "").strip():
-        return RowCheck(status, "has no id")
+        return "has no id"
     if status not in STATUSES:
-        return RowCheck(status, f"has status {status!r}, not one of {', '.join(STATUSES)}")
+        return f"has status {status!r}, not one of {', '.join(STATUSES)}"
     if status != "ok":
-        return RowCheck(status)
+        return ""
     try:
         dist = json.loads(row.get("distribution") or "")
     except (ValueError, TypeError):
@@ -102,7 +94,7 @@ def check_row(row: dict[str, str]) -> RowCheck:
     values = list(dist.values()) if isinstance(dist, dict) else []
     if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
                              for v in values):
-        return RowCheck(status, "is 'ok' but its distribution is not a JSON mapping of option codes to probabilities")
+        return "is 'ok' but its distribution is not a JSON mapping of option codes to probabilities"
     if abs(sum(values) - 1.0) > 0.01:
-        return RowCheck(status, f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1")
-    return RowCheck(status)
+        return f"is 'ok' but its distribution sums to {sum(values):.4g}, not 1"
+    return ""

@@ -3,7 +3,6 @@
     table = read_table(path)
     table.latest["Q1"]        the newest row of Q1 (a rerun appends; the newest row of an id wins)
     table.spec                what the file was asked under (`RunSpec`), from its rows or its folders
-    table.status(row)         ok, unparsed or error (the release's files: whether the answer parses)
 
 A condition asked in shards has no `results.csv`: `read_complete` reads its `shard-I-of-N/` files
 in order as that one file, `shard` emptied, and names missing shards in `missing`.
@@ -24,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
-from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, check_row, migrate, version_of
+from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, migrate, row_problem, version_of
 from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec, Shard
 
 _FIELD_LIMIT = 1 << 30
@@ -66,16 +65,13 @@ class ResultsTable:
     def spec(self) -> RunSpec | None:
         return spec_of(self.rows[0] if self.rows else {}, self.folders)
 
-    def status(self, row: dict[str, str]) -> str:
-        return status_of(row)
-
     def problems(self) -> list[str]:
         """`line N (Q1) is 'ok' but ...` for every row of ours that cannot be trusted."""
         if self.version is None:  # the release's files: no rules to check
             return []
         out = []
         for line, row in zip(self.lines, self.rows):
-            problem = check_row(row).problem
+            problem = row_problem(row)
             if problem:
                 out.append(f"line {line} ({(row.get('id') or '').strip() or 'no id'}) {problem}")
         return out
