@@ -28,6 +28,7 @@ import numpy as np
 
 from utils.analysis.coverage import DEFAULT_MIN, UNTRANSLATED, Coverage, Said
 from utils.analysis.steering import release_translation_gaps
+from utils.analysis.tables import short_name
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
 from utils.core.questionnaire import load_questionnaire, questionnaire_path
@@ -197,14 +198,9 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
     files = [f for f in find_results(root)
              if f.spec.experiment == experiment and (groups or not f.spec.group) and not f.spec.prompt]
     files = one_per_condition(files, policy.probe_method if policy else None)
-    if models and models.strip().lower() != "all":  # `--models all`: every model found
-        wanted = [m.strip() for m in models.split(",") if m.strip()]
-        unknown = [m for m in wanted if m not in {f.spec.model for f in files}]
-        if unknown:
-            raise UserError(f"no {experiment} results for model(s) {', '.join(unknown)} under {root}")
-        return [f for f in files if f.spec.model in wanted]
     if models:
-        return files
+        keep = wanted_models(models, {f.spec.model for f in files}, experiment, root)
+        return [f for f in files if f.spec.model in keep]
     lone = lone_models(files)
     for model in lone:
         (f,) = [f for f in files if f.spec.model == model]
@@ -214,6 +210,23 @@ def model_files(results_root: Path, experiment: str, models: str | None = None,
             f"{model} has a single {experiment} condition ({where}) where the other models have up to {most}; left "
             f"out of the tables, figures and averages (--models all, or --models {model}, includes it)")
     return [f for f in files if f.spec.model not in lone]
+
+
+def wanted_models(models: str | None, found, what: str, where) -> set[str]:
+    """The models among `found` that `--models` names: "a,b" by full or short name ("org/m" or "m"),
+    "all" or None every one. A name matching none is a UserError: a typo must not shrink a table unsaid.
+
+    >>> sorted(wanted_models("m1, all-mpnet", {"org/m1", "m2", "all-mpnet"}, "RQ1", "results"))
+    ['all-mpnet', 'org/m1']
+    """
+    if not models or models.strip().lower() == "all":
+        return set(found)
+    wanted = [m.strip() for m in models.split(",") if m.strip()]
+    names = {name for model in found for name in (model, short_name(model))}
+    unknown = [m for m in wanted if m not in names]
+    if unknown:
+        raise UserError(f"no {what} results for model(s) {', '.join(unknown)} under {where}")
+    return {model for model in found if model in wanted or short_name(model) in wanted}
 
 
 def lone_models(files: list[ResultsFile]) -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis import metrics, resample
-from utils.analysis.answers import answer_policy, load_answers
+from utils.analysis.answers import answer_policy, load_answers, wanted_models
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import discussion as figures
@@ -54,12 +54,8 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[dict[str, d
                 raise UserError(f"{f.spec.model} has two {method} RQ1 results files: {have[method]} and {f.path}; "
                                 "move one out of the results roots")
             have[method] = f.path
-    if models:
-        wanted = [m.strip() for m in models.split(",") if m.strip()]
-        missing = [m for m in wanted if m not in found]
-        if missing:
-            raise UserError(f"no RQ1 results for model(s) {', '.join(missing)} under {', '.join(map(str, roots))}")
-        found = {m: found[m] for m in wanted}
+    keep = wanted_models(models, found, "RQ1", ", ".join(map(str, roots)))
+    found = {m: paths for m, paths in found.items() if m in keep}
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     runs, notes = {}, []
     for model, paths in found.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.analysis.answers import load_answers
+from utils.analysis.answers import load_answers, wanted_models
 from utils.analysis.robustness.stats import ORIGINAL
 from utils.analysis.scoring import Scoring
 from utils.analysis.steering import country_codes, few_shot_ids
@@ -49,19 +49,19 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; run a probing script with --perturb first")
+    files = [f for f in find_results(root) if f.spec.experiment in ("RQ1", "RQ2") and not f.spec.group
+             and (not probe_method or f.spec.method == probe_method)]
+    keep = wanted_models(models, {f.spec.model for f in files}, "RQ1 or RQ2", root)
     runs = []
-    for f in find_results(root):
+    for f in files:
         spec = f.spec
-        if spec.experiment not in ("RQ1", "RQ2") or spec.group or (probe_method and spec.method != probe_method):
+        if spec.model not in keep:
             continue
         f.read()  # a damaged or cut-off file: one line now, not a wrong score later
         p = spec.perturbation
         cond = NO_STEERING if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
         runs.append(Run(f.path, spec.model, cond, p.family if p else ORIGINAL, p.index if p else 0, p.seed if p else 0,
                         spec.repeat or 0))
-    if models and models.strip().lower() != "all":
-        wanted = {m.strip() for m in models.split(",")}
-        runs = [r for r in runs if r.model in wanted]
     seen: dict[tuple, Path] = {}
     for r in runs:
         key = (r.model, r.condition, r.prompt, r.seed, r.repeat)

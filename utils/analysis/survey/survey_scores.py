@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.answers import read_row
+from utils.analysis.answers import read_row, wanted_models
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Coverage, Said
 from utils.analysis.metrics import METRIC_LABELS, bootstrap_ci
@@ -86,9 +86,8 @@ def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tupl
     files = [f for f in find_results(config.results_root, survey=survey.name)
              if f.spec.survey_wave == survey.wave and not f.spec.prompt]
     files = one_per_condition(files, config.probe_method)
-    if config.models and config.models.strip().lower() != "all":
-        wanted = {m.strip() for m in config.models.split(",") if m.strip()}
-        files = [f for f in files if f.spec.model in wanted or short_name(f.spec.model) in wanted]
+    keep = wanted_models(config.models, {f.spec.model for f in files}, f"survey {survey.name}", config.results_root)
+    files = [f for f in files if f.spec.model in keep]
     if not files:
         raise UserError(f"no results for survey {survey.name} under {config.results_root}; ask it first: python "
                         f"code/RQ1/prob_by_llm.py --survey <dir>/{survey.name}.questions.jsonl")
