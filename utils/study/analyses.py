@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -29,6 +28,7 @@ from utils.analysis.config import AnalysisConfig, SharedOptions
 from utils.analysis.coverage import Said
 from utils.analysis.options import for_paper, options_from
 from utils.analysis.registry import ANALYSES, Analysis
+from utils.core.atomic import write_json
 from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.results.spec import WVS
@@ -131,13 +131,10 @@ def _unless_done(figures: Path, digest: str, log, up_to_date: str,
         return [Outcome(**o) for o in old.get("outcomes", [])]
     outcomes = run()
     if not any(o.status == "failed" for o in outcomes):
-        Path(figures).mkdir(parents=True, exist_ok=True)
-        record = {"fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "outcomes": [{"script": o.script, "status": o.status, "note": o.note,
-                                "paper_compat": o.paper_compat} for o in outcomes]}
-        tmp = Path(figures) / (STAMP + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        os.replace(tmp, Path(figures) / STAMP)
+        write_json(Path(figures) / STAMP, {
+            "fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "outcomes": [{"script": o.script, "status": o.status, "note": o.note, "paper_compat": o.paper_compat}
+                         for o in outcomes]})
     return outcomes
 
 
