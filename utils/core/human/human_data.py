@@ -22,6 +22,7 @@ from utils.core.human.microdata import table_meta
 from utils.core.human.wave_map import NON_SUBSTANTIVE, WAVE_COLUMNS, country_names
 from utils.core.errors import UserError
 from utils.core.paths import not_found, repo_hint
+from utils.core.survey.data import code_text
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ class HumanData:
         total = self.counts.sum(-1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, self.counts / np.where(total > 0, total, 1), np.nan)
-
-    def pooled(self) -> np.ndarray:
-        """[I, K] answers of all countries added together (the world population)."""
-        return self.counts.sum(0)
 
     def select(self, country_codes) -> HumanData:
         pos = {int(c): i for i, c in enumerate(self.country_codes)}
@@ -161,25 +158,34 @@ def load_human(path: Path, item_ids: list[str], orders: list[tuple[str, ...]], w
     codes = pd.Index(np.unique(country))
     c_idx = codes.get_indexer(country)
     i_idx = pd.Index(item_ids).get_indexer(table["item_id"].astype(str))
-    # Clean the few distinct codes once; a row's position is then a lookup in [item, code] (-1: not an option).
+    # Clean the few distinct codes once ('1.0' -> '1': other tools may write floats); a row's position is
+    # then a lookup in [item, code] (-1: not an option).
     o_idx, o_codes = pd.factorize(table["option"])
-    cleaned = list(_clean_codes(pd.Series(o_codes, dtype=object)))
+    cleaned = [code_text(c) for c in o_codes]
     position = np.array([[order.index(c) if c in order else -1 for c in cleaned] for order in orders],
                         dtype=np.int64).reshape(len(orders), len(cleaned))
-    k = np.where((i_idx >= 0) & (o_idx >= 0), position[i_idx, o_idx], -1)
+    asked = i_idx >= 0
+    k = np.where(asked & (o_idx >= 0), position[i_idx, o_idx], -1)
     value = table[column].to_numpy(dtype=float)
     n_c, n_i, n_k = len(codes), len(item_ids), max(len(o) for o in orders)
-    ok, other = (i_idx >= 0) & (k >= 0), (i_idx >= 0) & (k < 0)
+    ok, other = asked & (k >= 0), asked & (k < 0)
     counts = np.bincount((c_idx[ok] * n_i + i_idx[ok]) * n_k + k[ok], weights=value[ok],
                          minlength=n_c * n_i * n_k).reshape(n_c, n_i, n_k)
-    invalid = np.bincount(c_idx[other] * n_i + i_idx[other], weights=value[other],
-                          minlength=n_c * n_i).reshape(n_c, n_i)
-    has_n = None
-    if shares:  # a cell has respondents if its rows give n
-        cell = i_idx >= 0
-        has_n = np.bincount(c_idx[cell] * n_i + i_idx[cell], weights=table["_with_n"].to_numpy(float)[cell],
-                            minlength=n_c * n_i).reshape(n_c, n_i) > 0
-    respondents = _respondents(table, shares, codes, c_idx, i_idx, n_i)
+
+    def per_cell(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """[C, I] sums of `weights` over the `rows` chosen."""
+        cell = c_idx[rows] * n_i + i_idx[rows]
+        return np.bincount(cell, weights=weights[rows], minlength=n_c * n_i).reshape(n_c, n_i)
+
+    invalid = per_cell(other, value)
+    has_n = respondents = None  # respondents [C]: None if unknown
+    if shares:  # a cell has respondents if its rows give n; a country as many as its largest n
+        has_n = per_cell(asked, table["_with_n"].to_numpy(float)) > 0
+        if "n" in table.columns:
+            n = pd.to_numeric(table["n"], errors="coerce").groupby(table["country_code"].to_numpy()).max()
+            respondents = n.reindex(np.asarray(codes)).to_numpy(dtype=float)
+    elif "count" in table.columns:  # the most answers (valid or not) to one item: everyone answers every item
+        respondents = per_cell(asked, np.nan_to_num(table["count"].to_numpy(float))).max(1) if n_i else np.zeros(n_c)
     absent = [i for i, n in zip(item_ids, counts.sum((0, 2))) if n == 0]
     if absent:
         log.warning("%s: no answers for %d item(s): %s", path, len(absent), ", ".join(absent[:10]))
@@ -203,23 +209,6 @@ def wave_note(path: Path, found: int | None, expected: int | None = 7) -> str:
             f"{expected} are compared; pass a Wave {expected} table for RQ1 and RQ2 (rq3_temporal.py compares waves)")
 
 
-def _respondents(table: pd.DataFrame, shares: bool, codes: pd.Index, c_idx: np.ndarray, i_idx: np.ndarray,
-                 n_i: int) -> np.ndarray | None:
-    """[C]: the most answers (valid or not) to one item, as every respondent answers every item; a
-    shares table's largest `n`; None if unknown."""
-    if shares:
-        if "n" not in table.columns:
-            return None
-        n = pd.to_numeric(table["n"], errors="coerce").groupby(table["country_code"].to_numpy()).max()
-        return n.reindex(np.asarray(codes)).to_numpy(dtype=float)
-    if "count" not in table.columns:
-        return None
-    cell = i_idx >= 0
-    per_item = np.bincount(c_idx[cell] * n_i + i_idx[cell], weights=np.nan_to_num(table["count"].to_numpy(float)[cell]),
-                           minlength=len(codes) * n_i).reshape(len(codes), n_i)
-    return per_item.max(1) if n_i else np.zeros(len(codes))
-
-
 def _shares_as_counts(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     """count = n * share / (the cell's sum of shares), or the relative share without `n` (`_with_n` False)."""
     table = table[table["share"].notna()].copy()
@@ -234,14 +223,6 @@ def _shares_as_counts(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         table["count"] = np.where(total > 0, share / total.where(total > 0, 1), 0.0) * n.fillna(1.0)
     table["_with_n"] = n.notna()
     return table
-
-
-def _clean_codes(options: pd.Series) -> pd.Series:
-    """'1.0' -> '1', ' 2' -> '2': aggregated tables written by other tools may carry floats."""
-    s = options.astype(str).str.strip()
-    num = pd.to_numeric(s, errors="coerce")
-    whole = num.notna() & (num == num.round())
-    return s.where(~whole, num.round().astype("Int64").astype(str))
 
 
 def keep_mask(item_ids: tuple[str, ...], orders: tuple[tuple[str, ...], ...], n_k: int) -> np.ndarray:
