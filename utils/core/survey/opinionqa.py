@@ -14,7 +14,7 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.survey.literal import parse_literal
-from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item
+from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item, code_text
 
 POPULATION = "United States"
 NON_GROUPS = ("nan", "Refused")
@@ -62,7 +62,7 @@ def _read_info(path: Path, notes: Counter) -> dict[str, Item]:
                     not all(isinstance(p, (int, float)) for p in ordinal) or len(ordinal) > len(refs):
                 raise UserError(f"{where}: references and option_ordinal must be lists (no more positions than "
                                 "options) and option_mapping a dict of codes")
-            code_of = {str(label): _code(code) for code, label in mapping.items()}
+            code_of = {str(label): code_text(code) for code, label in mapping.items()}
             if unknown := [r for r in refs if r not in code_of]:
                 raise UserError(f"{where}: option(s) {unknown} of references are not in option_mapping")
             flat = len(set(ordinal)) == 1
@@ -74,11 +74,6 @@ def _read_info(path: Path, notes: Counter) -> dict[str, Item]:
             check_item(item, where)
             items[item.id] = item
     return items
-
-
-def _code(code) -> str:
-    """Pew's float codes as the text of their number: 1.0 -> '1', 1.5 -> '1.5'."""
-    return str(int(code)) if isinstance(code, (int, float)) and float(code).is_integer() else str(code)
 
 
 def _read_groups(wave: Path, items: dict[str, Item], cells: list[Cell], notes: Counter) -> set[str]:
