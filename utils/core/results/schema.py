@@ -19,14 +19,9 @@ SAMPLE_COLUMNS = ("sample_counts", "n_unreadable")  # method `sample` only; else
 _LATER = ("group_var", "group", "protocol", "release_commit", "perturb_family", "perturb_index", "perturb_seed",
           "repeat", "seed", "survey", "survey_wave", "shard")
 _FIRST_IDENTITY = tuple(c for c in IDENTITY_COLUMNS if c not in _LATER and c != "method") + ("prompt_sha256",)
-VERSIONS = {
-    2: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS,
-    3: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:2],
-    4: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:4],
-    5: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:9],
-    6: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:11],
-    7: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER,
-}
+# generation -> how many of the `_LATER` columns it has
+VERSIONS = {v: STORE_COLUMNS + _FIRST_IDENTITY + SAMPLE_COLUMNS + _LATER[:n]
+            for v, n in {2: 0, 3: 2, 4: 4, 5: 9, 6: 11, 7: len(_LATER)}.items()}
 COLUMNS = VERSIONS[max(VERSIONS)]
 NEEDED_COLUMNS = ("id", "choice_keys", "response")  # what any results file, ours or the release's, has
 STATUSES = ("ok", "unparsed", "error")

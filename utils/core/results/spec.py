@@ -205,24 +205,16 @@ class RunSpec:
         }
 
     def dry_run_fields(self) -> dict[str, str]:
-        """What a `--dry-run` line says of its condition (empty where the condition has no such part)."""
-        out = {"experiment": str(self.experiment), "country": self.country or "",
-               "steering_method": self.steering or "",
-               "variant": self.variant or ""}
-        if self.language:
-            out["language"] = self.language
-        if self.group:
-            out |= {"group_var": self.group[0], "group": self.group[1]}
-        if self.perturbation:
-            p = self.perturbation
-            out |= {"perturb_family": p.family, "perturb_index": str(p.index), "perturb_seed": str(p.seed)}
-        if self.repeat:
-            out |= {"repeat": str(self.repeat), "seed": "" if self.seed is None else str(self.seed)}
-        if self.survey != WVS:
-            out |= {"survey": self.survey, "survey_wave": self.survey_wave}
-        if self.shard:
-            out["shard"] = self.shard.text
-        return out
+        """What a `--dry-run` line says of its condition: `columns` without the model's, the decoding's and
+        the provenance's, no steering or variant as "", and each part the condition lacks left out."""
+        c = self.columns() | {"steering_method": self.steering or "", "variant": self.variant or ""}
+        names = ["experiment", "country", "steering_method", "variant"]
+        for present, part in ((self.language, ["language"]), (self.group, ["group_var", "group"]),
+                              (self.perturbation, ["perturb_family", "perturb_index", "perturb_seed"]),
+                              (self.repeat, ["repeat", "seed"]), (self.survey != WVS, ["survey", "survey_wave"]),
+                              (self.shard, ["shard"])):
+            names += part if present else []
+        return {n: c[n] for n in names}
 
     # -- read back --------------------------------------------------------------------------
     @classmethod
