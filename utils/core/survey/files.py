@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.paths import read_json
 from utils.core.survey.data import (Cell, Item, Option, Survey, SurveyData, check_item, code_text, survey_from,
                                     survey_json)
 
@@ -26,9 +27,13 @@ SUM_TOLERANCE = 1e-6
 QUESTIONS = ".questions.jsonl"
 
 
-def survey_paths(folder: Path, name: str) -> tuple[Path, Path, Path]:
-    folder = Path(folder)
-    return folder / f"{name}.survey.json", folder / f"{name}{QUESTIONS}", folder / f"{name}.csv"
+def survey_paths(questions: Path) -> tuple[Path, Path, Path]:
+    """`<name>.questions.jsonl` -> the survey's three files: `<name>.survey.json`, it, `<name>.csv`."""
+    questions = Path(questions)
+    if not questions.name.endswith(QUESTIONS):
+        raise UserError(f"{questions}: a survey's questionnaire is named <survey>{QUESTIONS}")
+    name = questions.name[: -len(QUESTIONS)]
+    return questions.with_name(f"{name}.survey.json"), questions, questions.with_name(f"{name}.csv")
 
 
 def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
@@ -38,7 +43,7 @@ def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--output {folder} is a file; name the folder the survey's files go in")
     folder.mkdir(parents=True, exist_ok=True)
-    paths = survey_paths(folder, data.survey.name)
+    paths = survey_paths(folder / f"{data.survey.name}{QUESTIONS}")
     temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in paths]
     try:
         temps[0].write_text(json.dumps(survey_json(data.survey), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -62,27 +67,23 @@ def write_survey(data: SurveyData, folder: Path) -> tuple[Path, Path, Path]:
 def read_survey(questions: Path) -> SurveyData:
     """`<folder>/<name>.questions.jsonl` and the two files beside it -> a checked `SurveyData`."""
     survey, items = read_questionnaire(questions, need_table=True)
-    table_path = survey_paths(Path(questions).parent, survey_name(questions))[2]
-    return SurveyData(survey, items, tuple(_read_cells(table_path, {i.id: i for i in items}, survey.policy)))
+    return SurveyData(survey, items, tuple(_read_cells(survey_paths(questions)[2], {i.id: i for i in items},
+                                                       survey.policy)))
 
 
 def read_questionnaire(questions: Path, need_table: bool = False) -> tuple[Survey, tuple[Item, ...]]:
     """Without the human table: what a prober needs."""
-    questions = Path(questions)
-    meta_path, _, table_path = survey_paths(questions.parent, survey_name(questions))
+    meta_path, questions, table_path = survey_paths(questions)
+    how = "import the survey with python dataset/import_survey.py"
     for p in (meta_path, questions) + ((table_path,) if need_table else ()):
         if not p.is_file():
-            raise UserError(f"{p} not found; import the survey with python dataset/import_survey.py")
-    try:
-        survey = survey_from(json.loads(meta_path.read_text(encoding="utf-8")), str(meta_path))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{meta_path}: not JSON ({exc})") from None
-    return survey, tuple(_read_items(questions))
+            raise UserError(f"{p} not found; {how}")
+    return survey_from(read_json(meta_path, how), str(meta_path)), tuple(_read_items(questions))
 
 
 def populations(questions: Path) -> dict[str, list[tuple[str, str]]]:
     """What steering may name: each population, in file order, with its `(group_var, group)`s."""
-    table = survey_paths(Path(questions).parent, survey_name(questions))[2]
+    table = survey_paths(questions)[2]
     if not table.is_file():
         raise UserError(f"{table} not found; steering names a population of the survey's table "
                         "(import the survey with python dataset/import_survey.py)")
@@ -93,13 +94,6 @@ def populations(questions: Path) -> dict[str, list[tuple[str, str]]]:
             if row.get("group_var"):
                 groups[(row["group_var"], row.get("group") or "")] = None
     return {p: list(g) for p, g in out.items()}
-
-
-def survey_name(questions: Path) -> str:
-    questions = Path(questions)
-    if not questions.name.endswith(QUESTIONS):
-        raise UserError(f"{questions}: a survey's questionnaire is named <survey>{QUESTIONS}")
-    return questions.name[: -len(QUESTIONS)]
 
 
 def _item_json(item: Item) -> dict:

@@ -7,12 +7,12 @@ item. Scored as the OpinionQA paper does: refusals left out, the rest renormaliz
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections import Counter
 from pathlib import Path
 
 from utils.core.errors import UserError
+from utils.core.paths import read_json
 from utils.core.survey.literal import parse_literal
 from utils.core.survey.data import Cell, Item, Option, Survey, SurveyData, check_item, code_text
 
@@ -85,11 +85,7 @@ def _read_groups(wave: Path, items: dict[str, Item], cells: list[Cell], notes: C
         var = path.name[: -len("_data.json")]
         if var == "NONE":
             continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: not JSON ({exc})") from None
-        for key, question in data.items():
+        for key, question in read_json(path, "").items():
             if not isinstance(question, dict) or "MC_options" not in question:
                 raise UserError(f"{path}: question {key} has no MC_options; is it an OpinionQA group file?")
             if key not in items:
