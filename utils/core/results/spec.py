@@ -76,13 +76,9 @@ class Shard:
                              f"not {shard.index}" if shard.count else f"{text!r}: N must be at least 1")
         return shard
 
-    @property
-    def text(self) -> str:
-        """As the flag and the `shard` column write it: `1/4`."""
+    def __str__(self) -> str:
+        """As the flag is typed and the `shard` column writes it (`1/4`), so a parsed value reads back the same."""
         return f"{self.index}/{self.count}"
-
-    def __str__(self) -> str:  # as the flag is typed, so a parsed value reads back the same
-        return self.text
 
     @property
     def folder(self) -> str:
@@ -201,7 +197,7 @@ class RunSpec:
             "release_commit": self.release_commit, "perturb_family": p.family if p else "",
             "perturb_index": str(p.index) if p else "", "perturb_seed": str(p.seed) if p else "",
             "repeat": str(self.repeat) if self.repeat else "", "seed": "" if self.seed is None else str(self.seed),
-            "survey": self.survey, "survey_wave": self.survey_wave, "shard": self.shard.text if self.shard else "",
+            "survey": self.survey, "survey_wave": self.survey_wave, "shard": str(self.shard or ""),
         }
 
     def dry_run_fields(self) -> dict[str, str]:
