@@ -166,24 +166,19 @@ def count_codes(country: np.ndarray, values: np.ndarray, weights: np.ndarray | N
         values = values.astype(np.float64)
     n, n_items = values.shape
     c_codes, c_idx = np.unique(np.asarray(country), return_inverse=True)
-    if values.dtype.kind == "f":
-        nan = np.isnan(values)
-        n_nan = int(np.count_nonzero(nan))
-        with np.errstate(invalid="ignore"):
-            if n_nan == values.size:  # no codes at all (or no cells)
-                lo = hi = 0
-            else:
-                lo, hi = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)  # NaN-ignoring
-            codes = values.astype(np.int64)
-            if np.count_nonzero(codes != values) > n_nan:  # NaN never equals its cast; anything else is a fraction
-                raise UserError("answer codes must be whole numbers; found fractional values")
-        lo, hi = int(lo), int(hi)
-        if n_nan:
-            codes[nan] = hi + 1  # one slot past the top
-    else:
-        n_nan = 0
+    nan = np.isnan(values)  # never for integer codes
+    n_nan = int(np.count_nonzero(nan))
+    with np.errstate(invalid="ignore"):
+        if n_nan == values.size:  # no codes at all (or no cells)
+            lo = hi = 0
+        else:
+            lo, hi = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)  # NaN-ignoring
         codes = values.astype(np.int64)
-        lo, hi = (int(codes.min()), int(codes.max())) if codes.size else (0, 0)
+        if np.count_nonzero(codes != values) > n_nan:  # NaN never equals its cast; anything else is a fraction
+            raise UserError("answer codes must be whole numbers; found fractional values")
+    lo, hi = int(lo), int(hi)
+    if n_nan:
+        codes[nan] = hi + 1  # one slot past the top
     n_slots = hi - lo + 2
     n_c = len(c_codes)
     if n_c * n_items * n_slots <= MAX_DENSE_CELLS:
