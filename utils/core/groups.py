@@ -9,7 +9,6 @@ country, whose long-table rows carry `all` as `group_var` and `group`: `WHOLE`).
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 
 GROUPS_PATH = INPUTS_DIR / "groups" / "groups.json"
 ALL = "all"
@@ -74,12 +73,9 @@ class GroupVar:
 
 def load_group_vars(path: Path = GROUPS_PATH) -> dict[str, GroupVar]:
     """A malformed entry is a one-line `UserError` naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"group definitions {path} not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["variables"]
-    except (ValueError, KeyError, TypeError) as exc:
+        data = read_json(path, "it defines the respondent groups (docs/groups.md)")["variables"]
+    except (KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a group definition file ({exc!r}); it needs a 'variables' object") from None
     out = {}
     for name, v in data.items():
