@@ -250,9 +250,3 @@ def rq1_files(results_root: Path, models: str | None, policy: AnswerPolicy | Non
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
     return files
 
-
-def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
-                policy: AnswerPolicy | None = None) -> dict[str, np.ndarray]:
-    """Each RQ1 model's [I, K] answers."""
-    return {f.spec.model: load_answers(f.path, item_ids, orders, policy)
-            for f in rq1_files(results_root, models, policy)}
