@@ -54,11 +54,6 @@ class AnswerPolicy:
     questions_dir: Path | None = None
     said: Said = field(default_factory=Said)
 
-    def ask(self, counts: np.ndarray, item_ids: Sequence[str]) -> None:
-        """Count the items some country answered in `counts` [C, I, K] as asked."""
-        total = np.asarray(counts).sum(axis=(0, 2))
-        self.asked = (self.asked or frozenset()) | {i for i, n in zip(item_ids, total) if n > 0}
-
 
 def answer_policy(config: AnalysisConfig, said: Said | None = None) -> AnswerPolicy:
     """The policy `config` asks for, saying what it finds to `said`; `load_scoring` adds its items."""
