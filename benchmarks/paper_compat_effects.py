@@ -21,12 +21,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import metrics
-from utils.analysis.answers import model_files, rq1_answers
+from utils.analysis.answers import AnswerPolicy, model_files, rq1_files
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.paper.answers import first_rows, rq1_questions
 from utils.analysis.paper.human import load_paper_human
 from utils.analysis.paper.notebooks import MODEL_LEVEL_SKIP, item_scores, normalized_entropy
 from utils.analysis.paper.rq2 import file_scores as rq2_file_scores
+from utils.analysis.rules import OURS
 from utils.analysis.scoring import load_scoring
 from utils.core.paths import INPUTS_DIR
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sc = load_scoring(AnalysisConfig(human=a.human, results_root=a.results_root, min_coverage=0.0))
     ids, codes = list(sc.human.item_ids), [int(c) for c in sc.human.country_codes]
-    default = rq1_answers(a.results_root, ids, list(sc.human.orders))
+    default = OURS.answers(sc, rq1_files(a.results_root, None), AnswerPolicy())
     files = model_files(a.results_root, "RQ1")
     questions = rq1_questions(None, files)
     paper = {f.spec.model: first_rows(f.path, questions) for f in files}

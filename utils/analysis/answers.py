@@ -54,11 +54,6 @@ class AnswerPolicy:
     questions_dir: Path | None = None
     said: Said = field(default_factory=Said)
 
-    def ask(self, counts: np.ndarray, item_ids: Sequence[str]) -> None:
-        """Count the items some country answered in `counts` [C, I, K] as asked."""
-        total = np.asarray(counts).sum(axis=(0, 2))
-        self.asked = (self.asked or frozenset()) | {i for i, n in zip(item_ids, total) if n > 0}
-
 
 def answer_policy(config: AnalysisConfig, said: Said | None = None) -> AnswerPolicy:
     """The policy `config` asks for, saying what it finds to `said`; `load_scoring` adds its items."""
@@ -139,15 +134,6 @@ def questionnaire_items(questions_dir: Path | None = None) -> tuple[list[str], l
     return [it.id for it in items], [it.order for it in items]
 
 
-def listing(item_id: str, order: Sequence[str], questions_dir: Path | None = None) -> tuple[str, ...]:
-    """`item_id`'s codes in listing order: the questionnaire's `choice_keys` if the codes of `order`, else `order`."""
-    try:
-        codes = questionnaire_codes(questions_dir).get(item_id)
-    except UserError:  # no questionnaire there: fall back to the analysis' own order
-        codes = None
-    return codes if codes and set(codes) == set(order) else tuple(order)
-
-
 def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
                  policy: AnswerPolicy | None = None) -> np.ndarray:
     """[I, K] a model's distributions in semantic order, NaN rows for items not scored; its coverage
@@ -162,12 +148,17 @@ def load_answers(path: Path, item_ids: list[str], orders: list[tuple[str, ...]],
     first = table.rows[0]
     method = first.get("method")
     cov = Coverage(f"{path}{f' [{method}]' if method else ''}", len(item_ids))
+    try:  # renumbered rows map onto the questionnaire's listing of the same codes, else the analysis' order
+        listed = questionnaire_codes(policy.questions_dir)
+    except UserError:  # no questionnaire there
+        listed = {}
     untranslated = ()  # asked the release's way in a language its translation lacks items of
     if first.get("protocol") == "release":
         untranslated = release_translation_gaps(first.get("steering_method", ""), first.get("country", ""))
     for i, (item, order) in enumerate(zip(item_ids, orders)):
         row = table.latest.get(item)
-        ans = read_row(row, listing(item, order, policy.questions_dir)) if row is not None else None
+        codes = listed.get(item)
+        ans = read_row(row, codes if codes and set(codes) == set(order) else order) if row is not None else None
         if ans is not None and ans.ok:
             vec = np.array([ans.distribution.get(k, 0.0) for k in order])
             lost = sum(v for k, v in ans.distribution.items() if k not in order)
@@ -250,9 +241,3 @@ def rq1_files(results_root: Path, models: str | None, policy: AnswerPolicy | Non
         raise UserError(f"no RQ1 results (RQ1/<model>/results.csv) under {results_root}; {RUN_RQ1}")
     return files
 
-
-def rq1_answers(results_root: Path, item_ids, orders, models: str | None = None,
-                policy: AnswerPolicy | None = None) -> dict[str, np.ndarray]:
-    """Each RQ1 model's [I, K] answers."""
-    return {f.spec.model: load_answers(f.path, item_ids, orders, policy)
-            for f in rq1_files(results_root, models, policy)}

@@ -35,9 +35,9 @@ class ElicitationOptions:
     bootstrap: str = option("items", resample.HELP, choices=resample.MODES)
 
 
-def find_runs(roots: list[Path], models: str | None = None) -> tuple[dict[str, dict[str, Path]], list[str]]:
+def find_runs(roots: list[Path], models: str | None, said: Said) -> dict[str, dict[str, Path]]:
     """{model: {method: its RQ1 results file}, in `METHOD_ORDER`} of the models with results under 2+
-    methods (each once), and a note for each model with only one."""
+    methods (each once); a model with only one is a note."""
     found: dict[str, dict[str, Path]] = {}
     for root in roots:
         if not Path(root).is_dir():
@@ -57,14 +57,14 @@ def find_runs(roots: list[Path], models: str | None = None) -> tuple[dict[str, d
     keep = wanted_models(models, found, "RQ1", ", ".join(map(str, roots)))
     found = {m: paths for m, paths in found.items() if m in keep}
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    runs, notes = {}, []
+    runs = {}
     for model, paths in found.items():
         ordered = dict(sorted(paths.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
         if len(ordered) > 1:
             runs[model] = ordered
         else:
-            notes.append(f"{model}: only {next(iter(ordered))} results, nothing to compare")
-    return runs, notes
+            said.note(f"{model}: only {next(iter(ordered))} results, nothing to compare")
+    return runs
 
 
 def bootstrap_country_mean(scores: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
@@ -143,9 +143,7 @@ def elicitation(config: AnalysisConfig, opts: ElicitationOptions, said: Said) ->
     roots = list(opts.compare or [])
     if not roots or config.results_root != RESULTS_DIR:
         roots.insert(0, config.results_root)
-    runs, notes = find_runs(list(dict.fromkeys(roots)), config.models)
-    for note in notes:
-        policy.said.note(note)
+    runs = find_runs(list(dict.fromkeys(roots)), config.models, policy.said)
     if not runs:
         raise UserError(f"no model has RQ1 results under more than one probe method in {', '.join(map(str, roots))}; "
                         "run code/RQ1/prob_by_llm.py with --method logprob, verbalized and sample "

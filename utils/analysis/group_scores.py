@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from utils.analysis import metrics
 from utils.core.groups import load_group_vars
 from utils.core.human.human_data import load_human, read_long_table, table_groups
+from utils.analysis.rules import OURS, country_table
 from utils.analysis.scoring import Scoring
 from utils.core.errors import UserError
 
@@ -48,20 +48,16 @@ def group_scorings(config: AnalysisConfig, by: str, item_ids: list[str], orders:
 
 def group_scores(scorings: dict[str, Scoring], answers: dict[str, np.ndarray], by: str) -> pd.DataFrame:
     """GROUP_SCORE_COLUMNS per model, country and group (n_respondents unweighted, <NA> if unknown)."""
-    frames = []
-    for model, ans in answers.items():
-        for label, sc in scorings.items():
-            h = sc.human
-            mean, _, n = metrics.summarize(sc.scores(ans))
-            resp = pd.array(np.round(h.respondents) if h.respondents is not None
-                            else np.full(len(h.country_codes), np.nan), dtype="Int64")  # whole people; <NA>: unknown
-            frames.append(pd.DataFrame({"model": model, "country": h.country_names, "country_code": h.country_codes,
-                                        "group_var": by, "group": label, "score": mean, "n_items": n,
-                                        "n_respondents": resp}))
+    def columns(label: str, h) -> dict:
+        resp = pd.array(np.round(h.respondents) if h.respondents is not None
+                        else np.full(len(h.country_codes), np.nan), dtype="Int64")  # whole people; <NA>: unknown
+        return {"group_var": by, "group": label, "n_respondents": resp}
+
+    frames = [country_table(OURS, sc, {model: sc.scores(ans)}, lambda m, s: columns(label, sc.human))
+              for model, ans in answers.items() for label, sc in scorings.items()]
     if not frames:
         return pd.DataFrame(columns=GROUP_SCORE_COLUMNS)
-    df = pd.concat(frames, ignore_index=True)
-    return df[df["n_items"] > 0][GROUP_SCORE_COLUMNS].reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)[GROUP_SCORE_COLUMNS]
 
 
 @dataclass(frozen=True)

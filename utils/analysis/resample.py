@@ -45,8 +45,6 @@ def country_draws(similarities: Sequence[Callable[[np.ndarray], np.ndarray]], co
     """[R, n_boot, C] per-country mean scores of R answer sets, each draw shared by all R (paired,
     and the multinomials paid once). similarities[r](shares [C, I, K]) -> [C, I]; item_masks[r] [C, I]
     False where r is not scored; `pass_counts` hands them counts instead (a pooled score needs them)."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     rng, people = np.random.default_rng(seed), np.random.default_rng([seed, 1])  # paired picks across modes
     counts = np.asarray(counts, float)
     n_c, n_i = counts.shape[:2]

@@ -91,7 +91,8 @@ def load_scoring(config: AnalysisConfig, policy: AnswerPolicy | None = None, ite
     if not len(human.country_codes):
         raise UserError(f"{path} has no countries")
     if policy is not None:
-        policy.ask(human.counts, human.item_ids)
+        answered = human.counts.sum(axis=(0, 2)) > 0  # an item some country answered counts as asked
+        policy.asked = (policy.asked or frozenset()) | {i for i, yes in zip(human.item_ids, answered) if yes}
         if note := wave_note(path, human.wave, expected_wave):
             policy.said.note(note)
     return Scoring.build(human, config.drop_nonsubstantive, config.metric)

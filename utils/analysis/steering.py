@@ -12,16 +12,13 @@ from pathlib import Path
 
 from utils.core.human.wave_map import country_names
 from utils.core.errors import UserError
-from utils.core.paths import INPUTS_DIR
+from utils.core.paths import INPUTS_DIR, read_json
 
 METHODS = ["persona", "few-shot", "language", "language_persona", "language_few-shot"]
 
 
 def _read(inputs_dir: Path, *parts: str) -> dict:
-    path = Path(inputs_dir).joinpath(*parts)
-    if not path.is_file():
-        raise UserError(f"{path} not found; it is part of the project's inputs")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(Path(inputs_dir).joinpath(*parts), "it is part of the project's inputs")
 
 
 def methods(inputs_dir: Path = INPUTS_DIR) -> list[str]:

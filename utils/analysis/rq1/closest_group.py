@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.answers import answer_policy, rq1_answers
+from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
 from utils.analysis.group_scores import BY_HELP, gap_summary, group_scores, group_scorings, groups_in_table
 from utils.core.human.human_data import read_long_table, table_groups
 from utils.analysis.options import option
+from utils.analysis.rules import OURS
 from utils.analysis.scoring import load_scoring
 from utils.analysis.significance import stars
 from utils.analysis.tables import short_name, write_csv, write_tables
@@ -60,7 +61,7 @@ def rq1_groups(config: AnalysisConfig, opts: GroupsOptions, said: Said) -> list[
         groups_in_table(config.human, by)  # an unknown or absent group variable: say so before scoring
     sc = load_scoring(config, policy)
     items, orders = list(sc.human.item_ids), list(sc.human.orders)
-    answers = rq1_answers(config.results_root, items, orders, config.models, policy)
+    answers = OURS.rq1_answers(config, sc, policy)
     scores = pd.concat([group_scores(group_scorings(config, by, items, orders), answers, by) for by in wanted],
                        ignore_index=True)
     summary, per_group = gap_summary(scores, opts.n_boot, opts.n_perm, config.seed)
