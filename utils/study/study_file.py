@@ -332,5 +332,5 @@ def _analysis(raw: dict) -> AnalysisSpec:
         check_script_flags(script, flags)
     if "by" in raw:  # scored by respondent group: rq1_country_level, rq1_groups (not a flag every script takes)
         raw["by"] = parse_group_vars(text(raw["by"], "analysis.by"), load_group_vars())[0].name
-    check_shared({k: v for k, v in raw.items() if k != "by"})  # a bad key fails now, not after hours of probing
+    check_shared(raw)  # a bad key fails now, not after hours of probing
     return AnalysisSpec(bool(enabled), only, raw, scripts)
