@@ -140,12 +140,11 @@ def _study(data: dict, path: Path) -> Study:
     known(study, ("name",), "[study]")
     name = text(study.get("name", path.stem), "study.name")
     out = table(data, "output")
-    known(out, ("results_root", "figures", "report", "human_dir"), "[output]")
     base = Path("runs") / name
-    results_root = Path(text(out.get("results_root", str(base / "results")), "output.results_root"))
-    figures = Path(text(out.get("figures", str(base / "figures")), "output.figures"))
-    report = Path(text(out.get("report", str(base / "report.html")), "output.report"))
-    human_dir = Path(text(out.get("human_dir", str(base / "human")), "output.human_dir"))
+    under_base = {"results_root": "results", "figures": "figures", "report": "report.html", "human_dir": "human"}
+    known(out, under_base, "[output]")
+    results_root, figures, report, human_dir = (Path(text(out.get(key, str(base / default)), f"output.{key}"))
+                                                for key, default in under_base.items())
 
     probe = dict(table(data, "probe"))
     methods = choice(probe.pop("methods", ["verbalized"]), list(METHODS), "probe.methods", allow_all=False)
