@@ -146,16 +146,14 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
         methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
         for method in methods:
             log(f"analysis of {method} results -> {study.figures / method}")
-            for o in run_analyses(study.results_root / method, study.figures / method, human, study.analysis.flags,
-                                  study.analysis.scripts, log, study.analysis.only, study.survey):
-                if o.status == "failed":
-                    analysis_notes.append(f"{method}: {o.line()}")
+            analysis_notes += [f"{method}: {o.line()}" for o in run_analyses(
+                study.results_root / method, study.figures / method, human, study.analysis.flags,
+                study.analysis.scripts, log, study.analysis.only, study.survey) if o.status == "failed"]
         if len(methods) > 1 and (not study.analysis.only or "elicitation" in study.analysis.only):
             log(f"comparison of probe methods -> {study.figures / 'comparison'}")
-            for o in run_comparison([study.results_root / m for m in methods], study.figures / "comparison", human,
-                                    study.analysis.flags, study.analysis.scripts, log):
-                if o.status == "failed":
-                    analysis_notes.append(o.line())
+            analysis_notes += [o.line() for o in run_comparison(
+                [study.results_root / m for m in methods], study.figures / "comparison", human,
+                study.analysis.flags, study.analysis.scripts, log) if o.status == "failed"]
     report_ok = _report(study, human, log)
     return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log, missing)
 
