@@ -249,13 +249,10 @@ def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
     if sens is not None:
         known(sens, ("variants",), "[experiments.sensitivity]")
         variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
-    perturb: tuple[str, ...] = ()
-    if "RQ1" in raw:
-        rq1 = table(raw, "RQ1")
-        known(rq1, ("perturb",), "[experiments.RQ1]")
-        perturb = _perturb(rq1, "RQ1")
-    rq2_perturb = _perturb(rq2, "RQ2") if rq2 is not None else ()
-    return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb, rq2_perturb)
+    rq1 = table(raw, "RQ1")  # {} when there is no RQ1
+    known(rq1, ("perturb",), "[experiments.RQ1]")
+    return Experiments("RQ1" in raw, countries, methods, variants, groups, _perturb(rq1, "RQ1"),
+                       _perturb(rq2 or {}, "RQ2"))
 
 
 def _strings(section: dict, key: str, example: str) -> tuple[str, ...]:
