@@ -97,7 +97,7 @@ def figure_block(png: Path, captions: dict, shown: set[Path], number: int) -> st
         csv_path = png.parent / name
         if csv_path.is_file() and csv_path not in shown:
             shown.add(csv_path)
-            parts.append(H.frame_table(read_csv(csv_path), source=csv_path))
+            parts.append(H.frame_table(read_csv(csv_path), csv_path))
     return "".join(parts)
 
 
@@ -140,7 +140,7 @@ def csv_section(title: str, intro: str, paths: list[Path], shown: set[Path], fig
     out = [f"<h2>{H.esc(title)}</h2><p>{intro}</p>"]
     for p in paths:
         shown.add(p)
-        out.append(f"<h3>{H.esc(os.path.relpath(p, figures))}</h3>" + H.frame_table(read_csv(p), source=p))
+        out.append(f"<h3>{H.esc(os.path.relpath(p, figures))}</h3>" + H.frame_table(read_csv(p), p))
     return "".join(out)
 
 
@@ -154,7 +154,7 @@ def parse_summary(figures: Path, shown: set[Path]) -> str:
         keys = [c for c in ("experiment", "method", "country", "model", "perturbation") if c in df.columns]
         per_item = df.drop_duplicates(keys + ["id"]) if "id" in df.columns else df
         table = per_item.groupby(keys + ["status"], dropna=False).size().unstack("status", fill_value=0).reset_index()
-        out.append(f"<h3>{H.esc(os.path.relpath(p, figures))}</h3>" + H.frame_table(table, 60, p))
+        out.append(f"<h3>{H.esc(os.path.relpath(p, figures))}</h3>" + H.frame_table(table, p, 60))
     return ("<h2>Parsing</h2><p>Every stored answer parsed again: items per status.</p>" + "".join(out)) if out else ""
 
 

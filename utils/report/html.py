@@ -74,19 +74,16 @@ def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frame_table(df: pd.DataFrame, max_rows: int = 25, source: Path | None = None) -> str:
+def frame_table(df: pd.DataFrame, source: Path, max_rows: int = 25) -> str:
     """The first `max_rows` rows, saying where the rest is; an empty frame is a sentence, not a table."""
     if df.empty:
-        return f'<p class="note">{esc(source.name) if source else "the table"} has no rows.</p>'
+        return f'<p class="note">{esc(source.name)} has no rows.</p>'
     shown = whole_numbers(df.head(max_rows))
-    rows = [[None if (v is pd.NA or (isinstance(v, float) and math.isnan(v))) else
+    rows = [[float("nan") if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else
              (v.item() if isinstance(v, np.generic) else v) for v in rec] for rec in shown.itertuples(index=False)]
-    rows = [[float("nan") if v is None else v for v in r] for r in rows]
-    note = ""
+    note = f'<p class="note">table: <code>{esc(source)}</code></p>'
     if len(df) > max_rows:
         note = f'<p class="note">first {max_rows} of {len(df)} rows; all of them: <code>{esc(source)}</code></p>'
-    elif source is not None:
-        note = f'<p class="note">table: <code>{esc(source)}</code></p>'
     return f'<div class="scroll">{table([str(c) for c in df.columns], rows)}</div>{note}'
 
 

@@ -11,14 +11,13 @@ A sharded condition has a row per shard's file (`RQ1 [shard-1-of-2]`) and per mi
 """
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.results.table import missing_shards_line, read_complete, read_table, status_of
 from utils.core.results.tree import ResultsFile, describe, result_paths
+from utils.report.run_info import read_meta
 
 ANCHORS = ("RQ1", "RQ2", "Discussion")
 
@@ -80,10 +79,7 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
             continue
         tree, found = located
         spec = found.spec
-        meta_path, planned = path.parent / "run_meta.json", None
-        if meta_path.is_file():
-            with contextlib.suppress(ValueError):
-                planned = json.loads(meta_path.read_text(encoding="utf-8")).get("n_items")
+        planned = (read_meta(path.parent / "run_meta.json") or {}).get("n_items")
         counts, method, note = read_counts(path)
         rq2 = f"{spec.steering}/{spec.country}" + (f"/{'='.join(spec.group)}" if spec.group else "")  # --group runs
         condition = {"RQ1": "RQ1", "RQ2": rq2}.get(spec.experiment, f"variant {spec.variant}")

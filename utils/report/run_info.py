@@ -10,12 +10,16 @@ from utils.core.results.tree import result_paths
 from utils.report import html as H
 
 
-def read_metas(results_root: Path) -> list[dict]:
-    metas = []
-    for path in result_paths(results_root, "run_meta.json"):
+def read_meta(path: Path) -> dict | None:
+    """None when the file is missing or not JSON."""
+    if path.is_file():
         with contextlib.suppress(ValueError):
-            metas.append(json.loads(path.read_text(encoding="utf-8")))
-    return metas
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def read_metas(results_root: Path) -> list[dict]:
+    return [m for p in result_paths(results_root, "run_meta.json") if (m := read_meta(p)) is not None]
 
 
 # The settings that shape each probe method's answers, as run_meta.json's `arguments` names them.

@@ -33,7 +33,7 @@ from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.results.spec import WVS
 from utils.core.results.tree import find_results, result_paths
-from utils.core.survey.files import read_questionnaire
+from utils.core.survey.files import read_questionnaire, survey_name, survey_paths
 
 if TYPE_CHECKING:
     from utils.study.study_file import SurveySpec
@@ -52,8 +52,9 @@ class Outcome:
 
 
 def shared_options(values: dict, where: str = "[analysis]") -> SharedOptions:
-    """An unknown key is a UserError naming the nearest one; `out` is the study's ([output] figures)."""
-    values = {k.replace("-", "_"): v for k, v in values.items()}
+    """An unknown key is a UserError naming the nearest one; `out` is the study's ([output] figures);
+    `by` is the study's too, passed to the analyses that take it."""
+    values = {k.replace("-", "_"): v for k, v in values.items() if k != "by"}
     if "out" in values:
         raise UserError(f"{where}: out is set by the study ([output] figures), not per analysis")
     return options_from(SharedOptions, values, where, "the analyses")
@@ -96,9 +97,9 @@ def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_
     """Of everything the analyses read, code included (sizes and mtimes), so a finished study reruns none."""
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
-    if survey is not None:  # the survey's three files
-        name = survey.questions.name[: -len(".questions.jsonl")]
-        files += [survey.questions.with_name(f"{name}{ext}") for ext in (".questions.jsonl", ".survey.json", ".csv")]
+    if survey is not None:
+        about, questions, table = survey_paths(survey.questions.parent, survey_name(survey.questions))
+        files += [questions, about, table]
     files += sorted((REPO_ROOT / "show_results").glob("*.py"))
     files += sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else (str(f), -1, -1) for f in files]
@@ -159,21 +160,23 @@ def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: d
     present |= {"survey"} if survey and found else set()
     by = flags.get("by")
     steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
-    common = {k: v for k, v in flags.items() if k != "by"}
     outcomes = []
     for entry in ANALYSES.values():
         if (only and entry.name not in only) or entry.methods or entry.survey != (survey is not None):
             continue
         if why := _skip_reason(entry, present, human, by):
-            outcomes.append(Outcome(entry.name, "skipped", why))
-            log("  " + outcomes[-1].line())
+            outcomes.append(_logged(log, Outcome(entry.name, "skipped", why)))
             continue
         takes_by = by if entry.groups in ("takes", "needs") or (entry.groups == "runs" and by in steered) else None
-        for paper in (False, True) if common.get("paper_compat") and entry.paper else (False,):
-            outcomes.append(_run_one(entry, figures, lambda e=entry, p=paper: configure(
-                e, results_root, figures, human, common, script_flags.get(e.name, {}), p, takes_by, survey), paper))
-            log("  " + outcomes[-1].line())
+        for paper in (False, True) if flags.get("paper_compat") and entry.paper else (False,):
+            outcomes.append(_logged(log, _run_one(entry, figures, lambda e=entry, p=paper: configure(
+                e, results_root, figures, human, flags, script_flags.get(e.name, {}), p, takes_by, survey), paper)))
     return outcomes
+
+
+def _logged(log, outcome: Outcome) -> Outcome:
+    log("  " + outcome.line())
+    return outcome
 
 
 @contextlib.contextmanager
@@ -218,12 +221,7 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
 
     def configured():
-        config, options = configure(entry, roots[0], figures, human, {k: v for k, v in flags.items() if k != "by"},
-                                    script_flags.get(entry.name, {}), False, None)
+        config, options = configure(entry, roots[0], figures, human, flags, script_flags.get(entry.name, {}), False, None)
         return config, replace(options, compare=tuple(roots))
-
-    def run() -> list[Outcome]:
-        outcome = _run_one(entry, figures, configured, False)
-        log("  " + outcome.line())
-        return [outcome]
-    return _unless_done(figures, digest, log, "  elicitation: up to date", run)
+    return _unless_done(figures, digest, log, "  elicitation: up to date",
+                        lambda: [_logged(log, _run_one(entry, figures, configured, False))])

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,6 @@ from utils.core.errors import UserError
 from utils.core.missing_packages import missing_package
 from utils.core.results.spec import Shard
 from utils.core.secrets import redact
-from utils.probing.probe_config import ProbeConfig
 from utils.study.study_file import ModelSpec, Study
 from utils.study.plan import Job
 
@@ -30,26 +29,6 @@ class ModelOutcome:
     error: str = ""
     incomplete: list[str] = field(default_factory=list)  # job labels with items still not ok
     done: int = 0  # conditions complete
-
-
-def _factory(model: ModelSpec, config: ProbeConfig,
-             special_tokens: bool) -> tuple[str, Callable, str | None, ProbeConfig]:
-    """(results name, backend maker, identity, config) as the model's script would make them; the
-    config with the local device as torch names it (`gpu` -> `cuda`)."""
-    from utils.probing.backends.api import api_backend, check_key
-    from utils.probing.backends.hf import check_local_model, hf_backend
-
-    if model.backend == "api":
-        check_key(config)  # key first
-        name, make = api_backend(config)
-        return name, make, None, config
-    config = check_local_model(config)
-    name, make = hf_backend(config, special_tokens)
-    if config.model_name_or_path is None:
-        return name, make, None, config
-    from utils.probing.identity import model_identity
-
-    return name, make, model_identity(name, config.backend.gguf_file), config
 
 
 def ok_count(job: Job, cond, name: str) -> int:
@@ -90,10 +69,25 @@ def run_model(model: ModelSpec, jobs: list[Job], log=print) -> ModelOutcome:
 
 
 def _ask(model: ModelSpec, group: list[Job], log) -> str:
-    """-> the model's results name."""
+    """-> the model's results name. The backend is made as the model's script makes it, the local
+    device named as torch names it (`gpu` -> `cuda`)."""
     from utils.probing.loop import run_conditions
 
-    name, make, model_id, checked = _factory(model, group[0].config, group[0].plan.special_tokens)
+    checked, model_id = group[0].config, None
+    if model.backend == "api":
+        from utils.probing.backends.api import api_backend, check_key
+
+        check_key(checked)  # key first
+        name, make = api_backend(checked)
+    else:
+        from utils.probing.backends.hf import check_local_model, hf_backend
+
+        checked = check_local_model(checked)
+        name, make = hf_backend(checked, group[0].plan.special_tokens)
+        if checked.model_name_or_path is not None:
+            from utils.probing.identity import model_identity
+
+            model_id = model_identity(name, checked.backend.gguf_file)
     if checked.backend.kind == "api" and checked.backend.batch:
         from utils.probing.batch.client import batches_for
         from utils.probing.batch.run import run_batched
@@ -152,16 +146,14 @@ def run_study(study: Study, only: list[str] | None = None, log=print, *, ask_any
         methods = list(dict.fromkeys(j.method for js in jobs.values() for j in js))
         for method in methods:
             log(f"analysis of {method} results -> {study.figures / method}")
-            for o in run_analyses(study.results_root / method, study.figures / method, human, study.analysis.flags,
-                                  study.analysis.scripts, log, study.analysis.only, study.survey):
-                if o.status == "failed":
-                    analysis_notes.append(f"{method}: {o.line()}")
+            analysis_notes += [f"{method}: {o.line()}" for o in run_analyses(
+                study.results_root / method, study.figures / method, human, study.analysis.flags,
+                study.analysis.scripts, log, study.analysis.only, study.survey) if o.status == "failed"]
         if len(methods) > 1 and (not study.analysis.only or "elicitation" in study.analysis.only):
             log(f"comparison of probe methods -> {study.figures / 'comparison'}")
-            for o in run_comparison([study.results_root / m for m in methods], study.figures / "comparison", human,
-                                    study.analysis.flags, study.analysis.scripts, log):
-                if o.status == "failed":
-                    analysis_notes.append(o.line())
+            analysis_notes += [o.line() for o in run_comparison(
+                [study.results_root / m for m in methods], study.figures / "comparison", human,
+                study.analysis.flags, study.analysis.scripts, log) if o.status == "failed"]
     report_ok = _report(study, human, log)
     return _summary(study, outcomes, analysis_notes, report_ok, time.monotonic() - started, log, missing)
 

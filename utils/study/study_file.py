@@ -140,12 +140,11 @@ def _study(data: dict, path: Path) -> Study:
     known(study, ("name",), "[study]")
     name = text(study.get("name", path.stem), "study.name")
     out = table(data, "output")
-    known(out, ("results_root", "figures", "report", "human_dir"), "[output]")
     base = Path("runs") / name
-    results_root = Path(text(out.get("results_root", str(base / "results")), "output.results_root"))
-    figures = Path(text(out.get("figures", str(base / "figures")), "output.figures"))
-    report = Path(text(out.get("report", str(base / "report.html")), "output.report"))
-    human_dir = Path(text(out.get("human_dir", str(base / "human")), "output.human_dir"))
+    under_base = {"results_root": "results", "figures": "figures", "report": "report.html", "human_dir": "human"}
+    known(out, under_base, "[output]")
+    results_root, figures, report, human_dir = (Path(text(out.get(key, str(base / default)), f"output.{key}"))
+                                                for key, default in under_base.items())
 
     probe = dict(table(data, "probe"))
     methods = choice(probe.pop("methods", ["verbalized"]), list(METHODS), "probe.methods", allow_all=False)
@@ -250,13 +249,10 @@ def _experiments(raw: dict, survey: SurveySpec | None = None) -> Experiments:
     if sens is not None:
         known(sens, ("variants",), "[experiments.sensitivity]")
         variants = choice(sens.get("variants", "all"), list(sensitivity_variants()), "experiments.sensitivity.variants")
-    perturb: tuple[str, ...] = ()
-    if "RQ1" in raw:
-        rq1 = table(raw, "RQ1")
-        known(rq1, ("perturb",), "[experiments.RQ1]")
-        perturb = _perturb(rq1, "RQ1")
-    rq2_perturb = _perturb(rq2, "RQ2") if rq2 is not None else ()
-    return Experiments("RQ1" in raw, countries, methods, variants, groups, perturb, rq2_perturb)
+    rq1 = table(raw, "RQ1")  # {} when there is no RQ1
+    known(rq1, ("perturb",), "[experiments.RQ1]")
+    return Experiments("RQ1" in raw, countries, methods, variants, groups, _perturb(rq1, "RQ1"),
+                       _perturb(rq2 or {}, "RQ2"))
 
 
 def _strings(section: dict, key: str, example: str) -> tuple[str, ...]:
@@ -332,5 +328,5 @@ def _analysis(raw: dict) -> AnalysisSpec:
         check_script_flags(script, flags)
     if "by" in raw:  # scored by respondent group: rq1_country_level, rq1_groups (not a flag every script takes)
         raw["by"] = parse_group_vars(text(raw["by"], "analysis.by"), load_group_vars())[0].name
-    check_shared({k: v for k, v in raw.items() if k != "by"})  # a bad key fails now, not after hours of probing
+    check_shared(raw)  # a bad key fails now, not after hours of probing
     return AnalysisSpec(bool(enabled), only, raw, scripts)
