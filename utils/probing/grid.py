@@ -134,13 +134,13 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
                          paper_steering_methods())
-        if not config.group:
-            if config.human is not None:
-                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
-                                "or leave out --human")
-            cells = [rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries]
-            return cells_with_members(cells, config)
-        groups = parse_groups(config.group)
+        groups: list = [None]
+        if config.group:  # `--group age=18-29 --group sex=female`, each once, checked against groups.json
+            known = load_group_vars()
+            groups = list(dict.fromkeys(parse_group(t, known) for t in config.group))
+        elif config.human is not None:
+            raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
+                            "or leave out --human")
         if config.human is not None and not Path(config.human).is_file():
             raise UserError(f"{not_found(config.human, '--human')}; prepare it with "
                             "dataset/prepare_wvs.py --groups ...")
@@ -182,12 +182,6 @@ def cells_with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condit
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "
               "itself (docs/robustness.md)")
     return out
-
-
-def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
-    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], checked against groups.json."""
-    known = load_group_vars()
-    return list(dict.fromkeys(parse_group(t, known) for t in texts))
 
 
 def dry_run(conditions: list[Condition], path: Path) -> int:
