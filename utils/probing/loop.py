@@ -25,8 +25,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from utils.core.atomic import write_json
 from utils.core.errors import Stopped, UserError
-from utils.core.paths import model_folder, results_dir
+from utils.core.paths import results_dir
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.core.results.spec import RunSpec
 from utils.core.results.table import ok_ids, shard_paths, status_of
@@ -36,7 +37,7 @@ from utils.probing.conditions import Condition
 from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan
 from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256
-from utils.probing.meta import input_hashes, run_meta, write_run_meta
+from utils.probing.meta import input_hashes, run_meta
 from utils.probing.methods import Method, failed
 from utils.probing.perturb import restore
 from utils.probing.ranks import ALONE, Ranks
@@ -217,13 +218,6 @@ def results_root(config: ProbeConfig) -> Path:
     return named_run(config.results_root, config.run_name)
 
 
-def check_destination(config: ProbeConfig, model_name: str) -> Path:
-    """The run's results root, checked with the model's folder inside it: a model name that would
-    climb out of it, or a bad `--run-name`, is a UserError here, before a key or a model is read."""
-    model_folder(model_name)
-    return results_root(config)
-
-
 def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_id: str | None = None) -> list[Planned]:
     """A file asked under another identity is a one-line UserError before anything loads; it is not touched."""
     root = results_root(config)
@@ -299,7 +293,7 @@ def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backen
                                     seed=p.spec.seed or 0, ranks=ranks)  # --repeats: each its own seed
             elapsed = time.monotonic() - started
             if store is not None and store.rows:
-                write_run_meta(out_dir / "run_meta.json",
+                write_json(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
         asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped
