@@ -36,7 +36,7 @@ from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
 from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan
-from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256
+from utils.probing.identity import identity_conflict, model_identity, prompt_sha256
 from utils.probing.meta import input_hashes, run_meta
 from utils.probing.methods import Method, failed
 from utils.probing.perturb import restore
@@ -221,7 +221,8 @@ def results_root(config: ProbeConfig) -> Path:
 def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_id: str | None = None) -> list[Planned]:
     """A file asked under another identity is a one-line UserError before anything loads; it is not touched."""
     root = results_root(config)
-    model = model_id or model_id_for(config, model_name)
+    local = config.backend.kind == "local" and config.model_name_or_path  # the bundled model: its name, wherever it is
+    model = model_id or model_identity(model_name, config.backend.gguf_file if local else None)
     out = []
     for cond in plan.conditions:
         spec = cond.spec.replace(model=model, name=model_name, method=plan.method.name, decoding=plan.decoding,
