@@ -123,7 +123,7 @@ class ResultStore:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if not self.rows and self.path.exists() and self._only_header():
+        if not self.rows and self.path.exists() and self.path.read_bytes().count(b"\n") <= 1:
             self.path.unlink()
         if self._lock_fh is not None:
             self.lock_path.unlink(missing_ok=True)  # while still holding it: see `_lock`
@@ -137,10 +137,6 @@ class ResultStore:
                 except OSError:
                     break
         self._made_dirs = []
-
-    def _only_header(self) -> bool:
-        with open(self.path, "rb") as fh:
-            return fh.read().count(b"\n") <= 1
 
     # -- reading ------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, str]]:
