@@ -127,9 +127,10 @@ def select_items(items, limit: int | None, ids: str | None):
 
 
 def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
-    """The conditions of the selection flags under our protocol, each asked once."""
-    if config.survey is not None:
-        return survey_conditions(config, select)
+    """The conditions of the selection flags under our protocol, each asked once; an imported survey
+    (`--survey`) is asked as the WVS is, its results under `Surveys/<name>/`."""
+    if config.survey is not None and config.script == "RQ2":
+        return survey_steering(config, select)
     if config.script == "RQ2":
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
@@ -147,23 +148,17 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
         return cells_with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
                                    for g in groups for m in methods for c in countries], config)
     if config.variant:
+        if config.survey is not None:
+            raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with "
+                            "--survey (--perturb varies any survey's prompts)")
         if config.perturb:
             raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
         return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
-    items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
-    return with_members(RunSpec(Experiment.RQ1, language="English"), items, config.method, load_prompt_set("English"),
-                        config.perturb or ())
-
-
-def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
-    """An imported survey asked as RQ1 asks the WVS, its results under `Surveys/<name>/`."""
-    if config.script == "RQ2":
-        return survey_steering(config, select)
-    if config.variant:
-        raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with --survey "
-                        "(--perturb varies any survey's prompts)")
-    survey, items = asked_items(config.survey)
-    spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
+    if config.survey is None:
+        spec, items = RunSpec(Experiment.RQ1, language="English"), rq1_items(config.questions_dir)  # with Q151: RQ3
+    else:
+        survey, items = asked_items(config.survey)
+        spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
     return with_members(spec, select(items), config.method, load_prompt_set("English"), config.perturb or ())
 
 
