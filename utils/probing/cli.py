@@ -50,7 +50,6 @@ def parser(script: str = "RQ1", backend: str = "local") -> argparse.ArgumentPars
 
 
 def config_of(argv: list[str] | None, script: str, backend: str) -> ProbeConfig:
-    """A script's flags as a `ProbeConfig`: the one place its parsed flags are read."""
     return ProbeConfig.from_mapping(vars(parser(script, backend).parse_args(argv)), script, backend)
 
 

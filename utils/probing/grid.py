@@ -11,6 +11,7 @@ release exists.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -88,9 +89,7 @@ def decoding_for(config: ProbeConfig) -> Decoding:
 
 def plan_for(config: ProbeConfig) -> Plan:
     """A bad selection is one UserError line; with `--repeats R` each condition is followed by its repeats."""
-    def select(items):
-        return select_items(items, config.limit, config.ids)
-
+    select = functools.partial(select_items, limit=config.limit, ids=config.ids)
     if config.protocol == "release":  # the release's own items, prompts, messages, decoding and reader
         from utils.probing.release.protocol import release_plan
 

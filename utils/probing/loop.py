@@ -255,7 +255,6 @@ def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
 
 
 def condition_meta(config: ProbeConfig, plan: Plan, p: Planned) -> dict:
-    """What `run_meta.json` records of a condition before it is asked."""
     return run_meta(config.arguments(), **p.spec.columns(), n_items=len(p.cond.requests),
                     inputs=input_hashes(p.spec, config.questions_dir) if plan.protocol == "ours"
                     else {str(config.release_dir): p.spec.release_commit},  # the release read

@@ -55,7 +55,6 @@ def parse_spec(text: str) -> list[Perturbation]:
 
 
 def parse_specs(texts: tuple[str, ...] | list[str]) -> list[Perturbation]:
-    """Several specs, each member once, in the order given."""
     return list(dict.fromkeys(p for t in texts for p in parse_spec(t)))
 
 

@@ -149,12 +149,9 @@ class ResultStore:
             line, _, why = str(exc).partition(": ")
             raise UserError(f"{self.path}, {line}: not a valid CSV record ({why}); fix or delete that row "
                             "(its item will be asked again)") from None
-        if not records and torn is not None:  # killed while writing the header
-            self.path.unlink()
-            return {}
         version = version_of(records[0]) if records else None
-        if len(records) == 1 and (version or records[0] == list(STORE_COLUMNS)):
-            self.path.unlink()  # header only (a failed start): nothing to resume
+        if (not records and torn is not None) or (len(records) == 1 and (version or records[0] == list(STORE_COLUMNS))):
+            self.path.unlink()  # killed while writing the header, or header only (a failed start): nothing to resume
             return {}
         if version is None:
             raise UserError(header_problem(self.path, records[0] if records else []))
