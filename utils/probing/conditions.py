@@ -92,12 +92,11 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     return items + [worded[w.id] for w in load_wave_map(wave_map) if w.id not in known and w.id in worded]
 
 
-def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None,
-                          inputs_dir: Path = INPUTS_DIR) -> Condition:
-    spec = sensitivity_variants(inputs_dir)[variant]
+def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None) -> Condition:
+    spec = sensitivity_variants()[variant]
     qname = spec.get("questionnaire", "English")
     items = select(load_questionnaire(questionnaire_path(qname, questions_dir), "English"))
-    ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"), inputs_dir)
+    ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"))
     return Condition(RunSpec(Experiment.SENSITIVITY, variant=variant, language="English"),
                      build_requests(items, method, ps))
 

@@ -55,12 +55,8 @@ class RunSummary:
     errors: int = 0
 
     def count(self, status: str) -> None:
-        if status == "ok":
-            self.ok += 1
-        elif status == "unparsed":
-            self.unparsed += 1
-        else:
-            self.errors += 1
+        name = status if status in ("ok", "unparsed") else "errors"
+        setattr(self, name, getattr(self, name) + 1)
 
     def line(self) -> str:
         return (f"{self.total} items: {self.skipped} already done, {self.ok} ok, "
