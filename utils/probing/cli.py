@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from utils.core.errors import UserError
 from utils.core.missing_packages import missing_package
+from utils.core.paths import model_folder
 from utils.core.flag_parser import FlagParser, choice_of
 from utils.core.logs import log_to_stderr
 from utils.core.secrets import redact
@@ -21,7 +22,7 @@ from utils.probing.backends.api import api_backend, check_key
 from utils.probing.backends.hf import check_local_model, hf_backend
 from utils.probing.probe_config import ProbeConfig, default_of, flag_fields, flag_name
 from utils.probing.grid import dry_run, plan_for
-from utils.probing.loop import check_destination, run_conditions
+from utils.probing.loop import results_root, run_conditions
 from utils.probing.ranks import Ranks, process_group
 
 DESCRIPTIONS = {"api": "Ask a model behind an OpenAI-compatible API for WVS answer distributions.",
@@ -49,7 +50,6 @@ def parser(script: str = "RQ1", backend: str = "local") -> argparse.ArgumentPars
 
 
 def config_of(argv: list[str] | None, script: str, backend: str) -> ProbeConfig:
-    """A script's flags as a `ProbeConfig`: the one place its parsed flags are read."""
     return ProbeConfig.from_mapping(vars(parser(script, backend).parse_args(argv)), script, backend)
 
 
@@ -117,7 +117,8 @@ def api_main(argv: list[str] | None = None, script: str = "RQ1") -> int:
                   "prices; a study file's price_prompt and price_output give the cost (code/run_study.py --dry-run)")
         return code
     name, make = api_backend(config)
-    check_destination(config, name)  # a model name that cannot be a results folder, a bad --run-name
+    model_folder(name)  # a model name that would climb out of the results root, a bad --run-name: before the key
+    results_root(config)
     check_key(config)  # then the key
     if config.backend.batch:
         from utils.probing.batch.client import batches_for

@@ -19,7 +19,7 @@ from utils.core.questionnaire import load_questionnaire, questionnaire_path
 from utils.core.records import ProbeRequest, SurveyItem
 from utils.core.results.spec import Experiment, RunSpec
 from utils.probing.group_steering import group_phrases, group_shares
-from utils.probing.prompts import PHRASE_KEYS, PromptSet, build_requests, example_from_item, load_prompt_set
+from utils.probing.prompts import PromptSet, build_requests, example_from_item, load_prompt_set, whole_phrases
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,11 @@ def rq1_items(questions_dir: Path | None = None) -> list[SurveyItem]:
     return items + [worded[w.id] for w in load_wave_map(wave_map) if w.id not in known and w.id in worded]
 
 
-def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None,
-                          inputs_dir: Path = INPUTS_DIR) -> Condition:
-    spec = sensitivity_variants(inputs_dir)[variant]
+def sensitivity_condition(variant: str, method: str, select, questions_dir: Path | None) -> Condition:
+    spec = sensitivity_variants()[variant]
     qname = spec.get("questionnaire", "English")
     items = select(load_questionnaire(questionnaire_path(qname, questions_dir), "English"))
-    ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"), inputs_dir)
+    ps = load_prompt_set("English", spec.get("examples_file"), spec.get("n_examples"))
     return Condition(RunSpec(Experiment.SENSITIVITY, variant=variant, language="English"),
                      build_requests(items, method, ps))
 
@@ -150,12 +149,8 @@ def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, in
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:
     """English Argentina -> `{"people": "Argentinian people", "respondent": "an Argentinian respondent",
     "group": "a group of Argentinian people"}`: whole phrases, so no code composes grammar."""
-    phrases = (ps.templates.get("country_phrases") or {}).get(country) or {}
-    missing = [k for k in PHRASE_KEYS if not phrases.get(k)]
-    if missing:
-        raise UserError(f"inputs/prompts/{ps.language}.json has no {'/'.join(missing)} phrase for {country}; "
-                        f"add them under 'country_phrases'")
-    return {k: phrases[k] for k in PHRASE_KEYS}
+    return whole_phrases((ps.templates.get("country_phrases") or {}).get(country) or {},
+                         f"inputs/prompts/{ps.language}.json", f"{country}; add them under 'country_phrases'")
 
 
 def _real_examples(country, language, items, questions_dir, inputs_dir, group=None, human=None, code=None):

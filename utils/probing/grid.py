@@ -11,6 +11,7 @@ release exists.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -88,9 +89,7 @@ def decoding_for(config: ProbeConfig) -> Decoding:
 
 def plan_for(config: ProbeConfig) -> Plan:
     """A bad selection is one UserError line; with `--repeats R` each condition is followed by its repeats."""
-    def select(items):
-        return select_items(items, config.limit, config.ids)
-
+    select = functools.partial(select_items, limit=config.limit, ids=config.ids)
     if config.protocol == "release":  # the release's own items, prompts, messages, decoding and reader
         from utils.probing.release.protocol import release_plan
 
@@ -127,43 +126,38 @@ def select_items(items, limit: int | None, ids: str | None):
 
 
 def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
-    """The conditions of the selection flags under our protocol, each asked once."""
-    if config.survey is not None:
-        return survey_conditions(config, select)
+    """The conditions of the selection flags under our protocol, each asked once; an imported survey
+    (`--survey`) is asked as the WVS is, its results under `Surveys/<name>/`."""
+    if config.survey is not None and config.script == "RQ2":
+        return survey_steering(config, select)
     if config.script == "RQ2":
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
                          paper_steering_methods())
-        if not config.group:
-            if config.human is not None:
-                raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
-                                "or leave out --human")
-            cells = [rq2_cell(c, m, select, config.questions_dir) for m in methods for c in countries]
-            return cells_with_members(cells, config)
-        groups = parse_groups(config.group)
+        groups: list = [None]
+        if config.group:  # `--group age=18-29 --group sex=female`, each once, checked against groups.json
+            known = load_group_vars()
+            groups = list(dict.fromkeys(parse_group(t, known) for t in config.group))
+        elif config.human is not None:
+            raise UserError("--human feeds the few-shot examples of --group; give --group VAR=LABEL, "
+                            "or leave out --human")
         if config.human is not None and not Path(config.human).is_file():
             raise UserError(f"{not_found(config.human, '--human')}; prepare it with "
                             "dataset/prepare_wvs.py --groups ...")
         return cells_with_members([rq2_cell(c, m, select, config.questions_dir, group=g, human=config.human)
                                    for g in groups for m in methods for c in countries], config)
     if config.variant:
+        if config.survey is not None:
+            raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with "
+                            "--survey (--perturb varies any survey's prompts)")
         if config.perturb:
             raise UserError("--perturb varies RQ1's own prompt; run it without --variant")
         return [sensitivity_condition(config.variant, config.method, select, config.questions_dir)]
-    items = select(rq1_items(config.questions_dir))  # the 144, and Q151 for RQ3
-    return with_members(RunSpec(Experiment.RQ1, language="English"), items, config.method, load_prompt_set("English"),
-                        config.perturb or ())
-
-
-def survey_conditions(config: ProbeConfig, select) -> list[Condition]:
-    """An imported survey asked as RQ1 asks the WVS, its results under `Surveys/<name>/`."""
-    if config.script == "RQ2":
-        return survey_steering(config, select)
-    if config.variant:
-        raise UserError("--variant names a sensitivity variant of the WVS questionnaire; leave it out with --survey "
-                        "(--perturb varies any survey's prompts)")
-    survey, items = asked_items(config.survey)
-    spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
+    if config.survey is None:
+        spec, items = RunSpec(Experiment.RQ1, language="English"), rq1_items(config.questions_dir)  # with Q151: RQ3
+    else:
+        survey, items = asked_items(config.survey)
+        spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
     return with_members(spec, select(items), config.method, load_prompt_set("English"), config.perturb or ())
 
 
@@ -182,12 +176,6 @@ def cells_with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condit
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "
               "itself (docs/robustness.md)")
     return out
-
-
-def parse_groups(texts: tuple[str, ...]) -> list[tuple[str, str]]:
-    """`--group age=18-29 --group sex=female` -> [("age", "18-29"), ("sex", "female")], checked against groups.json."""
-    known = load_group_vars()
-    return list(dict.fromkeys(parse_group(t, known) for t in texts))
 
 
 def dry_run(conditions: list[Condition], path: Path) -> int:

@@ -12,14 +12,13 @@ needs is written out per language, never composed:
 from __future__ import annotations
 
 from pathlib import Path
-from string import Template
 
 import numpy as np
 
 from utils.core.errors import UserError
 from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.records import SurveyItem
-from utils.probing.prompts import PHRASE_KEYS
+from utils.probing.prompts import whole_phrases
 
 
 def group_phrases(language: str, country: str, group: tuple[str, str], inputs_dir: Path = INPUTS_DIR) -> dict[str, str]:
@@ -33,10 +32,7 @@ def group_phrases(language: str, country: str, group: tuple[str, str], inputs_di
         raise UserError(f"{path} has no place phrase for {country}; it has: {', '.join(data.get('places', {}))}")
     if forms is None:
         raise UserError(f"{path} has no phrases for {key}; it has: {', '.join(data.get('groups', {}))}")
-    missing = [k for k in PHRASE_KEYS if not forms.get(k)]
-    if missing:
-        raise UserError(f"{path}: {key} lacks the {'/'.join(missing)} phrase")
-    return {k: Template(forms[k]).substitute(place=place) for k in PHRASE_KEYS}
+    return whole_phrases(forms, str(path), key, place=place)
 
 
 def group_shares(human: Path, country: str, country_code: int, group: tuple[str, str],

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from utils.core.records import Message
 from utils.core.results.spec import RunSpec
-from utils.probing.probe_config import LocalOptions, ProbeConfig
 
 
 def prompt_sha256(messages: tuple[Message, ...] | list[Message]) -> str:
@@ -58,12 +57,6 @@ def model_identity(model_name: str, gguf_file: str | None = None) -> str:
     if local.exists():
         name = str(local.resolve())
     return f"{name}/{gguf_file}" if gguf_file else name
-
-
-def model_id_for(config: ProbeConfig, model_name: str) -> str:
-    """`model_identity` of a run's model; the bundled model is recorded by its name, wherever installed."""
-    local = isinstance(config.backend, LocalOptions) and config.model_name_or_path
-    return model_identity(model_name, config.backend.gguf_file if local else None)
 
 
 def identity_conflict(rows: dict[str, dict[str, str]], spec: RunSpec, prompts: dict[str, str]) -> str:

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from utils.core.atomic import write_json
 from utils.core.errors import Stopped, UserError
-from utils.core.paths import model_folder, results_dir
+from utils.core.paths import results_dir
 from utils.core.records import ProbeRequest, ProbeResult
 from utils.core.results.spec import RunSpec
 from utils.core.results.table import ok_ids, shard_paths, status_of
@@ -35,8 +36,8 @@ from utils.probing.backends import Backend, unexpected
 from utils.probing.conditions import Condition
 from utils.probing.probe_config import ProbeConfig
 from utils.probing.grid import Plan
-from utils.probing.identity import identity_conflict, model_id_for, prompt_sha256
-from utils.probing.meta import input_hashes, run_meta, write_run_meta
+from utils.probing.identity import identity_conflict, model_identity, prompt_sha256
+from utils.probing.meta import input_hashes, run_meta
 from utils.probing.methods import Method, failed
 from utils.probing.perturb import restore
 from utils.probing.ranks import ALONE, Ranks
@@ -54,12 +55,8 @@ class RunSummary:
     errors: int = 0
 
     def count(self, status: str) -> None:
-        if status == "ok":
-            self.ok += 1
-        elif status == "unparsed":
-            self.unparsed += 1
-        else:
-            self.errors += 1
+        name = status if status in ("ok", "unparsed") else "errors"
+        setattr(self, name, getattr(self, name) + 1)
 
     def line(self) -> str:
         return (f"{self.total} items: {self.skipped} already done, {self.ok} ok, "
@@ -217,17 +214,11 @@ def results_root(config: ProbeConfig) -> Path:
     return named_run(config.results_root, config.run_name)
 
 
-def check_destination(config: ProbeConfig, model_name: str) -> Path:
-    """The run's results root, checked with the model's folder inside it: a model name that would
-    climb out of it, or a bad `--run-name`, is a UserError here, before a key or a model is read."""
-    model_folder(model_name)
-    return results_root(config)
-
-
 def plan_conditions(config: ProbeConfig, plan: Plan, model_name: str, *, model_id: str | None = None) -> list[Planned]:
     """A file asked under another identity is a one-line UserError before anything loads; it is not touched."""
     root = results_root(config)
-    model = model_id or model_id_for(config, model_name)
+    local = config.backend.kind == "local" and config.model_name_or_path  # the bundled model: its name, wherever it is
+    model = model_id or model_identity(model_name, config.backend.gguf_file if local else None)
     out = []
     for cond in plan.conditions:
         spec = cond.spec.replace(model=model, name=model_name, method=plan.method.name, decoding=plan.decoding,
@@ -260,7 +251,6 @@ def check_identity(store: ResultStore, spec: RunSpec, cond: Condition) -> None:
 
 
 def condition_meta(config: ProbeConfig, plan: Plan, p: Planned) -> dict:
-    """What `run_meta.json` records of a condition before it is asked."""
     return run_meta(config.arguments(), **p.spec.columns(), n_items=len(p.cond.requests),
                     inputs=input_hashes(p.spec, config.questions_dir) if plan.protocol == "ours"
                     else {str(config.release_dir): p.spec.release_commit},  # the release read
@@ -299,7 +289,7 @@ def run_conditions(config: ProbeConfig, plan: Plan, model_name: str, make_backen
                                     seed=p.spec.seed or 0, ranks=ranks)  # --repeats: each its own seed
             elapsed = time.monotonic() - started
             if store is not None and store.rows:
-                write_run_meta(out_dir / "run_meta.json",
+                write_json(out_dir / "run_meta.json",
                                {**meta, "summary": summary.__dict__, "elapsed_s": round(elapsed, 1)})
         bad += summary.errors + summary.unparsed
         asked, accepted = asked + summary.total - summary.skipped, accepted + summary.ok + summary.skipped

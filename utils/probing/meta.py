@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from utils.core.atomic import sha256_file, write_json
+from utils.core.atomic import sha256_file
 from utils.core.git import git_head
 from utils.core.paths import INPUTS_DIR, REPO_ROOT
 from utils.core.questionnaire import questionnaire_path
@@ -75,7 +75,3 @@ def input_hashes(spec: RunSpec, questions_dir: Path | None) -> dict[str, str]:
             key = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
             out[key] = sha256_file(path)
     return out
-
-
-def write_run_meta(path: Path, meta: dict) -> None:
-    write_json(path, meta)

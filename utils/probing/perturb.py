@@ -55,7 +55,6 @@ def parse_spec(text: str) -> list[Perturbation]:
 
 
 def parse_specs(texts: tuple[str, ...] | list[str]) -> list[Perturbation]:
-    """Several specs, each member once, in the order given."""
     return list(dict.fromkeys(p for t in texts for p in parse_spec(t)))
 
 
@@ -125,24 +124,13 @@ def restore(result: ProbeResult, shown: Shown) -> ProbeResult:
     return replace(result, distribution=dist, extra=extra)
 
 
-def _path(kind: str, language: str, inputs_dir: Path) -> Path:
-    return Path(inputs_dir) / "perturb" / kind / f"{language}.json"
-
-
-def _field(kind: str, language: str, inputs_dir: Path, name: str):
-    path = _path(kind, language, inputs_dir)
+def _perturb_file(kind: str, language: str, inputs_dir: Path, name: str):
+    """The file `inputs/perturb/<kind>/<language>.json` and its `name` key, which must be there."""
+    path = Path(inputs_dir) / "perturb" / kind / f"{language}.json"
     value = read_json(path, f"the {kind} perturbation needs it for {language} (inputs/README.md)").get(name)
     if not value:
         raise UserError(f"{path} has no {name!r} key; the {kind} perturbation reads it")
-    return value
-
-
-def _with_key(templates: dict, key: str | None, kind: str, language: str, inputs_dir: Path, where: str) -> dict:
-    """Without `key` the original wording would be asked under the perturbation's name."""
-    if key is not None and not templates.get(key):
-        raise UserError(f"{_path(kind, language, inputs_dir)}: {where} has no {key!r} key, the template this "
-                        f"condition reads (keys as in inputs/prompts/{language}.json)")
-    return templates
+    return path, value
 
 
 def example_set(pool: tuple[FormatExample, ...], p: Perturbation) -> tuple[FormatExample, ...]:
@@ -170,22 +158,24 @@ def prompt_set(p: Perturbation | None, language: str = "English", inputs_dir: Pa
     if p.family == "examples":
         pool = load_prompt_set(language, f"perturb/format_examples/{language}.json", inputs_dir=inputs_dir).examples
         return replace(ps, examples=example_set(pool, p), every_method=True)
+    examples = ps.examples
     if p.family == "template":
-        wordings = _field("templates", language, inputs_dir, "wordings")
+        path, wordings = _perturb_file("templates", language, inputs_dir, "wordings")
         if p.index > len(wordings):
-            raise UserError(f"{_path('templates', language, inputs_dir)} has {len(wordings)} wordings; "
-                            f"template:K takes K up to {len(wordings)}")
-        wording = _with_key(wordings[p.index - 1], key, "templates", language, inputs_dir, f"wording {p.index}")
-        return replace(ps, templates={**ps.templates, **wording})
-    letters = letters_for(language, inputs_dir)
-    templates = _with_key(_field("labels", language, inputs_dir, "templates"), key, "labels", language, inputs_dir,
-                          "'templates'")
-    return replace(ps, templates={**ps.templates, **templates},
-                   examples=tuple(lettered(ex, letters) for ex in ps.examples))
+            raise UserError(f"{path} has {len(wordings)} wordings; template:K takes K up to {len(wordings)}")
+        templates, where = wordings[p.index - 1], f"wording {p.index}"
+    else:
+        examples = tuple(lettered(ex, letters_for(language, inputs_dir)) for ex in examples)
+        path, templates = _perturb_file("labels", language, inputs_dir, "templates")
+        where = "'templates'"
+    if key is not None and not templates.get(key):  # else the original wording is asked under the member's name
+        raise UserError(f"{path}: {where} has no {key!r} key, the template this condition reads (keys as in "
+                        f"inputs/prompts/{language}.json)")
+    return replace(ps, templates={**ps.templates, **templates}, examples=examples)
 
 
 def letters_for(language: str = "English", inputs_dir: Path = INPUTS_DIR) -> tuple[str, ...]:
-    return tuple(_field("labels", language, inputs_dir, "labels"))
+    return tuple(_perturb_file("labels", language, inputs_dir, "labels")[1])
 
 
 def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base: RunSpec,

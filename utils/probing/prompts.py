@@ -114,6 +114,14 @@ def example_from_item(item: SurveyItem, percentages: dict[str, float]) -> Format
                          {k: float(percentages[k]) for k in item.choice_keys if k in percentages})
 
 
+def whole_phrases(forms: dict, where: str, what: str, **values: str) -> dict[str, str]:
+    """Each of `PHRASE_KEYS` from `forms`, `$place`, `$label`... filled from `values`; one missing is one line."""
+    missing = [k for k in PHRASE_KEYS if not forms.get(k)]
+    if missing:
+        raise UserError(f"{where} has no {'/'.join(missing)} phrase for {what}")
+    return {k: Template(forms[k]).safe_substitute(**values) for k in PHRASE_KEYS}
+
+
 def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str | None = None,
                     phrases: dict[str, str] | None = None,
                     real_examples: tuple[FormatExample, ...] | None = None) -> tuple[Message, ...]:

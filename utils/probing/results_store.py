@@ -123,7 +123,7 @@ class ResultStore:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if not self.rows and self.path.exists() and self._only_header():
+        if not self.rows and self.path.exists() and self.path.read_bytes().count(b"\n") <= 1:
             self.path.unlink()
         if self._lock_fh is not None:
             self.lock_path.unlink(missing_ok=True)  # while still holding it: see `_lock`
@@ -138,10 +138,6 @@ class ResultStore:
                     break
         self._made_dirs = []
 
-    def _only_header(self) -> bool:
-        with open(self.path, "rb") as fh:
-            return fh.read().count(b"\n") <= 1
-
     # -- reading ------------------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -153,12 +149,9 @@ class ResultStore:
             line, _, why = str(exc).partition(": ")
             raise UserError(f"{self.path}, {line}: not a valid CSV record ({why}); fix or delete that row "
                             "(its item will be asked again)") from None
-        if not records and torn is not None:  # killed while writing the header
-            self.path.unlink()
-            return {}
         version = version_of(records[0]) if records else None
-        if len(records) == 1 and (version or records[0] == list(STORE_COLUMNS)):
-            self.path.unlink()  # header only (a failed start): nothing to resume
+        if (not records and torn is not None) or (len(records) == 1 and (version or records[0] == list(STORE_COLUMNS))):
+            self.path.unlink()  # killed while writing the header, or header only (a failed start): nothing to resume
             return {}
         if version is None:
             raise UserError(header_problem(self.path, records[0] if records else []))

@@ -11,7 +11,6 @@ without its own takes the file's `default`:
 from __future__ import annotations
 
 from pathlib import Path
-from string import Template
 
 from utils.core.errors import UserError
 from utils.core.flag_parser import match_name
@@ -21,7 +20,7 @@ from utils.core.survey.asked import asked_items
 from utils.core.survey.files import populations
 from utils.probing.conditions import Condition, choose, steering_methods
 from utils.probing.perturb import with_members
-from utils.probing.prompts import PHRASE_KEYS, load_prompt_set
+from utils.probing.prompts import load_prompt_set, whole_phrases
 
 STEERING = "persona"
 
@@ -32,11 +31,8 @@ def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: P
     data = read_json(path, "it holds the phrases that steer toward a survey's populations")
     place = data.get("places", {}).get(population, population)
     forms = data["population"] if group is None else data.get("variables", {}).get(group[0], data["default"])
-    missing = [k for k in PHRASE_KEYS if not forms.get(k)]
-    if missing:
-        raise UserError(f"{path}: the phrases for {group[0] if group else 'a population'} lack {'/'.join(missing)}")
     var, label = group or ("", "")
-    return {k: Template(forms[k]).safe_substitute(place=place, var=var, label=label) for k in PHRASE_KEYS}
+    return whole_phrases(forms, str(path), var or "a population", place=place, var=var, label=label)
 
 
 def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from utils.core.atomic import write_json
 from utils.core.errors import UserError
 from utils.probing.backends import Failure
 from utils.probing.backends.api import wire
@@ -31,7 +32,6 @@ from utils.probing.batch.replies import Replies
 from utils.probing.grid import Plan
 from utils.probing.loop import (Planned, RunSummary, check_identity, check_stored_rows, condition_meta,
                                 plan_conditions, results_root, store_result)
-from utils.probing.meta import write_run_meta
 from utils.probing.probe_config import ProbeConfig
 from utils.probing.results_store import ResultStore
 
@@ -206,7 +206,7 @@ class BatchRun:
                     summary.count(result.status)
             store.compact([r.item.id for r in p.cond.requests])
             if store.rows:
-                write_run_meta(p.out_dir / "run_meta.json", {**meta, "summary": summary.__dict__, "batch": True})
+                write_json(p.out_dir / "run_meta.json", {**meta, "summary": summary.__dict__, "batch": True})
         return again
 
 
