@@ -1,4 +1,4 @@
-"""The RQ1 figures: countries per model (top and bottom, all, by group, on a world map), the spread per model,
+"""The RQ1 figures: countries per model (top and bottom, all, by group), the spread per model,
 each model against the average human, the alignment matrix and the groups each model is closest to."""
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from utils.analysis.figures.style import COLORS, figure, finish, grid, heatmap, point_range, styled
-from utils.analysis.figures.world_map import WorldMap, world_maps
 from utils.analysis.significance import stars
 from utils.analysis.tables import Output, short_name
 
@@ -60,13 +59,6 @@ def country_all(df: pd.DataFrame, out: Output) -> list[Path]:
         ax.set_ylabel("score (95% CI)")
         ax.tick_params(axis="x", labelsize=7)
     return finish(fig, out, "rq1_country_all", "RQ1: alignment with every country, per model (sorted)", axes[0])
-
-
-def country_map(df: pd.DataFrame, out: Output) -> WorldMap:
-    """Each model's country scores on a world map, a panel per model on one colour scale."""
-    panels = {model: d.set_index("country_code")["score"] for model, d in df.groupby("model", sort=False)}
-    return world_maps(panels, out, "RQ1: alignment with each country, per model", "rq1_world_map",
-                      names=dict(zip(df["country_code"].astype(int), df["country"])))
 
 
 @styled
