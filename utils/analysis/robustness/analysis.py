@@ -128,9 +128,9 @@ def robustness(config: AnalysisConfig, opts: RobustnessOptions, said: Said) -> l
     if len(gains) and (gains["perturbation"] != stats.ORIGINAL).any():  # RQ2 cells asked under --perturb
         written.append(write_csv(gains, out, "robustness_steering_prompts.csv"))
     repeats = table.groupby(["model", "condition", "perturbation"], sort=False)["score"].agg(["mean", "std", "count"])
-    if (repeats["count"] > 1).any():
-        written.append(write_csv(repeats[repeats["count"] > 1].reset_index().rename(columns={"count": "n_repeats"}),
-                                 out, "robustness_repeats.csv"))
+    repeats = repeats[repeats["count"] > 1].reset_index().rename(columns={"count": "n_repeats"})
+    if len(repeats):
+        written.append(write_csv(repeats, out, "robustness_repeats.csv"))
     shown = summary.assign(model=[short_name(m) for m in summary["model"]])
     written += write_tables(shown.round(4).astype(str), out, "robustness_summary", "Score under the original prompt, "
                             "the uniform answer on the same items, and the spread over prompt perturbations", labels=1,
