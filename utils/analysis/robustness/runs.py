@@ -15,6 +15,7 @@ from utils.analysis.scoring import Scoring
 from utils.analysis.steering import country_codes, few_shot_ids
 from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
+from utils.core.results.spec import Perturbation
 from utils.core.results.tree import find_results, one_per_condition
 
 
@@ -32,9 +33,7 @@ class Run:
 
     @property
     def prompt(self) -> str:
-        if self.family == ORIGINAL:
-            return ORIGINAL
-        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+        return ORIGINAL if self.family == ORIGINAL else Perturbation(self.family, self.index, self.seed).name
 
 
 @dataclass(frozen=True, eq=False)
