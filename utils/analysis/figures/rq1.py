@@ -1,4 +1,4 @@
-"""The RQ1 figures: countries per model (top and bottom, all, by group, on a world map), the spread per model,
+"""The RQ1 figures: countries per model (top and bottom, all, by group), the spread per model,
 each model against the average human, the alignment matrix and the groups each model is closest to."""
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.analysis.figures.style import COLORS, figure, finish, grid, heatmap, point_range, styled
-from utils.analysis.figures.world_map import WorldMap, world_maps
+from utils.analysis.figures.style import COLORS, figure, finish, grid, heatmap, styled
 from utils.analysis.significance import stars
 from utils.analysis.tables import Output, short_name
 
@@ -35,7 +34,11 @@ def country_top_bottom(df: pd.DataFrame, k: int, out: Output) -> list[Path]:
     for i, (ax, model) in enumerate(zip(axes, models)):
         d = df[df["model"] == model]
         pick = pd.concat([d.head(k), d.tail(k)]) if len(d) > 2 * k else d
-        point_range(ax, pick["country"], pick["score"], ci_errors(pick), color=COLORS[i % 10])
+        y = np.arange(len(pick))
+        ax.errorbar(pick["score"], y, xerr=ci_errors(pick), fmt="o", ms=4, color=COLORS[i % 10], ecolor="0.6",
+                    elinewidth=1, capsize=2)
+        ax.set_yticks(y, pick["country"])
+        ax.set_ylim(len(pick) - 0.5, -0.5)
         if len(d) > 2 * k:
             ax.axhline(k - 0.5, color="0.75", lw=0.8, ls=":")
         ax.axvline(d["score"].mean(), color="crimson", lw=1, ls="--", label="mean over all countries")
@@ -53,20 +56,17 @@ def country_all(df: pd.DataFrame, out: Output) -> list[Path]:
     fig, axes = grid(len(models), 1, max(8, 0.2 * n_c), 3.0, sharey=True)
     for i, (ax, model) in enumerate(zip(axes, models)):
         d = df[df["model"] == model]
-        point_range(ax, d["country"], d["score"], ci_errors(d), horizontal=False, color=COLORS[i % 10])
+        x = np.arange(len(d))
+        ax.errorbar(x, d["score"], yerr=ci_errors(d), fmt="o", ms=3, color=COLORS[i % 10], ecolor="0.6", elinewidth=0.8,
+                    capsize=1.5)
+        ax.set_xticks(x, d["country"], rotation=90)
+        ax.set_xlim(-0.7, len(d) - 0.3)
         ax.axhline(d["score"].mean(), color="crimson", lw=1, ls="--", label="mean over countries")
         reference_lines(ax, d, ax.axhline)
         ax.set_title(short_name(model), fontsize=9, loc="left")
         ax.set_ylabel("score (95% CI)")
         ax.tick_params(axis="x", labelsize=7)
     return finish(fig, out, "rq1_country_all", "RQ1: alignment with every country, per model (sorted)", axes[0])
-
-
-def country_map(df: pd.DataFrame, out: Output) -> WorldMap:
-    """Each model's country scores on a world map, a panel per model on one colour scale."""
-    panels = {model: d.set_index("country_code")["score"] for model, d in df.groupby("model", sort=False)}
-    return world_maps(panels, out, "RQ1: alignment with each country, per model", "rq1_world_map",
-                      names=dict(zip(df["country_code"].astype(int), df["country"])))
 
 
 @styled

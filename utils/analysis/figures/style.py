@@ -63,34 +63,15 @@ def save(fig, out: Output, stem: str) -> list[Path]:
     return paths
 
 
-def legend_below(fig, ax, ncol: int = 4) -> None:
-    """One legend for the whole figure, under the panels (per-panel legends hide data)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
-
-
 def finish(fig, out: Output, stem: str, heading: str, legend=None, ncol: int = 4, scored: bool = True) -> list[Path]:
-    """Title (naming `out.metric` where the figure shows scores), layout, the legend of axes `legend`
-    under the panels, then `save`."""
+    """Title (naming `out.metric` where the figure shows scores), layout, one legend for the whole
+    figure from axes `legend`, under the panels (per-panel legends hide data), then `save`."""
     title(fig, heading, out.synthetic, out.metric if scored else "w1")
     fig.tight_layout()
-    if legend is not None:
-        legend_below(fig, legend, ncol)
+    handles, labels = legend.get_legend_handles_labels() if legend is not None else ([], [])
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
     return save(fig, out, stem)
-
-
-def point_range(ax, labels, values, errors, horizontal: bool = True, color=COLORS[0]) -> None:
-    """Scores as dots with +/- error bars, one per label, in the given order (top to bottom)."""
-    pos = np.arange(len(labels))
-    if horizontal:
-        ax.errorbar(values, pos, xerr=errors, fmt="o", ms=4, color=color, ecolor="0.6", elinewidth=1, capsize=2)
-        ax.set_yticks(pos, labels)
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-    else:
-        ax.errorbar(pos, values, yerr=errors, fmt="o", ms=3, color=color, ecolor="0.6", elinewidth=0.8, capsize=1.5)
-        ax.set_xticks(pos, labels, rotation=90)
-        ax.set_xlim(-0.7, len(labels) - 0.3)
 
 
 def heatmap(ax, matrix: np.ndarray, row_labels, col_labels, vmin=None, vmax=None, cmap="viridis",

@@ -79,13 +79,6 @@ def draw(ax, scores: dict[int, float], shapes: Shapes, norm: Normalize, cmap) ->
     return dots, missing
 
 
-def scale(panels: list[dict[int, float]]) -> Normalize:
-    """One colour scale over every panel's finite scores (0 to 1 when there are none)."""
-    values = np.array([v for p in panels for v in p.values()], dtype=float)
-    values = values[np.isfinite(values)]
-    return Normalize(float(values.min()), float(values.max())) if values.size else Normalize(0.0, 1.0)
-
-
 @styled
 def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: str, stem: str,
                names: Mapping[int, str] | None = None, shapes: Shapes | None = None) -> WorldMap:
@@ -93,7 +86,10 @@ def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: 
     shapes = shapes or load_shapes()
     names = {**country_names(), **(names or {})}
     scores = [by_code(s) for s in panels.values()]
-    norm, cmap = scale(scores), matplotlib.colormaps[CMAP]
+    values = np.array([v for s in scores for v in s.values()], dtype=float)
+    values = values[np.isfinite(values)]  # one colour scale for every panel, 0 to 1 when nothing is scored
+    norm = Normalize(float(values.min()), float(values.max())) if values.size else Normalize(0.0, 1.0)
+    cmap = matplotlib.colormaps[CMAP]
     fig, axes = grid(len(scores), 2, 6.4, 3.0)
     dots, missing = {}, {}
     for ax, panel, s in zip(axes, panels, scores):

@@ -32,7 +32,7 @@ def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) ->
     """The item scores `rq2_results.py` averages for one file and country; `absent` items (not in the
     release's translation) are never scored, whichever protocol asked them: the paper never had them."""
     q_list: list[str] = []
-    answers: dict[str, tuple[list, list[float]]] = {}
+    answers: dict[str, dict] = {}
     dropped = set()
     table = read_complete(path)
     for n, row in zip(table.lines, table.rows):
@@ -52,9 +52,7 @@ def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) ->
             raise UserError(f"{where}: choice_keys {row.get('choice_keys')!r} is not a list") from None
         q_list.append(q)
         dist = read_answer(row.get("response") or "", where)
-        for k in keys:
-            dist.setdefault(k, 0)
-        answers[q] = (list(dist), list(dist.values()))
+        answers[q] = dist | {k: 0 for k in keys if k not in dist}
     if dropped:
         log.warning("%s: %d item(s) left out, not in the release's translation of this condition's "
                     "questionnaire (the paper never asked them): %s", path, len(dropped),
@@ -62,10 +60,6 @@ def file_scores(path: Path, human: PaperHuman, country: int, skip, absent=()) ->
     for q in skip:
         if q in q_list:
             q_list.remove(q)
-    human_shares = {}
-    for q, (options, _) in answers.items():
-        shares = human.shares(human.item(country, q), options, f"{path}: {q}")
-        if shares is not None:
-            human_shares[q] = shares
-    return [item_score(np.arange(1, len(answers[q][1]) + 1), answers[q][1], human_shares[q])
-            for q in q_list if q in answers and q in human_shares]
+    human_shares = {q: human.shares(human.item(country, q), list(d), f"{path}: {q}") for q, d in answers.items()}
+    return [item_score(np.arange(1, len(answers[q]) + 1), list(answers[q].values()), human_shares[q])
+            for q in q_list if human_shares[q] is not None]

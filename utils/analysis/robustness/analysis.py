@@ -106,12 +106,6 @@ def ranking_table(scores: dict[Run, Scored], table: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def repeat_table(table: pd.DataFrame) -> pd.DataFrame:
-    keys = ["model", "condition", "perturbation"]
-    rep = table.groupby(keys, sort=False)["score"].agg(["mean", "std", "count"]).reset_index()
-    return rep[rep["count"] > 1].rename(columns={"count": "n_repeats"})
-
-
 def robustness(config: AnalysisConfig, opts: RobustnessOptions, said: Said) -> list[Path]:
     policy, out = answer_policy(config, said), config.output
     sc = load_scoring(config, policy)
@@ -133,7 +127,8 @@ def robustness(config: AnalysisConfig, opts: RobustnessOptions, said: Said) -> l
     gains = stats.steering_gains(one)
     if len(gains) and (gains["perturbation"] != stats.ORIGINAL).any():  # RQ2 cells asked under --perturb
         written.append(write_csv(gains, out, "robustness_steering_prompts.csv"))
-    repeats = repeat_table(table)
+    repeats = table.groupby(["model", "condition", "perturbation"], sort=False)["score"].agg(["mean", "std", "count"])
+    repeats = repeats[repeats["count"] > 1].reset_index().rename(columns={"count": "n_repeats"})
     if len(repeats):
         written.append(write_csv(repeats, out, "robustness_repeats.csv"))
     shown = summary.assign(model=[short_name(m) for m in summary["model"]])

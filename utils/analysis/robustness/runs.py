@@ -15,7 +15,8 @@ from utils.analysis.scoring import Scoring
 from utils.analysis.steering import country_codes, few_shot_ids
 from utils.analysis.tables import NO_STEERING
 from utils.core.errors import UserError
-from utils.core.results.tree import find_results
+from utils.core.results.spec import Perturbation
+from utils.core.results.tree import find_results, one_per_condition
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,7 @@ class Run:
 
     @property
     def prompt(self) -> str:
-        if self.family == ORIGINAL:
-            return ORIGINAL
-        return f"{self.family}-{self.index}" + (f"@{self.seed}" if self.seed else "")
+        return ORIGINAL if self.family == ORIGINAL else Perturbation(self.family, self.index, self.seed).name
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,8 +48,8 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results root {root} not found; run a probing script with --perturb first")
-    files = [f for f in find_results(root) if f.spec.experiment in ("RQ1", "RQ2") and not f.spec.group
-             and (not probe_method or f.spec.method == probe_method)]
+    files = one_per_condition([f for f in find_results(root) if f.spec.experiment in ("RQ1", "RQ2")
+                               and not f.spec.group], probe_method)
     keep = wanted_models(models, {f.spec.model for f in files}, "RQ1 or RQ2", root)
     runs = []
     for f in files:
@@ -62,13 +61,6 @@ def find_runs(root: Path, probe_method: str | None, models: str | None) -> list[
         cond = NO_STEERING if spec.experiment == "RQ1" else f"{spec.steering}/{spec.country}"
         runs.append(Run(f.path, spec.model, cond, p.family if p else ORIGINAL, p.index if p else 0, p.seed if p else 0,
                         spec.repeat or 0))
-    seen: dict[tuple, Path] = {}
-    for r in runs:
-        key = (r.model, r.condition, r.prompt, r.seed, r.repeat)
-        if key in seen:
-            raise UserError(f"two results files for {r.model}, {r.condition}, prompt {r.prompt}: {seen[key]} and "
-                            f"{r.path}; choose one probe method with --probe-method, or move one out")
-        seen[key] = r.path
     if not any(r.family != ORIGINAL for r in runs):
         raise UserError(f"no perturbed results under {root}; run e.g. python code/RQ1/prob_by_llm.py --method logprob "
                         "--perturb order:5 first")

@@ -28,13 +28,9 @@ def spread(scores: pd.DataFrame) -> pd.DataFrame:
     [[0.7, 0.1, 0.2, 3.0]]
     """
     parts = [scores.assign(family="all"), scores[scores["family"] != ORIGINAL]]
-    rows = []
-    for (model, cond, fam), d in pd.concat(parts).groupby(KEYS + ["family"], sort=False):
-        s = d["score"].to_numpy(float)
-        rows.append({"model": model, "condition": cond, "family": fam, "mean": s.mean(),
-                     "std": s.std(ddof=1) if len(s) > 1 else np.nan, "min": s.min(), "max": s.max(),
-                     "range": s.max() - s.min(), "n": len(s)})
-    return pd.DataFrame(rows)
+    by = pd.concat(parts).groupby(KEYS + ["family"], sort=False)["score"]
+    out = by.agg(["mean", "std", "min", "max"]).reset_index()
+    return out.assign(range=out["max"] - out["min"], n=by.size().to_numpy())
 
 
 def variance_shares(matrix: np.ndarray) -> dict[str, float]:

@@ -26,7 +26,7 @@ from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
 from utils.analysis.options import option
-from utils.analysis.rules import Rules
+from utils.analysis.rules import Rules, country_table
 from utils.analysis.tables import write_csv
 from utils.core.errors import UserError
 
@@ -51,17 +51,12 @@ def aligned(diff, tau: float = TAU) -> np.ndarray:
 def against_average(rules: Rules, side, answers: dict) -> pd.DataFrame:
     """Both scores per model and country on the items the model scored, differing only in who answers."""
     human_items = rules.average_human(side)  # [C, I]
-    rows = []
-    for model, ans in answers.items():
-        model_items = rules.country_scores(side, ans)  # [C, I]
-        both = np.isfinite(model_items) & np.isfinite(human_items)
-        m_mean, _, n = rules.summarize(np.where(both, model_items, np.nan))
-        h_mean = rules.summarize(np.where(both, human_items, np.nan))[0]
-        rows.append(pd.DataFrame({"model": model, "country_code": np.asarray(side.human.country_codes, dtype=int),
-                                  "country": list(side.human.country_names), "model_score": m_mean,
-                                  "human_score": h_mean, "n_items": n}))
-    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
-    return df[df["n_items"] > 0].reset_index(drop=True)
+    scores = {m: np.where(np.isfinite(human_items), rules.country_scores(side, a), np.nan) for m, a in answers.items()}
+
+    def human_score(model, s):
+        return {"human_score": rules.summarize(np.where(np.isfinite(s), human_items, np.nan))[0]}
+
+    return country_table(rules, side, scores, human_score).rename(columns={"score": "model_score"})
 
 
 def compare(scores: pd.DataFrame, tau: float = TAU) -> pd.DataFrame:

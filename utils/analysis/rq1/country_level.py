@@ -13,6 +13,7 @@ from utils.analysis.answers import answer_policy
 from utils.analysis.config import AnalysisConfig
 from utils.analysis.coverage import Said
 from utils.analysis.figures import rq1 as figures
+from utils.analysis.figures.world_map import world_maps
 from utils.analysis.group_scores import BY_HELP, group_scores, group_scorings, groups_in_table
 from utils.analysis.options import option
 from utils.analysis.rules import country_table
@@ -63,7 +64,9 @@ def rq1_country_level(config: AnalysisConfig, opts: CountryLevelOptions, said: S
         df.insert(df.columns.get_loc("ci_low"), "rank", df.groupby("model").cumcount() + 1)
         written.append(write_csv(df, out, "rq1_country_details.csv"))
         written += figures.country_top_bottom(df, opts.top, out) + figures.country_all(df, out)
-        drawn = figures.country_map(df, out)
+        panels = {model: d.set_index("country_code")["score"] for model, d in df.groupby("model", sort=False)}
+        drawn = world_maps(panels, out, "RQ1: alignment with each country, per model", "rq1_world_map",
+                           names=dict(zip(df["country_code"].astype(int), df["country"])))
         written += drawn.paths
         if drawn.note():
             policy.said.note(drawn.note())

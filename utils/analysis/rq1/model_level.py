@@ -103,9 +103,7 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: st
                         seed, items_of, ci))
         rows.append(row("ceiling", "split-half human", ceil, np.full(len(sc.n_options), np.nan), n, h_ent, n_boot,
                         seed, items_of))
-        for m in models:
-            baselines[m] = (float(np.nanmean(uni)) if np.isfinite(uni).any() else np.nan,
-                            float(np.nanmean(ceil)) if np.isfinite(ceil).any() else np.nan)
+        baselines |= dict.fromkeys(models, (rows[-2]["mean"], rows[-1]["mean"]))  # the means over countries
     return pd.DataFrame(rows), {"per_country": per_country, "baselines": baselines}
 
 

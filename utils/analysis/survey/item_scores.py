@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.analysis.metrics import jsd_similarity, positional_alignment, tvd_similarity
+from utils.analysis.metrics import jsd_similarity, normalize, positional_alignment, tvd_similarity
 from utils.core.survey.data import Item
 
 
@@ -31,8 +31,7 @@ def scored_codes(item: Item, policy: str) -> tuple[tuple[str, ...], tuple[float,
 
 def vector(shares: dict[str, float] | None, codes: tuple[str, ...]) -> np.ndarray:
     """The shares on `codes`, renormalized; NaN when there is no mass on them."""
-    v = np.array([float((shares or {}).get(c, 0.0)) for c in codes])
-    return v / v.sum() if v.sum() > 0 else np.full(len(codes), np.nan)
+    return normalize(np.array([float((shares or {}).get(c, 0.0)) for c in codes]))
 
 
 def compare(p: np.ndarray, q: np.ndarray, positions: tuple[float, ...] | None, metric: str) -> np.ndarray:

@@ -50,16 +50,13 @@ class SurveyOptions(SurveyFiles):
 
 @dataclass(frozen=True)
 class Human:
-    """A survey read for scoring: shares and counts per cell and item."""
+    """A survey read for scoring: its items by id, shares and counts per cell and item."""
 
     data: SurveyData
     metric: str
+    items: dict[str, Item]
     shares: dict[tuple[str, str, str], dict[str, dict[str, float]]]
     counts: dict[tuple[str, str, str], dict[str, dict[str, float]]]  # only where every scored option has a count
-
-    @property
-    def items(self) -> dict[str, Item]:
-        return {it.id: it for it in self.data.items}
 
 
 def read_human(options: SurveyFiles) -> Human:
@@ -77,7 +74,7 @@ def read_human(options: SurveyFiles) -> Human:
     counted = {cell: {i: n for i, n in by_item.items()
                       if all(v is not None for v in n.values()) and set(n) == set(items[i].scored(data.survey.policy))}
                for cell, by_item in counts.items()}
-    return Human(data, options.survey_metric or data.survey.metric, shares, counted)
+    return Human(data, options.survey_metric or data.survey.metric, items, shares, counted)
 
 
 def model_answers(config: AnalysisConfig, human: Human, said: Said) -> list[tuple[object, dict[str, dict]]]:
