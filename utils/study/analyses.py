@@ -33,7 +33,7 @@ from utils.core.errors import UserError
 from utils.core.paths import REPO_ROOT
 from utils.core.results.spec import WVS
 from utils.core.results.tree import find_results, result_paths
-from utils.core.survey.files import read_questionnaire, survey_name, survey_paths
+from utils.core.survey.files import read_questionnaire, survey_paths
 
 if TYPE_CHECKING:
     from utils.study.study_file import SurveySpec
@@ -98,7 +98,7 @@ def fingerprint(results_root: Path, human: dict[int, Path], flags: dict, script_
     files = result_paths(results_root)
     files += [Path(p) for p in human.values()]
     if survey is not None:
-        about, questions, table = survey_paths(survey.questions.parent, survey_name(survey.questions))
+        about, questions, table = survey_paths(survey.questions)
         files += [questions, about, table]
     files += sorted((REPO_ROOT / "show_results").glob("*.py"))
     files += sorted((REPO_ROOT / "utils" / "analysis").rglob("*.py"))
