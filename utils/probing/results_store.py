@@ -24,8 +24,8 @@ from pathlib import Path
 
 from utils.core.errors import UserError
 from utils.core.records import ProbeResult, SurveyItem
-from utils.core.results.schema import COLUMNS, STORE_COLUMNS, header_problem, migrate, row_problem, version_of
-from utils.core.results.table import decode, parse_records, status_of
+from utils.core.results.schema import COLUMNS, header_problem, row_problem
+from utils.core.results.table import read_table, status_of
 from utils.core.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -142,36 +142,27 @@ class ResultStore:
     def _load(self) -> dict[str, dict[str, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return {}
-        text = decode(self.path, self.path.read_bytes())
-        try:
-            records, _, torn = parse_records(text)
-        except csv.Error as exc:  # damage before the end is not a torn tail ("line N: why")
-            line, _, why = str(exc).partition(": ")
-            raise UserError(f"{self.path}, {line}: not a valid CSV record ({why}); fix or delete that row "
-                            "(its item will be asked again)") from None
-        version = version_of(records[0]) if records else None
-        if (not records and torn is not None) or (len(records) == 1 and (version or records[0] == list(STORE_COLUMNS))):
-            self.path.unlink()  # killed while writing the header, or header only (a failed start): nothing to resume
+        if b"\n" not in self.path.read_bytes():  # killed while writing the header: nothing to resume
+            self.path.unlink()
             return {}
-        if version is None:
-            raise UserError(header_problem(self.path, records[0] if records else []))
-        header = records[0]
+        table = read_table(self.path)
+        if not table.rows and table.version:  # header only (a failed start), or with a torn first row
+            self.path.unlink()
+            return {}
+        if table.version in (None, 1):  # not ours, or too old to say what its rows were asked under
+            raise UserError(header_problem(self.path, list(table.header)))
         rows: dict[str, dict[str, str]] = {}
-        for n, rec in enumerate(records[1:], start=2):
-            if len(rec) != len(header):
-                raise UserError(f"{self.path}: record {n} has {len(rec)} fields, expected {len(header)}; "
-                                "fix or delete that row (its item will be asked again)")
-            row = migrate(dict(zip(header, rec)), version)
+        for n, row in enumerate(table.rows, start=2):
             problem = row_problem(row)
             if problem:
                 raise UserError(f"{self.path}: record {n} ({row['id'] or 'no id'}) {problem}; fix it, "
                                 "or delete the row to have its item asked again")
             rows[row["id"]] = row  # the newest row of an id wins
-        if torn is not None or tuple(header) != COLUMNS:
+        if table.torn_line is not None or table.header != COLUMNS:
             self._rewrite(list(rows.values()))
-        if torn is not None:
+        if table.torn_line is not None:
             log.warning("%s: the last row (line %d) was incomplete, cut off mid-row (a full disk or an interrupted "
-                        "copy); removed it, and its item is asked again", self.path, torn)
+                        "copy); removed it, and its item is asked again", self.path, table.torn_line)
         return rows
 
     def finished_ids(self) -> set[str]:

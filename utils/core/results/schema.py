@@ -64,7 +64,9 @@ def header_problem(path, header: list[str]) -> str:
         return (f"{path} was written by an earlier version of this toolkit, without the columns that say "
                 "what each row was asked under (method, prompt, model...), so a rerun cannot tell whether it "
                 "would mix conditions; move the file away, or pass another --results-root or --run-name")
-    return (f"{path} does not have this toolkit's columns; move it away or pass another --results-root "
+    missing = [c for c in NEEDED_COLUMNS if c not in header]
+    why = f" (no {', '.join(missing)} column)" if missing else ""
+    return (f"{path} does not have this toolkit's columns{why}; move it away or pass another --results-root "
             "(parse_report.py reads the paper's files)")
 
 

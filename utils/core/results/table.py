@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from utils.core.errors import UserError
 from utils.core.parsing import parse_distribution
-from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, migrate, row_problem, version_of
+from utils.core.results.schema import NEEDED_COLUMNS, STORE_COLUMNS, header_problem, migrate, row_problem, version_of
 from utils.core.results.spec import IDENTITY_COLUMNS, RunSpec, Shard
 
 _FIELD_LIMIT = 1 << 30
@@ -158,13 +158,14 @@ def read_table(path: Path, root: Path | None = None) -> ResultsTable:
     ours = "status" in next(csv.reader([first_line]), [])  # our files: every record ends with a newline
     try:
         records, starts, torn = parse_records(text, newline_ends=ours)
-    except csv.Error as exc:
-        raise UserError(f"{path} is not a results file (not CSV: {exc}); {_HOW}") from None
+    except csv.Error as exc:  # damage before the end is not a torn tail ("line N: why")
+        line, _, why = str(exc).partition(": ")
+        raise UserError(f"{path}, {line}: not a valid CSV record ({why}); fix or delete that row "
+                        "(its item will be asked again)") from None
     header = tuple(records[0]) if records else ()
     version = version_of(header) or (1 if header == STORE_COLUMNS else None)
     if version is None and not set(NEEDED_COLUMNS) <= set(header) and header:
-        missing = [c for c in NEEDED_COLUMNS if c not in header]
-        raise UserError(f"{path} is not a results file (no {', '.join(missing)} column); {_HOW}")
+        raise UserError(header_problem(path, list(header)))
     rows = []
     for rec in records[1:]:
         if len(rec) != len(header):
