@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from utils.core.secrets import redact
 from utils.probing.backends import Failure
+from utils.probing.backends.api import wire
 
 ENDPOINT = "/v1/chat/completions"
 
@@ -77,4 +78,4 @@ def outcome(line: dict) -> tuple[dict | Failure, bool]:
         message = message or f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
     reason = redact(f"batch line {'HTTP ' + str(status) if status else 'without a response'}: {message}"[:500])
     again = status is None or status == 429 or (isinstance(status, int) and status >= 500)
-    return Failure(reason, redact(json.dumps(line, default=str)[:10_000])), again
+    return Failure(reason, redact(wire.raw(line))), again

@@ -27,7 +27,7 @@ class Replies:
 
     def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
         for i, (request, reply) in enumerate(zip(requests, self.replies)):
-            got = reply if isinstance(reply, Failure) else wire.answer(reply, request.item.choice_keys, how)
+            got = reply if isinstance(reply, Failure) else wire.answer([reply], request.item.choice_keys, how)
             if isinstance(got, Failure):
                 got = Failure(redact(got.reason), redact(got.raw), got.response, got.status, got.usage)
             elif isinstance(got, Completion) and isinstance(how, Generate) and len(got.texts) < how.n:

@@ -241,9 +241,7 @@ class ApiBackend:
             bodies = self._bodies(request, how)
         except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
             return _failure(exc, time.monotonic() - start)
-        if isinstance(how, Score):
-            return wire.scores_or_failure(bodies[0], request.item.choice_keys, time.monotonic() - start)
-        return wire.completion(bodies, how.n, time.monotonic() - start)
+        return wire.answer(bodies, request.item.choice_keys, how, time.monotonic() - start)
 
     def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list[dict]:
         """Replies that together hold (at least) `how.n` answers (see the module docstring)."""
@@ -276,7 +274,7 @@ class ApiBackend:
         reply = completion.model_dump(warnings=False) if isinstance(completion, openai.BaseModel) else completion
         problem = wire.body_problem(reply)
         if problem:
-            raise _BadReply(problem, json.dumps(reply, default=str)[:10_000])
+            raise _BadReply(problem, wire.raw(reply))
         return reply
 
     def _create(self, payload: dict):
