@@ -45,7 +45,7 @@ import openai
 from utils.core.errors import Stopped, UserError
 from utils.core.records import ProbeRequest
 from utils.core.secrets import redact, register_secret
-from utils.probing.backends import Completion, Failure, Generate, Score, Scores, Usage, unexpected
+from utils.probing.backends import AllAtOnce, Completion, Failure, Generate, Score, Scores, Usage, unexpected
 from utils.probing.backends.api import wire
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ class _Server:
         return str(self.client.base_url).rstrip("/")
 
 
-class ApiBackend:
+class ApiBackend(AllAtOnce):
     """Asks one chat-completions model, on one server or several (a list of clients); every method
-    may be called from the run loop's thread."""
+    may be called from the run loop's thread. `concurrency` bounds what is on the wire."""
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], model: str, *, concurrency: int = 1,
                  max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0):
@@ -183,20 +183,9 @@ class ApiBackend:
                     _connect_cause(exc), len(live) - 1)
         return True
 
-    def prepare(self, requests: list[ProbeRequest]) -> None:
-        """Nothing to prepare: every request is sent whole."""
-
-    def seed(self, n: int) -> None:
-        """A server draws as it does: no seed is sent (a `--repeats` row's `seed` stays empty)."""
-
     def stop(self) -> None:
         """End every back-off wait and send nothing more (a request on the wire finishes or dies with the process)."""
         self._stop.set()
-
-    def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
-        """All at once: `concurrency` bounds what is on the wire."""
-        if requests:
-            yield list(range(len(requests)))
 
     def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
         return self._each(requests, lambda r: self._ask(r, how))
