@@ -216,8 +216,6 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
     """The plan of a `--protocol release` run: the release's conditions for the selection flags
     (`select` applies `--limit` / `--ids`), asked and read as the release asks and reads, for the
     run's backend (a local model: greedy to the release's token limit, special tokens added)."""
-    if config.release_dir is None:
-        raise UserError(f"--protocol release needs --release-dir PATH, a checkout of {RELEASE_URL}")
     if config.perturb:
         raise UserError("--protocol release asks as the paper's release did, which had no perturbations; "
                         "drop --perturb")
