@@ -117,14 +117,6 @@ class DaemonPool:
         return fut
 
 
-class _BadReply(Exception):
-    """A reply that is not a chat completion we can read (`wire.body_problem`), with its body."""
-
-    def __init__(self, reason: str, raw: str):
-        super().__init__(reason)
-        self.reason, self.raw = reason, raw
-
-
 @dataclass(eq=False)
 class _Server:
     client: openai.OpenAI
@@ -228,12 +220,13 @@ class ApiBackend(AllAtOnce):
         start = time.monotonic()
         try:
             bodies = self._bodies(request, how)
-        except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
+        except (openai.APIError, json.JSONDecodeError) as exc:
             return _failure(exc, time.monotonic() - start)
         return wire.answer(bodies, request.item.choice_keys, how, time.monotonic() - start)
 
-    def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list[dict]:
-        """Replies that together hold (at least) `how.n` answers (see the module docstring)."""
+    def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list:
+        """Replies that together hold (at least) `how.n` answers (see the module docstring), or
+        one that is no chat completion."""
         if isinstance(how, Score) or how.n == 1:
             return [self._send(wire.payload(request, self.model, how))]
 
@@ -244,6 +237,8 @@ class ApiBackend(AllAtOnce):
         missing = how.n
         if self.honours_n is not False:
             bodies.append(send(how.n))
+            if wire.body_problem(bodies[0]):
+                return bodies  # `wire.answer` says what is wrong with it
             missing -= len(bodies[0]["choices"])
             if missing > 0:
                 self.honours_n = False
@@ -256,15 +251,11 @@ class ApiBackend(AllAtOnce):
             for f in futures:
                 f.cancel()
 
-    def _send(self, body: dict) -> dict:
+    def _send(self, body: dict):
         """One request, holding one of the `concurrency` slots while it is on the wire."""
         with self._slots:
             completion = self._create(body)
-        reply = completion.model_dump(warnings=False) if isinstance(completion, openai.BaseModel) else completion
-        problem = wire.body_problem(reply)
-        if problem:
-            raise _BadReply(problem, wire.raw(reply))
-        return reply
+        return completion.model_dump(warnings=False) if isinstance(completion, openai.BaseModel) else completion
 
     def _create(self, payload: dict):
         retry = -1
@@ -310,7 +301,6 @@ class ApiBackend(AllAtOnce):
                         "firewall), and for https its certificate")
 
 
-
 def retry_wait_s(exc: Exception, retry: int, backoff_s: float, max_backoff_s: float) -> float:
     """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
     else exponential back-off with jitter; never more than `max_backoff_s`."""
@@ -321,9 +311,7 @@ def retry_wait_s(exc: Exception, retry: int, backoff_s: float, max_backoff_s: fl
 
 
 def _failure(exc: Exception, latency_s: float) -> Failure:
-    if isinstance(exc, _BadReply):
-        reason, raw = exc.reason, exc.raw
-    elif isinstance(exc, json.JSONDecodeError):  # the client could not read the body as JSON
+    if isinstance(exc, json.JSONDecodeError):  # the client could not read the body as JSON
         reason, raw = f"reply is not valid JSON ({exc.msg} at char {exc.pos})", ""
     else:  # transient ones after their retries, 4xx, invalid bodies
         reason, raw = _describe(exc), str(getattr(exc, "body", "") or "")

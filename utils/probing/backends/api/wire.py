@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+from utils.core.secrets import redact
 from utils.probing.backends import Completion, Failure, Generate, Score, Scores, Usage, continues_code
 
 TOP_LOGPROBS = 20
@@ -98,7 +99,7 @@ def answer(bodies: list, keys: Sequence[str], how: Generate | Score, latency_s: 
     chat completion, or log-probabilities that cannot be read, is its `Failure`."""
     for body in bodies:
         if body_problem(body):
-            return Failure(body_problem(body), raw(body), usage=Usage(latency_s))
+            return Failure(body_problem(body), redact(raw(body)), usage=Usage(latency_s))
     if isinstance(how, Generate):
         return completion(bodies, how.n, latency_s)
     try:
