@@ -55,10 +55,7 @@ class Batches:
         """The batch already made over `input_file_id`, if any (a kill between making it and
         recording it): the most recent 100 batches are looked at."""
         page = self._call(self.client.batches.list, limit=100)
-        for b in page.data:
-            if b.input_file_id == input_file_id:
-                return b.id
-        return None
+        return next((b.id for b in page.data if b.input_file_id == input_file_id), None)
 
     def retrieve(self, batch_id: str):
         return self._call(self.client.batches.retrieve, batch_id)
