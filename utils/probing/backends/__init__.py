@@ -108,3 +108,22 @@ class Backend(Protocol):
     def seed(self, n: int) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class AllAtOnce:
+    """What a backend that sends each request whole needs of the interface (a server, a batch's
+    replies): nothing to prepare, one batch of everything, no seed (a server draws as it does:
+    a `--repeats` row's `seed` stays empty), nothing to stop."""
+
+    def prepare(self, requests: list[ProbeRequest]) -> None:
+        pass
+
+    def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
+        if requests:
+            yield list(range(len(requests)))
+
+    def seed(self, n: int) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

@@ -55,10 +55,7 @@ class Batches:
         """The batch already made over `input_file_id`, if any (a kill between making it and
         recording it): the most recent 100 batches are looked at."""
         page = self._call(self.client.batches.list, limit=100)
-        for b in page.data:
-            if b.input_file_id == input_file_id:
-                return b.id
-        return None
+        return next((b.id for b in page.data if b.input_file_id == input_file_id), None)
 
     def retrieve(self, batch_id: str):
         return self._call(self.client.batches.retrieve, batch_id)
@@ -67,19 +64,14 @@ class Batches:
         return self._call(self.client.files.content, file_id).text
 
 
-def state_line(batch) -> str:
-    """`in_progress 3100/7200` (completed and failed requests over all of them)."""
-    c = batch.request_counts
-    done, total = ((c.completed or 0) + (c.failed or 0), c.total or 0) if c else (0, 0)
-    return f"{batch.status} {done}/{total}"
-
-
 def wait(batches: Batches, batch_id: str, say: Callable[[str], None], first_s: float = 10.0):
     """The batch once completed, failed, expired or cancelled; polls after `first_s`, doubling up to 30x."""
     delay, shown = first_s, None
     while True:
         batch = batches.retrieve(batch_id)
-        line = state_line(batch)
+        c = batch.request_counts  # `in_progress 3100/7200`: completed and failed requests over all of them
+        done, total = ((c.completed or 0) + (c.failed or 0), c.total or 0) if c else (0, 0)
+        line = f"{batch.status} {done}/{total}"
         if line != shown:
             say(f"batch {batch_id}: {line}")
             shown = line

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from utils.core.secrets import redact
 from utils.probing.backends import Failure
+from utils.probing.backends.api import wire
 
 ENDPOINT = "/v1/chat/completions"
 
@@ -65,16 +66,14 @@ def read_jsonl(text: str) -> tuple[list[dict], int]:
 def outcome(line: dict) -> tuple[dict | Failure, bool]:
     """(the reply's body, False), or (its Failure, whether to ask again in a follow-up batch: 429, 5xx
     or no response, as the synchronous path retries)."""
-    response = line.get("response") if isinstance(line.get("response"), dict) else None
+    response = line.get("response") if isinstance(line.get("response"), dict) else {}
     error = line.get("error")
-    status = response.get("status_code") if response else None
-    if response and status == 200 and not error:
-        return response.get("body"), False
-    body = response.get("body") if response else None
-    message = (body or {}).get("error", {}).get("message", "") if isinstance(body, dict) and isinstance(
-        body.get("error"), dict) else ""
+    status, body = response.get("status_code"), response.get("body")
+    if status == 200 and not error:
+        return body, False
+    message = body["error"].get("message", "") if isinstance(body, dict) and isinstance(body.get("error"), dict) else ""
     if isinstance(error, dict):
         message = message or f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
     reason = redact(f"batch line {'HTTP ' + str(status) if status else 'without a response'}: {message}"[:500])
     again = status is None or status == 429 or (isinstance(status, int) and status >= 500)
-    return Failure(reason, redact(json.dumps(line, default=str)[:10_000])), again
+    return Failure(reason, redact(wire.raw(line))), again

@@ -60,8 +60,5 @@ class JobRecord:
         """Held while a round is uploaded and its batch made: a second command waits, then finds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / f"{self.key[:16]}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, however the block ends
+            yield

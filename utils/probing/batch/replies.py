@@ -10,24 +10,17 @@ from collections.abc import Iterator
 
 from utils.core.records import ProbeRequest
 from utils.core.secrets import redact
-from utils.probing.backends import Completion, Failure, Generate, Score
+from utils.probing.backends import AllAtOnce, Completion, Failure, Generate, Score
 from utils.probing.backends.api import wire
 
 
-class Replies:
+class Replies(AllAtOnce):
     def __init__(self, replies: list[dict | Failure]):
         self.replies = replies
 
-    def prepare(self, requests: list[ProbeRequest]) -> None:
-        """Nothing to prepare: the replies are here."""
-
-    def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
-        if requests:
-            yield list(range(len(requests)))
-
     def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
         for i, (request, reply) in enumerate(zip(requests, self.replies)):
-            got = reply if isinstance(reply, Failure) else wire.answer(reply, request.item.choice_keys, how)
+            got = reply if isinstance(reply, Failure) else wire.answer([reply], request.item.choice_keys, how)
             if isinstance(got, Failure):
                 got = Failure(redact(got.reason), redact(got.raw), got.response, got.status, got.usage)
             elif isinstance(got, Completion) and isinstance(how, Generate) and len(got.texts) < how.n:
@@ -36,9 +29,3 @@ class Replies:
             yield i, got
 
     option_logprobs = generate  # a reply is read by what `how` asked for
-
-    def seed(self, n: int) -> None:
-        """A server draws as it does: no seed is sent."""
-
-    def stop(self) -> None:
-        """Nothing is on the wire."""

@@ -32,12 +32,6 @@ def normalize_log_scores(log_scores: Mapping[str, float], keys: Sequence[str]) -
     return {k: w / total for k, w in weights.items()}
 
 
-def logprob_record(content: str, scores: Mapping[str, float]) -> str:
-    """What a logprob answer keeps as raw text: the generated text and each code's log-score."""
-    return json.dumps({"content": content,
-                       "option_logprobs": {k: round(v, 6) for k, v in scores.items() if math.isfinite(v)}})
-
-
 def read_scores(item: SurveyItem, got: Scores | Failure) -> ProbeResult:
     if isinstance(got, Failure):
         return failed(item, got)
@@ -47,8 +41,9 @@ def read_scores(item: SurveyItem, got: Scores | Failure) -> ProbeResult:
         return ProbeResult(item.id, "unparsed", None, response=got.content,
                            raw_text=json.dumps({"content": got.content, "top_logprobs": got.listed}),
                            error="no option code among the top log-probabilities", **asdict(got.usage))
+    kept = {k: round(v, 6) for k, v in got.scores.items() if math.isfinite(v)}  # each code's log-score
     return ProbeResult(item.id, "ok", dist, response=distribution_text(dist),
-                       raw_text=logprob_record(got.content, got.scores), **asdict(got.usage))
+                       raw_text=json.dumps({"content": got.content, "option_logprobs": kept}), **asdict(got.usage))
 
 
 @dataclass(frozen=True)

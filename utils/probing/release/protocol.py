@@ -132,12 +132,6 @@ class ReleaseProtocol:
         """The methods the release's RQ2 script offers (its `--steering_method` choices)."""
         return list(script_choices(self.checkout.path(f"code/RQ2/{BACKENDS[self.backend][2]}"), "--steering_method"))
 
-    def language(self, steering: str | None, country: str | None) -> str:
-        """The questionnaire language, by the release's RQ2 rule: its own for `language*` methods."""
-        if steering and "language" in steering:
-            return self.checkout.common.country_language_dict[country]
-        return "English"
-
     def questionnaire(self, name: str) -> list[tuple[dict, SurveyItem]]:
         """The release's items of `WV7_<name>.jsonl`, read by its own reader, with our record of each.
         Shuffled options keep the English order for scoring."""
@@ -179,7 +173,8 @@ class ReleaseProtocol:
         instead (benchmarks/few_shot_real_shares.py: its few-shot file with other numbers)."""
         steering = _pick(steering, self.steering_methods(), "steering method")
         country = _pick(country, self.countries(), "country")
-        language = self.language(steering, country)
+        # the release's RQ2 rule: `language*` methods ask in the country's language
+        language = self.checkout.common.country_language_dict[country] if "language" in steering else "English"
         args = SimpleNamespace(steering_method=steering, country=country,
                                culture=self.checkout.common.country_human_dict.get(country, country))
         # `names`: one of the release's language_persona branches (Japan's) formats a text that has
@@ -216,8 +211,6 @@ def release_plan(config: ProbeConfig, select: Callable = list) -> Plan:
     """The plan of a `--protocol release` run: the release's conditions for the selection flags
     (`select` applies `--limit` / `--ids`), asked and read as the release asks and reads, for the
     run's backend (a local model: greedy to the release's token limit, special tokens added)."""
-    if config.release_dir is None:
-        raise UserError(f"--protocol release needs --release-dir PATH, a checkout of {RELEASE_URL}")
     if config.perturb:
         raise UserError("--protocol release asks as the paper's release did, which had no perturbations; "
                         "drop --perturb")

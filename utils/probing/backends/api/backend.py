@@ -45,7 +45,7 @@ import openai
 from utils.core.errors import Stopped, UserError
 from utils.core.records import ProbeRequest
 from utils.core.secrets import redact, register_secret
-from utils.probing.backends import Completion, Failure, Generate, Score, Scores, Usage, unexpected
+from utils.probing.backends import AllAtOnce, Completion, Failure, Generate, Score, Scores, Usage, unexpected
 from utils.probing.backends.api import wire
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,6 @@ class DaemonPool:
         return fut
 
 
-class _BadReply(Exception):
-    """A reply that is not a chat completion we can read (`wire.body_problem`), with its body."""
-
-    def __init__(self, reason: str, raw: str):
-        super().__init__(reason)
-        self.reason, self.raw = reason, raw
-
-
 @dataclass(eq=False)
 class _Server:
     client: openai.OpenAI
@@ -137,9 +129,9 @@ class _Server:
         return str(self.client.base_url).rstrip("/")
 
 
-class ApiBackend:
+class ApiBackend(AllAtOnce):
     """Asks one chat-completions model, on one server or several (a list of clients); every method
-    may be called from the run loop's thread."""
+    may be called from the run loop's thread. `concurrency` bounds what is on the wire."""
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], model: str, *, concurrency: int = 1,
                  max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0):
@@ -183,20 +175,9 @@ class ApiBackend:
                     _connect_cause(exc), len(live) - 1)
         return True
 
-    def prepare(self, requests: list[ProbeRequest]) -> None:
-        """Nothing to prepare: every request is sent whole."""
-
-    def seed(self, n: int) -> None:
-        """A server draws as it does: no seed is sent (a `--repeats` row's `seed` stays empty)."""
-
     def stop(self) -> None:
         """End every back-off wait and send nothing more (a request on the wire finishes or dies with the process)."""
         self._stop.set()
-
-    def batches(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[list[int]]:
-        """All at once: `concurrency` bounds what is on the wire."""
-        if requests:
-            yield list(range(len(requests)))
 
     def generate(self, requests: list[ProbeRequest], how: Generate | Score) -> Iterator[tuple[int, object]]:
         return self._each(requests, lambda r: self._ask(r, how))
@@ -239,14 +220,13 @@ class ApiBackend:
         start = time.monotonic()
         try:
             bodies = self._bodies(request, how)
-        except (openai.APIError, json.JSONDecodeError, _BadReply) as exc:
+        except (openai.APIError, json.JSONDecodeError) as exc:
             return _failure(exc, time.monotonic() - start)
-        if isinstance(how, Score):
-            return wire.scores_or_failure(bodies[0], request.item.choice_keys, time.monotonic() - start)
-        return wire.completion(bodies, how.n, time.monotonic() - start)
+        return wire.answer(bodies, request.item.choice_keys, how, time.monotonic() - start)
 
-    def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list[dict]:
-        """Replies that together hold (at least) `how.n` answers (see the module docstring)."""
+    def _bodies(self, request: ProbeRequest, how: Generate | Score) -> list:
+        """Replies that together hold (at least) `how.n` answers (see the module docstring), or
+        one that is no chat completion."""
         if isinstance(how, Score) or how.n == 1:
             return [self._send(wire.payload(request, self.model, how))]
 
@@ -257,6 +237,8 @@ class ApiBackend:
         missing = how.n
         if self.honours_n is not False:
             bodies.append(send(how.n))
+            if wire.body_problem(bodies[0]):
+                return bodies  # `wire.answer` says what is wrong with it
             missing -= len(bodies[0]["choices"])
             if missing > 0:
                 self.honours_n = False
@@ -269,15 +251,11 @@ class ApiBackend:
             for f in futures:
                 f.cancel()
 
-    def _send(self, body: dict) -> dict:
+    def _send(self, body: dict):
         """One request, holding one of the `concurrency` slots while it is on the wire."""
         with self._slots:
             completion = self._create(body)
-        reply = completion.model_dump(warnings=False) if isinstance(completion, openai.BaseModel) else completion
-        problem = wire.body_problem(reply)
-        if problem:
-            raise _BadReply(problem, json.dumps(reply, default=str)[:10_000])
-        return reply
+        return completion.model_dump(warnings=False) if isinstance(completion, openai.BaseModel) else completion
 
     def _create(self, payload: dict):
         retry = -1
@@ -323,7 +301,6 @@ class ApiBackend:
                         "firewall), and for https its certificate")
 
 
-
 def retry_wait_s(exc: Exception, retry: int, backoff_s: float, max_backoff_s: float) -> float:
     """The server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) when given,
     else exponential back-off with jitter; never more than `max_backoff_s`."""
@@ -334,9 +311,7 @@ def retry_wait_s(exc: Exception, retry: int, backoff_s: float, max_backoff_s: fl
 
 
 def _failure(exc: Exception, latency_s: float) -> Failure:
-    if isinstance(exc, _BadReply):
-        reason, raw = exc.reason, exc.raw
-    elif isinstance(exc, json.JSONDecodeError):  # the client could not read the body as JSON
+    if isinstance(exc, json.JSONDecodeError):  # the client could not read the body as JSON
         reason, raw = f"reply is not valid JSON ({exc.msg} at char {exc.pos})", ""
     else:  # transient ones after their retries, 4xx, invalid bodies
         reason, raw = _describe(exc), str(getattr(exc, "body", "") or "")

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+from utils.core.secrets import redact
 from utils.probing.backends import Completion, Failure, Generate, Score, Scores, Usage, continues_code
 
 TOP_LOGPROBS = 20
@@ -42,6 +43,11 @@ def body_problem(body) -> str:
     if not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
         return "reply's first choice has no message"
     return ""
+
+
+def raw(body) -> str:
+    """A reply as a row keeps it when it cannot be read."""
+    return json.dumps(body, default=str)[:10_000]
 
 
 def text(value) -> str:
@@ -88,24 +94,18 @@ def scores(body: dict, keys: Sequence[str], latency_s: float) -> Scores | Failur
     return Scores(scores_from_top_logprobs(positions, [s["token"] for s in steps], keys), used, content, positions[0])
 
 
-def scores_or_failure(body: dict, keys: Sequence[str], latency_s: float) -> Scores | Failure:
-    """`scores`, with a reply whose log-probabilities cannot be read as its `Failure`."""
+def answer(bodies: list, keys: Sequence[str], how: Generate | Score, latency_s: float = 0.0) -> Completion | Scores | Failure:
+    """What the replies to one request hold (a batch's output line is one reply): a body that is no
+    chat completion, or log-probabilities that cannot be read, is its `Failure`."""
+    for body in bodies:
+        if body_problem(body):
+            return Failure(body_problem(body), redact(raw(body)), usage=Usage(latency_s))
+    if isinstance(how, Generate):
+        return completion(bodies, how.n, latency_s)
     try:
-        return scores(body, keys, latency_s)
+        return scores(bodies[0], keys, latency_s)
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # odd logprobs etc.
-        return Failure(f"malformed reply ({type(exc).__name__}: {exc})", json.dumps(body, default=str)[:10_000],
-                       usage=Usage(latency_s))
-
-
-def answer(body, keys: Sequence[str], how: Generate | Score, latency_s: float = 0.0) -> Completion | Scores | Failure:
-    """What one reply to one request holds, read as the synchronous path reads it (a batch's
-    output lines go through here): a body that is no chat completion is its `Failure`."""
-    problem = body_problem(body)
-    if problem:
-        return Failure(problem, json.dumps(body, default=str)[:10_000], usage=Usage(latency_s))
-    if isinstance(how, Score):
-        return scores_or_failure(body, keys, latency_s)
-    return completion([body], how.n, latency_s)
+        return Failure(f"malformed reply ({type(exc).__name__}: {exc})", raw(bodies[0]), usage=Usage(latency_s))
 
 
 def scores_from_top_logprobs(positions: Sequence[Mapping[str, float]], generated: Sequence[str],

@@ -10,13 +10,9 @@ from utils.probing.probe_config import ProbeConfig
 def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, Callable]:
     """(model name for the results folder, a function that loads the model); nothing is loaded yet.
     `special_tokens`: see `HFBackend` (the release protocol's tokenization)."""
-    from utils.probing.backends.hf.bundled import BUNDLED_GGUF, BUNDLED_NAME
+    from utils.probing.backends.hf.bundled import BUNDLED_NAME
 
-    local = config.backend
-    if config.model_name_or_path is None:
-        path, gguf, name = None, BUNDLED_GGUF, BUNDLED_NAME
-    else:
-        path, gguf, name = config.model_name_or_path, local.gguf_file, config.model_name_or_path
+    local, path = config.backend, config.model_name_or_path
 
     def make():
         from utils.probing.backends.hf.backend import HFBackend
@@ -27,11 +23,11 @@ def hf_backend(config: ProbeConfig, special_tokens: bool = False) -> tuple[str, 
         if path is None:
             tokenizer, model = load_bundled_model(**where, use_cache=False if local.no_model_cache else None)
         else:
-            tokenizer, model = load_model(path, gguf_file=gguf, **where)
+            tokenizer, model = load_model(path, gguf_file=local.gguf_file, **where)
         return HFBackend(model, tokenizer, prefix_cache=not local.no_prefix_cache, batch_size=local.batch_size,
                          special_tokens=special_tokens)
 
-    return name, make
+    return BUNDLED_NAME if path is None else path, make
 
 
 def check_local_model(config: ProbeConfig, local_rank: int | None = None) -> ProbeConfig:

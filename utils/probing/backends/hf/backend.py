@@ -26,12 +26,11 @@ import torch
 from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 
 from utils.core.records import ProbeRequest
-from utils.probing.backends import Completion, Generate, Score, Scores, Usage
+from utils.probing.backends import Completion, Generate, Score, Scores, Usage, continues_code
 from utils.probing.backends.hf.branches import generation_eos, items_per_batch, sample_items
 from utils.probing.backends.hf.packing import (
     additive_mask,
     code_scores,
-    ends_answer_flags,
     ends_answer_mask,
     gap_rows,
     pack,
@@ -203,8 +202,11 @@ class HFBackend:
     # -- scoring ------------------------------------------------------------------------
     def _ends_answer_mask(self) -> torch.Tensor:
         if self._ends_answer is None:
+            tokens = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            flags = [not continues_code(self.tokenizer.convert_tokens_to_string([t]) if t is not None else "")
+                     for t in tokens]
             n_out = self.model.get_output_embeddings().weight.shape[0]
-            self._ends_answer = ends_answer_mask(ends_answer_flags(self.tokenizer), n_out).to(self.device)
+            self._ends_answer = ends_answer_mask(flags, n_out).to(self.device)
         return self._ends_answer
 
     def _codes(self, keys) -> list[list[int]]:

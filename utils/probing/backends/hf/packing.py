@@ -26,7 +26,6 @@ from typing import TypeVar
 
 import torch
 
-from utils.probing.backends import continues_code
 
 T = TypeVar("T")
 
@@ -122,14 +121,9 @@ def shared_prefix_len(seqs: list[list[int]], least: int = 8) -> int:
     return n if n >= least else 0
 
 
-def ends_answer_flags(tokenizer) -> list[bool]:
-    """Per vocabulary token: True when it cannot continue an option code (`" "`, `"."`), False for `"0"`."""
-    texts = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    return [not continues_code(tokenizer.convert_tokens_to_string([t]) if t is not None else "") for t in texts]
-
-
 def ends_answer_mask(flags: list[bool], n_out: int) -> torch.Tensor:
-    """`flags` sized to the model's `n_out` output rows; padded rows past the vocabulary never end an answer."""
+    """`flags`, per vocabulary token True when it cannot continue an option code (`" "`, `"."`, not `"0"`), sized
+    to the model's `n_out` output rows; padded rows past the vocabulary never end an answer."""
     mask = torch.tensor(flags, dtype=torch.bool)
     if n_out > len(flags):
         mask = torch.cat([mask, torch.zeros(n_out - len(flags), dtype=torch.bool)])
