@@ -29,7 +29,8 @@ BAD = {  # content -> what the one line says
     "empty": (b"", "is empty"),
     "header-only": (HEADER.encode(), "has a header but no rows"),
     "not-utf8": (bytes(range(256)) * 4, "not a results file (not UTF-8"),
-    "other-columns": (b"name,age\nBob,3\nAda,4\n", "not a results file (no id, choice_keys, response column)"),
+    "other-columns": (b"name,age\nBob,3\nAda,4\n",
+                      "does not have this toolkit's columns (no id, choice_keys, response column)"),
 }
 
 

@@ -221,7 +221,8 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
 
     def configured():
-        config, options = configure(entry, roots[0], figures, human, flags, script_flags.get(entry.name, {}), False, None)
+        config, options = configure(entry, roots[0], figures, human, flags, script_flags.get(entry.name, {}),
+                                    False, None)
         return config, replace(options, compare=tuple(roots))
     return _unless_done(figures, digest, log, "  elicitation: up to date",
                         lambda: [_logged(log, _run_one(entry, figures, configured, False))])

@@ -94,7 +94,8 @@ def scores(body: dict, keys: Sequence[str], latency_s: float) -> Scores | Failur
     return Scores(scores_from_top_logprobs(positions, [s["token"] for s in steps], keys), used, content, positions[0])
 
 
-def answer(bodies: list, keys: Sequence[str], how: Generate | Score, latency_s: float = 0.0) -> Completion | Scores | Failure:
+def answer(bodies: list, keys: Sequence[str], how: Generate | Score,
+           latency_s: float = 0.0) -> Completion | Scores | Failure:
     """What the replies to one request hold (a batch's output line is one reply): a body that is no
     chat completion, or log-probabilities that cannot be read, is its `Failure`."""
     for body in bodies:
