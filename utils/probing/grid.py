@@ -44,6 +44,8 @@ from utils.probing.prompts import load_prompt_set, prompt_text
 from utils.probing.repeats import repeated
 from utils.probing.survey_steering import survey_steering
 
+CHARS_PER_TOKEN = 4  # the rough rule of a dry run's token estimate (scripts and the study's plan)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -191,6 +193,6 @@ def dry_run(conditions: list[Condition], path: Path) -> int:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 chars += len(text)
     n = sum(len(c.requests) for c in conditions)
-    print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, "
-          f"about {chars // 4} prompt tokens at ~4 characters a token); no model was called")
+    print(f"wrote {n} prompts for {len(conditions)} condition(s) to {path.resolve()} ({chars} characters, about "
+          f"{chars // CHARS_PER_TOKEN} prompt tokens at ~{CHARS_PER_TOKEN} characters a token); no model was called")
     return 0

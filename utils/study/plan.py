@@ -15,13 +15,12 @@ from utils.core.errors import UserError
 from utils.core.flag_parser import suggest
 from utils.core.results.spec import Shard
 from utils.probing.conditions import Condition, steering_methods
-from utils.probing.grid import Plan, plan_for
+from utils.probing.grid import CHARS_PER_TOKEN, Plan, plan_for
 from utils.probing.perturb import applicable_specs
 from utils.probing.probe_config import SCRIPTS, ProbeConfig, flag_fields
 from utils.probing.prompts import prompt_text
 from utils.study.study_file import ModelSpec, Study
 
-CHARS_PER_TOKEN = 4  # the rough rule the scripts' --dry-run uses too
 # set by the study itself ([output], [probe] methods, [[models]] model_name_or_path), never as a key
 RESERVED = ("results_root", "method", "dry_run", "run_name", "model_name_or_path", "survey", "shard")
 
