@@ -51,6 +51,23 @@ def test_every_group_has_whole_phrases_in_every_language(language):
         assert len(seen) == len(ALL_GROUPS)  # every group is named differently
 
 
+@pytest.mark.parametrize("people, says", [("$plac people", "'plac'"), ("people of 5 $", "Invalid placeholder")])
+def test_a_misspelt_slot_in_a_group_phrase_is_one_line(tmp_path, people, says):
+    """A hand-edited phrase file: a slot that is not $place must stop the run, never reach a prompt as written."""
+    path = tmp_path / "groups" / "phrases" / "English.json"
+    path.parent.mkdir(parents=True)
+    forms = {"people": people, "respondent": "a respondent in $place", "group": "a group in $place"}
+    path.write_text(json.dumps({"places": {"Japan": "Japan"}, "groups": {"sex=female": forms}}), encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        group_phrases("English", "Japan", ("sex", "female"), tmp_path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: a phrase has an unknown slot or a lone $ (") and says in message
+    assert message.endswith("its slots: $place") and "\n" not in message
+    forms["people"] = "women in $place"
+    path.write_text(json.dumps({"places": {"Japan": "Japan"}, "groups": {"sex=female": forms}}), encoding="utf-8")
+    assert group_phrases("English", "Japan", ("sex", "female"), tmp_path)["people"] == "women in Japan"
+
+
 def test_each_group_is_its_own_condition(tmp_path):
     conds = conditions("--country", "Japan", "--steering_method", "persona", "--group", "age=18-29",
                        "--group", "sex=female", "--limit", "2")

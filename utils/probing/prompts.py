@@ -119,7 +119,12 @@ def whole_phrases(forms: dict, where: str, what: str, **values: str) -> dict[str
     missing = [k for k in PHRASE_KEYS if not forms.get(k)]
     if missing:
         raise UserError(f"{where} has no {'/'.join(missing)} phrase for {what}")
-    return {k: Template(forms[k]).safe_substitute(**values) for k in PHRASE_KEYS}
+    try:
+        return {k: Template(forms[k]).substitute(**values) for k in PHRASE_KEYS}
+    except (KeyError, ValueError) as exc:  # a misspelt slot in a hand-edited file is never left in a prompt
+        slots = ", ".join(f"${v}" for v in values) or "none; write $$ for a dollar sign"
+        message = f"{where}: a phrase has an unknown slot or a lone $ ({exc}); its slots: {slots}"
+    raise UserError(message)
 
 
 def render_messages(item: SurveyItem, method: str, ps: PromptSet, *, names: str | None = None,
