@@ -170,6 +170,17 @@ def test_a_header_only_file_left_by_a_failed_start_is_removed(tmp_path, items):
     assert not path.exists()
 
 
+@pytest.mark.parametrize("cut", [3, 40, len(",".join(COLUMNS))])
+def test_a_header_cut_off_while_written_is_removed_and_the_run_starts_afresh(tmp_path, items, cut):
+    """Killed before the header's newline: no row was ever reported, so nothing is refused or kept."""
+    path = tmp_path / "results.csv"
+    path.write_text(",".join(COLUMNS)[:cut])
+    with ResultStore(path) as store:
+        assert store.rows == {}
+        store.append(ok_row(items[0]))
+    assert tuple(read_table(path).header) == COLUMNS and [r["id"] for r in read_table(path).rows] == [items[0].id]
+
+
 def test_compacting_nothing_writes_no_file(tmp_path, items):
     path = tmp_path / "results.csv"
     with ResultStore(path) as store:

@@ -142,7 +142,9 @@ class ResultStore:
     def _load(self) -> dict[str, dict[str, str]]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return {}
-        if b"\n" not in self.path.read_bytes():  # killed while writing the header: nothing to resume
+        with open(self.path, "rb") as fh:
+            header_written = fh.readline().endswith(b"\n")  # the first line alone: the reader reads the rest
+        if not header_written:  # killed while writing the header: nothing to resume
             self.path.unlink()
             return {}
         table = read_table(self.path)
