@@ -41,10 +41,7 @@ EXTRA_ROUNDS = 2  # rounds beyond --max-attempts for lines that failed on the wa
 class BatchRun:
     def __init__(self, parts: Sequence[tuple[ProbeConfig, Plan]], model_name: str, batches: Batches,
                  say: Callable[[str], None]):
-        self.config = parts[0][0]  # what the parts share: the results root, the polling
-        roots = sorted({str(results_root(c)) for c, _ in parts})
-        if len(roots) > 1:
-            raise UserError(f"one batch run writes under one results root, not {', '.join(roots)}")
+        self.config = parts[0][0]  # what the parts share (a study's jobs of one method): the results root, the polling
         self.model, self.batches, self.say = model_name, batches, say
         self.planned: dict[str, Planned] = {}
         self.part: dict[str, tuple[ProbeConfig, Plan]] = {}  # condition folder -> its own config and plan
