@@ -51,13 +51,6 @@ def item_scores(d1: dict, d2: dict, ids) -> list[float]:
     return [s for q in ids if np.isfinite(s := sorted_score(d1, d2, q))]
 
 
-def mean_std(scores) -> tuple[float, float]:
-    """Mean and std (ddof 0) rounded to 4 decimals; NaN for no scores."""
-    if not len(scores):
-        return math.nan, math.nan
-    return float(np.round(np.mean(scores), 4)), float(np.round(np.std(scores), 4))
-
-
 def normalized_entropy(dist: dict) -> float:
     """The notebook's `shannon_entropy(p, 2) / log2(len(p))`: zeros dropped, renormalized if off 1."""
     probs = [float(p) for p in dist.values() if p > 0]
@@ -79,7 +72,7 @@ def notebook_consistency(dists: dict[str, dict], questions) -> float:
     return float(np.round(normalized_entropy(dists[last]), 4)) if last else math.nan
 
 
-def model_level(answers: dict[str, dict], country_scores: dict[str, pd.DataFrame], pooled: dict[str, dict],
+def model_level(answers: dict[str, dict], country_scores: pd.DataFrame, pooled: dict[str, dict],
                 questions) -> pd.DataFrame:
     """The model-level notebook's table, per model its score against all countries pooled (human side
     first) and its spread, "consistency" and mean country score; `answers` come without `MODEL_LEVEL_SKIP`."""
@@ -88,7 +81,7 @@ def model_level(answers: dict[str, dict], country_scores: dict[str, pd.DataFrame
         s = item_scores(pooled, ans, questions)
         score = float(np.round(np.mean(s), 4)) if s else math.nan
         hi, lo = (float(np.round(np.max(s), 4)), float(np.round(np.min(s), 4))) if s else (math.nan, math.nan)
-        countries = country_scores[model]
+        countries = country_scores[country_scores["model"] == model]
         rows.append({"model": model, "pooled_score": score, "max_minus_score": float(np.round(hi - score, 4)),
                      "score_minus_min": float(np.round(score - lo, 4)),
                      "consistency": notebook_consistency(ans, questions),

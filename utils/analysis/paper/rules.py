@@ -13,7 +13,7 @@ from utils.core.human.human_data import wave_note
 from utils.analysis.paper.answers import first_rows, rq1_questions
 from utils.analysis.paper.human import PaperHuman, load_paper_human
 from utils.analysis.paper.models import ALL, paper_selection
-from utils.analysis.paper.notebooks import mean_std, sorted_score
+from utils.analysis.paper.notebooks import sorted_score
 from utils.analysis.rules import Rules
 from utils.core.results.tree import ResultsFile
 
@@ -69,10 +69,12 @@ class PaperRules(Rules):
         return float(np.round(scores.mean(), 4))
 
     def summarize(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: the mean and std of its scored items rounded to 4 decimals, and their number."""
+        """Per row: the mean and std (ddof 0) of its scored items rounded to 4 decimals (NaN for none), and
+        their number."""
         rows = [row[np.isfinite(row)] for row in np.atleast_2d(scores)]
-        pairs = [mean_std(r) for r in rows]
-        return (np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]), np.array([len(r) for r in rows]))
+        mean = [np.round(np.mean(r), 4) if r.size else np.nan for r in rows]
+        std = [np.round(np.std(r), 4) if r.size else np.nan for r in rows]
+        return np.array(mean, dtype=float), np.array(std, dtype=float), np.array([r.size for r in rows])
 
 
 def _grid(side: PaperSide, first: dict) -> np.ndarray:

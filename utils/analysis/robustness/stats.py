@@ -162,16 +162,16 @@ def steering_against_spread(scores: pd.DataFrame) -> pd.DataFrame:
         common = s.index.intersection(b.index)
         gain = s[common] - b[common]
         g0 = float(gain[ORIGINAL])
-        base_std = float(b.std(ddof=1)) if len(b) > 1 else np.nan
+        base_std = float(b.std(ddof=1))  # pandas: NaN for one prompt, as every std below
         several = len(common) > 1
         rows.append({"model": model, "condition": cond, "gain_original": g0,
                      "gain_mean": float(gain.mean()) if several else np.nan,
-                     "gain_std": float(gain.std(ddof=1)) if several else np.nan, "base_std": base_std,
+                     "gain_std": float(gain.std(ddof=1)), "base_std": base_std,
                      "gain_over_spread": abs(g0) / base_std if base_std > 0 else np.nan,
                      "sign_kept": float((np.sign(gain) == np.sign(g0)).mean()) if several else np.nan,
                      "n_prompts_base": len(b), "n_prompts_both": len(common),
                      "steered_original": float(s[ORIGINAL]), "steered_mean": float(s.mean()),
-                     "steered_std": float(s.std(ddof=1)) if len(s) > 1 else np.nan, "n_prompts_steered": len(s),
+                     "steered_std": float(s.std(ddof=1)), "n_prompts_steered": len(s),
                      "gain_min": float(gain.min()) if several else np.nan,
                      "gain_max": float(gain.max()) if several else np.nan})
     return pd.DataFrame(rows)

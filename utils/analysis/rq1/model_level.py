@@ -110,9 +110,8 @@ def model_table(sc, answers, n_boot: int, repeats: int, seed: int, bootstrap: st
 def notebook_tables(rules, side, answers: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The model-level notebook's summary and the per-country scores behind it, without `MODEL_LEVEL_SKIP`."""
     answers = {m: {q: d for q, d in a.items() if q not in MODEL_LEVEL_SKIP} for m, a in answers.items()}
-    per_country = {m: country_table(rules, side, {m: rules.country_scores(side, a)}) for m, a in answers.items()}
-    return (model_level(answers, per_country, side.dists(None), side.questions),
-            pd.concat(per_country.values(), ignore_index=True))
+    per_country = country_table(rules, side, {m: rules.country_scores(side, a) for m, a in answers.items()})
+    return model_level(answers, per_country, side.dists(None), side.questions), per_country
 
 
 def rq1_model_level(config: AnalysisConfig, opts: ModelLevelOptions, said: Said) -> list[Path]:

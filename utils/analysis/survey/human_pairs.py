@@ -39,18 +39,16 @@ def survey_human_pairs(config: AnalysisConfig, options: SurveyFiles, said: Said)
     by_population: dict[str, list] = {}
     for cell in human.shares:
         by_population.setdefault(cell[0], []).append(cell)
-    pairs = [p for cells in by_population.values() for p in combinations(cells, 2)]
     wholes = [c for c in human.shares if not c[1]]
-    pairs += [p for p in combinations(wholes, 2) if p not in pairs]
-    scores = {(a, b): pair_score(human, a, b) for a, b in pairs}
+    blocks = [(p, cells) for p, cells in by_population.items() if len(cells) > 1]
+    if len(wholes) > 1:
+        blocks.append(("populations", wholes))
+    scores = {(a, b): pair_score(human, a, b) for _, cells in blocks for a, b in combinations(cells, 2)}
     rows = [{**{f"{k}_a": v for k, v in zip(CELL, a)}, **{f"{k}_b": v for k, v in zip(CELL, b)}, "score": score,
              "n_items": n} for (a, b), (score, n) in scores.items()]
     df = pd.DataFrame(rows, columns=[f"{k}_{s}" for s in "ab" for k in CELL] + ["score", "n_items"])
     df.insert(len(df.columns) - 2, "metric", human.metric)
     written = [write_csv(df, config.output, f"survey_{name}_human_pairs.csv")]
-    blocks = [(p, cells) for p, cells in by_population.items() if len(cells) > 1]
-    if len(wholes) > 1:
-        blocks.append(("populations", wholes))
     tables = []
     for title, cells in blocks:
         square = pd.DataFrame(np.nan, index=[cell_name(c) for c in cells], columns=[cell_name(c) for c in cells])
