@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", type=Path, required=True,
                     help='JSON {"<ISO3 or WVS code>": {"<item id>": {"<code>": share}}}')
     ap.add_argument("--output", type=Path, required=True, help="long table (CSV) for --human")
-    ap.add_argument("--questions-dir", type=Path, default=None, help="folder of WV7_English.jsonl (default dataset/questions)")
+    ap.add_argument("--questions-dir", type=Path, default=None,
+                    help="folder of WV7_English.jsonl (default dataset/questions)")
     ap.add_argument("--synthetic", action="store_true", help="mark the table as synthetic (figures then say so)")
     ap.add_argument("--group", default=None, metavar="VAR=LABEL",
                     help="the shares are of one respondent group, e.g. age=18-29 (groups in inputs/groups/groups.json)")

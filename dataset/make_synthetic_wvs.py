@@ -25,12 +25,14 @@ from utils.core.flag_parser import FlagParser  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     ap = FlagParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wave", type=int, default=7, choices=sorted(WAVE_COLUMNS), help="wave whose layout to copy (default 7)")
+    ap.add_argument("--wave", type=int, default=7, choices=sorted(WAVE_COLUMNS),
+                    help="wave whose layout to copy (default 7)")
     ap.add_argument("--out", type=Path, default=None,
                     help="file to write: .csv, .csv.gz or .dta (default dataset/human/raw/synthetic_WV<wave>.csv)")
     ap.add_argument("--respondents", type=int, default=300, help="respondents per country (default 300)")
     ap.add_argument("--countries", default="all",
-                    help="comma-separated WVS country codes, or all (the 66 Wave 7 countries; waves 5 and 6 keep ~70%%)")
+                    help="comma-separated WVS country codes, or all (the 66 Wave 7 countries; "
+                         "waves 5 and 6 keep ~70%%)")
     ap.add_argument("--sep", default=",", choices=[",", ";"], help="CSV separator (default ,)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = ap.parse_args(argv)

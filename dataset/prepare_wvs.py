@@ -34,9 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", type=Path, default=None,
                     help="long table to write (default dataset/human/WV<wave>.csv; synthetic data: "
                          "dataset/human/WV<wave>_synthetic.csv)")
-    ap.add_argument("--country-column", default=None, help="country variable (default B_COUNTRY for wave 7, V2 for 5 and 6)")
+    ap.add_argument("--country-column", default=None,
+                    help="country variable (default B_COUNTRY for wave 7, V2 for 5 and 6)")
     ap.add_argument("--weight-column", default=None,
-                    help="weight variable (default W_WEIGHT, V258, V259 for waves 7, 6, 5); 'none' if the file has none")
+                    help="weight variable (default W_WEIGHT, V258, V259 for waves 7, 6, 5); "
+                         "'none' if the file has none")
     ap.add_argument("--groups", default=None,
                     help="comma-separated group variables to add per country, e.g. sex,age,education,settlement,income "
                          "(defined in inputs/groups/groups.json)")

@@ -16,7 +16,8 @@ from utils.report import html as H
 from utils.report.progress import tree_coverage
 from utils.report.run_info import run_info_section
 
-SUFFIXES = ("_paper_compat", "_jsd", "_tvd")
+SUFFIXES = {"_paper_compat": " (the original release's arithmetic, --paper-compat)",  # -> what the caption adds
+            "_jsd": " Metric: 1 - Jensen-Shannon distance.", "_tvd": " Metric: 1 - total variation distance."}
 CAPTIONS = INPUTS_DIR / "report" / "captions.json"
 BANNER = ("SYNTHETIC HUMAN DATA: the human side of every score on this page is made up (not WVS answers). "
           "It shows that the pipeline works, not what any model believes.")
@@ -24,19 +25,14 @@ BANNER = ("SYNTHETIC HUMAN DATA: the human side of every score on this page is m
 
 def caption_for(stem: str, captions: dict) -> tuple[str, list[str]]:
     """(caption, table file names); `rq1_model_level_jsd` uses `rq1_model_level`'s entry, suffixing its tables."""
-    base, suffix = stem, ""
-    for s in SUFFIXES:
-        if base.endswith(s) and base[: -len(s)] in captions["figures"]:
-            base, suffix = base[: -len(s)], s
-            break
+    suffix = next((s for s in SUFFIXES if stem.endswith(s) and stem[: -len(s)] in captions["figures"]), "")
+    base = stem.removesuffix(suffix)
     entry = captions["figures"].get(base) or next(
         (e for k, e in captions["figures"].items() if k.endswith("*") and base.startswith(k[:-1])), None)
     if entry is None:
         return f"{stem} (no caption registered in inputs/report/captions.json)", [f"{stem}.csv"]
-    note = {"_paper_compat": " (the original release's arithmetic, --paper-compat)",
-            "_jsd": " Metric: 1 - Jensen-Shannon distance.", "_tvd": " Metric: 1 - total variation distance."}
     tables = [t[:-4] + suffix + ".csv" for t in entry.get("tables", [])]
-    return entry["caption"] + note.get(suffix, ""), tables
+    return entry["caption"] + SUFFIXES.get(suffix, ""), tables
 
 
 def read_csv(path: Path) -> pd.DataFrame:

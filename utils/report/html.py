@@ -68,8 +68,9 @@ def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
         if not (name.endswith("code") or name in ("wave", "rank", "n") or name.startswith("n_")):
             continue
         values = pd.to_numeric(out[col], errors="coerce") if out[col].dtype == object else out[col]
-        if pd.api.types.is_float_dtype(values) and values.notna().any() \
-                and (values.dropna() == values.dropna().round()).all() and values.notna().sum() == out[col].notna().sum():
+        given = values.dropna()  # none lost to the coercion, and every one whole
+        if pd.api.types.is_float_dtype(values) and len(given) == out[col].notna().sum() > 0 \
+                and (given == given.round()).all():
             out[col] = values.round().astype("Int64")
     return out
 

@@ -24,12 +24,10 @@ ANCHORS = ("RQ1", "RQ2", "Discussion")
 
 @dataclass
 class FileCoverage:
-    path: Path
     tree: str  # folders between the root and the paper's layout ("" when none)
     experiment: str
     condition: str  # "RQ1", "persona/Japan", "sensitivity number"
     model: str
-    method: str
     planned: int | None  # run_meta.json's n_items
     rows: int = 0
     ok: int = 0
@@ -54,25 +52,23 @@ def _locate(path: Path, root: Path) -> tuple[str, ResultsFile] | None:
     return None
 
 
-def read_counts(path: Path) -> tuple[dict[str, int], str, str]:
-    """(status counts of the newest row per id, the method, a note if unreadable)."""
+def read_counts(path: Path) -> tuple[dict[str, int], str]:
+    """(status counts of the newest row per id, a note if unreadable)."""
     counts = {"ok": 0, "unparsed": 0, "error": 0}
     try:
-        table = read_table(path)
+        rows = read_table(path).latest
     except (OSError, UserError) as exc:
-        return counts, "", f"unreadable: {exc}"
-    rows = table.latest
-    methods = {r.get("method", "") for r in rows.values()} - {""}
+        return counts, f"unreadable: {exc}"
     for r in rows.values():
         status = status_of(r)
         counts[status if status in counts else "error"] += 1
-    return counts, ",".join(sorted(methods)), ""
+    return counts, ""
 
 
 def tree_coverage(root: Path) -> list[FileCoverage]:
     root = Path(root)
     out = []
-    sharded: dict[Path, tuple] = {}  # a sharded condition's own file -> (tree, spec, condition, method)
+    sharded: dict[Path, tuple] = {}  # a sharded condition's own file -> (tree, spec, condition)
     for path in result_paths(root):
         located = _locate(path, root)
         if located is None:
@@ -80,27 +76,27 @@ def tree_coverage(root: Path) -> list[FileCoverage]:
         tree, found = located
         spec = found.spec
         planned = (read_meta(path.parent / "run_meta.json") or {}).get("n_items")
-        counts, method, note = read_counts(path)
+        counts, note = read_counts(path)
         rq2 = f"{spec.steering}/{spec.country}" + (f"/{'='.join(spec.group)}" if spec.group else "")  # --group runs
         condition = {"RQ1": "RQ1", "RQ2": rq2}.get(spec.experiment, f"variant {spec.variant}")
         condition += f" [{spec.prompt}]" if spec.prompt else ""  # --perturb / --repeats: its own file
         if spec.shard is not None:
-            sharded.setdefault(path.parent.parent / path.name, (tree, spec, condition, method or tree))
+            sharded.setdefault(path.parent.parent / path.name, (tree, spec, condition))
             condition += f" [{spec.shard.folder}]"
-        out.append(FileCoverage(path, tree, str(spec.experiment), condition, spec.model, method or tree, planned,
-                                sum(counts.values()), counts["ok"], counts["unparsed"], counts["error"], note))
+        out.append(FileCoverage(tree, str(spec.experiment), condition, spec.model, planned, sum(counts.values()),
+                                note=note, **counts))
     out += [row for whole, found in sharded.items() for row in missing_shards(whole, *found)]
     order = {"RQ1": 0, "RQ2": 1, "sensitivity": 2}
     return sorted(out, key=lambda c: (c.tree, c.model, order.get(c.experiment, 3), c.condition))
 
 
-def missing_shards(whole: Path, tree: str, spec, condition: str, method: str) -> list[FileCoverage]:
+def missing_shards(whole: Path, tree: str, spec, condition: str) -> list[FileCoverage]:
     """A row per missing shard; shards that cannot be put together are one row saying why."""
     try:
         table = read_complete(whole)
     except (OSError, UserError) as exc:
-        return [FileCoverage(whole, tree, str(spec.experiment), f"{condition} [shards]", spec.model, method, None,
+        return [FileCoverage(tree, str(spec.experiment), f"{condition} [shards]", spec.model, None,
                              note=f"unreadable: {exc}", present=False)]
     line = missing_shards_line(table)
-    return [FileCoverage(p, tree, str(spec.experiment), f"{condition} [{p.parent.name}]", spec.model, method, None,
-                         note=line, present=False) for p in table.missing]
+    return [FileCoverage(tree, str(spec.experiment), f"{condition} [{p.parent.name}]", spec.model, None, note=line,
+                         present=False) for p in table.missing]

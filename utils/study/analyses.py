@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,23 +113,42 @@ def run_analyses(results_root: Path, figures: Path, human: dict[int, Path], flag
     """On one probe method's results root, unless they already ran on exactly these inputs
     (`fingerprint`). With `survey`, the survey analyses run; without, the WVS's."""
     digest = fingerprint(results_root, human, flags, {**script_flags, "only": only}, survey)
-    up_to_date = "  analyses up to date (same results, human data, flags and code as at {at})"
-    return _unless_done(figures, digest, log, up_to_date,
-                        lambda: _run_all(results_root, figures, human, flags, script_flags, log, only, survey))
+    if done := _recorded(figures, digest):
+        log(f"  analyses up to date (same results, human data, flags and code as at {done[0]})")
+        return done[1]
+    name = read_questionnaire(survey.questions)[0].name if survey else WVS
+    found = find_results(results_root, survey=name)
+    present = {str(f.spec.experiment) for f in found} | ({"perturbed"} if any(f.spec.prompt for f in found) else set())
+    present |= {"survey"} if survey and found else set()
+    by = flags.get("by")
+    steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
+    outcomes = []
+    for entry in ANALYSES.values():
+        if (only and entry.name not in only) or entry.methods or entry.survey != (survey is not None):
+            continue
+        if why := _skip_reason(entry, present, human, by):
+            outcomes.append(_logged(log, Outcome(entry.name, "skipped", why)))
+            continue
+        takes_by = by if entry.groups in ("takes", "needs") or (entry.groups == "runs" and by in steered) else None
+        for paper in (False, True) if flags.get("paper_compat") and entry.paper else (False,):
+            outcomes.append(_logged(log, _run_one(entry, figures, lambda e=entry, p=paper: configure(
+                e, results_root, figures, human, flags, script_flags.get(e.name, {}), p, takes_by, survey), paper)))
+    return _record(figures, digest, outcomes)
 
 
-def _unless_done(figures: Path, digest: str, log, up_to_date: str,
-                 run: Callable[[], list[Outcome]]) -> list[Outcome]:
-    """The outcomes recorded in `figures` by the run on the same inputs `digest`; else `run()`'s, recorded
-    unless an analysis failed (it runs again next time)."""
+def _recorded(figures: Path, digest: str) -> tuple[str, list[Outcome]] | None:
+    """(when, outcomes) of the run on the same inputs `digest`, recorded in `figures`."""
     try:
         old = json.loads((Path(figures) / STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        old = None
-    if isinstance(old, dict) and old.get("fingerprint") == digest:
-        log(up_to_date.format(at=old.get("at", "?")))
-        return [Outcome(**o) for o in old.get("outcomes", [])]
-    outcomes = run()
+        return None
+    if not isinstance(old, dict) or old.get("fingerprint") != digest:
+        return None
+    return old.get("at", "?"), [Outcome(**o) for o in old.get("outcomes", [])]
+
+
+def _record(figures: Path, digest: str, outcomes: list[Outcome]) -> list[Outcome]:
+    """Unless an analysis failed: it runs again next time."""
     if not any(o.status == "failed" for o in outcomes):
         write_json(Path(figures) / STAMP, {
             "fingerprint": digest, "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -149,29 +167,6 @@ def _skip_reason(entry: Analysis, present: set[str], human: dict[int, Path], by:
     why = ([f"{', '.join(missing_exp)} results"] if missing_exp else []) + (
         [f"human data of wave(s) {', '.join(map(str, missing_waves))}"] if missing_waves else [])
     return "needs " + " and ".join(why) if why else ""
-
-
-def _run_all(results_root: Path, figures: Path, human: dict[int, Path], flags: dict,
-             script_flags: dict[str, dict], log, only: tuple[str, ...] = (),
-             survey: SurveySpec | None = None) -> list[Outcome]:
-    name = read_questionnaire(survey.questions)[0].name if survey else WVS
-    found = find_results(results_root, survey=name) if Path(results_root).is_dir() else []
-    present = {str(f.spec.experiment) for f in found} | ({"perturbed"} if any(f.spec.prompt for f in found) else set())
-    present |= {"survey"} if survey and found else set()
-    by = flags.get("by")
-    steered = {f.spec.group[0] for f in found if f.spec.group}  # group variables some RQ2 run was steered toward
-    outcomes = []
-    for entry in ANALYSES.values():
-        if (only and entry.name not in only) or entry.methods or entry.survey != (survey is not None):
-            continue
-        if why := _skip_reason(entry, present, human, by):
-            outcomes.append(_logged(log, Outcome(entry.name, "skipped", why)))
-            continue
-        takes_by = by if entry.groups in ("takes", "needs") or (entry.groups == "runs" and by in steered) else None
-        for paper in (False, True) if flags.get("paper_compat") and entry.paper else (False,):
-            outcomes.append(_logged(log, _run_one(entry, figures, lambda e=entry, p=paper: configure(
-                e, results_root, figures, human, flags, script_flags.get(e.name, {}), p, takes_by, survey), paper)))
-    return outcomes
 
 
 def _logged(log, outcome: Outcome) -> Outcome:
@@ -219,10 +214,12 @@ def run_comparison(roots: list[Path], figures: Path, human: dict[int, Path], fla
     if 7 not in human or not Path(human[7]).is_file():
         return [Outcome(entry.name, "skipped", "wave 7 human data missing")]
     digest = fingerprint(roots[0].parent, human, flags, {**script_flags, "compare": [str(r) for r in roots]})
+    if done := _recorded(figures, digest):
+        log("  elicitation: up to date")
+        return done[1]
 
     def configured():
         config, options = configure(entry, roots[0], figures, human, flags, script_flags.get(entry.name, {}),
                                     False, None)
         return config, replace(options, compare=tuple(roots))
-    return _unless_done(figures, digest, log, "  elicitation: up to date",
-                        lambda: [_logged(log, _run_one(entry, figures, configured, False))])
+    return _record(figures, digest, [_logged(log, _run_one(entry, figures, configured, False))])

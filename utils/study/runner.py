@@ -192,7 +192,8 @@ def _summary(study: Study, outcomes: list[ModelOutcome], analysis_notes: list[st
     if not report_ok:
         log("  report: missing")
     if unfinished or analysis_notes or missing_inputs or not report_ok:
-        log(f"to finish (it resumes; finished items are not asked again):\n  {finish_command(study, unfinished or None)}")
+        log("to finish (it resumes; finished items are not asked again):\n  "
+            + finish_command(study, unfinished or None))
         return 1
     log(f"everything complete; report: {study.report}")
     sys.stdout.flush()
