@@ -75,7 +75,7 @@ def test_the_csv_becomes_the_schema(tmp_path, capsys):
 
 @pytest.mark.parametrize("cell", ["defaultdict(<class 'list'>, {'Belgium': [0.5, 0.5}",
                                   "__import__('os').system('touch EVALUATED')",
-                                  "{'Belgium': 'half'}"])
+                                  "{'Belgium': 'half'}", "{'Belgium': -[0.5, 0.5]}", "{'Belgium': [0.5, True]}"])
 def test_a_malformed_selections_cell_is_one_line_and_never_run(tmp_path, capsys, monkeypatch, cell):
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "g.csv", ROWS[:2], raw=["Broken?", cell, "['Yes', 'No']", "GAS"])

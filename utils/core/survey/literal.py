@@ -37,7 +37,7 @@ def _value(node: ast.expr):
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)) \
             and not isinstance(node.operand, ast.UnaryOp):
         number = _value(node.operand)
-        if not isinstance(number, str):
+        if isinstance(number, (int, float)):
             return -number if isinstance(node.op, ast.USub) else number
     elif isinstance(node, (ast.List, ast.Tuple)):
         values = [_value(e) for e in node.elts]
