@@ -114,13 +114,6 @@ def matrix(dists: list[dict[str, list[float]]]) -> np.ndarray:
     return out
 
 
-def matrix_score(a: dict[str, list[float]], b: dict[str, list[float]]) -> float:
-    """One cell of `matrix` with scipy's W1, pair by pair (the reference the fast version matches)."""
-    common = sorted(set(a) & set(b))
-    s = [item_score(np.arange(1, len(a[q]) + 1), a[q], b[q]) for q in common if len(a[q]) == len(b[q])]
-    return float(np.round(np.mean(s), 4)) if s else math.nan
-
-
 def consistency_table(answers: dict[str, dict], pooled: dict[str, dict], questions) -> pd.DataFrame:
     """The notebook's "consistency" of each model (`answers` without `MODEL_LEVEL_SKIP`), then of the
     people pooled, with the item it rests on."""
