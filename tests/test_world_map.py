@@ -9,7 +9,7 @@ from matplotlib.colors import to_rgba
 from test_figures import args, case, open_figures, write_human  # noqa: F401  (fixtures)
 from wvs_fixtures import load_script
 
-from utils.analysis.figures.world_map import CMAP, NO_SCORE, world_map
+from utils.analysis.figures.world_map import CMAP, NO_SCORE, world_maps
 from utils.analysis.figures.world_shapes import load_shapes, thin
 from utils.analysis.tables import Output
 from utils.core.errors import UserError
@@ -34,7 +34,7 @@ def face(artist) -> np.ndarray:
 
 def test_colours_follow_the_scores_unscored_land_is_grey_and_small_places_are_dots(tmp_path, shapes, open_figures):
     scores = {"Japan": 1.0, "Germany": 0.5, "Singapore": 0.75, "Northern Ireland": 0.625}  # exact in binary
-    drawn = world_map(scores, Output(tmp_path, ("png",)), "a test map", shapes=shapes)
+    drawn = world_maps({"": scores}, Output(tmp_path, ("png",)), "a test map", "world_map", shapes=shapes)
     assert drawn.paths == [tmp_path / "world_map.png"] and drawn.paths[0].stat().st_size > 0
     (fig,) = open_figures()
     got = artists(fig)
@@ -50,8 +50,8 @@ def test_colours_follow_the_scores_unscored_land_is_grey_and_small_places_are_do
 
 
 def test_a_country_with_no_shape_and_no_point_is_named_not_dropped(tmp_path, shapes):
-    drawn = world_map({999: 0.4, "Japan": 0.8}, Output(tmp_path, ("png",)), "t", names={999: "Atlantis"},
-                      shapes=shapes)
+    drawn = world_maps({"": {999: 0.4, "Japan": 0.8}}, Output(tmp_path, ("png",)), "t", "world_map",
+                       names={999: "Atlantis"}, shapes=shapes)
     assert drawn.missing == ("Atlantis",)
     assert drawn.note() == ("not on the world map (no outline and no point in inputs/analysis/map_points.json): "
                             "Atlantis")
@@ -60,7 +60,7 @@ def test_a_country_with_no_shape_and_no_point_is_named_not_dropped(tmp_path, sha
 def test_an_unknown_country_name_is_one_line(tmp_path, shapes):
     with pytest.raises(UserError, match=r"^unknown country 'Atlantis' for the world map: use a name of "
                                         r"dataset/countries.json or its WVS code$"):
-        world_map({"Atlantis": 0.4}, Output(tmp_path, ("png",)), "t", shapes=shapes)
+        world_maps({"": {"Atlantis": 0.4}}, Output(tmp_path, ("png",)), "t", "world_map", shapes=shapes)
 
 
 def test_every_wave7_country_has_an_outline_or_a_point(shapes):

@@ -4,8 +4,8 @@ One colour scale for every panel. A country too small to see (under `TINY`) is a
 one the shapes lack (Northern Ireland) as a dot at its map_points.json point; one with neither is
 named in `WorldMap.missing` for the caller to print.
 
-    world_map({"Japan": 0.80, "Singapore": 0.60, "Northern Ireland": 0.70}, Output(Path("figures")),
-              "RQ1: alignment per country")
+    world_maps({"": {"Japan": 0.80, "Singapore": 0.60, "Northern Ireland": 0.70}}, Output(Path("figures")),
+               "RQ1: alignment per country", "world_map")
     -> WorldMap(paths=[figures/world_map.png, figures/world_map.pdf],
                 dots=("Singapore", "Northern Ireland"), missing=())
 """
@@ -107,8 +107,3 @@ def world_maps(panels: Mapping[str, Mapping | pd.Series], out: Output, heading: 
                    loc="lower left", fontsize=7)  # in the empty South Pacific
     label_of = lambda code: names.get(code, f"country {code}")  # noqa: E731
     return WorldMap(save(fig, out, stem), tuple(map(label_of, dots)), tuple(map(label_of, missing)))
-
-
-def world_map(scores: Mapping | pd.Series, out: Output, heading: str, stem: str = "world_map", **kw) -> WorldMap:
-    """One map of `scores` (country name or WVS code -> score); see `world_maps`."""
-    return world_maps({"": scores}, out, heading, stem, **kw)
