@@ -194,10 +194,3 @@ def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base
     shown = {it.id: show(it, p, letters) for it in items}
     requests = build_requests([s.item for s in shown.values()], method, ps, **steer)
     return Condition(base.replace(perturbation=p), requests, shown)
-
-
-def with_members(spec: RunSpec, items: list[SurveyItem], method: str, ps: PromptSet, specs: tuple[str, ...] | list[str],
-                 steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """The condition asked as it is, then one member per perturbation of `specs` (`["order:5", "labels"]`)."""
-    original = Condition(spec, build_requests(items, method, ps, **(steer or {})))
-    return [original] + [member_condition(p, items, method, spec, steer, inputs_dir) for p in parse_specs(specs)]
