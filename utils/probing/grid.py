@@ -173,8 +173,8 @@ def cells_with_members(cells: list[Cell], config: ProbeConfig) -> list[Condition
         kept = applicable_specs(specs, cell.real_examples)
         if kept != tuple(specs):
             skipped.append("/".join(cell.spec.condition_folder()[1:]))
-        out += [cell.condition(config.method)] + [member_condition(p, cell.items, config.method, cell.spec, cell.steer)
-                                                  for p in parse_specs(kept)]
+        out.append(cell.condition(config.method))
+        out += [member_condition(p, cell.items, config.method, cell.spec, cell.steer) for p in parse_specs(kept)]
     if skipped:
         print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "

@@ -50,11 +50,13 @@ def survey_cells(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Cell]:
     asked = [(pop, None) for pop in targets] if not config.group else \
         [(pop, survey_group(text, pop, cells[pop], config.survey)) for text in config.group for pop in targets]
     names = steering_methods(inputs_dir)[STEERING]["names"]
-    ps = load_prompt_set("English", inputs_dir=inputs_dir)
-    return [Cell(chosen_items, ps, {"names": names, "phrases": survey_phrases(population, group, inputs_dir)},
-                 RunSpec(Experiment.RQ2, steering=STEERING, country=population, language="English", group=group,
-                         survey=survey.name, survey_wave=survey.wave))
-            for population, group in dict.fromkeys(asked)]
+    ps, out = load_prompt_set("English", inputs_dir=inputs_dir), []
+    for population, group in dict.fromkeys(asked):
+        steer = {"names": names, "phrases": survey_phrases(population, group, inputs_dir)}
+        spec = RunSpec(Experiment.RQ2, steering=STEERING, country=population, language="English", group=group,
+                       survey=survey.name, survey_wave=survey.wave)
+        out.append(Cell(chosen_items, ps, steer, spec))
+    return out
 
 
 def survey_group(text: str, population: str, groups: list[tuple[str, str]], where: Path) -> tuple[str, str]:
