@@ -72,7 +72,7 @@ def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
             print(redact(f"error: {exc}"), file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            by = exc.args[0] if exc.args and isinstance(exc.args[0], Terminated) else None
+            by = isinstance(exc, Terminated)
             print(f"{'stopped by SIGTERM' if by else 'interrupted'}: finished rows are saved; "
                   "rerun the same command to resume", file=sys.stderr)
             return 128 + signal.SIGTERM if by else 130
@@ -90,15 +90,15 @@ def main_guard(fn: Callable[..., int]) -> Callable[..., int]:
     return wrapped
 
 
-class Terminated:
-    """Marks a KeyboardInterrupt raised for SIGTERM (a scheduler's stop, `kill`, `timeout`)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, `kill`, `timeout`), stopping a run as Ctrl-C does."""
 
 
 def _stop_on_sigterm():
     """Make SIGTERM stop a run the way Ctrl-C does (finished rows kept, one line on resuming);
     returns the previous handler, or None where signals cannot be set (not the main thread)."""
     def handler(signum, frame):
-        raise KeyboardInterrupt(Terminated())
+        raise Terminated()
     try:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:

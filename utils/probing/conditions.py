@@ -102,9 +102,9 @@ def sensitivity_condition(variant: str, method: str, select, questions_dir: Path
 
 
 @dataclass(frozen=True)
-class Rq2Cell:
-    """One RQ2 cell before it is rendered, so `--perturb` can ask it under other prompts; `steer`:
-    `build_requests`'s `names`, `phrases`, `real_examples`."""
+class Cell:
+    """One condition before it is rendered, so `--perturb` can ask it under other prompts; `steer`
+    (RQ2): `build_requests`'s `names`, `phrases`, `real_examples`."""
 
     items: list[SurveyItem]
     ps: PromptSet
@@ -121,7 +121,7 @@ class Rq2Cell:
 
 
 def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, inputs_dir: Path = INPUTS_DIR,
-             group: tuple[str, str] | None = None, human: Path | None = None) -> Rq2Cell:
+             group: tuple[str, str] | None = None, human: Path | None = None) -> Cell:
     """With `group` (`("age", "18-29")`) the instruction names that group inside the country, few-shot
     examples are the group's own shares where `human` gives them, and the cell has its own spec and
     folder (`RQ2/<method>/<country>/age=18-29`)."""
@@ -143,7 +143,7 @@ def rq2_cell(country: str, steering: str, select, questions_dir: Path | None, in
         steer["real_examples"] = tuple(_real_examples(country, language, all_items, questions_dir, inputs_dir,
                                                       group=group, human=human, code=info.get("wvs_code")))
     spec = RunSpec(Experiment.RQ2, steering=steering, country=country, language=language, group=group or None)
-    return Rq2Cell(select(all_items), ps, steer, spec)
+    return Cell(select(all_items), ps, steer, spec)
 
 
 def country_phrases(ps: PromptSet, country: str) -> dict[str, str]:

@@ -23,8 +23,8 @@ from utils.core.groups import load_group_vars, parse_group
 from utils.core.results.spec import Decoding, Experiment, RunSpec, Shard
 from utils.core.survey.asked import asked_items
 from utils.probing.conditions import (
+    Cell,
     Condition,
-    Rq2Cell,
     choose,
     paper_steering_methods,
     rq1_items,
@@ -39,10 +39,10 @@ from utils.probing.methods import Method
 from utils.probing.methods.logprob import Logprob
 from utils.probing.methods.sample import Sample
 from utils.probing.methods.verbalized import Verbalized
-from utils.probing.perturb import applicable_specs, parse_specs, with_members
+from utils.probing.perturb import applicable_specs, member_condition, parse_specs
 from utils.probing.prompts import load_prompt_set, prompt_text
 from utils.probing.repeats import repeated
-from utils.probing.survey_steering import survey_steering
+from utils.probing.survey_steering import survey_cells
 
 CHARS_PER_TOKEN = 4  # the rough rule of a dry run's token estimate (scripts and the study's plan)
 
@@ -131,7 +131,7 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
     """The conditions of the selection flags under our protocol, each asked once; an imported survey
     (`--survey`) is asked as the WVS is, its results under `Surveys/<name>/`."""
     if config.survey is not None and config.script == "RQ2":
-        return survey_steering(config, select)
+        return cells_with_members(survey_cells(config, select), config)
     if config.script == "RQ2":
         countries = choose(config.country, list(steering_countries()), "country")
         methods = choose(config.steering_method, list(steering_methods()), "steering method",
@@ -160,11 +160,12 @@ def selected_conditions(config: ProbeConfig, select) -> list[Condition]:
     else:
         survey, items = asked_items(config.survey)
         spec = RunSpec(Experiment.RQ1, language="English", survey=survey.name, survey_wave=survey.wave)
-    return with_members(spec, select(items), config.method, load_prompt_set("English"), config.perturb or ())
+    return cells_with_members([Cell(select(items), load_prompt_set("English"), {}, spec)], config)
 
 
-def cells_with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condition]:
-    """Each RQ2 cell, then its `--perturb` members; one printed line names few-shot cells left without `examples`."""
+def cells_with_members(cells: list[Cell], config: ProbeConfig) -> list[Condition]:
+    """Each cell asked as it is, then its `--perturb` members; one printed line names few-shot cells left
+    without `examples`."""
     specs = config.perturb or ()
     parse_specs(specs)  # a bad spec is one line even where every cell would skip it
     out, skipped = [], []
@@ -172,7 +173,8 @@ def cells_with_members(cells: list[Rq2Cell], config: ProbeConfig) -> list[Condit
         kept = applicable_specs(specs, cell.real_examples)
         if kept != tuple(specs):
             skipped.append("/".join(cell.spec.condition_folder()[1:]))
-        out += with_members(cell.spec, cell.items, config.method, cell.ps, kept, cell.steer)
+        out.append(cell.condition(config.method))
+        out += [member_condition(p, cell.items, config.method, cell.spec, cell.steer) for p in parse_specs(kept)]
     if skipped:
         print(f"--perturb examples: left out for {len(skipped)} few-shot cell(s) ({', '.join(skipped[:4])}"
               f"{', ...' if len(skipped) > 4 else ''}): their examples are the country's real shares, the steering "

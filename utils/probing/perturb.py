@@ -104,13 +104,10 @@ def show(item: SurveyItem, p: Perturbation | None, letters: tuple[str, ...] = ()
     if p is None or p.family in ("examples", "template"):
         return Shown(item, item.choice_keys, item)
     n = len(item.choice_keys)
-    if p.family == "labels":
-        if len(letters) < n:
-            raise UserError(f"inputs/perturb/labels has {len(letters)} letters; item {item.id} has {n} options")
-        return Shown(replace(item, choice_keys=tuple(letters[:n]), order=tuple(letters[:n]), answer=""),
-                     item.choice_keys, item)
-    perm = permutation(item.id, n, p)
-    labels = tuple(str(j + 1) for j in range(n))
+    if p.family == "labels" and len(letters) < n:
+        raise UserError(f"inputs/perturb/labels has {len(letters)} letters; item {item.id} has {n} options")
+    perm = permutation(item.id, n, p)  # labels: the listing order, lettered
+    labels = tuple(letters[:n]) if p.family == "labels" else tuple(str(j + 1) for j in range(n))
     shown = replace(item, choices=tuple(item.choices[i] for i in perm), choice_keys=labels, order=labels, answer="")
     return Shown(shown, tuple(item.choice_keys[i] for i in perm), item)
 
@@ -194,10 +191,3 @@ def member_condition(p: Perturbation, items: list[SurveyItem], method: str, base
     shown = {it.id: show(it, p, letters) for it in items}
     requests = build_requests([s.item for s in shown.values()], method, ps, **steer)
     return Condition(base.replace(perturbation=p), requests, shown)
-
-
-def with_members(spec: RunSpec, items: list[SurveyItem], method: str, ps: PromptSet, specs: tuple[str, ...] | list[str],
-                 steer: dict | None = None, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """The condition asked as it is, then one member per perturbation of `specs` (`["order:5", "labels"]`)."""
-    original = Condition(spec, build_requests(items, method, ps, **(steer or {})))
-    return [original] + [member_condition(p, items, method, spec, steer, inputs_dir) for p in parse_specs(specs)]

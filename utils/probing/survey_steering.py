@@ -18,8 +18,7 @@ from utils.core.paths import INPUTS_DIR, read_json
 from utils.core.results.spec import Experiment, RunSpec
 from utils.core.survey.asked import asked_items
 from utils.core.survey.files import populations
-from utils.probing.conditions import Condition, choose, steering_methods
-from utils.probing.perturb import with_members
+from utils.probing.conditions import Cell, choose, steering_methods
 from utils.probing.prompts import load_prompt_set, whole_phrases
 
 STEERING = "persona"
@@ -35,8 +34,8 @@ def survey_phrases(population: str, group: tuple[str, str] | None, inputs_dir: P
     return whole_phrases(forms, str(path), var or "a population", place=place, var=var, label=label)
 
 
-def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condition]:
-    """One condition per population (`--country`) or group inside it (`--group`), each with its `--perturb` members."""
+def survey_cells(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Cell]:
+    """One cell per population (`--country`) or group inside it (`--group`)."""
     methods = choose(config.steering_method, list(steering_methods(inputs_dir)), "steering method", [STEERING])
     if methods != [STEERING]:
         raise UserError(f"--survey steers with persona only, not {', '.join(m for m in methods if m != STEERING)}: "
@@ -56,7 +55,7 @@ def survey_steering(config, select, inputs_dir: Path = INPUTS_DIR) -> list[Condi
         steer = {"names": names, "phrases": survey_phrases(population, group, inputs_dir)}
         spec = RunSpec(Experiment.RQ2, steering=STEERING, country=population, language="English", group=group,
                        survey=survey.name, survey_wave=survey.wave)
-        out += with_members(spec, chosen_items, config.method, ps, config.perturb or (), steer, inputs_dir)
+        out.append(Cell(chosen_items, ps, steer, spec))
     return out
 
 
